@@ -1,0 +1,341 @@
+# SPDX-License-Identifier: MIT
+# common.sh - shared parts of the third_party recipes: targets, fetching, sysroots, caching.
+#
+# Sourced by third_party/build.sh and third_party/selftest.sh; never run directly.
+# Everything it prints goes to stderr: stdout belongs to the caller's contract.
+
+TW_TP_DIR=${TW_TP_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+TW_REPO_DIR=$(cd "$TW_TP_DIR/.." && pwd)
+TW_CACHE=${TICKWATCH_CACHE:-$HOME/.cache/tickwatch}
+TW_JOBS=${TW_JOBS:-2}
+
+# Debian's archive, used only when an upstream URL cannot be reached.
+TW_DEBIAN_URI=http://deb.debian.org/debian
+TW_DEBIAN_SECURITY_URI=http://deb.debian.org/debian-security
+TW_DEBIAN_KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
+# Suites of the cross sysroots: the same release as the build machine (bookworm).
+TW_SYSROOT_SUITES="bookworm bookworm-updates"
+TW_SYSROOT_SECURITY_SUITES="bookworm-security"
+# Target-architecture packages unpacked into a cross sysroot.
+TW_SYSROOT_PACKAGES="libssl-dev libssl3 zlib1g-dev zlib1g libzstd-dev libzstd1"
+# Compiler flags for every library: PIC so the .a files also link into a PIE
+# (asan preset); separate sections so the final link may use --gc-sections.
+TW_CFLAGS_COMMON="-O2 -fPIC -ffunction-sections -fdata-sections"
+
+tw_log() { printf 'third_party: %s\n' "$*" >&2; }
+tw_die() { printf 'third_party: error: %s\n' "$*" >&2; exit 1; }
+tw_sha256() { sha256sum "$1" | cut -d' ' -f1; }
+tw_sha256_str() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
+tw_now() { date +%s; }
+
+# tw_run LOG CMD... - run CMD with all output appended to LOG; on failure show LOG's tail.
+tw_run() {
+    local log=$1; shift
+    printf '\n+ %s\n' "$*" >>"$log"
+    if ! "$@" >>"$log" 2>&1; then
+        tw_log "command failed: $*"
+        tw_log "last lines of $log:"
+        tail -n 40 "$log" >&2
+        return 1
+    fi
+}
+
+# tw_target_setup TARGET - set the toolchain variables of TARGET (host, aarch64, armhf).
+tw_target_setup() {
+    TW_TARGET=$1
+    case "$TW_TARGET" in
+    host)
+        TW_CROSS=0
+        TW_TRIPLET=$(gcc -dumpmachine)
+        TW_DEB_ARCH=$(dpkg --print-architecture)
+        TW_CC=gcc
+        TW_TOOL_PREFIX=""
+        TW_RDKAFKA_ARCH=$(uname -m)
+        TW_CMAKE_PROCESSOR=$(uname -m)
+        TW_QEMU=""
+        TW_TOOLCHAIN_FILE=""
+        ;;
+    aarch64)
+        TW_CROSS=1
+        TW_TRIPLET=aarch64-linux-gnu
+        TW_DEB_ARCH=arm64
+        TW_RDKAFKA_ARCH=aarch64
+        TW_CMAKE_PROCESSOR=aarch64
+        TW_QEMU=qemu-aarch64-static
+        TW_TOOLCHAIN_FILE=$TW_REPO_DIR/toolchains/aarch64-linux-gnu.cmake
+        ;;
+    armhf)
+        TW_CROSS=1
+        TW_TRIPLET=arm-linux-gnueabihf
+        TW_DEB_ARCH=armhf
+        TW_RDKAFKA_ARCH=armv7l
+        TW_CMAKE_PROCESSOR=armv7l
+        TW_QEMU=qemu-arm-static
+        TW_TOOLCHAIN_FILE=$TW_REPO_DIR/toolchains/arm-linux-gnueabihf.cmake
+        ;;
+    *) tw_die "unknown target '$TW_TARGET' (known: host, aarch64, armhf)" ;;
+    esac
+    if [ "$TW_CROSS" = 1 ]; then
+        TW_TOOL_PREFIX=$TW_TRIPLET-
+        TW_CC=${TW_TRIPLET}-gcc
+        command -v "$TW_CC" >/dev/null ||
+            tw_die "cross compiler $TW_CC not found: run scripts/bootstrap.sh (scripts/packages/cross.txt)"
+        [ -f "$TW_TOOLCHAIN_FILE" ] || tw_die "missing toolchain file $TW_TOOLCHAIN_FILE"
+    fi
+    command -v "$TW_CC" >/dev/null || tw_die "compiler $TW_CC not found: run scripts/bootstrap.sh"
+    TW_AR=${TW_TOOL_PREFIX}ar
+    TW_RANLIB=${TW_TOOL_PREFIX}ranlib
+    TW_NM=${TW_TOOL_PREFIX}nm
+    TW_STRIP=${TW_TOOL_PREFIX}strip
+    TW_LD=${TW_TOOL_PREFIX}ld
+    TW_OBJDUMP=${TW_TOOL_PREFIX}objdump
+    TW_SYSROOT=""
+}
+
+# tw_toolchain_id - text naming the compiler and the target libraries a build depends on.
+tw_toolchain_id() {
+    local pkgs
+    printf 'target=%s triplet=%s\n' "$TW_TARGET" "$TW_TRIPLET"
+    "$TW_CC" --version | head -n1
+    "$TW_CC" -dumpmachine
+    if [ "$TW_CROSS" = 1 ]; then
+        pkgs="libc6-dev-$TW_DEB_ARCH-cross"
+        cat "$TW_SYSROOT/manifest.txt"
+    else
+        pkgs="libc6-dev libssl-dev zlib1g-dev libzstd-dev"
+    fi
+    # shellcheck disable=SC2086
+    dpkg-query -W -f='${Package} ${Version}\n' $pkgs 2>/dev/null || true
+}
+
+# tw_apt_dir NAME - create a private apt configuration under the cache; prints its folder.
+# The system's /etc/apt sources, lists and dpkg status are never read or changed.
+tw_apt_dir() {
+    local d=$TW_CACHE/apt/$1
+    mkdir -p "$d/etc/sources.list.d" "$d/etc/preferences.d" "$d/lists/partial" \
+        "$d/cache/archives/partial"
+    : >"$d/etc/sources.list"
+    [ -f "$d/status" ] || : >"$d/status"
+    printf '%s\n' "$d"
+}
+
+# tw_apt DIR ARGS... - apt-get with the private configuration in DIR.
+tw_apt() {
+    local d=$1; shift
+    apt-get -q \
+        -o Dir::Etc::sourcelist="$d/etc/sources.list" \
+        -o Dir::Etc::sourceparts="$d/etc/sources.list.d" \
+        -o Dir::Etc::preferences="$d/etc/preferences" \
+        -o Dir::Etc::preferencesparts="$d/etc/preferences.d" \
+        -o Dir::State::Lists="$d/lists" \
+        -o Dir::State::status="$d/status" \
+        -o Dir::Cache="$d/cache" \
+        -o Acquire::Languages=none \
+        -o APT::Sandbox::User=root \
+        -o DPkg::Lock::Timeout=600 \
+        "${TW_APT_EXTRA[@]}" "$@"
+}
+tw_apt_cache() {
+    local d=$1; shift
+    apt-cache \
+        -o Dir::Etc::sourcelist="$d/etc/sources.list" \
+        -o Dir::Etc::sourceparts="$d/etc/sources.list.d" \
+        -o Dir::State::Lists="$d/lists" \
+        -o Dir::State::status="$d/status" \
+        -o Dir::Cache="$d/cache" \
+        "${TW_APT_EXTRA[@]}" "$@"
+}
+TW_APT_EXTRA=()
+
+# tw_fetch_source - put the recipe's verified tarball in the downloads folder.
+# Uses the recipe variables TW_RECIPE_{TARBALL,SHA256,UPSTREAM_URL,DEB_PKG,DEB_VERSION,DEB_SUITE}.
+# Tries the upstream URL (short time-out), then Debian's source archive; fails with one line.
+tw_fetch_source() {
+    local dl=$TW_CACHE/downloads file tried=() log tmp got
+    file=$dl/$TW_RECIPE_TARBALL
+    mkdir -p "$dl"
+    if [ -f "$file" ] && [ "$(tw_sha256 "$file")" = "$TW_RECIPE_SHA256" ]; then
+        return 0
+    fi
+    rm -f "$file"
+    log=$TW_CACHE/logs/fetch-$TW_RECIPE_NAME.log
+    mkdir -p "$TW_CACHE/logs"
+    : >"$log"
+    tmp=$(mktemp -d "$dl/.fetch.XXXXXX")
+
+    # 1. Upstream release URL, short time-out.
+    if [ -n "$TW_RECIPE_UPSTREAM_URL" ] && [ "${TW_SKIP_UPSTREAM:-0}" != 1 ]; then
+        tw_log "fetching $TW_RECIPE_UPSTREAM_URL"
+        if curl -fsSL --connect-timeout 5 --max-time "${TW_UPSTREAM_TIMEOUT:-10}" \
+            -o "$tmp/upstream" "$TW_RECIPE_UPSTREAM_URL" >>"$log" 2>&1; then
+            got=$(tw_sha256 "$tmp/upstream")
+            if [ "$got" = "$TW_RECIPE_SHA256" ]; then
+                mv "$tmp/upstream" "$file"
+                rm -rf "$tmp"
+                tw_log "verified $TW_RECIPE_TARBALL (upstream)"
+                return 0
+            fi
+            tried+=("upstream $TW_RECIPE_UPSTREAM_URL (sha256 $got, not the pinned one)")
+        else
+            tried+=("upstream $TW_RECIPE_UPSTREAM_URL (unreachable within ${TW_UPSTREAM_TIMEOUT:-10}s)")
+        fi
+    fi
+
+    # 2. Debian's source archive through a private deb-src configuration.
+    if tw_fetch_debian_source "$tmp" "$log"; then
+        mv "$TW_FETCH_DEBIAN_PATH" "$file"
+        rm -rf "$tmp"
+        tw_log "verified $TW_RECIPE_TARBALL (Debian $TW_RECIPE_DEB_SUITE source archive)"
+        return 0
+    fi
+    tried+=("$TW_FETCH_DEBIAN_RESULT")
+    rm -rf "$tmp"
+    local IFS=';'
+    printf 'third_party: cannot fetch %s (sha256 %s): tried %s; see %s\n' \
+        "$TW_RECIPE_TARBALL" "$TW_RECIPE_SHA256" "${tried[*]}" "$log" >&2
+    exit 1
+}
+
+# tw_fetch_debian_source TMPDIR LOG - apt-get source --download-only; sets TW_FETCH_DEBIAN_PATH
+# to the verified tarball, or TW_FETCH_DEBIAN_RESULT to what was tried and returns 1.
+tw_fetch_debian_source() {
+    local tmp=$1 log=$2 d want upstream alt got
+    TW_FETCH_DEBIAN_RESULT="Debian deb-src $TW_RECIPE_DEB_SUITE apt-get source $TW_RECIPE_DEB_PKG=$TW_RECIPE_DEB_VERSION"
+    command -v dpkg-source >/dev/null || {
+        TW_FETCH_DEBIAN_RESULT+=" (dpkg-dev missing: run scripts/bootstrap.sh)"
+        return 1
+    }
+    d=$(tw_apt_dir "src-$TW_RECIPE_DEB_SUITE")
+    cat >"$d/etc/sources.list.d/debian-src.sources" <<EOF
+Types: deb-src
+URIs: $TW_DEBIAN_URI
+Suites: $TW_RECIPE_DEB_SUITE
+Components: main
+Signed-By: $TW_DEBIAN_KEYRING
+EOF
+    want=$TW_RECIPE_DEB_VERSION
+    # A fresh index first when there is none; another after a failure, in case it was stale.
+    local attempt
+    for attempt in 1 2; do
+        if [ "$attempt" = 2 ] || ! ls "$d/lists/"*_source_Sources* >/dev/null 2>&1; then
+            tw_log "updating the private deb-src index ($TW_RECIPE_DEB_SUITE)"
+            if ! tw_apt "$d" update >>"$log" 2>&1; then
+                TW_FETCH_DEBIAN_RESULT+=" (apt-get update of the private deb-src index failed)"
+                return 1
+            fi
+        fi
+        tw_log "apt-get source --download-only $TW_RECIPE_DEB_PKG=$want"
+        if (cd "$tmp" && tw_apt "$d" source --download-only "$TW_RECIPE_DEB_PKG=$want") >>"$log" 2>&1; then
+            break
+        fi
+        # The pinned Debian revision may be gone: take the current one with the same upstream version.
+        upstream=${TW_RECIPE_DEB_VERSION%-*}
+        upstream=${upstream#*:}
+        alt=$(tw_apt_cache "$d" showsrc "$TW_RECIPE_DEB_PKG" 2>>"$log" |
+            sed -n 's/^Version: //p' |
+            while read -r v; do
+                u=${v%-*}; u=${u#*:}
+                [ "$u" = "$upstream" ] && printf '%s\n' "$v"
+            done | sort -V | tail -n1)
+        if [ -n "$alt" ] && [ "$alt" != "$want" ]; then
+            tw_log "warning: Debian revision $TW_RECIPE_DEB_PKG=$want is gone from $TW_RECIPE_DEB_SUITE; using $alt (same upstream tarball, sha256 still checked)"
+            want=$alt
+            if (cd "$tmp" && tw_apt "$d" source --download-only "$TW_RECIPE_DEB_PKG=$want") >>"$log" 2>&1; then
+                break
+            fi
+        fi
+        if [ "$attempt" = 2 ]; then
+            TW_FETCH_DEBIAN_RESULT+=" (failed${alt:+; also tried $alt})"
+            return 1
+        fi
+    done
+    got=$tmp/$TW_RECIPE_TARBALL
+    if [ ! -f "$got" ]; then
+        TW_FETCH_DEBIAN_RESULT+=" (downloaded, but no $TW_RECIPE_TARBALL in it)"
+        return 1
+    fi
+    if [ "$(tw_sha256 "$got")" != "$TW_RECIPE_SHA256" ]; then
+        TW_FETCH_DEBIAN_RESULT+=" (sha256 $(tw_sha256 "$got"), not the pinned one)"
+        return 1
+    fi
+    TW_FETCH_DEBIAN_PATH=$got
+}
+
+# tw_sysroot_ensure - for a cross target, unpack the target's -dev packages into a cached sysroot.
+# Sets TW_SYSROOT. The packages come from a private apt configuration of the target architecture.
+tw_sysroot_ensure() {
+    [ "$TW_CROSS" = 1 ] || return 0
+    local spec key dir tmp d log deb
+    spec="arch=$TW_DEB_ARCH suites=$TW_SYSROOT_SUITES security=$TW_SYSROOT_SECURITY_SUITES packages=$TW_SYSROOT_PACKAGES"
+    key=$(tw_sha256_str "$spec" | cut -c1-12)
+    dir=$TW_CACHE/sysroot/$TW_TARGET-$key
+    TW_SYSROOT=$dir
+    [ -f "$dir/manifest.txt" ] && return 0
+
+    log=$TW_CACHE/logs/sysroot-$TW_TARGET.log
+    mkdir -p "$TW_CACHE/logs" "$TW_CACHE/sysroot"
+    : >"$log"
+    tw_log "making the $TW_DEB_ARCH sysroot ($TW_SYSROOT_PACKAGES)"
+    d=$(tw_apt_dir "deb-$TW_DEB_ARCH")
+    cat >"$d/etc/sources.list.d/debian.sources" <<EOF
+Types: deb
+URIs: $TW_DEBIAN_URI
+Suites: $TW_SYSROOT_SUITES
+Components: main
+Architectures: $TW_DEB_ARCH
+Signed-By: $TW_DEBIAN_KEYRING
+
+Types: deb
+URIs: $TW_DEBIAN_SECURITY_URI
+Suites: $TW_SYSROOT_SECURITY_SUITES
+Components: main
+Architectures: $TW_DEB_ARCH
+Signed-By: $TW_DEBIAN_KEYRING
+EOF
+    TW_APT_EXTRA=(-o APT::Architecture="$TW_DEB_ARCH" -o APT::Architectures="$TW_DEB_ARCH")
+    tw_run "$log" tw_apt "$d" update ||
+        tw_die "cannot update the private $TW_DEB_ARCH package index (see $log)"
+    tmp=$(mktemp -d "$TW_CACHE/sysroot/.tmp-$TW_TARGET.XXXXXX")
+    mkdir -p "$tmp/debs" "$tmp/root"
+    # shellcheck disable=SC2086
+    if ! (cd "$tmp/debs" && tw_run "$log" tw_apt "$d" download $TW_SYSROOT_PACKAGES); then
+        rm -rf "$tmp"
+        tw_die "cannot download the $TW_DEB_ARCH packages $TW_SYSROOT_PACKAGES (see $log)"
+    fi
+    TW_APT_EXTRA=()
+    for deb in "$tmp"/debs/*.deb; do
+        tw_run "$log" dpkg-deb -x "$deb" "$tmp/root" || { rm -rf "$tmp"; tw_die "cannot unpack $deb"; }
+        printf '%s %s %s\n' "$(dpkg-deb -f "$deb" Package)" "$(dpkg-deb -f "$deb" Version)" \
+            "$(tw_sha256 "$deb")" >>"$tmp/root/manifest.txt"
+    done
+    # Debian's -dev symlinks are absolute (/usr/lib/...): make them relative to the sysroot.
+    local link target
+    while IFS= read -r link; do
+        target=$(readlink "$link")
+        case "$target" in
+        /*) ln -sfn "$(realpath -m --relative-to="$(dirname "$link")" "$tmp/root$target")" "$link" ;;
+        esac
+    done < <(find "$tmp/root" -type l)
+    rm -rf "$tmp/debs"
+    mv -T "$tmp/root" "$dir" 2>/dev/null || { rm -rf "$tmp"; [ -f "$dir/manifest.txt" ] || tw_die "cannot install $dir"; }
+    rmdir "$tmp" 2>/dev/null || true
+    tw_log "sysroot ready: $dir"
+}
+
+# tw_build_env - export the variables a recipe's build uses.
+tw_build_env() {
+    export CC=$TW_CC AR=$TW_AR RANLIB=$TW_RANLIB NM=$TW_NM STRIP=$TW_STRIP LD=$TW_LD OBJDUMP=$TW_OBJDUMP
+    export CFLAGS="$TW_CFLAGS_COMMON"
+    TW_CPPFLAGS=""
+    TW_LDFLAGS=""
+    unset PKG_CONFIG_PATH PKG_CONFIG_LIBDIR PKG_CONFIG_SYSROOT_DIR
+    if [ "$TW_CROSS" = 1 ]; then
+        TW_CPPFLAGS="-isystem $TW_SYSROOT/usr/include/$TW_TRIPLET -isystem $TW_SYSROOT/usr/include"
+        TW_LDFLAGS="-L$TW_SYSROOT/usr/lib/$TW_TRIPLET -Wl,-rpath-link,$TW_SYSROOT/usr/lib/$TW_TRIPLET"
+        export PKG_CONFIG_LIBDIR=$TW_SYSROOT/usr/lib/$TW_TRIPLET/pkgconfig:$TW_SYSROOT/usr/share/pkgconfig
+        export PKG_CONFIG_SYSROOT_DIR=$TW_SYSROOT
+    fi
+    export CPPFLAGS="$TW_CPPFLAGS" LDFLAGS="$TW_LDFLAGS"
+    export MAKEFLAGS="-j$TW_JOBS"
+    export TW_TARGET TW_TRIPLET TW_CROSS TW_SYSROOT TW_JOBS TW_RDKAFKA_ARCH TW_CMAKE_PROCESSOR TW_TOOLCHAIN_FILE
+}
