@@ -1,0 +1,854 @@
+/* SPDX-License-Identifier: MIT */
+/* config.c - parses the INI file (inih) and the environment through one declarative key table. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ini.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hal.h"
+#include "log.h"
+
+#define OFF(sec, field) offsetof(struct tw_config, sec.field)
+#define STR(sec, field) TW_CFG_STR, OFF(sec, field), sizeof(((struct tw_config *)0)->sec.field)
+#define NUM(t, sec, field) t, OFF(sec, field), 0
+
+#define MS_S 1000LL
+#define MS_MIN (60 * MS_S)
+#define MS_H (60 * MS_MIN)
+#define MS_D (24 * MS_H)
+
+static const char *const levels[] = {"error", "warn", "info", "debug", NULL};
+static const char *const securities[] = {"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL", NULL};
+static const char *const mechanisms[] = {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", NULL};
+static const char *const smtp_modes[] = {"starttls", "tls", "plain", NULL};
+
+/* The one table: parsing, "config show", "config save", the errors and the
+ * README reference all come from here. Keep it in section order. */
+static const struct tw_cfg_key keys[] = {
+	{"agent", "name", STR(agent, name), "tickwatch", 0, 0, NULL, 0,
+	 "name of this agent in logs, Kafka client ids and the SMTP EHLO"},
+	{"agent", "log_level", NUM(TW_CFG_ENUM, agent, log_level), "info", 0, 0, levels, TW_CFG_LIVE,
+	 "least severe level logged: error, warn, info or debug"},
+	{"agent", "board", STR(agent, board), "host", 0, 0, NULL, 0,
+	 "board profile this configuration was written for"},
+	{"agent", "roles", STR(agent, roles), "all", 0, 0, NULL, 0,
+	 "roles to run: \"all\" or a comma list of rpc, admin, collector, alert, notifier"},
+	{"agent", "console", STR(agent, console), "-", 0, 0, NULL, 0,
+	 "console device: \"-\" for stdin/stdout, \"none\", or a serial device such as /dev/ttyS0"},
+	{"agent", "console_baud", NUM(TW_CFG_INT, agent, console_baud), "115200", 9600, 921600, NULL, 0,
+	 "baud rate of a serial console"},
+	{"agent", "state_dir", STR(agent, state_dir), "", 0, 0, NULL, 0,
+	 "folder for the agent's own files (empty: none needed)"},
+
+	{"kafka", "bootstrap", STR(kafka, bootstrap), "127.0.0.1:9092", 0, 0, NULL, 0,
+	 "comma list of host:port of the Kafka brokers"},
+	{"kafka", "security", NUM(TW_CFG_ENUM, kafka, security), "PLAINTEXT", 0, 0, securities, 0,
+	 "security.protocol: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"},
+	{"kafka", "sasl_mechanism", NUM(TW_CFG_ENUM, kafka, sasl_mechanism), "SCRAM-SHA-512", 0, 0,
+	 mechanisms, 0, "SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"},
+	{"kafka", "username", STR(kafka, username), "", 0, 0, NULL, 0, "SASL user name"},
+	{"kafka", "password", STR(kafka, password), "", 0, 0, NULL, TW_CFG_SECRET, "SASL password"},
+	{"kafka", "ca_file", STR(kafka, ca_file), "", 0, 0, NULL, 0,
+	 "PEM CA bundle that signs the brokers' certificates (SSL, SASL_SSL)"},
+	{"kafka", "partitions", NUM(TW_CFG_INT, kafka, partitions), "1", 1, 1000, NULL, 0,
+	 "partitions of the topics the admin role creates"},
+	{"kafka", "replication", NUM(TW_CFG_INT, kafka, replication), "3", 1, 16, NULL, 0,
+	 "replication factor of the topics the admin role creates"},
+	{"kafka", "queue_kbytes", NUM(TW_CFG_INT, kafka, queue_kbytes), "4096", 64, 1048576, NULL, 0,
+	 "cap of librdkafka's producer queue and consumer prefetch, KiB"},
+	{"kafka", "fetch_max_bytes", NUM(TW_CFG_SIZE, kafka, fetch_max_bytes), "1m", 65536,
+	 104857600, NULL, 0, "largest fetch response accepted (fetch.max.bytes)"},
+
+	{"db", "write_url", STR(db, write_url),
+	 "postgresql://tickwatch@127.0.0.1:5432/tickwatch", 0, 0, NULL, TW_CFG_URLPASS,
+	 "PostgreSQL URL of the command (write) side"},
+	{"db", "read_url", STR(db, read_url), "", 0, 0, NULL, TW_CFG_URLPASS,
+	 "PostgreSQL URL of the query (read) side; empty: same as write_url"},
+	{"db", "connect_timeout", NUM(TW_CFG_DURATION, db, connect_timeout_ms), "10s", 1 * MS_S,
+	 5 * MS_MIN, NULL, 0, "time-out of a database connect"},
+	{"db", "statement_timeout", NUM(TW_CFG_DURATION, db, statement_timeout_ms), "15s", 100,
+	 10 * MS_MIN, NULL, 0, "time-out of one statement"},
+
+	{"smtp", "host", STR(smtp, host), "127.0.0.1", 0, 0, NULL, 0, "SMTP relay host"},
+	{"smtp", "port", NUM(TW_CFG_INT, smtp, port), "587", 1, 65535, NULL, 0, "SMTP relay port"},
+	{"smtp", "mode", NUM(TW_CFG_ENUM, smtp, mode), "starttls", 0, 0, smtp_modes, 0,
+	 "starttls (587), tls (implicit, 465) or plain"},
+	{"smtp", "user", STR(smtp, user), "", 0, 0, NULL, 0, "AUTH user name (empty: no AUTH)"},
+	{"smtp", "password", STR(smtp, password), "", 0, 0, NULL, TW_CFG_SECRET, "AUTH password"},
+	{"smtp", "from", STR(smtp, from), "tickwatch@localhost", 0, 0, NULL, 0,
+	 "envelope and header sender address"},
+	{"smtp", "ca_file", STR(smtp, ca_file), "/etc/ssl/certs/ca-certificates.crt", 0, 0, NULL, 0,
+	 "PEM CA bundle that signs the relay's certificate"},
+	{"smtp", "verify", NUM(TW_CFG_BOOL, smtp, verify), "true", 0, 1, NULL, 0,
+	 "verify the relay's certificate and host name"},
+	{"smtp", "timeout", NUM(TW_CFG_DURATION, smtp, timeout_ms), "30s", 1 * MS_S, 10 * MS_MIN,
+	 NULL, 0, "time-out of each SMTP step"},
+	{"smtp", "batch_linger", NUM(TW_CFG_DURATION, smtp, batch_linger_ms), "1s", 10, 1 * MS_MIN,
+	 NULL, 0, "longest wait for a batch of 10 to fill before it is sent"},
+
+	{"quotes", "source", STR(quotes, source), "yahoo", 0, 0, NULL, 0,
+	 "quote source: yahoo, or replay:FILE"},
+	{"quotes", "base", STR(quotes, base), "https://query1.finance.yahoo.com", 0, 0, NULL, 0,
+	 "base URL of the Yahoo chart API"},
+	{"quotes", "ca_file", STR(quotes, ca_file), "/etc/ssl/certs/ca-certificates.crt", 0, 0,
+	 NULL, 0, "PEM CA bundle that signs the quote server's certificate"},
+	{"quotes", "interval", NUM(TW_CFG_DURATION, quotes, interval_ms), "60s", 1 * MS_S, 1 * MS_D,
+	 NULL, 0, "time between two collection cycles"},
+	{"quotes", "timeout", NUM(TW_CFG_DURATION, quotes, timeout_ms), "10s", 100, 5 * MS_MIN,
+	 NULL, 0, "connect and read time-out of one quote request"},
+
+	{"rpc", "listen", STR(rpc, listen), "127.0.0.1:7070", 0, 0, NULL, 0,
+	 "host:port the JSON-RPC server listens on (\"none\": console only)"},
+	{"rpc", "token", STR(rpc, token), "", 0, 0, NULL, TW_CFG_SECRET,
+	 "token clients must present; required when listen is not loopback"},
+	{"rpc", "request_ttl", NUM(TW_CFG_DURATION, rpc, request_ttl_ms), "24h", 1 * MS_MIN,
+	 30 * MS_D, NULL, 0, "how long a request id and its answer are kept"},
+	{"rpc", "idle_timeout", NUM(TW_CFG_DURATION, rpc, idle_timeout_ms), "5m", 1 * MS_S, 1 * MS_D,
+	 NULL, 0, "idle connections are closed after this"},
+
+	{"limits", "arena_kb", NUM(TW_CFG_INT, limits, arena_kb), "2048", 64, 1048576, NULL, 0,
+	 "size of the one memory arena all buffers are carved from, KiB"},
+	{"limits", "log_lines", NUM(TW_CFG_INT, limits, log_lines), "200", 8, 100000, NULL, 0,
+	 "log lines kept for the console's log command"},
+	{"limits", "log_line_len", NUM(TW_CFG_INT, limits, log_line_len), "256", 64, 512, NULL, 0,
+	 "bytes kept of each log line"},
+	{"limits", "max_fds", NUM(TW_CFG_INT, limits, max_fds), "64", 8, 256, NULL, 0,
+	 "fds the event loop can watch"},
+	{"limits", "max_timers", NUM(TW_CFG_INT, limits, max_timers), "64", 8, 4096, NULL, 0,
+	 "timers the event loop can hold"},
+	{"limits", "console_line", NUM(TW_CFG_INT, limits, console_line), "1024", 128, 1048576, NULL,
+	 0, "longest console input line, bytes"},
+	{"limits", "console_out_kb", NUM(TW_CFG_INT, limits, console_out_kb), "64", 4, 65536, NULL, 0,
+	 "console output buffer, KiB (output beyond it is dropped and counted)"},
+	{"limits", "rpc_slots", NUM(TW_CFG_INT, limits, rpc_slots), "32", 1, 4096, NULL, 0,
+	 "concurrent RPC connections"},
+	{"limits", "rpc_max_line", NUM(TW_CFG_INT, limits, rpc_max_line), "65536", 1024, 16777216,
+	 NULL, 0, "longest JSON-RPC request line, bytes"},
+};
+
+#define NKEYS (sizeof keys / sizeof keys[0])
+
+const struct tw_cfg_key *tw_config_keys(size_t *n)
+{
+	*n = NKEYS;
+	return keys;
+}
+
+int tw_config_find(const char *name)
+{
+	const char *dot = strchr(name, '.');
+
+	if (dot == NULL)
+		return -1;
+	for (size_t i = 0; i < NKEYS; i++) {
+		size_t sl = strlen(keys[i].section);
+
+		if ((size_t)(dot - name) == sl && strncmp(name, keys[i].section, sl) == 0 &&
+		    strcmp(dot + 1, keys[i].key) == 0)
+			return (int)i;
+	}
+	return -1;
+}
+
+int tw_config_parse_duration(const char *s, int64_t *ms)
+{
+	char *end;
+	double v;
+	double mul = MS_S;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (end == s || errno || !isfinite(v) || v < 0)
+		return TW_ERR_ARG;
+	if (*end == '\0' || strcmp(end, "s") == 0)
+		mul = MS_S;
+	else if (strcmp(end, "ms") == 0)
+		mul = 1;
+	else if (strcmp(end, "m") == 0)
+		mul = MS_MIN;
+	else if (strcmp(end, "h") == 0)
+		mul = MS_H;
+	else if (strcmp(end, "d") == 0)
+		mul = MS_D;
+	else
+		return TW_ERR_ARG;
+	if (v * mul > 9.0e15)
+		return TW_ERR_ARG;
+	*ms = (int64_t)(v * mul + 0.5);
+	return TW_OK;
+}
+
+static int parse_int(const char *s, int64_t *out)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (end == s || *end != '\0' || errno)
+		return TW_ERR_ARG;
+	*out = v;
+	return TW_OK;
+}
+
+static int parse_size(const char *s, int64_t *out)
+{
+	char *end;
+	long long v;
+	int64_t mul = 1;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (end == s || errno || v < 0)
+		return TW_ERR_ARG;
+	if (*end == 'k' || *end == 'K')
+		mul = 1024;
+	else if (*end == 'm' || *end == 'M')
+		mul = 1024 * 1024;
+	else if (*end == 'g' || *end == 'G')
+		mul = 1024LL * 1024 * 1024;
+	else if (*end != '\0')
+		return TW_ERR_ARG;
+	if (*end != '\0' && end[1] != '\0' && strcmp(end + 1, "b") != 0 && strcmp(end + 1, "B") != 0)
+		return TW_ERR_ARG;
+	if (v > INT64_MAX / mul)
+		return TW_ERR_ARG;
+	*out = v * mul;
+	return TW_OK;
+}
+
+static void format_duration(int64_t ms, char *out, size_t len)
+{
+	if (ms % MS_D == 0 && ms)
+		snprintf(out, len, "%lldd", (long long)(ms / MS_D));
+	else if (ms % MS_H == 0 && ms)
+		snprintf(out, len, "%lldh", (long long)(ms / MS_H));
+	else if (ms % MS_MIN == 0 && ms)
+		snprintf(out, len, "%lldm", (long long)(ms / MS_MIN));
+	else if (ms % MS_S == 0)
+		snprintf(out, len, "%llds", (long long)(ms / MS_S));
+	else
+		snprintf(out, len, "%lldms", (long long)ms);
+}
+
+/* "what is allowed" for a key, for error messages. */
+static void allowed(const struct tw_cfg_key *k, char *out, size_t len)
+{
+	char a[32], b[32];
+	size_t o = 0;
+
+	switch (k->type) {
+	case TW_CFG_STR:
+		snprintf(out, len, "text of at most %zu bytes", k->size - 1);
+		break;
+	case TW_CFG_INT:
+		snprintf(out, len, "a whole number from %lld to %lld", (long long)k->min,
+			 (long long)k->max);
+		break;
+	case TW_CFG_SIZE:
+		snprintf(out, len, "a size from %lld to %lld bytes (suffix k, m or g allowed)",
+			 (long long)k->min, (long long)k->max);
+		break;
+	case TW_CFG_BOOL:
+		snprintf(out, len, "true or false");
+		break;
+	case TW_CFG_DURATION:
+		format_duration(k->min, a, sizeof a);
+		format_duration(k->max, b, sizeof b);
+		snprintf(out, len, "a duration from %s to %s (e.g. 500ms, 30s, 2m, 1h)", a, b);
+		break;
+	case TW_CFG_ENUM:
+		out[0] = '\0';
+		for (size_t i = 0; k->choices[i] && o + 1 < len; i++) {
+			int n = snprintf(out + o, len - o, "%s%s", i ? ", " : "one of ",
+					 k->choices[i]);
+			if (n < 0)
+				break;
+			o += (size_t)n;
+		}
+		break;
+	}
+}
+
+/* Parse @p value into the field of @p k. @return 0, or an error with the reason in @p why. */
+static int set_value(struct tw_config *c, const struct tw_cfg_key *k, const char *value,
+		     char *why, size_t whylen)
+{
+	char *field = (char *)c + k->offset;
+	int64_t v = 0;
+	int rc = TW_OK;
+
+	switch (k->type) {
+	case TW_CFG_STR:
+		if (strlen(value) >= k->size) {
+			snprintf(why, whylen, "too long (%zu bytes)", strlen(value));
+			return TW_ERR_ARG;
+		}
+		for (const char *p = value; *p; p++) {
+			if ((unsigned char)*p < 0x20) {
+				snprintf(why, whylen, "control character in value");
+				return TW_ERR_ARG;
+			}
+		}
+		memcpy(field, value, strlen(value) + 1);
+		return TW_OK;
+	case TW_CFG_INT:
+		rc = parse_int(value, &v);
+		break;
+	case TW_CFG_SIZE:
+		rc = parse_size(value, &v);
+		break;
+	case TW_CFG_DURATION:
+		rc = tw_config_parse_duration(value, &v);
+		break;
+	case TW_CFG_BOOL:
+		if (!strcmp(value, "true") || !strcmp(value, "yes") || !strcmp(value, "on") ||
+		    !strcmp(value, "1"))
+			v = 1;
+		else if (!strcmp(value, "false") || !strcmp(value, "no") ||
+			 !strcmp(value, "off") || !strcmp(value, "0"))
+			v = 0;
+		else
+			rc = TW_ERR_ARG;
+		break;
+	case TW_CFG_ENUM:
+		rc = TW_ERR_ARG;
+		for (int64_t i = 0; k->choices[i]; i++) {
+			if (strcasecmp(value, k->choices[i]) == 0) {
+				v = i;
+				rc = TW_OK;
+			}
+		}
+		break;
+	}
+	if (rc != TW_OK) {
+		snprintf(why, whylen, "'%s' is not valid", value);
+		return rc;
+	}
+	if ((k->type == TW_CFG_INT || k->type == TW_CFG_SIZE || k->type == TW_CFG_DURATION) &&
+	    (v < k->min || v > k->max)) {
+		snprintf(why, whylen, "'%s' is out of range", value);
+		return TW_ERR_ARG;
+	}
+	memcpy(field, &v, sizeof v);
+	return TW_OK;
+}
+
+void tw_config_defaults(struct tw_config *c, struct tw_cfg_origin *origins)
+{
+	char why[128];
+
+	memset(c, 0, sizeof *c);
+	for (size_t i = 0; i < NKEYS; i++) {
+		/* Defaults are checked by the unit tests; a bad one is a build bug. */
+		if (set_value(c, &keys[i], keys[i].def, why, sizeof why) != TW_OK)
+			abort();
+		if (origins)
+			memset(&origins[i], 0, sizeof origins[i]);
+	}
+}
+
+/* inih reads lines into INI_MAX_LINE bytes, including CR, LF and NUL. */
+#define INI_LINE_LIMIT (INI_MAX_LINE - 3)
+
+struct parse_ctx {
+	struct tw_config *c;
+	struct tw_cfg_origin *origins;
+	FILE *f;
+	const char *path;
+	int line;      /* line the reader handed out last */
+	int long_line; /* first line that did not fit inih's buffer */
+	int failed;
+	char *err;
+	size_t errlen;
+};
+
+static char *read_line(char *str, int num, void *stream)
+{
+	struct parse_ctx *p = stream;
+	char *s = fgets(str, num, p->f);
+
+	if (s == NULL)
+		return NULL;
+	p->line++;
+	if (strchr(s, '\n') == NULL && !feof(p->f)) {
+		int ch;
+
+		if (!p->long_line)
+			p->long_line = p->line;
+		while ((ch = fgetc(p->f)) != EOF && ch != '\n')
+			;
+	}
+	return s;
+}
+
+static int fail(struct parse_ctx *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Record the first error with its file and line. @return 0 (inih: stop this entry). */
+static int fail(struct parse_ctx *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!p->failed) {
+		int n = snprintf(p->err, p->errlen, "%s:%d: ", p->path, p->line);
+
+		if (n > 0 && (size_t)n < p->errlen) {
+			va_start(ap, fmt);
+			vsnprintf(p->err + n, p->errlen - (size_t)n, fmt, ap);
+			va_end(ap);
+		}
+		p->failed = 1;
+	}
+	return 0;
+}
+
+static int known_section(const char *s)
+{
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (strcmp(keys[i].section, s) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static void section_keys(const char *section, char *out, size_t len)
+{
+	size_t o = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < NKEYS && o + 1 < len; i++) {
+		if (strcmp(keys[i].section, section) == 0) {
+			int n = snprintf(out + o, len - o, "%s%s", o ? ", " : "", keys[i].key);
+
+			if (n < 0)
+				break;
+			o += (size_t)n;
+		}
+	}
+}
+
+static int add_kafka_extra(struct parse_ctx *p, const char *name, const char *value)
+{
+	struct tw_config *c = p->c;
+
+	for (size_t i = 0; i < c->kafka.nextra; i++) {
+		if (strcmp(c->kafka.extra[i].key, name) == 0) {
+			char first[16];
+
+			snprintf(first, sizeof first, "%d", c->kafka.extra[i].line);
+			return fail(p, "[kafka] %s: set twice (first at line %s)", name, first);
+		}
+	}
+	if (c->kafka.nextra == TW_CFG_KAFKA_EXTRA_MAX)
+		return fail(p, "[kafka] %s: too many librdkafka properties (at most %d)", name,
+			    TW_CFG_KAFKA_EXTRA_MAX);
+	if (strlen(name) >= sizeof c->kafka.extra[0].key ||
+	    strlen(value) >= sizeof c->kafka.extra[0].value)
+		return fail(p, "[kafka] %s: name or value too long (name < 64, value < 256 bytes)",
+			    name);
+	strcpy(c->kafka.extra[c->kafka.nextra].key, name);
+	strcpy(c->kafka.extra[c->kafka.nextra].value, value);
+	c->kafka.extra[c->kafka.nextra].line = p->line;
+	c->kafka.nextra++;
+	return 1;
+}
+
+static int on_entry(void *user, const char *section, const char *name, const char *value)
+{
+	struct parse_ctx *p = user;
+	char full[160], why[160], allow[256];
+	int idx;
+
+	if (p->failed)
+		return 0;
+	if (p->long_line == p->line)
+		return fail(p, "line too long (at most %d characters)", INI_LINE_LIMIT);
+	if (!known_section(section))
+		return fail(p, "unknown section [%s] (sections: agent, kafka, db, smtp, quotes, rpc, "
+			       "limits)",
+			    section);
+	snprintf(full, sizeof full, "%s.%s", section, name);
+	idx = tw_config_find(full);
+	if (idx < 0) {
+		/* librdkafka's own properties all contain a dot; ours never do. */
+		if (strcmp(section, "kafka") == 0 && strchr(name, '.'))
+			return add_kafka_extra(p, name, value);
+		section_keys(section, allow, sizeof allow);
+		return fail(p, "[%s] unknown key '%s' (known: %s)", section, name, allow);
+	}
+	if (p->origins && p->origins[idx].line > 0 &&
+	    strcmp(p->origins[idx].file, p->path) == 0) {
+		char first[16];
+
+		snprintf(first, sizeof first, "%d", p->origins[idx].line);
+		return fail(p, "[%s] %s: set twice (first at line %s)", section, name, first);
+	}
+	if (set_value(p->c, &keys[idx], value, why, sizeof why) != TW_OK) {
+		char msg[sizeof why + sizeof allow + 16];
+
+		allowed(&keys[idx], allow, sizeof allow);
+		if (keys[idx].flags & TW_CFG_SECRET)
+			snprintf(why, sizeof why, "value is not valid");
+		snprintf(msg, sizeof msg, "%s (allowed: %s)", why, allow);
+		return fail(p, "[%s] %s: %s", section, name, msg);
+	}
+	if (p->origins) {
+		snprintf(p->origins[idx].file, sizeof p->origins[idx].file, "%s", p->path);
+		p->origins[idx].line = p->line;
+	}
+	return 1;
+}
+
+static int load_file(struct parse_ctx *p)
+{
+	int rc;
+
+	p->f = fopen(p->path, "r");
+	if (p->f == NULL) {
+		snprintf(p->err, p->errlen, "%s: cannot open: %s", p->path, strerror(errno));
+		return TW_ERR_IO;
+	}
+	rc = ini_parse_stream(read_line, p, on_entry, p);
+	fclose(p->f);
+	p->f = NULL;
+	if (p->long_line && !p->failed) {
+		snprintf(p->err, p->errlen, "%s:%d: line too long (at most %d characters)", p->path,
+			 p->long_line, INI_LINE_LIMIT);
+		return TW_ERR_ARG;
+	}
+	if (rc > 0 && !p->failed) {
+		snprintf(p->err, p->errlen,
+			 "%s:%d: syntax error: expected '[section]', 'key = value' or a comment",
+			 p->path, rc);
+		return TW_ERR_ARG;
+	}
+	return p->failed ? TW_ERR_ARG : TW_OK;
+}
+
+static int load_env(struct tw_config *c, struct tw_cfg_origin *origins, char *const *envp,
+		    char *err, size_t errlen)
+{
+	char name[96], why[160], allow[256];
+
+	for (char *const *e = envp; *e; e++) {
+		const char *eq = strchr(*e, '=');
+		int found = 0;
+
+		if (strncmp(*e, "TICKWATCH_", 10) != 0 || eq == NULL)
+			continue;
+		for (size_t i = 0; i < NKEYS; i++) {
+			size_t o = (size_t)snprintf(name, sizeof name, "TICKWATCH_%s_%s",
+						    keys[i].section, keys[i].key);
+
+			for (size_t j = 0; j < o; j++)
+				name[j] = (char)toupper((unsigned char)name[j]);
+			if ((size_t)(eq - *e) != o || strncmp(*e, name, o) != 0)
+				continue;
+			found = 1;
+			if (set_value(c, &keys[i], eq + 1, why, sizeof why) != TW_OK) {
+				allowed(&keys[i], allow, sizeof allow);
+				if (keys[i].flags & TW_CFG_SECRET)
+					snprintf(why, sizeof why, "value is not valid");
+				snprintf(err, errlen, "environment %s: %s (allowed: %s)", name, why,
+					 allow);
+				return TW_ERR_ARG;
+			}
+			if (origins) {
+				snprintf(origins[i].file, sizeof origins[i].file, "%s", name);
+				origins[i].line = -1;
+			}
+		}
+		if (!found && strncmp(*e, "TICKWATCH_CONFIG=", 17) != 0)
+			tw_log(TW_LOG_WARN, "config", "ignoring unknown variable %.*s", (int)(eq - *e),
+			       *e);
+	}
+	return TW_OK;
+}
+
+int tw_config_load(struct tw_config *c, struct tw_cfg_origin *origins, const char *path,
+		   char *const *envp, char *err, size_t errlen)
+{
+	struct parse_ctx p;
+	int rc;
+
+	tw_config_defaults(c, origins);
+	if (path) {
+		memset(&p, 0, sizeof p);
+		p.c = c;
+		p.origins = origins;
+		p.path = path;
+		p.err = err;
+		p.errlen = errlen;
+		rc = load_file(&p);
+		if (rc != TW_OK)
+			return rc;
+	}
+	if (envp) {
+		rc = load_env(c, origins, envp, err, errlen);
+		if (rc != TW_OK)
+			return rc;
+	}
+	rc = tw_config_check(c, err, errlen);
+	if (rc != TW_OK && path) {
+		/* Name the file the rule was broken in. */
+		char tmp[TW_CFG_ERR_LEN];
+
+		snprintf(tmp, sizeof tmp, "%s", err);
+		snprintf(err, errlen, "%s: %s", path, tmp);
+	}
+	return rc;
+}
+
+int tw_config_is_loopback(const char *hostport)
+{
+	char host[128];
+	const char *colon;
+	size_t n;
+
+	if (hostport[0] == '[') {
+		const char *end = strchr(hostport, ']');
+
+		n = end ? (size_t)(end - hostport - 1) : 0;
+		hostport++;
+	} else {
+		colon = strrchr(hostport, ':');
+		n = colon ? (size_t)(colon - hostport) : strlen(hostport);
+	}
+	if (n == 0 || n >= sizeof host)
+		return 0;
+	memcpy(host, hostport, n);
+	host[n] = '\0';
+	return strcmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 ||
+	       strcmp(host, "::1") == 0;
+}
+
+static int split_hostport(const char *s, int allow_none)
+{
+	const char *colon = strrchr(s, ':');
+	char *end;
+	long port;
+
+	if (allow_none && strcmp(s, "none") == 0)
+		return 0;
+	if (colon == NULL || colon == s)
+		return -1;
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	return (*end == '\0' && !errno && port > 0 && port <= 65535) ? 0 : -1;
+}
+
+static int valid_pg_url(const char *u)
+{
+	return strncmp(u, "postgresql://", 13) == 0 || strncmp(u, "postgres://", 11) == 0;
+}
+
+int tw_config_check(struct tw_config *c, char *err, size_t errlen)
+{
+	char *tok, *save = NULL, roles[sizeof c->agent.roles];
+	static const char *const role_names[] = {"rpc", "admin", "collector", "alert", "notifier"};
+
+	if (c->db.read_url[0] == '\0')
+		memcpy(c->db.read_url, c->db.write_url, sizeof c->db.read_url);
+	if (!valid_pg_url(c->db.write_url) || !valid_pg_url(c->db.read_url)) {
+		snprintf(err, errlen,
+			 "[db] write_url/read_url: must be postgresql://user[:password]@host[:port]/db");
+		return TW_ERR_ARG;
+	}
+	if (split_hostport(c->rpc.listen, 1) != 0) {
+		snprintf(err, errlen, "[rpc] listen: '%s' is not host:port or none",
+			 c->rpc.listen);
+		return TW_ERR_ARG;
+	}
+	if (strcmp(c->rpc.listen, "none") != 0 && !tw_config_is_loopback(c->rpc.listen) &&
+	    c->rpc.token[0] == '\0') {
+		snprintf(err, errlen,
+			 "[rpc] token: required when [rpc] listen (%s) is not a loopback address",
+			 c->rpc.listen);
+		return TW_ERR_ARG;
+	}
+	if ((c->kafka.security == TW_KAFKA_SASL_SSL || c->kafka.security == TW_KAFKA_SASL_PLAINTEXT) &&
+	    (c->kafka.username[0] == '\0' || c->kafka.password[0] == '\0')) {
+		snprintf(err, errlen, "[kafka] username/password: required with security = %s",
+			 securities[c->kafka.security]);
+		return TW_ERR_ARG;
+	}
+	if (c->smtp.user[0] && c->smtp.password[0] == '\0') {
+		snprintf(err, errlen, "[smtp] password: required when [smtp] user is set");
+		return TW_ERR_ARG;
+	}
+	if (c->smtp.mode == TW_SMTP_PLAIN && c->smtp.user[0] &&
+	    !tw_config_is_loopback(c->smtp.host)) {
+		snprintf(err, errlen,
+			 "[smtp] mode: plain would send the password in clear to %s; use starttls "
+			 "or tls",
+			 c->smtp.host);
+		return TW_ERR_ARG;
+	}
+	if (strcmp(c->quotes.source, "yahoo") != 0 &&
+	    !(strncmp(c->quotes.source, "replay:", 7) == 0 && c->quotes.source[7] != '\0')) {
+		snprintf(err, errlen, "[quotes] source: '%s' is not yahoo or replay:FILE",
+			 c->quotes.source);
+		return TW_ERR_ARG;
+	}
+	if (strncmp(c->quotes.base, "https://", 8) != 0 && strncmp(c->quotes.base, "http://", 7) != 0) {
+		snprintf(err, errlen, "[quotes] base: '%s' is not an http(s):// URL", c->quotes.base);
+		return TW_ERR_ARG;
+	}
+	if (c->kafka.bootstrap[0] == '\0') {
+		snprintf(err, errlen, "[kafka] bootstrap: must list at least one host:port");
+		return TW_ERR_ARG;
+	}
+	memcpy(roles, c->agent.roles, sizeof roles);
+	if (strcmp(roles, "all") != 0) {
+		for (tok = strtok_r(roles, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+			size_t i;
+
+			for (i = 0; i < sizeof role_names / sizeof role_names[0]; i++) {
+				if (strcmp(tok, role_names[i]) == 0)
+					break;
+			}
+			if (i == sizeof role_names / sizeof role_names[0]) {
+				snprintf(err, errlen,
+					 "[agent] roles: unknown role '%s' (allowed: all, or a comma "
+					 "list of rpc, admin, collector, alert, notifier)",
+					 tok);
+				return TW_ERR_ARG;
+			}
+		}
+	}
+	if (c->limits.log_line_len * c->limits.log_lines > c->limits.arena_kb * 1024 / 2) {
+		snprintf(err, errlen,
+			 "[limits] log_lines x log_line_len (%lld bytes) must fit in half of "
+			 "arena_kb (%lld KiB)",
+			 (long long)(c->limits.log_line_len * c->limits.log_lines),
+			 (long long)c->limits.arena_kb);
+		return TW_ERR_ARG;
+	}
+	return TW_OK;
+}
+
+int tw_config_set(struct tw_config *c, struct tw_cfg_origin *origins, const char *name,
+		  const char *value, char *err, size_t errlen)
+{
+	struct tw_config trial;
+	char why[160], allow[256];
+	int idx = tw_config_find(name);
+
+	if (idx < 0) {
+		snprintf(err, errlen, "unknown key '%s' (use section.key, see 'config show')", name);
+		return TW_ERR_ARG;
+	}
+	/* Validate on a copy, so a value that breaks a cross-key rule changes nothing. */
+	memcpy(&trial, c, sizeof trial);
+	if (set_value(&trial, &keys[idx], value, why, sizeof why) != TW_OK) {
+		allowed(&keys[idx], allow, sizeof allow);
+		if (keys[idx].flags & TW_CFG_SECRET)
+			snprintf(why, sizeof why, "value is not valid");
+		snprintf(err, errlen, "%s: %s (allowed: %s)", name, why, allow);
+		return TW_ERR_ARG;
+	}
+	if (tw_config_check(&trial, err, errlen) != TW_OK)
+		return TW_ERR_ARG;
+	memcpy(c, &trial, sizeof trial);
+	if (origins) {
+		snprintf(origins[idx].file, sizeof origins[idx].file, "console");
+		origins[idx].line = -2;
+	}
+	return (keys[idx].flags & TW_CFG_LIVE) ? 1 : 0;
+}
+
+char *tw_config_format(const struct tw_config *c, const struct tw_cfg_key *k, char *out,
+		       size_t len, int reveal)
+{
+	const char *field = (const char *)c + k->offset;
+	int64_t v;
+
+	if (k->type == TW_CFG_STR) {
+		if ((k->flags & TW_CFG_SECRET) && !reveal)
+			snprintf(out, len, "%s", field[0] ? "***" : "");
+		else if ((k->flags & TW_CFG_URLPASS) && !reveal)
+			tw_log_redact(field, out, len);
+		else
+			snprintf(out, len, "%s", field);
+		return out;
+	}
+	memcpy(&v, field, sizeof v);
+	switch (k->type) {
+	case TW_CFG_BOOL:
+		snprintf(out, len, "%s", v ? "true" : "false");
+		break;
+	case TW_CFG_ENUM:
+		snprintf(out, len, "%s", k->choices[v]);
+		break;
+	case TW_CFG_DURATION:
+		format_duration(v, out, len);
+		break;
+	default:
+		snprintf(out, len, "%lld", (long long)v);
+		break;
+	}
+	return out;
+}
+
+void tw_config_write(const struct tw_config *c, FILE *f)
+{
+	const char *section = "";
+	char val[600];
+
+	fprintf(f, "; tickwatch configuration. Every key, its default and its bounds: README.md.\n");
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (strcmp(section, keys[i].section) != 0) {
+			section = keys[i].section;
+			fprintf(f, "\n[%s]\n", section);
+			if (strcmp(section, "kafka") == 0) {
+				for (size_t j = 0; j < c->kafka.nextra; j++)
+					fprintf(f, "%s = %s\n", c->kafka.extra[j].key,
+						c->kafka.extra[j].value);
+			}
+		}
+		fprintf(f, "; %s\n%s = %s\n", keys[i].help, keys[i].key,
+			tw_config_format(c, &keys[i], val, sizeof val, 1));
+	}
+}
+
+int tw_config_save(const struct tw_config *c, const char *path, char *err, size_t errlen)
+{
+	char tmp[512];
+	FILE *f;
+	int fd;
+
+	if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp) {
+		snprintf(err, errlen, "config save: path too long");
+		return TW_ERR_ARG;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || (f = fdopen(fd, "w")) == NULL) {
+		snprintf(err, errlen, "config save: cannot write %s: %s", tmp, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return TW_ERR_IO;
+	}
+	tw_config_write(c, f);
+	if (fflush(f) != 0 || fsync(fd) != 0) {
+		snprintf(err, errlen, "config save: writing %s: %s", tmp, strerror(errno));
+		fclose(f);
+		unlink(tmp);
+		return TW_ERR_IO;
+	}
+	fclose(f);
+	if (rename(tmp, path) != 0) {
+		snprintf(err, errlen, "config save: rename to %s: %s", path, strerror(errno));
+		unlink(tmp);
+		return TW_ERR_IO;
+	}
+	return TW_OK;
+}

@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: MIT */
+/* config.h - the agent's configuration: typed sections, one declarative key table, checks. */
+#ifndef TW_CONFIG_H
+#define TW_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define TW_CFG_ERR_LEN 512
+#define TW_CFG_KAFKA_EXTRA_MAX 32
+
+enum tw_kafka_security { TW_KAFKA_PLAINTEXT, TW_KAFKA_SSL, TW_KAFKA_SASL_PLAINTEXT, TW_KAFKA_SASL_SSL };
+enum tw_kafka_sasl { TW_SASL_PLAIN, TW_SASL_SCRAM_256, TW_SASL_SCRAM_512 };
+enum tw_smtp_mode { TW_SMTP_STARTTLS, TW_SMTP_TLS, TW_SMTP_PLAIN };
+
+struct tw_config {
+	struct {
+		char name[64];
+		int64_t log_level; /* enum tw_log_level */
+		char board[32];
+		char roles[128]; /* comma list, or "all" */
+		char console[128];
+		int64_t console_baud;
+		char state_dir[256];
+	} agent;
+	struct {
+		char bootstrap[512];
+		int64_t security; /* enum tw_kafka_security */
+		int64_t sasl_mechanism; /* enum tw_kafka_sasl */
+		char username[128];
+		char password[128];
+		char ca_file[256];
+		int64_t partitions;
+		int64_t replication;
+		int64_t queue_kbytes;
+		int64_t fetch_max_bytes;
+		/* librdkafka properties passed through: keys with a dot in [kafka] */
+		struct {
+			char key[64];
+			char value[256];
+			int line;
+		} extra[TW_CFG_KAFKA_EXTRA_MAX];
+		size_t nextra;
+	} kafka;
+	struct {
+		char write_url[512];
+		char read_url[512];
+		int64_t connect_timeout_ms;
+		int64_t statement_timeout_ms;
+	} db;
+	struct {
+		char host[256];
+		int64_t port;
+		int64_t mode; /* enum tw_smtp_mode */
+		char user[128];
+		char password[128];
+		char from[256];
+		char ca_file[256];
+		int64_t verify;
+		int64_t timeout_ms;
+		int64_t batch_linger_ms;
+	} smtp;
+	struct {
+		char source[256];
+		char base[256];
+		char ca_file[256];
+		int64_t interval_ms;
+		int64_t timeout_ms;
+	} quotes;
+	struct {
+		char listen[128];
+		char token[128];
+		int64_t request_ttl_ms;
+		int64_t idle_timeout_ms;
+	} rpc;
+	struct {
+		int64_t arena_kb;
+		int64_t log_lines;
+		int64_t log_line_len;
+		int64_t max_fds;
+		int64_t max_timers;
+		int64_t console_line;
+		int64_t console_out_kb;
+		int64_t rpc_slots;
+		int64_t rpc_max_line;
+	} limits;
+};
+
+enum tw_cfg_type { TW_CFG_STR, TW_CFG_INT, TW_CFG_BOOL, TW_CFG_ENUM, TW_CFG_DURATION, TW_CFG_SIZE };
+
+enum {
+	TW_CFG_SECRET = 1u << 0,  /* never printed */
+	TW_CFG_URLPASS = 1u << 1, /* printed with its password masked */
+	TW_CFG_LIVE = 1u << 2,    /* "config set" takes effect at once, not at restart */
+};
+
+struct tw_cfg_key {
+	const char *section;
+	const char *key;
+	enum tw_cfg_type type;
+	size_t offset;
+	size_t size; /* bytes of a string field */
+	const char *def;
+	int64_t min, max; /* ints, durations (ms) and sizes */
+	const char *const *choices; /* enums: NULL-terminated */
+	unsigned flags;
+	const char *help;
+};
+
+/* Where a value came from, for "config show" and duplicate-key errors. */
+struct tw_cfg_origin {
+	char file[128];
+	int line; /* > 0: file line; 0: default; -1: environment; -2: console */
+};
+
+/** The key table; its length in *n. */
+const struct tw_cfg_key *tw_config_keys(size_t *n);
+
+/** Fill @p c with every default. */
+void tw_config_defaults(struct tw_config *c, struct tw_cfg_origin *origins);
+
+/**
+ * Load defaults, then @p path (NULL: none), then TICKWATCH_<SECTION>_<KEY>
+ * from the environment (@p envp, NULL-terminated; NULL: none), then check.
+ * @p origins has one entry per key (may be NULL).
+ * @return 0, or a negative error with one line in @p err naming the file,
+ *         line, key and what is allowed.
+ */
+int tw_config_load(struct tw_config *c, struct tw_cfg_origin *origins, const char *path,
+		   char *const *envp, char *err, size_t errlen);
+
+/** Cross-key rules. @return 0 or an error naming the keys involved. */
+int tw_config_check(struct tw_config *c, char *err, size_t errlen);
+
+/**
+ * Set "section.key" to @p value (console "config set"). Validates like the
+ * file does. @return 1 when it takes effect now, 0 when at restart, negative
+ * on error (text in @p err).
+ */
+int tw_config_set(struct tw_config *c, struct tw_cfg_origin *origins, const char *name,
+		  const char *value, char *err, size_t errlen);
+
+/** Format one key's value, secrets masked. @return @p out. */
+char *tw_config_format(const struct tw_config *c, const struct tw_cfg_key *k, char *out,
+		       size_t len, int reveal);
+
+/** Write the whole configuration, commented, as an INI file to @p f (secrets included). */
+void tw_config_write(const struct tw_config *c, FILE *f);
+
+/**
+ * Write the whole configuration to @p path atomically (temp file, fsync,
+ * rename; mode 0600 because it holds secrets). @return 0 or an error.
+ */
+int tw_config_save(const struct tw_config *c, const char *path, char *err, size_t errlen);
+
+/** Find a key by "section.key". @return its index or -1. */
+int tw_config_find(const char *name);
+
+/** Parse a duration ("250ms", "60s", "2m", "1h", "1d"; bare number: seconds) into ms. */
+int tw_config_parse_duration(const char *s, int64_t *ms);
+
+/** 1 if @p hostport's host is a loopback address or "localhost". */
+int tw_config_is_loopback(const char *hostport);
+
+#endif

@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: MIT */
+/* console.c - reads console lines without blocking, bounds them, and queues output in a ring. */
+#include "console.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "arena.h"
+#include "log.h"
+#include "loop.h"
+
+static void update_interest(struct tw_console *con)
+{
+	unsigned mask = 0;
+
+	if (!con->open)
+		return;
+	if (!con->eof)
+		mask |= TW_HAL_READ;
+	if (tw_ring_len(&con->out) && con->hc.out_fd == con->hc.in_fd)
+		mask |= TW_HAL_WRITE;
+	tw_loop_set_mask(con->loop, con->hc.in_fd, mask);
+}
+
+void tw_console_flush(struct tw_console *con)
+{
+	const unsigned char *p;
+	size_t n;
+
+	while (con->open && (n = tw_ring_readable(&con->out, &p)) > 0) {
+		long w = tw_hal_console_write(&con->hc, p, n);
+
+		if (w <= 0)
+			break; /* would-block or closed: the rest waits for writability */
+		tw_ring_pop(&con->out, NULL, (size_t)w);
+	}
+	update_interest(con);
+}
+
+void tw_console_write(struct tw_console *con, const char *data, size_t len)
+{
+	if (!con->open)
+		return;
+	if (tw_ring_push(&con->out, data, len) != TW_OK) {
+		con->dropped_bytes += len;
+		return;
+	}
+	tw_console_flush(con);
+}
+
+void tw_console_printf(struct tw_console *con, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	tw_console_write(con, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+}
+
+static void take_byte(struct tw_console *con, char c)
+{
+	if (c == '\r')
+		return;
+	if (c != '\n') {
+		if (con->line_len + 1 < con->line_max)
+			con->line[con->line_len++] = c;
+		else
+			con->overlong = 1;
+		return;
+	}
+	con->line[con->line_len] = '\0';
+	if (con->overlong)
+		tw_console_printf(con, "error: line longer than %zu bytes ignored "
+				       "(raise [limits] console_line)\n",
+				  con->line_max - 1);
+	else if (memchr(con->line, '\0', con->line_len))
+		tw_console_printf(con, "error: NUL byte in line ignored\n");
+	else {
+		con->lines_in++;
+		con->fn(con, con->line, con->arg);
+	}
+	con->line_len = 0;
+	con->overlong = 0;
+}
+
+static void on_ready(struct tw_loop *l, int fd, unsigned ready, void *arg)
+{
+	struct tw_console *con = arg;
+	char buf[256];
+
+	(void)l;
+	(void)fd;
+	if (ready & (TW_HAL_READ | TW_HAL_ERROR)) {
+		/* Bounded: a flood on the line cannot starve the other tasks. */
+		for (int rounds = 0; rounds < 16 && con->open && !con->eof; rounds++) {
+			long n = tw_hal_console_read(&con->hc, buf, sizeof buf);
+
+			if (n == TW_ERR_WOULD_BLOCK)
+				break;
+			if (n <= 0) {
+				con->eof = 1;
+				tw_log(TW_LOG_INFO, "console", "console input closed");
+				break;
+			}
+			for (long i = 0; i < n && con->open; i++)
+				take_byte(con, buf[i]);
+		}
+	}
+	if (con->open)
+		tw_console_flush(con);
+	if (con->open && con->eof && tw_ring_len(&con->out) == 0)
+		tw_loop_set_mask(con->loop, con->hc.in_fd, 0);
+}
+
+int tw_console_init(struct tw_console *con, struct tw_arena *a, struct tw_loop *loop,
+		    const char *dev, unsigned baud, size_t line_max, size_t out_bytes,
+		    tw_console_fn fn, void *arg, char *err, size_t errlen)
+{
+	void *out;
+	int rc;
+
+	memset(con, 0, sizeof *con);
+	con->hc.in_fd = con->hc.out_fd = -1;
+	con->line = tw_arena_carve(a, line_max, "console line", "console_line");
+	out = con->line ? tw_arena_carve(a, out_bytes, "console output", "console_out_kb") : NULL;
+	if (out == NULL) {
+		snprintf(err, errlen, "%s", a->err);
+		return TW_ERR_NOMEM;
+	}
+	tw_ring_init(&con->out, out, out_bytes);
+	con->line_max = line_max;
+	con->loop = loop;
+	con->fn = fn;
+	con->arg = arg;
+	rc = tw_hal_console_open(dev, baud, &con->hc, err, errlen);
+	if (rc != TW_OK)
+		return rc;
+	rc = tw_loop_add_fd(loop, con->hc.in_fd, TW_HAL_READ, on_ready, con);
+	if (rc != TW_OK) {
+		snprintf(err, errlen, "console: event loop full: raise [limits] max_fds");
+		tw_hal_console_close(&con->hc);
+		return rc;
+	}
+	con->open = 1;
+	return TW_OK;
+}
+
+void tw_console_close(struct tw_console *con)
+{
+	if (!con->open)
+		return;
+	tw_console_flush(con);
+	tw_loop_del_fd(con->loop, con->hc.in_fd);
+	tw_hal_console_close(&con->hc);
+	con->open = 0;
+}

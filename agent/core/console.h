@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/* console.h - line-oriented operator console over the HAL (stdin/stdout or a serial line). */
+#ifndef TW_CONSOLE_H
+#define TW_CONSOLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hal.h"
+#include "ring.h"
+
+struct tw_arena;
+struct tw_loop;
+struct tw_console;
+
+/** Called once per complete input line (without its newline). */
+typedef void (*tw_console_fn)(struct tw_console *con, const char *line, void *arg);
+
+struct tw_console {
+	struct tw_hal_console hc;
+	struct tw_loop *loop;
+	char *line;      /* the line being assembled */
+	size_t line_max; /* bound from [limits] console_line */
+	size_t line_len;
+	int overlong; /* the current line passed line_max: it is dropped */
+	struct tw_ring out;
+	uint64_t dropped_bytes; /* output lost because the ring was full */
+	uint64_t lines_in;
+	int open;
+	int eof;
+	tw_console_fn fn;
+	void *arg;
+};
+
+/**
+ * Open the console on @p dev at @p baud and carve its buffers.
+ * @return 0, or an error with text in @p err.
+ */
+int tw_console_init(struct tw_console *con, struct tw_arena *a, struct tw_loop *loop,
+		    const char *dev, unsigned baud, size_t line_max, size_t out_bytes,
+		    tw_console_fn fn, void *arg, char *err, size_t errlen);
+
+/** Queue text for output; what does not fit is dropped and counted. */
+void tw_console_write(struct tw_console *con, const char *data, size_t len);
+void tw_console_printf(struct tw_console *con, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/** Push queued output now (bounded: stops at would-block). */
+void tw_console_flush(struct tw_console *con);
+
+/** Stop watching and close. Safe twice. */
+void tw_console_close(struct tw_console *con);
+
+#endif

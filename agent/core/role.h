@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/* role.h - the task model: each role is a small state machine with start, step and stop. */
+#ifndef TW_ROLE_H
+#define TW_ROLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct tw_agent;
+struct tw_config;
+
+struct tw_role {
+	const char *name;
+	/** Bytes the role will carve from the arena for @p cfg (for the boot budget). */
+	size_t (*budget)(const struct tw_config *cfg);
+	/**
+	 * Carve buffers, register fds and timers; never block.
+	 * @return 0, or an error with text in @p err (the agent refuses to start).
+	 */
+	int (*start)(struct tw_agent *ag, void **state, char *err, size_t errlen);
+	/**
+	 * Advance the state machine; the agent calls it from the role's timer.
+	 * @return ms until the next step, or TW_TIMER_STOP.
+	 */
+	int64_t (*step)(struct tw_agent *ag, void *state);
+	/** Stop taking work, finish or abandon what is in flight within a bound. */
+	void (*stop)(struct tw_agent *ag, void *state);
+	/** One line of state for the console's status. */
+	void (*status)(struct tw_agent *ag, void *state, char *buf, size_t len);
+};
+
+/** Roles compiled into this binary, NULL-terminated (agent/roles/roles.c). */
+extern const struct tw_role *const tw_roles_built[];
+
+#endif

@@ -1,0 +1,355 @@
+/* SPDX-License-Identifier: MIT */
+/* test_config.c - configuration: defaults, types, bounds, line numbers, env overrides, rules. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "fake_hal.h"
+#include "log.h"
+
+static struct tw_config cfg;
+static struct tw_cfg_origin origins[128];
+static char err[TW_CFG_ERR_LEN];
+static char path[64];
+
+static int setup(void **state)
+{
+	(void)state;
+	fake_reset();
+	tw_log_set_stderr(0);
+	snprintf(path, sizeof path, "/tmp/tw-test-config-%d.conf", (int)getpid());
+	memset(err, 0, sizeof err);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	unlink(path);
+	return 0;
+}
+
+static void write_conf(const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static int load_text(const char *text, char **envp)
+{
+	write_conf(text);
+	return tw_config_load(&cfg, origins, path, envp, err, sizeof err);
+}
+
+/* err must start with "path:line:" and contain every needle. */
+static void assert_error_at(int line, const char *n1, const char *n2)
+{
+	char prefix[96];
+
+	snprintf(prefix, sizeof prefix, "%s:%d: ", path, line);
+	if (strncmp(err, prefix, strlen(prefix)) != 0)
+		fail_msg("error '%s' does not start with '%s'", err, prefix);
+	if (n1 && !strstr(err, n1))
+		fail_msg("error '%s' lacks '%s'", err, n1);
+	if (n2 && !strstr(err, n2))
+		fail_msg("error '%s' lacks '%s'", err, n2);
+}
+
+static void defaults_are_valid(void **state)
+{
+	size_t n;
+	const struct tw_cfg_key *k = tw_config_keys(&n);
+
+	(void)state;
+	assert_true(n > 20 && n <= 128);
+	assert_int_equal(tw_config_load(&cfg, origins, NULL, NULL, err, sizeof err), TW_OK);
+	assert_int_equal(cfg.quotes.interval_ms, 60000);
+	assert_int_equal(cfg.kafka.replication, 3);
+	assert_int_equal(cfg.rpc.request_ttl_ms, 24LL * 3600 * 1000);
+	assert_string_equal(cfg.rpc.listen, "127.0.0.1:7070");
+	assert_string_equal(cfg.db.read_url, cfg.db.write_url); /* read defaults to write */
+	for (size_t i = 0; i < n; i++) {
+		assert_non_null(k[i].help);
+		assert_true(strlen(k[i].help) > 5);
+		assert_int_equal(origins[i].line, 0);
+	}
+}
+
+static void good_file_parses(void **state)
+{
+	char path_good[512];
+	int idx;
+
+	(void)state;
+	snprintf(path_good, sizeof path_good, "%s/good.conf", TW_TEST_DATA);
+	assert_int_equal(tw_config_load(&cfg, origins, path_good, NULL, err, sizeof err), TW_OK);
+	assert_string_equal(cfg.agent.name, "edge-7");
+	assert_int_equal(cfg.agent.log_level, TW_LOG_DEBUG);
+	assert_int_equal(cfg.kafka.security, TW_KAFKA_SASL_SSL);
+	assert_int_equal(cfg.kafka.sasl_mechanism, TW_SASL_SCRAM_256); /* case-insensitive */
+	assert_int_equal(cfg.smtp.verify, 0);
+	assert_int_equal(cfg.smtp.timeout_ms, 45000);
+	assert_int_equal(cfg.quotes.interval_ms, 120000);
+	assert_int_equal(cfg.kafka.nextra, 1);
+	assert_string_equal(cfg.kafka.extra[0].key, "socket.timeout.ms");
+	assert_string_equal(cfg.kafka.extra[0].value, "5000");
+	idx = tw_config_find("quotes.interval");
+	assert_true(idx >= 0);
+	assert_int_equal(origins[idx].line, 23);
+}
+
+static void unknown_key_names_line_and_known_keys(void **state)
+{
+	(void)state;
+	assert_int_equal(load_text("[agent]\nname = a\n\n[quotes]\nintervall = 5s\n", NULL),
+			 TW_ERR_ARG);
+	assert_error_at(5, "unknown key 'intervall'", "interval");
+}
+
+static void unknown_section(void **state)
+{
+	(void)state;
+	assert_int_equal(load_text("; comment\n[mail]\nhost = x\n", NULL), TW_ERR_ARG);
+	assert_error_at(3, "unknown section [mail]", NULL);
+}
+
+static void bounds_and_types(void **state)
+{
+	(void)state;
+	assert_int_equal(load_text("[smtp]\nport = 70000\n", NULL), TW_ERR_ARG);
+	assert_error_at(2, "[smtp] port", "from 1 to 65535");
+	assert_int_equal(load_text("[smtp]\nport = 25x\n", NULL), TW_ERR_ARG);
+	assert_error_at(2, "'25x' is not valid", NULL);
+	assert_int_equal(load_text("[quotes]\n\ninterval = 500ms\n", NULL), TW_ERR_ARG);
+	assert_error_at(3, "out of range", "from 1s to 1d");
+	assert_int_equal(load_text("[quotes]\ninterval = soon\n", NULL), TW_ERR_ARG);
+	assert_error_at(2, "duration", NULL);
+	assert_int_equal(load_text("[smtp]\nverify = maybe\n", NULL), TW_ERR_ARG);
+	assert_error_at(2, "true or false", NULL);
+	assert_int_equal(load_text("[smtp]\nmode = ssl\n", NULL), TW_ERR_ARG);
+	assert_error_at(2, "one of starttls, tls, plain", NULL);
+	assert_int_equal(load_text("[kafka]\nfetch_max_bytes = 1k\n", NULL), TW_ERR_ARG);
+	assert_error_at(2, "out of range", NULL);
+	assert_int_equal(load_text("[kafka]\nfetch_max_bytes = 2m\n", NULL), TW_OK);
+	assert_int_equal(cfg.kafka.fetch_max_bytes, 2 * 1024 * 1024);
+}
+
+static void too_long_string(void **state)
+{
+	char text[400];
+
+	(void)state;
+	snprintf(text, sizeof text, "[agent]\nname = %0100d\n", 7);
+	assert_int_equal(load_text(text, NULL), TW_ERR_ARG);
+	assert_error_at(2, "too long", "at most 63 bytes");
+}
+
+static void overlong_line(void **state)
+{
+	char text[600];
+
+	(void)state;
+	snprintf(text, sizeof text, "[agent]\nname = a\nboard = %0300d\n", 1);
+	assert_int_equal(load_text(text, NULL), TW_ERR_ARG);
+	assert_error_at(3, "line too long", NULL);
+}
+
+static void syntax_error(void **state)
+{
+	(void)state;
+	assert_int_equal(load_text("[agent]\nname = a\nthis line has no equals sign\n", NULL),
+			 TW_ERR_ARG);
+	assert_error_at(3, "syntax error", NULL);
+}
+
+static void duplicate_key(void **state)
+{
+	(void)state;
+	assert_int_equal(load_text("[agent]\nname = a\nboard = x\nname = b\n", NULL), TW_ERR_ARG);
+	assert_error_at(4, "set twice", "first at line 2");
+}
+
+static void secret_never_echoed(void **state)
+{
+	(void)state;
+	/* A secret with a control-free but too long value: the error must not show it. */
+	char text[512];
+
+	snprintf(text, sizeof text, "[smtp]\npassword = S3cr3t%0150d\n", 0);
+	assert_int_equal(load_text(text, NULL), TW_ERR_ARG);
+	assert_error_at(2, "[smtp] password", NULL);
+	assert_null(strstr(err, "S3cr3t"));
+}
+
+static void env_overrides_file(void **state)
+{
+	char *envp[] = {"TICKWATCH_QUOTES_INTERVAL=30s", "TICKWATCH_SMTP_PORT=465",
+			"PATH=/usr/bin", NULL};
+	int idx;
+
+	(void)state;
+	assert_int_equal(load_text("[quotes]\ninterval = 5m\n", envp), TW_OK);
+	assert_int_equal(cfg.quotes.interval_ms, 30000);
+	assert_int_equal(cfg.smtp.port, 465);
+	idx = tw_config_find("quotes.interval");
+	assert_int_equal(origins[idx].line, -1);
+	assert_string_equal(origins[idx].file, "TICKWATCH_QUOTES_INTERVAL");
+}
+
+static void env_bad_value(void **state)
+{
+	char *envp[] = {"TICKWATCH_LIMITS_MAX_FDS=100000", NULL};
+
+	(void)state;
+	assert_int_equal(tw_config_load(&cfg, origins, NULL, envp, err, sizeof err), TW_ERR_ARG);
+	assert_non_null(strstr(err, "environment TICKWATCH_LIMITS_MAX_FDS"));
+	assert_non_null(strstr(err, "from 8 to 256"));
+}
+
+static void cross_key_rules(void **state)
+{
+	(void)state;
+	assert_int_equal(load_text("[rpc]\nlisten = 0.0.0.0:7070\n", NULL), TW_ERR_ARG);
+	assert_non_null(strstr(err, "[rpc] token: required"));
+	assert_int_equal(strncmp(err, path, strlen(path)), 0);
+	assert_int_equal(load_text("[rpc]\nlisten = 0.0.0.0:7070\ntoken = t0ken\n", NULL), TW_OK);
+	assert_int_equal(load_text("[kafka]\nsecurity = SASL_SSL\n", NULL), TW_ERR_ARG);
+	assert_non_null(strstr(err, "[kafka] username/password"));
+	assert_int_equal(load_text("[smtp]\nuser = u\n", NULL), TW_ERR_ARG);
+	assert_non_null(strstr(err, "[smtp] password"));
+	assert_int_equal(
+		load_text("[smtp]\nhost = relay.example\nmode = plain\nuser = u\npassword = p\n", NULL),
+		TW_ERR_ARG);
+	assert_non_null(strstr(err, "in clear"));
+	assert_int_equal(load_text("[quotes]\nsource = replay:\n", NULL), TW_ERR_ARG);
+	assert_non_null(strstr(err, "[quotes] source"));
+	assert_int_equal(load_text("[agent]\nroles = rpc,mailer\n", NULL), TW_ERR_ARG);
+	assert_non_null(strstr(err, "unknown role 'mailer'"));
+	assert_int_equal(load_text("[db]\nwrite_url = mysql://x\n", NULL), TW_ERR_ARG);
+	assert_non_null(strstr(err, "[db]"));
+	assert_int_equal(load_text("[limits]\narena_kb = 64\nlog_lines = 1000\n", NULL), TW_ERR_ARG);
+	assert_non_null(strstr(err, "[limits] log_lines"));
+}
+
+static void set_validates_and_reports_liveness(void **state)
+{
+	(void)state;
+	assert_int_equal(tw_config_load(&cfg, origins, NULL, NULL, err, sizeof err), TW_OK);
+	assert_int_equal(tw_config_set(&cfg, origins, "agent.log_level", "debug", err, sizeof err), 1);
+	assert_int_equal(cfg.agent.log_level, TW_LOG_DEBUG);
+	assert_int_equal(tw_config_set(&cfg, origins, "quotes.interval", "90s", err, sizeof err), 0);
+	assert_int_equal(cfg.quotes.interval_ms, 90000);
+	assert_int_equal(tw_config_set(&cfg, origins, "quotes.interval", "0s", err, sizeof err),
+			 TW_ERR_ARG);
+	assert_int_equal(cfg.quotes.interval_ms, 90000); /* unchanged */
+	assert_int_equal(tw_config_set(&cfg, origins, "nosuch.key", "1", err, sizeof err), TW_ERR_ARG);
+	/* A value that breaks a cross-key rule changes nothing. */
+	assert_int_equal(tw_config_set(&cfg, origins, "rpc.listen", "0.0.0.0:1", err, sizeof err),
+			 TW_ERR_ARG);
+	assert_string_equal(cfg.rpc.listen, "127.0.0.1:7070");
+}
+
+static void format_masks_secrets(void **state)
+{
+	char out[600];
+	int w = tw_config_find("db.write_url"), p = tw_config_find("smtp.password");
+	size_t n;
+	const struct tw_cfg_key *k = tw_config_keys(&n);
+
+	(void)state;
+	assert_int_equal(load_text("[db]\nwrite_url = postgresql://tw:hunter2@h:5432/d\n"
+				   "[smtp]\nuser = u\npassword = hunter3\n",
+				   NULL),
+			 TW_OK);
+	tw_config_format(&cfg, &k[w], out, sizeof out, 0);
+	assert_string_equal(out, "postgresql://tw:***@h:5432/d");
+	tw_config_format(&cfg, &k[p], out, sizeof out, 0);
+	assert_string_equal(out, "***");
+	tw_config_format(&cfg, &k[p], out, sizeof out, 1);
+	assert_string_equal(out, "hunter3");
+}
+
+static void save_round_trips(void **state)
+{
+	struct tw_config again;
+	char err2[TW_CFG_ERR_LEN];
+
+	(void)state;
+	assert_int_equal(load_text("[kafka]\nlinger.ms = 5\n[quotes]\ninterval = 90s\n"
+				   "[smtp]\nuser = u\npassword = pw\n",
+				   NULL),
+			 TW_OK);
+	assert_int_equal(tw_config_save(&cfg, path, err, sizeof err), TW_OK);
+	assert_int_equal(tw_config_load(&again, NULL, path, NULL, err2, sizeof err2), TW_OK);
+	assert_int_equal(again.quotes.interval_ms, 90000);
+	assert_string_equal(again.smtp.password, "pw");
+	assert_int_equal(again.kafka.nextra, 1);
+	assert_string_equal(again.kafka.extra[0].key, "linger.ms");
+	assert_int_equal(memcmp(&again.limits, &cfg.limits, sizeof cfg.limits), 0);
+}
+
+static void durations(void **state)
+{
+	int64_t ms;
+
+	(void)state;
+	assert_int_equal(tw_config_parse_duration("250ms", &ms), TW_OK);
+	assert_int_equal(ms, 250);
+	assert_int_equal(tw_config_parse_duration("1.5s", &ms), TW_OK);
+	assert_int_equal(ms, 1500);
+	assert_int_equal(tw_config_parse_duration("2", &ms), TW_OK);
+	assert_int_equal(ms, 2000);
+	assert_int_equal(tw_config_parse_duration("1d", &ms), TW_OK);
+	assert_int_equal(ms, 86400000);
+	assert_int_equal(tw_config_parse_duration("-1s", &ms), TW_ERR_ARG);
+	assert_int_equal(tw_config_parse_duration("nan", &ms), TW_ERR_ARG);
+	assert_int_equal(tw_config_parse_duration("1e300s", &ms), TW_ERR_ARG);
+	assert_int_equal(tw_config_parse_duration("5 s", &ms), TW_ERR_ARG);
+}
+
+static void loopback_detection(void **state)
+{
+	(void)state;
+	assert_true(tw_config_is_loopback("127.0.0.1:7070"));
+	assert_true(tw_config_is_loopback("localhost:1"));
+	assert_true(tw_config_is_loopback("[::1]:7070"));
+	assert_false(tw_config_is_loopback("0.0.0.0:7070"));
+	assert_false(tw_config_is_loopback("[::]:7070"));
+	assert_false(tw_config_is_loopback("10.1.2.3:7070"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(defaults_are_valid, setup, teardown),
+		cmocka_unit_test_setup_teardown(good_file_parses, setup, teardown),
+		cmocka_unit_test_setup_teardown(unknown_key_names_line_and_known_keys, setup, teardown),
+		cmocka_unit_test_setup_teardown(unknown_section, setup, teardown),
+		cmocka_unit_test_setup_teardown(bounds_and_types, setup, teardown),
+		cmocka_unit_test_setup_teardown(too_long_string, setup, teardown),
+		cmocka_unit_test_setup_teardown(overlong_line, setup, teardown),
+		cmocka_unit_test_setup_teardown(syntax_error, setup, teardown),
+		cmocka_unit_test_setup_teardown(duplicate_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(secret_never_echoed, setup, teardown),
+		cmocka_unit_test_setup_teardown(env_overrides_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(env_bad_value, setup, teardown),
+		cmocka_unit_test_setup_teardown(cross_key_rules, setup, teardown),
+		cmocka_unit_test_setup_teardown(set_validates_and_reports_liveness, setup, teardown),
+		cmocka_unit_test_setup_teardown(format_masks_secrets, setup, teardown),
+		cmocka_unit_test_setup_teardown(save_round_trips, setup, teardown),
+		cmocka_unit_test_setup_teardown(durations, setup, teardown),
+		cmocka_unit_test_setup_teardown(loopback_detection, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
