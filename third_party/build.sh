@@ -30,6 +30,7 @@ if ! flock -n 9; then
     tw_log "waiting for another third_party/build.sh using $TW_CACHE"
     flock 9
 fi
+export TW_CACHE_LOCKED=$TW_CACHE
 
 tw_target_setup "$target"
 tw_sysroot_ensure

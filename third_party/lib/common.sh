@@ -332,6 +332,7 @@ tw_build_env() {
     if [ "$TW_CROSS" = 1 ]; then
         TW_CPPFLAGS="-isystem $TW_SYSROOT/usr/include/$TW_TRIPLET -isystem $TW_SYSROOT/usr/include"
         TW_LDFLAGS="-L$TW_SYSROOT/usr/lib/$TW_TRIPLET -Wl,-rpath-link,$TW_SYSROOT/usr/lib/$TW_TRIPLET"
+        TW_LDFLAGS+=" -Wl,-rpath-link,$TW_SYSROOT/lib/$TW_TRIPLET"
         export PKG_CONFIG_LIBDIR=$TW_SYSROOT/usr/lib/$TW_TRIPLET/pkgconfig:$TW_SYSROOT/usr/share/pkgconfig
         export PKG_CONFIG_SYSROOT_DIR=$TW_SYSROOT
     fi

@@ -22,8 +22,11 @@ recipe_hash_extra() {
         [ -f "$TW_MBEDTLS_CONFIG" ] || tw_die "TW_MBEDTLS_CONFIG=$TW_MBEDTLS_CONFIG: no such file"
         printf 'mbedtls_config %s\n' "$(tw_sha256 "$TW_MBEDTLS_CONFIG")"
     fi
-    # Cross builds use the repository's toolchain file.
-    [ -z "$TW_TOOLCHAIN_FILE" ] || printf 'toolchain %s\n' "$(tw_sha256 "$TW_TOOLCHAIN_FILE")"
+    # Cross builds use the repository's toolchain file (and the part it includes).
+    if [ -n "$TW_TOOLCHAIN_FILE" ]; then
+        cat "$TW_TOOLCHAIN_FILE" "$(dirname "$TW_TOOLCHAIN_FILE")/linux-gnu-cross.cmake" |
+            sha256sum | sed 's/^/toolchain /'
+    fi
 }
 
 recipe_build() {
