@@ -12,6 +12,14 @@
 
 extern char **environ;
 
+/* Subcommands provided by modules when they are built (see CMakeLists.txt). */
+#ifdef TW_HAVE_CTL
+int tw_ctl_main(int argc, char **argv);
+#endif
+#ifdef TW_HAVE_DB
+int tw_db_cli_main(int argc, char **argv);
+#endif
+
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
 static const char *const usage_main =
@@ -23,6 +31,12 @@ static const char *const usage_main =
 	"  config show    print the effective configuration (secrets masked)\n"
 	"  config defaults  print a complete configuration file with every default\n"
 	"  version        print the versions of tickwatch and its libraries\n"
+#ifdef TW_HAVE_CTL
+	"  ctl            manage users and query quotes through a running agent's RPC\n"
+#endif
+#ifdef TW_HAVE_DB
+	"  db migrate     apply the database schema migrations\n"
+#endif
 	"\n"
 	"'tickwatch COMMAND --help' describes each command.\n";
 
@@ -41,11 +55,13 @@ static const char *const usage_config =
 	"usage: tickwatch config check FILE\n"
 	"       tickwatch config show [--config FILE]\n"
 	"       tickwatch config defaults\n"
+	"       tickwatch config reference\n"
 	"\n"
 	"check: parse FILE and the TICKWATCH_* environment, apply every rule, print 'FILE: ok'\n"
 	"       or one line naming the file, line, key and what is allowed. Exit 0 or 1.\n"
 	"show:  the effective value of every key and where it came from.\n"
-	"defaults: a complete, commented configuration file of the built-in defaults.\n";
+	"defaults: a complete, commented configuration file of the built-in defaults.\n"
+	"reference: every key as a Markdown table (the README's configuration reference).\n";
 
 static const char *const usage_version = "usage: tickwatch version\n"
 					  "Print tickwatch's version and those of librdkafka, Mbed TLS "
@@ -60,11 +76,11 @@ static int wants_help(int argc, char **argv)
 	return 0;
 }
 
-static int usage_error(const char *usage, const char *fmt, const char *arg)
+/* "tickwatch: WHAT 'ARG'" and the command's usage on stderr. @return EXIT_USAGE. */
+static int usage_error(const char *usage, const char *what, const char *arg)
 {
-	fprintf(stderr, "tickwatch: ");
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, "\n%s", usage);
+	fprintf(stderr, "tickwatch: %s%s%s%s\n%s", what, arg ? " '" : "", arg ? arg : "",
+		arg ? "'" : "", usage);
 	return EXIT_USAGE;
 }
 
@@ -93,7 +109,7 @@ static int cmd_run(int argc, char **argv)
 			errno = 0;
 			o.baud = strtol(optarg, &end, 10);
 			if (*end || errno || o.baud <= 0)
-				return usage_error(usage_run, "--baud: '%s' is not a baud rate",
+				return usage_error(usage_run, "--baud: not a baud rate:",
 						   optarg);
 			break;
 		case 'r':
@@ -103,12 +119,12 @@ static int cmd_run(int argc, char **argv)
 			fputs(usage_run, stdout);
 			return EXIT_OK;
 		default:
-			return usage_error(usage_run, "run: unknown or incomplete option '%s'",
+			return usage_error(usage_run, "run: unknown or incomplete option",
 					   argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
-		return usage_error(usage_run, "run: unexpected argument '%s'", argv[optind]);
+		return usage_error(usage_run, "run: unexpected argument", argv[optind]);
 	return tw_agent_run(&o);
 }
 
@@ -146,7 +162,7 @@ static int cmd_config(int argc, char **argv)
 	}
 	if (strcmp(sub, "check") == 0) {
 		if (argc != 3)
-			return usage_error(usage_config, "config check: %s", "takes exactly one FILE");
+			return usage_error(usage_config, "config check takes exactly one FILE", NULL);
 		if (tw_config_load(&cfg, origins, argv[2], environ, err, sizeof err) != TW_OK) {
 			fprintf(stderr, "tickwatch: %s\n", err);
 			return EXIT_FAIL;
@@ -160,7 +176,7 @@ static int cmd_config(int argc, char **argv)
 		if (argc == 4 && strcmp(argv[2], "--config") == 0)
 			path = argv[3];
 		else if (argc != 2)
-			return usage_error(usage_config, "config show: %s", "bad arguments");
+			return usage_error(usage_config, "config show: bad arguments", NULL);
 		if (tw_config_load(&cfg, origins, path, environ, err, sizeof err) != TW_OK) {
 			fprintf(stderr, "tickwatch: %s\n", err);
 			return EXIT_FAIL;
@@ -168,14 +184,30 @@ static int cmd_config(int argc, char **argv)
 		print_config(&cfg, origins);
 		return EXIT_OK;
 	}
+	if (strcmp(sub, "reference") == 0) {
+		size_t n;
+		const struct tw_cfg_key *k = tw_config_keys(&n);
+
+		tw_config_defaults(&cfg, origins);
+		printf("| key | default | allowed | meaning |\n|---|---|---|---|\n");
+		for (size_t i = 0; i < n; i++) {
+			char val[600], allow[256];
+
+			tw_config_allowed(&k[i], allow, sizeof allow);
+			printf("| `%s.%s` | `%s` | %s | %s%s |\n", k[i].section, k[i].key,
+			       tw_config_format(&cfg, &k[i], val, sizeof val, 0), allow, k[i].help,
+			       (k[i].flags & TW_CFG_SECRET) ? " (secret: never printed)" : "");
+		}
+		return EXIT_OK;
+	}
 	if (strcmp(sub, "defaults") == 0) {
 		if (argc != 2)
-			return usage_error(usage_config, "config defaults: %s", "takes no argument");
+			return usage_error(usage_config, "config defaults takes no argument", NULL);
 		tw_config_defaults(&cfg, origins);
 		tw_config_write(&cfg, stdout);
 		return EXIT_OK;
 	}
-	return usage_error(usage_config, "config: unknown subcommand '%s'", sub);
+	return usage_error(usage_config, "config: unknown subcommand", sub);
 }
 
 int main(int argc, char **argv)
@@ -192,6 +224,14 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "run") == 0)
 		return cmd_run(argc - 1, argv + 1);
+#ifdef TW_HAVE_CTL
+	if (strcmp(cmd, "ctl") == 0)
+		return tw_ctl_main(argc - 1, argv + 1);
+#endif
+#ifdef TW_HAVE_DB
+	if (strcmp(cmd, "db") == 0)
+		return tw_db_cli_main(argc - 1, argv + 1);
+#endif
 	if (strcmp(cmd, "config") == 0)
 		return cmd_config(argc - 1, argv + 1);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
@@ -200,9 +240,9 @@ int main(int argc, char **argv)
 			return EXIT_OK;
 		}
 		if (argc > 2)
-			return usage_error(usage_version, "version: unexpected argument '%s'", argv[2]);
+			return usage_error(usage_version, "version: unexpected argument", argv[2]);
 		tw_version_print();
 		return EXIT_OK;
 	}
-	return usage_error(usage_main, "unknown command '%s'", cmd);
+	return usage_error(usage_main, "unknown command", cmd);
 }

@@ -3,7 +3,9 @@
 #include "agent.h"
 
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
@@ -20,6 +22,59 @@ static const char *const help_text =
 	"  config save           write the configuration back to its file\n"
 	"  log [N]               the last N log lines (default 20)\n"
 	"  quit                  stop the agent cleanly\n";
+
+int tw_agent_add_command(struct tw_agent *ag, const char *name, const char *help,
+			 tw_command_fn fn, void *arg)
+{
+	if (ag->ncommands == TW_MAX_COMMANDS)
+		return TW_ERR_NOMEM;
+	ag->commands[ag->ncommands++] = (struct tw_agent_command){name, help, fn, arg};
+	return TW_OK;
+}
+
+int tw_agent_add_method(struct tw_agent *ag, const char *name, tw_method_fn fn, void *arg)
+{
+	if (ag->nmethods == TW_MAX_METHODS)
+		return TW_ERR_NOMEM;
+	ag->methods[ag->nmethods++] = (struct tw_agent_method){name, fn, arg};
+	return TW_OK;
+}
+
+const struct tw_agent_method *tw_agent_find_method(const struct tw_agent *ag, const char *name,
+						   size_t len)
+{
+	for (size_t i = 0; i < ag->nmethods; i++) {
+		if (strlen(ag->methods[i].name) == len && memcmp(ag->methods[i].name, name, len) == 0)
+			return &ag->methods[i];
+	}
+	return NULL;
+}
+
+void tw_agent_set_json_handler(struct tw_agent *ag, tw_json_line_fn fn, void *arg)
+{
+	ag->json_fn = fn;
+	ag->json_arg = arg;
+}
+
+void tw_agent_say(struct tw_agent *ag, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	int n;
+
+	if (!ag->console_on)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		tw_console_write(&ag->console, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+}
+
+int64_t tw_agent_uptime_s(const struct tw_agent *ag)
+{
+	return (tw_hal_now() - ag->started) / TW_MONO_PER_S;
+}
 
 static int role_wanted(const char *list, const char *name)
 {
@@ -185,6 +240,13 @@ void tw_agent_command(struct tw_agent *ag, const char *line)
 {
 	char buf[1024], *cmd, *rest;
 
+	if (line[0] == '{') {
+		if (ag->json_fn)
+			ag->json_fn(ag, line, ag->json_arg);
+		else
+			tw_console_printf(&ag->console, "error: JSON-RPC needs the rpc role\n");
+		return;
+	}
 	snprintf(buf, sizeof buf, "%s", line);
 	rest = buf;
 	cmd = strtok_r(rest, " \t", &rest);
@@ -192,8 +254,17 @@ void tw_agent_command(struct tw_agent *ag, const char *line)
 		return;
 	while (*rest == ' ' || *rest == '\t')
 		rest++;
+	for (size_t i = 0; i < ag->ncommands; i++) {
+		if (strcmp(cmd, ag->commands[i].name) == 0) {
+			ag->commands[i].fn(ag, rest, ag->commands[i].arg);
+			return;
+		}
+	}
 	if (strcmp(cmd, "help") == 0) {
 		tw_console_write(&ag->console, help_text, strlen(help_text));
+		for (size_t i = 0; i < ag->ncommands; i++)
+			tw_console_printf(&ag->console, "  %-21s %s\n", ag->commands[i].name,
+					  ag->commands[i].help);
 	} else if (strcmp(cmd, "status") == 0) {
 		cmd_status(ag);
 	} else if (strcmp(cmd, "config") == 0) {

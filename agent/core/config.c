@@ -17,6 +17,7 @@
 #include "hal.h"
 #include "log.h"
 
+/* NOLINTNEXTLINE(bugprone-macro-parentheses): a member designator cannot be parenthesised */
 #define OFF(sec, field) offsetof(struct tw_config, sec.field)
 #define STR(sec, field) TW_CFG_STR, OFF(sec, field), sizeof(((struct tw_config *)0)->sec.field)
 #define NUM(t, sec, field) t, OFF(sec, field), 0
@@ -213,7 +214,7 @@ static int parse_size(const char *s, int64_t *out)
 	if (*end == 'k' || *end == 'K')
 		mul = 1024;
 	else if (*end == 'm' || *end == 'M')
-		mul = 1024 * 1024;
+		mul = (int64_t)1024 * 1024;
 	else if (*end == 'g' || *end == 'G')
 		mul = 1024LL * 1024 * 1024;
 	else if (*end != '\0')
@@ -240,8 +241,8 @@ static void format_duration(int64_t ms, char *out, size_t len)
 		snprintf(out, len, "%lldms", (long long)ms);
 }
 
-/* "what is allowed" for a key, for error messages. */
-static void allowed(const struct tw_cfg_key *k, char *out, size_t len)
+/* "what is allowed" for a key, for error messages and the reference. */
+void tw_config_allowed(const struct tw_cfg_key *k, char *out, size_t len)
 {
 	char a[32], b[32];
 	size_t o = 0;
@@ -495,7 +496,7 @@ static int on_entry(void *user, const char *section, const char *name, const cha
 	if (set_value(p->c, &keys[idx], value, why, sizeof why) != TW_OK) {
 		char msg[sizeof why + sizeof allow + 16];
 
-		allowed(&keys[idx], allow, sizeof allow);
+		tw_config_allowed(&keys[idx], allow, sizeof allow);
 		if (keys[idx].flags & TW_CFG_SECRET)
 			snprintf(why, sizeof why, "value is not valid");
 		snprintf(msg, sizeof msg, "%s (allowed: %s)", why, allow);
@@ -555,7 +556,7 @@ static int load_env(struct tw_config *c, struct tw_cfg_origin *origins, char *co
 				continue;
 			found = 1;
 			if (set_value(c, &keys[i], eq + 1, why, sizeof why) != TW_OK) {
-				allowed(&keys[i], allow, sizeof allow);
+				tw_config_allowed(&keys[i], allow, sizeof allow);
 				if (keys[i].flags & TW_CFG_SECRET)
 					snprintf(why, sizeof why, "value is not valid");
 				snprintf(err, errlen, "environment %s: %s (allowed: %s)", name, why,
@@ -725,12 +726,13 @@ int tw_config_check(struct tw_config *c, char *err, size_t errlen)
 			}
 		}
 	}
-	if (c->limits.log_line_len * c->limits.log_lines > c->limits.arena_kb * 1024 / 2) {
+	int64_t ring_bytes = c->limits.log_line_len * c->limits.log_lines;
+
+	if (ring_bytes > c->limits.arena_kb * 1024 / 2) {
 		snprintf(err, errlen,
 			 "[limits] log_lines x log_line_len (%lld bytes) must fit in half of "
 			 "arena_kb (%lld KiB)",
-			 (long long)(c->limits.log_line_len * c->limits.log_lines),
-			 (long long)c->limits.arena_kb);
+			 (long long)ring_bytes, (long long)c->limits.arena_kb);
 		return TW_ERR_ARG;
 	}
 	return TW_OK;
@@ -750,7 +752,7 @@ int tw_config_set(struct tw_config *c, struct tw_cfg_origin *origins, const char
 	/* Validate on a copy, so a value that breaks a cross-key rule changes nothing. */
 	memcpy(&trial, c, sizeof trial);
 	if (set_value(&trial, &keys[idx], value, why, sizeof why) != TW_OK) {
-		allowed(&keys[idx], allow, sizeof allow);
+		tw_config_allowed(&keys[idx], allow, sizeof allow);
 		if (keys[idx].flags & TW_CFG_SECRET)
 			snprintf(why, sizeof why, "value is not valid");
 		snprintf(err, errlen, "%s: %s (allowed: %s)", name, why, allow);

@@ -154,6 +154,9 @@ void tw_config_write(const struct tw_config *c, FILE *f);
  */
 int tw_config_save(const struct tw_config *c, const char *path, char *err, size_t errlen);
 
+/** Describe what @p k accepts ("a whole number from 1 to 65535"). */
+void tw_config_allowed(const struct tw_cfg_key *k, char *out, size_t len);
+
 /** Find a key by "section.key". @return its index or -1. */
 int tw_config_find(const char *name);
 

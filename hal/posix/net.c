@@ -279,7 +279,7 @@ int tw_hal_tcp_listen(const char *host, uint16_t port, int backlog, int *fd_out,
 
 int tw_hal_local_port(int fd)
 {
-	struct sockaddr_storage ss;
+	struct sockaddr_storage ss = {0};
 	socklen_t len = sizeof ss;
 
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
@@ -293,7 +293,7 @@ int tw_hal_local_port(int fd)
 
 int tw_hal_tcp_accept(int listen_fd, int *fd_out, char *peer, size_t peerlen)
 {
-	struct sockaddr_storage ss;
+	struct sockaddr_storage ss = {0};
 	socklen_t len = sizeof ss;
 	int fd = accept4(listen_fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
