@@ -263,14 +263,24 @@ EOF
 
 # tw_sysroot_ensure - for a cross target, unpack the target's -dev packages into a cached sysroot.
 # Sets TW_SYSROOT. The packages come from a private apt configuration of the target architecture.
+# Debian's mirror is at times inconsistent for one suite's index (seen for bookworm-security
+# armhf): then the sysroot is made from the suites that did download, named *-partial, with a
+# warning, and a complete one is tried again after an hour. manifest.txt lists the exact .deb
+# versions; it is part of every recipe hash, so a new sysroot rebuilds the libraries.
 tw_sysroot_ensure() {
     [ "$TW_CROSS" = 1 ] || return 0
-    local spec key dir tmp d log deb
+    local spec key full partial d log try ok=0
     spec="arch=$TW_DEB_ARCH suites=$TW_SYSROOT_SUITES security=$TW_SYSROOT_SECURITY_SUITES packages=$TW_SYSROOT_PACKAGES"
     key=$(tw_sha256_str "$spec" | cut -c1-12)
-    dir=$TW_CACHE/sysroot/$TW_TARGET-$key
-    TW_SYSROOT=$dir
-    [ -f "$dir/manifest.txt" ] && return 0
+    full=$TW_CACHE/sysroot/$TW_TARGET-$key
+    partial=$full-partial
+    TW_SYSROOT=$full
+    [ -f "$full/manifest.txt" ] && return 0
+    if [ -f "$partial/manifest.txt" ] && [ -n "$(find "$partial/.checked" -mmin -60 2>/dev/null)" ]; then
+        tw_log "warning: using the partial sysroot $partial (see its manifest.txt)"
+        TW_SYSROOT=$partial
+        return 0
+    fi
 
     log=$TW_CACHE/logs/sysroot-$TW_TARGET.log
     mkdir -p "$TW_CACHE/logs" "$TW_CACHE/sysroot"
@@ -293,8 +303,32 @@ Architectures: $TW_DEB_ARCH
 Signed-By: $TW_DEBIAN_KEYRING
 EOF
     TW_APT_EXTRA=(-o APT::Architecture="$TW_DEB_ARCH" -o APT::Architectures="$TW_DEB_ARCH")
-    tw_run "$log" tw_apt "$d" update ||
-        tw_die "cannot update the private $TW_DEB_ARCH package index (see $log)"
+    for try in 1 2; do
+        if tw_apt "$d" update >>"$log" 2>&1; then ok=1; break; fi
+        [ "$try" = 2 ] || sleep 5
+    done
+    if [ "$ok" = 1 ]; then
+        tw_sysroot_make "$full" "$d" "$log"
+        TW_SYSROOT=$full
+        rm -rf "$partial"
+    else
+        ls "$d/lists/"*"_dists_${TW_SYSROOT_SUITES%% *}_main_binary-${TW_DEB_ARCH}_Packages"* >/dev/null 2>&1 ||
+            tw_die "cannot download the $TW_DEB_ARCH package index of Debian ${TW_SYSROOT_SUITES%% *} (see $log)"
+        tw_log "warning: some $TW_DEB_ARCH package indexes failed to download (mirror sync in progress?):"
+        grep -E '^E:' "$log" | head -n 2 | cut -c1-160 | sed 's/^/    /' >&2
+        if [ ! -f "$partial/manifest.txt" ]; then
+            tw_sysroot_make "$partial" "$d" "$log"
+        fi
+        touch "$partial/.checked"
+        tw_log "warning: using the partial sysroot $partial, made from the indexes that did download; a complete one is tried again in an hour"
+        TW_SYSROOT=$partial
+    fi
+    TW_APT_EXTRA=()
+}
+
+# tw_sysroot_make DIR APTDIR LOG - download the sysroot packages and unpack them into DIR (atomic).
+tw_sysroot_make() {
+    local dir=$1 d=$2 log=$3 tmp deb link target
     tmp=$(mktemp -d "$TW_CACHE/sysroot/.tmp-$TW_TARGET.XXXXXX")
     mkdir -p "$tmp/debs" "$tmp/root"
     # shellcheck disable=SC2086
@@ -302,24 +336,23 @@ EOF
         rm -rf "$tmp"
         tw_die "cannot download the $TW_DEB_ARCH packages $TW_SYSROOT_PACKAGES (see $log)"
     fi
-    TW_APT_EXTRA=()
     for deb in "$tmp"/debs/*.deb; do
         tw_run "$log" dpkg-deb -x "$deb" "$tmp/root" || { rm -rf "$tmp"; tw_die "cannot unpack $deb"; }
         printf '%s %s %s\n' "$(dpkg-deb -f "$deb" Package)" "$(dpkg-deb -f "$deb" Version)" \
             "$(tw_sha256 "$deb")" >>"$tmp/root/manifest.txt"
     done
-    # Debian's -dev symlinks are absolute (/usr/lib/...): make them relative to the sysroot.
-    local link target
+    # Debian's -dev symlinks may be absolute (/lib/...): make them relative to the sysroot.
     while IFS= read -r link; do
         target=$(readlink "$link")
         case "$target" in
         /*) ln -sfn "$(realpath -m --relative-to="$(dirname "$link")" "$tmp/root$target")" "$link" ;;
         esac
     done < <(find "$tmp/root" -type l)
-    rm -rf "$tmp/debs"
-    mv -T "$tmp/root" "$dir" 2>/dev/null || { rm -rf "$tmp"; [ -f "$dir/manifest.txt" ] || tw_die "cannot install $dir"; }
-    rmdir "$tmp" 2>/dev/null || true
+    rm -rf "$dir"
+    mv -T "$tmp/root" "$dir"
+    rm -rf "$tmp"
     tw_log "sysroot ready: $dir"
+    cut -d' ' -f1-2 "$dir/manifest.txt" | sed 's/^/    /' >&2
 }
 
 # tw_build_env - export the variables a recipe's build uses.
