@@ -1,0 +1,285 @@
+/* SPDX-License-Identifier: MIT */
+/* cqrs.h - the command (write) and query (read) services over PostgreSQL: validated, async.
+ *
+ * One service per process, shared by every role: tw_cqrs_open() from a role's
+ * start (the first call carves and connects, later calls share it),
+ * tw_cqrs_close() from its stop. Commands use the write connection
+ * ([db] write_url), queries the read one ([db] read_url).
+ *
+ * Every call takes a caller-owned struct tw_cqrs_op (one per operation in
+ * flight; keep it in your role state, it is a few KiB) and follows one rule:
+ *
+ *   - returns 0: the operation runs; @p done is called exactly once, later,
+ *     from the event loop (never from inside the call);
+ *   - returns < 0: nothing was written, @p done is never called, and
+ *     tw_cqrs_op_result(op) says why (validation: which field and why;
+ *     TW_ERR_DB_UNAVAILABLE: the database is down, retry later).
+ *
+ * Streaming queries call a row callback once per row (libpq single-row mode,
+ * bounded memory whatever the row count) before @p done. A row callback
+ * returns 0 to go on, TW_CQRS_PAUSE to stop reading until tw_cqrs_resume(),
+ * or a negative value to drop the rest (done then reports TW_ERR_ARG).
+ * Pointers handed to callbacks are only valid during the call.
+ */
+#ifndef TW_CQRS_H
+#define TW_CQRS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "db/db.h"
+
+struct tw_agent;
+struct tw_config;
+
+#define TW_CQRS_EMAIL_MAX 254 /* RFC 5321 path limit minus the angle brackets */
+#define TW_CQRS_LOCAL_MAX 64  /* RFC 5321 local-part */
+#define TW_CQRS_DOMAIN_MAX 253
+#define TW_CQRS_TICKER_MAX 15
+#define TW_CQRS_REQID_MAX 64
+#define TW_CQRS_AVG_MAX 1000 /* GetAverage: N from 1 to this */
+#define TW_CQRS_LIST_MAX 20  /* ListUsers: page size from 1 to this */
+#define TW_CQRS_NOTIF_ID_MAX 128
+#define TW_CQRS_RESPONSE_MAX 1024 /* stored at-most-once response text */
+#define TW_CQRS_MSG_MAX 256
+#define TW_CQRS_UNSET (-1.0) /* a threshold of -1 means "unset" (NULL) */
+#define TW_CQRS_PAUSE 1
+
+/* Errors of the cqrs module (-150..-199). */
+enum {
+	TW_ERR_CQRS_INVALID = -150,   /**< validation failed: field and reason in the result */
+	TW_ERR_CQRS_NOT_FOUND = -151, /**< no such user (or no quote yet) */
+	TW_ERR_CQRS_EXISTS = -152,    /**< the user is already registered */
+	TW_ERR_CQRS_REUSED = -153,    /**< request id seen before with other method or params */
+};
+
+enum tw_condition { TW_COND_NONE = 0, TW_COND_HIGHER = 1, TW_COND_LOWER = 2 };
+
+struct tw_user {
+	char email[TW_CQRS_EMAIL_MAX + 1];
+	char ticker[TW_CQRS_TICKER_MAX + 1];
+	int has_high, has_low;
+	double high, low;     /* meaningful only when has_* */
+	int64_t created_ms;   /* wall clock, ms since the epoch */
+	int64_t updated_ms;
+};
+
+struct tw_quote {
+	char ticker[TW_CQRS_TICKER_MAX + 1];
+	double value;
+	int64_t time_ms; /* the quote's own time */
+};
+
+/** One row of UsersCrossingThresholds: a user whose ticker's latest quote is out of band. */
+struct tw_crossing {
+	const char *email;
+	const char *ticker;
+	double value;           /* latest quote */
+	int64_t quote_ms;       /* its time */
+	int condition;          /* TW_COND_HIGHER (value > high) or TW_COND_LOWER (value < low) */
+	double threshold;       /* the high or low crossed */
+	/* duplicate-suppression state: what was last e-mailed to this user */
+	int has_last;           /* 0: never notified, or re-armed since */
+	const char *last_ticker;/* "" when !has_last */
+	int last_condition;     /* TW_COND_* */
+	int64_t last_int;       /* integer part of the value last e-mailed */
+	int64_t episode;        /* re-arm counter; part of a deterministic notification id */
+};
+
+/** What an operation ended with. Pointers are valid during the done callback only. */
+struct tw_cqrs_result {
+	int rc;                /* 0 or a negative TW_ERR_* */
+	const char *field;     /* TW_ERR_CQRS_INVALID: the field ("email", "ticker", "high", ...) */
+	const char *msg;       /* rc != 0: what failed and what to do ("" on success) */
+	long long count;       /* call-specific, see each call */
+	const struct tw_user *user;   /* GetUser, RegisterUser, Update*: the row as stored */
+	const struct tw_quote *quote; /* GetLastValue */
+	double average;               /* GetAverage (count = quotes averaged) */
+	/* at-most-once commands (idem given): */
+	int replayed;          /* 1: the request id was seen before; nothing was executed */
+	const char *response;  /* the response stored with the request id */
+};
+
+typedef void (*tw_cqrs_done_fn)(void *arg, const struct tw_cqrs_result *r);
+typedef int (*tw_cqrs_user_fn)(void *arg, const struct tw_user *u);
+typedef int (*tw_cqrs_ticker_fn)(void *arg, const char *ticker);
+typedef int (*tw_cqrs_crossing_fn)(void *arg, const struct tw_crossing *c);
+
+/**
+ * At-most-once wrapper of a user command. The command, the claim of
+ * @p request_id and the response text made by @p format are written in ONE
+ * transaction. A repeat of the same id (within @p ttl_ms) executes nothing and
+ * gets the stored response (result->replayed = 1); the same id with another
+ * method or other params fails with TW_ERR_CQRS_REUSED.
+ */
+struct tw_cqrs_idem {
+	const char *request_id; /* 1..64 of [A-Za-z0-9._:-] */
+	const char *method;     /* e.g. "user.register" */
+	int64_t ttl_ms;
+	/** Write the response for outcome @p r into @p out. @return its length (0: none). */
+	size_t (*format)(void *arg, const struct tw_cqrs_result *r, char *out, size_t len);
+	void *format_arg;
+};
+
+/** One operation in flight; caller-owned, zero it once, reusable after done. */
+struct tw_cqrs_op {
+	/* private */
+	struct tw_db_job job;
+	struct tw_cqrs *q;
+	int kind;
+	int step;
+	tw_cqrs_done_fn done;
+	void *arg;
+	union {
+		tw_cqrs_user_fn user;
+		tw_cqrs_ticker_fn ticker;
+		tw_cqrs_crossing_fn crossing;
+	} row;
+	struct tw_cqrs_idem idem;
+	char reqid[TW_CQRS_REQID_MAX + 1];
+	char method[48];
+	char hash[24];
+	struct tw_user user;
+	struct tw_quote quote;
+	double average;
+	long long count;
+	int rc;
+	const char *field;
+	char msg[TW_CQRS_MSG_MAX];
+	int replayed;
+	char response[TW_CQRS_RESPONSE_MAX];
+	struct tw_cqrs_result res;
+};
+
+struct tw_cqrs;
+
+/* ---- service ---- */
+
+/**
+ * Open (first caller) or share the service of agent @p ag: connects the write
+ * and read connections and applies the migrations on the write one.
+ * @return the service, or NULL with text in @p err.
+ */
+struct tw_cqrs *tw_cqrs_open(struct tw_agent *ag, char *err, size_t errlen);
+
+/** Drop one reference; the last one closes both connections. */
+void tw_cqrs_close(struct tw_cqrs *q);
+
+/** @return 1 when the write connection is up and migrated, the read one up. */
+int tw_cqrs_ready(const struct tw_cqrs *q);
+
+/** One line: state of both connections, statements run, last error. */
+void tw_cqrs_status(const struct tw_cqrs *q, char *buf, size_t len);
+
+/** The outcome of the last call on @p op (after a negative return, or in done). */
+const struct tw_cqrs_result *tw_cqrs_op_result(const struct tw_cqrs_op *op);
+
+/** Resume a stream paused by a row callback returning TW_CQRS_PAUSE. */
+void tw_cqrs_resume(struct tw_cqrs_op *op);
+
+/* ---- validation (also used by the callers to pre-check; no database) ---- */
+
+/** @return 0, or TW_ERR_CQRS_INVALID with the reason in @p msg. */
+int tw_cqrs_check_email(const char *email, char *msg, size_t len);
+/** Checks and upper-cases @p in into @p out (TW_CQRS_TICKER_MAX + 1 bytes). */
+int tw_cqrs_check_ticker(const char *in, char *out, char *msg, size_t len);
+/** @p v: -1 unset, else finite and > 0. */
+int tw_cqrs_check_threshold(const char *field, double v, char *msg, size_t len);
+/** Both thresholds, and high > low when both are set. Sets *field on error. */
+int tw_cqrs_check_thresholds(double high, double low, const char **field, char *msg, size_t len);
+int tw_cqrs_check_request_id(const char *id, char *msg, size_t len);
+int tw_cqrs_check_n(long long n, char *msg, size_t len);
+
+/* ---- commands (write connection) ---- */
+
+/** RegisterUser. high/low: TW_CQRS_UNSET or > 0. done: user = the row; TW_ERR_CQRS_EXISTS. */
+int tw_cqrs_register_user(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *email,
+			  const char *ticker, double high, double low,
+			  const struct tw_cqrs_idem *idem, tw_cqrs_done_fn done, void *arg);
+/** UpdateTicker. done: user = the row; TW_ERR_CQRS_NOT_FOUND. */
+int tw_cqrs_update_ticker(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *email,
+			  const char *ticker, const struct tw_cqrs_idem *idem,
+			  tw_cqrs_done_fn done, void *arg);
+/** UpdateThresholds: sets both (TW_CQRS_UNSET clears one). done: user; TW_ERR_CQRS_NOT_FOUND. */
+int tw_cqrs_update_thresholds(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *email,
+			      double high, double low, const struct tw_cqrs_idem *idem,
+			      tw_cqrs_done_fn done, void *arg);
+/** DeleteUser (its alert state goes too). done: TW_ERR_CQRS_NOT_FOUND. */
+int tw_cqrs_delete_user(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *email,
+			const struct tw_cqrs_idem *idem, tw_cqrs_done_fn done, void *arg);
+
+/** SaveQuote (collector): value finite > 0; a repeat of (ticker, time) overwrites. count = 1. */
+int tw_cqrs_save_quote(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *ticker,
+		       double value, int64_t time_ms, tw_cqrs_done_fn done, void *arg);
+
+/**
+ * AdvanceAlert (alert role): record that @p email was notified for @p ticker,
+ * @p condition, @p int_part. done: count = the episode it was recorded under.
+ */
+int tw_cqrs_advance_alert(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *email,
+			  const char *ticker, int condition, int64_t int_part,
+			  tw_cqrs_done_fn done, void *arg);
+
+/**
+ * RearmInsideBand (alert role): users of @p ticker whose latest quote is back
+ * inside their band get their state cleared and episode + 1. done: count = users re-armed.
+ */
+int tw_cqrs_rearm_inside_band(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *ticker,
+			      tw_cqrs_done_fn done, void *arg);
+
+/** RecordSent (notifier): done: count = 1 when newly recorded, 0 when it already was. */
+int tw_cqrs_record_sent(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *notification_id,
+			const char *email, tw_cqrs_done_fn done, void *arg);
+
+/** RecordDeadLetter (notifier): an e-mail given up after @p attempts. count = 1. */
+int tw_cqrs_record_dead_letter(struct tw_cqrs *q, struct tw_cqrs_op *op,
+			       const char *notification_id, const char *email,
+			       const char *payload, const char *reason, int attempts,
+			       tw_cqrs_done_fn done, void *arg);
+
+/** ExpireRequests (rpc role): forget request ids older than @p ttl_ms. count = rows deleted. */
+int tw_cqrs_expire_requests(struct tw_cqrs *q, struct tw_cqrs_op *op, int64_t ttl_ms,
+			    tw_cqrs_done_fn done, void *arg);
+
+/* ---- queries (read connection) ---- */
+
+/** GetUser. done: user; TW_ERR_CQRS_NOT_FOUND. */
+int tw_cqrs_get_user(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *email,
+		     tw_cqrs_done_fn done, void *arg);
+
+/** GetLastValue of @p ticker, or of the ticker of @p email when ticker is NULL. done: quote. */
+int tw_cqrs_last_value(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *email,
+		       const char *ticker, tw_cqrs_done_fn done, void *arg);
+
+/** GetAverage of the last @p n quotes (1..TW_CQRS_AVG_MAX), by ticker or user. */
+int tw_cqrs_average(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *email,
+		    const char *ticker, long long n, tw_cqrs_done_fn done, void *arg);
+
+/**
+ * ListUsers, paged by e-mail: users after @p after ("" or NULL: from the
+ * start), at most @p limit (1..TW_CQRS_LIST_MAX), streamed to @p row.
+ * done: count = rows streamed.
+ */
+int tw_cqrs_list_users(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *after,
+		       long long limit, tw_cqrs_user_fn row, tw_cqrs_done_fn done, void *arg);
+
+/** DistinctTickers (collector): every ticker some user watches, streamed. count = tickers. */
+int tw_cqrs_distinct_tickers(struct tw_cqrs *q, struct tw_cqrs_op *op, tw_cqrs_ticker_fn row,
+			     tw_cqrs_done_fn done, void *arg);
+
+/**
+ * UsersCrossingThresholds (alert): users whose ticker's latest quote is above
+ * high or below low, with their suppression state, streamed row by row.
+ * @p ticker NULL: every ticker. done: count = rows streamed.
+ */
+int tw_cqrs_users_crossing(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *ticker,
+			   tw_cqrs_crossing_fn row, tw_cqrs_done_fn done, void *arg);
+
+/** IsSent (notifier): done: count = 1 when @p notification_id was recorded as sent, else 0. */
+int tw_cqrs_is_sent(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *notification_id,
+		    tw_cqrs_done_fn done, void *arg);
+
+/** "higher", "lower" or "none". */
+const char *tw_cqrs_condition_name(int condition);
+
+#endif
