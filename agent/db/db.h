@@ -40,7 +40,10 @@ enum tw_db_event {
 	TW_DB_FAIL = 3, /**< the job failed; rc and text in the job; @p res may be NULL */
 };
 
-enum { TW_DB_SINGLE_ROW = 1u << 0 /**< stream rows one by one */ };
+enum {
+	TW_DB_SINGLE_ROW = 1u << 0, /**< stream rows one by one */
+	TW_DB_MULTI = 1u << 1,      /**< embedded multi-statement SQL, no parameters (migrations) */
+};
 
 struct tw_db_job;
 
@@ -67,6 +70,7 @@ struct tw_db_job {
 	int paused;
 	int dropping;
 	int chained;
+	int stmt_failed;
 	const char *pv[TW_DB_MAX_PARAMS];
 	char pbuf[TW_DB_PARAM_BYTES];
 	/* set when the job fails */
@@ -104,7 +108,8 @@ struct tw_db {
 	int closing;
 	tw_db_ready_fn on_ready;
 	void *ready_arg;
-	struct tw_db_job *ready_job; /* job put first in line by on_ready (migrations) */
+	struct pg_result *last;       /* last complete result of the running statement */
+	struct tw_db_job rollback;    /* ROLLBACK after a job that left a transaction open */
 	uint64_t connects, failures, statements;
 	char last_err[TW_DB_ERR_LEN];
 };

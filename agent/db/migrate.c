@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: MIT */
+/* migrate.c - embedded numbered migrations, applied in one transaction under an advisory lock. */
+#include "migrate.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+
+/* Keep in step with docs/schema.md. Never edit an applied migration: add the next one. */
+static const struct tw_db_migration migrations[] = {
+	{1, "users, quotes, rpc_requests",
+	 "CREATE TABLE users ("
+	 " email text PRIMARY KEY CHECK (length(email) BETWEEN 3 AND 254),"
+	 " ticker text NOT NULL CHECK (length(ticker) <= 15"
+	 "  AND ticker ~ '^\\^?[A-Z0-9]([A-Z0-9.=-]*[A-Z0-9])?$'),"
+	 " high double precision CHECK (high > 0 AND high < 'Infinity'),"
+	 " low double precision CHECK (low > 0 AND low < 'Infinity'),"
+	 " created_at timestamptz NOT NULL DEFAULT now(),"
+	 " updated_at timestamptz NOT NULL DEFAULT now(),"
+	 " CONSTRAINT users_high_above_low CHECK (high IS NULL OR low IS NULL OR high > low));"
+	 "CREATE INDEX users_ticker_idx ON users (ticker);"
+	 "CREATE TABLE quotes ("
+	 " ticker text NOT NULL,"
+	 " at timestamptz NOT NULL,"
+	 " value double precision NOT NULL CHECK (value > 0 AND value < 'Infinity'),"
+	 " received_at timestamptz NOT NULL DEFAULT now(),"
+	 " PRIMARY KEY (ticker, at));"
+	 "CREATE TABLE rpc_requests ("
+	 " request_id text PRIMARY KEY CHECK (length(request_id) BETWEEN 1 AND 64),"
+	 " method text NOT NULL,"
+	 " params_hash text NOT NULL,"
+	 " response text,"
+	 " created_at timestamptz NOT NULL DEFAULT now());"
+	 "CREATE INDEX rpc_requests_created_idx ON rpc_requests (created_at);"},
+	{2, "alert_state, sent_notifications, dead_letters",
+	 "CREATE TABLE alert_state ("
+	 " email text PRIMARY KEY REFERENCES users (email) ON DELETE CASCADE ON UPDATE CASCADE,"
+	 " last_ticker text,"
+	 " last_condition text CHECK (last_condition IN ('higher', 'lower')),"
+	 " last_int bigint,"
+	 " episode bigint NOT NULL DEFAULT 0 CHECK (episode >= 0),"
+	 " notified_at timestamptz,"
+	 " updated_at timestamptz NOT NULL DEFAULT now(),"
+	 " CONSTRAINT alert_state_last_complete CHECK ((last_ticker IS NULL) = (last_condition IS NULL)"
+	 "  AND (last_condition IS NULL) = (last_int IS NULL)));"
+	 "CREATE TABLE sent_notifications ("
+	 " notification_id text PRIMARY KEY CHECK (length(notification_id) BETWEEN 1 AND 128),"
+	 " email text NOT NULL,"
+	 " sent_at timestamptz NOT NULL DEFAULT now());"
+	 "CREATE INDEX sent_notifications_sent_at_idx ON sent_notifications (sent_at);"
+	 "CREATE TABLE dead_letters ("
+	 " id bigserial PRIMARY KEY,"
+	 " notification_id text NOT NULL,"
+	 " email text NOT NULL,"
+	 " payload text NOT NULL,"
+	 " reason text NOT NULL,"
+	 " attempts integer NOT NULL CHECK (attempts >= 0),"
+	 " created_at timestamptz NOT NULL DEFAULT now());"
+	 "CREATE INDEX dead_letters_created_idx ON dead_letters (created_at);"},
+};
+
+#define NMIG (sizeof migrations / sizeof migrations[0])
+
+const struct tw_db_migration *tw_db_migrations(size_t *n)
+{
+	*n = NMIG;
+	return migrations;
+}
+
+int tw_db_schema_version(void)
+{
+	return migrations[NMIG - 1].version;
+}
+
+enum { S_BEGIN, S_LOCK, S_TABLE, S_VERSION, S_APPLY, S_RECORD, S_COMMIT };
+
+static int step(struct tw_db_job *j, int ev, const struct pg_result *res, void *arg)
+{
+	struct tw_db_migrate *m = arg;
+	char key[16], ver[16];
+	const char *p[2];
+	int rc = TW_OK;
+
+	if (ev == TW_DB_ROW)
+		return 0;
+	if (ev == TW_DB_FAIL) {
+		snprintf(m->msg, sizeof m->msg, "migration failed at step %d: %.200s", m->step, j->err);
+		tw_log(TW_LOG_ERROR, "db", "%s", m->msg);
+		m->done(m->arg, j->rc, m->msg);
+		return 0;
+	}
+	switch (m->step) {
+	case S_BEGIN:
+		snprintf(key, sizeof key, "%d", TW_DB_MIGRATE_LOCK);
+		p[0] = key;
+		m->step = S_LOCK;
+		rc = tw_db_then(j, "SELECT pg_advisory_xact_lock($1::bigint)", 1, p, 0);
+		break;
+	case S_LOCK:
+		m->step = S_TABLE;
+		rc = tw_db_then(j,
+				"CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY "
+				"KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT "
+				"now())",
+				0, NULL, 0);
+		break;
+	case S_TABLE:
+		m->step = S_VERSION;
+		rc = tw_db_then(j, "SELECT coalesce(max(version), 0) FROM schema_migrations", 0,
+				NULL, 0);
+		break;
+	case S_VERSION:
+	case S_RECORD:
+		if (m->step == S_VERSION) {
+			const char *v = tw_db_value(res, 0, 0);
+
+			m->from = v ? atoi(v) : 0;
+			m->next = 0;
+			if (m->from > tw_db_schema_version())
+				tw_log(TW_LOG_WARN, "db", "schema version %d is newer than this binary "
+				       "knows (%d): running anyway", m->from, tw_db_schema_version());
+		} else {
+			m->applied++;
+			m->next++;
+		}
+		while (m->next < NMIG && migrations[m->next].version <= m->from)
+			m->next++;
+		if (m->next < NMIG) {
+			m->step = S_APPLY;
+			tw_log(TW_LOG_INFO, "db", "applying migration %d: %s",
+			       migrations[m->next].version, migrations[m->next].name);
+			rc = tw_db_then(j, migrations[m->next].sql, 0, NULL, TW_DB_MULTI);
+		} else {
+			m->step = S_COMMIT;
+			rc = tw_db_then(j, "COMMIT", 0, NULL, 0);
+		}
+		break;
+	case S_APPLY:
+		snprintf(ver, sizeof ver, "%d", migrations[m->next].version);
+		p[0] = ver;
+		p[1] = migrations[m->next].name;
+		m->step = S_RECORD;
+		rc = tw_db_then(j, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", 2,
+				p, 0);
+		break;
+	case S_COMMIT:
+	default:
+		snprintf(m->msg, sizeof m->msg, "schema at version %d (applied %d migration%s now)",
+			 m->from > tw_db_schema_version() ? m->from : tw_db_schema_version(),
+			 m->applied, m->applied == 1 ? "" : "s");
+		if (m->applied)
+			tw_log(TW_LOG_INFO, "db", "%s", m->msg);
+		m->done(m->arg, TW_OK, m->msg);
+		return 0;
+	}
+	if (rc != TW_OK) {
+		snprintf(m->msg, sizeof m->msg, "migration failed at step %d: %.200s", m->step, j->err);
+		m->done(m->arg, rc, m->msg);
+	}
+	return 0;
+}
+
+int tw_db_migrate_start(struct tw_db *db, struct tw_db_migrate *m, tw_db_migrate_fn done,
+			void *arg)
+{
+	m->step = S_BEGIN;
+	m->from = 0;
+	m->next = 0;
+	m->applied = 0;
+	m->done = done;
+	m->arg = arg;
+	m->msg[0] = '\0';
+	return tw_db_submit_first(db, &m->job, "BEGIN", 0, NULL, 0, step, m);
+}
