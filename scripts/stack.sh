@@ -102,7 +102,8 @@ alive() { pid_of "$1" >/dev/null; }
 spawn() {    # NAME LOGFILE CMD... : start detached (own session), stdin closed, track pid
     local name=$1 log=$2; shift 2
     mkdir -p "$STATE/pids" "$(dirname "$log")"
-    ( cd "$STATE" && exec setsid "$@" </dev/null >>"$log" 2>&1 ) &
+    # fd 9 is our lock: the daemon must not inherit it, or it would hold the lock forever
+    ( exec 9>&-; cd "$STATE" && exec setsid "$@" </dev/null >>"$log" 2>&1 ) &
     local pid=$! st=""
     local i
     for i in 1 2 3 4 5 6 7 8 9 10; do st=$(proc_starttime "$pid") && break; sleep 0.05; done
@@ -212,7 +213,7 @@ kafka_java() {   # HEAP MAIN ARGS...
     local heap=$1; shift
     exec_java=(java "-Xms64m" "-Xmx$heap" -XX:+UseG1GC -XX:MaxGCPauseMillis=20
         -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent
-        -XX:MaxDirectMemorySize=128m -Djava.awt.headless=true
+        -XX:MaxDirectMemorySize=128m -Djava.awt.headless=true -Djava.net.preferIPv4Stack=true
         "-Dlog4j2.configurationFile=$ENVDIR/kafka/log4j2.properties"
         -cp "$KAFKA_JARS/*" "$@")
 }
@@ -277,7 +278,7 @@ while True:
     echo "$id" >"$STATE/kafka/cluster-id"
     for n in "${NODES[@]}"; do
         kafka_java 128m kafka.tools.StorageTool format -t "$id" -c "$STATE/kafka/$n/server.properties"
-        "${exec_java[@]}" >"$STATE/kafka/$n/format.log" 2>&1 &
+        "${exec_java[@]}" >"$STATE/kafka/$n/format.log" 2>&1 9>&- &
         pids+=($!)
     done
     for n in "${NODES[@]}"; do

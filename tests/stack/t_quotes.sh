@@ -1,0 +1,113 @@
+# SPDX-License-Identifier: MIT
+# Quote server: Yahoo chart shape over HTTPS (our CA), scenario steps, keep-alive, chunked, faults.
+
+qctl() { curl -sf -m 10 -X POST "$TW_QUOTES_CONTROL/$1" "${@:2}" >/dev/null || fail "control $1 failed"; }
+fresh() { trap 'qctl reset' EXIT; qctl reset; }
+get() { curl -sS -m 20 --cacert "$TW_CA_FILE" "$TW_QUOTES_BASE/v8/finance/chart/$1" "${@:2}"; }
+scen() { json "$1" <"$TW_QUOTES_SCENARIO"; }
+
+test_quotes_serves_steps_in_order() {
+    fresh
+    local n i body want t0 dt
+    n=$(scen 'len(d["tickers"]["AAPL"]["prices"])'); t0=$(scen 'd["start_time"]'); dt=$(scen 'd["step_seconds"]')
+    [ "$n" -ge 3 ] || fail "scenario needs >= 3 AAPL steps"
+    for ((i = 0; i < n + 2; i++)); do
+        body=$(get AAPL) || fail "GET AAPL at step $i failed"
+        want=$(scen "d['tickers']['AAPL']['prices'][min($i, $n - 1)]")
+        assert_eq "$want" "$(json 'd["chart"]["result"][0]["meta"]["regularMarketPrice"]' <<<"$body")" "price at step $i"
+        assert_eq "$((t0 + i * dt))" "$(json 'd["chart"]["result"][0]["meta"]["regularMarketTime"]' <<<"$body")" "time at step $i"
+        assert_eq AAPL "$(json 'd["chart"]["result"][0]["meta"]["symbol"]' <<<"$body")" "symbol"
+        assert_eq USD "$(json 'd["chart"]["result"][0]["meta"]["currency"]' <<<"$body")" "currency"
+        assert_eq null "$(json 'd["chart"]["error"]' <<<"$body")" "chart.error"
+        "$STACK" quotes-step >/dev/null
+    done
+    # the step is global: another ticker sees the same step; EUR comes from the scenario
+    "$STACK" quotes-step 2 >/dev/null
+    body=$(get SAP.DE)
+    assert_eq "$(scen 'd["tickers"]["SAP.DE"]["prices"][2]')" "$(json 'd["chart"]["result"][0]["meta"]["regularMarketPrice"]' <<<"$body")" "SAP.DE at step 2"
+    assert_eq EUR "$(json 'd["chart"]["result"][0]["meta"]["currency"]' <<<"$body")" "SAP.DE currency"
+}
+
+test_quotes_per_request_advance() {
+    fresh
+    qctl set --data-urlencode advance=request
+    local i
+    for i in 0 1 2; do
+        assert_eq "$(scen "d['tickers']['MSFT']['prices'][$i]")" \
+            "$(get MSFT | json 'd["chart"]["result"][0]["meta"]["regularMarketPrice"]')" "MSFT request $i"
+    done
+    assert_eq "$(scen 'd["tickers"]["NVDA"]["prices"][0]')" \
+        "$(get NVDA | json 'd["chart"]["result"][0]["meta"]["regularMarketPrice"]')" "NVDA has its own cursor"
+}
+
+test_quotes_unknown_ticker_is_yahoo_not_found() {
+    fresh
+    local body code
+    code=$(get NOSUCHTICKER -o /dev/null -w '%{http_code}')
+    assert_eq 404 "$code" "status"
+    body=$(get NOSUCHTICKER)
+    assert_eq null "$(json 'd["chart"]["result"]' <<<"$body")" "chart.result"
+    assert_eq "Not Found" "$(json 'd["chart"]["error"]["code"]' <<<"$body")" "chart.error.code"
+    [ -n "$(json 'd["chart"]["error"]["description"]' <<<"$body")" ] || fail "no chart.error.description"
+}
+
+test_quotes_tls_uses_stack_ca_for_ip_and_localhost() {
+    fresh
+    curl -sSf -m 10 --cacert "$TW_CA_FILE" "https://127.0.0.1:$TW_QUOTES_PORT/v8/finance/chart/AAPL" >/dev/null || fail "127.0.0.1 did not verify"
+    curl -sSf -m 10 --cacert "$TW_CA_FILE" "https://localhost:$TW_QUOTES_PORT/v8/finance/chart/AAPL" >/dev/null || fail "localhost did not verify"
+    local rc=0
+    curl -sS -m 10 "$TW_QUOTES_BASE/v8/finance/chart/AAPL" >/dev/null 2>&1 || rc=$?
+    assert_eq 60 "$rc" "curl status without the stack CA (60 = peer certificate not trusted)"
+}
+
+test_quotes_keepalive_with_length_and_chunked() {
+    fresh
+    local out
+    out=$(curl -sv -m 20 --cacert "$TW_CA_FILE" "$TW_QUOTES_BASE/v8/finance/chart/AAPL" "$TW_QUOTES_BASE/v8/finance/chart/MSFT" 2>&1 >/dev/null)
+    assert_contains "$out" "Re-using existing connection" "keep-alive"
+    assert_contains "$out" "< Content-Length:" "length encoding"
+    qctl set --data-urlencode encoding=chunked
+    out=$(curl -sv -m 20 --cacert "$TW_CA_FILE" "$TW_QUOTES_BASE/v8/finance/chart/AAPL" "$TW_QUOTES_BASE/v8/finance/chart/MSFT" 2>&1)
+    assert_contains "$out" "< Transfer-Encoding: chunked" "chunked encoding"
+    assert_contains "$out" "Re-using existing connection" "keep-alive with chunked"
+    assert_not_contains "$out" "< Content-Length:" "chunked response"
+    [ "$(get MSFT | json 'd["chart"]["result"][0]["meta"]["symbol"]')" = MSFT ] || fail "chunked body did not decode"
+}
+
+test_quotes_fail_500_on_demand() {
+    fresh
+    "$STACK" quotes-mode 500 --count 2 >/dev/null
+    local body
+    assert_eq 500 "$(get AAPL -o /dev/null -w '%{http_code}')" "first request"
+    body=$(get AAPL)
+    assert_eq "Internal Server Error" "$(json 'd["chart"]["error"]["code"]' <<<"$body")" "error body of second request"
+    assert_eq 200 "$(get AAPL -o /dev/null -w '%{http_code}')" "after the count ran out"
+    "$STACK" quotes-mode 503 >/dev/null
+    assert_eq 503 "$(get AAPL -o /dev/null -w '%{http_code}')" "503 mode"
+    assert_eq 503 "$(get AAPL -o /dev/null -w '%{http_code}')" "503 mode stays"
+    "$STACK" quotes-mode normal >/dev/null
+    assert_eq 200 "$(get AAPL -o /dev/null -w '%{http_code}')" "normal mode"
+}
+
+test_quotes_reset_on_demand() {
+    fresh
+    "$STACK" quotes-mode reset --count 1 >/dev/null
+    local out rc=0
+    out=$(get AAPL 2>&1) || rc=$?
+    assert_eq 56 "$rc" "curl status (56 = failure receiving data)"
+    assert_contains "$out" "reset by peer" "curl error"
+    assert_eq 200 "$(get AAPL -o /dev/null -w '%{http_code}')" "after the reset"
+}
+
+test_quotes_slow_trips_client_timeout() {
+    fresh
+    "$STACK" quotes-mode slow --delay-ms 4000 --count 1 >/dev/null
+    local rc=0
+    curl -sS -m 1 --cacert "$TW_CA_FILE" "$TW_QUOTES_BASE/v8/finance/chart/AAPL" >/dev/null 2>&1 || rc=$?
+    assert_eq 28 "$rc" "curl status (28 = operation timed out)"
+    # the slow mode was used up by that request: the next one answers (even while the slow one sleeps)
+    assert_eq 200 "$(get AAPL -o /dev/null -w '%{http_code}')" "after the slow one"
+    # without a client time-out the slow answer does arrive
+    "$STACK" quotes-mode slow --delay-ms 1500 --count 1 >/dev/null
+    assert_eq 200 "$(get AAPL -o /dev/null -w '%{http_code}')" "slow answer"
+}
