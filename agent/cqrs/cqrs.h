@@ -189,6 +189,8 @@ int tw_cqrs_check_threshold(const char *field, double v, char *msg, size_t len);
 int tw_cqrs_check_thresholds(double high, double low, const char **field, char *msg, size_t len);
 int tw_cqrs_check_request_id(const char *id, char *msg, size_t len);
 int tw_cqrs_check_n(long long n, char *msg, size_t len);
+/** A quote value: finite, > 0, at most 1e9. */
+int tw_cqrs_check_value(double v, char *msg, size_t len);
 
 /* ---- commands (write connection) ---- */
 

@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: MIT */
+/* validate.c - input rules of the commands and queries: e-mail, ticker, thresholds, ids, N. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cqrs.h"
+
+#define VALUE_MAX 1e9 /* no stock trades above this; larger numbers are typing mistakes */
+
+static int fail(char *msg, size_t len, const char *text)
+{
+	if (msg && len)
+		snprintf(msg, len, "%s", text);
+	return TW_ERR_CQRS_INVALID;
+}
+
+static int is_atext(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       (c != 0 && strchr("!#$%&'*+/=?^_`{|}~-", c) != NULL);
+}
+
+static int is_ldh(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '-';
+}
+
+int tw_cqrs_check_email(const char *email, char *msg, size_t len)
+{
+	const char *at, *p, *label;
+	size_t n, local;
+
+	if (email == NULL || *email == '\0')
+		return fail(msg, len, "is missing: give an address like name@example.com");
+	n = strlen(email);
+	if (n > TW_CQRS_EMAIL_MAX)
+		return fail(msg, len, "is longer than 254 characters (RFC 5321)");
+	at = strrchr(email, '@');
+	if (at == NULL)
+		return fail(msg, len, "has no '@': give an address like name@example.com");
+	local = (size_t)(at - email);
+	if (local == 0)
+		return fail(msg, len, "has an empty local part before '@'");
+	if (local > TW_CQRS_LOCAL_MAX)
+		return fail(msg, len, "has a local part longer than 64 characters (RFC 5321)");
+	if (email[0] == '.' || at[-1] == '.')
+		return fail(msg, len, "local part starts or ends with '.'");
+	for (p = email; p < at; p++) {
+		if (*p == '.' && p[1] == '.')
+			return fail(msg, len, "local part has '..'");
+		if (*p != '.' && !is_atext((unsigned char)*p))
+			return fail(msg, len, "local part has a character outside the RFC 5322 "
+					      "dot-atom set (quoted local parts are not accepted)");
+	}
+	if (at[1] == '\0')
+		return fail(msg, len, "has an empty domain after '@'");
+	if (strlen(at + 1) > TW_CQRS_DOMAIN_MAX)
+		return fail(msg, len, "has a domain longer than 253 characters");
+	for (label = p = at + 1;; p++) {
+		if (*p == '.' || *p == '\0') {
+			size_t l = (size_t)(p - label);
+
+			if (l == 0)
+				return fail(msg, len, "domain has an empty label");
+			if (l > 63)
+				return fail(msg, len, "domain has a label longer than 63 characters");
+			if (label[0] == '-' || p[-1] == '-')
+				return fail(msg, len, "domain label starts or ends with '-'");
+			if (*p == '\0')
+				break;
+			label = p + 1;
+		} else if (!is_ldh((unsigned char)*p)) {
+			return fail(msg, len, "domain has a character other than letters, digits, "
+					      "'-' and '.'");
+		}
+	}
+	return TW_OK;
+}
+
+int tw_cqrs_check_ticker(const char *in, char *out, char *msg, size_t len)
+{
+	size_t n, i;
+	char buf[TW_CQRS_TICKER_MAX + 1];
+
+	if (in == NULL || *in == '\0')
+		return fail(msg, len, "is missing: give a symbol like AAPL, BRK-B, ^GSPC or ENI.MI");
+	n = strlen(in);
+	if (n > TW_CQRS_TICKER_MAX)
+		return fail(msg, len, "is longer than 15 characters");
+	for (i = 0; i < n; i++) {
+		char c = in[i];
+
+		if (c >= 'a' && c <= 'z')
+			c = (char)(c - 'a' + 'A');
+		buf[i] = c;
+		if ((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+			continue;
+		if (c == '^' && i == 0)
+			continue;
+		if ((c == '.' || c == '-' || c == '=') && i > 0 && buf[i - 1] != '^')
+			continue;
+		return fail(msg, len, "may hold letters, digits and '.', '-', '=' inside, and '^' "
+				      "first (e.g. AAPL, BRK-B, ^GSPC, ENI.MI)");
+	}
+	buf[n] = '\0';
+	if (buf[0] == '^' && n == 1)
+		return fail(msg, len, "'^' alone is not a symbol");
+	if (buf[n - 1] == '.' || buf[n - 1] == '-' || buf[n - 1] == '=')
+		return fail(msg, len, "must end with a letter or digit");
+	if (out)
+		memcpy(out, buf, n + 1);
+	return TW_OK;
+}
+
+int tw_cqrs_check_threshold(const char *field, double v, char *msg, size_t len)
+{
+	(void)field;
+	if (v == TW_CQRS_UNSET)
+		return TW_OK;
+	if (!isfinite(v))
+		return fail(msg, len, "must be a finite number");
+	if (v <= 0)
+		return fail(msg, len, "must be greater than 0 (or -1 to unset it)");
+	if (v > VALUE_MAX)
+		return fail(msg, len, "must be at most 1e9");
+	return TW_OK;
+}
+
+int tw_cqrs_check_thresholds(double high, double low, const char **field, char *msg, size_t len)
+{
+	if (tw_cqrs_check_threshold("high", high, msg, len) != TW_OK) {
+		*field = "high";
+		return TW_ERR_CQRS_INVALID;
+	}
+	if (tw_cqrs_check_threshold("low", low, msg, len) != TW_OK) {
+		*field = "low";
+		return TW_ERR_CQRS_INVALID;
+	}
+	if (high != TW_CQRS_UNSET && low != TW_CQRS_UNSET && !(high > low)) {
+		*field = "high";
+		return fail(msg, len, "must be greater than low when both are set");
+	}
+	return TW_OK;
+}
+
+int tw_cqrs_check_request_id(const char *id, char *msg, size_t len)
+{
+	size_t n;
+
+	if (id == NULL || *id == '\0')
+		return fail(msg, len, "is missing: every mutating call needs a client-chosen "
+				      "request_id (e.g. a UUID)");
+	n = strlen(id);
+	if (n > TW_CQRS_REQID_MAX)
+		return fail(msg, len, "is longer than 64 characters");
+	for (size_t i = 0; i < n; i++) {
+		char c = id[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == ':' || c == '-'))
+			return fail(msg, len, "may hold only letters, digits and . _ : -");
+	}
+	return TW_OK;
+}
+
+int tw_cqrs_check_n(long long n, char *msg, size_t len)
+{
+	if (n < 1 || n > TW_CQRS_AVG_MAX)
+		return fail(msg, len, "must be a whole number from 1 to 1000");
+	return TW_OK;
+}
+
+int tw_cqrs_check_value(double v, char *msg, size_t len)
+{
+	if (!isfinite(v))
+		return fail(msg, len, "must be a finite number");
+	if (v <= 0)
+		return fail(msg, len, "must be greater than 0");
+	if (v > VALUE_MAX)
+		return fail(msg, len, "must be at most 1e9");
+	return TW_OK;
+}
+
+const char *tw_cqrs_condition_name(int condition)
+{
+	return condition == TW_COND_HIGHER ? "higher" : condition == TW_COND_LOWER ? "lower" : "none";
+}
