@@ -115,6 +115,8 @@ static const struct tw_cfg_key keys[] = {
 	 30 * MS_D, NULL, 0, "how long a request id and its answer are kept"},
 	{"rpc", "idle_timeout", NUM(TW_CFG_DURATION, rpc, idle_timeout_ms), "5m", 1 * MS_S, 1 * MS_D,
 	 NULL, 0, "idle connections are closed after this"},
+	{"rpc", "slow_timeout", NUM(TW_CFG_DURATION, rpc, slow_timeout_ms), "10s", 100, 10 * MS_MIN,
+	 NULL, 0, "a started request line must arrive, and a response be taken, within this"},
 
 	{"limits", "arena_kb", NUM(TW_CFG_INT, limits, arena_kb), "2048", 64, 1048576, NULL, 0,
 	 "size of the one memory arena all buffers are carved from, KiB"},
@@ -134,6 +136,8 @@ static const struct tw_cfg_key keys[] = {
 	 "concurrent RPC connections"},
 	{"limits", "rpc_max_line", NUM(TW_CFG_INT, limits, rpc_max_line), "65536", 1024, 16777216,
 	 NULL, 0, "longest JSON-RPC request line, bytes"},
+	{"limits", "rpc_long_lines", NUM(TW_CFG_INT, limits, rpc_long_lines), "2", 0, 64, NULL, 0,
+	 "RPC lines longer than 2 KiB borrow one of this many rpc_max_line buffers"},
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])

@@ -73,6 +73,7 @@ struct tw_config {
 		char token[128];
 		int64_t request_ttl_ms;
 		int64_t idle_timeout_ms;
+		int64_t slow_timeout_ms;
 	} rpc;
 	struct {
 		int64_t arena_kb;
@@ -84,6 +85,7 @@ struct tw_config {
 		int64_t console_out_kb;
 		int64_t rpc_slots;
 		int64_t rpc_max_line;
+		int64_t rpc_long_lines;
 	} limits;
 };
 
