@@ -68,6 +68,8 @@ static const struct tw_cfg_key keys[] = {
 	 "cap of librdkafka's producer queue and consumer prefetch, KiB"},
 	{"kafka", "fetch_max_bytes", NUM(TW_CFG_SIZE, kafka, fetch_max_bytes), "1m", 65536,
 	 104857600, NULL, 0, "largest fetch response accepted (fetch.max.bytes)"},
+	{"kafka", "report_interval", NUM(TW_CFG_DURATION, kafka, report_interval_ms), "120s",
+	 1 * MS_S, 1 * MS_D, NULL, 0, "how often the admin role logs brokers and topic layouts"},
 
 	{"db", "write_url", STR(db, write_url),
 	 "postgresql://tickwatch@127.0.0.1:5432/tickwatch", 0, 0, NULL, TW_CFG_URLPASS,
@@ -106,6 +108,12 @@ static const struct tw_cfg_key keys[] = {
 	 NULL, 0, "time between two collection cycles"},
 	{"quotes", "timeout", NUM(TW_CFG_DURATION, quotes, timeout_ms), "10s", 100, 5 * MS_MIN,
 	 NULL, 0, "connect and read time-out of one quote request"},
+	{"quotes", "max_age", NUM(TW_CFG_DURATION, quotes, max_age_ms), "7d", 1 * MS_MIN,
+	 3650 * MS_D, NULL, 0, "a quote whose market time is older than this is rejected as stale"},
+	{"quotes", "breaker_failures", NUM(TW_CFG_INT, quotes, breaker_failures), "3", 1, 1000, NULL,
+	 0, "consecutive source failures that open the circuit breaker"},
+	{"quotes", "breaker_recovery", NUM(TW_CFG_DURATION, quotes, breaker_recovery_ms), "30s",
+	 1 * MS_S, 1 * MS_D, NULL, 0, "time an open breaker waits before one trial request"},
 
 	{"rpc", "listen", STR(rpc, listen), "127.0.0.1:7070", 0, 0, NULL, 0,
 	 "host:port the JSON-RPC server listens on (\"none\": console only)"},
@@ -138,6 +146,12 @@ static const struct tw_cfg_key keys[] = {
 	 NULL, 0, "longest JSON-RPC request line, bytes"},
 	{"limits", "rpc_long_lines", NUM(TW_CFG_INT, limits, rpc_long_lines), "2", 0, 64, NULL, 0,
 	 "RPC lines longer than 2 KiB borrow one of this many rpc_max_line buffers"},
+	{"limits", "quote_response_kb", NUM(TW_CFG_INT, limits, quote_response_kb), "64", 4, 4096,
+	 NULL, 0, "largest quote server response accepted, KiB"},
+	{"limits", "tickers", NUM(TW_CFG_INT, limits, tickers), "2048", 1, 1000000, NULL, 0,
+	 "distinct tickers the collector fetches per cycle"},
+	{"limits", "replay_rows", NUM(TW_CFG_INT, limits, replay_rows), "10000", 1, 1000000, NULL, 0,
+	 "quotes a replay:FILE source may hold"},
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])

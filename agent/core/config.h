@@ -35,6 +35,7 @@ struct tw_config {
 		int64_t replication;
 		int64_t queue_kbytes;
 		int64_t fetch_max_bytes;
+		int64_t report_interval_ms;
 		/* librdkafka properties passed through: keys with a dot in [kafka] */
 		struct {
 			char key[64];
@@ -67,6 +68,9 @@ struct tw_config {
 		char ca_file[256];
 		int64_t interval_ms;
 		int64_t timeout_ms;
+		int64_t max_age_ms;
+		int64_t breaker_failures;
+		int64_t breaker_recovery_ms;
 	} quotes;
 	struct {
 		char listen[128];
@@ -86,6 +90,9 @@ struct tw_config {
 		int64_t rpc_slots;
 		int64_t rpc_max_line;
 		int64_t rpc_long_lines;
+		int64_t quote_response_kb;
+		int64_t tickers;
+		int64_t replay_rows;
 	} limits;
 };
 

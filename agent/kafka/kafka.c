@@ -1,0 +1,455 @@
+/* SPDX-License-Identifier: MIT */
+/* kafka.c - librdkafka clients configured from [kafka] and served from the event loop. */
+#include "kafka/kafka.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/config.h"
+#include "core/log.h"
+#include "core/loop.h"
+
+static const char *const protocols[] = {"plaintext", "ssl", "sasl_plaintext", "sasl_ssl"};
+static const char *const mechanisms[] = {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"};
+
+static int set(rd_kafka_conf_t *conf, const char *key, const char *value, const char *origin,
+	       char *err, size_t errlen)
+{
+	char why[256];
+
+	if (rd_kafka_conf_set(conf, key, value, why, sizeof why) == RD_KAFKA_CONF_OK)
+		return TW_OK;
+	/* The value is never printed: it may be a secret. */
+	snprintf(err, errlen, "%s: librdkafka refused property '%s': %s", origin, key, why);
+	return TW_ERR_KAFKA_CONFIG;
+}
+
+static int setn(rd_kafka_conf_t *conf, const char *key, long long v, char *err, size_t errlen)
+{
+	char num[32];
+
+	snprintf(num, sizeof num, "%lld", v);
+	return set(conf, key, num, "[kafka]", err, errlen);
+}
+
+/* librdkafka's syslog levels to ours. */
+static int level_of(int syslog_level)
+{
+	if (syslog_level <= 3)
+		return TW_LOG_ERROR;
+	if (syslog_level == 4)
+		return TW_LOG_WARN;
+	if (syslog_level <= 6)
+		return TW_LOG_INFO;
+	return TW_LOG_DEBUG;
+}
+
+static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+	const struct tw_kafka *k = rd_kafka_opaque(rk);
+
+	tw_log(level_of(level), k ? k->role : "kafka", "librdkafka %s: %s", fac, buf);
+}
+
+static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	struct tw_kafka *k = opaque;
+	int fatal = err == RD_KAFKA_RESP_ERR__FATAL;
+
+	(void)rk;
+	/* Transport errors are retried by librdkafka itself: a warning, not an error. */
+	tw_log(fatal ? TW_LOG_ERROR : TW_LOG_WARN, k->role, "kafka %s: %s: %s",
+	       fatal ? "fatal error" : "error", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+}
+
+static void on_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	struct tw_kafka *k = opaque;
+	char err[TW_KAFKA_ERR_LEN];
+
+	(void)rk;
+	if (m->err) {
+		k->failed++;
+		snprintf(err, sizeof err, "delivery to %s failed: %s",
+			 m->rkt ? rd_kafka_topic_name(m->rkt) : "?", rd_kafka_err2str(m->err));
+	} else {
+		k->delivered++;
+		err[0] = '\0';
+	}
+	if (k->o.on_delivery)
+		k->o.on_delivery(k, m->err ? TW_ERR_KAFKA_DELIVERY : TW_OK, err, m, m->_private,
+				 k->o.arg);
+	else if (m->err)
+		tw_log(TW_LOG_ERROR, k->role, "%s", err);
+}
+
+static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t e,
+		      rd_kafka_topic_partition_list_t *offsets, void *opaque)
+{
+	struct tw_kafka *k = opaque;
+	char err[TW_KAFKA_ERR_LEN] = "";
+
+	(void)rk;
+	/* A commit of nothing new is not a failure. */
+	if (e == RD_KAFKA_RESP_ERR__NO_OFFSET)
+		e = RD_KAFKA_RESP_ERR_NO_ERROR;
+	for (int i = 0; !e && offsets && i < offsets->cnt; i++)
+		e = offsets->elems[i].err;
+	if (e)
+		snprintf(err, sizeof err, "offset commit failed: %s", rd_kafka_err2str(e));
+	else
+		k->committed++;
+	if (k->o.on_commit)
+		k->o.on_commit(k, e ? TW_ERR_KAFKA_COMMIT : TW_OK, err, k->o.arg);
+	else if (e)
+		tw_log(TW_LOG_ERROR, k->role, "%s", err);
+}
+
+rd_kafka_conf_t *tw_kafka_conf(const struct tw_config *cfg, const struct tw_kafka_opts *o,
+			       char *err, size_t errlen)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	char id[128], group[128], extra_origin[64];
+	int64_t fetch = cfg->kafka.fetch_max_bytes;
+	int rc = 0;
+
+	snprintf(id, sizeof id, "%s-%s", cfg->agent.name, o->role);
+	rc |= set(conf, "bootstrap.servers", cfg->kafka.bootstrap, "[kafka] bootstrap", err,
+		  errlen);
+	rc |= set(conf, "client.id", id, "[agent] name", err, errlen);
+	rc |= set(conf, "security.protocol", protocols[cfg->kafka.security], "[kafka] security",
+		  err, errlen);
+	if (cfg->kafka.security == TW_KAFKA_SASL_SSL ||
+	    cfg->kafka.security == TW_KAFKA_SASL_PLAINTEXT) {
+		rc |= set(conf, "sasl.mechanisms", mechanisms[cfg->kafka.sasl_mechanism],
+			  "[kafka] sasl_mechanism", err, errlen);
+		rc |= set(conf, "sasl.username", cfg->kafka.username, "[kafka] username", err,
+			  errlen);
+		rc |= set(conf, "sasl.password", cfg->kafka.password, "[kafka] password", err,
+			  errlen);
+	}
+	if ((cfg->kafka.security == TW_KAFKA_SSL || cfg->kafka.security == TW_KAFKA_SASL_SSL) &&
+	    cfg->kafka.ca_file[0])
+		rc |= set(conf, "ssl.ca.location", cfg->kafka.ca_file, "[kafka] ca_file", err,
+			  errlen);
+	rc |= set(conf, "log.queue", "true", "[kafka]", err, errlen);
+	/* Memory caps: responses and fetches are bounded by fetch_max_bytes. */
+	rc |= setn(conf, "receive.message.max.bytes", fetch + 65536, err, errlen);
+	switch (o->kind) {
+	case TW_KAFKA_PRODUCER:
+	case TW_KAFKA_ADMIN:
+		rc |= setn(conf, "queue.buffering.max.kbytes", cfg->kafka.queue_kbytes, err, errlen);
+		rc |= set(conf, "acks", "all", "[kafka]", err, errlen);
+		rc |= setn(conf, "max.in.flight.requests.per.connection", 1, err, errlen);
+		rc |= setn(conf, "retries", 3, err, errlen);
+		rc |= setn(conf, "linger.ms", o->linger_ms, err, errlen);
+		rd_kafka_conf_set_dr_msg_cb(conf, on_dr);
+		break;
+	case TW_KAFKA_CONSUMER:
+		if (o->group_id)
+			snprintf(group, sizeof group, "%s", o->group_id);
+		else
+			snprintf(group, sizeof group, "tickwatch-%s", o->role);
+		rc |= set(conf, "group.id", group, "[kafka]", err, errlen);
+		rc |= set(conf, "auto.offset.reset", "earliest", "[kafka]", err, errlen);
+		rc |= set(conf, "enable.auto.commit", "false", "[kafka]", err, errlen);
+		rc |= setn(conf, "queued.max.messages.kbytes", cfg->kafka.queue_kbytes, err, errlen);
+		rc |= setn(conf, "fetch.max.bytes", fetch, err, errlen);
+		rc |= setn(conf, "max.partition.fetch.bytes", fetch < 1048576 ? fetch : 1048576,
+			   err, errlen);
+		rd_kafka_conf_set_offset_commit_cb(conf, on_commit);
+		break;
+	}
+	rd_kafka_conf_set_log_cb(conf, on_log);
+	rd_kafka_conf_set_error_cb(conf, on_error);
+	/* The operator's kafka.<property> lines come last and win. */
+	for (size_t i = 0; rc == 0 && i < cfg->kafka.nextra; i++) {
+		snprintf(extra_origin, sizeof extra_origin, "[kafka] line %d",
+			 cfg->kafka.extra[i].line);
+		rc |= set(conf, cfg->kafka.extra[i].key, cfg->kafka.extra[i].value, extra_origin,
+			  err, errlen);
+	}
+	if (rc != 0) {
+		rd_kafka_conf_destroy(conf);
+		return NULL;
+	}
+	return conf;
+}
+
+static void on_wake(struct tw_loop *l, int fd, unsigned ready, void *arg)
+{
+	(void)l;
+	(void)fd;
+	(void)ready;
+	tw_kafka_serve(arg);
+}
+
+int tw_kafka_open(struct tw_kafka *k, const struct tw_config *cfg, struct tw_loop *loop,
+		  const struct tw_kafka_opts *o, char *err, size_t errlen)
+{
+	rd_kafka_conf_t *conf;
+	char why[512];
+	int fds[2];
+	static const char one = 1;
+
+	memset(k, 0, sizeof *k);
+	k->pipe_rd = k->pipe_wr = -1;
+	k->o = *o;
+	k->loop = loop;
+	snprintf(k->role, sizeof k->role, "%s", o->role);
+	conf = tw_kafka_conf(cfg, o, err, errlen);
+	if (conf == NULL)
+		return TW_ERR_KAFKA_CONFIG;
+	rd_kafka_conf_set_opaque(conf, k);
+	if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) {
+		snprintf(err, errlen, "kafka %s: cannot make the wake-up pipe: %s", o->role,
+			 strerror(errno));
+		rd_kafka_conf_destroy(conf);
+		return TW_ERR_KAFKA_PIPE;
+	}
+	k->pipe_rd = fds[0];
+	k->pipe_wr = fds[1];
+	k->rk = rd_kafka_new(o->kind == TW_KAFKA_CONSUMER ? RD_KAFKA_CONSUMER : RD_KAFKA_PRODUCER,
+			     conf, why, sizeof why);
+	if (k->rk == NULL) {
+		snprintf(err, errlen, "kafka %s: cannot create the client: %s", o->role, why);
+		rd_kafka_conf_destroy(conf);
+		close(fds[0]);
+		close(fds[1]);
+		k->pipe_rd = k->pipe_wr = -1;
+		return TW_ERR_KAFKA_CREATE;
+	}
+	k->mainq = rd_kafka_queue_get_main(k->rk);
+	k->logq = rd_kafka_queue_new(k->rk);
+	rd_kafka_set_log_queue(k->rk, k->logq);
+	rd_kafka_queue_io_event_enable(k->mainq, k->pipe_wr, &one, 1);
+	rd_kafka_queue_io_event_enable(k->logq, k->pipe_wr, &one, 1);
+	if (o->kind == TW_KAFKA_ADMIN) {
+		k->adminq = rd_kafka_queue_new(k->rk);
+		rd_kafka_queue_io_event_enable(k->adminq, k->pipe_wr, &one, 1);
+	}
+	if (o->kind == TW_KAFKA_CONSUMER) {
+		rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new(4);
+		rd_kafka_resp_err_t e;
+
+		for (size_t i = 0; o->topics && o->topics[i]; i++)
+			rd_kafka_topic_partition_list_add(subs, o->topics[i],
+							  RD_KAFKA_PARTITION_UA);
+		k->consumerq = rd_kafka_queue_get_consumer(k->rk);
+		rd_kafka_queue_io_event_enable(k->consumerq, k->pipe_wr, &one, 1);
+		e = rd_kafka_subscribe(k->rk, subs);
+		rd_kafka_topic_partition_list_destroy(subs);
+		if (e) {
+			snprintf(err, errlen, "kafka %s: cannot subscribe: %s", o->role,
+				 rd_kafka_err2str(e));
+			tw_kafka_close(k, 0);
+			return TW_ERR_KAFKA_CREATE;
+		}
+	}
+	if (loop && tw_loop_add_fd(loop, k->pipe_rd, TW_HAL_READ, on_wake, k) != TW_OK) {
+		snprintf(err, errlen, "kafka %s: no free loop slot: raise [limits] max_fds", o->role);
+		tw_kafka_close(k, 0);
+		return TW_ERR_NOMEM;
+	}
+	/* Anything queued before io events were enabled would never signal. */
+	tw_kafka_serve(k);
+	return TW_OK;
+}
+
+int tw_kafka_fd(const struct tw_kafka *k)
+{
+	return k->rk ? k->pipe_rd : -1;
+}
+
+int tw_kafka_serve(struct tw_kafka *k)
+{
+	char drain[64];
+	int n = 0;
+	rd_kafka_event_t *ev;
+
+	if (k->rk == NULL)
+		return 0;
+	while (read(k->pipe_rd, drain, sizeof drain) > 0)
+		;
+	k->wakeups++;
+	n += rd_kafka_queue_poll_callback(k->logq, 0);
+	n += rd_kafka_poll(k->rk, 0);
+	if (k->adminq) {
+		while ((ev = rd_kafka_queue_poll(k->adminq, 0)) != NULL) {
+			if (k->o.on_event)
+				k->o.on_event(k, ev, k->o.arg);
+			rd_kafka_event_destroy(ev);
+			n++;
+		}
+	}
+	if (k->consumerq && rd_kafka_queue_length(k->consumerq) > 0 && k->o.on_ready) {
+		k->o.on_ready(k, k->o.arg);
+		n++;
+	}
+	return n;
+}
+
+int tw_kafka_produce(struct tw_kafka *k, const char *topic, const void *key, size_t keylen,
+		     const void *payload, size_t len, void *msg_opaque, char *err, size_t errlen)
+{
+	rd_kafka_resp_err_t e;
+
+	if (k->rk == NULL || k->o.kind == TW_KAFKA_CONSUMER) {
+		snprintf(err, errlen, "kafka %s: not a producer", k->role);
+		return TW_ERR_KAFKA_PRODUCE;
+	}
+	e = rd_kafka_producev(k->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+			      RD_KAFKA_V_KEY(key, keylen),
+			      RD_KAFKA_V_VALUE((void *)(uintptr_t)payload, len),
+			      RD_KAFKA_V_OPAQUE(msg_opaque), RD_KAFKA_V_END);
+	if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+		snprintf(err, errlen,
+			 "kafka %s: producer queue full (%d waiting): raise [kafka] queue_kbytes "
+			 "or check the brokers",
+			 k->role, rd_kafka_outq_len(k->rk));
+		return TW_ERR_KAFKA_FULL;
+	}
+	if (e) {
+		snprintf(err, errlen, "kafka %s: cannot queue a message to %s: %s", k->role, topic,
+			 rd_kafka_err2str(e));
+		return TW_ERR_KAFKA_PRODUCE;
+	}
+	return TW_OK;
+}
+
+int tw_kafka_outq_len(const struct tw_kafka *k)
+{
+	return k->rk ? rd_kafka_outq_len(k->rk) : 0;
+}
+
+size_t tw_kafka_consume_batch(struct tw_kafka *k, rd_kafka_message_t **msgs, size_t max)
+{
+	ssize_t got;
+	size_t kept = 0;
+
+	if (k->consumerq == NULL || max == 0)
+		return 0;
+	got = rd_kafka_consume_batch_queue(k->consumerq, 0, msgs, max);
+	for (ssize_t i = 0; i < got; i++) {
+		if (msgs[i]->err) {
+			/* Partition EOF and transport errors come as messages: log, drop. */
+			if (msgs[i]->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+				tw_log(TW_LOG_WARN, k->role, "kafka consume: %s",
+				       rd_kafka_message_errstr(msgs[i]));
+			rd_kafka_message_destroy(msgs[i]);
+			continue;
+		}
+		msgs[kept++] = msgs[i];
+	}
+	return kept;
+}
+
+int tw_kafka_commit_batch(struct tw_kafka *k, rd_kafka_message_t *const *msgs, size_t n,
+			  char *err, size_t errlen)
+{
+	rd_kafka_topic_partition_list_t *offs;
+	rd_kafka_resp_err_t e;
+
+	if (k->consumerq == NULL) {
+		snprintf(err, errlen, "kafka %s: not a consumer", k->role);
+		return TW_ERR_KAFKA_COMMIT;
+	}
+	if (n == 0)
+		return TW_OK;
+	offs = rd_kafka_topic_partition_list_new((int)n);
+	for (size_t i = 0; i < n; i++) {
+		const char *t = rd_kafka_topic_name(msgs[i]->rkt);
+		rd_kafka_topic_partition_t *p =
+			rd_kafka_topic_partition_list_find(offs, t, msgs[i]->partition);
+
+		if (p == NULL)
+			p = rd_kafka_topic_partition_list_add(offs, t, msgs[i]->partition);
+		if (msgs[i]->offset + 1 > p->offset)
+			p->offset = msgs[i]->offset + 1;
+	}
+	e = rd_kafka_commit(k->rk, offs, 1);
+	rd_kafka_topic_partition_list_destroy(offs);
+	if (e) {
+		snprintf(err, errlen, "kafka %s: cannot commit offsets: %s", k->role,
+			 rd_kafka_err2str(e));
+		return TW_ERR_KAFKA_COMMIT;
+	}
+	return TW_OK;
+}
+
+void tw_kafka_release(rd_kafka_message_t **msgs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		rd_kafka_message_destroy(msgs[i]);
+		msgs[i] = NULL;
+	}
+}
+
+rd_kafka_queue_t *tw_kafka_admin_queue(struct tw_kafka *k)
+{
+	return k->adminq;
+}
+
+void tw_kafka_close(struct tw_kafka *k, int timeout_ms)
+{
+	tw_mono_t end = tw_hal_now() + (tw_mono_t)timeout_ms * TW_MONO_PER_MS;
+
+	if (k->closed || k->rk == NULL)
+		return;
+	k->closed = 1;
+	if (k->loop && k->pipe_rd >= 0)
+		tw_loop_del_fd(k->loop, k->pipe_rd);
+	if (k->o.kind != TW_KAFKA_CONSUMER && rd_kafka_outq_len(k->rk) > 0) {
+		if (rd_kafka_flush(k->rk, timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR)
+			tw_log(TW_LOG_WARN, k->role,
+			       "kafka: %d message(s) not delivered within %d ms at stop",
+			       rd_kafka_outq_len(k->rk), timeout_ms);
+	}
+	if (k->consumerq) {
+		rd_kafka_error_t *e = rd_kafka_consumer_close_queue(k->rk, k->consumerq);
+
+		if (e) {
+			tw_log(TW_LOG_WARN, k->role, "kafka: consumer close: %s",
+			       rd_kafka_error_string(e));
+			rd_kafka_error_destroy(e);
+		}
+		/* Bounded: serve the close (rebalance) until done or out of time. */
+		while (!rd_kafka_consumer_closed(k->rk) && tw_hal_now() < end) {
+			rd_kafka_event_t *ev = rd_kafka_queue_poll(k->consumerq, 100);
+
+			if (ev)
+				rd_kafka_event_destroy(ev);
+		}
+	}
+	rd_kafka_queue_io_event_enable(k->mainq, -1, NULL, 0);
+	rd_kafka_queue_io_event_enable(k->logq, -1, NULL, 0);
+	rd_kafka_queue_poll_callback(k->logq, 0);
+	rd_kafka_set_log_queue(k->rk, NULL);
+	rd_kafka_queue_destroy(k->logq);
+	rd_kafka_queue_destroy(k->mainq);
+	if (k->adminq) {
+		rd_kafka_queue_io_event_enable(k->adminq, -1, NULL, 0);
+		rd_kafka_queue_destroy(k->adminq);
+	}
+	if (k->consumerq) {
+		rd_kafka_queue_io_event_enable(k->consumerq, -1, NULL, 0);
+		rd_kafka_queue_destroy(k->consumerq);
+	}
+	k->logq = k->mainq = k->adminq = k->consumerq = NULL;
+	rd_kafka_destroy_flags(k->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+	k->rk = NULL;
+	close(k->pipe_rd);
+	close(k->pipe_wr);
+	k->pipe_rd = k->pipe_wr = -1;
+}
+
+char *tw_kafka_status(const struct tw_kafka *k, char *buf, size_t len)
+{
+	snprintf(buf, len, "kafka: %llu delivered, %llu failed, %d queued, %llu commits",
+		 (unsigned long long)k->delivered, (unsigned long long)k->failed,
+		 tw_kafka_outq_len(k), (unsigned long long)k->committed);
+	return buf;
+}

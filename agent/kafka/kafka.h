@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: MIT */
+/* kafka.h - librdkafka producers, consumers and admin clients woken by the event loop.
+ *
+ * One struct tw_kafka wraps one rd_kafka_t. Every librdkafka queue it reads
+ * (main queue, log queue, consumer queue, admin result queue) is tied with
+ * rd_kafka_queue_io_event_enable() to one non-blocking pipe watched by the
+ * loop; when the pipe is readable tw_kafka_serve() drains it and serves the
+ * queues without waiting (all polls use a 0 ms time-out). Nothing here
+ * blocks the loop except tw_kafka_close(), which is bounded and runs at stop.
+ *
+ * librdkafka's log lines and errors go to tw_log() tagged with the role.
+ *
+ * Producer: tw_kafka_produce() copies the payload and returns at once; the
+ * delivery report arrives later through the on_delivery callback with the
+ * caller's opaque pointer.
+ * Consumer: on_ready says "messages are waiting"; the role takes them with
+ * tw_kafka_consume_batch() when it can, does its work, then commits with
+ * tw_kafka_commit_batch() (enable.auto.commit=false) and releases them.
+ * Because librdkafka only signals an empty queue becoming non-empty, a role
+ * that stops taking messages must call tw_kafka_consume_batch() again later
+ * (it returns 0 when the queue is empty), and within max.poll.interval.ms.
+ */
+#ifndef TW_KAFKA_H
+#define TW_KAFKA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <librdkafka/rdkafka.h>
+
+struct tw_config;
+struct tw_loop;
+
+enum {
+	TW_ERR_KAFKA_CONFIG = -300,  /**< a property was refused (its key is in the text) */
+	TW_ERR_KAFKA_CREATE = -301,  /**< rd_kafka_new() failed */
+	TW_ERR_KAFKA_PRODUCE = -302, /**< a message could not be queued */
+	TW_ERR_KAFKA_FULL = -303,    /**< the producer queue is full (queue_kbytes): retry later */
+	TW_ERR_KAFKA_DELIVERY = -304, /**< a delivery report carried an error */
+	TW_ERR_KAFKA_COMMIT = -305,  /**< an offset commit failed */
+	TW_ERR_KAFKA_ADMIN = -306,   /**< an admin request failed */
+	TW_ERR_KAFKA_RF = -307,      /**< fewer brokers than the replication factor */
+	TW_ERR_KAFKA_PIPE = -308,    /**< the wake-up pipe could not be made */
+};
+
+/* The two topics of the system (created by the admin role). */
+#define TW_KAFKA_TOPIC_ALERT "to-alert-system"
+#define TW_KAFKA_TOPIC_NOTIFIER "to-notifier"
+
+enum tw_kafka_kind { TW_KAFKA_PRODUCER, TW_KAFKA_CONSUMER, TW_KAFKA_ADMIN };
+
+#define TW_KAFKA_ERR_LEN 256
+
+struct tw_kafka;
+
+/** A delivery report: @p rc 0 or TW_ERR_KAFKA_DELIVERY (text in @p err). */
+typedef void (*tw_kafka_delivery_fn)(struct tw_kafka *k, int rc, const char *err,
+				     const rd_kafka_message_t *msg, void *msg_opaque, void *arg);
+/** Messages are waiting on a consumer (take them with tw_kafka_consume_batch()). */
+typedef void (*tw_kafka_ready_fn)(struct tw_kafka *k, void *arg);
+/** An async commit finished: @p rc 0 or TW_ERR_KAFKA_COMMIT. */
+typedef void (*tw_kafka_commit_fn)(struct tw_kafka *k, int rc, const char *err, void *arg);
+/** An admin result event (CreateTopics, DescribeTopics...); the callee must not destroy it. */
+typedef void (*tw_kafka_event_fn)(struct tw_kafka *k, rd_kafka_event_t *ev, void *arg);
+
+struct tw_kafka_opts {
+	/* The two topics of the system (created by the admin role). */
+#define TW_KAFKA_TOPIC_ALERT "to-alert-system"
+#define TW_KAFKA_TOPIC_NOTIFIER "to-notifier"
+
+enum tw_kafka_kind kind;
+	const char *role;     /**< log tag and client.id suffix */
+	int linger_ms;        /**< producer: linger.ms (0 collector, 500 alert) */
+	const char *group_id; /**< consumer: group.id (NULL: "tickwatch-<role>") */
+	const char *const *topics; /**< consumer: topics to subscribe, NULL-terminated */
+	tw_kafka_delivery_fn on_delivery;
+	tw_kafka_ready_fn on_ready;
+	tw_kafka_commit_fn on_commit;
+	tw_kafka_event_fn on_event;
+	void *arg; /**< passed to every callback */
+};
+
+struct tw_kafka {
+	rd_kafka_t *rk;
+	rd_kafka_queue_t *mainq, *logq, *consumerq, *adminq;
+	int pipe_rd, pipe_wr;
+	struct tw_loop *loop;
+	struct tw_kafka_opts o;
+	char role[32];
+	uint64_t wakeups, delivered, failed, committed;
+	int closed;
+};
+
+/**
+ * Build a librdkafka configuration from [kafka] for @p o: bootstrap,
+ * security, memory caps, the role's defaults, then every kafka.<property>
+ * passed through (which may override a default).
+ * @return the conf, or NULL with text naming the refused key in @p err.
+ */
+rd_kafka_conf_t *tw_kafka_conf(const struct tw_config *cfg, const struct tw_kafka_opts *o,
+			       char *err, size_t errlen);
+
+/**
+ * Make the client, its wake-up pipe (registered on @p loop when not NULL) and
+ * its queues; a consumer also subscribes. @p k must be zeroed storage owned by
+ * the caller (carved from the arena). Never blocks.
+ * @return 0, or a negative TW_ERR_KAFKA_* with text in @p err.
+ */
+int tw_kafka_open(struct tw_kafka *k, const struct tw_config *cfg, struct tw_loop *loop,
+		  const struct tw_kafka_opts *o, char *err, size_t errlen);
+
+/** The wake-up fd (readable when a queue needs serving); -1 when closed. */
+int tw_kafka_fd(const struct tw_kafka *k);
+
+/**
+ * Drain the wake-up pipe and serve every queue without waiting: log lines,
+ * delivery reports, errors, commit results, admin events; consumers get
+ * on_ready when messages wait. The loop calls it; tests may too.
+ * @return number of items served.
+ */
+int tw_kafka_serve(struct tw_kafka *k);
+
+/**
+ * Queue one message to @p topic (payload copied; partition chosen by key).
+ * @return 0, TW_ERR_KAFKA_FULL (queue_kbytes reached: try again after
+ *         deliveries) or TW_ERR_KAFKA_PRODUCE, with text in @p err.
+ */
+int tw_kafka_produce(struct tw_kafka *k, const char *topic, const void *key, size_t keylen,
+		     const void *payload, size_t len, void *msg_opaque, char *err, size_t errlen);
+
+/** Messages queued or in flight, not yet reported. */
+int tw_kafka_outq_len(const struct tw_kafka *k);
+
+/**
+ * Take up to @p max messages without waiting (errors are logged and skipped).
+ * @return how many were put in @p msgs (0: none waiting). Each must be given
+ *         back with tw_kafka_release() after tw_kafka_commit_batch().
+ */
+size_t tw_kafka_consume_batch(struct tw_kafka *k, rd_kafka_message_t **msgs, size_t max);
+
+/**
+ * Commit, asynchronously, the offsets after the @p n messages (the highest
+ * offset + 1 of each partition). The result arrives through on_commit.
+ * @return 0 when the commit was sent, or TW_ERR_KAFKA_COMMIT.
+ */
+int tw_kafka_commit_batch(struct tw_kafka *k, rd_kafka_message_t *const *msgs, size_t n,
+			  char *err, size_t errlen);
+
+/** Give back messages from tw_kafka_consume_batch(). */
+void tw_kafka_release(rd_kafka_message_t **msgs, size_t n);
+
+/** The admin result queue to pass to rd_kafka_CreateTopics() and friends. */
+rd_kafka_queue_t *tw_kafka_admin_queue(struct tw_kafka *k);
+
+/**
+ * Stop: a producer flushes for at most @p timeout_ms, a consumer leaves its
+ * group (bounded by @p timeout_ms); then everything is freed. Safe twice.
+ */
+void tw_kafka_close(struct tw_kafka *k, int timeout_ms);
+
+/** One line: deliveries, failures, queue length. @return @p buf. */
+char *tw_kafka_status(const struct tw_kafka *k, char *buf, size_t len);
+
+#endif

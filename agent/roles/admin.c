@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: MIT */
+/* admin.c - the admin role: creates the topics, then reports brokers and topic layouts. */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/agent.h"
+#include "core/log.h"
+#include "kafka/cluster.h"
+#include "kafka/kafka.h"
+
+#define ADMIN_TIMEOUT_MS 15000 /* bound of each admin request */
+#define ADMIN_RETRY_MS 10000   /* wait before trying to create the topics again */
+#define ADMIN_FRESH_MS 2000    /* a report younger than this is served as it is */
+#define ADMIN_REPORT_MAX 8192
+
+static const char *const topics[] = {TW_KAFKA_TOPIC_ALERT, TW_KAFKA_TOPIC_NOTIFIER};
+
+enum phase { PH_START, PH_ENSURING, PH_WAIT_RETRY, PH_READY };
+
+struct admin {
+	struct tw_agent *ag;
+	struct tw_kafka k;
+	struct tw_kafka_cluster c;
+	enum phase phase;
+	int attempts;
+	int console_waiting;
+	long long retry_timer;
+	char last_err[512];
+	char report[ADMIN_REPORT_MAX];
+};
+
+static size_t parts_cap(const struct tw_config *cfg)
+{
+	/* Room for the partitions we create, and a few more for a topic made by hand. */
+	return (size_t)cfg->kafka.partitions + 16;
+}
+
+static size_t budget(const struct tw_config *cfg)
+{
+	return sizeof(struct admin) + 2 * parts_cap(cfg) * sizeof(struct tw_kafka_part);
+}
+
+static void log_report(struct admin *a, int to_console)
+{
+	char *line, *save = NULL;
+
+	tw_kafka_meta_format(&a->c.meta, a->report, sizeof a->report);
+	if (to_console)
+		tw_agent_say(a->ag, "%s", a->report);
+	for (line = strtok_r(a->report, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		tw_log(TW_LOG_INFO, "admin", "%s", line);
+}
+
+static void on_report(struct tw_kafka_cluster *c, int rc, const char *err, void *arg)
+{
+	struct admin *a = arg;
+	int console = a->console_waiting;
+
+	(void)c;
+	a->console_waiting = 0;
+	if (rc != TW_OK) {
+		tw_log(TW_LOG_WARN, "admin", "cluster report failed: %s", err);
+		if (console)
+			tw_agent_say(a->ag, "error: cluster report failed: %s\n", err);
+		return;
+	}
+	log_report(a, console);
+}
+
+static int64_t retry_ensure(struct tw_loop *l, void *arg)
+{
+	struct admin *a = arg;
+
+	(void)l;
+	a->retry_timer = 0;
+	a->phase = PH_ENSURING;
+	a->attempts++;
+	tw_kafka_cluster_ensure(&a->c);
+	return TW_TIMER_STOP;
+}
+
+static void on_ensured(struct tw_kafka_cluster *c, int rc, const char *err, void *arg)
+{
+	struct admin *a = arg;
+
+	if (rc == TW_OK) {
+		a->phase = PH_READY;
+		a->last_err[0] = '\0';
+		tw_log(TW_LOG_INFO, "admin", "topics ready (%d created)", c->created);
+		if (tw_kafka_cluster_refresh(c) != TW_OK)
+			tw_log(TW_LOG_DEBUG, "admin", "report already running");
+		return;
+	}
+	snprintf(a->last_err, sizeof a->last_err, "%s", err);
+	tw_log(TW_LOG_ERROR, "admin", "%s; retrying in %d s (attempt %d)", err,
+	       ADMIN_RETRY_MS / 1000, a->attempts);
+	a->phase = PH_WAIT_RETRY;
+	a->retry_timer = tw_loop_add_timer(&a->ag->loop, ADMIN_RETRY_MS, retry_ensure, a);
+	if (a->retry_timer < 0) {
+		tw_log(TW_LOG_ERROR, "admin", "no free timer for the retry: raise [limits] max_timers");
+		a->retry_timer = 0;
+	}
+}
+
+static void cmd_kafka(struct tw_agent *ag, const char *args, void *arg)
+{
+	struct admin *a = arg;
+	tw_mono_t at = a->c.meta.topics_at;
+
+	(void)args;
+	if (at && tw_hal_now() - at < ADMIN_FRESH_MS * TW_MONO_PER_MS) {
+		tw_kafka_meta_format(&a->c.meta, a->report, sizeof a->report);
+		tw_agent_say(ag, "%s", a->report);
+		return;
+	}
+	a->console_waiting = 1;
+	if (tw_kafka_cluster_refresh(&a->c) == TW_OK)
+		tw_agent_say(ag, "asking the cluster...\n");
+}
+
+static int method_metadata(struct tw_agent *ag, const char *params, size_t params_len,
+			   char *out, size_t outlen, void *arg)
+{
+	struct admin *a = arg;
+	tw_mono_t at = a->c.meta.topics_at;
+	size_t n;
+
+	(void)ag;
+	(void)params;
+	(void)params_len;
+	/* Answer from the last report at once; keep it fresh for the next call. */
+	if (at == 0 || tw_hal_now() - at > ADMIN_FRESH_MS * TW_MONO_PER_MS)
+		tw_kafka_cluster_refresh(&a->c);
+	if (at == 0) {
+		snprintf(out, outlen, "cluster metadata not fetched yet: try again in a few seconds");
+		return TW_ERR_WOULD_BLOCK;
+	}
+	n = tw_kafka_meta_json(&a->c.meta, out, outlen);
+	if (n == 0 || n + 32 >= outlen) {
+		snprintf(out, outlen, "cluster report too large for the reply buffer");
+		return TW_ERR_NOMEM;
+	}
+	/* Append the report's age inside the object. */
+	snprintf(out + n - 1, outlen - n + 1, ",\"age_ms\":%lld}",
+		 (long long)((tw_hal_now() - at) / TW_MONO_PER_MS));
+	return TW_OK;
+}
+
+static int start(struct tw_agent *ag, void **state, char *err, size_t errlen)
+{
+	const struct tw_config *cfg = &ag->cfg;
+	size_t cap = parts_cap(cfg);
+	struct admin *a = tw_arena_carve(&ag->arena, sizeof *a, "admin role", "arena_kb");
+	struct tw_kafka_part *parts =
+		tw_arena_carve(&ag->arena, 2 * cap * sizeof *parts, "admin partition table",
+			       "arena_kb");
+	struct tw_kafka_opts o = {
+		.kind = TW_KAFKA_ADMIN,
+		.role = "admin",
+		.on_event = tw_kafka_cluster_on_event,
+	};
+	int rc;
+
+	if (a == NULL || parts == NULL) {
+		snprintf(err, errlen, "%s", ag->arena.err);
+		return TW_ERR_NOMEM;
+	}
+	a->ag = ag;
+	o.arg = &a->c;
+	tw_kafka_cluster_init(&a->c, &a->k, topics, 2, (int)cfg->kafka.partitions,
+			      (int)cfg->kafka.replication, ADMIN_TIMEOUT_MS, parts, (int)cap);
+	a->c.on_ensured = on_ensured;
+	a->c.on_report = on_report;
+	a->c.arg = a;
+	rc = tw_kafka_open(&a->k, cfg, &ag->loop, &o, err, errlen);
+	if (rc != TW_OK)
+		return rc;
+	if (tw_agent_add_command(ag, "kafka", "brokers and topic layouts of the Kafka cluster",
+				 cmd_kafka, a) != TW_OK ||
+	    tw_agent_add_method(ag, "kafka.metadata", method_metadata, a) != TW_OK) {
+		snprintf(err, errlen, "admin: no room for its console command or RPC method");
+		tw_kafka_close(&a->k, 0);
+		return TW_ERR_NOMEM;
+	}
+	*state = a;
+	tw_log(TW_LOG_INFO, "admin", "bootstrap %s, topics %s and %s (%lld partition(s), RF %lld)",
+	       cfg->kafka.bootstrap, topics[0], topics[1], (long long)cfg->kafka.partitions,
+	       (long long)cfg->kafka.replication);
+	return TW_OK;
+}
+
+/* First call: ensure the topics. Then every report_interval: the cluster report. */
+static int64_t step(struct tw_agent *ag, void *state)
+{
+	struct admin *a = state;
+
+	if (a->phase == PH_START) {
+		a->phase = PH_ENSURING;
+		a->attempts = 1;
+		tw_kafka_cluster_ensure(&a->c);
+	} else if (tw_kafka_cluster_refresh(&a->c) != TW_OK) {
+		tw_log(TW_LOG_WARN, "admin", "previous cluster report still running");
+	}
+	return ag->cfg.kafka.report_interval_ms;
+}
+
+static void stop(struct tw_agent *ag, void *state)
+{
+	struct admin *a = state;
+
+	if (a->retry_timer > 0)
+		tw_loop_del_timer(&ag->loop, a->retry_timer);
+	tw_kafka_close(&a->k, 2000);
+}
+
+static void status(struct tw_agent *ag, void *state, char *buf, size_t len)
+{
+	struct admin *a = state;
+	static const char *const names[] = {"starting", "creating topics", "waiting to retry",
+					    "topics ready"};
+	tw_mono_t at = a->c.meta.topics_at;
+	char when[48];
+
+	(void)ag;
+	if (at)
+		snprintf(when, sizeof when, "%llds ago",
+			 (long long)((tw_hal_now() - at) / TW_MONO_PER_S));
+	else
+		snprintf(when, sizeof when, "never");
+	snprintf(buf, len, "%s; %d broker(s); last report %s%s%s", names[a->phase],
+		 a->c.meta.nbrokers, when, a->last_err[0] ? "; last error: " : "", a->last_err);
+}
+
+const struct tw_role tw_role_admin = {
+	.name = "admin",
+	.budget = budget,
+	.start = start,
+	.step = step,
+	.stop = stop,
+	.status = status,
+};
