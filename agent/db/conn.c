@@ -126,13 +126,16 @@ static void broken(struct tw_db *db, int rc, const char *why)
 	char msg[TW_DB_ERR_LEN];
 	int was_ready = db->state == TW_DB_S_READY;
 
-	snprintf(msg, sizeof msg, "database unavailable (%s connection: %.180s)", db->name, why);
-	for (char *p = msg; *p; p++) {
-		if (*p == '\n')
+	snprintf(db->last_err, sizeof db->last_err, "%s", why);
+	for (char *p = db->last_err; *p; p++) {
+		if (*p == '\n' || *p == '\t')
 			*p = ' ';
 	}
-	snprintf(db->last_err, sizeof db->last_err, "%s", why);
+	for (size_t n = strlen(db->last_err); n && db->last_err[n - 1] == ' ';)
+		db->last_err[--n] = '\0';
 	db->failures++;
+	snprintf(msg, sizeof msg, "database unavailable (%s connection: %.180s)", db->name,
+		 db->last_err);
 	drop_conn(db);
 	db->state = TW_DB_S_BACKOFF;
 	set_timer(db, db->backoff_ms, on_backoff);

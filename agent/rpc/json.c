@@ -1,0 +1,367 @@
+/* SPDX-License-Identifier: MIT */
+/* json.c - jsmn in strict mode, token readers (strings with escapes, numbers) and a JSON writer. */
+#define JSMN_STATIC
+#define JSMN_STRICT
+#define JSMN_PARENT_LINKS
+#include "json.h"
+
+#include <jsmn.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hal.h"
+
+_Static_assert(sizeof(tw_jtok) == sizeof(jsmntok_t), "tw_jtok mirrors jsmntok_t");
+
+static int is_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+int tw_json_parse(struct tw_json *j, const char *js, size_t len, tw_jtok *toks, int max)
+{
+	jsmn_parser p;
+	int n, end;
+
+	j->js = js;
+	j->len = len;
+	j->t = toks;
+	j->n = 0;
+	jsmn_init(&p);
+	n = jsmn_parse(&p, js, len, (jsmntok_t *)toks, (unsigned)max);
+	if (n == JSMN_ERROR_NOMEM)
+		return TW_ERR_RPC_TOKENS;
+	if (n <= 0)
+		return TW_ERR_RPC_PARSE;
+	j->n = n;
+	/* exactly one value: its subtree covers every token, and only blanks follow it */
+	end = tw_json_skip(j, 0);
+	if (end != n)
+		return TW_ERR_RPC_PARSE;
+	for (size_t i = (size_t)toks[0].end; i < len; i++) {
+		if (!is_ws(js[i]))
+			return TW_ERR_RPC_PARSE;
+	}
+	return n;
+}
+
+int tw_json_skip(const struct tw_json *j, int i)
+{
+	int end;
+
+	if (i < 0 || i >= j->n)
+		return j->n;
+	end = j->t[i].end;
+	for (i++; i < j->n && j->t[i].start < end; i++)
+		;
+	return i;
+}
+
+static int raw_eq(const struct tw_json *j, int i, const char *s)
+{
+	size_t n = (size_t)(j->t[i].end - j->t[i].start);
+
+	return strlen(s) == n && memcmp(j->js + j->t[i].start, s, n) == 0;
+}
+
+int tw_json_member(const struct tw_json *j, int obj, const char *key)
+{
+	int i;
+
+	if (obj < 0 || obj >= j->n || j->t[obj].type != TW_J_OBJECT)
+		return -1;
+	for (i = obj + 1; i < j->n && j->t[i].start < j->t[obj].end;) {
+		int v = i + 1;
+
+		if (j->t[i].type == TW_J_STRING && raw_eq(j, i, key) && v < j->n)
+			return v;
+		i = tw_json_skip(j, v);
+	}
+	return -1;
+}
+
+int tw_json_eq(const struct tw_json *j, int i, const char *s)
+{
+	return i >= 0 && i < j->n && j->t[i].type == TW_J_STRING && raw_eq(j, i, s);
+}
+
+int tw_json_is_null(const struct tw_json *j, int i)
+{
+	return i >= 0 && i < j->n && j->t[i].type == TW_J_PRIMITIVE && raw_eq(j, i, "null");
+}
+
+static int hex4(const char *p, unsigned *v)
+{
+	*v = 0;
+	for (int k = 0; k < 4; k++) {
+		char c = p[k];
+		unsigned d;
+
+		if (c >= '0' && c <= '9')
+			d = (unsigned)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			d = (unsigned)(c - 'a' + 10);
+		else if (c >= 'A' && c <= 'F')
+			d = (unsigned)(c - 'A' + 10);
+		else
+			return -1;
+		*v = *v << 4 | d;
+	}
+	return 0;
+}
+
+static int put_utf8(char *out, size_t outlen, size_t *o, unsigned cp)
+{
+	unsigned char b[4];
+	size_t n;
+
+	if (cp < 0x80) {
+		b[0] = (unsigned char)cp;
+		n = 1;
+	} else if (cp < 0x800) {
+		b[0] = (unsigned char)(0xC0 | cp >> 6);
+		b[1] = (unsigned char)(0x80 | (cp & 0x3F));
+		n = 2;
+	} else if (cp < 0x10000) {
+		b[0] = (unsigned char)(0xE0 | cp >> 12);
+		b[1] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
+		b[2] = (unsigned char)(0x80 | (cp & 0x3F));
+		n = 3;
+	} else {
+		b[0] = (unsigned char)(0xF0 | cp >> 18);
+		b[1] = (unsigned char)(0x80 | (cp >> 12 & 0x3F));
+		b[2] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
+		b[3] = (unsigned char)(0x80 | (cp & 0x3F));
+		n = 4;
+	}
+	if (*o + n >= outlen)
+		return TW_ERR_RPC_TOOLONG;
+	memcpy(out + *o, b, n);
+	*o += n;
+	return 0;
+}
+
+int tw_json_string(const struct tw_json *j, int i, char *out, size_t outlen)
+{
+	const char *p, *end;
+	size_t o = 0;
+
+	if (i < 0 || i >= j->n || j->t[i].type != TW_J_STRING || outlen == 0)
+		return TW_ERR_RPC_TYPE;
+	p = j->js + j->t[i].start;
+	end = j->js + j->t[i].end;
+	while (p < end) {
+		unsigned cp;
+		int rc;
+
+		if (*p != '\\') {
+			if (o + 1 >= outlen)
+				return TW_ERR_RPC_TOOLONG;
+			out[o++] = *p++;
+			continue;
+		}
+		if (++p >= end)
+			return TW_ERR_RPC_TYPE;
+		switch (*p) {
+		case '"': cp = '"'; break;
+		case '\\': cp = '\\'; break;
+		case '/': cp = '/'; break;
+		case 'b': cp = '\b'; break;
+		case 'f': cp = '\f'; break;
+		case 'n': cp = '\n'; break;
+		case 'r': cp = '\r'; break;
+		case 't': cp = '\t'; break;
+		case 'u':
+			if (end - p < 5 || hex4(p + 1, &cp) != 0)
+				return TW_ERR_RPC_TYPE;
+			p += 4;
+			if (cp >= 0xD800 && cp <= 0xDBFF) {
+				unsigned lo;
+
+				if (end - p < 7 || p[1] != '\\' || p[2] != 'u' || hex4(p + 3, &lo) != 0 ||
+				    lo < 0xDC00 || lo > 0xDFFF)
+					return TW_ERR_RPC_TYPE; /* lone high surrogate */
+				cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+				p += 6;
+			} else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+				return TW_ERR_RPC_TYPE;
+			}
+			if (cp == 0)
+				return TW_ERR_RPC_TYPE; /* would cut a C string short */
+			break;
+		default:
+			return TW_ERR_RPC_TYPE;
+		}
+		p++;
+		rc = put_utf8(out, outlen, &o, cp);
+		if (rc)
+			return rc;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+int tw_json_number(const struct tw_json *j, int i, double *v)
+{
+	char buf[64], *end;
+	size_t n;
+	char c;
+
+	if (i < 0 || i >= j->n || j->t[i].type != TW_J_PRIMITIVE)
+		return TW_ERR_RPC_TYPE;
+	c = j->js[j->t[i].start];
+	if (!(c == '-' || (c >= '0' && c <= '9')))
+		return TW_ERR_RPC_TYPE;
+	n = (size_t)(j->t[i].end - j->t[i].start);
+	if (n >= sizeof buf) {
+		/* a very long number: digits only matter for its size, so treat as huge */
+		*v = c == '-' ? -HUGE_VAL : HUGE_VAL;
+		for (size_t k = 0; k < n; k++) {
+			char d = j->js[j->t[i].start + (int)k];
+
+			if (!((d >= '0' && d <= '9') || d == '-' || d == '+' || d == '.' || d == 'e' ||
+			      d == 'E'))
+				return TW_ERR_RPC_TYPE;
+		}
+		return 0;
+	}
+	memcpy(buf, j->js + j->t[i].start, n);
+	buf[n] = '\0';
+	*v = strtod(buf, &end);
+	if (*end != '\0' || isnan(*v))
+		return TW_ERR_RPC_TYPE;
+	return 0;
+}
+
+int tw_json_utf8_ok(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s, *e = p + len;
+
+	while (p < e) {
+		unsigned c = *p;
+		size_t n;
+		unsigned cp;
+
+		if (c == 0)
+			return 0;
+		if (c < 0x80) {
+			p++;
+			continue;
+		}
+		if (c >= 0xC2 && c <= 0xDF) {
+			n = 1;
+			cp = c & 0x1F;
+		} else if (c >= 0xE0 && c <= 0xEF) {
+			n = 2;
+			cp = c & 0x0F;
+		} else if (c >= 0xF0 && c <= 0xF4) {
+			n = 3;
+			cp = c & 0x07;
+		} else {
+			return 0;
+		}
+		if ((size_t)(e - p) <= n)
+			return 0;
+		for (size_t k = 1; k <= n; k++) {
+			if ((p[k] & 0xC0) != 0x80)
+				return 0;
+			cp = cp << 6 | (p[k] & 0x3F);
+		}
+		if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+		    (cp >= 0xD800 && cp <= 0xDFFF))
+			return 0; /* overlong, out of range or a surrogate */
+		p += n + 1;
+	}
+	return 1;
+}
+
+void tw_jw_init(struct tw_jw *w, char *buf, size_t cap)
+{
+	w->buf = buf;
+	w->cap = cap;
+	w->len = 0;
+	w->overflow = 0;
+	if (cap)
+		buf[0] = '\0';
+}
+
+void tw_jw_raw(struct tw_jw *w, const char *s, size_t n)
+{
+	if (w->overflow || w->len + n >= w->cap) {
+		w->overflow = 1;
+		return;
+	}
+	memcpy(w->buf + w->len, s, n);
+	w->len += n;
+	w->buf[w->len] = '\0';
+}
+
+void tw_jw_lit(struct tw_jw *w, const char *s)
+{
+	tw_jw_raw(w, s, strlen(s));
+}
+
+void tw_jw_str(struct tw_jw *w, const char *s)
+{
+	if (s == NULL) {
+		tw_jw_lit(w, "null");
+		return;
+	}
+	tw_jw_raw(w, "\"", 1);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		char esc[8];
+
+		if (*p == '"' || *p == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)*p;
+			tw_jw_raw(w, esc, 2);
+		} else if (*p < 0x20) {
+			snprintf(esc, sizeof esc, "\\u%04x", *p);
+			tw_jw_raw(w, esc, 6);
+		} else {
+			tw_jw_raw(w, (const char *)p, 1);
+		}
+	}
+	tw_jw_raw(w, "\"", 1);
+}
+
+void tw_jw_num(struct tw_jw *w, double v)
+{
+	char b[40];
+
+	if (!isfinite(v)) {
+		tw_jw_lit(w, "null");
+		return;
+	}
+	snprintf(b, sizeof b, "%.15g", v);
+	tw_jw_lit(w, b);
+}
+
+void tw_jw_int(struct tw_jw *w, long long v)
+{
+	char b[24];
+
+	snprintf(b, sizeof b, "%lld", v);
+	tw_jw_lit(w, b);
+}
+
+void tw_jw_printf(struct tw_jw *w, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (w->overflow)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(w->buf + w->len, w->cap - w->len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= w->cap - w->len) {
+		w->overflow = 1;
+		w->buf[w->len] = '\0';
+		return;
+	}
+	w->len += (size_t)n;
+}
