@@ -140,6 +140,13 @@ stop_procs() {   # NAME:SIGNAL ... : signal all at once, wait STOP_GRACE, SIGKIL
     done
 }
 
+rss_kib() {   # PID : resident memory (KiB) of the process and all its descendants
+    ps -e -o pid=,ppid=,rss= | awk -v root="$1" '
+        { ppid[$1] = $2; rss[$1] = $3 }
+        END { for (p in rss) { q = p; while (q != "" && q != 0 && q != root) q = ppid[q];
+                               if (q == root) sum += rss[p] } print sum + 0 }'
+}
+
 port_listening() { ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
 
 # ---------------------------------------------------------------- helpers
@@ -538,7 +545,12 @@ up_failed() {  # COMPONENT REASON
         quotes) tail_log quotes "$STATE/quotes/quotes.log" ;;
         sink) tail_log smtp-sink "$STATE/sink/smtp-sink.log" ;;
     esac
-    say "the stack is left as it is for inspection; run '$0 down' to stop it"
+    if [ "${TW_KEEP_ON_FAIL:-0}" = 1 ]; then
+        say "TW_KEEP_ON_FAIL=1: the stack is left running for inspection; run '$0 down' to stop it"
+    else
+        say "stopping what was started (set TW_KEEP_ON_FAIL=1 to keep it running); logs stay in $STATE"
+        cmd_down >&2 || true
+    fi
     exit 1
 }
 
@@ -666,6 +678,13 @@ for t in sorted(d.get("topics", []), key=lambda t: t["topic"]):
     else
         echo "  DOWN or unhealthy"; rc=1
     fi
+    local total=0 name kib line=""
+    for name in kafka1 kafka2 kafka3 postgres smtp quotes smtp-sink; do
+        pid=$(pid_of "$name") || continue
+        kib=$(rss_kib "$pid"); total=$((total + kib))
+        line+=" $name $((kib / 1024))M"
+    done
+    echo "== memory (RSS incl. children): total $((total / 1024)) MiB:$line"
     if port_listening 25; then echo "note: something listens on port 25 (a system postfix?); the stack does not use it"; fi
     return $rc
 }
@@ -754,6 +773,11 @@ cmd_quotes_scenario() { # FILE : load a scenario (step back to 0)
     ctl "$QUOTES_CONTROL/scenario" --data-urlencode "path=$(cd "$(dirname "$f")" && pwd)/$(basename "$f")"
 }
 
+cmd_quotes_reset() { # step 0, cursors 0, mode normal, encoding length, advance manual
+    require_up
+    ctl "$QUOTES_CONTROL/reset" -X POST
+}
+
 cmd_logs() { # [COMPONENT]
     load_config
     local c=${1:-all} n
@@ -787,6 +811,7 @@ usage: scripts/stack.sh COMMAND
   quotes-step [N|+N]      advance the scenario by one step (or +N), or go to step N
   quotes-set KEY VALUE    encoding length|chunked ; advance manual|request
   quotes-scenario FILE    load another scenario file (step back to 0)
+  quotes-reset            step 0, mode normal, encoding length, advance manual
 EOF
 }
 
@@ -806,6 +831,7 @@ main() {
         quotes-step) cmd_quotes_step "$@" ;;
         quotes-set) cmd_quotes_set "$@" ;;
         quotes-scenario) cmd_quotes_scenario "$@" ;;
+        quotes-reset) cmd_quotes_reset "$@" ;;
         help|-h|--help) usage ;;
         *) usage >&2; exit 2 ;;
     esac

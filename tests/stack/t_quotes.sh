@@ -111,3 +111,23 @@ test_quotes_slow_trips_client_timeout() {
     "$STACK" quotes-mode slow --delay-ms 1500 --count 1 >/dev/null
     assert_eq 200 "$(get AAPL -o /dev/null -w '%{http_code}')" "slow answer"
 }
+
+test_quotes_scenario_can_be_swapped() {
+    fresh
+    local f=$TW_STACK_DIR/test-scenario-$$.json
+    trap '"$STACK" quotes-scenario "$TW_QUOTES_SCENARIO" >/dev/null 2>&1; qctl reset; rm -f "$f"' EXIT
+    cat >"$f" <<'JSON'
+{"start_time": 1000, "step_seconds": 10, "tickers": {"ZZZ": {"currency": "GBp", "prices": [1.5, 2.5]}}}
+JSON
+    "$STACK" quotes-step 1 >/dev/null
+    "$STACK" quotes-scenario "$f" >/dev/null
+    local body; body=$(get ZZZ)
+    assert_eq 1.5 "$(json 'd["chart"]["result"][0]["meta"]["regularMarketPrice"]' <<<"$body")" "price at step 0 of the new scenario"
+    assert_eq GBp "$(json 'd["chart"]["result"][0]["meta"]["currency"]' <<<"$body")" "currency"
+    assert_eq 1000 "$(json 'd["chart"]["result"][0]["meta"]["regularMarketTime"]' <<<"$body")" "time"
+    assert_eq 404 "$(get AAPL -o /dev/null -w '%{http_code}')" "AAPL is not in the new scenario"
+    echo '{"tickers": {}}' >"$f.bad"
+    if "$STACK" quotes-scenario "$f.bad" >/dev/null 2>&1; then fail "an invalid scenario was accepted"; fi
+    rm -f "$f.bad"
+    assert_eq 1.5 "$(get ZZZ | json 'd["chart"]["result"][0]["meta"]["regularMarketPrice"]')" "a rejected scenario leaves the old one"
+}
