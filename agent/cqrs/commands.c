@@ -225,9 +225,11 @@ static int start_user_cmd(struct tw_cqrs_op *op, const struct tw_cqrs_idem *idem
 	int rc;
 
 	if (idem && idem->request_id) {
-		if (tw_cqrs_check_request_id(idem->request_id, op->msg, sizeof op->msg) != TW_OK)
+		char why[TW_CQRS_MSG_MAX];
+
+		if (tw_cqrs_check_request_id(idem->request_id, why, sizeof why) != TW_OK)
 			return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "request_id", "request_id %s",
-					       op->msg);
+					       why);
 		op->idem = *idem;
 		snprintf(op->reqid, sizeof op->reqid, "%s", idem->request_id);
 		snprintf(op->method, sizeof op->method, "%s", idem->method ? idem->method : "");

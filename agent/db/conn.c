@@ -319,20 +319,22 @@ static void statement_end(struct tw_db *db, PGresult *last, int failed)
 		PQclear(last);
 		fail_job(db, j, rc, j->err);
 	} else {
+		/* The job is over unless its callback chains the next statement: unlink it first,
+		 * so the callback may also hand the same job to tw_db_submit() again. */
+		db->head = j->next;
+		if (db->head == NULL)
+			db->tail = NULL;
+		j->next = NULL;
+		j->active = 0;
 		j->chained = 0;
+		j->in_done = 1;
 		if (j->fn)
 			j->fn(j, TW_DB_DONE, last, j->arg);
+		j->in_done = 0;
 		PQclear(last);
 		if (j->chained) {
 			j->chained = 0;
 			return; /* tw_db_then sent the next statement of this job */
-		}
-		if (j->active && db->head == j) {
-			db->head = j->next;
-			if (db->head == NULL)
-				db->tail = NULL;
-			j->next = NULL;
-			j->active = 0;
 		}
 	}
 	if (db->state == TW_DB_S_READY && db->pg &&
@@ -598,10 +600,21 @@ int tw_db_then(struct tw_db_job *j, const char *sql, int nparams, const char *co
 {
 	struct tw_db *db = j->db;
 
-	if (db == NULL || db->head != j || db->busy || db->state != TW_DB_S_READY)
+	if (db == NULL || !j->in_done || j->active || db->busy || db->state != TW_DB_S_READY)
 		return TW_ERR_ARG;
+	/* back at the head of the queue: the connection is idle until we return */
+	j->next = db->head;
+	db->head = j;
+	if (db->tail == NULL)
+		db->tail = j;
+	j->active = 1;
 	if (send_stmt(db, j, sql, nparams, params, flags) != TW_OK) {
 		snprintf(j->err, sizeof j->err, "%s", PQerrorMessage(db->pg));
+		db->head = j->next;
+		if (db->head == NULL)
+			db->tail = NULL;
+		j->next = NULL;
+		j->active = 0;
 		return TW_ERR_DB_UNAVAILABLE;
 	}
 	j->sql = sql;

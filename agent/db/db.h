@@ -70,6 +70,7 @@ struct tw_db_job {
 	int paused;
 	int dropping;
 	int chained;
+	int in_done; /* inside its TW_DB_DONE callback */
 	int stmt_failed;
 	const char *pv[TW_DB_MAX_PARAMS];
 	char pbuf[TW_DB_PARAM_BYTES];

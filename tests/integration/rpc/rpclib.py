@@ -1,0 +1,174 @@
+# SPDX-License-Identifier: MIT
+"""rpclib.py - helpers of the rpc integration tests and the bench: the stack's environment, a
+private database, a running agent, a line client, psql queries. Standard library only."""
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+SRC = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+PSQL = "/usr/bin/psql"
+
+
+class Fail(Exception):
+    pass
+
+
+def check(cond, what):
+    if not cond:
+        raise Fail(what)
+
+
+def stack_env():
+    """The stack's TW_* variables; fails (never skips) when the stack is not up."""
+    try:
+        out = subprocess.run([os.path.join(SRC, "scripts/stack.sh"), "env"], capture_output=True,
+                             text=True, timeout=60).stdout
+    except Exception as e:  # noqa: BLE001
+        raise Fail("scripts/stack.sh env failed: %s (run scripts/stack.sh up)" % e)
+    env = {}
+    for line in out.splitlines():
+        if line.startswith("export ") and "=" in line:
+            k, v = line[7:].split("=", 1)
+            env[k] = v.strip("'")
+    if "TW_DB_URL" not in env:
+        raise Fail("TW_DB_URL missing from scripts/stack.sh env: run scripts/stack.sh up")
+    r = subprocess.run([PSQL, env["TW_DB_URL"], "-tAc", "select 1"], capture_output=True, text=True,
+                       timeout=20)
+    if r.stdout.strip() != "1":
+        raise Fail("the stack's PostgreSQL does not answer (%s): run scripts/stack.sh up"
+                   % r.stderr.strip())
+    return env
+
+
+def sql(url, query, *args):
+    """Rows of @query (psql variables :'v1'.. hold @args, so no quoting by hand)."""
+    cmd = [PSQL, url, "-X", "-q", "-tA", "-F", "\t", "-v", "ON_ERROR_STOP=1"]
+    for i, a in enumerate(args):
+        cmd += ["-v", "v%d=%s" % (i + 1, a)]
+    r = subprocess.run(cmd, input=query, capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        raise Fail("psql failed: %s\n%s" % (query, r.stderr))
+    return [line.split("\t") for line in r.stdout.splitlines() if line != ""]
+
+
+def make_db(admin_url, name):
+    sql(admin_url, 'DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name)
+    sql(admin_url, 'CREATE DATABASE "%s"' % name)
+    return admin_url.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_db(admin_url, name):
+    try:
+        sql(admin_url, 'DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name)
+    except Fail:
+        pass
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+class Agent:
+    """tickwatch run --roles rpc with its own port and database."""
+
+    def __init__(self, binary, db_url, workdir, extra=None, port=None):
+        self.binary, self.db_url, self.workdir = binary, db_url, workdir
+        self.port = port or free_port()
+        self.extra = extra or {}
+        self.proc = None
+        self.logf = None
+        self.starts = 0
+
+    def start(self, wait_ready=True):
+        env = dict(os.environ)
+        env.update({"TICKWATCH_DB_WRITE_URL": self.db_url,
+                    "TICKWATCH_RPC_LISTEN": "127.0.0.1:%d" % self.port,
+                    "TICKWATCH_RPC_SLOW_TIMEOUT": "2s", "TICKWATCH_RPC_IDLE_TIMEOUT": "60s",
+                    "TICKWATCH_DB_CONNECT_TIMEOUT": "3s", "TICKWATCH_DB_STATEMENT_TIMEOUT": "5s",
+                    "TICKWATCH_AGENT_LOG_LEVEL": "info"})
+        env.update(self.extra)
+        self.starts += 1
+        self.log = os.path.join(self.workdir, "agent%d.log" % self.starts)
+        self.logf = open(self.log, "w")
+        self.proc = subprocess.Popen([self.binary, "run", "--roles", "rpc", "--console", "none"],
+                                     env=env, stdout=self.logf, stderr=subprocess.STDOUT)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise Fail("agent exited (%d) at start:\n%s" % (self.proc.returncode,
+                                                                open(self.log).read()))
+            try:
+                c = Client(self.port, timeout=2, token=self.extra.get("TICKWATCH_RPC_TOKEN"))
+                r = c.call("agent.status")
+                c.close()
+                if not wait_ready or "schema ok" in r.get("result", {}).get("db", ""):
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise Fail("agent not ready within 30 s:\n" + open(self.log).read())
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        if self.logf:
+            self.logf.close()
+        self.proc = None
+        return open(self.log).read()
+
+
+class Client:
+    def __init__(self, port, timeout=10, token=None):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.sock.settimeout(timeout)
+        self.buf = b""
+        self.token = token
+        self.next_id = 0
+
+    def send_raw(self, data):
+        self.sock.sendall(data)
+
+    def read_line(self):
+        while b"\n" not in self.buf:
+            d = self.sock.recv(65536)
+            if not d:
+                raise ConnectionError("closed by the agent")
+            self.buf += d
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.decode()
+
+    def raw(self, line):
+        self.send_raw(line.encode() + b"\n" if isinstance(line, str) else line + b"\n")
+        return json.loads(self.read_line())
+
+    def call(self, method, params=None, token=None, rid=None):
+        self.next_id += 1
+        req = {"jsonrpc": "2.0", "id": rid if rid is not None else self.next_id, "method": method}
+        if params is not None:
+            req["params"] = params
+        tok = token if token is not None else self.token
+        if tok:
+            req["token"] = tok
+        return self.raw(json.dumps(req))
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def err_code(resp):
+    return resp.get("error", {}).get("code")
