@@ -15,6 +15,8 @@ shopt -s inherit_errexit
 TW_TP_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=third_party/lib/common.sh
 . "$TW_TP_DIR/lib/common.sh"
+# shellcheck source=third_party/lib/fetch.sh
+. "$TW_TP_DIR/lib/fetch.sh"
 
 # The recipes, in the order their libraries are linked.
 TW_RECIPES=(librdkafka-2.14 libpq-18 mbedtls-3.6)
@@ -36,73 +38,18 @@ tw_target_setup "$target"
 tw_sysroot_ensure
 tw_build_env
 
-TW_COMMON_HASH=$(cat "$TW_TP_DIR/build.sh" "$TW_TP_DIR/lib/common.sh" | sha256sum | cut -d' ' -f1)
-TW_TOOLCHAIN_ID=$(tw_toolchain_id)
-
-# recipe_ensure NAME - make sure the cache holds the recipe's build for this target; prints its folder.
-recipe_ensure() (
-    local name=$1 rfile hash dir tmp log t0 t1
-    rfile=$TW_TP_DIR/$name/recipe.sh
-    [ -f "$rfile" ] || tw_die "missing recipe $rfile"
-    recipe_hash_extra() { :; }
-    # shellcheck source=/dev/null
-    . "$rfile"
-    hash=$({
-        printf 'recipe %s\n' "$(tw_sha256 "$rfile")"
-        printf 'common %s\n' "$TW_COMMON_HASH"
-        printf '%s\n' "$TW_TOOLCHAIN_ID"
-        recipe_hash_extra
-    } | sha256sum | cut -c1-16)
-    dir=$TW_CACHE/build/$TW_TARGET/$TW_RECIPE_NAME-$TW_RECIPE_VERSION-$hash
-    if [ -f "$dir/share/tickwatch/$TW_RECIPE_NAME.info" ]; then
-        printf '%s\n' "$dir"
-        return 0
-    fi
-
-    tw_fetch_source
-    mkdir -p "$TW_CACHE/build/$TW_TARGET" "$TW_CACHE/logs/$TW_TARGET"
-    log=$TW_CACHE/logs/$TW_TARGET/$TW_RECIPE_NAME-$hash.log
-    : >"$log"
-    tmp=$(mktemp -d "$TW_CACHE/build/$TW_TARGET/.tmp-$TW_RECIPE_NAME.XXXXXX")
-    # An interrupted build leaves only this temp folder, never a half cache entry.
-    trap 'rm -rf "$tmp"' EXIT
-    mkdir -p "$tmp/src" "$tmp/stage"
-    tw_log "building $TW_RECIPE_NAME $TW_RECIPE_VERSION for $TW_TARGET (log: $log)"
-    t0=$(tw_now)
-    tw_run "$log" tar -xf "$TW_CACHE/downloads/$TW_RECIPE_TARBALL" -C "$tmp/src" --strip-components=1 ||
-        tw_die "cannot unpack $TW_RECIPE_TARBALL"
-    (cd "$tmp/src" && recipe_build "$tmp/src" "$tmp/stage" "$log") ||
-        tw_die "$TW_RECIPE_NAME $TW_RECIPE_VERSION failed to build for $TW_TARGET (log: $log)"
-    local f
-    for f in $TW_RECIPE_OUTPUTS; do
-        [ -f "$tmp/stage/$f" ] || tw_die "$TW_RECIPE_NAME: $f missing after the build (log: $log)"
-    done
-    # pkg-config files name the stage folder: make them relative to where they end up.
-    find "$tmp/stage" -name '*.pc' -exec sed -i 's|^prefix=.*|prefix=${pcfiledir}/../..|' {} +
-    t1=$(tw_now)
-    mkdir -p "$tmp/stage/share/tickwatch"
-    {
-        printf 'name=%s\nversion=%s\ntarget=%s\nhash=%s\n' \
-            "$TW_RECIPE_NAME" "$TW_RECIPE_VERSION" "$TW_TARGET" "$hash"
-        printf 'tarball=%s\nsha256=%s\ndebian=%s=%s\n' \
-            "$TW_RECIPE_TARBALL" "$TW_RECIPE_SHA256" "$TW_RECIPE_DEB_PKG" "$TW_RECIPE_DEB_VERSION"
-        printf 'build_seconds=%s\nbuilt=%s\n' "$((t1 - t0))" "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-    } >"$tmp/stage/share/tickwatch/$TW_RECIPE_NAME.info"
-    rm -rf "$dir"
-    mv -T "$tmp/stage" "$dir"
-    tw_log "built $TW_RECIPE_NAME $TW_RECIPE_VERSION for $TW_TARGET in $((t1 - t0)) s"
-    printf '%s\n' "$dir"
-)
+tw_build_identity
 
 dirs=()
 for r in "${TW_RECIPES[@]}"; do
-    d=$(recipe_ensure "$r") || exit 1
+    d=$(tw_recipe_ensure "$r") || exit 1
     dirs+=("$d")
 done
 
 # Merge the recipes' folders into one prefix per target and set of builds (hard links, atomic).
 phash=$({
-    printf '%s\n' "$TW_COMMON_HASH" "$TW_TARGET" "$TW_SYSROOT"
+    tw_sha256 "$TW_TP_DIR/build.sh"
+    printf '%s\n' "$TW_TARGET" "$TW_SYSROOT"
     printf '%s\n' "${dirs[@]}"
 } | sha256sum | cut -c1-16)
 prefix=$TW_CACHE/prefix/$TW_TARGET-$phash
@@ -114,6 +61,7 @@ if [ ! -f "$prefix/deps.env" ]; then
         cp -al "$d/." "$ptmp/"
     done
     vars=$(for r in "${TW_RECIPES[@]}"; do
+        # shellcheck source=/dev/null
         (. "$TW_TP_DIR/$r/recipe.sh"; printf '%s=%s\n' "$TW_RECIPE_VERSION_VAR" "$TW_RECIPE_VERSION")
     done)
     if [ "$TW_CROSS" = 1 ]; then
@@ -132,14 +80,17 @@ TW_DEPS_PREFIX=$prefix
 TW_SYSROOT=$TW_SYSROOT
 TW_SYSTEM_LIBDIR=$ssl_libdir
 TW_QEMU=$TW_QEMU
-# Link order for a fully static program (-static); the last four come from the system/sysroot.
+# Link order for a fully static program (-static): -lssl -lcrypto -lzstd -lz are the .a files
+# in TW_SYSTEM_LIBDIR (Debian's, or the sysroot's), -lpthread -lm -ldl -lrt the C library's.
 TW_LINK_LIBS="-lrdkafka -lpq -lpgcommon_shlib -lpgport_shlib -lmbedtls -lmbedx509 -lmbedcrypto -lssl -lcrypto -lzstd -lz -lpthread -lm -ldl -lrt"
 EOF
     mv -T "$ptmp" "$prefix"
     trap - EXIT
-    # A stable name for people; programs should use the printed path.
+    tw_log "prefix ready: $prefix"
+fi
+# A stable name for people (prefix/TARGET -> the last one printed); programs use the printed path.
+if [ "$(readlink "$TW_CACHE/prefix/$TW_TARGET" 2>/dev/null)" != "$(basename "$prefix")" ]; then
     ln -sfn "$(basename "$prefix")" "$TW_CACHE/prefix/.$TW_TARGET.new"
     mv -T "$TW_CACHE/prefix/.$TW_TARGET.new" "$TW_CACHE/prefix/$TW_TARGET"
-    tw_log "prefix ready: $prefix"
 fi
 printf '%s\n' "$prefix"

@@ -13,6 +13,8 @@ shopt -s inherit_errexit
 TW_TP_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=third_party/lib/common.sh
 . "$TW_TP_DIR/lib/common.sh"
+# shellcheck source=third_party/lib/fetch.sh
+. "$TW_TP_DIR/lib/fetch.sh"
 [ $# -eq 1 ] || tw_die "usage: third_party/sysroot.sh aarch64|armhf"
 mkdir -p "$TW_CACHE"
 # build.sh holds the lock already when its Mbed TLS build reads a toolchain file.

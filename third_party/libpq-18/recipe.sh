@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: MIT
+# shellcheck shell=bash disable=SC2034
 # recipe.sh - libpq from PostgreSQL 18.6 as static libraries (sourced by third_party/build.sh).
 TW_RECIPE_NAME=libpq
 TW_RECIPE_VERSION=18.6

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: MIT
+# shellcheck shell=bash disable=SC2034
 # recipe.sh - Mbed TLS 3.6.7 (LTS) as static libraries (sourced by third_party/build.sh).
 TW_RECIPE_NAME=mbedtls
 TW_RECIPE_VERSION=3.6.7
