@@ -106,7 +106,7 @@ check "console config show masks the secret" bash -c "grep -q '^smtp.password = 
 check "console config show names the origin" grep -q "^smtp.user = alice .*TICKWATCH_SMTP_USER" "$work/con.out"
 check "console config set refuses a bad value" grep -q "error: quotes.interval: '5x' is not valid" "$work/con.out"
 check "console config set applies log_level at once" grep -q "ok: agent.log_level applied now" "$work/con.out"
-check "console log shows recent lines" grep -q "\[agent\] ready" "$work/con.out"
+check "console log shows recent lines" grep -q "info  \[console\] config set agent.log_level (applied now)" "$work/con.out"
 
 # --- config save from the console writes a file that loads back ---
 cp "$src/board/host/tickwatch.conf" "$work/saved.conf"
