@@ -8,8 +8,8 @@
 #   1. -DTW_SYSROOT=DIR, 2. the environment variable TW_SYSROOT,
 #   3. TW_SYSROOT= in ${TW_DEPS_PREFIX}/deps.env when -DTW_DEPS_PREFIX=DIR is given,
 #   4. otherwise third_party/sysroot.sh TARGET is run (cached: costs milliseconds once made).
-# The C library comes with the cross compiler (/usr/<triplet>); the deps prefix
-# (TW_DEPS_PREFIX) is added to the find root path when known at this point.
+# The C library comes with the cross compiler (/usr/<triplet>); the deps prefixes are found
+# under the cache folder (${TICKWATCH_CACHE:-$HOME/.cache/tickwatch}/prefix) or TW_DEPS_PREFIX.
 
 set(CMAKE_SYSTEM_NAME Linux)
 set(CMAKE_C_COMPILER ${TW_TOOLCHAIN_TRIPLET}-gcc)
@@ -37,7 +37,16 @@ if(NOT IS_DIRECTORY "${TW_SYSROOT}/usr/lib/${TW_TOOLCHAIN_TRIPLET}")
 endif()
 set(TW_SYSROOT "${TW_SYSROOT}" CACHE PATH "Sysroot of the target's OpenSSL, zlib, zstd")
 
-set(CMAKE_FIND_ROOT_PATH "${TW_SYSROOT}" "/usr/${TW_TOOLCHAIN_TRIPLET}")
+# Roots: the sysroot, the cross compiler's C library, and the deps prefix. The prefix is often
+# known only after project() (the build runs third_party/build.sh then), so the cache folder
+# holding every prefix is a root too: find_library(... PATHS <prefix>/lib) then finds its files
+# (a path already under a root is not re-rooted).
+if(NOT "$ENV{TICKWATCH_CACHE}" STREQUAL "")
+  set(_tw_cache "$ENV{TICKWATCH_CACHE}")
+else()
+  set(_tw_cache "$ENV{HOME}/.cache/tickwatch")
+endif()
+set(CMAKE_FIND_ROOT_PATH "${TW_SYSROOT}" "/usr/${TW_TOOLCHAIN_TRIPLET}" "${_tw_cache}/prefix")
 if(TW_DEPS_PREFIX)
   list(APPEND CMAKE_FIND_ROOT_PATH "${TW_DEPS_PREFIX}")
 endif()
