@@ -227,9 +227,11 @@ static int start_user_cmd(struct tw_cqrs_op *op, const struct tw_cqrs_idem *idem
 	if (idem && idem->request_id) {
 		char why[TW_CQRS_MSG_MAX];
 
-		if (tw_cqrs_check_request_id(idem->request_id, why, sizeof why) != TW_OK)
+		if (tw_cqrs_check_request_id(idem->request_id, why, sizeof why) != TW_OK) {
+			memset(&op->user, 0, sizeof op->user);
 			return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "request_id", "request_id %s",
 					       why);
+		}
 		op->idem = *idem;
 		snprintf(op->reqid, sizeof op->reqid, "%s", idem->request_id);
 		snprintf(op->method, sizeof op->method, "%s", idem->method ? idem->method : "");

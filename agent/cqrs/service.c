@@ -84,8 +84,8 @@ void tw_cqrs_status(const struct tw_cqrs *q, char *buf, size_t len)
 	snprintf(buf, len, "db write %s, read %s, schema %s, %llu statements, %llu failures%s%.120s",
 		 tw_db_state_name(&q->wr), tw_db_state_name(&q->rd),
 		 q->migrated ? "ok" : (q->mig_failed ? "FAILED" : "pending"),
-		 (unsigned long long)(q->wr.statements + q->rd.statements),
-		 (unsigned long long)(q->wr.failures + q->rd.failures),
+		 (unsigned long long)q->wr.statements + (unsigned long long)q->rd.statements,
+		 (unsigned long long)q->wr.failures + (unsigned long long)q->rd.failures,
 		 q->wr.last_err[0] ? "; last error: " : "", q->wr.last_err);
 }
 

@@ -84,9 +84,9 @@ int tw_cqrs_check_ticker(const char *in, char *out, char *msg, size_t len)
 	size_t n, i;
 	char buf[TW_CQRS_TICKER_MAX + 1];
 
-	if (in == NULL || *in == '\0')
+	n = in ? strlen(in) : 0;
+	if (n == 0)
 		return fail(msg, len, "is missing: give a symbol like AAPL, BRK-B, ^GSPC or ENI.MI");
-	n = strlen(in);
 	if (n > TW_CQRS_TICKER_MAX)
 		return fail(msg, len, "is longer than 15 characters");
 	for (i = 0; i < n; i++) {
@@ -104,10 +104,10 @@ int tw_cqrs_check_ticker(const char *in, char *out, char *msg, size_t len)
 		return fail(msg, len, "may hold letters, digits and '.', '-', '=' inside, and '^' "
 				      "first (e.g. AAPL, BRK-B, ^GSPC, ENI.MI)");
 	}
-	buf[n] = '\0';
+	memset(buf + n, 0, sizeof buf - n);
 	if (buf[0] == '^' && n == 1)
 		return fail(msg, len, "'^' alone is not a symbol");
-	if (buf[n - 1] == '.' || buf[n - 1] == '-' || buf[n - 1] == '=')
+	if (strchr(".-=", buf[n - 1]) != NULL) /* n is 1..15 here */
 		return fail(msg, len, "must end with a letter or digit");
 	if (out)
 		memcpy(out, buf, n + 1);

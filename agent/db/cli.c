@@ -79,7 +79,7 @@ int tw_db_cli_main(int argc, char **argv)
 		return 1;
 	}
 	tw_log_threshold = (int)cfg.agent.log_level;
-	if (tw_arena_init(&arena, 64 * 1024) != TW_OK ||
+	if (tw_arena_init(&arena, (size_t)64 * 1024) != TW_OK ||
 	    tw_loop_init(&loop, &arena, 8, 8) != TW_OK) {
 		fprintf(stderr, "tickwatch: db migrate: out of memory\n");
 		tw_arena_free(&arena);

@@ -21,6 +21,95 @@ static int is_ws(char c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
+/* jsmn's strict mode checks only a primitive's first byte: check all of it. */
+static int primitive_ok(const char *p, size_t n)
+{
+	size_t i = 0;
+
+	if ((n == 4 && memcmp(p, "true", 4) == 0) || (n == 5 && memcmp(p, "false", 5) == 0) ||
+	    (n == 4 && memcmp(p, "null", 4) == 0))
+		return 1;
+	if (i < n && p[i] == '-')
+		i++;
+	if (i < n && p[i] == '0')
+		i++;
+	else if (i < n && p[i] >= '1' && p[i] <= '9')
+		while (i < n && p[i] >= '0' && p[i] <= '9')
+			i++;
+	else
+		return 0;
+	if (i < n && p[i] == '.') {
+		size_t d = ++i;
+
+		while (i < n && p[i] >= '0' && p[i] <= '9')
+			i++;
+		if (i == d)
+			return 0;
+	}
+	if (i < n && (p[i] == 'e' || p[i] == 'E')) {
+		size_t d;
+
+		i++;
+		if (i < n && (p[i] == '+' || p[i] == '-'))
+			i++;
+		d = i;
+		while (i < n && p[i] >= '0' && p[i] <= '9')
+			i++;
+		if (i == d)
+			return 0;
+	}
+	return i == n;
+}
+
+
+static int tok_begin(const tw_jtok *t)
+{
+	return t->type == TW_J_STRING ? t->start - 1 : t->start;
+}
+
+static int tok_end(const tw_jtok *t)
+{
+	return t->type == TW_J_STRING ? t->end + 1 : t->end;
+}
+
+/* Only blanks in [a, b), around exactly one @p sep when sep is not 0. */
+static int gap_ok(const char *js, int a, int b, char sep)
+{
+	int seen = 0;
+
+	for (int i = a; i < b; i++) {
+		if (is_ws(js[i]))
+			continue;
+		if (sep && js[i] == sep && !seen) {
+			seen = 1;
+			continue;
+		}
+		return 0;
+	}
+	return sep ? seen : 1;
+}
+
+/* jsmn accepts some malformed containers ("[1,]", "[,1]", "{\"a\":1,}"): check the text
+ * between the children of container @p c. */
+static int container_ok(const struct tw_json *j, int c)
+{
+	const tw_jtok *t = j->t;
+	int pos = t[c].start + 1, k = 0, obj = t[c].type == TW_J_OBJECT;
+
+	for (int i = c + 1; i < j->n && t[i].start < t[c].end; i = tw_json_skip(j, i), k++) {
+		char sep = k == 0 ? 0 : (obj && k % 2 ? ':' : ',');
+
+		if (obj && k % 2 == 0 && t[i].type != TW_J_STRING)
+			return 0; /* keys are strings */
+		if (!gap_ok(j->js, pos, tok_begin(&t[i]), sep))
+			return 0;
+		pos = tok_end(&t[i]);
+	}
+	if (obj && k % 2)
+		return 0;
+	return gap_ok(j->js, pos, t[c].end - 1, 0);
+}
+
 int tw_json_parse(struct tw_json *j, const char *js, size_t len, tw_jtok *toks, int max)
 {
 	jsmn_parser p;
@@ -41,8 +130,14 @@ int tw_json_parse(struct tw_json *j, const char *js, size_t len, tw_jtok *toks, 
 	end = tw_json_skip(j, 0);
 	if (end != n)
 		return TW_ERR_RPC_PARSE;
-	for (size_t i = (size_t)toks[0].end; i < len; i++) {
-		if (!is_ws(js[i]))
+	if (!gap_ok(js, 0, tok_begin(&toks[0]), 0) || !gap_ok(js, tok_end(&toks[0]), (int)len, 0))
+		return TW_ERR_RPC_PARSE;
+	for (int i = 0; i < n; i++) {
+		if (toks[i].type == TW_J_PRIMITIVE &&
+		    !primitive_ok(js + toks[i].start, (size_t)(toks[i].end - toks[i].start)))
+			return TW_ERR_RPC_PARSE;
+		if ((toks[i].type == TW_J_OBJECT || toks[i].type == TW_J_ARRAY) &&
+		    !container_ok(j, i))
 			return TW_ERR_RPC_PARSE;
 	}
 	return n;

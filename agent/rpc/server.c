@@ -460,21 +460,22 @@ int tw_rpc_start(struct tw_rpc **out, struct tw_agent *ag, struct tw_cqrs *q, ch
 		r->slots = tw_arena_carve(&ag->arena, (nslots + 1) * sizeof *r->slots,
 					  "rpc connection slots", "rpc_slots");
 	if (r && r->slots && nlong) {
+		int *owner;
+
 		r->longbuf = tw_arena_carve(&ag->arena, nlong * sizeof *r->longbuf,
 					    "rpc long-line table", "rpc_long_lines");
-		r->long_owner = r->longbuf ? tw_arena_carve(&ag->arena, nlong * sizeof(int),
-							    "rpc long-line owners",
-							    "rpc_long_lines")
-					   : NULL;
-		for (size_t i = 0; r->long_owner && i < nlong; i++) {
+		owner = r->longbuf ? tw_arena_carve(&ag->arena, nlong * sizeof(int),
+						    "rpc long-line owners", "rpc_long_lines")
+				   : NULL;
+		for (size_t i = 0; owner && i < nlong; i++) {
 			r->longbuf[i] = tw_arena_carve(&ag->arena, max_line + 1,
 						       "rpc long-line buffer", "rpc_max_line");
-			if (r->longbuf[i] == NULL) {
-				r->long_owner = NULL;
-				break;
-			}
-			r->long_owner[i] = -1;
+			if (r->longbuf[i] == NULL)
+				owner = NULL;
+			else
+				owner[i] = -1;
 		}
+		r->long_owner = owner;
 	}
 	if (r == NULL || r->slots == NULL || (nlong && r->long_owner == NULL)) {
 		snprintf(err, errlen, "rpc: %s", ag->arena.err);

@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: MIT */
+/* test_rpc_json.c - the jsmn wrapper: one value per line, strict primitives, string escapes,
+ * numbers, UTF-8 checks, and the bounded writer's escaping and overflow. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "rpc/json.h"
+
+static tw_jtok toks[64];
+
+static int parse(struct tw_json *j, const char *s)
+{
+	return tw_json_parse(j, s, strlen(s), toks, 64);
+}
+
+static void one_value_per_line(void **state)
+{
+	struct tw_json j;
+	static const char *const bad[] = {
+		"",          "{",         "{\"a\":1",   "{\"a\":1}}", "{\"a\":1} {\"b\":2}",
+		"{\"a\":NaN}", "{\"a\":Infinity}", "{\"a\":nul}", "{\"a\":tru}", "{'a':1}",
+		"{\"a\":1,}", "{\"a\" 1}", "// c\n{}", "{\"a\":01x}", "{\"a\":nulll}",
+		"{\"a\":01}", "{\"a\":1.}", "{\"a\":.5}", "{\"a\":-}", "{\"a\":1e}", "{\"a\":+1}",
+		"{\"a\":0x10}", "{\"a\":truex}", "[1,]", "[,1]", "[1,,2]", "[1 2]", "{\"a\":1 \"b\":2}",
+		"{\"a\"::1}", "{1:2}", "{\"a\"}", "{\"a\":1,,\"b\":2}",
+	};
+
+	(void)state;
+	assert_true(parse(&j, "{\"a\":1}") > 0);
+	assert_true(parse(&j, "  {\"a\":[1,2,{\"b\":null}]}  \r\n") > 0);
+	assert_true(parse(&j, "[0,-0,1.5,-2e10,3E+2,4e-3,true,false,null]") > 0);
+	assert_true(parse(&j, "\"str\"") > 0);
+	assert_true(parse(&j, " { \"a\" : [ ] , \"b\" : { } , \"c\" : \"\" } ") > 0);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		if (parse(&j, bad[i]) >= 0)
+			fail_msg("'%s' accepted", bad[i]);
+	}
+	{
+		char many[512];
+		size_t n = 0;
+
+		n += (size_t)snprintf(many, sizeof many, "[");
+		for (int i = 0; i < 100; i++)
+			n += (size_t)snprintf(many + n, sizeof many - n, "%s1", i ? "," : "");
+		snprintf(many + n, sizeof many - n, "]");
+		assert_int_equal(parse(&j, many), TW_ERR_RPC_TOKENS);
+	}
+}
+
+static void members_and_types(void **state)
+{
+	struct tw_json j;
+	int o, v;
+	char s[16];
+	double d;
+
+	(void)state;
+	assert_true(parse(&j, "{\"x\":{\"email\":\"in\"},\"email\":\"out\",\"n\":-2.5e1,\"z\":null}") > 0);
+	o = 0;
+	v = tw_json_member(&j, o, "email");
+	assert_int_equal(tw_json_string(&j, v, s, sizeof s), 0);
+	assert_string_equal(s, "out"); /* not the nested one */
+	assert_int_equal(tw_json_number(&j, tw_json_member(&j, o, "n"), &d), 0);
+	assert_true(d == -25.0);
+	assert_true(tw_json_is_null(&j, tw_json_member(&j, o, "z")));
+	assert_int_equal(tw_json_member(&j, o, "missing"), -1);
+	assert_int_equal(tw_json_number(&j, v, &d), TW_ERR_RPC_TYPE);            /* a string */
+	assert_int_equal(tw_json_string(&j, tw_json_member(&j, o, "n"), s, sizeof s), TW_ERR_RPC_TYPE);
+	assert_int_equal(tw_json_number(&j, tw_json_member(&j, o, "z"), &d), TW_ERR_RPC_TYPE);
+	assert_true(parse(&j, "{\"h\":1e999,\"t\":true,\"big\":"
+			      "99999999999999999999999999999999999999999999999999999999999999999999999}") > 0);
+	assert_int_equal(tw_json_number(&j, tw_json_member(&j, 0, "h"), &d), 0);
+	assert_true(isinf(d));
+	assert_int_equal(tw_json_number(&j, tw_json_member(&j, 0, "big"), &d), 0);
+	assert_true(d > 1e60);
+	assert_int_equal(tw_json_number(&j, tw_json_member(&j, 0, "t"), &d), TW_ERR_RPC_TYPE);
+}
+
+static void string_escapes(void **state)
+{
+	struct tw_json j;
+	char s[32];
+
+	(void)state;
+	assert_true(parse(&j, "[\"a\\\"b\\\\c\\/d\\n\", \"\\u00e9\\u20ac\", \"\\ud83d\\ude00\", "
+			      "\"\\u0000\", \"\\ud800\", \"\\udc00x\", \"-\", \"0123456789012345678901234567890123\"]") > 0);
+	assert_int_equal(tw_json_string(&j, 1, s, sizeof s), 0);
+	assert_string_equal(s, "a\"b\\c/d\n");
+	assert_int_equal(tw_json_string(&j, 2, s, sizeof s), 0);
+	assert_string_equal(s, "\xc3\xa9\xe2\x82\xac");
+	assert_int_equal(tw_json_string(&j, 3, s, sizeof s), 0);
+	assert_string_equal(s, "\xf0\x9f\x98\x80");
+	assert_int_equal(tw_json_string(&j, 4, s, sizeof s), TW_ERR_RPC_TYPE);  /* \u0000 */
+	assert_int_equal(tw_json_string(&j, 5, s, sizeof s), TW_ERR_RPC_TYPE);  /* lone high */
+	assert_int_equal(tw_json_string(&j, 6, s, sizeof s), TW_ERR_RPC_TYPE);  /* lone low */
+	assert_int_equal(tw_json_string(&j, 8, s, sizeof s), TW_ERR_RPC_TOOLONG);
+	assert_true(parse(&j, "[\"\\x\"]") < 0); /* an unknown escape is not JSON */
+}
+
+static void utf8(void **state)
+{
+	static const char *const good[] = {"plain", "caf\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
+					   "\xf4\x8f\xbf\xbf"};
+	static const char *const bad[] = {
+		"\xc3",         "\xc3\x28",      "\xc0\xaf",     "\xe0\x80\xaf", "\xed\xa0\x80",
+		"\xf4\x90\x80\x80", "\xf8\x88\x80\x80\x80", "\xff", "\x80", "\xe2\x82",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+		assert_true(tw_json_utf8_ok(good[i], strlen(good[i])));
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		if (tw_json_utf8_ok(bad[i], strlen(bad[i])))
+			fail_msg("bad UTF-8 %zu accepted", i);
+	}
+	assert_false(tw_json_utf8_ok("a\0b", 3));
+}
+
+static void writer(void **state)
+{
+	char buf[64];
+	struct tw_jw w;
+
+	(void)state;
+	tw_jw_init(&w, buf, sizeof buf);
+	tw_jw_str(&w, "q\"b\\\n\x01");
+	tw_jw_lit(&w, ",");
+	tw_jw_num(&w, 150.3);
+	tw_jw_lit(&w, ",");
+	tw_jw_num(&w, NAN);
+	tw_jw_lit(&w, ",");
+	tw_jw_str(&w, NULL);
+	assert_false(w.overflow);
+	assert_string_equal(buf, "\"q\\\"b\\\\\\u000a\\u0001\",150.3,null,null");
+	tw_jw_init(&w, buf, 8);
+	tw_jw_lit(&w, "0123456789");
+	assert_true(w.overflow);
+	assert_int_equal(w.len, 0);
+	tw_jw_printf(&w, "%d", 1);
+	assert_true(w.overflow);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(one_value_per_line), cmocka_unit_test(members_and_types),
+		cmocka_unit_test(string_escapes),     cmocka_unit_test(utf8),
+		cmocka_unit_test(writer),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

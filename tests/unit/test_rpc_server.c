@@ -1,0 +1,670 @@
+/* SPDX-License-Identifier: MIT */
+/* test_rpc_server.c - the JSON-RPC line server over scripted peers and a scripted CQRS stand-in:
+ * framing (partial, pipelined, overlong, long lines), UTF-8, wrong types, error mapping,
+ * request ids (required, passed on, replayed), token, slots, idle and slow-client time-outs. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/agent.h"
+#include "core/log.h"
+#include "cqrs/cqrs.h"
+#include "fake_hal.h"
+#include "rpc/rpc.h"
+
+/* ---- a scripted CQRS: answers on the next loop turn, keeps request ids like the real one ---- */
+
+struct tw_cqrs {
+	int dummy;
+};
+
+static struct tw_cqrs fake_q;
+static struct tw_agent ag;
+static struct tw_rpc *srv;
+static int next_rc;          /* outcome of the next operation */
+static int sync_fail;        /* the next call fails at once with next_rc */
+static int executed;         /* commands actually executed */
+static char last_reqid[80], last_method[48];
+static struct {
+	char id[80], method[48], params[128], response[TW_CQRS_RESPONSE_MAX];
+} stored[16];
+static int nstored;
+
+struct pending {
+	struct tw_cqrs_op *op;
+	char params[128];
+};
+static struct pending pend;
+
+static int64_t complete(struct tw_loop *l, void *arg)
+{
+	struct tw_cqrs_op *op = arg;
+	struct tw_cqrs_result *r = &op->res;
+
+	(void)l;
+	memset(r, 0, sizeof *r);
+	r->rc = next_rc;
+	r->msg = next_rc ? "scripted failure" : "";
+	r->field = next_rc == TW_ERR_CQRS_INVALID ? "email" : NULL;
+	if (next_rc == 0) {
+		snprintf(op->user.email, sizeof op->user.email, "a@example.com");
+		snprintf(op->user.ticker, sizeof op->user.ticker, "AAPL");
+		op->user.has_high = 1;
+		op->user.high = 200;
+		r->user = &op->user;
+		snprintf(op->quote.ticker, sizeof op->quote.ticker, "AAPL");
+		op->quote.value = 123.5;
+		r->quote = &op->quote;
+		r->average = 120.25;
+		r->count = 3;
+	}
+	if (op->idem.request_id && op->idem.format) {
+		int i;
+
+		for (i = 0; i < nstored && strcmp(stored[i].id, op->idem.request_id) != 0; i++)
+			;
+		if (i < nstored) {
+			if (strcmp(stored[i].method, op->idem.method) != 0 ||
+			    strcmp(stored[i].params, pend.params) != 0) {
+				memset(r, 0, sizeof *r);
+				r->rc = TW_ERR_CQRS_REUSED;
+				r->msg = "request_id reused";
+				r->field = "request_id";
+			} else {
+				memset(r, 0, sizeof *r);
+				r->replayed = 1;
+				r->response = stored[i].response;
+			}
+		} else {
+			executed++;
+			if (r->rc == 0 || r->rc == TW_ERR_CQRS_EXISTS || r->rc == TW_ERR_CQRS_NOT_FOUND) {
+				size_t n = op->idem.format(op->idem.format_arg, r, stored[nstored].response,
+							   sizeof stored[nstored].response);
+
+				assert_true(n > 0);
+				snprintf(stored[nstored].id, sizeof stored[0].id, "%s", op->idem.request_id);
+				snprintf(stored[nstored].method, sizeof stored[0].method, "%s",
+					 op->idem.method);
+				snprintf(stored[nstored].params, sizeof stored[0].params, "%s", pend.params);
+				r->response = stored[nstored++].response;
+			}
+		}
+	} else {
+		executed++;
+	}
+	op->done(op->arg, r);
+	return TW_TIMER_STOP;
+}
+
+static int start_op(struct tw_cqrs_op *op, const struct tw_cqrs_idem *idem, tw_cqrs_done_fn done,
+		    void *arg, const char *params)
+{
+	memset(&op->res, 0, sizeof op->res);
+	op->done = done;
+	op->arg = arg;
+	memset(&op->idem, 0, sizeof op->idem);
+	if (idem) {
+		op->idem = *idem;
+		snprintf(last_reqid, sizeof last_reqid, "%s", idem->request_id ? idem->request_id : "");
+		snprintf(last_method, sizeof last_method, "%s", idem->method ? idem->method : "");
+	}
+	if (sync_fail) {
+		sync_fail = 0;
+		op->res.rc = next_rc;
+		op->res.msg = "scripted synchronous failure";
+		op->res.field = next_rc == TW_ERR_CQRS_INVALID ? "ticker" : NULL;
+		return next_rc;
+	}
+	pend.op = op;
+	snprintf(pend.params, sizeof pend.params, "%s", params);
+	assert_true(tw_loop_add_timer(&ag.loop, 0, complete, op) > 0);
+	return TW_OK;
+}
+
+int tw_cqrs_register_user(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *email,
+			  const char *ticker, double high, double low,
+			  const struct tw_cqrs_idem *idem, tw_cqrs_done_fn done, void *arg)
+{
+	char p[128];
+
+	(void)q;
+	snprintf(p, sizeof p, "%s|%s|%g|%g", email, ticker, high, low);
+	return start_op(op, idem, done, arg, p);
+}
+
+int tw_cqrs_update_ticker(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *email,
+			  const char *ticker, const struct tw_cqrs_idem *idem,
+			  tw_cqrs_done_fn done, void *arg)
+{
+	(void)q;
+	(void)ticker;
+	return start_op(op, idem, done, arg, email);
+}
+
+int tw_cqrs_update_thresholds(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *email,
+			      double high, double low, const struct tw_cqrs_idem *idem,
+			      tw_cqrs_done_fn done, void *arg)
+{
+	(void)q;
+	(void)high;
+	(void)low;
+	return start_op(op, idem, done, arg, email);
+}
+
+int tw_cqrs_delete_user(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *email,
+			const struct tw_cqrs_idem *idem, tw_cqrs_done_fn done, void *arg)
+{
+	(void)q;
+	return start_op(op, idem, done, arg, email);
+}
+
+int tw_cqrs_get_user(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *email,
+		     tw_cqrs_done_fn done, void *arg)
+{
+	(void)q;
+	return start_op(op, NULL, done, arg, email);
+}
+
+int tw_cqrs_last_value(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *email,
+		       const char *ticker, tw_cqrs_done_fn done, void *arg)
+{
+	(void)q;
+	(void)ticker;
+	return start_op(op, NULL, done, arg, email ? email : "");
+}
+
+int tw_cqrs_average(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *email,
+		    const char *ticker, long long n, tw_cqrs_done_fn done, void *arg)
+{
+	(void)q;
+	(void)ticker;
+	(void)n;
+	return start_op(op, NULL, done, arg, email ? email : "");
+}
+
+int tw_cqrs_list_users(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *after,
+		       long long limit, tw_cqrs_user_fn row, tw_cqrs_done_fn done, void *arg)
+{
+	struct tw_user u = {.email = "a@example.com", .ticker = "AAPL"};
+
+	(void)q;
+	(void)after;
+	for (long long i = 0; i < limit && i < 2; i++)
+		row(arg, &u);
+	return start_op(op, NULL, done, arg, "");
+}
+
+int tw_cqrs_expire_requests(struct tw_cqrs *q, struct tw_cqrs_op *op, int64_t ttl_ms,
+			    tw_cqrs_done_fn done, void *arg)
+{
+	(void)q;
+	(void)op;
+	(void)ttl_ms;
+	(void)done;
+	(void)arg;
+	return TW_OK;
+}
+
+int tw_cqrs_ready(const struct tw_cqrs *q)
+{
+	(void)q;
+	return 1;
+}
+
+void tw_cqrs_status(const struct tw_cqrs *q, char *buf, size_t len)
+{
+	(void)q;
+	snprintf(buf, len, "fake db");
+}
+
+const struct tw_cqrs_result *tw_cqrs_op_result(const struct tw_cqrs_op *op)
+{
+	return &op->res;
+}
+
+/* ---- the few agent.c functions the server calls (agent.c is part of the binary only) ---- */
+
+int tw_agent_add_method(struct tw_agent *a, const char *name, tw_method_fn fn, void *arg)
+{
+	if (a->nmethods == TW_MAX_METHODS)
+		return TW_ERR_NOMEM;
+	a->methods[a->nmethods++] = (struct tw_agent_method){name, fn, arg};
+	return TW_OK;
+}
+
+const struct tw_agent_method *tw_agent_find_method(const struct tw_agent *a, const char *name,
+						   size_t len)
+{
+	for (size_t i = 0; i < a->nmethods; i++) {
+		if (strlen(a->methods[i].name) == len && memcmp(a->methods[i].name, name, len) == 0)
+			return &a->methods[i];
+	}
+	return NULL;
+}
+
+void tw_agent_set_json_handler(struct tw_agent *a, tw_json_line_fn fn, void *arg)
+{
+	a->json_fn = fn;
+	a->json_arg = arg;
+}
+
+int64_t tw_agent_uptime_s(const struct tw_agent *a)
+{
+	return (tw_hal_now() - a->started) / TW_MONO_PER_S;
+}
+
+/* ---- harness ---- */
+
+static int listen_fd;
+
+static int setup_with(size_t slots, const char *token)
+{
+	char err[256];
+
+	fake_reset();
+	tw_log_set_stderr(0);
+	memset(&ag, 0, sizeof ag);
+	tw_config_defaults(&ag.cfg, ag.origins);
+	snprintf(ag.cfg.rpc.listen, sizeof ag.cfg.rpc.listen, "127.0.0.1:0");
+	snprintf(ag.cfg.rpc.token, sizeof ag.cfg.rpc.token, "%s", token);
+	ag.cfg.limits.rpc_slots = (int64_t)slots;
+	ag.cfg.limits.rpc_max_line = 4096;
+	ag.cfg.limits.rpc_long_lines = 1;
+	ag.cfg.rpc.slow_timeout_ms = 2000;
+	ag.cfg.rpc.idle_timeout_ms = 10000;
+	assert_int_equal(tw_arena_init(&ag.arena, 4 << 20), TW_OK);
+	assert_int_equal(tw_loop_init(&ag.loop, &ag.arena, 32, 32), TW_OK);
+	next_rc = 0;
+	sync_fail = 0;
+	executed = 0;
+	nstored = 0;
+	last_reqid[0] = last_method[0] = '\0';
+	assert_int_equal(tw_rpc_start(&srv, &ag, &fake_q, err, sizeof err), TW_OK);
+	listen_fd = FAKE_FD_BASE; /* the first fake peer made: the listener */
+	fake_peer_data(listen_fd, "!", 1, 0, 0); /* keeps the listener readable */
+	return 0;
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	return setup_with(2, "");
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	tw_rpc_stop(srv);
+	tw_arena_free(&ag.arena);
+	return 0;
+}
+
+static void turns(int n)
+{
+	for (int i = 0; i < n; i++)
+		tw_loop_run_once(&ag.loop, 10);
+}
+
+static int connect_peer(void)
+{
+	int fd = fake_peer_new();
+
+	fake_accept_push(fd);
+	turns(1);
+	return fd;
+}
+
+/* Send @p line to a new connection, run the loop, return what came back. */
+static const char *ask(int fd, const char *line, size_t chunk)
+{
+	size_t len;
+
+	fake_peer_data(fd, line, strlen(line), chunk, 0);
+	turns(20);
+	return fake_peer_sent(fd, &len);
+}
+
+static const char *sent(int fd)
+{
+	size_t len;
+
+	return fake_peer_sent(fd, &len);
+}
+
+static int count_lines(const char *s)
+{
+	int n = 0;
+
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+/* ---- tests ---- */
+
+static void partial_lines_are_assembled(void **state)
+{
+	int fd = connect_peer();
+	const char *got = ask(fd, "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"agent.status\"}\n", 5);
+
+	(void)state;
+	assert_non_null(strstr(got, "\"id\":7,\"result\":{\"version\""));
+	assert_int_equal(count_lines(got), 1);
+	assert_true(fake_peer_recv_calls(fd) > 5); /* it really came in pieces */
+}
+
+static void pipelined_lines_answered_in_order(void **state)
+{
+	int fd = connect_peer();
+	const char *got = ask(fd,
+			      "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"user.get\",\"params\":{\"email\":\"a@example.com\"}}\r\n"
+			      "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"agent.status\"}\n"
+			      "\n"
+			      "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"user.get\",\"params\":{\"email\":\"a@example.com\"}}\n",
+			      0);
+
+	(void)state;
+	assert_int_equal(count_lines(got), 3);
+	assert_true(strstr(got, "\"id\":1,") < strstr(got, "\"id\":2,"));
+	assert_true(strstr(got, "\"id\":2,") < strstr(got, "\"id\":3,"));
+	assert_int_equal(executed, 2);
+}
+
+static void overlong_line_gets_error_and_close(void **state)
+{
+	static char big[5200];
+	int fd = connect_peer();
+	const char *got;
+
+	(void)state;
+	memset(big, 'x', sizeof big - 1);
+	fake_peer_data(fd, big, sizeof big - 1, 0, 0);
+	turns(30);
+	got = sent(fd);
+	assert_non_null(strstr(got, "\"code\":-32600"));
+	assert_non_null(strstr(got, "longer than 4096 bytes"));
+	assert_true(fake_peer_closed(fd));
+}
+
+static void long_line_borrows_a_buffer(void **state)
+{
+	static char line[3600];
+	int fd = connect_peer();
+	const char *got;
+	int n;
+
+	(void)state;
+	n = snprintf(line, sizeof line,
+		     "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"user.get\",\"params\":{\"email\":\"");
+	memset(line + n, 'b', 3000);
+	snprintf(line + n + 3000, sizeof line - (size_t)n - 3000, "@example.com\"}}\n");
+	got = ask(fd, line, 0);
+	assert_non_null(strstr(got, "\"id\":4,\"error\":{\"code\":-32002"));
+	assert_non_null(strstr(got, "email is longer than 254"));
+	assert_false(fake_peer_closed(fd));
+	got = ask(fd, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"agent.status\"}\n", 0);
+	assert_non_null(strstr(got, "\"id\":5,\"result\""));
+}
+
+static void invalid_utf8_is_a_parse_error(void **state)
+{
+	int fd = connect_peer();
+	const char *got = ask(fd,
+			      "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"user.get\",\"params\":{\"email\":\"\xc3\x28@x.com\"}}\n"
+			      "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"user.get\",\"params\":{\"email\":\"\xed\xa0\x80@x.com\"}}\n"
+			      "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"agent.status\"}\n",
+			      0);
+
+	(void)state;
+	assert_int_equal(count_lines(got), 3);
+	assert_non_null(strstr(got, "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32700"));
+	assert_non_null(strstr(got, "not valid UTF-8"));
+	assert_non_null(strstr(got, "\"id\":3,\"result\""));
+	assert_int_equal(executed, 0);
+}
+
+static void wrong_types_and_envelopes(void **state)
+{
+	static const struct {
+		const char *line;
+		const char *want;
+	} cases[] = {
+		{"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"user.register\",\"params\":{\"email\":\"a@b.c\",\"ticker\":\"X\",\"high\":\"1\",\"request_id\":\"r\"}}",
+		 "\"code\":-32602,\"message\":\"high must be a number"},
+		{"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"user.get\",\"params\":{\"email\":5}}",
+		 "\"code\":-32602,\"message\":\"email must be a string"},
+		{"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"user.get\",\"params\":[\"a@b.c\"]}",
+		 "\"code\":-32602"},
+		{"{\"jsonrpc\":\"2.0\",\"id\":{},\"method\":\"agent.status\"}", "\"code\":-32600"},
+		{"{\"jsonrpc\":\"2.0\",\"id\":1}", "\"code\":-32600"},
+		{"{\"jsonrpc\":2,\"id\":1,\"method\":\"agent.status\"}", "\"code\":-32600"},
+		{"[1,2]", "batch requests are not supported"},
+		{"\"str\"", "\"code\":-32600"},
+		{"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"agent.status\"", "\"code\":-32700"},
+		{"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"user.get\",\"params\":{\"email\":NaN}}",
+		 "\"code\":-32700"},
+		{"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x.y\"}", "\"code\":-32601"},
+		{"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"quote.average\",\"params\":{\"ticker\":\"A\",\"n\":1.5}}",
+		 "n must be a whole number"},
+		{"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"user.get\",\"params\":{\"email\":\"a@b.c\",\"bogus\":1}}",
+		 "unknown param 'bogus'"},
+		{"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"user.get\",\"params\":{\"email\":\"a\\u0000b\"}}",
+		 "\"code\":-32602"},
+		{"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"user.get\",\"params\":{\"email\":\"\\ud800\"}}",
+		 "\"code\":-32602"},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		int fd = connect_peer();
+		char line[512];
+		const char *got;
+
+		snprintf(line, sizeof line, "%s\n", cases[i].line);
+		got = ask(fd, line, 0);
+		if (strstr(got, cases[i].want) == NULL)
+			fail_msg("case %zu: %s\nwant %s\ngot %s", i, cases[i].line, cases[i].want, got);
+		tw_rpc_stop(srv);
+		teardown(NULL);
+		setup(NULL);
+	}
+	assert_int_equal(executed, 0);
+}
+
+static void error_mapping(void **state)
+{
+	static const struct {
+		int rc, code;
+	} map[] = {
+		{TW_ERR_CQRS_INVALID, -32002},  {TW_ERR_CQRS_NOT_FOUND, -32003},
+		{TW_ERR_CQRS_EXISTS, -32004},   {TW_ERR_DB_UNAVAILABLE, -32005},
+		{TW_ERR_DB_TIMEOUT, -32005},    {TW_ERR_CQRS_REUSED, -32006},
+		{TW_ERR_DB_SQL, -32603},        {TW_ERR_DB_BUSY, -32007},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
+		char want[64];
+		int fd;
+		const char *got;
+
+		assert_int_equal(tw_rpc_error_code(map[i].rc), map[i].code);
+		/* asynchronous failure */
+		fd = connect_peer();
+		next_rc = map[i].rc;
+		got = ask(fd, "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"user.get\",\"params\":{\"email\":\"a@example.com\"}}\n", 0);
+		snprintf(want, sizeof want, "\"id\":9,\"error\":{\"code\":%d", map[i].code);
+		assert_non_null(strstr(got, want));
+		/* synchronous failure (validation before any database work) */
+		sync_fail = 1;
+		got = ask(fd, "{\"jsonrpc\":\"2.0\",\"id\":10,\"method\":\"user.get\",\"params\":{\"email\":\"a@example.com\"}}\n", 0);
+		snprintf(want, sizeof want, "\"id\":10,\"error\":{\"code\":%d", map[i].code);
+		assert_non_null(strstr(got, want));
+		tw_rpc_stop(srv);
+		teardown(NULL);
+		setup(NULL);
+	}
+	next_rc = TW_ERR_CQRS_INVALID;
+	sync_fail = 1;
+	assert_non_null(strstr(ask(connect_peer(), "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"user.update_ticker\",\"params\":{\"email\":\"a@example.com\",\"ticker\":\"??\",\"request_id\":\"r1\"}}\n", 0),
+			       "\"field\":\"ticker\""));
+}
+
+static void request_ids(void **state)
+{
+	int fd = connect_peer();
+	const char *got;
+	const char *first, *second;
+	char a[512], b[512];
+
+	(void)state;
+	got = ask(fd, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"user.register\",\"params\":{\"email\":\"a@example.com\",\"ticker\":\"AAPL\"}}\n", 0);
+	assert_non_null(strstr(got, "\"code\":-32602"));
+	assert_non_null(strstr(got, "\"field\":\"request_id\""));
+	assert_int_equal(executed, 0);
+	got = ask(fd, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"user.register\",\"params\":{\"email\":\"a@example.com\",\"ticker\":\"AAPL\",\"high\":200,\"request_id\":\"req-1\"}}\n", 0);
+	assert_string_equal(last_reqid, "req-1");
+	assert_string_equal(last_method, "user.register");
+	first = strstr(got, "\"id\":2,");
+	assert_non_null(first);
+	snprintf(a, sizeof a, "%.*s", (int)strcspn(first + 7, "\n"), first + 7);
+	/* the same id again: the stored response, under the new JSON-RPC id, nothing executed */
+	got = ask(fd, "{\"jsonrpc\":\"2.0\",\"id\":\"again\",\"method\":\"user.register\",\"params\":{\"request_id\":\"req-1\",\"high\":200,\"ticker\":\"AAPL\",\"email\":\"a@example.com\"}}\n", 0);
+	second = strstr(got, "\"id\":\"again\",");
+	assert_non_null(second);
+	snprintf(b, sizeof b, "%.*s", (int)strcspn(second + 13, "\n"), second + 13);
+	assert_string_equal(a, b);
+	assert_int_equal(executed, 1);
+	/* the same id with other params */
+	got = ask(fd, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"user.register\",\"params\":{\"email\":\"a@example.com\",\"ticker\":\"MSFT\",\"request_id\":\"req-1\"}}\n", 0);
+	assert_non_null(strstr(got, "\"id\":3,\"error\":{\"code\":-32006"));
+	/* an error outcome is stored and replayed as well */
+	next_rc = TW_ERR_CQRS_EXISTS;
+	got = ask(fd, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"user.register\",\"params\":{\"email\":\"b@example.com\",\"ticker\":\"AAPL\",\"request_id\":\"req-2\"}}\n", 0);
+	assert_non_null(strstr(got, "\"id\":4,\"error\":{\"code\":-32004"));
+	next_rc = 0;
+	got = ask(fd, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"user.register\",\"params\":{\"email\":\"b@example.com\",\"ticker\":\"AAPL\",\"request_id\":\"req-2\"}}\n", 0);
+	assert_non_null(strstr(got, "\"id\":5,\"error\":{\"code\":-32004"));
+	assert_int_equal(executed, 2);
+	/* a request id that is not a string */
+	got = ask(fd, "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"user.delete\",\"params\":{\"email\":\"b@example.com\",\"request_id\":17}}\n", 0);
+	assert_non_null(strstr(got, "\"id\":6,\"error\":{\"code\":-32602"));
+	/* a request id longer than 64 characters */
+	got = ask(fd, "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"user.delete\",\"params\":{\"email\":\"b@example.com\",\"request_id\":\"0123456789012345678901234567890123456789012345678901234567890123456789\"}}\n", 0);
+	assert_non_null(strstr(got, "\"id\":7,\"error\":{\"code\":-32002"));
+}
+
+static void slow_client_is_cut(void **state)
+{
+	int fd = connect_peer();
+	const char *got;
+
+	(void)state;
+	fake_peer_data(fd, "{\"jsonrpc\":\"2.0\",", 17, 0, 0);
+	turns(3);
+	assert_false(fake_peer_closed(fd));
+	fake_clock_advance_ms(2500);
+	turns(3);
+	got = sent(fd);
+	assert_non_null(strstr(got, "\"code\":-32600"));
+	assert_non_null(strstr(got, "slow_timeout"));
+	assert_true(fake_peer_closed(fd));
+}
+
+static void idle_connection_is_closed(void **state)
+{
+	int fd = connect_peer();
+
+	(void)state;
+	fake_clock_advance_ms(5000);
+	turns(2);
+	assert_false(fake_peer_closed(fd));
+	fake_clock_advance_ms(6000);
+	turns(2);
+	assert_true(fake_peer_closed(fd));
+	assert_int_equal(strlen(sent(fd)), 0);
+}
+
+static void slots_are_bounded(void **state)
+{
+	int a = connect_peer(), b = connect_peer(), c = connect_peer();
+
+	(void)state;
+	assert_false(fake_peer_closed(a));
+	assert_false(fake_peer_closed(b));
+	assert_true(fake_peer_closed(c));
+	assert_non_null(strstr(sent(c), "\"code\":-32007"));
+	assert_non_null(strstr(ask(a, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"agent.status\"}\n", 0),
+			       "\"result\""));
+}
+
+static void token_is_required(void **state)
+{
+	int fd;
+
+	(void)state;
+	teardown(NULL);
+	setup_with(2, "t0ken");
+	fd = connect_peer();
+	assert_non_null(strstr(ask(fd, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"agent.status\"}\n", 0),
+			       "\"id\":1,\"error\":{\"code\":-32001"));
+	assert_non_null(strstr(ask(fd, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"agent.status\",\"token\":\"t0ke\"}\n", 0),
+			       "\"id\":2,\"error\":{\"code\":-32001"));
+	assert_non_null(strstr(ask(fd, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"agent.status\",\"token\":\"t0ken\"}\n", 0),
+			       "\"id\":3,\"result\""));
+}
+
+static int added(struct tw_agent *a, const char *params, size_t len, char *out, size_t outlen,
+		 void *arg)
+{
+	(void)a;
+	(void)arg;
+	snprintf(out, outlen, "{\"echo\":%.*s}", (int)len, params);
+	return TW_OK;
+}
+
+static void added_methods_and_results(void **state)
+{
+	int fd = connect_peer();
+	const char *got;
+
+	(void)state;
+	assert_int_equal(tw_agent_add_method(&ag, "kafka.metadata", added, NULL), TW_OK);
+	got = ask(fd, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"kafka.metadata\",\"params\":{\"x\":1}}\n", 0);
+	assert_non_null(strstr(got, "\"id\":1,\"result\":{\"echo\":{\"x\":1}}"));
+	got = ask(fd, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"quote.last\",\"params\":{\"ticker\":\"aapl\"}}\n", 0);
+	assert_non_null(strstr(got, "\"id\":2,\"result\":{\"ticker\":\"AAPL\",\"value\":123.5"));
+	got = ask(fd, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"quote.average\",\"params\":{\"ticker\":\"aapl\",\"n\":3}}\n", 0);
+	assert_non_null(strstr(got, "\"id\":3,\"result\":{\"ticker\":\"AAPL\",\"average\":120.25,\"n\":3}"));
+	got = ask(fd, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"user.list\",\"params\":{\"limit\":2}}\n", 0);
+	assert_non_null(strstr(got, "\"id\":4,\"result\":{\"users\":[{\"email\":\"a@example.com\""));
+	assert_non_null(strstr(got, "],\"next\":\"a@example.com\"}}"));
+	/* a notification runs but is not answered */
+	got = ask(fd, "{\"jsonrpc\":\"2.0\",\"method\":\"agent.status\"}\n", 0);
+	assert_null(strstr(got, "\"id\":null,\"result\""));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(partial_lines_are_assembled, setup, teardown),
+		cmocka_unit_test_setup_teardown(pipelined_lines_answered_in_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(overlong_line_gets_error_and_close, setup, teardown),
+		cmocka_unit_test_setup_teardown(long_line_borrows_a_buffer, setup, teardown),
+		cmocka_unit_test_setup_teardown(invalid_utf8_is_a_parse_error, setup, teardown),
+		cmocka_unit_test_setup_teardown(wrong_types_and_envelopes, setup, teardown),
+		cmocka_unit_test_setup_teardown(error_mapping, setup, teardown),
+		cmocka_unit_test_setup_teardown(request_ids, setup, teardown),
+		cmocka_unit_test_setup_teardown(slow_client_is_cut, setup, teardown),
+		cmocka_unit_test_setup_teardown(idle_connection_is_closed, setup, teardown),
+		cmocka_unit_test_setup_teardown(slots_are_bounded, setup, teardown),
+		cmocka_unit_test_setup_teardown(token_is_required, setup, teardown),
+		cmocka_unit_test_setup_teardown(added_methods_and_results, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
