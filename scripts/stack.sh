@@ -22,7 +22,18 @@ STOP_GRACE=${TW_STOP_GRACE:-10}          # seconds between the polite signal and
 NODES=(1 2 3)
 
 say() { printf 'stack: %s\n' "$*" >&2; }
-die() { say "error: $*"; exit 1; }
+die() { say "error: $*"; up_cleanup; exit 1; }
+UP_RUNNING=0
+up_cleanup() {  # an `up` that fails stops what it started (unless TW_KEEP_ON_FAIL=1)
+    [ "$UP_RUNNING" = 1 ] || return 0
+    UP_RUNNING=0
+    if [ "${TW_KEEP_ON_FAIL:-0}" = 1 ]; then
+        say "TW_KEEP_ON_FAIL=1: the stack is left running for inspection; run '$0 down' to stop it"
+    else
+        say "stopping what was started (set TW_KEEP_ON_FAIL=1 to keep it running); logs stay in $STATE"
+        cmd_down >&2 || true
+    fi
+}
 
 # ---------------------------------------------------------------- configuration
 # Defaults (overridable by the same TW_* names `env` prints) are fixed when a stack is
@@ -339,19 +350,19 @@ kafka_ready() {
 
 # ---------------------------------------------------------------- PostgreSQL
 pg_up_begin() {
-    local d=$STATE/pg
+    local d
+    d=$(readlink -f "$STATE/pg" 2>/dev/null || echo "$STATE/pg")   # may be a link to /tmp, see pg_prepare_dir
     PG_STARTED=0
     if alive postgres; then return 0; fi
     PG_STARTED=1
     [ -x "$PGBIN/postgres" ] || die "PostgreSQL server not found in $PGBIN (install postgresql-15)"
-    if [ "$(id -u)" -eq 0 ] && ! setpriv --reuid=nobody --regid=nogroup --clear-groups -- test -x "$STATE"; then
-        die "user nobody cannot reach $STATE (needed to run PostgreSQL as non-root); set TW_STACK_DIR to a world-traversable path"
-    fi
     if [ ! -f "$d/data/PG_VERSION" ]; then
-        rm -rf "$d"; mkdir -p "$d/data" "$d/run"
+        pg_prepare_dir
+        d=$(readlink -f "$STATE/pg")
+        mkdir -p "$d/data" "$d/run"
         printf '%s\n' "$CFG_DB_ADMIN_PASSWORD" >"$d/pwfile"
         chmod 700 "$d/data" "$d/run"; chmod 600 "$d/pwfile"
-        own_unpriv "$d"
+        own_unpriv "$d/"
         if ! run_unpriv "$PGBIN/initdb" -D "$d/data" -U postgres --pwfile="$d/pwfile" \
                 --auth=scram-sha-256 -E UTF8 --locale=C.UTF-8 --no-sync >"$d/initdb.log" 2>&1; then
             tail_log initdb "$d/initdb.log"; die "initdb failed"
@@ -380,7 +391,7 @@ EOF
 local   all all                scram-sha-256
 host    all all 127.0.0.1/32   scram-sha-256
 EOF
-        own_unpriv "$d"
+        own_unpriv "$d/"
         touch "$d/needs-roles"
     fi
     if [ "$(id -u)" -eq 0 ]; then
@@ -388,6 +399,20 @@ EOF
             "$PGBIN/postgres" -D "$d/data"
     else
         spawn postgres "$d/postgres.log" "$PGBIN/postgres" -D "$d/data"
+    fi
+}
+
+pg_prepare_dir() {  # $STATE/pg, or (as root, when user nobody cannot reach $STATE) a link to /tmp
+    local d=$STATE/pg alt
+    if [ -L "$d" ]; then rm -rf "$(readlink "$d")"; fi
+    rm -rf "$d"
+    if [ "$(id -u)" -eq 0 ] && ! setpriv --reuid=nobody --regid=nogroup --clear-groups -- test -x "$STATE"; then
+        alt=/tmp/tickwatch-stack-pg-$(printf '%s' "$STATE" | sha256sum | cut -c1-12)
+        rm -rf "$alt"; mkdir -p "$alt"; chmod 755 "$alt"
+        ln -s "$alt" "$d"
+        say "note: user nobody cannot reach $STATE, so PostgreSQL's files live in $alt (linked from $d)"
+    else
+        mkdir -p "$d"
     fi
 }
 
@@ -496,6 +521,7 @@ cmd_up() {
     else
         load_config
     fi
+    UP_RUNNING=1
     mkdir -p "$STATE/smtp"
     [ -f "$STATE/smtp/password" ] || { printf '%s\n' "$CFG_SMTP_PASSWORD" >"$STATE/smtp/password"; chmod 600 "$STATE/smtp/password"; }
     tls_make
@@ -532,6 +558,7 @@ cmd_up() {
         fi
         sleep 0.5
     done
+    UP_RUNNING=0
     say "stack is up in $((SECONDS - t0))s; use: eval \"\$($0 env)\""
 }
 
@@ -545,12 +572,7 @@ up_failed() {  # COMPONENT REASON
         quotes) tail_log quotes "$STATE/quotes/quotes.log" ;;
         sink) tail_log smtp-sink "$STATE/sink/smtp-sink.log" ;;
     esac
-    if [ "${TW_KEEP_ON_FAIL:-0}" = 1 ]; then
-        say "TW_KEEP_ON_FAIL=1: the stack is left running for inspection; run '$0 down' to stop it"
-    else
-        say "stopping what was started (set TW_KEEP_ON_FAIL=1 to keep it running); logs stay in $STATE"
-        cmd_down >&2 || true
-    fi
+    up_cleanup
     exit 1
 }
 

@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: MIT */
+/* http.h - a small HTTP/1.1 GET client on the event loop: keep-alive, content-length and
+ * chunked bodies, a bound on the response size, connect and response time-outs on loop timers.
+ *
+ * The byte stream goes through a transport (plain HAL sockets or TLS over
+ * them), so the parser and the time-outs are tested over plain scripted peers.
+ * One request at a time per client; the done callback is always called later
+ * from the loop, never from inside tw_http_get().
+ */
+#ifndef TW_HTTP_H
+#define TW_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hal.h"
+
+struct tw_loop;
+struct tw_tls_config;
+
+enum {
+	TW_ERR_HTTP_PROTO = -400,   /**< not HTTP, or a malformed message */
+	TW_ERR_HTTP_TOO_BIG = -401, /**< response larger than the bound ([limits] quote_response_kb) */
+	TW_ERR_HTTP_URL = -402,     /**< base URL not http(s)://host[:port][/path] */
+	TW_ERR_HTTP_TRUNCATED = -403, /**< the peer closed before the response ended */
+	TW_ERR_HTTP_BUSY = -404,    /**< a request is already running on this client */
+};
+
+#define TW_HTTP_ERR_LEN 512
+#define TW_HTTP_LINE_MAX 1024   /* longest status or header line */
+#define TW_HTTP_HEAD_MAX 16384  /* all header lines together */
+
+/* ---- parser (pure, fed any split of the bytes) ---- */
+
+struct tw_http_parser {
+	int state;
+	int status;
+	int minor; /* HTTP/1.<minor> */
+	int chunked, conn_close, keep_alive;
+	long long content_length; /* -1: none given */
+	long long chunk_left;
+	size_t head_bytes;
+	char line[TW_HTTP_LINE_MAX];
+	size_t line_len;
+	unsigned char *body;
+	size_t body_len, body_cap;
+};
+
+/** Start a response into @p body (capacity @p cap, one byte kept for a NUL). */
+void tw_http_parser_init(struct tw_http_parser *p, unsigned char *body, size_t cap);
+
+/**
+ * Feed @p len bytes. @return 1 when the response is complete (*used says how
+ * much was taken), 0 when more is needed (all taken), or TW_ERR_HTTP_PROTO /
+ * TW_ERR_HTTP_TOO_BIG with text in @p err.
+ */
+int tw_http_parse(struct tw_http_parser *p, const unsigned char *data, size_t len, size_t *used,
+		  char *err, size_t errlen);
+
+/**
+ * The peer closed the stream. @return 1 when that ends a body read until
+ * close, else TW_ERR_HTTP_TRUNCATED with text.
+ */
+int tw_http_parse_eof(struct tw_http_parser *p, char *err, size_t errlen);
+
+/* ---- transports ---- */
+
+struct tw_http_transport_ops {
+	/** Begin on connected socket @p fd for @p host. */
+	int (*start)(void *ctx, int fd, const char *host, char *err, size_t errlen);
+	/** 0 done, TW_ERR_WOULD_BLOCK with *want, or an error. */
+	int (*handshake)(void *ctx, unsigned *want, char *err, size_t errlen);
+	long (*read)(void *ctx, void *buf, size_t len, unsigned *want);
+	long (*write)(void *ctx, const void *buf, size_t len, unsigned *want);
+	/** End the session (not the socket). Safe twice. */
+	void (*close)(void *ctx);
+};
+
+extern const struct tw_http_transport_ops tw_http_plain_ops;
+extern const struct tw_http_transport_ops tw_http_tls_ops;
+
+struct tw_http_plain {
+	int fd;
+};
+
+/* ---- client ---- */
+
+/**
+ * The request ended. @p rc 0 with the HTTP @p status and body (NUL-terminated,
+ * valid during the call), or a negative error (time-out, reset, too big...)
+ * with text in @p err.
+ */
+typedef void (*tw_http_done_fn)(void *arg, int rc, int status, const char *body, size_t len,
+				const char *err);
+
+struct tw_http_client {
+	struct tw_loop *loop;
+	const struct tw_http_transport_ops *ops;
+	void *tctx; /* transport context: struct tw_http_plain or the TLS one */
+	char host[128];
+	char hosthdr[144];
+	char prefix[256]; /* path of the base URL, without a trailing slash */
+	uint16_t port;
+	int64_t timeout_ms;
+	int fd;
+	int state;
+	int reused;   /* this request runs on a kept-alive connection */
+	int retried;  /* a stale kept-alive connection was replaced once */
+	size_t got;   /* response bytes received for this request */
+	long long timer;
+	char req[1024];
+	size_t req_len, req_off;
+	struct tw_http_parser p;
+	unsigned char *rbuf;
+	size_t rbuf_cap;
+	tw_http_done_fn done;
+	void *arg;
+	char err[TW_HTTP_ERR_LEN];
+	uint64_t requests, connects, reuses;
+};
+
+/**
+ * Parse @p base_url (http://host[:port][/path] or https://...) and set up.
+ * @p body is the response buffer (@p body_cap bytes: the size bound), @p rbuf
+ * a read scratch buffer. @p ops/@p tctx: the transport (TLS for https).
+ * @return 0 or TW_ERR_HTTP_URL with text.
+ */
+int tw_http_client_init(struct tw_http_client *c, struct tw_loop *loop, const char *base_url,
+			const struct tw_http_transport_ops *ops, void *tctx, unsigned char *body,
+			size_t body_cap, unsigned char *rbuf, size_t rbuf_cap, int64_t timeout_ms,
+			char *err, size_t errlen);
+
+/** Split a base URL. @return 0 or TW_ERR_HTTP_URL. @p tls set to 1 for https. */
+int tw_http_parse_url(const char *url, int *tls, char *host, size_t hostlen, uint16_t *port,
+		      char *path, size_t pathlen);
+
+/**
+ * GET base path + @p path (path must start with '/'; printable ASCII only).
+ * @return 0 (done is called later), TW_ERR_HTTP_BUSY, or an error with text in c->err.
+ */
+int tw_http_get(struct tw_http_client *c, const char *path, tw_http_done_fn done, void *arg);
+
+/** Abort any request (its done is not called) and close the connection. Safe twice. */
+void tw_http_client_close(struct tw_http_client *c);
+
+#endif

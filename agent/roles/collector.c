@@ -1,0 +1,389 @@
+/* SPDX-License-Identifier: MIT */
+/* collector.c - the collector role: each interval, fetch every watched ticker's quote, save it,
+ * and wake the alert side with one message on to-alert-system. */
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/agent.h"
+#include "core/breaker.h"
+#include "core/log.h"
+#include "cqrs/cqrs.h"
+#include "kafka/kafka.h"
+#include "quotes/quotes.h"
+
+#define COLLECTOR_NOT_READY_MS 1000 /* re-check the database this often before the first cycle */
+#define COLLECTOR_FLUSH_MS 5000     /* bound of the producer flush at stop */
+#define WAKEUP_ATTEMPTS 5           /* a failed wake-up is produced again this many times */
+
+typedef char ticker_t[TW_QUOTES_TICKER_MAX + 1];
+
+enum phase { PH_IDLE, PH_QUERY, PH_FETCH };
+
+struct cycle_figures {
+	uint64_t cycle;
+	size_t tickers, saved, rejected, failed, skipped, save_failed, overflow;
+	int64_t ms;
+	int woke;
+};
+
+struct collector {
+	struct tw_agent *ag;
+	struct tw_cqrs *db;
+	struct tw_cqrs_op qop, sop;
+	struct tw_kafka k;
+	struct tw_quotes src;
+	struct tw_breaker br;
+	ticker_t *tickers;
+	size_t cap;
+	size_t idx;
+	enum phase ph;
+	int fetching, saving, stashed;
+	struct tw_quotes_item item, stash;
+	tw_mono_t started;
+	struct cycle_figures cur, last;
+	uint64_t cycles, overruns;
+	uint64_t wake_sent, wake_ok, wake_failed, wake_lost;
+	int said_not_ready;
+	char name[64]; /* [agent] name, JSON-safe: the wake-up's key and "agent" */
+};
+
+static size_t budget(const struct tw_config *cfg)
+{
+	return sizeof(struct collector) + (size_t)cfg->limits.tickers * sizeof(ticker_t) +
+	       tw_quotes_budget(cfg);
+}
+
+static void pump(struct collector *c);
+
+/* The opaque of a wake-up: the cycle number and the attempt, in one integer. */
+static void *wake_tag(uint64_t cycle, unsigned attempt)
+{
+	return (void *)(uintptr_t)(cycle * 8 + attempt);
+}
+
+static void on_delivery(struct tw_kafka *k, int rc, const char *err, const rd_kafka_message_t *m,
+			void *msg_opaque, void *arg)
+{
+	struct collector *c = arg;
+	uintptr_t tag = (uintptr_t)msg_opaque;
+	uint64_t cycle = tag / 8;
+	unsigned attempt = (unsigned)(tag % 8);
+	char why[TW_KAFKA_ERR_LEN];
+
+	if (rc == TW_OK) {
+		c->wake_ok++;
+		tw_log(TW_LOG_DEBUG, "collector", "wake-up of cycle %" PRIu64 " delivered (partition %d offset %lld)",
+		       cycle, (int)m->partition, (long long)m->offset);
+		return;
+	}
+	c->wake_failed++;
+	if (attempt + 1 >= WAKEUP_ATTEMPTS) {
+		c->wake_lost++;
+		tw_log(TW_LOG_ERROR, "collector",
+		       "wake-up of cycle %" PRIu64 " given up after %u attempts: %s", cycle,
+		       attempt + 1, err);
+		return;
+	}
+	tw_log(TW_LOG_WARN, "collector", "wake-up of cycle %" PRIu64 " not delivered (%s): sending it again",
+	       cycle, err);
+	if (tw_kafka_produce(k, TW_KAFKA_TOPIC_ALERT, c->name, strlen(c->name), m->payload, m->len,
+			     wake_tag(cycle, attempt + 1), why, sizeof why) != TW_OK) {
+		c->wake_lost++;
+		tw_log(TW_LOG_ERROR, "collector", "wake-up of cycle %" PRIu64 " lost: %s", cycle, why);
+	}
+}
+
+static void finish_cycle(struct collector *c)
+{
+	struct cycle_figures *f = &c->cur;
+	char msg[320], err[TW_KAFKA_ERR_LEN];
+	int n;
+
+	f->ms = (tw_hal_now() - c->started) / TW_MONO_PER_MS;
+	c->ph = PH_IDLE;
+	if (f->saved > 0) {
+		/* One wake-up per cycle that stored something: the alert side re-reads the table. */
+		n = snprintf(msg, sizeof msg,
+			     "{\"cycle\":%" PRIu64 ",\"time\":%lld,\"tickers\":%zu,\"saved\":%zu,"
+			     "\"agent\":\"%s\"}",
+			     f->cycle, (long long)tw_hal_wall_ms(), f->tickers, f->saved, c->name);
+		if (tw_kafka_produce(&c->k, TW_KAFKA_TOPIC_ALERT, c->name, strlen(c->name), msg,
+				     (size_t)n,
+				     wake_tag(f->cycle, 0), err, sizeof err) == TW_OK) {
+			f->woke = 1;
+			c->wake_sent++;
+		} else {
+			c->wake_lost++;
+			tw_log(TW_LOG_ERROR, "collector", "cycle %" PRIu64 ": wake-up not queued: %s",
+			       f->cycle, err);
+		}
+	}
+	tw_log(TW_LOG_INFO, "collector",
+	       "cycle %" PRIu64 ": %zu tickers, %zu saved, %zu rejected, %zu failed, %zu skipped "
+	       "(breaker %s), %zu not stored, %lld ms, wake-up %s",
+	       f->cycle, f->tickers, f->saved, f->rejected, f->failed, f->skipped,
+	       tw_breaker_state_name(c->br.state), f->save_failed, (long long)f->ms,
+	       f->woke ? "sent" : "none (nothing saved)");
+	if (f->overflow)
+		tw_log(TW_LOG_WARN, "collector",
+		       "%zu tickers beyond [limits] tickers (%zu) were not fetched: raise it",
+		       f->overflow, c->cap);
+	c->last = *f;
+}
+
+static void on_saved(void *arg, const struct tw_cqrs_result *r)
+{
+	struct collector *c = arg;
+
+	c->saving = 0;
+	if (r->rc == TW_OK) {
+		c->cur.saved++;
+	} else {
+		c->cur.save_failed++;
+		tw_log(TW_LOG_WARN, "collector", "quote not stored: %s", r->msg);
+	}
+	pump(c);
+}
+
+static void start_save(struct collector *c)
+{
+	int rc;
+
+	c->stashed = 0;
+	rc = tw_cqrs_save_quote(c->db, &c->sop, c->stash.ticker, c->stash.price,
+				c->stash.time_s * 1000, on_saved, c);
+	if (rc == TW_OK) {
+		c->saving = 1;
+		return;
+	}
+	c->cur.save_failed++;
+	tw_log(TW_LOG_WARN, "collector", "%s: quote not stored: %s", c->stash.ticker,
+	       tw_cqrs_op_result(&c->sop)->msg);
+}
+
+static void got_quote(struct collector *c, int rc, const struct tw_quotes_item *q,
+		      const char *err)
+{
+	if (rc == TW_OK) {
+		tw_breaker_success(&c->br);
+		c->stash = *q;
+		c->stashed = 1;
+	} else if (tw_quotes_is_failure(rc)) {
+		tw_breaker_failure(&c->br);
+		c->cur.failed++;
+		tw_log(TW_LOG_WARN, "collector", "quote source %s failed: %s", c->src.name, err);
+	} else {
+		/* The source answered: it works, this quote is just not usable. */
+		tw_breaker_success(&c->br);
+		c->cur.rejected++;
+		tw_log(TW_LOG_INFO, "collector", "%s", err);
+	}
+}
+
+static void on_quote(void *arg, int rc, const struct tw_quotes_item *q, const char *err)
+{
+	struct collector *c = arg;
+
+	c->fetching = 0;
+	got_quote(c, rc, q, err);
+	pump(c);
+}
+
+/* Keep one fetch and one save in flight; end the cycle when both are drained. */
+static void pump(struct collector *c)
+{
+	char err[TW_QUOTES_ERR_LEN];
+	int rc;
+
+	while (c->ph == PH_FETCH) {
+		if (!c->saving && c->stashed)
+			start_save(c);
+		if (c->fetching || c->stashed)
+			return;
+		if (c->idx >= c->cur.tickers) {
+			if (!c->saving)
+				finish_cycle(c);
+			return;
+		}
+		if (!tw_breaker_allow(&c->br)) {
+			/* Open: skip the rest of this cycle at once, without waiting on the source. */
+			c->cur.skipped += c->cur.tickers - c->idx;
+			c->idx = c->cur.tickers;
+			continue;
+		}
+		rc = tw_quotes_fetch(&c->src, c->tickers[c->idx++], &c->item, on_quote, c, err,
+				     sizeof err);
+		if (rc == TW_ERR_WOULD_BLOCK) {
+			c->fetching = 1;
+			continue;
+		}
+		got_quote(c, rc, &c->item, err);
+	}
+}
+
+static int on_ticker(void *arg, const char *ticker)
+{
+	struct collector *c = arg;
+
+	if (tw_quotes_check_ticker(ticker) != TW_OK) {
+		c->cur.rejected++;
+		tw_log(TW_LOG_WARN, "collector", "ticker '%.20s' in the database is not valid: skipped",
+		       ticker);
+		return 0;
+	}
+	if (c->cur.tickers == c->cap) {
+		c->cur.overflow++;
+		return 0;
+	}
+	snprintf(c->tickers[c->cur.tickers++], sizeof(ticker_t), "%s", ticker);
+	return 0;
+}
+
+static void on_tickers(void *arg, const struct tw_cqrs_result *r)
+{
+	struct collector *c = arg;
+
+	if (r->rc != TW_OK) {
+		tw_log(TW_LOG_ERROR, "collector", "cycle %" PRIu64 ": cannot read the tickers: %s",
+		       c->cur.cycle, r->msg);
+		c->ph = PH_IDLE;
+		return;
+	}
+	c->ph = PH_FETCH;
+	c->idx = 0;
+	pump(c);
+}
+
+static void start_cycle(struct collector *c)
+{
+	int rc;
+
+	memset(&c->cur, 0, sizeof c->cur);
+	c->cur.cycle = ++c->cycles;
+	c->started = tw_hal_now();
+	c->ph = PH_QUERY;
+	tw_quotes_cycle(&c->src);
+	rc = tw_cqrs_distinct_tickers(c->db, &c->qop, on_ticker, on_tickers, c);
+	if (rc != TW_OK) {
+		tw_log(TW_LOG_ERROR, "collector", "cycle %" PRIu64 ": cannot read the tickers: %s",
+		       c->cur.cycle, tw_cqrs_op_result(&c->qop)->msg);
+		c->ph = PH_IDLE;
+	}
+}
+
+static int start(struct tw_agent *ag, void **state, char *err, size_t errlen)
+{
+	const struct tw_config *cfg = &ag->cfg;
+	struct collector *c = tw_arena_carve(&ag->arena, sizeof *c, "collector role", "arena_kb");
+	struct tw_kafka_opts o = {
+		.kind = TW_KAFKA_PRODUCER,
+		.role = "collector",
+		.linger_ms = 0,
+		.on_delivery = on_delivery,
+	};
+	int rc;
+
+	if (c == NULL) {
+		snprintf(err, errlen, "%s", ag->arena.err);
+		return TW_ERR_NOMEM;
+	}
+	c->ag = ag;
+	for (size_t i = 0; i < sizeof c->name - 1 && cfg->agent.name[i]; i++) {
+		char ch = cfg->agent.name[i];
+
+		c->name[i] = (isalnum((unsigned char)ch) || ch == '-' || ch == '_' || ch == '.') ? ch
+											       : '_';
+	}
+	c->cap = (size_t)cfg->limits.tickers;
+	c->tickers = tw_arena_carve(&ag->arena, c->cap * sizeof(ticker_t), "collector tickers",
+				    "tickers");
+	if (c->tickers == NULL) {
+		snprintf(err, errlen, "%s", ag->arena.err);
+		return TW_ERR_NOMEM;
+	}
+	tw_breaker_init(&c->br, "quotes", (unsigned)cfg->quotes.breaker_failures,
+			cfg->quotes.breaker_recovery_ms);
+	rc = tw_quotes_open(&c->src, cfg, &ag->loop, &ag->arena, err, errlen);
+	if (rc != TW_OK)
+		return rc;
+	o.arg = c;
+	rc = tw_kafka_open(&c->k, cfg, &ag->loop, &o, err, errlen);
+	if (rc != TW_OK) {
+		tw_quotes_close(&c->src);
+		return rc;
+	}
+	c->db = tw_cqrs_open(ag, err, errlen);
+	if (c->db == NULL) {
+		tw_kafka_close(&c->k, 0);
+		tw_quotes_close(&c->src);
+		return TW_ERR_IO;
+	}
+	*state = c;
+	tw_log(TW_LOG_INFO, "collector", "source %s%s%s, every %lld ms, up to %zu tickers",
+	       c->src.name, c->src.kind ? " " : " at ",
+	       c->src.kind ? cfg->quotes.source + 7 : cfg->quotes.base,
+	       (long long)cfg->quotes.interval_ms, c->cap);
+	return TW_OK;
+}
+
+/* Called every [quotes] interval (drift-free: the loop keeps the phase). */
+static int64_t step(struct tw_agent *ag, void *state)
+{
+	struct collector *c = state;
+	int64_t interval = ag->cfg.quotes.interval_ms;
+
+	if (!tw_cqrs_ready(c->db)) {
+		if (!c->said_not_ready)
+			tw_log(TW_LOG_INFO, "collector", "waiting for the database before the first cycle");
+		c->said_not_ready = 1;
+		return COLLECTOR_NOT_READY_MS;
+	}
+	if (c->ph != PH_IDLE) {
+		c->overruns++;
+		tw_log(TW_LOG_WARN, "collector",
+		       "cycle %" PRIu64 " still running after %lld ms: this tick is skipped",
+		       c->cur.cycle, (long long)((tw_hal_now() - c->started) / TW_MONO_PER_MS));
+		return interval;
+	}
+	start_cycle(c);
+	return interval;
+}
+
+static void stop(struct tw_agent *ag, void *state)
+{
+	struct collector *c = state;
+
+	(void)ag;
+	c->ph = PH_IDLE;
+	tw_quotes_close(&c->src);
+	tw_kafka_close(&c->k, COLLECTOR_FLUSH_MS);
+	tw_cqrs_close(c->db);
+	c->db = NULL;
+}
+
+static void status(struct tw_agent *ag, void *state, char *buf, size_t len)
+{
+	struct collector *c = state;
+	const struct cycle_figures *f = &c->last;
+	char br[160];
+
+	(void)ag;
+	snprintf(buf, len,
+		 "%s cycle %" PRIu64 "; last: %zu tickers, %zu saved, %zu rejected, %zu failed, "
+		 "%zu skipped in %lld ms; wake-ups %" PRIu64 " sent, %" PRIu64 " delivered, %" PRIu64
+		 " lost; %s",
+		 c->ph == PH_IDLE ? "idle after" : "running", c->ph == PH_IDLE ? f->cycle : c->cur.cycle,
+		 f->tickers, f->saved, f->rejected, f->failed, f->skipped, (long long)f->ms,
+		 c->wake_sent, c->wake_ok, c->wake_lost, tw_breaker_status(&c->br, br, sizeof br));
+}
+
+const struct tw_role tw_role_collector = {
+	.name = "collector",
+	.budget = budget,
+	.start = start,
+	.step = step,
+	.stop = stop,
+	.status = status,
+};

@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: MIT */
+/* test_replay.c - replay:FILE parsing (errors with file:line), steps, lookups. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fake_hal.h"
+#include "log.h"
+#include "quotes/quotes.h"
+
+static char path[64];
+static struct tw_replay_row rows[16];
+static size_t steps[17];
+static struct tw_replay r;
+static char err[256];
+
+static int load_text(const char *text)
+{
+	FILE *f;
+
+	snprintf(path, sizeof path, "/tmp/tw-replay-%d.txt", (int)getpid());
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	err[0] = '\0';
+	return tw_replay_load(&r, path, rows, steps, 16, err, sizeof err);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	unlink(path);
+	return 0;
+}
+
+/* err must be "PATH:LINE: ..." */
+static void assert_line(int line, const char *what)
+{
+	char want[128];
+
+	snprintf(want, sizeof want, "%s:%d: ", path, line);
+	if (strncmp(err, want, strlen(want)) != 0 || strstr(err, what) == NULL)
+		fail_msg("error '%s' should start with '%s' and say '%s'", err, want, what);
+}
+
+static void good_file_makes_steps(void **state)
+{
+	struct tw_quotes_item q;
+
+	(void)state;
+	assert_int_equal(load_text("# tickwatch replay v1\n"
+				   "\n"
+				   "1767258000 MSFT 410.00\n"
+				   "1767258000 aapl 190.00   # lower case is upper-cased\n"
+				   "1767258060\tAAPL\t190.50\n"
+				   "1767258060 MSFT 410.20\n"),
+			 0);
+	assert_int_equal(r.nrows, 4);
+	assert_int_equal(r.nsteps, 2);
+	assert_int_equal(tw_replay_get(&r, "AAPL", &q, err, sizeof err), 0);
+	assert_true(q.price == 190.00);
+	assert_int_equal(q.time_s, 1767258000);
+	r.step = 1;
+	assert_int_equal(tw_replay_get(&r, "aapl", &q, err, sizeof err), 0);
+	assert_true(q.price == 190.50);
+	assert_int_equal(q.time_s, 1767258060);
+	assert_int_equal(tw_replay_get(&r, "NVDA", &q, err, sizeof err), TW_ERR_QUOTES_REJECTED);
+	assert_non_null(strstr(err, "not in replay step 2"));
+}
+
+static void errors_name_the_line(void **state)
+{
+	(void)state;
+	assert_int_equal(load_text("1767258000 AAPL 190\n1767258000 MSFT\n"), TW_ERR_REPLAY_SYNTAX);
+	assert_line(2, "expected 'TIME TICKER PRICE', got 2 field(s)");
+	assert_int_equal(load_text("# c\n\n1767258000 AAPL 190 extra\n"), TW_ERR_REPLAY_SYNTAX);
+	assert_line(3, "more than 3");
+	assert_int_equal(load_text("yesterday AAPL 190\n"), TW_ERR_REPLAY_SYNTAX);
+	assert_line(1, "time 'yesterday' is not Unix seconds");
+	assert_int_equal(load_text("1767258000 AAPL 190\n1767258000 A/B 1\n"),
+			 TW_ERR_REPLAY_SYNTAX);
+	assert_line(2, "ticker 'A/B'");
+	assert_int_equal(load_text("1767258000 AAPL 190\n\n1767258000 MSFT -4\n"),
+			 TW_ERR_REPLAY_SYNTAX);
+	assert_line(3, "price '-4' is not a positive number");
+	assert_int_equal(load_text("1767258000 AAPL nan\n"), TW_ERR_REPLAY_SYNTAX);
+	assert_line(1, "price 'nan'");
+	assert_int_equal(load_text("1767258000 AAPL 0\n"), TW_ERR_REPLAY_SYNTAX);
+	assert_line(1, "price '0'");
+	assert_int_equal(load_text("1767258060 AAPL 1\n1767258000 AAPL 2\n"),
+			 TW_ERR_REPLAY_SYNTAX);
+	assert_line(2, "goes back");
+	assert_int_equal(load_text("1767258000 AAPL 1\n1767258000 aapl 2\n1767258060 AAPL 3\n"),
+			 TW_ERR_REPLAY_SYNTAX);
+	assert_line(2, "AAPL appears twice");
+	assert_int_equal(load_text("# only comments\n\n"), TW_ERR_REPLAY_SYNTAX);
+	assert_line(2, "no quotes");
+}
+
+static void too_many_rows_and_missing_file(void **state)
+{
+	char text[2048] = "";
+
+	(void)state;
+	for (int i = 0; i < 17; i++)
+		snprintf(text + strlen(text), sizeof text - strlen(text), "%d T%d 1.5\n",
+			 1767258000 + i, i);
+	assert_int_equal(load_text(text), TW_ERR_REPLAY_SYNTAX);
+	assert_line(17, "replay_rows");
+	assert_int_equal(tw_replay_load(&r, "/nonexistent/replay.txt", rows, steps, 16, err,
+					sizeof err),
+			 TW_ERR_REPLAY_IO);
+	assert_non_null(strstr(err, "/nonexistent/replay.txt: cannot open"));
+	assert_int_equal(tw_replay_count("/nonexistent/replay.txt", err, sizeof err),
+			 TW_ERR_REPLAY_IO);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(good_file_makes_steps, teardown),
+		cmocka_unit_test_teardown(errors_name_the_line, teardown),
+		cmocka_unit_test_teardown(too_many_rows_and_missing_file, teardown),
+	};
+	fake_reset();
+	tw_log_set_stderr(0);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: MIT */
+/* test_yahoo.c - Yahoo chart JSON extraction from recorded responses (tests/unit/data/quotes). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fake_hal.h"
+#include "log.h"
+#include "quotes/quotes.h"
+
+#define NTOK 2048
+static unsigned char toks[NTOK * 16 + 64];
+static char json[65536];
+static char err[256];
+
+static size_t load(const char *name)
+{
+	char path[512];
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof path, "%s/quotes/%s", TW_TEST_DATA, name);
+	f = fopen(path, "rb");
+	assert_non_null(f);
+	n = fread(json, 1, sizeof json - 1, f);
+	fclose(f);
+	json[n] = '\0';
+	return n;
+}
+
+static int extract(const char *file, const char *ticker, int64_t now, int64_t max_age,
+		   struct tw_quotes_item *q)
+{
+	size_t n = load(file);
+
+	assert_true(tw_yahoo_token_size() * NTOK <= sizeof toks);
+	memset(q, 0, sizeof *q);
+	err[0] = '\0';
+	return tw_yahoo_extract(json, n, toks, NTOK, ticker, now, max_age, q, err, sizeof err);
+}
+
+static void real_yahoo_response(void **state)
+{
+	struct tw_quotes_item q;
+
+	(void)state;
+	assert_int_equal(extract("yahoo-msft.json", "MSFT", 1764363600 + 3600, 7 * 86400, &q), 0);
+	assert_string_equal(q.ticker, "MSFT");
+	assert_true(q.price > 492.009 && q.price < 492.011);
+	assert_int_equal(q.time_s, 1764363600);
+	/* the symbol check ignores case */
+	assert_int_equal(extract("yahoo-msft.json", "msft", 1764363600, 86400, &q), 0);
+}
+
+static void stack_quote_server_response(void **state)
+{
+	struct tw_quotes_item q;
+
+	(void)state;
+	assert_int_equal(extract("stack-aapl.json", "AAPL", 1767258000, 86400, &q), 0);
+	assert_true(q.price > 189.999 && q.price < 190.001);
+	assert_int_equal(q.time_s, 1767258000);
+}
+
+static void chart_error_is_rejected_with_its_text(void **state)
+{
+	struct tw_quotes_item q;
+
+	(void)state;
+	assert_int_equal(extract("yahoo-notfound.json", "NOSUCH", 1764363600, 86400, &q),
+			 TW_ERR_QUOTES_REJECTED);
+	assert_non_null(strstr(err, "chart.error Not Found"));
+	assert_non_null(strstr(err, "symbol may be delisted"));
+	assert_int_equal(extract("stack-notfound.json", "NOSUCH", 1764363600, 86400, &q),
+			 TW_ERR_QUOTES_REJECTED);
+	assert_false(tw_quotes_is_failure(TW_ERR_QUOTES_REJECTED));
+}
+
+static void stale_and_future_times_are_rejected(void **state)
+{
+	struct tw_quotes_item q;
+
+	(void)state;
+	assert_int_equal(extract("yahoo-msft.json", "MSFT", 1764363600 + 8 * 86400, 7 * 86400, &q),
+			 TW_ERR_QUOTES_REJECTED);
+	assert_non_null(strstr(err, "stale"));
+	assert_int_equal(extract("yahoo-msft.json", "MSFT", 1764363600 - 2 * 86400, 7 * 86400, &q),
+			 TW_ERR_QUOTES_REJECTED);
+	assert_non_null(strstr(err, "future"));
+	assert_int_equal(extract("bad-no-time.json", "MSFT", 1764363600, 86400, &q),
+			 TW_ERR_QUOTES_REJECTED);
+	assert_non_null(strstr(err, "regularMarketTime"));
+}
+
+static void bad_prices_are_rejected(void **state)
+{
+	static const char *const files[] = {"bad-nan.json", "bad-zero.json", "bad-negative.json",
+					    "bad-null-price.json"};
+	struct tw_quotes_item q;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+		assert_int_equal(extract(files[i], "MSFT", 1764363600, 86400, &q),
+				 TW_ERR_QUOTES_REJECTED);
+		assert_non_null(strstr(err, "regularMarketPrice"));
+		assert_true(q.price == 0);
+	}
+}
+
+static void other_symbol_and_empty_result_are_rejected(void **state)
+{
+	struct tw_quotes_item q;
+
+	(void)state;
+	assert_int_equal(extract("bad-other-symbol.json", "MSFT", 1764363600, 86400, &q),
+			 TW_ERR_QUOTES_REJECTED);
+	assert_non_null(strstr(err, "symbol AAPL"));
+	assert_int_equal(extract("bad-empty-result.json", "MSFT", 1764363600, 86400, &q),
+			 TW_ERR_QUOTES_REJECTED);
+}
+
+static void garbage_is_a_source_failure(void **state)
+{
+	struct tw_quotes_item q;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(extract("bad-garbage.txt", "MSFT", 1764363600, 86400, &q),
+			 TW_ERR_QUOTES_BAD_JSON);
+	assert_int_equal(extract("bad-no-chart.json", "MSFT", 1764363600, 86400, &q),
+			 TW_ERR_QUOTES_BAD_JSON);
+	assert_true(tw_quotes_is_failure(TW_ERR_QUOTES_BAD_JSON));
+	/* too many tokens for the scratch: refused, not overrun */
+	n = load("yahoo-msft.json");
+	assert_int_equal(tw_yahoo_extract(json, n, toks, 16, "MSFT", 1764363600, 86400, &q, err,
+					  sizeof err),
+			 TW_ERR_QUOTES_BAD_JSON);
+	assert_non_null(strstr(err, "JSON tokens"));
+	/* cut in the middle */
+	assert_int_equal(tw_yahoo_extract(json, n / 2, toks, NTOK, "MSFT", 1764363600, 86400, &q,
+					  err, sizeof err),
+			 TW_ERR_QUOTES_BAD_JSON);
+}
+
+static void ticker_syntax(void **state)
+{
+	(void)state;
+	assert_int_equal(tw_quotes_check_ticker("SAP.DE"), 0);
+	assert_int_equal(tw_quotes_check_ticker("^GSPC"), 0);
+	assert_int_equal(tw_quotes_check_ticker("EURUSD=X"), 0);
+	assert_int_equal(tw_quotes_check_ticker("BRK-B"), 0);
+	assert_int_not_equal(tw_quotes_check_ticker(""), 0);
+	assert_int_not_equal(tw_quotes_check_ticker("A/B"), 0);
+	assert_int_not_equal(tw_quotes_check_ticker("A B"), 0);
+	assert_int_not_equal(tw_quotes_check_ticker("ABCDEFGHIJKLMNOP"), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(real_yahoo_response),
+		cmocka_unit_test(stack_quote_server_response),
+		cmocka_unit_test(chart_error_is_rejected_with_its_text),
+		cmocka_unit_test(stale_and_future_times_are_rejected),
+		cmocka_unit_test(bad_prices_are_rejected),
+		cmocka_unit_test(other_symbol_and_empty_result_are_rejected),
+		cmocka_unit_test(garbage_is_a_source_failure),
+		cmocka_unit_test(ticker_syntax),
+	};
+	fake_reset();
+	tw_log_set_stderr(0);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
