@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""bench/rpc.py - user.register requests/s from 20 concurrent JSON-RPC clients against a running
+agent (rpc role) on the stack's PostgreSQL, printed next to the same run's pgbench rates with 20
+clients on the same server: a plain one-row INSERT, and the same 5-statement transaction the agent
+runs per register (BEGIN, claim the request id, INSERT the user, store the response, COMMIT).
+usage: bench/rpc.py TICKWATCH_BINARY [SECONDS]   (needs scripts/stack.sh up)"""
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
+                                "integration", "rpc"))
+from rpclib import Agent, Client, drop_db, make_db, sql, stack_env  # noqa: E402
+
+PGBENCH = "/usr/lib/postgresql/15/bin/pgbench"
+CLIENTS = 20
+
+
+def rpc_rate(port, seconds):
+    counts = [0] * CLIENTS
+    errors = []
+    stop = time.time() + seconds
+
+    def worker(i):
+        c = Client(port, timeout=30)
+        n = 0
+        try:
+            while time.time() < stop:
+                r = c.call("user.register", {"email": "b%d.%d@example.com" % (i, n),
+                                             "ticker": "AAPL", "high": 200, "low": 100,
+                                             "request_id": "bench-%d-%d" % (i, n)})
+                if "result" not in r:
+                    errors.append(r)
+                    return
+                n += 1
+        finally:
+            counts[i] = n
+            c.close()
+    t0 = time.time()
+    ts = [threading.Thread(target=worker, args=(i,)) for i in range(CLIENTS)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    el = time.time() - t0
+    if errors:
+        raise SystemExit("bench: a register failed: %s" % errors[0])
+    return sum(counts) / el, sum(counts)
+
+
+def pgbench_rate(url, script, seconds):
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
+        f.write(script)
+    try:
+        r = subprocess.run([PGBENCH, "-n", "-c", str(CLIENTS), "-j", "4", "-T", str(seconds),
+                            "-f", f.name, url], capture_output=True, text=True, timeout=seconds + 60)
+    finally:
+        os.unlink(f.name)
+    for line in r.stdout.splitlines():
+        if line.startswith("tps =") and "without initial" in line:
+            return float(line.split()[2])
+        if line.startswith("tps ="):
+            rate = float(line.split()[2])
+    try:
+        return rate
+    except NameError:
+        raise SystemExit("pgbench failed: %s %s" % (r.stdout, r.stderr))
+
+
+def main():
+    binary = os.path.abspath(sys.argv[1])
+    seconds = int(sys.argv[2]) if len(sys.argv) > 2 else 5
+    env = stack_env()
+    name = "tw_bench_rpc_%d" % os.getpid()
+    url = make_db(env["TW_DB_URL"], name)
+    work = tempfile.mkdtemp(prefix="tw-bench-rpc.")
+    agent = Agent(binary, url, work, extra={"TICKWATCH_AGENT_LOG_LEVEL": "warn"})
+    try:
+        agent.start()
+        rpc, n = rpc_rate(agent.port, seconds)
+        agent.stop()
+        sql(url, "CREATE TABLE bench_users (LIKE users INCLUDING ALL)")
+        plain = pgbench_rate(url, "\\set id random(1, 2000000000)\n"
+                             "INSERT INTO bench_users (email, ticker, high, low) VALUES "
+                             "('p' || :id || '.' || :client_id || '@example.com', 'AAPL', 200, 100) "
+                             "ON CONFLICT DO NOTHING;\n", seconds)
+        same = pgbench_rate(url, "\\set id random(1, 2000000000)\n"
+                            "BEGIN;\n"
+                            "INSERT INTO rpc_requests (request_id, method, params_hash) VALUES "
+                            "('pg-' || :id || '-' || :client_id, 'user.register', 'h') "
+                            "ON CONFLICT (request_id) DO NOTHING RETURNING 1;\n"
+                            "INSERT INTO users (email, ticker, high, low) VALUES "
+                            "('q' || :id || '.' || :client_id || '@example.com', 'AAPL', 200, 100) "
+                            "ON CONFLICT (email) DO NOTHING RETURNING email;\n"
+                            "UPDATE rpc_requests SET response = 'r' WHERE request_id = "
+                            "'pg-' || :id || '-' || :client_id;\n"
+                            "COMMIT;\n", seconds)
+        print("bench rpc: %d clients, %d s each, PostgreSQL %s" % (
+            CLIENTS, seconds, sql(url, "SHOW server_version")[0][0]))
+        print("  tickwatch user.register (JSON-RPC, at-most-once): %8.0f req/s  (%d registered)"
+              % (rpc, n))
+        print("  pgbench one-row INSERT (reference):               %8.0f tps   ratio %.2f"
+              % (plain, rpc / plain))
+        print("  pgbench same 5-statement transaction:             %8.0f tps   ratio %.2f"
+              % (same, rpc / same))
+    finally:
+        if agent.proc:
+            agent.stop()
+        drop_db(env["TW_DB_URL"], name)
+
+
+if __name__ == "__main__":
+    main()
