@@ -172,11 +172,14 @@ void tw_rpc_respond_error(struct rpc_slot *s, int code, const char *msg, const c
 }
 
 static void read_some(struct rpc_slot *s);
+static void console_run(struct tw_rpc *r);
 
 void tw_rpc_request_done(struct rpc_slot *s)
 {
 	if (s->console) {
 		s->state = SLOT_READ;
+		if (!s->in_handle)
+			console_run(s->rpc);
 		return;
 	}
 	if (s->fd < 0) { /* closed while the request ran */
@@ -400,26 +403,48 @@ static int64_t sweep(struct tw_loop *l, void *arg)
 	return every < 50 ? 50 : every > 1000 ? 1000 : every;
 }
 
+/* Run the console's queued lines one at a time (a request may finish synchronously). */
+static void console_run(struct tw_rpc *r)
+{
+	struct rpc_slot *s = r->console;
+	char line[TW_RPC_IN_SMALL];
+
+	while (s->state == SLOT_READ && s->in_len > 0) {
+		char *nl = memchr(s->in, '\n', s->in_len);
+		size_t n = nl ? (size_t)(nl - s->in) : s->in_len;
+
+		memcpy(line, s->in, n);
+		line[n] = '\0';
+		s->in_len -= nl ? n + 1 : n;
+		memmove(s->in, s->in + (nl ? n + 1 : n), s->in_len);
+		s->state = SLOT_BUSY;
+		s->requests++;
+		r->requests++;
+		s->in_handle = 1;
+		tw_rpc_handle_line(s, line, n);
+		s->in_handle = 0;
+	}
+}
+
+/* Console lines queue in the console slot's input buffer while one runs. */
 static void on_console_json(struct tw_agent *ag, const char *line, void *arg)
 {
 	struct tw_rpc *r = arg;
 	struct rpc_slot *s = r->console;
+	size_t n = strlen(line);
 
-	(void)ag;
-	if (s->state == SLOT_BUSY) {
+	if (n + 1 > sizeof s->small - s->in_len) {
 		static const char busy[] =
 			"{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32007,\"message\":"
-			"\"the console's previous request is still running; send one at a time\"}}\n";
+			"\"console request queue full (2 KiB): wait for the answers\"}}\n";
 
 		tw_console_write(&ag->console, busy, sizeof busy - 1);
 		return;
 	}
-	s->state = SLOT_BUSY;
-	s->requests++;
-	r->requests++;
-	s->in_handle = 1;
-	tw_rpc_handle_line(s, line, strlen(line));
-	s->in_handle = 0;
+	memcpy(s->in + s->in_len, line, n);
+	s->in[s->in_len + n] = '\n';
+	s->in_len += n + 1;
+	console_run(r);
 }
 
 static int split_listen(const char *hp, char *host, size_t hostlen, uint16_t *port)

@@ -461,6 +461,38 @@ def ctl_client():
 
 
 @test
+def console_json():
+    """Console lines starting with '{' are JSON-RPC requests, queued and answered in order."""
+    env = dict(os.environ, TICKWATCH_DB_WRITE_URL=URL, TICKWATCH_RPC_LISTEN="none",
+               TICKWATCH_RPC_TOKEN="")
+    lines = ['{"jsonrpc":"2.0","id":%d,"method":"user.register","params":{"email":"con%d@example.com",'
+             '"ticker":"AAPL","request_id":"con-%d"}}' % (i, i, i) for i in range(3)]
+    lines.append('{"jsonrpc":"2.0","id":9,"method":"user.get","params":{"email":"con1@example.com"}}')
+    p = subprocess.Popen([BIN, "run", "--roles", "rpc", "--console", "-"], env=env,
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                         text=True)
+    try:
+        p.stdin.write("\n".join(lines) + "\n")
+        p.stdin.flush()
+        got = []
+        deadline = time.time() + 30
+        while len(got) < 4 and time.time() < deadline:
+            line = p.stdout.readline()
+            if line.startswith("{"):
+                got.append(json.loads(line))
+        p.stdin.write("quit\n")
+        p.stdin.flush()
+        p.wait(15)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    check([g["id"] for g in got] == [0, 1, 2, 9], "console answers: %s" % got)
+    check(all("result" in g for g in got), "console results: %s" % got)
+    check(count("users", "email LIKE 'con%@example.com'") == 3, "console registered 3 users")
+
+
+@test
 def database_goes_away():
     """A throw-away PostgreSQL (initdb under a temp dir, as nobody) stopped and started."""
     pgbin = "/usr/lib/postgresql/15/bin"
