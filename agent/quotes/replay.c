@@ -193,7 +193,7 @@ int tw_replay_load(struct tw_replay *r, const char *path, struct tw_replay_row *
 int tw_replay_get(const struct tw_replay *r, const char *ticker, struct tw_quotes_item *out,
 		  char *err, size_t errlen)
 {
-	struct tw_replay_row key;
+	struct tw_replay_row key = {0};
 	const struct tw_replay_row *hit;
 	size_t first, n;
 
