@@ -226,37 +226,6 @@ const struct tw_cqrs_result *tw_cqrs_op_result(const struct tw_cqrs_op *op)
 	return &op->res;
 }
 
-/* ---- the few agent.c functions the server calls (agent.c is part of the binary only) ---- */
-
-int tw_agent_add_method(struct tw_agent *a, const char *name, tw_method_fn fn, void *arg)
-{
-	if (a->nmethods == TW_MAX_METHODS)
-		return TW_ERR_NOMEM;
-	a->methods[a->nmethods++] = (struct tw_agent_method){name, fn, arg};
-	return TW_OK;
-}
-
-const struct tw_agent_method *tw_agent_find_method(const struct tw_agent *a, const char *name,
-						   size_t len)
-{
-	for (size_t i = 0; i < a->nmethods; i++) {
-		if (strlen(a->methods[i].name) == len && memcmp(a->methods[i].name, name, len) == 0)
-			return &a->methods[i];
-	}
-	return NULL;
-}
-
-void tw_agent_set_json_handler(struct tw_agent *a, tw_json_line_fn fn, void *arg)
-{
-	a->json_fn = fn;
-	a->json_arg = arg;
-}
-
-int64_t tw_agent_uptime_s(const struct tw_agent *a)
-{
-	return (tw_hal_now() - a->started) / TW_MONO_PER_S;
-}
-
 /* ---- harness ---- */
 
 static int listen_fd;
