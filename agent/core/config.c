@@ -140,6 +140,8 @@ static const struct tw_cfg_key keys[] = {
 	 0, "longest console input line, bytes"},
 	{"limits", "console_out_kb", NUM(TW_CFG_INT, limits, console_out_kb), "64", 4, 65536, NULL, 0,
 	 "console output buffer, KiB (output beyond it is dropped and counted)"},
+	{"limits", "alert_inflight", NUM(TW_CFG_INT, limits, alert_inflight), "512", 16, 1000000,
+	 NULL, 0, "alert notifications between their produce and their advance (~300 bytes each)"},
 	{"limits", "rpc_slots", NUM(TW_CFG_INT, limits, rpc_slots), "32", 1, 4096, NULL, 0,
 	 "concurrent RPC connections"},
 	{"limits", "rpc_max_line", NUM(TW_CFG_INT, limits, rpc_max_line), "65536", 1024, 16777216,

@@ -1,0 +1,216 @@
+/* SPDX-License-Identifier: MIT */
+/* test_alert_decide.c - the alert role's pure logic: crossing conditions, row checks, the
+ * duplicate-suppression rule, deterministic ids and the to-notifier message contract. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "alert/alert.h"
+
+static struct tw_crossing row(const char *email, const char *ticker, double value, int cond,
+			      double threshold)
+{
+	struct tw_crossing c;
+
+	memset(&c, 0, sizeof c);
+	c.email = email;
+	c.ticker = ticker;
+	c.value = value;
+	c.quote_ms = 1767225600000LL;
+	c.condition = cond;
+	c.threshold = threshold;
+	c.last_ticker = "";
+	return c;
+}
+
+static void conditions(void **state)
+{
+	(void)state;
+	assert_int_equal(tw_alert_condition(191, 1, 190, 1, 150), TW_COND_HIGHER);
+	assert_int_equal(tw_alert_condition(149, 1, 190, 1, 150), TW_COND_LOWER);
+	assert_int_equal(tw_alert_condition(170, 1, 190, 1, 150), TW_COND_NONE);
+	/* on a threshold is inside: strictly greater / strictly less */
+	assert_int_equal(tw_alert_condition(190, 1, 190, 1, 150), TW_COND_NONE);
+	assert_int_equal(tw_alert_condition(150, 1, 190, 1, 150), TW_COND_NONE);
+	/* only one set */
+	assert_int_equal(tw_alert_condition(1000, 1, 190, 0, 0), TW_COND_HIGHER);
+	assert_int_equal(tw_alert_condition(1, 1, 190, 0, 0), TW_COND_NONE);
+	assert_int_equal(tw_alert_condition(1, 0, 0, 1, 150), TW_COND_LOWER);
+	assert_int_equal(tw_alert_condition(1000, 0, 0, 1, 150), TW_COND_NONE);
+	/* none set: never */
+	assert_int_equal(tw_alert_condition(1e9, 0, 0, 0, 0), TW_COND_NONE);
+	assert_int_equal(tw_alert_condition(0.01, 0, 0, 0, 0), TW_COND_NONE);
+}
+
+static void int_parts(void **state)
+{
+	(void)state;
+	assert_int_equal(tw_alert_int_part(191.99), 191);
+	assert_int_equal(tw_alert_int_part(191.0), 191);
+	assert_int_equal(tw_alert_int_part(0.5), 0);
+	assert_int_equal(tw_alert_int_part(1e9), 1000000000);
+}
+
+static void row_checks(void **state)
+{
+	char why[256];
+	struct tw_crossing c = row("alice@example.com", "AAPL", 191.23, TW_COND_HIGHER, 190);
+	char big[300];
+
+	(void)state;
+	assert_int_equal(tw_alert_check_row(&c, why, sizeof why), TW_OK);
+	c.value = 189;
+	assert_int_equal(tw_alert_check_row(&c, why, sizeof why), TW_ERR_ALERT_ROW);
+	assert_non_null(strstr(why, "not above"));
+	c = row("alice@example.com", "AAPL", 151, TW_COND_LOWER, 150);
+	assert_int_equal(tw_alert_check_row(&c, why, sizeof why), TW_ERR_ALERT_ROW);
+	assert_non_null(strstr(why, "not below"));
+	c = row("alice@example.com", "AAPL", 150, TW_COND_LOWER, 150);
+	assert_int_equal(tw_alert_check_row(&c, why, sizeof why), TW_ERR_ALERT_ROW);
+	c = row("alice@example.com", "AAPL", 191, TW_COND_NONE, 190);
+	assert_int_equal(tw_alert_check_row(&c, why, sizeof why), TW_ERR_ALERT_ROW);
+	assert_non_null(strstr(why, "neither"));
+	c = row("alice@example.com", "AAPL", NAN, TW_COND_HIGHER, 190);
+	assert_int_equal(tw_alert_check_row(&c, why, sizeof why), TW_ERR_ALERT_ROW);
+	c = row("alice@example.com", "AAPL", 2e9, TW_COND_HIGHER, 190);
+	assert_int_equal(tw_alert_check_row(&c, why, sizeof why), TW_ERR_ALERT_ROW);
+	c = row("alice@example.com", "", 191, TW_COND_HIGHER, 190);
+	assert_int_equal(tw_alert_check_row(&c, why, sizeof why), TW_ERR_ALERT_ROW);
+	c = row("alice@example.com", "ABCDEFGHIJKLMNOP", 191, TW_COND_HIGHER, 190);
+	assert_int_equal(tw_alert_check_row(&c, why, sizeof why), TW_ERR_ALERT_ROW);
+	c = row(NULL, "AAPL", 191, TW_COND_HIGHER, 190);
+	assert_int_equal(tw_alert_check_row(&c, why, sizeof why), TW_ERR_ALERT_ROW);
+	memset(big, 'a', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	c = row(big, "AAPL", 191, TW_COND_HIGHER, 190);
+	assert_int_equal(tw_alert_check_row(&c, why, sizeof why), TW_ERR_ALERT_ROW);
+	c = row("alice@example.com", "AAPL", 191, TW_COND_HIGHER, 190);
+	c.episode = -1;
+	assert_int_equal(tw_alert_check_row(&c, NULL, 0), TW_ERR_ALERT_ROW);
+}
+
+static void suppression(void **state)
+{
+	struct tw_crossing c = row("alice@example.com", "AAPL", 191.23, TW_COND_HIGHER, 190);
+
+	(void)state;
+	/* never notified (or re-armed): send */
+	assert_int_equal(tw_alert_decide(&c), TW_ALERT_SEND);
+	/* the same ticker, condition and integer part: suppressed */
+	c.has_last = 1;
+	c.last_ticker = "AAPL";
+	c.last_condition = TW_COND_HIGHER;
+	c.last_int = 191;
+	assert_int_equal(tw_alert_decide(&c), TW_ALERT_SUPPRESS);
+	c.value = 191.99;
+	assert_int_equal(tw_alert_decide(&c), TW_ALERT_SUPPRESS);
+	/* a new integer part, up or down: send */
+	c.value = 192.01;
+	assert_int_equal(tw_alert_decide(&c), TW_ALERT_SEND);
+	c.value = 190.5;
+	assert_int_equal(tw_alert_decide(&c), TW_ALERT_SEND);
+	/* another condition at the same integer part: send */
+	c.value = 191.5;
+	c.last_condition = TW_COND_LOWER;
+	assert_int_equal(tw_alert_decide(&c), TW_ALERT_SEND);
+	/* another ticker (the user changed it): send */
+	c.last_condition = TW_COND_HIGHER;
+	c.last_ticker = "MSFT";
+	assert_int_equal(tw_alert_decide(&c), TW_ALERT_SEND);
+	/* re-armed: the state is gone, so the same integer part sends again */
+	c.last_ticker = "AAPL";
+	assert_int_equal(tw_alert_decide(&c), TW_ALERT_SUPPRESS);
+	c.has_last = 0;
+	c.last_ticker = "";
+	assert_int_equal(tw_alert_decide(&c), TW_ALERT_SEND);
+}
+
+static void ids(void **state)
+{
+	char id[TW_ALERT_ID_HEX + 1], id2[TW_ALERT_ID_HEX + 1];
+
+	(void)state;
+	/* sha256("alice@example.com|AAPL|higher|191|3")[0:16] */
+	assert_int_equal(tw_alert_id("alice@example.com", "AAPL", TW_COND_HIGHER, 191, 3, id), TW_OK);
+	assert_string_equal(id, "a2b0ae4793baa64383def2dc8dc853a2");
+	assert_int_equal(tw_alert_id("bob@example.org", "SAP.DE", TW_COND_LOWER, 149, 0, id), TW_OK);
+	assert_string_equal(id, "488b8811a400e7e6ae5d02748a54ef61");
+	/* each part matters: a new episode is a new id */
+	assert_int_equal(tw_alert_id("bob@example.org", "SAP.DE", TW_COND_LOWER, 149, 1, id2), TW_OK);
+	assert_string_not_equal(id, id2);
+	assert_int_equal(tw_alert_id("bob@example.org", "SAP.DE", TW_COND_HIGHER, 149, 0, id2), TW_OK);
+	assert_string_not_equal(id, id2);
+}
+
+static void numbers(void **state)
+{
+	char b[40];
+
+	(void)state;
+	assert_string_equal(tw_alert_number(191.23, b, sizeof b), "191.23");
+	assert_string_equal(tw_alert_number(190.0, b, sizeof b), "190");
+	assert_string_equal(tw_alert_number(0.1, b, sizeof b), "0.1");
+	assert_string_equal(tw_alert_number(123456789.125, b, sizeof b), "123456789.125");
+}
+
+static void golden_message(void **state)
+{
+	char path[512], want[1024], got[TW_ALERT_MSG_MAX];
+	struct tw_crossing c = row("alice@example.com", "AAPL", 191.23, TW_COND_HIGHER, 190);
+	FILE *f;
+	size_t n;
+	long len;
+
+	(void)state;
+	c.episode = 3;
+	snprintf(path, sizeof path, "%s/alert/higher.json", TW_TEST_DATA);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	n = fread(want, 1, sizeof want - 1, f);
+	fclose(f);
+	while (n && want[n - 1] == '\n')
+		n--;
+	want[n] = '\0';
+	len = tw_alert_message(&c, got, sizeof got);
+	assert_true(len > 0);
+	assert_int_equal((size_t)len, strlen(got));
+	assert_string_equal(got, want);
+}
+
+static void lower_message_and_escapes(void **state)
+{
+	char got[TW_ALERT_MSG_MAX];
+	struct tw_crossing c = row("o\"b\\rien@example.com", "SAP.DE", 149.1, TW_COND_LOWER, 150);
+
+	(void)state;
+	assert_true(tw_alert_message(&c, got, sizeof got) > 0);
+	assert_non_null(strstr(got, "\"email\":\"o\\\"b\\\\rien@example.com\""));
+	assert_non_null(strstr(got, "\"condition\":\"lower\""));
+	assert_non_null(strstr(got, "\"threshold\":150,"));
+	assert_non_null(strstr(got, "\"subject\":\"SAP.DE is below 150.00: 149.10\""));
+	assert_non_null(strstr(got, "below your low threshold of 150.00.\\n\""));
+	/* a crossing that two decimals would hide shows more digits */
+	c = row("a@example.com", "X", 150.001, TW_COND_HIGHER, 150);
+	assert_true(tw_alert_message(&c, got, sizeof got) > 0);
+	assert_non_null(strstr(got, "\"subject\":\"X is above 150.000: 150.001\""));
+	/* too small a buffer: an error, never a cut message */
+	assert_int_equal(tw_alert_message(&c, got, 40), TW_ERR_ALERT_SIZE);
+	assert_int_equal(tw_alert_message(&c, got, 0), TW_ERR_ALERT_SIZE);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(conditions),     cmocka_unit_test(int_parts),
+		cmocka_unit_test(row_checks),     cmocka_unit_test(suppression),
+		cmocka_unit_test(ids),            cmocka_unit_test(numbers),
+		cmocka_unit_test(golden_message), cmocka_unit_test(lower_message_and_escapes),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
