@@ -1,0 +1,278 @@
+# SPDX-License-Identifier: MIT
+"""e2elib.py - helpers of the alert end-to-end suite, the demo and bench/alert: the stack's
+environment, a private database, agents run from the real binary with a replay: scenario, the
+SMTP server's mail folder, the stack's fault switches. Standard library only."""
+import email.parser
+import email.policy
+import glob
+import os
+import signal
+import socket
+import subprocess
+import time
+
+SRC = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+STACK = os.path.join(SRC, "scripts", "stack.sh")
+PSQL = "/usr/bin/psql"
+
+
+class Fail(Exception):
+    pass
+
+
+def check(cond, what):
+    if not cond:
+        raise Fail(what)
+
+
+def stack_env():
+    """The stack's TW_* variables; fails (never skips) when the stack is not up."""
+    try:
+        out = subprocess.run([STACK, "env"], capture_output=True, text=True, timeout=60).stdout
+    except Exception as e:  # noqa: BLE001
+        raise Fail("scripts/stack.sh env failed: %s (run scripts/stack.sh up)" % e)
+    env = {}
+    for line in out.splitlines():
+        if line.startswith("export ") and "=" in line:
+            k, v = line[7:].split("=", 1)
+            env[k] = v.strip("'")
+    for k in ("TW_DB_URL", "TW_KAFKA_BOOTSTRAP", "TW_MAIL_DIR", "TW_SMTP_CONTROL"):
+        if k not in env:
+            raise Fail("%s missing from scripts/stack.sh env: run scripts/stack.sh up" % k)
+    r = subprocess.run([PSQL, env["TW_DB_URL"], "-tAc", "select 1"], capture_output=True,
+                       text=True, timeout=20)
+    if r.stdout.strip() != "1":
+        raise Fail("the stack's PostgreSQL does not answer (%s): run scripts/stack.sh up"
+                   % r.stderr.strip())
+    r = subprocess.run(["kcat", "-b", env["TW_KAFKA_BOOTSTRAP"], "-L", "-m", "10"],
+                       capture_output=True, text=True, timeout=30)
+    if r.returncode != 0 or "3 brokers" not in r.stdout:
+        raise Fail("the stack's Kafka cluster does not have 3 brokers up: %s%s"
+                   % (r.stdout[:300], r.stderr[:300]))
+    check(os.path.isdir(env["TW_MAIL_DIR"]), "mail folder %s missing" % env["TW_MAIL_DIR"])
+    return env
+
+
+def stack(*args, timeout=180):
+    r = subprocess.run([STACK] + list(args), capture_output=True, text=True, timeout=timeout)
+    if r.returncode != 0:
+        raise Fail("scripts/stack.sh %s failed: %s %s" % (" ".join(args), r.stdout, r.stderr))
+    return r.stdout
+
+
+def sql(url, query, stdin=None):
+    cmd = [PSQL, url, "-X", "-q", "-tA", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-c", query]
+    r = subprocess.run(cmd, input=stdin, capture_output=True, text=True, timeout=600)
+    if r.returncode != 0:
+        raise Fail("psql failed: %s\n%s" % (query, r.stderr))
+    return [line.split("\t") for line in r.stdout.splitlines() if line != ""]
+
+
+def make_db(admin_url, name):
+    sql(admin_url, 'DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name)
+    sql(admin_url, 'CREATE DATABASE "%s"' % name)
+    return admin_url.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_db(admin_url, name):
+    try:
+        sql(admin_url, 'DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name)
+    except Fail:
+        pass
+
+
+def migrate(binary, url):
+    r = subprocess.run([binary, "db", "migrate"], env=dict(os.environ, TICKWATCH_DB_WRITE_URL=url),
+                       capture_output=True, text=True, timeout=120)
+    check(r.returncode == 0, "tickwatch db migrate: %s %s" % (r.stdout, r.stderr))
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def wait_for(what, fn, timeout, every=0.2):
+    """Poll fn() until it returns a true value; Fail naming @what after @timeout seconds."""
+    end = time.monotonic() + timeout
+    while True:
+        v = fn()
+        if v:
+            return v
+        if time.monotonic() > end:
+            raise Fail("timed out after %ds waiting for %s" % (timeout, what))
+        time.sleep(every)
+
+
+def write_replay(path, steps, t0=None):
+    """steps: list of {ticker: price}; one step per collector cycle, in increasing time."""
+    t0 = t0 or int(time.time()) - 86400
+    with open(path, "w") as f:
+        f.write("# replay scenario written by e2elib.py\n")
+        for i, step in enumerate(steps):
+            for t, p in sorted(step.items()):
+                f.write("%d %s %s\n" % (t0 + i * 60, t, repr(float(p))))
+    return path
+
+
+def phases(*spec):
+    """[(n_steps, {ticker: price}), ...] -> a flat step list (each phase held n steps)."""
+    out = []
+    for n, prices in spec:
+        out += [dict(prices)] * n
+    return out
+
+
+class Agent:
+    """One tickwatch process: its own config file, log file and roles."""
+
+    def __init__(self, binary, env, work, name, url, roles, replay=None, extra=""):
+        self.binary, self.env, self.work, self.name = binary, env, work, name
+        self.url, self.roles, self.replay = url, roles, replay
+        self.port = free_port()
+        self.conf = os.path.join(work, name + ".conf")
+        self.log = os.path.join(work, name + ".log")
+        self.proc = None
+        with open(self.conf, "w") as f:
+            f.write("""[agent]
+name = %(name)s
+log_level = info
+[kafka]
+bootstrap = %(kafka)s
+[db]
+write_url = %(url)s
+[smtp]
+host = %(smtp_host)s
+port = %(smtp_port)s
+mode = starttls
+user = %(smtp_user)s
+password = %(smtp_pass)s
+ca_file = %(ca)s
+from = alerts@tickwatch.test
+[quotes]
+source = %(source)s
+interval = 1s
+[rpc]
+listen = 127.0.0.1:%(port)d
+%(extra)s
+""" % dict(name=name, kafka=env["TW_KAFKA_BOOTSTRAP"], url=url, smtp_host=env["TW_SMTP_HOST"],
+                smtp_port=env["TW_SMTP_PORT_STARTTLS"], smtp_user=env["TW_SMTP_USER"],
+                smtp_pass=env["TW_SMTP_PASSWORD"], ca=env["TW_CA_FILE"],
+                source=("replay:" + replay) if replay else "yahoo", port=self.port, extra=extra))
+        os.chmod(self.conf, 0o600)
+
+    def start(self):
+        self.logf = open(self.log, "a")
+        self.proc = subprocess.Popen([self.binary, "run", "--config", self.conf, "--roles",
+                                      self.roles, "--console", "none"], stdout=self.logf,
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        wait_for("agent %s ready" % self.name,
+                 lambda: self.alive() and "ready: roles" in self.text(), 60)
+        return self
+
+    def alive(self):
+        if self.proc is None or self.proc.poll() is not None:
+            raise Fail("agent %s exited (rc %s); log tail:\n%s"
+                       % (self.name, self.proc and self.proc.returncode, self.text()[-3000:]))
+        return True
+
+    def text(self):
+        try:
+            with open(self.log, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def count(self, needle):
+        return self.text().count(needle)
+
+    def cpu_seconds(self):
+        with open("/proc/%d/stat" % self.proc.pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def rss_kb(self, peak=False):
+        key = "VmHWM:" if peak else "VmRSS:"
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            for line in f:
+                if line.startswith(key):
+                    return int(line.split()[1])
+        return 0
+
+    def stop(self, timeout=30):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+                raise Fail("agent %s did not stop within %ds of SIGTERM" % (self.name, timeout))
+        self.proc = None
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+        self.proc = None
+
+    def ctl(self, *args):
+        r = subprocess.run([self.binary, "ctl", "--connect", "127.0.0.1:%d" % self.port] +
+                           list(args), capture_output=True, text=True, timeout=60)
+        check(r.returncode == 0, "tickwatch ctl %s: rc %d %s %s"
+              % (" ".join(args), r.returncode, r.stdout, r.stderr))
+        return r.stdout
+
+
+def wake(env, n=1):
+    """Produce @n wake-ups on to-alert-system, as the collector does."""
+    data = "".join('{"probe":%d}\n' % i for i in range(n))
+    r = subprocess.run(["kcat", "-P", "-b", env["TW_KAFKA_BOOTSTRAP"], "-t", "to-alert-system",
+                        "-k", "e2e"], input=data, capture_output=True, text=True, timeout=60)
+    check(r.returncode == 0, "kcat produce to to-alert-system: %s" % r.stderr)
+
+
+class Mail:
+    """The e-mails of this run in the SMTP server's folder (recipients containing @tag)."""
+
+    def __init__(self, folder, tag):
+        self.folder, self.tag, self.seen = folder, tag.lower(), {}
+
+    def scan(self):
+        parser = email.parser.BytesParser(policy=email.policy.default)
+        for path in glob.glob(os.path.join(self.folder, "*.eml")):
+            if path in self.seen:
+                continue
+            try:
+                with open(path, "rb") as f:
+                    raw = f.read()
+            except OSError:
+                continue
+            if self.tag.encode() not in raw.lower():
+                self.seen[path] = None
+                continue
+            m = parser.parsebytes(raw)
+            rcpt = (m.get("X-Stack-Rcpt-To") or "").strip().strip("<>").lower()
+            body = m.get_body(preferencelist=("plain",))
+            self.seen[path] = {
+                "rcpt": rcpt, "to": str(m.get("To") or ""), "subject": str(m.get("Subject") or ""),
+                "message_id": str(m.get("Message-ID") or "").strip(),
+                "body": body.get_content() if body is not None else "", "file": path}
+        return [v for v in self.seen.values() if v]
+
+    def for_rcpt(self, rcpt):
+        return [m for m in self.scan() if m["rcpt"] == rcpt.lower()]
+
+
+def consumer_group_to_end(env, group, topic):
+    """Move @group past everything on @topic (used after a bench that nobody should mail)."""
+    jars = env.get("TW_KAFKA_JARS", "")
+    r = subprocess.run(["java", "-cp", jars + "/*",
+                        "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
+                        "--bootstrap-server", env["TW_KAFKA_BOOTSTRAP"], "--group", group,
+                        "--topic", topic, "--reset-offsets", "--to-latest", "--execute"],
+                       capture_output=True, text=True, timeout=120)
+    return r.returncode == 0, r.stdout + r.stderr

@@ -1,0 +1,330 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""test_alerts.py - end to end: the real tickwatch binary with every role against the real stack
+(Kafka x3, PostgreSQL, the SMTP server), prices scripted with the replay: source, outcomes read
+from the SMTP server's mail folder. Each case gets a fresh database and e-mail addresses of its
+own (…<case>.<run>@e2e.test), so mail files are attributed to it.
+
+The alert side runs in one agent (rpc, alert, notifier) and the collector in a second one,
+started once the first took a probe wake-up, so the scenario's first step is never coalesced
+away before the alert consumer joined its group.
+
+usage: test_alerts.py TICKWATCH_BINARY CASE   (CASE: semantics, thousand, crash, smtp, kafka)"""
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections import Counter
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from e2elib import (Agent, Fail, Mail, check, drop_db, make_db, migrate, phases, sql,  # noqa: E402
+                    stack, stack_env, wait_for, wake, write_replay)
+
+BIN = os.path.abspath(sys.argv[1])
+CASE = sys.argv[2] if len(sys.argv) > 2 else "semantics"
+RUN = "%s%d%d" % (CASE, os.getpid(), int(time.time()) % 100000)
+SETTLE = 6  # seconds with nothing new before "no more e-mails" is believed
+
+
+def addr(who):
+    return "%s.%s@e2e.test" % (who, RUN)
+
+
+class Case:
+    """A fresh database, a work folder, the alert agent and the collector agent."""
+
+    def __init__(self, env, steps, extra_alert="", extra_collector=""):
+        self.env = env
+        self.work = tempfile.mkdtemp(prefix="tw-e2e-alerts.")
+        self.dbname = "tw_e2e_%s" % RUN
+        self.url = make_db(env["TW_DB_URL"], self.dbname)
+        migrate(BIN, self.url)
+        self.replay = write_replay(os.path.join(self.work, "scenario.replay"), steps)
+        self.alert = Agent(BIN, env, self.work, "e2e-alert-" + RUN, self.url,
+                           os.environ.get("TW_E2E_ALERT_ROLES", "rpc,alert,notifier"),
+                           extra=extra_alert)
+        self.collector = Agent(BIN, env, self.work, "e2e-collector-" + RUN, self.url, "collector",
+                               replay=self.replay, extra=extra_collector)
+        self.mail = Mail(env["TW_MAIL_DIR"], RUN)
+
+    def passes(self):
+        return self.alert.count("done: ")
+
+    def start_alert(self):
+        self.alert.start()
+        before = self.passes()
+        wake(self.env)
+        wait_for("a first alert pass (the consumer joined its group)",
+                 lambda: self.alert.alive() and self.passes() > before, 90)
+
+    def start(self):
+        self.start_alert()
+        self.collector.start()
+
+    def close(self, ok):
+        for a in (self.collector, self.alert):
+            try:
+                a.stop()
+            except Fail as e:
+                print("  warning: %s" % e)
+        if ok:
+            shutil.rmtree(self.work, ignore_errors=True)
+            drop_db(self.env["TW_DB_URL"], self.dbname)
+        else:
+            print("  kept %s (logs) and database %s" % (self.work, self.dbname))
+            for a in (self.alert, self.collector):
+                print("  ---- %s log tail\n%s" % (a.name, a.text()[-4000:]))
+
+
+def bulk_users(url, prefix, n, ticker, high, low):
+    """COPY @n users straight into the users table (the RPC path is tested elsewhere)."""
+    rows = "".join("%s\t%s\t%s\t%s\n" % (addr("%s%05d" % (prefix, i)), ticker,
+                                         "\\N" if high is None else high,
+                                         "\\N" if low is None else low) for i in range(n))
+    sql(url, "COPY users (email, ticker, high, low) FROM STDIN", stdin=rows)
+
+
+def settled(c, want, timeout):
+    """Wait until the run's mail count reaches @want, then SETTLE more seconds; the mails."""
+    wait_for("%d e-mails (have %d)" % (want, len(c.mail.scan())),
+             lambda: c.alert.alive() and len(c.mail.scan()) >= want, timeout, every=0.5)
+    time.sleep(SETTLE)
+    return c.mail.scan()
+
+
+def exactly_once(mails, rcpts):
+    ids = Counter(m["message_id"] for m in mails)
+    dup = [(k, v) for k, v in ids.items() if v != 1]
+    check(not dup, "Message-IDs delivered more than once: %s" % dup[:10])
+    per = Counter(m["rcpt"] for m in mails)
+    missing = [r for r in rcpts if per[r.lower()] == 0]
+    check(not missing, "%d recipients got nothing, e.g. %s" % (len(missing), missing[:5]))
+    extra = [(r, n) for r, n in per.items() if n != 1]
+    check(not extra, "recipients with more than one e-mail: %s" % extra[:10])
+
+
+def expect(c, who, want):
+    """@want: list of (ticker, condition, value, threshold) the user must have got, exactly."""
+    got = []
+    rcpt = addr(who)
+    for m in c.mail.for_rcpt(rcpt):
+        check(rcpt in m["to"].lower(), "%s: To header %r" % (rcpt, m["to"]))
+        s, b = m["subject"], m["body"]
+        check(m["message_id"].endswith("@tickwatch>"), "%s: Message-ID %r" % (rcpt, m))
+        got.append((s, b))
+    wants = []
+    for ticker, cond, value, thr in want:
+        word = "above" if cond == "higher" else "below"
+        wants.append(("%s is %s %.2f: %.2f" % (ticker, word, thr, value),
+                      "%s traded at %.2f" % (ticker, value),
+                      "%s your %s threshold of %.2f" % (word, "high" if cond == "higher"
+                                                        else "low", thr)))
+    left = list(got)
+    for subj, b1, b2 in wants:
+        hit = [g for g in left if g[0] == subj and b1 in g[1] and b2 in g[1]]
+        check(hit, "%s: no e-mail %r / %r / %r; got %s" % (rcpt, subj, b1, b2, got))
+        left.remove(hit[0])
+    check(not left, "%s: unexpected e-mails %s" % (rcpt, left))
+
+
+# ---- cases ----
+
+def semantics(env):
+    """Crossing, same integer, new integer, back inside then again, threshold and ticker change,
+    both thresholds in turn, only one set, none set."""
+    warm, p1, p2, p3, p4, p5 = (
+        {"E2EA": 185, "E2EB": 100, "E2EC": 40, "E2ED": 30, "E2EE": 1, "E2EF": 250, "E2EG": 90,
+         "E2EH": 150.7},
+        {"E2EA": 191.23, "E2EB": 111.5, "E2EC": 55, "E2ED": 15, "E2EE": 1000000, "E2EF": 310.5,
+         "E2EG": 150.5, "E2EH": 150.7},
+        {"E2EA": 191.8, "E2EB": 111.5, "E2EC": 55, "E2ED": 15, "E2EE": 0.5, "E2EF": 310.5,
+         "E2EG": 150.5, "E2EH": 150.7},
+        {"E2EA": 192.4, "E2EB": 100, "E2EC": 10, "E2ED": 1000, "E2EE": 0.5, "E2EF": 310.5,
+         "E2EG": 150.5, "E2EH": 150.7},
+        {"E2EA": 185, "E2EB": 89.5, "E2EC": 10, "E2ED": 1000, "E2EE": 0.5, "E2EF": 310.5,
+         "E2EG": 150.5, "E2EH": 150.7},
+        {"E2EA": 192.1, "E2EB": 89.5, "E2EC": 10, "E2ED": 1000, "E2EE": 0.5, "E2EF": 310.5,
+         "E2EG": 150.5, "E2EH": 150.7})
+    c = Case(env, phases((6, warm), (3, p1), (3, p2), (3, p3), (4, p4), (6, p5)))
+    ok = False
+    try:
+        c.start_alert()
+        for who, ticker, hi, lo in (("cross", "E2EA", 190, 150), ("both", "E2EB", 110, 90),
+                                    ("high", "E2EC", 50, None), ("low", "E2ED", None, 20),
+                                    ("none", "E2EE", None, None), ("thr", "E2EF", 300, None),
+                                    ("tkr", "E2EG", 100, None)):
+            args = ["register", addr(who), ticker]
+            if hi is not None:
+                args += ["--high", str(hi)]
+            if lo is not None:
+                args += ["--low", str(lo)]
+            c.alert.ctl(*args)
+        c.collector.start()
+        # The threshold and ticker changes, once their first e-mail is in.
+        wait_for("the first e-mails of thr and tkr",
+                 lambda: c.mail.for_rcpt(addr("thr")) and c.mail.for_rcpt(addr("tkr")), 90)
+        c.alert.ctl("thresholds", addr("thr"), "--high", "305")
+        c.alert.ctl("update-ticker", addr("tkr"), "E2EH")
+        wait_for("the scenario's end (25 collector cycles)",
+                 lambda: c.collector.count("cycle 26:") > 0,
+                 120)
+        settled(c, 12, 60)
+        expect(c, "cross", [("E2EA", "higher", 191.23, 190), ("E2EA", "higher", 192.4, 190),
+                            ("E2EA", "higher", 192.1, 190)])
+        expect(c, "both", [("E2EB", "higher", 111.5, 110), ("E2EB", "lower", 89.5, 90)])
+        expect(c, "high", [("E2EC", "higher", 55, 50)])
+        expect(c, "low", [("E2ED", "lower", 15, 20)])
+        expect(c, "none", [])
+        expect(c, "tkr", [("E2EG", "higher", 150.5, 100), ("E2EH", "higher", 150.7, 100)])
+        expect(c, "thr", [("E2EF", "higher", 310.5, 300), ("E2EF", "higher", 310.5, 305)])
+        ids = Counter(m["message_id"] for m in c.mail.scan())
+        check(all(v == 1 for v in ids.values()), "a Message-ID twice: %s" % ids)
+        ok = True
+    finally:
+        c.close(ok)
+
+
+def thousand(env):
+    """1,000 users crossing at once: 1,000 e-mails, no duplicates."""
+    c = Case(env, phases((4, {"E2EK": 50}), (10, {"E2EK": 75.5})),
+             extra_alert="[limits]\narena_kb = 4096\n")
+    ok = False
+    try:
+        bulk_users(c.url, "k", 1000, "E2EK", 70, 30)
+        c.start()
+        mails = settled(c, 1000, 240)
+        exactly_once(mails, [addr("k%05d" % i) for i in range(1000)])
+        check(len(mails) == 1000, "%d e-mails for 1,000 users" % len(mails))
+        check(all("E2EK is above 70.00: 75.50" == m["subject"] for m in mails),
+              "subjects: %s" % Counter(m["subject"] for m in mails).most_common(3))
+        ok = True
+    finally:
+        c.close(ok)
+
+
+def crash(env):
+    """SIGKILL of the agent in the middle of a notifier batch, restart: each once."""
+    n = 400
+    c = Case(env, phases((4, {"E2EK": 50}), (10, {"E2EK": 80.25})))
+    ok = False
+    try:
+        bulk_users(c.url, "c", n, "E2EK", 70, None)
+        c.start()
+        wait_for("the first e-mails", lambda: len(c.mail.scan()) >= 15, 120, every=0.05)
+        c.alert.kill()
+        got = len(c.mail.scan())
+        print("  SIGKILL with %d of %d e-mails delivered" % (got, n))
+        check(got < n, "every e-mail was out before the kill (%d): no batch was cut" % got)
+        time.sleep(1)
+        c.alert.start()
+        mails = settled(c, n, 240)
+        exactly_once(mails, [addr("c%05d" % i) for i in range(n)])
+        sent = int(sql(c.url, "SELECT count(*) FROM sent_notifications")[0][0])
+        check(sent == n, "sent_notifications holds %d rows for %d e-mails" % (sent, n))
+        ok = True
+    finally:
+        c.close(ok)
+
+
+def smtp(env):
+    """SMTP refusing for a while: breaker, low CPU, nothing lost; a 550 blocks nobody else."""
+    n = 60
+    c = Case(env, phases((4, {"E2EK": 50, "E2EL": 50}), (12, {"E2EK": 90.5, "E2EL": 90.5})),
+             extra_alert="[smtp]\nbreaker_failures = 2\nbreaker_recovery = 3s\n")
+    ok = False
+    bad = addr("r00000")
+    try:
+        bulk_users(c.url, "s", n, "E2EK", 80, None)
+        bulk_users(c.url, "r", 1, "E2EL", 80, None)
+        stack("smtp-mode", "550", bad)
+        stack("smtp-mode", "refuse")
+        c.start()
+        cpu0, t0 = c.alert.cpu_seconds(), time.monotonic()
+        wait_for("the breaker to open", lambda: c.alert.alive() and (
+            "breaker" in c.alert.text().lower() and "open" in c.alert.text().lower()), 90)
+        time.sleep(20)
+        cpu = c.alert.cpu_seconds() - cpu0
+        span = time.monotonic() - t0
+        print("  agent CPU while SMTP refused: %.2f s over %.1f s" % (cpu, span))
+        check(cpu < 0.25 * span + 2, "busy loop: %.2f CPU seconds in %.1f s of refusal"
+              % (cpu, span))
+        check(len(c.mail.scan()) == 0, "e-mails while the server refused connections")
+        stack("smtp-mode", "550", bad)  # heal: 550 for the one address only
+        mails = settled(c, n, 180)
+        exactly_once(mails, [addr("s%05d" % i) for i in range(n)])
+        check(not c.mail.for_rcpt(bad), "the 550 address got an e-mail")
+        dead = sql(c.url, "SELECT email FROM dead_letters")
+        check([bad] in dead, "no dead letter for %s: %s" % (bad, dead))
+        ok = True
+    finally:
+        try:
+            stack("smtp-mode", "normal")
+        finally:
+            c.close(ok)
+
+
+def leader_of(topic):
+    out = stack("status", timeout=120)
+    lines = out.splitlines()
+    for i, line in enumerate(lines):
+        if line.strip() == "topic %s" % topic and i + 1 < len(lines):
+            parts = lines[i + 1].split()
+            if "leader" in parts:
+                return int(parts[parts.index("leader") + 1])
+    return 1
+
+
+def kafka(env):
+    """One broker SIGKILLed during a run: no alert lost."""
+    n = 150
+    c = Case(env, phases((4, {"E2EK": 50}), (8, {"E2EK": 85.5}), (30, {"E2EK": 86.5})))
+    ok = False
+    node = leader_of("to-notifier")
+    try:
+        bulk_users(c.url, "b", n, "E2EK", 80, None)
+        c.start()
+        wait_for("the first e-mails", lambda: len(c.mail.scan()) >= 1, 120, every=0.1)
+        stack("kafka-kill", str(node))
+        print("  killed broker %d with %d e-mails in" % (node, len(c.mail.scan())))
+        mails = settled(c, 2 * n, 300)
+        per = Counter(m["rcpt"] for m in mails)
+        ids = Counter(m["message_id"] for m in mails)
+        check(all(v == 1 for v in ids.values()), "duplicate Message-IDs: %s"
+              % [k for k, v in ids.items() if v > 1][:5])
+        missing = [i for i in range(n) if per[addr("b%05d" % i)] != 2]
+        check(not missing, "%d users lack one of their two e-mails (e.g. %s)"
+              % (len(missing), [addr("b%05d" % i) for i in missing[:3]]))
+        subs = Counter(m["subject"] for m in mails)
+        check(subs["E2EK is above 80.00: 85.50"] == n and subs["E2EK is above 80.00: 86.50"] == n,
+              "subjects: %s" % subs)
+        ok = True
+    finally:
+        try:
+            stack("kafka-start", str(node), timeout=300)
+        finally:
+            c.close(ok)
+
+
+CASES = {"semantics": semantics, "thousand": thousand, "crash": crash, "smtp": smtp,
+         "kafka": kafka}
+
+
+def main():
+    env = stack_env()
+    fn = CASES.get(CASE)
+    if fn is None:
+        print("unknown case %s (have %s)" % (CASE, ", ".join(CASES)))
+        return 2
+    t = time.monotonic()
+    try:
+        fn(env)
+    except Fail as e:
+        print("FAIL %s: %s" % (CASE, e))
+        return 1
+    print("ok   %s (%.0f s)" % (CASE, time.monotonic() - t))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
