@@ -28,6 +28,7 @@ void tw_kafka_cluster_init(struct tw_kafka_cluster *c, struct tw_kafka *k,
 	c->partitions = partitions;
 	c->replication = replication;
 	c->min_isr = replication < 2 ? replication : 2;
+	c->via_broker = -1;
 	c->timeout_ms = timeout_ms;
 	if (ntopics > TW_KAFKA_MAX_TOPICS)
 		ntopics = TW_KAFKA_MAX_TOPICS;
@@ -49,6 +50,8 @@ static rd_kafka_AdminOptions_t *options(struct tw_kafka_cluster *c, rd_kafka_adm
 	rd_kafka_AdminOptions_set_request_timeout(o, c->timeout_ms, why, sizeof why);
 	if (api == RD_KAFKA_ADMIN_OP_CREATETOPICS)
 		rd_kafka_AdminOptions_set_operation_timeout(o, c->timeout_ms, why, sizeof why);
+	if (c->via_broker >= 0)
+		rd_kafka_AdminOptions_set_broker(o, c->via_broker, why, sizeof why);
 	rd_kafka_AdminOptions_set_opaque(o, &op_tags[op]);
 	return o;
 }

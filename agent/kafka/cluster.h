@@ -66,6 +66,9 @@ struct tw_kafka_cluster {
 	int partitions, replication, min_isr, timeout_ms;
 	int ensuring, refreshing;
 	int created; /* topics created by the last ensure */
+	/* Admin requests go to the controller; -1 keeps that. librdkafka's mock cluster
+	 * names no controller, so its tests send them to a broker id instead. */
+	int32_t via_broker;
 	tw_kafka_ensured_fn on_ensured;
 	tw_kafka_report_fn on_report;
 	void *arg;

@@ -1,0 +1,418 @@
+/* SPDX-License-Identifier: MIT */
+/* test_kafka.c - the Kafka layer on librdkafka's mock cluster: configuration, topic ensure with
+ * RF 3, the error when the cluster is too small, delivery failure, consume + commit. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include "config.h"
+#include "fake_hal.h"
+#include "kafka/cluster.h"
+#include "kafka/kafka.h"
+#include "log.h"
+
+static struct tw_config cfg;
+static rd_kafka_t *mock_owner;
+static rd_kafka_mock_cluster_t *mc;
+
+static int64_t real_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Wait on the client's wake-up fd (really: these are librdkafka threads) and serve it,
+ * until *flag is set or @p ms pass. @return the number of wake-ups seen. */
+static int serve_until(struct tw_kafka *k, const int *flag, int ms)
+{
+	int64_t end = real_ms() + ms;
+	int wakes = 0;
+
+	while (!*flag && real_ms() < end) {
+		struct pollfd p = {.fd = tw_kafka_fd(k), .events = POLLIN};
+
+		if (poll(&p, 1, 100) > 0) {
+			wakes++;
+			tw_kafka_serve(k);
+		}
+	}
+	return wakes;
+}
+
+static void start_mock(int brokers)
+{
+	char err[256];
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+
+	rd_kafka_conf_set(conf, "log_level", "0", err, sizeof err);
+	mock_owner = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+	assert_non_null(mock_owner);
+	mc = rd_kafka_mock_cluster_new(mock_owner, brokers);
+	assert_non_null(mc);
+	snprintf(cfg.kafka.bootstrap, sizeof cfg.kafka.bootstrap, "%s",
+		 rd_kafka_mock_cluster_bootstraps(mc));
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	fake_reset();
+	tw_log_set_stderr(0);
+	tw_config_defaults(&cfg, NULL);
+	snprintf(cfg.agent.name, sizeof cfg.agent.name, "unit");
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	if (mc)
+		rd_kafka_mock_cluster_destroy(mc);
+	if (mock_owner)
+		rd_kafka_destroy(mock_owner);
+	mc = NULL;
+	mock_owner = NULL;
+	return 0;
+}
+
+static const char *get(rd_kafka_conf_t *c, const char *key, char *buf, size_t len)
+{
+	size_t n = len;
+
+	assert_int_equal(rd_kafka_conf_get(c, key, buf, &n), RD_KAFKA_CONF_OK);
+	return buf;
+}
+
+static void producer_and_consumer_defaults(void **state)
+{
+	struct tw_kafka_opts p = {.kind = TW_KAFKA_PRODUCER, .role = "collector", .linger_ms = 0};
+	struct tw_kafka_opts a = {.kind = TW_KAFKA_PRODUCER, .role = "alert", .linger_ms = 500};
+	struct tw_kafka_opts cons = {.kind = TW_KAFKA_CONSUMER, .role = "notifier"};
+	char err[256], v[256];
+	rd_kafka_conf_t *c;
+
+	(void)state;
+	c = tw_kafka_conf(&cfg, &p, err, sizeof err);
+	assert_non_null(c);
+	assert_string_equal(get(c, "acks", v, sizeof v), "-1"); /* all */
+	assert_string_equal(get(c, "max.in.flight.requests.per.connection", v, sizeof v), "1");
+	assert_string_equal(get(c, "retries", v, sizeof v), "3");
+	assert_string_equal(get(c, "linger.ms", v, sizeof v), "0");
+	assert_string_equal(get(c, "queue.buffering.max.kbytes", v, sizeof v), "4096");
+	assert_string_equal(get(c, "client.id", v, sizeof v), "unit-collector");
+	assert_string_equal(get(c, "security.protocol", v, sizeof v), "plaintext");
+	rd_kafka_conf_destroy(c);
+	c = tw_kafka_conf(&cfg, &a, err, sizeof err);
+	assert_string_equal(get(c, "linger.ms", v, sizeof v), "500");
+	rd_kafka_conf_destroy(c);
+	c = tw_kafka_conf(&cfg, &cons, err, sizeof err);
+	assert_non_null(c);
+	assert_string_equal(get(c, "group.id", v, sizeof v), "tickwatch-notifier");
+	assert_string_equal(get(c, "auto.offset.reset", v, sizeof v), "smallest");
+	assert_string_equal(get(c, "enable.auto.commit", v, sizeof v), "false");
+	assert_string_equal(get(c, "fetch.max.bytes", v, sizeof v), "1048576");
+	assert_string_equal(get(c, "queued.max.messages.kbytes", v, sizeof v), "4096");
+	rd_kafka_conf_destroy(c);
+}
+
+static void security_and_passthrough(void **state)
+{
+	struct tw_kafka_opts p = {.kind = TW_KAFKA_PRODUCER, .role = "collector"};
+	char err[256], v[256];
+	rd_kafka_conf_t *c;
+
+	(void)state;
+	cfg.kafka.security = TW_KAFKA_SASL_SSL;
+	cfg.kafka.sasl_mechanism = TW_SASL_SCRAM_256;
+	snprintf(cfg.kafka.username, sizeof cfg.kafka.username, "bob");
+	snprintf(cfg.kafka.password, sizeof cfg.kafka.password, "s3cret");
+	snprintf(cfg.kafka.ca_file, sizeof cfg.kafka.ca_file, "/etc/ssl/certs/ca-certificates.crt");
+	snprintf(cfg.kafka.extra[0].key, sizeof cfg.kafka.extra[0].key, "linger.ms");
+	snprintf(cfg.kafka.extra[0].value, sizeof cfg.kafka.extra[0].value, "7");
+	cfg.kafka.extra[0].line = 12;
+	cfg.kafka.nextra = 1;
+	c = tw_kafka_conf(&cfg, &p, err, sizeof err);
+	assert_non_null(c);
+	assert_string_equal(get(c, "security.protocol", v, sizeof v), "sasl_ssl");
+	assert_string_equal(get(c, "sasl.mechanisms", v, sizeof v), "SCRAM-SHA-256");
+	assert_string_equal(get(c, "sasl.username", v, sizeof v), "bob");
+	assert_string_equal(get(c, "ssl.ca.location", v, sizeof v),
+			    "/etc/ssl/certs/ca-certificates.crt");
+	assert_string_equal(get(c, "linger.ms", v, sizeof v), "7"); /* the operator wins */
+	rd_kafka_conf_destroy(c);
+
+	/* A refused property names its key and line, never its value. */
+	snprintf(cfg.kafka.extra[1].key, sizeof cfg.kafka.extra[1].key, "no.such.property");
+	snprintf(cfg.kafka.extra[1].value, sizeof cfg.kafka.extra[1].value, "hush-hush");
+	cfg.kafka.extra[1].line = 14;
+	cfg.kafka.nextra = 2;
+	assert_null(tw_kafka_conf(&cfg, &p, err, sizeof err));
+	assert_non_null(strstr(err, "[kafka] line 14"));
+	assert_non_null(strstr(err, "'no.such.property'"));
+	assert_null(strstr(err, "hush-hush"));
+}
+
+struct ensure_result {
+	int done, rc;
+	char err[512];
+};
+
+static void on_ensured(struct tw_kafka_cluster *c, int rc, const char *err, void *arg)
+{
+	struct ensure_result *r = arg;
+
+	(void)c;
+	r->done = 1;
+	r->rc = rc;
+	snprintf(r->err, sizeof r->err, "%s", err);
+}
+
+static const char *const topics[] = {TW_KAFKA_TOPIC_ALERT, TW_KAFKA_TOPIC_NOTIFIER};
+
+static void ensure(int brokers, struct tw_kafka_cluster *c, struct tw_kafka_part *parts,
+		   struct ensure_result *r)
+{
+	struct tw_kafka k;
+	struct tw_kafka_opts o = {.kind = TW_KAFKA_ADMIN, .role = "admin",
+				  .on_event = tw_kafka_cluster_on_event, .arg = c};
+	char err[256];
+
+	(void)brokers;
+	tw_kafka_cluster_init(c, &k, topics, 2, 1, 3, 10000, parts, 4);
+	c->on_ensured = on_ensured;
+	c->via_broker = 1; /* the mock has no controller */
+	c->arg = r;
+	assert_int_equal(tw_kafka_open(&k, &cfg, NULL, &o, err, sizeof err), 0);
+	assert_true(tw_kafka_fd(&k) >= 0);
+	assert_int_equal(tw_kafka_cluster_ensure(c), 0);
+	assert_int_equal(tw_kafka_cluster_ensure(c), TW_ERR_WOULD_BLOCK); /* one at a time */
+	assert_true(serve_until(&k, &r->done, 20000) > 0);
+	assert_true(r->done);
+	tw_kafka_close(&k, 1000);
+	tw_kafka_close(&k, 1000); /* safe twice */
+}
+
+static void topics_with_rf3_on_three_brokers(void **state)
+{
+	struct tw_kafka_cluster c;
+	struct tw_kafka_part parts[8];
+	struct ensure_result r = {0};
+	char report[2048];
+
+	(void)state;
+	start_mock(3);
+	/* The mock broker has no CreateTopics handler: the topics are made beside it with the
+	 * layout CreateTopics would ask for; ensure then finds them and checks the layout. */
+	assert_int_equal(rd_kafka_mock_topic_create(mc, TW_KAFKA_TOPIC_ALERT, 1, 3), 0);
+	assert_int_equal(rd_kafka_mock_topic_create(mc, TW_KAFKA_TOPIC_NOTIFIER, 1, 3), 0);
+	ensure(3, &c, parts, &r);
+	if (r.rc != 0)
+		fail_msg("ensure failed: %d %s", r.rc, r.err);
+	assert_int_equal(c.meta.nbrokers, 3);
+	for (int i = 0; i < 2; i++) {
+		assert_true(c.meta.topics[i].exists);
+		assert_int_equal(c.meta.topics[i].npart, 1);
+		assert_int_equal(c.meta.topics[i].parts[0].nrep, 3);
+		assert_int_equal(c.meta.topics[i].parts[0].nisr, 3);
+	}
+	assert_int_equal(c.created, 0); /* existing topics are left alone */
+	tw_kafka_meta_format(&c.meta, report, sizeof report);
+	assert_non_null(strstr(report, "3 broker(s)"));
+	assert_non_null(strstr(report, "topic to-alert-system partition 0 leader "));
+	assert_non_null(strstr(report, " replicas "));
+	assert_non_null(strstr(report, " isr "));
+	tw_kafka_meta_json(&c.meta, report, sizeof report);
+	assert_non_null(strstr(report, "\"brokers\":[{\"id\":1,"));
+	assert_non_null(strstr(report, "\"isr\":["));
+}
+
+static void missing_topics_on_three_brokers_go_to_create(void **state)
+{
+	struct tw_kafka_cluster c;
+	struct tw_kafka_part parts[8];
+	struct ensure_result r = {0};
+
+	(void)state;
+	start_mock(3);
+	ensure(3, &c, parts, &r);
+	print_message("ensure said: %s\n", r.err);
+	/* Enough brokers: the RF check passes and CreateTopics is sent; the mock cannot
+	 * serve it, so the answer is an admin error, never the RF error. */
+	assert_int_not_equal(r.rc, TW_ERR_KAFKA_RF);
+	assert_int_equal(c.meta.nbrokers, 3);
+	assert_false(c.meta.topics[0].exists);
+	assert_non_null(strstr(r.err, "create topics"));
+}
+
+static void rf3_cannot_be_met_on_two_brokers(void **state)
+{
+	struct tw_kafka_cluster c;
+	struct tw_kafka_part parts[8];
+	struct ensure_result r = {0};
+
+	(void)state;
+	start_mock(2);
+	ensure(2, &c, parts, &r);
+	if (r.rc != TW_ERR_KAFKA_RF)
+		fail_msg("ensure: %d %s", r.rc, r.err);
+	assert_non_null(strstr(r.err, "replication factor 3"));
+	assert_non_null(strstr(r.err, "only 2 broker(s)"));
+	assert_non_null(strstr(r.err, "[kafka] replication"));
+}
+
+struct dr {
+	int n, failed, ok;
+	char err[256];
+	void *opaque;
+};
+
+static void on_dr(struct tw_kafka *k, int rc, const char *err, const rd_kafka_message_t *m,
+		  void *msg_opaque, void *arg)
+{
+	struct dr *d = arg;
+
+	(void)k;
+	(void)m;
+	d->n++;
+	d->opaque = msg_opaque;
+	if (rc) {
+		d->failed++;
+		snprintf(d->err, sizeof d->err, "%s", err);
+	} else {
+		d->ok++;
+	}
+}
+
+static void delivery_failure_reaches_the_callback(void **state)
+{
+	struct tw_kafka k;
+	struct dr d = {0};
+	struct tw_kafka_opts o = {.kind = TW_KAFKA_PRODUCER, .role = "collector",
+				  .on_delivery = on_dr, .arg = &d};
+	rd_kafka_resp_err_t errs[4] = {
+		RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+		RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS};
+	char err[256];
+	int one = 1;
+
+	(void)state;
+	start_mock(3);
+	assert_int_equal(rd_kafka_mock_topic_create(mc, "wake", 1, 3), 0);
+	assert_int_equal(tw_kafka_open(&k, &cfg, NULL, &o, err, sizeof err), 0);
+	/* retries=3: four refusals in a row exhaust them */
+	rd_kafka_mock_push_request_errors_array(mc, 0 /* ApiKey Produce */, 4, errs);
+	assert_int_equal(tw_kafka_produce(&k, "wake", "k", 1, "{\"cycle\":1}", 11, &one, err,
+					  sizeof err),
+			 0);
+	assert_int_equal(tw_kafka_outq_len(&k), 1);
+	serve_until(&k, &d.n, 20000);
+	assert_int_equal(d.failed, 1);
+	assert_ptr_equal(d.opaque, &one);
+	assert_non_null(strstr(d.err, "delivery to wake failed"));
+	assert_non_null(strstr(d.err, "replicas"));
+	assert_int_equal(k.failed, 1);
+	/* the next one goes through */
+	memset(&d, 0, sizeof d);
+	assert_int_equal(tw_kafka_produce(&k, "wake", "k", 1, "{\"cycle\":2}", 11, NULL, err,
+					  sizeof err),
+			 0);
+	serve_until(&k, &d.n, 20000);
+	assert_int_equal(d.ok, 1);
+	tw_kafka_close(&k, 2000);
+	/* a consumer cannot produce */
+	assert_int_equal(tw_kafka_produce(&k, "wake", NULL, 0, "x", 1, NULL, err, sizeof err),
+			 TW_ERR_KAFKA_PRODUCE);
+}
+
+struct consumer_state {
+	int ready, committed, commit_rc;
+};
+
+static void on_ready(struct tw_kafka *k, void *arg)
+{
+	(void)k;
+	((struct consumer_state *)arg)->ready = 1;
+}
+
+static void on_commit(struct tw_kafka *k, int rc, const char *err, void *arg)
+{
+	struct consumer_state *s = arg;
+
+	(void)k;
+	(void)err;
+	s->committed = 1;
+	s->commit_rc = rc;
+}
+
+static void consume_batch_then_commit(void **state)
+{
+	struct tw_kafka p, c;
+	struct dr d = {0};
+	struct consumer_state s = {0};
+	static const char *const subs[] = {"alerts", NULL};
+	struct tw_kafka_opts po = {.kind = TW_KAFKA_PRODUCER, .role = "alert", .linger_ms = 5,
+				   .on_delivery = on_dr, .arg = &d};
+	struct tw_kafka_opts co = {.kind = TW_KAFKA_CONSUMER, .role = "notifier", .topics = subs,
+				   .on_ready = on_ready, .on_commit = on_commit, .arg = &s};
+	rd_kafka_message_t *msgs[16];
+	size_t got = 0;
+	int64_t end;
+	char err[256];
+
+	(void)state;
+	start_mock(1);
+	assert_int_equal(rd_kafka_mock_topic_create(mc, "alerts", 1, 1), 0);
+	assert_int_equal(tw_kafka_open(&p, &cfg, NULL, &po, err, sizeof err), 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(tw_kafka_produce(&p, "alerts", NULL, 0, "m", 1, NULL, err,
+						  sizeof err),
+				 0);
+	end = real_ms() + 20000;
+	while (d.ok < 3 && real_ms() < end)
+		serve_until(&p, &d.ok, 200);
+	assert_int_equal(d.ok, 3);
+	assert_int_equal(tw_kafka_open(&c, &cfg, NULL, &co, err, sizeof err), 0);
+	end = real_ms() + 30000;
+	while (got < 3 && real_ms() < end) {
+		serve_until(&c, &s.ready, 500);
+		s.ready = 0;
+		got += tw_kafka_consume_batch(&c, msgs + got, 16 - got);
+	}
+	assert_int_equal(got, 3);
+	assert_int_equal(tw_kafka_commit_batch(&c, msgs, got, err, sizeof err), 0);
+	tw_kafka_release(msgs, got);
+	serve_until(&c, &s.committed, 20000);
+	assert_true(s.committed);
+	assert_int_equal(s.commit_rc, 0);
+	assert_int_equal(tw_kafka_produce(&c, "alerts", NULL, 0, "x", 1, NULL, err, sizeof err),
+			 TW_ERR_KAFKA_PRODUCE);
+	tw_kafka_close(&c, 5000);
+	tw_kafka_close(&p, 2000);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(producer_and_consumer_defaults, setup, teardown),
+		cmocka_unit_test_setup_teardown(security_and_passthrough, setup, teardown),
+		cmocka_unit_test_setup_teardown(topics_with_rf3_on_three_brokers, setup, teardown),
+		cmocka_unit_test_setup_teardown(missing_topics_on_three_brokers_go_to_create, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(rf3_cannot_be_met_on_two_brokers, setup, teardown),
+		cmocka_unit_test_setup_teardown(delivery_failure_reaches_the_callback, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(consume_batch_then_commit, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
