@@ -97,6 +97,10 @@ static const struct tw_cfg_key keys[] = {
 	 NULL, 0, "time-out of each SMTP step"},
 	{"smtp", "batch_linger", NUM(TW_CFG_DURATION, smtp, batch_linger_ms), "1s", 10, 1 * MS_MIN,
 	 NULL, 0, "longest wait for a batch of 10 to fill before it is sent"},
+	{"smtp", "breaker_failures", NUM(TW_CFG_INT, smtp, breaker_failures), "3", 1, 1000, NULL, 0,
+	 "consecutive failed SMTP sessions that open the relay's circuit breaker"},
+	{"smtp", "breaker_recovery", NUM(TW_CFG_DURATION, smtp, breaker_recovery_ms), "30s", 1 * MS_S,
+	 1 * MS_D, NULL, 0, "time an open SMTP breaker waits before one trial session"},
 
 	{"quotes", "source", STR(quotes, source), "yahoo", 0, 0, NULL, 0,
 	 "quote source: yahoo, or replay:FILE"},
@@ -154,6 +158,8 @@ static const struct tw_cfg_key keys[] = {
 	 "distinct tickers the collector fetches per cycle"},
 	{"limits", "replay_rows", NUM(TW_CFG_INT, limits, replay_rows), "10000", 1, 1000000, NULL, 0,
 	 "quotes a replay:FILE source may hold"},
+	{"limits", "smtp_buffer_kb", NUM(TW_CFG_INT, limits, smtp_buffer_kb), "64", 16, 4096, NULL, 0,
+	 "SMTP output buffer, KiB: the largest e-mail (headers + encoded body) sent"},
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])

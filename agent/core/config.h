@@ -61,6 +61,8 @@ struct tw_config {
 		int64_t verify;
 		int64_t timeout_ms;
 		int64_t batch_linger_ms;
+		int64_t breaker_failures;
+		int64_t breaker_recovery_ms;
 	} smtp;
 	struct {
 		char source[256];
@@ -94,6 +96,7 @@ struct tw_config {
 		int64_t quote_response_kb;
 		int64_t tickers;
 		int64_t replay_rows;
+		int64_t smtp_buffer_kb;
 	} limits;
 };
 

@@ -531,24 +531,25 @@ static void on_reply(struct tw_smtp *s, const struct tw_smtp_reply *r)
 	case TW_SMTP_S_MAIL:
 		if (klass(r->code) != 2)
 			msg_failed(s, r, "MAIL FROM");
-		if (pipelined) {
-			enter(s, TW_SMTP_S_RCPT); /* its reply is on the way */
-		} else if (s->cur_failed) {
+		/* Pipelined: the RCPT reply is on the way, whatever this one said. */
+		if (!pipelined && s->cur_failed) {
 			advance(s, r);
-		} else if (queue(s, "RCPT TO:<%s>\r\n", s->msgs[s->cur].to) == TW_OK) {
-			enter(s, TW_SMTP_S_RCPT);
+			return;
 		}
+		if (!pipelined && queue(s, "RCPT TO:<%s>\r\n", s->msgs[s->cur].to) != TW_OK)
+			return;
+		enter(s, TW_SMTP_S_RCPT);
 		return;
 	case TW_SMTP_S_RCPT:
 		if (klass(r->code) != 2 && !s->cur_failed)
 			msg_failed(s, r, "RCPT TO");
-		if (pipelined) {
-			enter(s, TW_SMTP_S_DATA);
-		} else if (s->cur_failed) {
+		if (!pipelined && s->cur_failed) {
 			advance(s, r);
-		} else if (queue(s, "DATA\r\n") == TW_OK) {
-			enter(s, TW_SMTP_S_DATA);
+			return;
 		}
+		if (!pipelined && queue(s, "DATA\r\n") != TW_OK)
+			return;
+		enter(s, TW_SMTP_S_DATA);
 		return;
 	case TW_SMTP_S_DATA:
 		if (r->code != 354) {
