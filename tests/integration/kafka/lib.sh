@@ -48,7 +48,7 @@ say() { echo "$*" >&9; }
 agent_stop() {
 	[ -n "${AGENT_PID:-}" ] || return 0
 	say quit 2>/dev/null || true
-	exec 9>&- 2>/dev/null || true
+	{ exec 9>&-; } 2>/dev/null || true
 	local i
 	for ((i = 0; i < 100; i++)); do
 		kill -0 "$AGENT_PID" 2>/dev/null || break
