@@ -24,10 +24,17 @@ static const char sql_store[] = "UPDATE rpc_requests SET response = $2 WHERE req
 static const char sql_register[] =
 	"INSERT INTO users (email, ticker, high, low) VALUES ($1, $2, $3, $4) "
 	"ON CONFLICT (email) DO NOTHING RETURNING " TW_CQRS_USER_COLS;
-static const char sql_ticker[] = "UPDATE users SET ticker = $2, updated_at = now() "
-				 "WHERE email = $1 RETURNING " TW_CQRS_USER_COLS;
-static const char sql_thresholds[] = "UPDATE users SET high = $2, low = $3, updated_at = now() "
-				     "WHERE email = $1 RETURNING " TW_CQRS_USER_COLS;
+/* Changing a user's ticker or thresholds re-arms the user: the last e-mailed state is
+ * forgotten and the episode moves on, in the same statement (one transaction). */
+#define REARM_USER                                                                             \
+	"rearm AS (UPDATE alert_state SET last_ticker = NULL, last_condition = NULL, "         \
+	"last_int = NULL, episode = episode + 1, updated_at = now() WHERE email = $1) "
+static const char sql_ticker[] = "WITH " REARM_USER ", u AS (UPDATE users SET ticker = $2, "
+				 "updated_at = now() WHERE email = $1 RETURNING *) "
+				 "SELECT " TW_CQRS_USER_COLS " FROM u";
+static const char sql_thresholds[] = "WITH " REARM_USER ", u AS (UPDATE users SET high = $2, "
+				     "low = $3, updated_at = now() WHERE email = $1 RETURNING *) "
+				     "SELECT " TW_CQRS_USER_COLS " FROM u";
 static const char sql_delete[] = "DELETE FROM users WHERE email = $1 RETURNING " TW_CQRS_USER_COLS;
 
 /* FNV-1a 64 over the canonical form of the validated params: key order and spacing of the
@@ -436,11 +443,14 @@ int tw_cqrs_advance_alert(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *
 				       "condition must be higher or lower");
 	snprintf(ib, sizeof ib, "%lld", (long long)int_part);
 	return submit_simple(op,
+			     /* Every advance moves the episode on, so no later e-mail can carry
+			      * the id of an earlier one (191 -> 192 -> 191 stays three ids). */
 			     "INSERT INTO alert_state (email, last_ticker, last_condition, last_int, "
-			     "notified_at) VALUES ($1, $2, $3, $4, now()) ON CONFLICT (email) DO "
-			     "UPDATE SET last_ticker = EXCLUDED.last_ticker, last_condition = "
-			     "EXCLUDED.last_condition, last_int = EXCLUDED.last_int, notified_at = "
-			     "now(), updated_at = now() RETURNING episode",
+			     "episode, notified_at) VALUES ($1, $2, $3, $4, 1, now()) ON CONFLICT "
+			     "(email) DO UPDATE SET last_ticker = EXCLUDED.last_ticker, "
+			     "last_condition = EXCLUDED.last_condition, last_int = EXCLUDED.last_int, "
+			     "episode = alert_state.episode + 1, notified_at = now(), updated_at = "
+			     "now() RETURNING episode",
 			     4, p);
 }
 
