@@ -114,7 +114,7 @@ test_quotes_slow_trips_client_timeout() {
 
 test_quotes_scenario_can_be_swapped() {
     fresh
-    local f=$TW_STACK_DIR/test-scenario-$$.json
+    f=$TW_STACK_DIR/test-scenario-$$.json   # global: the EXIT trap runs after this function returns
     trap '"$STACK" quotes-scenario "$TW_QUOTES_SCENARIO" >/dev/null 2>&1; qctl reset; rm -f "$f"' EXIT
     cat >"$f" <<'JSON'
 {"start_time": 1000, "step_seconds": 10, "tickers": {"ZZZ": {"currency": "GBp", "prices": [1.5, 2.5]}}}
