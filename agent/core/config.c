@@ -146,6 +146,8 @@ static const struct tw_cfg_key keys[] = {
 	 "console output buffer, KiB (output beyond it is dropped and counted)"},
 	{"limits", "alert_inflight", NUM(TW_CFG_INT, limits, alert_inflight), "512", 16, 1000000,
 	 NULL, 0, "alert notifications between their produce and their advance (~300 bytes each)"},
+	{"limits", "alert_page", NUM(TW_CFG_INT, limits, alert_page), "1000", 1, 100000, NULL, 0,
+	 "users per statement of an alert pass (crossing page, re-arm page, advance batch)"},
 	{"limits", "rpc_slots", NUM(TW_CFG_INT, limits, rpc_slots), "32", 1, 4096, NULL, 0,
 	 "concurrent RPC connections"},
 	{"limits", "rpc_max_line", NUM(TW_CFG_INT, limits, rpc_max_line), "65536", 1024, 16777216,

@@ -90,6 +90,7 @@ struct tw_config {
 		int64_t console_line;
 		int64_t console_out_kb;
 		int64_t alert_inflight;
+		int64_t alert_page;
 		int64_t rpc_slots;
 		int64_t rpc_max_line;
 		int64_t rpc_long_lines;

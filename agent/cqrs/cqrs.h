@@ -39,6 +39,7 @@ struct tw_config;
 #define TW_CQRS_REQID_MAX 64
 #define TW_CQRS_AVG_MAX 1000 /* GetAverage: N from 1 to this */
 #define TW_CQRS_LIST_MAX 20  /* ListUsers: page size from 1 to this */
+#define TW_CQRS_PAGE_MAX 100000 /* UsersCrossingThresholds page: from 1 to this rows */
 #define TW_CQRS_NOTIF_ID_MAX 128
 #define TW_CQRS_RESPONSE_MAX 1024 /* stored at-most-once response text */
 #define TW_CQRS_MSG_MAX 256
@@ -86,6 +87,14 @@ struct tw_crossing {
 	int64_t episode;        /* re-arm counter; part of a deterministic notification id */
 };
 
+/** One user of a batched AdvanceAlert (tw_cqrs_advance_alerts). */
+struct tw_cqrs_advance {
+	const char *email;
+	const char *ticker;
+	int condition;    /* TW_COND_HIGHER or TW_COND_LOWER */
+	int64_t int_part; /* integer part of the value e-mailed */
+};
+
 /** What an operation ended with. Pointers are valid during the done callback only. */
 struct tw_cqrs_result {
 	int rc;                /* 0 or a negative TW_ERR_* */
@@ -98,6 +107,9 @@ struct tw_cqrs_result {
 	/* at-most-once commands (idem given): */
 	int replayed;          /* 1: the request id was seen before; nothing was executed */
 	const char *response;  /* the response stored with the request id */
+	/* keyset-paged commands (tw_cqrs_rearm_page): */
+	long long scanned;     /* keys the page walked */
+	const char *last_key;  /* the last of them, to pass as the next page's after (NULL: none) */
 };
 
 typedef void (*tw_cqrs_done_fn)(void *arg, const struct tw_cqrs_result *r);
@@ -149,6 +161,9 @@ struct tw_cqrs_op {
 	int replayed;
 	char response[TW_CQRS_RESPONSE_MAX];
 	struct tw_cqrs_result res;
+	const char *arrays[4]; /* batched AdvanceAlert: the array literals in the caller's buffer */
+	long long scanned;
+	char last_key[TW_CQRS_EMAIL_MAX + 1];
 };
 
 struct tw_cqrs;
@@ -223,11 +238,53 @@ int tw_cqrs_advance_alert(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *
 			  tw_cqrs_done_fn done, void *arg);
 
 /**
- * RearmInsideBand (alert role): users of @p ticker whose latest quote is back
- * inside their band get their state cleared and episode + 1. done: count = users re-armed.
+ * AdvanceAlert for @p n users (1..TW_CQRS_PAGE_MAX) in ONE statement, with the
+ * same meaning as n calls of tw_cqrs_advance_alert() in item order: each user's
+ * last_* become its (last) item's values and its episode moves on once per item
+ * (a user never advanced before starts at episode = its item count). A user no
+ * longer registered is skipped. The items are validated first (an invalid one
+ * fails the call, field and index in the text) and encoded as PostgreSQL array
+ * literals into @p buf, which must hold tw_cqrs_advance_size() of every item and
+ * stay untouched until done. done: count = users advanced.
+ */
+int tw_cqrs_advance_alerts(struct tw_cqrs *q, struct tw_cqrs_op *op,
+			   const struct tw_cqrs_advance *items, size_t n, char *buf, size_t buflen,
+			   tw_cqrs_done_fn done, void *arg);
+
+/** Bytes @p it takes in the buffer of tw_cqrs_advance_alerts() (escapes included). */
+size_t tw_cqrs_advance_size(const struct tw_cqrs_advance *it);
+
+/** Fixed bytes of that buffer, on top of the items' sizes. */
+#define TW_CQRS_ADVANCE_FIXED 16
+/** Largest tw_cqrs_advance_size() of a valid item. */
+#define TW_CQRS_ADVANCE_ITEM_MAX (2 * TW_CQRS_EMAIL_MAX + 3 + 2 * TW_CQRS_TICKER_MAX + 3 + 9 + 23)
+
+/**
+ * Append @p s as one element to the PostgreSQL array literal being built in
+ * @p buf (quoted; '"' and '\\' escaped; a comma before all but the first).
+ * @p *used is the length so far (the literal starts with its '{'). Pure: no database.
+ * @return 0, or TW_ERR_DB_PARAMS when it does not fit (buf unchanged).
+ */
+int tw_cqrs_array_add(char *buf, size_t len, size_t *used, const char *s);
+
+/**
+ * RearmInsideBand (alert role): users of @p ticker (NULL: of every ticker, in
+ * one statement) whose latest quote is back inside their band get their state
+ * cleared and episode + 1. done: count = users re-armed.
  */
 int tw_cqrs_rearm_inside_band(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *ticker,
 			      tw_cqrs_done_fn done, void *arg);
+
+/**
+ * RearmInsideBand, keyset-paged by e-mail for a pass over any number of users:
+ * walks at most @p limit (1..TW_CQRS_PAGE_MAX) users that are not armed, in
+ * e-mail order after @p after ("" or NULL: from the start), and re-arms those
+ * of them (of @p ticker; NULL: any) whose latest quote is back inside their band.
+ * done: count = users re-armed, scanned = users walked, last_key = the last of
+ * them. Walk on with after = last_key until scanned < limit.
+ */
+int tw_cqrs_rearm_page(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *ticker,
+		       const char *after, long long limit, tw_cqrs_done_fn done, void *arg);
 
 /** RecordSent (notifier): done: count = 1 when newly recorded, 0 when it already was. */
 int tw_cqrs_record_sent(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *notification_id,
@@ -276,6 +333,17 @@ int tw_cqrs_distinct_tickers(struct tw_cqrs *q, struct tw_cqrs_op *op, tw_cqrs_t
  */
 int tw_cqrs_users_crossing(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *ticker,
 			   tw_cqrs_crossing_fn row, tw_cqrs_done_fn done, void *arg);
+
+/**
+ * One page of UsersCrossingThresholds, keyset-paged by e-mail: the crossing
+ * users whose e-mail sorts after @p after ("" or NULL: from the start), in
+ * e-mail order, at most @p limit (1..TW_CQRS_PAGE_MAX), streamed to @p row.
+ * Each page is one short statement: walk the pages, passing the last e-mail
+ * seen, until a page has fewer than @p limit rows. done: count = rows streamed.
+ */
+int tw_cqrs_users_crossing_page(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *ticker,
+				const char *after, long long limit, tw_cqrs_crossing_fn row,
+				tw_cqrs_done_fn done, void *arg);
 
 /** IsSent (notifier): done: count = 1 when @p notification_id was recorded as sent, else 0. */
 int tw_cqrs_is_sent(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *notification_id,

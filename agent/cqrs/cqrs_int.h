@@ -34,6 +34,8 @@ enum {
 	TW_CQRS_K_TICKERS,
 	TW_CQRS_K_CROSSING,
 	TW_CQRS_K_IS_SENT,
+	TW_CQRS_K_ADVANCE_BATCH,
+	TW_CQRS_K_REARM_PAGE,
 };
 
 /* The user columns every user query returns, in parse_user's order. */

@@ -33,6 +33,19 @@ static const char sql_crossing[] =
 	"ORDER BY at DESC LIMIT 1) lq ON true LEFT JOIN alert_state s ON s.email = u.email "
 	"WHERE ($1::text IS NULL OR u.ticker = $1) AND ((u.high IS NOT NULL AND lq.value > u.high) "
 	"OR (u.low IS NOT NULL AND lq.value < u.low))";
+/* The same rows, keyset-paged: the primary key's index is walked from $2 in e-mail order and the
+ * walk stops after $3 crossing users, so each page is a short statement whatever the table.
+ * "s.email > $2" lets a merge join start alert_state's index at the page too. */
+static const char sql_crossing_page[] =
+	"SELECT u.email, u.ticker, lq.value, (extract(epoch FROM lq.at) * 1000)::bigint, "
+	"CASE WHEN u.high IS NOT NULL AND lq.value > u.high THEN 'higher' ELSE 'lower' END, "
+	"CASE WHEN u.high IS NOT NULL AND lq.value > u.high THEN u.high ELSE u.low END, "
+	"s.last_ticker, s.last_condition, s.last_int, coalesce(s.episode, 0) "
+	"FROM users u JOIN LATERAL (SELECT value, at FROM quotes WHERE ticker = u.ticker "
+	"ORDER BY at DESC LIMIT 1) lq ON true LEFT JOIN alert_state s ON s.email = u.email AND "
+	"s.email > $2 WHERE ($1::text IS NULL OR u.ticker = $1) AND u.email > $2 AND ((u.high IS NOT NULL AND "
+	"lq.value > u.high) OR (u.low IS NOT NULL AND lq.value < u.low)) "
+	"ORDER BY u.email LIMIT $3::integer";
 static const char sql_is_sent[] = "SELECT 1 FROM sent_notifications WHERE notification_id = $1";
 
 static int cond_parse(const char *s)
@@ -316,6 +329,30 @@ int tw_cqrs_users_crossing(struct tw_cqrs *q, struct tw_cqrs_op *op, const char 
 		p[0] = op->quote.ticker;
 	}
 	return submit(op, sql_crossing, 1, p, TW_DB_SINGLE_ROW);
+}
+
+int tw_cqrs_users_crossing_page(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *ticker,
+				const char *after, long long limit, tw_cqrs_crossing_fn row,
+				tw_cqrs_done_fn done, void *arg)
+{
+	char lb[24];
+	const char *p[3] = {NULL, after ? after : "", lb};
+
+	begin(q, op, TW_CQRS_K_CROSSING, done, arg);
+	op->row.crossing = row;
+	if (ticker) {
+		if (take_ticker(op, ticker) != TW_OK)
+			return op->rc;
+		p[0] = op->quote.ticker;
+	}
+	if (limit < 1 || limit > TW_CQRS_PAGE_MAX)
+		return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "limit",
+				       "limit must be a whole number from 1 to %d", TW_CQRS_PAGE_MAX);
+	if (strlen(p[1]) > TW_CQRS_EMAIL_MAX)
+		return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "after",
+				       "after must be an e-mail of at most 254 characters");
+	snprintf(lb, sizeof lb, "%lld", limit);
+	return submit(op, sql_crossing_page, 3, p, TW_DB_SINGLE_ROW);
 }
 
 int tw_cqrs_is_sent(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *notification_id,

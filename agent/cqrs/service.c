@@ -116,6 +116,8 @@ void tw_cqrs_op_begin(struct tw_cqrs_op *op, struct tw_cqrs *q, int kind, tw_cqr
 	op->average = 0;
 	memset(&op->idem, 0, sizeof op->idem);
 	op->reqid[0] = '\0';
+	op->scanned = 0;
+	op->last_key[0] = '\0';
 	memset(&op->res, 0, sizeof op->res);
 	op->res.msg = "";
 }
@@ -131,6 +133,8 @@ static void fill(struct tw_cqrs_op *op)
 	op->res.average = op->average;
 	op->res.replayed = op->replayed;
 	op->res.response = op->response[0] ? op->response : NULL;
+	op->res.scanned = op->scanned;
+	op->res.last_key = op->last_key[0] ? op->last_key : NULL;
 }
 
 int tw_cqrs_op_fail(struct tw_cqrs_op *op, int rc, const char *field, const char *fmt, ...)

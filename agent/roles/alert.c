@@ -4,11 +4,14 @@
  * A pass, as a state machine (every state waits on a peer that has a bound:
  * the statement watchdog of agent/db, librdkafka's message.timeout.ms):
  *
- *   IDLE --wake-up--> REARM: stream DistinctTickers; for each ticker
- *                     RearmInsideBand (users back inside their band get a new episode)
- *        --> CROSS:   stream UsersCrossingThresholds; each row is checked, the
- *                     suppression rule decides, a message is produced to to-notifier;
- *                     on its delivery report AdvanceAlert records it as e-mailed
+ *   IDLE --wake-up--> REARM: RearmInsideBand page by page (users not armed whose
+ *                     latest quote is back inside their band get a new episode)
+ *        --> CROSS:   UsersCrossingThresholds page by page (keyset on the e-mail,
+ *                     [limits] alert_page rows each, one short statement per page);
+ *                     each row is checked, the suppression rule decides, a message is
+ *                     produced to to-notifier; the delivery reports gather in a FIFO,
+ *                     and one batched AdvanceAlert at a time records what they
+ *                     acknowledged as e-mailed
  *        --> COMMIT:  every produce acknowledged and every advance done: commit the
  *                     to-alert-system offsets the pass covered
  *        --> IDLE, or one more pass when wake-ups came in meanwhile (coalesced).
@@ -18,9 +21,9 @@
  *   notifier skips when it already sent it.
  *
  * Memory: a fixed pool of [limits] alert_inflight records (one per message between
- * its produce and its advance), carved at start; the row stream is paused while
- * the pool is empty or the producer queue is full, so a pass over a million users
- * uses what a pass over one does.
+ * its produce and its advance), carved at start; a page is only asked for when
+ * the pool has room for all its rows, so no statement waits on Kafka, and a pass
+ * over a million users uses what a pass over one does.
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -33,7 +36,7 @@
 #include "cqrs/cqrs.h"
 #include "kafka/kafka.h"
 
-#define ALERT_OPS 8                /* database commands in flight (re-arms, advances) */
+#define ALERT_ADV_BUF_MAX (128 * 1024) /* advance batch arrays: ~2,000 typical e-mails */
 #define ALERT_PARTS_EXTRA 16       /* partitions held beyond [kafka] partitions */
 #define ALERT_TAKE 64              /* wake-ups taken per consume call */
 #define ALERT_STEP_MS 1000         /* the step looks for wake-ups librdkafka did not signal */
@@ -59,13 +62,6 @@ struct rec {
 	int32_t next;  /* free list, or the FIFO of delivered records waiting for an op */
 };
 
-struct slot {
-	struct tw_cqrs_op op;
-	struct alert *a;
-	struct rec *r; /* NULL: a re-arm */
-	int busy;
-};
-
 /* Kafka messages a pass covers: the newest of each partition. */
 struct held {
 	rd_kafka_message_t **m;
@@ -73,7 +69,7 @@ struct held {
 };
 
 struct counts {
-	uint64_t rows, sent, suppressed, invalid, rearmed, tickers;
+	uint64_t rows, sent, suppressed, invalid, rearmed, pages, batches;
 };
 
 struct alert {
@@ -84,18 +80,28 @@ struct alert {
 	enum phase phase;
 	int stopping;
 	int failed;       /* the running pass hit an error: retry it once it settled */
-	int stream_on;    /* a query stream is running */
+	int stream_on;    /* a page (re-arm or crossing) is running */
 	int paused;       /* ... and its row callback asked to pause */
+	int more;         /* pages remain in the current phase */
+	size_t page;      /* rows per page: [limits] alert_page, at most half the pool */
+	long long page_limit, page_rows;
+	char after[TW_CQRS_EMAIL_MAX + 1]; /* keyset: the last e-mail of the previous page */
 	int again;        /* wake-ups came during the pass */
 	int committing;
 	uint32_t pass;    /* number of the running (or last) pass */
 	struct tw_cqrs_op stream;
-	struct slot slots[ALERT_OPS];
-	size_t slots_busy;
+	struct tw_cqrs_op adv;            /* the batched AdvanceAlert in flight */
+	int adv_on;
+	long long adv_timer;              /* 0 ms: lets a burst of delivery reports gather */
+	int32_t batch_head;               /* its records, chained by next */
+	size_t batch_n, batch_max;
+	struct tw_cqrs_advance *items;    /* batch_max */
+	char *advbuf;
+	size_t advbuf_len;
 	struct rec *recs;
 	size_t nrecs, recs_used;
 	int32_t free_head;
-	int32_t fifo_head, fifo_tail; /* delivered, waiting for a free slot */
+	int32_t fifo_head, fifo_tail; /* delivered, waiting for the next advance batch */
 	char *msg;                    /* scratch for one message value */
 	struct rec *pending;          /* produced into a full queue: tried again */
 	size_t pending_len;
@@ -116,10 +122,21 @@ static size_t parts_cap(const struct tw_config *cfg)
 	return (size_t)cfg->kafka.partitions + ALERT_PARTS_EXTRA;
 }
 
+/* Worst-case items always fit min(page, 228) a batch; typical e-mails fill alert_page. */
+static size_t advbuf_size(const struct tw_config *cfg)
+{
+	size_t n = (size_t)cfg->limits.alert_page * TW_CQRS_ADVANCE_ITEM_MAX;
+
+	if (n > ALERT_ADV_BUF_MAX)
+		n = ALERT_ADV_BUF_MAX;
+	return n + TW_CQRS_ADVANCE_FIXED;
+}
+
 static size_t budget(const struct tw_config *cfg)
 {
 	return sizeof(struct alert) + (size_t)cfg->limits.alert_inflight * sizeof(struct rec) +
-	       2 * parts_cap(cfg) * sizeof(rd_kafka_message_t *) + TW_ALERT_MSG_MAX + 256;
+	       2 * parts_cap(cfg) * sizeof(rd_kafka_message_t *) + TW_ALERT_MSG_MAX + 256 +
+	       (size_t)cfg->limits.alert_page * sizeof(struct tw_cqrs_advance) + advbuf_size(cfg);
 }
 
 static void fail(struct alert *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -214,33 +231,12 @@ static void rec_put(struct alert *a, struct rec *r)
 	a->recs_used--;
 }
 
-static struct slot *slot_get(struct alert *a)
-{
-	for (size_t i = 0; i < ALERT_OPS; i++) {
-		if (!a->slots[i].busy) {
-			a->slots[i].busy = 1;
-			a->slots_busy++;
-			return &a->slots[i];
-		}
-	}
-	return NULL;
-}
-
-static void slot_put(struct alert *a, struct slot *s)
-{
-	s->busy = 0;
-	s->r = NULL;
-	a->slots_busy--;
-}
-
 /* Resume a paused stream when it can take a row again. */
 static void maybe_resume(struct alert *a)
 {
 	if (!a->stream_on || !a->paused || a->pending || a->stopping)
 		return;
 	if (a->phase == PH_CROSS && a->free_head < 0)
-		return;
-	if (a->phase == PH_REARM && a->slots_busy == ALERT_OPS)
 		return;
 	a->paused = 0;
 	tw_cqrs_resume(&a->stream);
@@ -250,55 +246,105 @@ static void maybe_resume(struct alert *a)
 
 static void on_advanced(void *arg, const struct tw_cqrs_result *res);
 
-static void start_advance(struct alert *a, struct slot *s, struct rec *r)
+/* Free the records of the batch that was in flight. */
+static void batch_release(struct alert *a)
 {
-	s->r = r;
-	r->state = R_ADVANCING;
-	if (tw_cqrs_advance_alert(a->q, &s->op, r->email, r->ticker, r->cond, r->int_part,
-				  on_advanced, s) != TW_OK) {
-		a->advance_failed++;
-		fail(a, "advance of %s: %s", r->email, tw_cqrs_op_result(&s->op)->msg);
-		slot_put(a, s);
+	int32_t i = a->batch_head;
+
+	while (i >= 0) {
+		struct rec *r = &a->recs[i];
+
+		i = r->next;
 		rec_put(a, r);
 	}
+	a->batch_head = -1;
+	a->batch_n = 0;
 }
 
-/* Give free slots to delivered records waiting in the FIFO. */
-static void pump_fifo(struct alert *a)
+/* One batched AdvanceAlert of the delivered records at the FIFO's head, as many as the
+ * batch holds (at least one: the buffer fits the largest item). */
+static void start_batch(struct alert *a)
 {
-	while (a->fifo_head >= 0) {
-		struct slot *s = slot_get(a);
-		struct rec *r;
+	size_t bytes = TW_CQRS_ADVANCE_FIXED, n = 0;
+	int32_t i = a->fifo_head, last = -1;
 
-		if (s == NULL)
-			return;
-		r = &a->recs[a->fifo_head];
-		a->fifo_head = r->next;
-		if (a->fifo_head < 0)
-			a->fifo_tail = -1;
-		r->next = -1;
-		start_advance(a, s, r);
+	if (a->adv_on || a->fifo_head < 0 || a->stopping)
+		return;
+	while (i >= 0 && n < a->batch_max) {
+		struct rec *r = &a->recs[i];
+		struct tw_cqrs_advance *it = &a->items[n];
+
+		it->email = r->email;
+		it->ticker = r->ticker;
+		it->condition = r->cond;
+		it->int_part = r->int_part;
+		if (bytes + tw_cqrs_advance_size(it) > a->advbuf_len)
+			break;
+		bytes += tw_cqrs_advance_size(it);
+		r->state = R_ADVANCING;
+		n++;
+		last = i;
+		i = r->next;
 	}
+	a->batch_head = a->fifo_head;
+	a->batch_n = n;
+	a->recs[last].next = -1;
+	a->fifo_head = i;
+	if (i < 0)
+		a->fifo_tail = -1;
+	if (tw_cqrs_advance_alerts(a->q, &a->adv, a->items, n, a->advbuf, a->advbuf_len,
+				   on_advanced, a) != TW_OK) {
+		a->advance_failed++;
+		fail(a, "advance of %zu users: %s", n, tw_cqrs_op_result(&a->adv)->msg);
+		batch_release(a);
+		return;
+	}
+	a->adv_on = 1;
+}
+
+static int64_t on_adv_timer(struct tw_loop *l, void *arg)
+{
+	struct alert *a = arg;
+
+	(void)l;
+	a->adv_timer = 0;
+	if (!a->stopping) {
+		start_batch(a);
+		next_step(a);
+	}
+	return TW_TIMER_STOP;
+}
+
+/* Start a batch on the next turn of the loop, after the reports of this one. */
+static void schedule_batch(struct alert *a)
+{
+	long long id;
+
+	if (a->adv_on || a->adv_timer || a->fifo_head < 0)
+		return;
+	id = tw_loop_add_timer(&a->ag->loop, 0, on_adv_timer, a);
+	if (id > 0)
+		a->adv_timer = id;
+	else
+		start_batch(a); /* no free timer: a smaller batch, at once */
 }
 
 static void on_advanced(void *arg, const struct tw_cqrs_result *res)
 {
-	struct slot *s = arg;
-	struct alert *a = s->a;
-	struct rec *r = s->r;
+	struct alert *a = arg;
 
+	a->adv_on = 0;
 	if (a->stopping)
 		return;
 	if (res->rc != TW_OK) {
 		a->advance_failed++;
-		fail(a, "advance of %s: %s", r ? r->email : "?", res->msg);
+		fail(a, "advance of %zu users: %s", a->batch_n, res->msg);
 	} else {
-		a->now.sent++;
+		a->now.sent += a->batch_n;
+		a->now.batches++;
 	}
-	slot_put(a, s);
-	if (r)
-		rec_put(a, r);
-	pump_fifo(a);
+	batch_release(a);
+	start_batch(a); /* the reports that came in meanwhile */
 	maybe_resume(a);
 	next_step(a);
 }
@@ -308,13 +354,13 @@ static void on_delivery(struct tw_kafka *k, int rc, const char *err, const rd_ka
 {
 	struct alert *a = arg;
 	struct rec *r = msg_opaque;
-	struct slot *s;
 
 	(void)k;
 	(void)msg;
 	if (a->stopping || r == NULL || r->state != R_PRODUCED)
 		return;
 	if (rc != TW_OK) {
+		/* not acknowledged: never advanced; the pass fails and produces it again */
 		a->delivery_failed++;
 		fail(a, "to-notifier message for %s not acknowledged: %s", r->email, err);
 		rec_put(a, r);
@@ -324,17 +370,13 @@ static void on_delivery(struct tw_kafka *k, int rc, const char *err, const rd_ka
 	}
 	a->last_ack_at = tw_hal_now();
 	r->state = R_DELIVERED;
-	s = a->fifo_head < 0 ? slot_get(a) : NULL;
-	if (s) {
-		start_advance(a, s, r);
-	} else {
-		r->next = -1;
-		if (a->fifo_tail >= 0)
-			a->recs[a->fifo_tail].next = (int32_t)(r - a->recs);
-		else
-			a->fifo_head = (int32_t)(r - a->recs);
-		a->fifo_tail = (int32_t)(r - a->recs);
-	}
+	r->next = -1;
+	if (a->fifo_tail >= 0)
+		a->recs[a->fifo_tail].next = (int32_t)(r - a->recs);
+	else
+		a->fifo_head = (int32_t)(r - a->recs);
+	a->fifo_tail = (int32_t)(r - a->recs);
+	schedule_batch(a);
 	next_step(a);
 }
 
@@ -390,8 +432,17 @@ static int on_crossing(void *arg, const struct tw_crossing *c)
 
 	if (a->stopping)
 		return -1;
+	if (strlen(c->email) > TW_CQRS_EMAIL_MAX) { /* the schema forbids it: the key would break */
+		fail(a, "UsersCrossingThresholds gave an e-mail longer than %d bytes",
+		     TW_CQRS_EMAIL_MAX);
+		return -1;
+	}
+	memcpy(a->after, c->email, strlen(c->email) + 1);
+	a->page_rows++;
 	a->now.rows++;
-	if (tw_alert_check_row(c, why, sizeof why) != TW_OK) {
+	if (tw_alert_check_row(c, why, sizeof why) != TW_OK ||
+	    tw_cqrs_check_email(c->email, why, sizeof why) != TW_OK) {
+		/* (an e-mail AdvanceAlert would refuse could never be advanced: skip it) */
 		a->now.invalid++;
 		tw_log(TW_LOG_WARN, "alert", "row skipped: %s", why);
 		return 0;
@@ -447,72 +498,58 @@ static void on_crossing_done(void *arg, const struct tw_cqrs_result *res)
 	a->paused = 0;
 	if (a->stopping)
 		return;
-	if (res->rc != TW_OK)
+	if (res->rc != TW_OK) {
 		fail(a, "UsersCrossingThresholds: %s", res->msg);
+	} else {
+		a->now.pages++;
+		if (a->page_rows < a->page_limit)
+			a->more = 0; /* a short page: the last one */
+	}
 	next_step(a);
+}
+
+static void start_cross_page(struct alert *a)
+{
+	a->page_rows = 0;
+	a->page_limit = (long long)a->page;
+	a->stream_on = 1;
+	a->paused = 0;
+	if (tw_cqrs_users_crossing_page(a->q, &a->stream, NULL, a->after, a->page_limit,
+					on_crossing, on_crossing_done, a) != TW_OK) {
+		a->stream_on = 0;
+		fail(a, "UsersCrossingThresholds: %s", tw_cqrs_op_result(&a->stream)->msg);
+	}
 }
 
 /* ---- re-arming ---- */
 
 static void on_rearmed(void *arg, const struct tw_cqrs_result *res)
 {
-	struct slot *s = arg;
-	struct alert *a = s->a;
-
-	if (a->stopping)
-		return;
-	if (res->rc != TW_OK)
-		fail(a, "RearmInsideBand: %s", res->msg);
-	else
-		a->now.rearmed += (uint64_t)res->count;
-	slot_put(a, s);
-	maybe_resume(a);
-	next_step(a);
-}
-
-static int on_ticker(void *arg, const char *ticker)
-{
-	struct alert *a = arg;
-	struct slot *s;
-
-	if (a->stopping)
-		return -1;
-	a->now.tickers++;
-	s = slot_get(a);
-	if (s == NULL) { /* cannot happen: the stream pauses while every slot is busy */
-		fail(a, "no free database slot for the re-arm of %s", ticker);
-		return -1;
-	}
-	s->r = NULL;
-	if (tw_cqrs_rearm_inside_band(a->q, &s->op, ticker, on_rearmed, s) != TW_OK) {
-		const struct tw_cqrs_result *res = tw_cqrs_op_result(&s->op);
-
-		slot_put(a, s);
-		if (res->rc == TW_ERR_CQRS_INVALID) { /* a ticker we could not re-arm by */
-			tw_log(TW_LOG_WARN, "alert", "re-arm of %s skipped: %s", ticker, res->msg);
-			return 0;
-		}
-		fail(a, "RearmInsideBand %s: %s", ticker, res->msg);
-		return -1;
-	}
-	if (a->slots_busy == ALERT_OPS) {
-		a->paused = 1;
-		return TW_CQRS_PAUSE;
-	}
-	return 0;
-}
-
-static void on_tickers_done(void *arg, const struct tw_cqrs_result *res)
-{
 	struct alert *a = arg;
 
 	a->stream_on = 0;
-	a->paused = 0;
 	if (a->stopping)
 		return;
-	if (res->rc != TW_OK)
-		fail(a, "DistinctTickers: %s", res->msg);
+	if (res->rc != TW_OK) {
+		fail(a, "RearmInsideBand: %s", res->msg);
+	} else {
+		a->now.rearmed += (uint64_t)res->count;
+		if (res->scanned < (long long)a->page || res->last_key == NULL)
+			a->more = 0;
+		else
+			snprintf(a->after, sizeof a->after, "%s", res->last_key);
+	}
 	next_step(a);
+}
+
+static void start_rearm_page(struct alert *a)
+{
+	a->stream_on = 1;
+	if (tw_cqrs_rearm_page(a->q, &a->stream, NULL, a->after, (long long)a->page, on_rearmed,
+			       a) != TW_OK) {
+		a->stream_on = 0;
+		fail(a, "RearmInsideBand: %s", tw_cqrs_op_result(&a->stream)->msg);
+	}
 }
 
 /* ---- the pass ---- */
@@ -535,12 +572,10 @@ static void start_pass(struct alert *a)
 	if (a->wake_at == 0)
 		a->wake_at = a->pass_at;
 	a->phase = PH_REARM;
-	a->stream_on = 1;
 	a->paused = 0;
-	if (tw_cqrs_distinct_tickers(a->q, &a->stream, on_ticker, on_tickers_done, a) != TW_OK) {
-		a->stream_on = 0;
-		fail(a, "DistinctTickers: %s", tw_cqrs_op_result(&a->stream)->msg);
-	}
+	a->more = 1;
+	a->after[0] = '\0';
+	start_rearm_page(a);
 	next_step(a);
 }
 
@@ -587,10 +622,10 @@ static void finish_pass(struct alert *a)
 	a->last_ms = (end - a->wake_at) / TW_MONO_PER_MS;
 	tw_log(TW_LOG_INFO, "alert",
 	       "pass %" PRIu32 " done: %" PRIu64 " rows, %" PRIu64 " sent, %" PRIu64
-	       " suppressed, %" PRIu64 " invalid, %" PRIu64 " re-armed over %" PRIu64
-	       " tickers; wake-up to last ack %" PRId64 " ms",
+	       " suppressed, %" PRIu64 " invalid, %" PRIu64 " re-armed; %" PRIu64
+	       " pages, %" PRIu64 " advance batches; wake-up to last ack %" PRId64 " ms",
 	       a->pass, a->now.rows, a->now.sent, a->now.suppressed, a->now.invalid, a->now.rearmed,
-	       a->now.tickers, a->last_ms);
+	       a->now.pages, a->now.batches, a->last_ms);
 	a->wake_at = 0;
 	if (a->waiting.n)
 		a->wake_at = tw_hal_now();
@@ -630,24 +665,30 @@ static void next_step(struct alert *a)
 			start_pass(a);
 		return;
 	case PH_REARM:
-		if (a->stream_on || a->slots_busy)
+		if (a->stream_on)
 			return;
 		if (a->failed) {
 			finish_pass(a);
 			return;
 		}
-		a->phase = PH_CROSS;
-		a->stream_on = 1;
-		a->paused = 0;
-		if (tw_cqrs_users_crossing(a->q, &a->stream, NULL, on_crossing, on_crossing_done,
-					   a) != TW_OK) {
-			a->stream_on = 0;
-			fail(a, "UsersCrossingThresholds: %s", tw_cqrs_op_result(&a->stream)->msg);
+		if (a->more) {
+			start_rearm_page(a);
+			if (a->stream_on)
+				return;
 			finish_pass(a);
+			return;
 		}
-		return;
+		a->phase = PH_CROSS;
+		a->more = 1;
+		a->after[0] = '\0';
+		/* fall through */
 	case PH_CROSS:
-		if (a->stream_on || a->recs_used || a->pending || a->slots_busy)
+		/* The next page only when the pool holds all its rows: a page never waits. */
+		if (!a->stream_on && a->more && !a->failed && !a->pending &&
+		    a->nrecs - a->recs_used >= a->page)
+			start_cross_page(a);
+		if (a->stream_on || (a->more && !a->failed) || a->recs_used || a->pending ||
+		    a->adv_on || a->adv_timer)
 			return;
 		finish_pass(a);
 		return;
@@ -695,15 +736,24 @@ static int start(struct tw_agent *ag, void **state, char *err, size_t errlen)
 				     "alert wake-ups in pass", "arena_kb");
 	a->waiting.m = tw_arena_carve(&ag->arena, cap * sizeof(rd_kafka_message_t *),
 				      "alert wake-ups waiting", "arena_kb");
-	if (a->recs == NULL || a->msg == NULL || a->inpass.m == NULL || a->waiting.m == NULL)
+	a->batch_max = (size_t)cfg->limits.alert_page;
+	a->items = tw_arena_carve(&ag->arena, a->batch_max * sizeof *a->items,
+				  "alert advance batch", "alert_page");
+	a->advbuf_len = advbuf_size(cfg);
+	a->advbuf = tw_arena_carve(&ag->arena, a->advbuf_len, "alert advance arrays", "alert_page");
+	if (a->recs == NULL || a->msg == NULL || a->inpass.m == NULL || a->waiting.m == NULL ||
+	    a->items == NULL || a->advbuf == NULL)
 		goto nomem;
+	/* At most half the pool per page, so the next page can run while one awaits its acks. */
+	a->page = (size_t)cfg->limits.alert_page;
+	if (a->page > a->nrecs / 2)
+		a->page = a->nrecs / 2;
+	a->batch_head = -1;
 	a->inpass.cap = a->waiting.cap = cap;
 	for (size_t i = 0; i < a->nrecs; i++)
 		a->recs[i].next = i + 1 < a->nrecs ? (int32_t)(i + 1) : -1;
 	a->free_head = 0;
 	a->fifo_head = a->fifo_tail = -1;
-	for (size_t i = 0; i < ALERT_OPS; i++)
-		a->slots[i].a = a;
 	*state = a;
 
 	a->q = tw_cqrs_open(ag, err, errlen);
@@ -728,8 +778,9 @@ static int start(struct tw_agent *ag, void **state, char *err, size_t errlen)
 		return TW_ERR_IO;
 	a->cons_open = 1;
 	a->phase = PH_IDLE;
-	tw_log(TW_LOG_INFO, "alert", "consuming %s as tickwatch-alert; %zu in-flight records",
-	       TW_KAFKA_TOPIC_ALERT, a->nrecs);
+	tw_log(TW_LOG_INFO, "alert",
+	       "consuming %s as tickwatch-alert; %zu in-flight records, pages of %zu users",
+	       TW_KAFKA_TOPIC_ALERT, a->nrecs, a->page);
 	return TW_OK;
 nomem:
 	snprintf(err, errlen, "alert: %s", ag->arena.err);
@@ -760,7 +811,9 @@ static void stop(struct tw_agent *ag, void *state)
 		tw_loop_del_timer(&ag->loop, a->retry_timer);
 	if (a->backoff_timer > 0)
 		tw_loop_del_timer(&ag->loop, a->backoff_timer);
-	a->retry_timer = a->backoff_timer = 0;
+	if (a->adv_timer > 0)
+		tw_loop_del_timer(&ag->loop, a->adv_timer);
+	a->retry_timer = a->backoff_timer = a->adv_timer = 0;
 	/* Nothing uncommitted is committed: a pass cut short runs again at the next start. */
 	held_release(&a->inpass);
 	held_release(&a->waiting);
@@ -791,11 +844,11 @@ static void status(struct tw_agent *ag, void *state, char *buf, size_t len)
 	snprintf(buf, len,
 		 "%s, pass %" PRIu32 "; passes %" PRIu64 " ok %" PRIu64 " failed %" PRIu64
 		 " coalesced %" PRIu64 ", wake-ups %" PRIu64 "; last pass: %" PRIu64 " rows %" PRIu64
-		 " sent %" PRIu64 " suppressed %" PRIu64 " re-armed, %" PRId64
-		 " ms; in flight %zu/%zu; %s%s%s",
+		 " sent %" PRIu64 " suppressed %" PRIu64 " re-armed %" PRIu64 " pages %" PRIu64
+		 " batches, %" PRId64 " ms; in flight %zu/%zu; %s%s%s",
 		 phase_names[a->phase], a->pass, a->passes, a->good, a->failures, a->coalesced,
 		 a->wakeups, a->last.rows, a->last.sent, a->last.suppressed, a->last.rearmed,
-		 a->last_ms, a->recs_used, a->nrecs, ks, a->last_err[0] ? "; last error: " : "",
+		 a->last.pages, a->last.batches, a->last_ms, a->recs_used, a->nrecs, ks, a->last_err[0] ? "; last error: " : "",
 		 a->last_err);
 }
 
