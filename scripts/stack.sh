@@ -116,8 +116,7 @@ spawn() {    # NAME LOGFILE CMD... : start detached (own session), stdin closed,
     # fd 9 is our lock: the daemon must not inherit it, or it would hold the lock forever
     ( exec 9>&-; cd "$STATE" && exec setsid "$@" </dev/null >>"$log" 2>&1 ) &
     local pid=$! st=""
-    local i
-    for i in 1 2 3 4 5 6 7 8 9 10; do st=$(proc_starttime "$pid") && break; sleep 0.05; done
+    for _ in 1 2 3 4 5 6 7 8 9 10; do st=$(proc_starttime "$pid") && break; sleep 0.05; done
     echo "$pid $st" >"$STATE/pids/$name"
 }
 
@@ -147,7 +146,7 @@ stop_procs() {   # NAME:SIGNAL ... : signal all at once, wait STOP_GRACE, SIGKIL
     deadline=$((SECONDS + 10))
     for name in "${names[@]}"; do
         while alive "$name" && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
-        alive "$name" && say "warning: $name did not exit" || rm -f "$STATE/pids/$name"
+        if alive "$name"; then say "warning: $name did not exit"; else rm -f "$STATE/pids/$name"; fi
     done
 }
 
@@ -352,9 +351,7 @@ kafka_ready() {
 pg_up_begin() {
     local d
     d=$(readlink -f "$STATE/pg" 2>/dev/null || echo "$STATE/pg")   # may be a link to /tmp, see pg_prepare_dir
-    PG_STARTED=0
     if alive postgres; then return 0; fi
-    PG_STARTED=1
     [ -x "$PGBIN/postgres" ] || die "PostgreSQL server not found in $PGBIN (install postgresql-15)"
     if [ ! -f "$d/data/PG_VERSION" ]; then
         pg_prepare_dir
@@ -435,9 +432,7 @@ pg_ready() {
 
 # ---------------------------------------------------------------- SMTP (aiosmtpd) and smtp-sink
 smtp_up_begin() {
-    SMTP_STARTED=0
     alive smtp && return 0
-    SMTP_STARTED=1
     $PY -c 'import aiosmtpd' 2>/dev/null || die "$PY cannot import aiosmtpd (install python3-aiosmtpd)"
     mkdir -p "$MAIL_DIR" "$STATE/smtp"
     spawn smtp "$STATE/smtp/smtp.log" "$PY" -u "$ENVDIR/smtp/smtpd.py" \
@@ -466,9 +461,7 @@ sink_ready() { alive smtp-sink && port_listening "$CFG_SMTP_SINK_PORT"; }
 
 # ---------------------------------------------------------------- quote server
 quotes_up_begin() {
-    QUOTES_STARTED=0
     alive quotes && return 0
-    QUOTES_STARTED=1
     [ -f "$CFG_QUOTES_SCENARIO" ] || die "quote scenario $CFG_QUOTES_SCENARIO not found"
     mkdir -p "$STATE/quotes"
     spawn quotes "$STATE/quotes/quotes.log" "$PY" -u "$ENVDIR/quotes/quoted.py" \

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: MIT
+# shellcheck shell=bash
 # Helpers for the stack's own tests (sourced by run.sh into each test's fresh bash).
 # A test is a function test_NAME; it fails by exiting non-zero (set -e is on) or via fail.
 

@@ -23,7 +23,7 @@ up_again() {
 }
 status_ok() { "$STACK" status >/dev/null; }
 down_clean() {
-    local pids ports p pid st
+    local pids ports p pid
     ports=$(grep -oE "TW_[A-Z_]*PORT[A-Z_]*='[0-9]+'" <<<"$envtext" | grep -oE '[0-9]+' | sort -u)
     for p in 0 1 2; do ports+=" $((TW_KAFKA_PORT_BASE + p)) $((TW_KAFKA_CONTROLLER_PORT_BASE + p))"; done
     pids=$(cat "$TW_STACK_DIR"/pids/* | awk '{print $1}')

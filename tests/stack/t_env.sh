@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: MIT
+# shellcheck shell=bash
 # The stack as a whole: env is complete, status is healthy, everything listens on loopback only.
 
 test_env_has_every_variable() {

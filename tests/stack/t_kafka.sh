@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: MIT
+# shellcheck shell=bash
 # Kafka: really three KRaft nodes; RF 3 / ISR 3; acks=all survives the loss of one broker.
 
 md() { kcat -b "$TW_KAFKA_BOOTSTRAP" -L -J -m 10 "$@" 2>/dev/null; }
@@ -63,7 +64,7 @@ test_kafka_has_three_brokers_and_a_quorum() {
 }
 
 test_kafka_rf3_topic_isr3_and_acks_all_roundtrip() {
-    local t=stack-rt-$(uniq_id)
+    local t; t=stack-rt-$(uniq_id)
     produce "$t" m 30 || fail "produce with acks=all failed"
     wait_until 60 "topic $t: 3 partitions with replicas 1,2,3 and ISR 1,2,3" all_isr "$t" 1,2,3
     assert_eq 3 "$(topic_state "$t" | wc -w)" "partition count (num.partitions=3)"
@@ -71,7 +72,7 @@ test_kafka_rf3_topic_isr3_and_acks_all_roundtrip() {
 }
 
 test_kafka_survives_sigkill_of_one_broker_and_it_rejoins() {
-    local t=stack-fo-$(uniq_id) victim
+    local t victim; t=stack-fo-$(uniq_id)
     produce "$t" before 20 || fail "produce before the kill failed"
     wait_until 60 "ISR 1,2,3 on $t" all_isr "$t" 1,2,3
     victim=$(topic_state "$t" | tr ' ' '\n' | awk -F: '$1==0 {print $2}')

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: MIT
+# shellcheck shell=bash
 # PostgreSQL: a real server, password (SCRAM) required.
 
 export PGPASSFILE=/dev/null PGCONNECT_TIMEOUT=10

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: MIT
+# shellcheck shell=bash
 # Quote server: Yahoo chart shape over HTTPS (our CA), scenario steps, keep-alive, chunked, faults.
 
 qctl() { curl -sf -m 10 -X POST "$TW_QUOTES_CONTROL/$1" "${@:2}" >/dev/null || fail "control $1 failed"; }

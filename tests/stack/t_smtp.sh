@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: MIT
+# shellcheck shell=bash
 # SMTP: real TLS (our CA), AUTH, mail files, scripted faults; smtp-sink for benchmarks.
 
 # send PORT_KIND AUTH_MECH PASSWORD TO MARKER [swaks args...] : prints swaks' transcript, returns its status
