@@ -33,6 +33,10 @@ if ! flock -n 9; then
     flock 9
 fi
 export TW_CACHE_LOCKED=$TW_CACHE
+# Holding the lock, any temp folder left in the cache is from a killed run: remove it.
+find "$TW_CACHE/build" "$TW_CACHE/prefix" "$TW_CACHE/sysroot" "$TW_CACHE/downloads" \
+    -mindepth 1 -maxdepth 2 \( -name '.tmp-*' -o -name '.fetch.*' \) -prune \
+    -exec rm -rf {} + 2>/dev/null || true
 
 tw_target_setup "$target"
 tw_sysroot_ensure
@@ -40,11 +44,39 @@ tw_build_env
 
 tw_build_identity
 
+# On INT/TERM/HUP stop the whole build (make, compilers), not only this shell; the temp
+# folders are removed by the next run. A recipe runs in the background so that the trap
+# runs at once (bash defers traps until a foreground command ends, but not during wait).
+descendants() {
+    local c
+    for c in $(ps -o pid= --ppid "$1" 2>/dev/null); do
+        printf '%s\n' "$c"
+        descendants "$c"
+    done
+}
+interrupted() {
+    local pids
+    trap - INT TERM HUP
+    tw_log "interrupted: stopping the build"
+    # List the whole tree first, then signal it at once: a killed shell's children move to init.
+    pids=$(descendants $$)
+    # shellcheck disable=SC2086
+    [ -z "$pids" ] || kill -TERM $pids 2>/dev/null || true
+    exit "$1"
+}
+trap 'interrupted 130' INT
+trap 'interrupted 143' TERM
+trap 'interrupted 129' HUP
+
 dirs=()
+out=$(mktemp "$TW_CACHE/.recipe-out.XXXXXX")
 for r in "${TW_RECIPES[@]}"; do
-    d=$(tw_recipe_ensure "$r") || exit 1
+    tw_recipe_ensure "$r" >"$out" &
+    wait $! || { rm -f "$out"; exit 1; }
+    d=$(tail -n1 "$out")
     dirs+=("$d")
 done
+rm -f "$out"
 
 # Merge the recipes' folders into one prefix per target and set of builds (hard links, atomic).
 phash=$({
