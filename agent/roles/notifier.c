@@ -383,7 +383,7 @@ static void work(struct notifier *nt)
 {
 	tw_mono_t now = tw_hal_now();
 	tw_mono_t next = 0;
-	size_t done = 0, due = 0;
+	size_t done = 0, due = 0, checking = 0;
 
 	if (nt->phase == P_STOPPED)
 		return;
@@ -401,6 +401,8 @@ static void work(struct notifier *nt)
 
 		if (it->state == I_DONE)
 			done++;
+		if (it->state == I_NEW || it->state == I_CHECKING)
+			checking++;
 		if (it->state == I_DUE) {
 			due++;
 			if (next == 0 || it->next_try < next)
@@ -414,7 +416,8 @@ static void work(struct notifier *nt)
 		commit(nt);
 		return;
 	}
-	if (due > 0 && !tw_smtp_busy(&nt->smtp)) {
+	/* The whole batch goes in one session: wait until every id was checked. */
+	if (due > 0 && checking == 0 && !tw_smtp_busy(&nt->smtp)) {
 		if (next <= now) {
 			if (tw_breaker_allow(&nt->br)) {
 				start_session(nt, now);
