@@ -2,6 +2,7 @@
 /* cluster.c - ensure the topics exist and describe the cluster, all through async admin events. */
 #include "kafka/cluster.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -132,6 +133,11 @@ static int take_cluster(struct tw_kafka_cluster *c, rd_kafka_event_t *ev, char *
 		b->id = rd_kafka_Node_id(nodes[i]);
 		b->port = rd_kafka_Node_port(nodes[i]);
 		snprintf(b->host, sizeof b->host, "%s", rd_kafka_Node_host(nodes[i]));
+		/* From the network: keep it printable and JSON-safe. */
+		for (char *h = b->host; *h; h++) {
+			if (!isalnum((unsigned char)*h) && !strchr(".-_:[]", *h))
+				*h = '?';
+		}
 	}
 	/* Brokers sorted by id, so reports are stable. */
 	for (int i = 1; i < c->meta.nbrokers; i++) {

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "arena.h"
+#include "config.h"
 #include "fake_hal.h"
 #include "log.h"
 #include "quotes/quotes.h"
@@ -122,12 +124,53 @@ static void too_many_rows_and_missing_file(void **state)
 			 TW_ERR_REPLAY_IO);
 }
 
+/* The source interface over a replay file: one step per cycle, the last one repeating. */
+static void source_steps_through_cycles(void **state)
+{
+	static struct tw_quotes src;
+	static unsigned char mem[65536];
+	struct tw_arena a = {0};
+	struct tw_config cfg;
+	struct tw_quotes_item q;
+	static const double want[] = {1.5, 2.5, 3.5, 3.5};
+
+	(void)state;
+	assert_int_equal(load_text("100 AAA 1.5\n200 AAA 2.5\n200 BBB 9\n300 AAA 3.5\n"), 0);
+	tw_config_defaults(&cfg, NULL);
+	snprintf(cfg.quotes.source, sizeof cfg.quotes.source, "replay:%s", path);
+	a.base = mem;
+	a.size = sizeof mem;
+	assert_true(tw_quotes_budget(&cfg) > 0);
+	assert_int_equal(tw_quotes_open(&src, &cfg, NULL, &a, err, sizeof err), 0);
+	assert_string_equal(src.name, "replay");
+	for (int cycle = 0; cycle < 4; cycle++) {
+		tw_quotes_cycle(&src);
+		assert_int_equal(tw_quotes_fetch(&src, "aaa", &q, NULL, NULL, err, sizeof err), 0);
+		assert_true(q.price == want[cycle]);
+	}
+	assert_int_equal(tw_quotes_fetch(&src, "BBB", &q, NULL, NULL, err, sizeof err),
+			 TW_ERR_QUOTES_REJECTED);
+	assert_int_equal(tw_quotes_fetch(&src, "no/ticker", &q, NULL, NULL, err, sizeof err),
+			 TW_ERR_QUOTES_REJECTED);
+	assert_int_equal(src.fetched, 4);
+	assert_int_equal(src.rejected, 2);
+	tw_quotes_close(&src);
+	/* a bad file stops the open with file:line */
+	assert_int_equal(load_text("100 AAA 1.5\n100 AAA x\n"), TW_ERR_REPLAY_SYNTAX);
+	snprintf(cfg.quotes.source, sizeof cfg.quotes.source, "replay:%s", path);
+	a.used = 0;
+	assert_int_equal(tw_quotes_open(&src, &cfg, NULL, &a, err, sizeof err),
+			 TW_ERR_REPLAY_SYNTAX);
+	assert_line(2, "price 'x'");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(good_file_makes_steps, teardown),
 		cmocka_unit_test_teardown(errors_name_the_line, teardown),
 		cmocka_unit_test_teardown(too_many_rows_and_missing_file, teardown),
+		cmocka_unit_test_teardown(source_steps_through_cycles, teardown),
 	};
 	fake_reset();
 	tw_log_set_stderr(0);

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# bench/collector.sh - time of one collector cycle for 1,000 tickers against the stack's HTTPS
+# quote server (fetch each quote over one keep-alive TLS connection, store it in PostgreSQL,
+# produce the wake-up), printed as a ratio to references measured in the same run: a Python
+# http.client and one curl process fetching the same 1,000 URLs sequentially over keep-alive.
+# It loads a 1,000-ticker scenario into the shared quote server and restores the default after.
+# usage: bench/collector.sh [TICKWATCH_BINARY]   (needs scripts/stack.sh up)
+set -uo pipefail
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+TW_BIN=${1:-$SRC/build/host/tickwatch}
+N=1000
+. "$SRC/tests/integration/collector/lib.sh"
+need_stack
+[ -x "$TW_BIN" ] || fail "no binary at $TW_BIN (cmake --build --preset host)"
+collector_setup "$(mktemp -d /tmp/tw-bench-coll.XXXXXX)"
+restore() {
+	curl -sf -m 10 -X POST "$TW_QUOTES_CONTROL/scenario" --data-urlencode "path=$TW_QUOTES_SCENARIO" >/dev/null 2>&1
+	collector_cleanup
+}
+trap restore EXIT
+
+# A scenario with N tickers T0000..T0999, and the user rows that watch them.
+$PY - "$WORK/scenario.json" "$N" <<'PYEOF'
+import json, sys
+n = int(sys.argv[2])
+json.dump({"start_time": 1767258000, "step_seconds": 60,
+           "tickers": {"T%04d" % i: {"prices": [100 + i / 100, 101 + i / 100]} for i in range(n)}},
+          open(sys.argv[1], "w"))
+PYEOF
+qctl scenario --data-urlencode "path=$WORK/scenario.json"
+for i in $(seq 0 $((N - 1))); do printf '%s/v8/finance/chart/T%04d\n' "$TW_QUOTES_BASE" "$i"; done >"$WORK/urls"
+
+# Reference 1: Python http.client, one TLS connection, sequential GETs.
+py_ms=$($PY - "$WORK/urls" "$TW_CA_FILE" <<'PYEOF'
+import http.client, ssl, sys, time, urllib.parse
+urls = open(sys.argv[1]).read().split()
+u = urllib.parse.urlsplit(urls[0])
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+t0 = time.monotonic()
+c = http.client.HTTPSConnection(u.hostname, u.port, context=ctx, timeout=10)
+for url in urls:
+    c.request("GET", urllib.parse.urlsplit(url).path, headers={"Accept": "application/json"})
+    r = c.getresponse()
+    body = r.read()
+    assert r.status == 200, (url, r.status)
+print(round((time.monotonic() - t0) * 1000))
+PYEOF
+) || fail "python reference failed"
+# Reference 2: one curl process, the same URLs, connection reused.
+t0=$(date +%s%N)
+curl -sf --cacert "$TW_CA_FILE" $(sed 's/^/-o \/dev\/null /' "$WORK/urls") || fail "curl reference failed"
+curl_ms=$((($(date +%s%N) - t0) / 1000000))
+
+# The agent: a cycle every 20 s; the first starts at once. Two cycles are timed.
+export TICKWATCH_QUOTES_INTERVAL=20s TICKWATCH_QUOTES_TIMEOUT=10s TICKWATCH_AGENT_LOG_LEVEL=info
+agent_start "$WORK" --roles collector --console -
+wait_until 60 "schema" sql "SELECT 1 FROM users LIMIT 1"
+sql "INSERT INTO users (email, ticker) SELECT 'u' || i || '@bench.example', 'T' || lpad(i::text, 4, '0') FROM generate_series(0, $((N - 1))) i"
+wait_until 120 "two cycles of $N tickers" bash -c "[ \$(grep -c 'cycle [0-9]*: $N tickers' '$WORK/log') -ge 2 ]"
+agent_stop
+lines=$(grep -o "cycle [0-9]*: $N tickers, [0-9]* saved.*, [0-9]* ms" "$WORK/log" | head -2)
+saved=$(grep -o "$N tickers, [0-9]* saved" <<<"$lines" | awk '{print $3}' | sort -n | head -1)
+[ "$saved" = "$N" ] || fail "a timed cycle did not save all $N quotes: $lines"
+best=$(grep -o "[0-9]* ms" <<<"$lines" | awk '{print $1}' | sort -n | head -1)
+echo "collector cycle, $N tickers (HTTPS keep-alive fetch + PostgreSQL insert + wake-up):"
+grep -o "[0-9]* ms" <<<"$lines" | sed 's/^/  cycle: /'
+echo "reference, same $N URLs fetched sequentially over one keep-alive TLS connection:"
+echo "  python http.client: $py_ms ms"
+echo "  curl (one process): $curl_ms ms"
+awk -v a="$best" -v p="$py_ms" -v c="$curl_ms" 'BEGIN {
+	printf "ratio collector/python: %.2f   collector/curl: %.2f   (%.1f ms per ticker)\n", a / p, a / c, a / '"$N"' }'
