@@ -36,7 +36,7 @@
 #include "cqrs/cqrs.h"
 #include "kafka/kafka.h"
 
-#define ALERT_ADV_BUF_MAX (128 * 1024) /* advance batch arrays: ~2,000 typical e-mails */
+#define ALERT_ADV_BUF_MAX ((size_t)128 * 1024) /* advance batch arrays: ~2,000 typical e-mails */
 #define ALERT_PARTS_EXTRA 16       /* partitions held beyond [kafka] partitions */
 #define ALERT_TAKE 64              /* wake-ups taken per consume call */
 #define ALERT_STEP_MS 1000         /* the step looks for wake-ups librdkafka did not signal */
@@ -122,7 +122,7 @@ static size_t parts_cap(const struct tw_config *cfg)
 	return (size_t)cfg->kafka.partitions + ALERT_PARTS_EXTRA;
 }
 
-/* Worst-case items always fit min(page, 228) a batch; typical e-mails fill alert_page. */
+/* Worst-case items fit min(page, 229) a batch; typical e-mails fill alert_page. */
 static size_t advbuf_size(const struct tw_config *cfg)
 {
 	size_t n = (size_t)cfg->limits.alert_page * TW_CQRS_ADVANCE_ITEM_MAX;
