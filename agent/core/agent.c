@@ -10,6 +10,9 @@
 
 #include "log.h"
 #include "signals.h"
+#ifdef TW_HAVE_TLS
+#include "tls.h"
+#endif
 
 extern char **environ;
 
@@ -312,6 +315,13 @@ static int boot(struct tw_agent *ag, const struct tw_run_opts *opts, char *err, 
 			return rc;
 		ag->console_on = 1;
 	}
+#ifdef TW_HAVE_TLS
+	/* Before any role makes a TLS context: with a static Mbed TLS heap, all of
+	 * Mbed TLS's memory comes from this carve. */
+	rc = tw_tls_heap_init(&ag->arena, (size_t)c->limits.tls_heap_kb * 1024, err, errlen);
+	if (rc != TW_OK)
+		return rc;
+#endif
 	for (size_t i = 0; i < ag->nroles; i++) {
 		const struct tw_role *r = ag->roles[i];
 

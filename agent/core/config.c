@@ -130,7 +130,7 @@ static const struct tw_cfg_key keys[] = {
 	{"rpc", "slow_timeout", NUM(TW_CFG_DURATION, rpc, slow_timeout_ms), "10s", 100, 10 * MS_MIN,
 	 NULL, 0, "a started request line must arrive, and a response be taken, within this"},
 
-	{"limits", "arena_kb", NUM(TW_CFG_INT, limits, arena_kb), "2048", 64, 1048576, NULL, 0,
+	{"limits", "arena_kb", NUM(TW_CFG_INT, limits, arena_kb), "8192", 64, 1048576, NULL, 0,
 	 "size of the one memory arena all buffers are carved from, KiB"},
 	{"limits", "log_lines", NUM(TW_CFG_INT, limits, log_lines), "200", 8, 100000, NULL, 0,
 	 "log lines kept for the console's log command"},
@@ -162,6 +162,8 @@ static const struct tw_cfg_key keys[] = {
 	 "quotes a replay:FILE source may hold"},
 	{"limits", "smtp_buffer_kb", NUM(TW_CFG_INT, limits, smtp_buffer_kb), "64", 16, 4096, NULL, 0,
 	 "SMTP output buffer, KiB: the largest e-mail (headers + encoded body) sent"},
+	{"limits", "tls_heap_kb", NUM(TW_CFG_INT, limits, tls_heap_kb), "4096", 256, 1048576, NULL, 0,
+	 "Mbed TLS heap carved at start when the board's Mbed TLS uses a static heap, KiB"},
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])
