@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# bench/notifier.sh - 20,000 notifications through the notifier role (Kafka -> IsSent -> one SMTP
+# session per batch of 10 -> RecordSent -> commit) into the stack's smtp-sink, in e-mails/s,
+# printed next to Postfix's smtp-source against the same sink in the same run: one session for
+# all messages (the practical limit of one SMTP session here) and one connection per e-mail
+# (the way the original system sent). Usage: bench/notifier.sh [N] (default 20000).
+set -uo pipefail
+N=${1:-20000}
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+BIN=${TW_BIN:-$SRC/build/host/tickwatch}
+STACK=$SRC/scripts/stack.sh
+SOURCE=${TW_SMTP_SOURCE_BIN:-/usr/sbin/smtp-source}
+fail() { echo "bench/notifier: $*" >&2; exit 1; }
+eval "$("$STACK" env)" || fail "stack env failed: run scripts/stack.sh up"
+[ -x "$BIN" ] || fail "$BIN missing: cmake --build --preset host"
+[ -x "$SOURCE" ] || fail "$SOURCE missing (Debian package postfix)"
+work=$(mktemp -d /tmp/tw-bench-notifier.XXXXXX)
+trap '[ -n "${pid:-}" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+now() { date +%s.%N; }
+rate() { python3 -c "import sys; n,t=float(sys.argv[1]),float(sys.argv[2]); print(f'{n/t:,.0f}')" "$1" "$2"; }
+
+# The group starts past any backlog in the shared topic.
+timeout 300 kcat -b "$TW_KAFKA_BOOTSTRAP" -G tickwatch-notifier -X enable.auto.commit=true \
+	-X auto.offset.reset=end -q -e to-notifier >/dev/null 2>&1 || fail "draining the group failed"
+run=$(date +%s%N)
+python3 - "$N" "$run" >"$work/msgs" <<'PY'
+import hashlib, json, sys
+n, run = int(sys.argv[1]), sys.argv[2]
+for i in range(n):
+    email = f"bench{i:07d}@sink.test"
+    nid = hashlib.sha256(f"{email}|AAPL|higher|191|{run}".encode()).hexdigest()[:32]
+    m = {"v": 1, "id": nid, "email": email, "ticker": "AAPL", "value": 191.23, "threshold": 190.0,
+         "condition": "higher", "quote_time": 1767225600,
+         "subject": "AAPL is above 190.00: 191.23",
+         "body": "AAPL traded at 191.23 at 2026-01-01 00:00 UTC, above your high threshold of 190.00.\n"}
+    print(f"{email}|{json.dumps(m, separators=(',', ':'))}")
+PY
+kcat -P -b "$TW_KAFKA_BOOTSTRAP" -t to-notifier -K '|' <"$work/msgs" || fail "producing failed"
+
+t0=$(now)
+TICKWATCH_KAFKA_BOOTSTRAP=$TW_KAFKA_BOOTSTRAP TICKWATCH_DB_WRITE_URL=$TW_DB_URL \
+	TICKWATCH_SMTP_HOST=127.0.0.1 TICKWATCH_SMTP_PORT=$TW_SMTP_SINK_PORT TICKWATCH_SMTP_MODE=plain \
+	TICKWATCH_SMTP_USER= TICKWATCH_SMTP_FROM=alerts@tickwatch.test TICKWATCH_AGENT_LOG_LEVEL=info \
+	"$BIN" run --roles notifier --console none >"$work/out" 2>"$work/log" &
+pid=$!
+deadline=$((SECONDS + 900))
+while [ "$(grep -c '\[notifier\] .* sent to ' "$work/log")" -lt "$N" ]; do
+	kill -0 "$pid" 2>/dev/null || { tail "$work/log" >&2; fail "the agent died"; }
+	[ $SECONDS -lt $deadline ] || fail "not all $N sent within 900 s"
+	sleep 0.5
+done
+kill -TERM "$pid"; wait "$pid" 2>/dev/null; pid=
+# From the first to the last 250, by the agent's own log clock (start-up and group join excluded).
+t_notifier=$(python3 - "$work/log" <<'PY'
+import re, sys, datetime
+ts = [l[:24] for l in open(sys.argv[1]) if " sent to " in l and "[notifier]" in l]
+f = lambda s: datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ").timestamp()
+print(max(f(ts[-1]) - f(ts[0]), 0.001))
+PY
+)
+dup=$(grep -c "already sent: skipped" "$work/log")
+
+t1=$(now); "$SOURCE" -s 1 -m "$N" -f alerts@tickwatch.test -t bench@sink.test "127.0.0.1:$TW_SMTP_SINK_PORT" || fail "smtp-source failed"
+t_source=$(python3 -c "print($(now) - $t1)")
+M=$((N / 10))
+t1=$(now); "$SOURCE" -d -s 1 -m "$M" -f alerts@tickwatch.test -t bench@sink.test "127.0.0.1:$TW_SMTP_SINK_PORT" || fail "smtp-source -d failed"
+t_conn=$(python3 -c "print($(now) - $t1)")
+
+r_n=$(rate "$N" "$t_notifier"); r_s=$(rate "$N" "$t_source"); r_c=$(rate "$M" "$t_conn")
+echo "notifier: $N e-mails in $(printf %.2f "$t_notifier") s = $r_n e-mails/s (batches of 10, one SMTP session each, Kafka + PostgreSQL per e-mail; $dup skipped as already sent)"
+echo "smtp-source, one session:            $r_s e-mails/s"
+echo "smtp-source -d, one connection each: $r_c e-mails/s ($M e-mails)"
+python3 - "$N" "$t_notifier" "$t_source" "$M" "$t_conn" <<'PY'
+import sys
+n, tn, ts, m, tc = int(sys.argv[1]), *map(float, sys.argv[2:4]), int(sys.argv[4]), float(sys.argv[5])
+rn, rs, rc = n / tn, n / ts, m / tc
+print(f"ratio notifier / smtp-source one session: {rn / rs:.2f}")
+print(f"ratio notifier / one connection per e-mail: {rn / rc:.2f}")
+PY
+echo "(total wall time including start-up: $(python3 -c "print(round($(now) - $t0, 1))") s)"
