@@ -64,3 +64,21 @@ ok "console 'kafka' lists 3 brokers and the ISR kcat sees ($got)"
 agent_stop
 grep -q "\[agent\] stopped" "$work/log" || fail "agent did not stop cleanly"
 ok "agent stopped cleanly"
+
+# kafka.metadata over JSON-RPC (the rpc role dispatches it; console JSON lines go to it).
+db=tw_itk_$(date +%s)$$
+psql "$TW_DB_URL" -XAtq -c "CREATE DATABASE $db" || fail "cannot create database $db"
+trap 'agent_stop; psql "$TW_DB_URL" -XAtq -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1; rm -rf "$work"' EXIT
+mkdir "$work/rpc"
+TICKWATCH_KAFKA_BOOTSTRAP=$TW_KAFKA_BOOTSTRAP TICKWATCH_DB_WRITE_URL="${TW_DB_URL%/*}/$db" \
+	TICKWATCH_RPC_LISTEN=none agent_start "$work/rpc" --roles rpc,admin --console -
+wait_until 60 "first cluster report" log_has "\[admin\] topic to-notifier partition 0 leader"
+say '{"jsonrpc":"2.0","id":7,"method":"kafka.metadata"}'
+wait_until 20 "kafka.metadata answer" out_has '"id":7'
+answer=$(grep '"id":7' "$work/rpc/out")
+[ "$(json 'len(d["result"]["brokers"])' <<<"$answer")" = 3 ] || fail "kafka.metadata lacks 3 brokers: $answer"
+[ "$(json 'sorted(b["id"] for b in d["result"]["brokers"])' <<<"$answer")" = "[1, 2, 3]" ] || fail "broker ids: $answer"
+[ "$(json 'len(d["result"]["topics"]) == 2 and all(t["partitions"] and all(len(p["isr"]) >= 2 and len(p["replicas"]) == 3 for p in t["partitions"]) for t in d["result"]["topics"])' <<<"$answer")" = true ] ||
+	fail "kafka.metadata partitions lack replicas/ISR: $answer"
+ok "RPC kafka.metadata lists 3 brokers and each partition's replicas and ISR"
+agent_stop
