@@ -403,10 +403,14 @@ void tw_kafka_close(struct tw_kafka *k, int timeout_ms)
 	if (k->loop && k->pipe_rd >= 0)
 		tw_loop_del_fd(k->loop, k->pipe_rd);
 	if (k->o.kind != TW_KAFKA_CONSUMER && rd_kafka_outq_len(k->rk) > 0) {
-		if (rd_kafka_flush(k->rk, timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		if (rd_kafka_flush(k->rk, timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR) {
 			tw_log(TW_LOG_WARN, k->role,
 			       "kafka: %d message(s) not delivered within %d ms at stop",
 			       rd_kafka_outq_len(k->rk), timeout_ms);
+			/* Drop what is left so the destroy below does not wait on it. */
+			rd_kafka_purge(k->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT |
+						      RD_KAFKA_PURGE_F_NON_BLOCKING);
+		}
 	}
 	if (k->consumerq) {
 		rd_kafka_error_t *e = rd_kafka_consumer_close_queue(k->rk, k->consumerq);
