@@ -14,7 +14,9 @@ TW_DEBIAN_KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 TW_SYSROOT_SUITES="bookworm bookworm-updates"
 TW_SYSROOT_SECURITY_SUITES="bookworm-security"
 # Target-architecture packages unpacked into a cross sysroot.
-TW_SYSROOT_PACKAGES="libssl-dev libssl3 zlib1g-dev zlib1g libzstd-dev libzstd1"
+# libinih (static, the agent's config parser) and jsmn (header-only JSON; Architecture: all)
+# are for the agent itself, so find_library/find_path in ONLY mode find the target's copies.
+TW_SYSROOT_PACKAGES="libssl-dev libssl3 zlib1g-dev zlib1g libzstd-dev libzstd1 libinih-dev libinih1 libjsmn-dev"
 
 # tw_apt_dir NAME - create a private apt configuration under the cache; prints its folder.
 # The system's /etc/apt sources, lists and dpkg status are never read or changed.

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# t_boards.sh - the board folders: each has tickwatch.conf and its own mbedtls_config.h; the ARM
+# boards' Mbed TLS configs are TLS 1.2/1.3 client only with a static heap and the agreed cipher
+# suites; the host's differs from them only by MBEDTLS_SSL_SRV_C (its TLS unit test's server);
+# each config passes Mbed TLS's check_config.h.
+#
+# usage: tests/cross/t_boards.sh
+set -uo pipefail
+
+src=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=tests/cross/lib.sh
+. "$src/tests/cross/lib.sh"
+work=$(mktemp -d /tmp/tw-cross-boards.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+cache=${TICKWATCH_CACHE:-$HOME/.cache/tickwatch}
+
+defines() { sed -nE 's/^#define (MBEDTLS_[A-Z0-9_]+).*/\1/p' "$1" | sort; }
+
+for b in host rpi4-aarch64 armhf-generic; do
+	d=$src/board/$b
+	check "board/$b has tickwatch.conf and mbedtls_config.h" test -f "$d/tickwatch.conf" -a -f "$d/mbedtls_config.h"
+	check "board/$b/mbedtls_config.h starts with an SPDX line" bash -c "head -n1 '$d/mbedtls_config.h' | grep -q SPDX-License-Identifier"
+	# check_config.h (through build_info.h) with this file as the config, against the headers
+	# of a cached deps prefix.
+	inc=$cache/prefix/host/include
+	printf '#include <mbedtls/build_info.h>\n#include <mbedtls/ssl.h>\n#include <psa/crypto.h>\nint x;\n' >"$work/c.c"
+	check "board/$b/mbedtls_config.h passes Mbed TLS's check_config.h" \
+		gcc -fsyntax-only -DMBEDTLS_CONFIG_FILE="\"$d/mbedtls_config.h\"" -isystem "$inc" "$work/c.c"
+done
+
+for b in rpi4-aarch64 armhf-generic; do
+	f=$src/board/$b/mbedtls_config.h
+	defs=$(defines "$f")
+	for want in MBEDTLS_SSL_CLI_C MBEDTLS_SSL_PROTO_TLS1_2 MBEDTLS_SSL_PROTO_TLS1_3 \
+		MBEDTLS_SSL_SERVER_NAME_INDICATION MBEDTLS_PLATFORM_MEMORY MBEDTLS_MEMORY_BUFFER_ALLOC_C \
+		MBEDTLS_X509_CRT_PARSE_C MBEDTLS_PEM_PARSE_C MBEDTLS_RSA_C MBEDTLS_ECDSA_C \
+		MBEDTLS_ECP_DP_SECP256R1_ENABLED MBEDTLS_ECP_DP_SECP384R1_ENABLED MBEDTLS_SHA256_C \
+		MBEDTLS_SHA384_C MBEDTLS_PSA_CRYPTO_C MBEDTLS_GCM_C MBEDTLS_CHACHAPOLY_C; do
+		check "$b: $want" grep -qx "$want" <<<"$defs"
+	done
+	for no in MBEDTLS_SSL_SRV_C MBEDTLS_SSL_PROTO_DTLS MBEDTLS_SSL_RENEGOTIATION MBEDTLS_NET_C \
+		MBEDTLS_SSL_DTLS_HELLO_VERIFY MBEDTLS_DEBUG_C MBEDTLS_SSL_CACHE_C MBEDTLS_SSL_TICKET_C; do
+		check "$b: no $no" bash -c "! grep -qx '$no' <<<'$defs'"
+	done
+	for cs in TLS1_3_AES_128_GCM_SHA256 TLS1_3_AES_256_GCM_SHA384 TLS1_3_CHACHA20_POLY1305_SHA256 \
+		TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384 \
+		TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256 TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 \
+		TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384 TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256; do
+		check "$b: offers $cs" grep -qE "^[[:space:]]*MBEDTLS_$cs(,|[[:space:]]*\\\\?\$)" "$f"
+	done
+done
+check "rpi4-aarch64 and armhf-generic define the same set" \
+	cmp -s <(defines "$src/board/rpi4-aarch64/mbedtls_config.h") <(defines "$src/board/armhf-generic/mbedtls_config.h")
+check "host = the ARM set + MBEDTLS_SSL_SRV_C, nothing else" \
+	cmp -s <(defines "$src/board/host/mbedtls_config.h") \
+	<({ defines "$src/board/rpi4-aarch64/mbedtls_config.h"; echo MBEDTLS_SSL_SRV_C; } | sort)
+check "the configs' bodies (values, suite order) agree apart from SRV_C" \
+	cmp -s <(sed -n '/^#ifndef/,$p' "$src/board/rpi4-aarch64/mbedtls_config.h") \
+	<(sed -n '/^#ifndef/,$p' "$src/board/host/mbedtls_config.h" | grep -v MBEDTLS_SSL_SRV_C)
+
+summary "board files"
