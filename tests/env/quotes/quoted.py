@@ -147,6 +147,7 @@ def error_body(code, description):
 class QuoteHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = 60            # idle keep-alive connections are closed after this
+    wbufsize = -1           # head and body leave in one write (flushed in send_json)
     server_version = "tickwatch-stack-quoted/1"
 
     def log_message(self, fmt, *a):
@@ -225,6 +226,8 @@ class TLSServer(ThreadingHTTPServer):
     def finish_request(self, request, client_address):
         # TLS handshake in the worker thread, so a slow client cannot block accept()
         request.settimeout(30)
+        # No Nagle: a response must not wait for the client's delayed ACK.
+        request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             tls = self.ctx.wrap_socket(request, server_side=True)
         except (ssl.SSLError, OSError) as e:
