@@ -188,7 +188,7 @@ def semantics(env):
 def thousand(env):
     """1,000 users crossing at once: 1,000 e-mails, no duplicates."""
     c = Case(env, phases((4, {"E2EK": 50}), (10, {"E2EK": 75.5})),
-             extra_alert="[limits]\narena_kb = 4096\n")
+             extra_alert="[limits]\narena_kb = 16384\n")
     ok = False
     try:
         bulk_users(c.url, "k", 1000, "E2EK", 70, 30)
