@@ -117,6 +117,23 @@ check "config save wrote the new value" grep -q "^interval = 90s" "$work/saved.c
 check "saved file is private (0600)" test "$(stat -c %a "$work/saved.conf")" = 600
 check "saved file passes config check" "$bin" config check "$work/saved.conf"
 
+# --- generated docs are current (scripts/gen-docs.sh) ---
+"$bin" config reference >"$work/ref.md"
+python3 - "$work/ref.md" "$src/README.md" >"$work/ref.diff" <<'PY'
+import sys
+ref, readme = open(sys.argv[1]).read(), open(sys.argv[2]).read()
+b, e = "<!-- config-reference:begin -->\n", "<!-- config-reference:end -->"
+sys.exit(0 if readme[readme.index(b) + len(b):readme.index(e)] == ref else 1)
+PY
+check "README's configuration reference matches the key table (scripts/gen-docs.sh)" test $? -eq 0
+for b in "$src"/board/*/tickwatch.conf; do
+	name=$(basename "$(dirname "$b")")
+	# Every key set in the file itself: none left to a built-in default.
+	env -u TICKWATCH_CONFIG "$bin" config show --config "$b" >"$work/show.$name" 2>&1
+	check "$name board conf sets every key" bash -c "! grep -q '; default\$' '$work/show.$name'"
+	check "$name board conf passes config check" "$bin" config check "$b"
+done
+
 echo
 echo "smoke: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
