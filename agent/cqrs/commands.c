@@ -384,7 +384,8 @@ static int simple_step(struct tw_db_job *j, int ev, const struct pg_result *res,
 		const char *v = tw_db_value(res, 0, 0);
 
 		op->count = v ? strtoll(v, NULL, 10) : 0;
-	} else if (op->kind == TW_CQRS_K_DEAD || op->kind == TW_CQRS_K_QUOTE) {
+	} else if (op->kind == TW_CQRS_K_DEAD || op->kind == TW_CQRS_K_QUOTE ||
+		   op->kind == TW_CQRS_K_SENT) {
 		op->count = 1;
 	} else {
 		op->count = tw_db_affected(res);
@@ -742,9 +743,48 @@ int tw_cqrs_record_sent(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *no
 	if (tw_cqrs_check_email(email, why, sizeof why) != TW_OK)
 		return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "email", "email %s", why);
 	return submit_simple(op,
-			     "INSERT INTO sent_notifications (notification_id, email) VALUES ($1, $2) "
-			     "ON CONFLICT (notification_id) DO NOTHING",
+			     "INSERT INTO sent_notifications (notification_id, email, state) "
+			     "VALUES ($1, $2, 'sent') ON CONFLICT (notification_id) DO UPDATE SET "
+			     "state = 'sent', email = EXCLUDED.email, sent_at = now()",
 			     2, p);
+}
+
+int tw_cqrs_mark_sending(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *notification_id,
+			 const char *email, tw_cqrs_done_fn done, void *arg)
+{
+	const char *p[2] = {notification_id, email};
+	char why[TW_CQRS_MSG_MAX];
+
+	tw_cqrs_op_begin(op, q, TW_CQRS_K_SENDING, done, arg);
+	memset(&op->user, 0, sizeof op->user);
+	memset(&op->quote, 0, sizeof op->quote);
+	if (check_notif(op, notification_id) != TW_OK)
+		return op->rc;
+	if (tw_cqrs_check_email(email, why, sizeof why) != TW_OK)
+		return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "email", "email %s", why);
+	/* A 'sent' row is never downgraded: the WHERE leaves it alone (0 rows). */
+	return submit_simple(op,
+			     "INSERT INTO sent_notifications (notification_id, email, state) "
+			     "VALUES ($1, $2, 'sending') ON CONFLICT (notification_id) DO UPDATE SET "
+			     "email = EXCLUDED.email, sent_at = now() "
+			     "WHERE sent_notifications.state = 'sending'",
+			     2, p);
+}
+
+int tw_cqrs_forget_sending(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *notification_id,
+			   tw_cqrs_done_fn done, void *arg)
+{
+	const char *p[1] = {notification_id};
+
+	tw_cqrs_op_begin(op, q, TW_CQRS_K_FORGET, done, arg);
+	memset(&op->user, 0, sizeof op->user);
+	memset(&op->quote, 0, sizeof op->quote);
+	if (check_notif(op, notification_id) != TW_OK)
+		return op->rc;
+	return submit_simple(op,
+			     "DELETE FROM sent_notifications WHERE notification_id = $1 "
+			     "AND state = 'sending'",
+			     1, p);
 }
 
 int tw_cqrs_record_dead_letter(struct tw_cqrs *q, struct tw_cqrs_op *op,

@@ -286,9 +286,27 @@ int tw_cqrs_rearm_inside_band(struct tw_cqrs *q, struct tw_cqrs_op *op, const ch
 int tw_cqrs_rearm_page(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *ticker,
 		       const char *after, long long limit, tw_cqrs_done_fn done, void *arg);
 
-/** RecordSent (notifier): done: count = 1 when newly recorded, 0 when it already was. */
+/*
+ * The notifier's two-phase record of an e-mail (docs/schema.md, sent_notifications):
+ * MarkSending before the end of data leaves, RecordSent after the server's 250,
+ * ForgetSending when the server did not take it (so a retry is allowed).
+ */
+
+/**
+ * MarkSending: record @p notification_id as 'sending' (committed when done reports 0).
+ * An id already 'sent' stays sent. done: count = 1 when the row is now 'sending',
+ * 0 when it was already 'sent' (do not send it again).
+ */
+int tw_cqrs_mark_sending(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *notification_id,
+			 const char *email, tw_cqrs_done_fn done, void *arg);
+
+/** RecordSent (notifier): upsert to 'sent', sent_at = now(). done: count = 1. */
 int tw_cqrs_record_sent(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *notification_id,
 			const char *email, tw_cqrs_done_fn done, void *arg);
+
+/** ForgetSending: delete the row of @p notification_id if it is 'sending'. count = rows deleted. */
+int tw_cqrs_forget_sending(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *notification_id,
+			   tw_cqrs_done_fn done, void *arg);
 
 /** RecordDeadLetter (notifier): an e-mail given up after @p attempts. count = 1. */
 int tw_cqrs_record_dead_letter(struct tw_cqrs *q, struct tw_cqrs_op *op,
@@ -345,7 +363,15 @@ int tw_cqrs_users_crossing_page(struct tw_cqrs *q, struct tw_cqrs_op *op, const 
 				const char *after, long long limit, tw_cqrs_crossing_fn row,
 				tw_cqrs_done_fn done, void *arg);
 
-/** IsSent (notifier): done: count = 1 when @p notification_id was recorded as sent, else 0. */
+/* What IsSent reports in count. */
+#define TW_CQRS_SENT_NONE 0      /* never recorded: send it */
+#define TW_CQRS_SENT_DONE 1      /* 'sent': the server's 250 was recorded */
+#define TW_CQRS_SENT_IN_FLIGHT 2 /* 'sending': its end of data left, no answer recorded (a crash) */
+
+/**
+ * IsSent (notifier): done: count = TW_CQRS_SENT_NONE, TW_CQRS_SENT_DONE or
+ * TW_CQRS_SENT_IN_FLIGHT (both non-zero values mean: already handled, do not send).
+ */
 int tw_cqrs_is_sent(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *notification_id,
 		    tw_cqrs_done_fn done, void *arg);
 

@@ -36,6 +36,8 @@ enum {
 	TW_CQRS_K_IS_SENT,
 	TW_CQRS_K_ADVANCE_BATCH,
 	TW_CQRS_K_REARM_PAGE,
+	TW_CQRS_K_SENDING,
+	TW_CQRS_K_FORGET,
 };
 
 /* The user columns every user query returns, in parse_user's order. */

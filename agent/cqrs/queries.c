@@ -46,7 +46,7 @@ static const char sql_crossing_page[] =
 	"s.email > $2 WHERE ($1::text IS NULL OR u.ticker = $1) AND u.email > $2 AND ((u.high IS NOT NULL AND "
 	"lq.value > u.high) OR (u.low IS NOT NULL AND lq.value < u.low)) "
 	"ORDER BY u.email LIMIT $3::integer";
-static const char sql_is_sent[] = "SELECT 1 FROM sent_notifications WHERE notification_id = $1";
+static const char sql_is_sent[] = "SELECT state FROM sent_notifications WHERE notification_id = $1";
 
 static int cond_parse(const char *s)
 {
@@ -167,7 +167,10 @@ static void on_done(struct tw_cqrs_op *op, const struct pg_result *res)
 		op->average = v ? strtod(v, NULL) : 0;
 		break;
 	case TW_CQRS_K_IS_SENT:
-		op->count = tw_db_rows(res) > 0;
+		v = tw_db_rows(res) > 0 ? tw_db_value(res, 0, 0) : NULL;
+		/* Anything but 'sending' in a row counts as sent: never send twice. */
+		op->count = v == NULL ? TW_CQRS_SENT_NONE
+			    : strcmp(v, "sending") == 0 ? TW_CQRS_SENT_IN_FLIGHT : TW_CQRS_SENT_DONE;
 		break;
 	default:
 		break; /* streams: count was kept per row */

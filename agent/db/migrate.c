@@ -59,6 +59,11 @@ static const struct tw_db_migration migrations[] = {
 	 " attempts integer NOT NULL CHECK (attempts >= 0),"
 	 " created_at timestamptz NOT NULL DEFAULT now());"
 	 "CREATE INDEX dead_letters_created_idx ON dead_letters (created_at);"},
+	{3, "sent_notifications.state (sending | sent)",
+	 "ALTER TABLE sent_notifications ADD COLUMN state text NOT NULL DEFAULT 'sent'"
+	 " CHECK (state IN ('sending', 'sent'));"
+	 "CREATE INDEX sent_notifications_sending_idx ON sent_notifications (sent_at)"
+	 " WHERE state = 'sending';"},
 };
 
 #define NMIG (sizeof migrations / sizeof migrations[0])

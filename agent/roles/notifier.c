@@ -4,13 +4,18 @@
  * Phases of a batch (one batch at a time):
  *   COLLECT  take messages until 10 or [smtp] batch_linger after the first;
  *   CHECK    validate each (malformed: dead letter) and ask PostgreSQL whether its id was sent;
- *   SEND     one SMTP session for every message due; a 250 is recorded as sent at once, a 5xx is
- *            a dead letter, a transient failure waits with backoff (5 attempts, then dead letter);
- *            the breaker guards the relay: while open, no session is tried;
+ *   SEND     one SMTP session for every message due. Two-phase record per e-mail: when its 354
+ *            arrives the id is written as 'sending' while the body goes out, and the client sends
+ *            the end of data only once that write has committed; a 250 then records it 'sent', a
+ *            failure deletes the 'sending' row (a 5xx then is a dead letter, a transient failure
+ *            waits with backoff: 5 attempts, then dead letter); the breaker guards the relay:
+ *            while open, no session is tried;
  *   commit   when every message is sent, skipped or dead-lettered (and recorded), the batch's
  *            offsets are committed and a new batch starts.
  * A stop abandons an unfinished batch without committing it: it comes again after a restart and
- * the ids already recorded as sent are skipped.
+ * the ids already recorded are skipped: 'sent' ones silently, 'sending' ones (the end of data
+ * left, the agent died before the answer: the server almost surely holds the e-mail) with a
+ * warning. That narrow window is at-most-once instead of a duplicate (docs/notifications.md).
  */
 #include <stdio.h>
 #include <string.h>
@@ -36,7 +41,8 @@ enum item_state {
 	I_NEW = 0,   /* not yet validated */
 	I_CHECKING,  /* IsSent in flight */
 	I_DUE,       /* to send (at next_try) */
-	I_SENDING,   /* in the running SMTP session */
+	I_SENDING,   /* in the running SMTP session (MarkSending may be in flight) */
+	I_FORGET,    /* not taken by the server: ForgetSending to do / in flight, then `after` */
 	I_RECORD,    /* sent: RecordSent to do / in flight */
 	I_DEAD,      /* dead letter to record / in flight */
 	I_DONE,      /* sent and recorded, skipped, or dead letter recorded */
@@ -50,6 +56,11 @@ struct item {
 	int op_busy;
 	int attempts;
 	tw_mono_t next_try;
+	int marked;       /* MarkSending was submitted in this session */
+	int unrecorded;   /* we refused its end of data (the record failed): not an attempt */
+	int already;      /* MarkSending found it 'sent' by someone else */
+	int after;        /* state after I_FORGET (I_DUE or I_DEAD) */
+	tw_mono_t after_try;
 	char reason[TW_SMTP_TEXT_MAX + 64];
 	char dead_id[64];
 	struct tw_cqrs_op op;
@@ -75,7 +86,7 @@ struct notifier {
 	size_t sendmap[BATCH_MAX];
 	size_t nsend;
 	long long kick;   /* a 0 ms timer that runs the work step */
-	uint64_t batches, sent, skipped, dead, transient, malformed, commits;
+	uint64_t batches, sent, skipped, dead, transient, malformed, commits, in_flight;
 	char last_err[TW_SMTP_ERR_LEN];
 };
 
@@ -201,6 +212,13 @@ static void on_checked(void *arg, const struct tw_cqrs_result *r)
 		tw_log(TW_LOG_WARN, "notifier", "IsSent %s: %s; retrying", it->n.id, r->msg);
 		it->state = I_NEW;
 		it->next_try = tw_hal_now() + DB_RETRY_MS * TW_MONO_PER_MS;
+	} else if (r->count == TW_CQRS_SENT_IN_FLIGHT) {
+		tw_log(TW_LOG_WARN, "notifier", "delivery of %s to %s was in flight at a crash "
+		       "(its end of data left, no answer was recorded); assumed delivered: skipped",
+		       it->n.id, it->n.email);
+		nt->skipped++;
+		nt->in_flight++;
+		it->state = I_DONE;
 	} else if (r->count > 0) {
 		tw_log(TW_LOG_INFO, "notifier", "%s to %s already sent: skipped", it->n.id,
 		       it->n.email);
@@ -232,6 +250,26 @@ static void on_recorded(void *arg, const struct tw_cqrs_result *r)
 	kick(nt, 0);
 }
 
+static void on_forgot(void *arg, const struct tw_cqrs_result *r)
+{
+	struct item *it = arg;
+	struct notifier *nt = it->nt;
+
+	it->op_busy = 0;
+	if (nt->phase == P_STOPPED)
+		return;
+	if (r->rc != TW_OK) {
+		/* The 'sending' row must go before a retry, else a restart would skip the id. */
+		tw_log(TW_LOG_WARN, "notifier", "forgetting the 'sending' record of %s: %s; retrying",
+		       it->n.id, r->msg);
+		it->next_try = tw_hal_now() + DB_RETRY_MS * TW_MONO_PER_MS;
+	} else {
+		it->state = it->after;
+		it->next_try = it->after_try;
+	}
+	kick(nt, 0);
+}
+
 static void db_steps(struct notifier *nt, tw_mono_t now)
 {
 	for (size_t i = 0; i < nt->n; i++) {
@@ -247,6 +285,8 @@ static void db_steps(struct notifier *nt, tw_mono_t now)
 				it->state = I_NEW;
 		} else if (it->state == I_RECORD) {
 			rc = tw_cqrs_record_sent(nt->q, &it->op, it->n.id, it->n.email, on_recorded, it);
+		} else if (it->state == I_FORGET) {
+			rc = tw_cqrs_forget_sending(nt->q, &it->op, it->n.id, on_forgot, it);
 		} else if (it->state == I_DEAD) {
 			char payload[DEAD_PAYLOAD_MAX + 1];
 
@@ -279,10 +319,67 @@ static int64_t backoff_ms(int attempts)
 	return ms < BACKOFF_MAX_MS ? ms : BACKOFF_MAX_MS;
 }
 
+static struct item *item_of(struct notifier *nt, const struct tw_smtp_msg *m)
+{
+	return &nt->items[nt->sendmap[m - nt->sendv]];
+}
+
+/* MarkSending of the held message is done: release its end of data, or refuse it. */
+static void on_marked(void *arg, const struct tw_cqrs_result *r)
+{
+	struct item *it = arg;
+	struct notifier *nt = it->nt;
+	struct tw_smtp_msg *held;
+
+	it->op_busy = 0;
+	if (nt->phase == P_STOPPED)
+		return;
+	held = tw_smtp_held(&nt->smtp);
+	if (held == NULL || it->state != I_SENDING || item_of(nt, held) != it) {
+		/* The session ended meanwhile (time-out, reset): on_msg queued the ForgetSending. */
+		kick(nt, 0);
+		return;
+	}
+	if (r->rc == TW_OK && r->count == 1) {
+		tw_smtp_release_dot(&nt->smtp, held, 1);
+		return;
+	}
+	if (r->rc == TW_OK) {
+		it->already = 1; /* 'sent' by another agent meanwhile: not again */
+	} else {
+		it->unrecorded = 1;
+		tw_log(TW_LOG_WARN, "notifier", "recording %s as sending: %s; its end of data is held "
+		       "back and the session ends (retry)", it->n.id, r->msg);
+	}
+	tw_smtp_release_dot(&nt->smtp, held, 0);
+}
+
+/* The client holds @p m's end of data: write its 'sending' record while the body goes out. */
+static void on_before_dot(struct tw_smtp *s, struct tw_smtp_msg *m, void *arg)
+{
+	struct notifier *nt = arg;
+	struct item *it = item_of(nt, m);
+	int rc = TW_ERR_DB_BUSY;
+
+	if (!it->op_busy)
+		rc = tw_cqrs_mark_sending(nt->q, &it->op, it->n.id, it->n.email, on_marked, it);
+	if (rc == TW_OK) {
+		it->op_busy = 1;
+		it->marked = 1;
+		return;
+	}
+	it->unrecorded = 1;
+	tw_log(TW_LOG_WARN, "notifier", "cannot record %s as sending: %s; the session ends (retry)",
+	       it->n.id, tw_cqrs_op_result(&it->op)->msg);
+	tw_smtp_release_dot(s, m, 0);
+}
+
 static void on_msg(struct tw_smtp *s, struct tw_smtp_msg *m, void *arg)
 {
 	struct notifier *nt = arg;
-	struct item *it = &nt->items[nt->sendmap[m - nt->sendv]];
+	struct item *it = item_of(nt, m);
+	int target;
+	tw_mono_t target_try = 0;
 
 	(void)s;
 	if (m->outcome == TW_SMTP_SENT) {
@@ -292,30 +389,51 @@ static void on_msg(struct tw_smtp *s, struct tw_smtp_msg *m, void *arg)
 		tw_log(TW_LOG_INFO, "notifier", "%s sent to %s (%s)", it->n.id, it->n.email, m->text);
 		return;
 	}
-	if (m->attempted)
+	if (it->already) {
+		tw_log(TW_LOG_INFO, "notifier", "%s to %s was recorded sent meanwhile: skipped",
+		       it->n.id, it->n.email);
+		nt->skipped++;
+		it->state = I_DONE;
+		return;
+	}
+	/* A refusal of ours (the record failed) is not the relay's fault: no attempt counted. */
+	if (m->attempted && !it->unrecorded)
 		it->attempts++;
 	if (m->outcome == TW_SMTP_PERMANENT) {
 		snprintf(it->reason, sizeof it->reason, "permanent: %s", m->text);
+		target = I_DEAD;
 	} else if (it->attempts >= ATTEMPTS_MAX) {
 		snprintf(it->reason, sizeof it->reason, "gave up after %d attempts: %s", it->attempts,
 			 m->text);
+		target = I_DEAD;
 	} else {
 		nt->transient++;
-		it->state = I_DUE;
+		target = I_DUE;
 		/* Not attempted: the session failed before its turn (the breaker counts that). */
-		it->next_try = tw_hal_now() + (m->attempted ? backoff_ms(it->attempts)
-							     : BACKOFF_FIRST_MS) * TW_MONO_PER_MS;
-		if (m->attempted)
+		target_try = tw_hal_now() + (m->attempted && !it->unrecorded
+						     ? backoff_ms(it->attempts) : BACKOFF_FIRST_MS) *
+						    TW_MONO_PER_MS;
+		if (m->attempted && !it->unrecorded)
 			tw_log(TW_LOG_WARN, "notifier", "%s to %s: %s; attempt %d of %d, retry in %lld ms",
 			       it->n.id, it->n.email, m->text, it->attempts, ATTEMPTS_MAX,
 			       (long long)backoff_ms(it->attempts));
+	}
+	if (target == I_DEAD) {
+		nt->dead++;
+		tw_log(TW_LOG_ERROR, "notifier", "dead letter %s to %s: %s", it->n.id, it->n.email,
+		       it->reason);
+	}
+	if (it->marked) {
+		/* Its 'sending' record (committed or in flight) goes first: the server did not
+		 * take the e-mail, so a retry or a restart must send it. */
+		it->state = I_FORGET;
+		it->next_try = 0;
+		it->after = target;
+		it->after_try = target_try;
 		return;
 	}
-	nt->dead++;
-	it->state = I_DEAD;
-	it->next_try = 0;
-	tw_log(TW_LOG_ERROR, "notifier", "dead letter %s to %s: %s", it->n.id, it->n.email,
-	       it->reason);
+	it->state = target;
+	it->next_try = target_try;
 }
 
 static void on_session(struct tw_smtp *s, int rc, const char *err, void *arg)
@@ -325,6 +443,9 @@ static void on_session(struct tw_smtp *s, int rc, const char *err, void *arg)
 	(void)s;
 	if (rc == TW_OK) {
 		tw_breaker_success(&nt->br);
+	} else if (rc == TW_ERR_SMTP_UNRECORDED) {
+		/* The database, not the relay, failed: the breaker is not told. */
+		snprintf(nt->last_err, sizeof nt->last_err, "%s", err);
 	} else {
 		tw_breaker_failure(&nt->br);
 		snprintf(nt->last_err, sizeof nt->last_err, "%s", err);
@@ -342,8 +463,9 @@ static void start_session(struct notifier *nt, tw_mono_t now)
 		struct item *it = &nt->items[i];
 		struct tw_smtp_msg *m = &nt->sendv[nt->nsend];
 
-		if (it->state != I_DUE || it->next_try > now)
+		if (it->state != I_DUE || it->next_try > now || it->op_busy)
 			continue;
+		it->marked = it->unrecorded = it->already = 0;
 		memset(m, 0, sizeof *m);
 		m->id = it->n.id;
 		m->to = it->n.email;
@@ -408,7 +530,8 @@ static void work(struct notifier *nt)
 			if (next == 0 || it->next_try < next)
 				next = it->next_try;
 		}
-		if ((it->state == I_NEW || it->state == I_RECORD || it->state == I_DEAD) &&
+		if ((it->state == I_NEW || it->state == I_RECORD || it->state == I_DEAD ||
+		     it->state == I_FORGET) &&
 		    !it->op_busy && it->next_try > now && (next == 0 || it->next_try < next))
 			next = it->next_try;
 	}
@@ -459,6 +582,7 @@ static int start(struct tw_agent *ag, void **state, char *err, size_t errlen)
 		.helo = cfg->agent.name,
 		.timeout_ms = cfg->smtp.timeout_ms,
 		.out_bytes = (size_t)cfg->limits.smtp_buffer_kb * 1024,
+		.on_before_dot = on_before_dot,
 	};
 	int rc;
 
@@ -525,6 +649,14 @@ static void stop(struct tw_agent *ag, void *state)
 	if (nt->n > 0 && nt->phase == P_WORK)
 		tw_log(TW_LOG_INFO, "notifier", "stopping: abandoning a batch of %zu without commit "
 		       "(it comes again; sent ids are skipped)", nt->n);
+	if (tw_smtp_held(&nt->smtp)) {
+		const struct item *it = item_of(nt, tw_smtp_held(&nt->smtp));
+
+		/* Its end of data never leaves; if the 'sending' write commits anyway, a restart
+		 * skips the id as in flight (logged there): at most once, never twice. */
+		tw_log(TW_LOG_WARN, "notifier", "stopping while %s to %s waited for its 'sending' "
+		       "record: its end of data is not sent", it->n.id, it->n.email);
+	}
 	nt->phase = P_STOPPED;
 	if (nt->kick > 0)
 		tw_loop_del_timer(&ag->loop, nt->kick);
@@ -549,11 +681,11 @@ static void status(struct tw_agent *ag, void *state, char *buf, size_t len)
 	(void)ag;
 	tw_breaker_status(&nt->br, br, sizeof br);
 	snprintf(buf, len,
-		 "%s, batch %zu/%d; sent %llu, skipped %llu, dead %llu, transient %llu, malformed %llu, "
-		 "batches %llu, commits %llu; smtp %s; breaker %s%s%s",
+		 "%s, batch %zu/%d; sent %llu, skipped %llu (in flight at a crash %llu), dead %llu, "
+		 "transient %llu, malformed %llu, batches %llu, commits %llu; smtp %s; breaker %s%s%s",
 		 nt->phase == P_COLLECT ? "collecting" : nt->phase == P_WORK ? "sending" : "stopped",
 		 nt->n, BATCH_MAX, (unsigned long long)nt->sent, (unsigned long long)nt->skipped,
-		 (unsigned long long)nt->dead, (unsigned long long)nt->transient,
+		 (unsigned long long)nt->in_flight, (unsigned long long)nt->dead, (unsigned long long)nt->transient,
 		 (unsigned long long)nt->malformed, (unsigned long long)nt->batches,
 		 (unsigned long long)nt->commits, tw_smtp_state_name(nt->smtp.state), br,
 		 nt->last_err[0] ? "; last error: " : "", nt->last_err);

@@ -15,7 +15,7 @@
 static const char *const state_names[TW_SMTP_S_COUNT] = {
 	"idle", "connect", "TLS handshake", "greeting", "EHLO", "HELO", "STARTTLS", "AUTH PLAIN",
 	"AUTH LOGIN user", "AUTH LOGIN password", "AUTH LOGIN", "MAIL FROM", "RCPT TO", "DATA",
-	"end of data", "RSET", "QUIT",
+	"end of data held", "end of data", "RSET", "QUIT",
 };
 
 const char *tw_smtp_state_name(int state)
@@ -452,6 +452,61 @@ static void next_message(struct tw_smtp *s)
 		enter(s, TW_SMTP_S_QUIT);
 }
 
+/* The end of data: the ".\r\n" after the body's last CRLF (tw_smtp_format() ends with it). */
+#define DOT_LEN 3
+
+static void release_now(struct tw_smtp *s, int ok)
+{
+	if (!ok) {
+		fail(s, TW_ERR_SMTP_UNRECORDED, "the end of data of %s was not released (its record "
+		     "could not be written)", s->msgs[s->cur].id);
+		return;
+	}
+	/* The terminator was formatted in place and held back: the buffer has room for it. */
+	memcpy(s->out + s->out_len, ".\r\n", DOT_LEN);
+	s->out_len += DOT_LEN;
+	enter(s, TW_SMTP_S_BODY);
+}
+
+/* The body (formatted with its terminator) is queued: take the terminator back, ask the caller,
+ * and wait for tw_smtp_release_dot() while the body goes out. */
+static void hold(struct tw_smtp *s)
+{
+	unsigned gen = s->gen;
+	int rel;
+
+	s->out_len -= DOT_LEN;
+	s->release = 0;
+	enter(s, TW_SMTP_S_HOLD);
+	s->in_hook = 1;
+	s->o.on_before_dot(s, &s->msgs[s->cur], s->arg);
+	s->in_hook = 0;
+	rel = s->release;
+	s->release = 0;
+	if (s->gen != gen || s->state != TW_SMTP_S_HOLD || rel == 0)
+		return;
+	release_now(s, rel > 0);
+}
+
+int tw_smtp_release_dot(struct tw_smtp *s, struct tw_smtp_msg *m, int ok)
+{
+	if (s->state != TW_SMTP_S_HOLD || m == NULL || m != &s->msgs[s->cur])
+		return TW_ERR_ARG;
+	if (s->in_hook) {
+		s->release = ok ? 1 : -1;
+		return TW_OK;
+	}
+	release_now(s, ok);
+	if (s->state != TW_SMTP_S_IDLE)
+		pump(s);
+	return TW_OK;
+}
+
+struct tw_smtp_msg *tw_smtp_held(const struct tw_smtp *s)
+{
+	return s->state == TW_SMTP_S_HOLD ? &s->msgs[s->cur] : NULL;
+}
+
 static void on_reply(struct tw_smtp *s, const struct tw_smtp_reply *r)
 {
 	int pipelined = (s->caps & TW_SMTP_CAP_PIPELINING) != 0;
@@ -570,13 +625,16 @@ static void on_reply(struct tw_smtp *s, const struct tw_smtp_reply *r)
 						  s->out + s->out_len, s->out_cap - s->out_len,
 						  NULL, err, sizeof err);
 
-			if (len < 0 || (size_t)len > s->out_cap - s->out_len) {
+			if (len < (long)DOT_LEN || (size_t)len > s->out_cap - s->out_len) {
 				fail(s, TW_ERR_SMTP_MESSAGE, "formatting the e-mail failed");
 				return;
 			}
 			s->out_len += (size_t)len;
 		}
-		enter(s, TW_SMTP_S_BODY);
+		if (s->o.on_before_dot)
+			hold(s);
+		else
+			enter(s, TW_SMTP_S_BODY);
 		return;
 	case TW_SMTP_S_BODY:
 		if (!s->cur_failed) {
@@ -591,6 +649,11 @@ static void on_reply(struct tw_smtp *s, const struct tw_smtp_reply *r)
 			}
 		}
 		advance(s, r);
+		return;
+	case TW_SMTP_S_HOLD:
+		/* Nothing is outstanding while the end of data is held: only a 421 is expected. */
+		fail(s, r->code == 421 ? TW_ERR_SMTP_CLOSING : TW_ERR_SMTP_PROTO,
+		     "reply %d %.150s while the end of data was held", r->code, r->buf);
 		return;
 	case TW_SMTP_S_RSET:
 		if (klass(r->code) != 2) {
@@ -738,6 +801,7 @@ int tw_smtp_send_batch(struct tw_smtp *s, struct tw_smtp_msg *msgs, size_t n,
 	s->n = n;
 	s->cur = 0;
 	s->cur_failed = s->need_rset = 0;
+	s->in_hook = s->release = 0;
 	s->on_msg = on_msg;
 	s->on_done = on_done;
 	s->arg = arg;

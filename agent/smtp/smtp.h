@@ -18,6 +18,17 @@
  * gets TW_SMTP_TRANSIENT (attempted says whether its transaction had begun) and
  * on_done reports the session error. on_done is called exactly once per batch,
  * after the connection is closed; a new batch may be started from it.
+ *
+ * Holding the end of data (opts.on_before_dot): when set, the client never
+ * sends a message's terminating "\r\n.\r\n" on its own. As soon as the
+ * message's transaction is certain (the 354 to DATA after a positive MAIL and
+ * RCPT) it queues the body without the terminator, calls on_before_dot(s, msg,
+ * arg) and waits in state TW_SMTP_S_HOLD (with the per-state time-out) while
+ * the body goes out, until the caller calls tw_smtp_release_dot(s, msg, ok):
+ * ok = 1 sends the terminator (then TW_SMTP_S_BODY waits for the 250); ok = 0
+ * fails the session with TW_ERR_SMTP_UNRECORDED (the message and the rest of the
+ * batch: TW_SMTP_TRANSIENT), so nothing is delivered that the caller could not
+ * record first. The release may come from inside on_before_dot or any time later.
  */
 #ifndef TW_SMTP_H
 #define TW_SMTP_H
@@ -42,6 +53,7 @@ enum {
 	TW_ERR_SMTP_BUSY = -505,      /**< a batch is already running */
 	TW_ERR_SMTP_MESSAGE = -506,   /**< a message cannot be formatted (address, size) */
 	TW_ERR_SMTP_CLOSING = -507,   /**< the server said 421: closing */
+	TW_ERR_SMTP_UNRECORDED = -508, /**< the caller refused the end of data (its record failed) */
 };
 
 enum tw_smtp_mode_kind { TW_SMTP_MODE_STARTTLS = 0, TW_SMTP_MODE_TLS = 1, TW_SMTP_MODE_PLAIN = 2 };
@@ -97,6 +109,9 @@ struct tw_smtp_opts {
 	struct tw_tls_config *tls; /**< required for tls and starttls modes */
 	int64_t timeout_ms;        /**< bound of every wait */
 	size_t out_bytes;          /**< output buffer: the largest formatted e-mail */
+	/** NULL, or: hold each message's end of data until tw_smtp_release_dot() (see above).
+	 * Called with the batch's arg. */
+	void (*on_before_dot)(struct tw_smtp *s, struct tw_smtp_msg *m, void *arg);
 };
 
 typedef void (*tw_smtp_msg_fn)(struct tw_smtp *s, struct tw_smtp_msg *m, void *arg);
@@ -165,6 +180,7 @@ enum tw_smtp_state {
 	TW_SMTP_S_MAIL,      /* waiting for the reply to MAIL FROM */
 	TW_SMTP_S_RCPT,      /* ... RCPT TO */
 	TW_SMTP_S_DATA,      /* ... DATA (354) */
+	TW_SMTP_S_HOLD,      /* body going out, the end of data held for tw_smtp_release_dot() */
 	TW_SMTP_S_BODY,      /* ... the end of data (250) */
 	TW_SMTP_S_RSET,
 	TW_SMTP_S_QUIT,
@@ -200,6 +216,8 @@ struct tw_smtp {
 	int cur_failed;       /* the current transaction failed before DATA */
 	int need_rset;
 	int use_8bit;
+	int in_hook;          /* inside on_before_dot */
+	int release;          /* 0: none yet, 1: ok, -1: refused (while in_hook) */
 	tw_smtp_msg_fn on_msg;
 	tw_smtp_done_fn on_done;
 	void *arg;
@@ -234,6 +252,17 @@ size_t tw_smtp_budget(size_t out_bytes);
  */
 int tw_smtp_send_batch(struct tw_smtp *s, struct tw_smtp_msg *msgs, size_t n,
 		       tw_smtp_msg_fn on_msg, tw_smtp_done_fn on_done, void *arg);
+
+/**
+ * Let the held message @p m (see on_before_dot) end: @p ok 1 sends its end of
+ * data, 0 fails the session (TW_ERR_SMTP_UNRECORDED). May be called from inside
+ * on_before_dot. @return 0, or TW_ERR_ARG when @p m is not the message held now
+ * (a late release after a time-out or an abort: nothing happens).
+ */
+int tw_smtp_release_dot(struct tw_smtp *s, struct tw_smtp_msg *m, int ok);
+
+/** @return the message whose end of data is held now, or NULL. */
+struct tw_smtp_msg *tw_smtp_held(const struct tw_smtp *s);
 
 /** Drop the session at once, without callbacks (stop, or an abandoned batch). Safe when idle. */
 void tw_smtp_abort(struct tw_smtp *s);

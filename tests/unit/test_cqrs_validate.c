@@ -197,6 +197,7 @@ static void calls_validate_before_the_database(void **state)
 	static struct tw_cqrs_op op;
 	struct tw_cqrs *q = (struct tw_cqrs *)(uintptr_t)0x1; /* never dereferenced */
 	const struct tw_cqrs_result *r = tw_cqrs_op_result(&op);
+	char big[TW_CQRS_NOTIF_ID_MAX + 2];
 	struct tw_cqrs_idem idem = {.request_id = "bad id!", .method = "user.register",
 				    .ttl_ms = 1000};
 
@@ -225,6 +226,16 @@ static void calls_validate_before_the_database(void **state)
 	EXPECT(tw_cqrs_advance_alert(q, &op, "a@b.c", "AAPL", 7, 100, done, NULL), "condition");
 	EXPECT(tw_cqrs_rearm_inside_band(q, &op, "", done, NULL), "ticker");
 	EXPECT(tw_cqrs_record_sent(q, &op, "", "a@b.c", done, NULL), "notification_id");
+	EXPECT(tw_cqrs_record_sent(q, &op, "n1", "not an address", done, NULL), "email");
+	EXPECT(tw_cqrs_mark_sending(q, &op, "", "a@b.c", done, NULL), "notification_id");
+	EXPECT(tw_cqrs_mark_sending(q, &op, NULL, "a@b.c", done, NULL), "notification_id");
+	memset(big, 'x', TW_CQRS_NOTIF_ID_MAX + 1);
+	big[TW_CQRS_NOTIF_ID_MAX + 1] = '\0';
+	EXPECT(tw_cqrs_mark_sending(q, &op, big, "a@b.c", done, NULL), "notification_id");
+	EXPECT(tw_cqrs_mark_sending(q, &op, "n1", "a@@b.c", done, NULL), "email");
+	EXPECT(tw_cqrs_mark_sending(q, &op, "n1", NULL, done, NULL), "email");
+	EXPECT(tw_cqrs_forget_sending(q, &op, "", done, NULL), "notification_id");
+	EXPECT(tw_cqrs_forget_sending(q, &op, big, done, NULL), "notification_id");
 	EXPECT(tw_cqrs_record_dead_letter(q, &op, "n1", "a@b.c", "p", "r", -1, done, NULL),
 	       "attempts");
 	EXPECT(tw_cqrs_get_user(q, &op, "nope", done, NULL), "email");

@@ -775,6 +775,198 @@ static void measuring_matches_writing(void **state)
 	assert_int_equal(out[10], 'Z');
 }
 
+/* ---- holding the end of data (on_before_dot / tw_smtp_release_dot) ---- */
+
+static struct tw_smtp_msg *held_msg;
+static int hook_calls;
+static int hook_release = -1; /* >= 0: release from inside the hook with this ok */
+
+static void before_dot(struct tw_smtp *s, struct tw_smtp_msg *m, void *arg)
+{
+	(void)arg;
+	hook_calls++;
+	held_msg = m;
+	assert_ptr_equal(tw_smtp_held(s), m);
+	assert_int_equal(s->state, TW_SMTP_S_HOLD);
+	if (hook_release >= 0)
+		assert_int_equal(tw_smtp_release_dot(s, m, hook_release), TW_OK);
+}
+
+static void init_holding(void)
+{
+	struct tw_smtp_opts o = {
+		.host = "mail.example.test",
+		.port = 587,
+		.mode = TW_SMTP_MODE_PLAIN,
+		.from = "Tickwatch <alerts@example.test>",
+		.helo = "tickwatch",
+		.timeout_ms = 30000,
+		.out_bytes = 16384,
+		.on_before_dot = before_dot,
+	};
+	char err[256];
+
+	held_msg = NULL;
+	hook_calls = 0;
+	hook_release = -1;
+	assert_int_equal(tw_smtp_init(&smtp, &loop, &arena, &o, err, sizeof err), TW_OK);
+}
+
+/* Run the loop until a message is held (or the session ends), bounded. */
+static void run_until_held(void)
+{
+	for (int i = 0; i < 2000 && tw_smtp_busy(&smtp) && tw_smtp_held(&smtp) == NULL; i++)
+		tw_loop_run_once(&loop, 60000);
+}
+
+static void hold_release_after_body_and_from_hook(void **state)
+{
+	struct tw_smtp_msg m[2];
+	int fd;
+	const char *s;
+
+	(void)state;
+	init_holding();
+	fd = server();
+	say(fd, "220 hi\r\n");
+	say(fd, "250-hi\r\n250 PIPELINING\r\n");
+	say(fd, "250 ok\r\n250 ok\r\n354 go\r\n");
+	msg_init(&m[0], "h1", "a@example.com");
+	msg_init(&m[1], "h2", "b@example.com");
+	assert_int_equal(tw_smtp_send_batch(&smtp, m, 2, on_msg, on_done, NULL), TW_OK);
+	run_until_held();
+	assert_ptr_equal(held_msg, &m[0]);
+	assert_int_equal(hook_calls, 1);
+	/* let the body go out while held: the body is there, its end of data is not */
+	for (int i = 0; i < 5; i++)
+		tw_loop_run_once(&loop, 0);
+	assert_true(tw_smtp_busy(&smtp));
+	assert_ptr_equal(tw_smtp_held(&smtp), &m[0]);
+	s = sent(fd);
+	assert_non_null(strstr(s, "Message-ID: <h1@tickwatch>\r\n"));
+	assert_non_null(strstr(s, "threshold of 190.00.\r\n"));
+	assert_int_equal(count(s, "\r\n.\r\n"), 0);
+	assert_int_equal(m[0].outcome, TW_SMTP_PENDING);
+	/* a release for another message is refused and changes nothing */
+	assert_int_equal(tw_smtp_release_dot(&smtp, &m[1], 1), TW_ERR_ARG);
+	assert_int_equal(count(sent(fd), "\r\n.\r\n"), 0);
+	/* the second message is released from inside the hook, before its body is out */
+	hook_release = 1;
+	say(fd, "250 queued h1\r\n");
+	say(fd, "250 ok\r\n250 ok\r\n354 go\r\n");
+	say(fd, "250 queued h2\r\n");
+	say(fd, "221 bye\r\n");
+	assert_int_equal(tw_smtp_release_dot(&smtp, &m[0], 1), TW_OK);
+	assert_null(tw_smtp_held(&smtp));
+	run();
+	assert_int_equal(done_rc, TW_OK);
+	assert_int_equal(hook_calls, 2);
+	assert_int_equal(m[0].outcome, TW_SMTP_SENT);
+	assert_int_equal(m[1].outcome, TW_SMTP_SENT);
+	assert_non_null(strstr(m[1].text, "queued h2"));
+	s = sent(fd);
+	assert_int_equal(count(s, "\r\n.\r\n"), 2);
+	assert_non_null(strstr(s, "threshold of 190.00.\r\n.\r\nMAIL FROM:"));
+	assert_non_null(strstr(s, "\r\n.\r\nQUIT\r\n"));
+	/* a late release after the session: nothing */
+	assert_int_equal(tw_smtp_release_dot(&smtp, &m[1], 1), TW_ERR_ARG);
+}
+
+static void hold_refused_fails_session_without_dot(void **state)
+{
+	struct tw_smtp_msg m[2];
+	int fd;
+	const char *s;
+
+	(void)state;
+	init_holding();
+	fd = server();
+	say(fd, "220 hi\r\n");
+	say(fd, "250-hi\r\n250 PIPELINING\r\n");
+	say(fd, "250 ok\r\n250 ok\r\n354 go\r\n");
+	msg_init(&m[0], "n1", "a@example.com");
+	msg_init(&m[1], "n2", "b@example.com");
+	assert_int_equal(tw_smtp_send_batch(&smtp, m, 2, on_msg, on_done, NULL), TW_OK);
+	run_until_held();
+	assert_ptr_equal(held_msg, &m[0]);
+	assert_int_equal(tw_smtp_release_dot(&smtp, &m[0], 0), TW_OK);
+	run();
+	assert_int_equal(done_calls, 1);
+	assert_int_equal(done_rc, TW_ERR_SMTP_UNRECORDED);
+	assert_non_null(strstr(done_err, "n1"));
+	assert_int_equal(m[0].outcome, TW_SMTP_TRANSIENT);
+	assert_true(m[0].attempted);
+	assert_int_equal(m[1].outcome, TW_SMTP_TRANSIENT);
+	assert_false(m[1].attempted);
+	s = sent(fd);
+	assert_int_equal(count(s, "\r\n.\r\n"), 0);
+	assert_null(strstr(s, "Message-ID: <n2@tickwatch>"));
+	assert_true(fake_peer_closed(fd));
+
+	/* refused from inside the hook: the same */
+	fd = server();
+	say(fd, "220 hi\r\n");
+	say(fd, "250-hi\r\n250 PIPELINING\r\n");
+	say(fd, "250 ok\r\n250 ok\r\n354 go\r\n");
+	hook_release = 0;
+	assert_int_equal(tw_smtp_send_batch(&smtp, m, 1, on_msg, on_done, NULL), TW_OK);
+	run();
+	assert_int_equal(done_rc, TW_ERR_SMTP_UNRECORDED);
+	assert_int_equal(m[0].outcome, TW_SMTP_TRANSIENT);
+	assert_int_equal(count(sent(fd), "\r\n.\r\n"), 0);
+}
+
+static void hold_timeout_on_fake_clock(void **state)
+{
+	struct tw_smtp_msg m;
+	tw_mono_t t0;
+	int fd;
+
+	(void)state;
+	init_holding();
+	fd = server();
+	say(fd, "220 hi\r\n");
+	say(fd, "250-hi\r\n250 PIPELINING\r\n");
+	say(fd, "250 ok\r\n250 ok\r\n354 go\r\n");
+	msg_init(&m, "w1", "a@example.com");
+	assert_int_equal(tw_smtp_send_batch(&smtp, &m, 1, on_msg, on_done, NULL), TW_OK);
+	run_until_held();
+	assert_ptr_equal(held_msg, &m);
+	t0 = tw_hal_now();
+	run(); /* never released: the per-state time-out ends it */
+	assert_int_equal(done_rc, TW_ERR_TIMEOUT);
+	assert_non_null(strstr(done_err, "end of data held"));
+	assert_true(tw_hal_now() - t0 >= 30000 * TW_MONO_PER_MS);
+	assert_int_equal(m.outcome, TW_SMTP_TRANSIENT);
+	assert_true(m.attempted);
+	assert_int_equal(count(sent(fd), "\r\n.\r\n"), 0);
+	assert_true(fake_peer_closed(fd));
+	/* the release that comes too late does nothing */
+	assert_int_equal(tw_smtp_release_dot(&smtp, &m, 1), TW_ERR_ARG);
+	assert_null(tw_smtp_held(&smtp));
+}
+
+static void hold_reply_while_held_fails_session(void **state)
+{
+	struct tw_smtp_msg m;
+	int fd;
+
+	(void)state;
+	init_holding();
+	fd = server();
+	say(fd, "220 hi\r\n");
+	say(fd, "250-hi\r\n250 PIPELINING\r\n");
+	say(fd, "250 ok\r\n250 ok\r\n354 go\r\n");
+	say(fd, "421 4.4.2 idle too long\r\n");
+	msg_init(&m, "x1", "a@example.com");
+	assert_int_equal(tw_smtp_send_batch(&smtp, &m, 1, on_msg, on_done, NULL), TW_OK);
+	run();
+	assert_int_equal(hook_calls, 1);
+	assert_int_equal(done_rc, TW_ERR_SMTP_CLOSING);
+	assert_int_equal(m.outcome, TW_SMTP_TRANSIENT);
+	assert_int_equal(count(sent(fd), "\r\n.\r\n"), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -796,6 +988,13 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(starttls_required, setup, teardown),
 		cmocka_unit_test_setup_teardown(eightbitmime_and_size, setup, teardown),
+		cmocka_unit_test_setup_teardown(hold_release_after_body_and_from_hook, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(hold_refused_fails_session_without_dot, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(hold_timeout_on_fake_clock, setup, teardown),
+		cmocka_unit_test_setup_teardown(hold_reply_while_held_fails_session, setup,
+						teardown),
 		cmocka_unit_test(dot_stuffing_and_crlf),
 		cmocka_unit_test(long_lines_wrapped_quoted_printable),
 		cmocka_unit_test(headers_and_subject_encoding),

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# test_sent_states.sh - the notifier's two-phase record in a fresh database of the stack's real
+# PostgreSQL: migration 3 applies, MarkSending / RecordSent / ForgetSending move an id between
+# none, 'sending' and 'sent' as docs/schema.md says, IsSent reports each, a 'sent' row is never
+# downgraded, and the state column only takes 'sending' or 'sent'. Fails (never skips) without
+# the stack.
+# Usage: test_sent_states.sh SENT_STATES_BINARY
+BIN=${1:?binary}
+# shellcheck source=../kafka/lib.sh
+. "$(dirname "$0")/../kafka/lib.sh"
+need_stack
+[ -n "${TW_DB_URL:-}" ] || fail "no PostgreSQL in the stack env: run scripts/stack.sh up"
+
+db="tw_it_sent_$$_$(date +%s)"
+url="${TW_DB_URL%/*}/$db"
+psql "$TW_DB_URL" -X -q -c "CREATE DATABASE \"$db\"" || fail "cannot create database $db"
+trap 'psql "$TW_DB_URL" -X -q -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1' EXIT
+sql() { psql "$url" -X -A -t -q -c "$1"; }
+
+id="it-$(date +%s%N)"
+timeout 120 "$BIN" "$url" "$id" "sent.states@example.test" || fail "a transition gave the wrong result"
+[ "$(sql "SELECT max(version) FROM schema_migrations")" -ge 3 ] || fail "migration 3 not recorded"
+[ "$(sql "SELECT state FROM sent_notifications WHERE notification_id = '$id'")" = sent ] ||
+	fail "the row does not read 'sent' at the end"
+# a row written the old way (no state) counts as sent; the column takes nothing else
+sql "INSERT INTO sent_notifications (notification_id, email) VALUES ('old-$id', 'o@example.test')"
+[ "$(sql "SELECT state FROM sent_notifications WHERE notification_id = 'old-$id'")" = sent ] ||
+	fail "a row without a state is not 'sent'"
+if sql "INSERT INTO sent_notifications (notification_id, email, state) VALUES ('bad-$id', 'b@example.test', 'bogus')" 2>/dev/null; then
+	fail "the state column took 'bogus'"
+fi
+ok "MarkSending, RecordSent, ForgetSending and IsSent move and report none/sending/sent as documented"
+exit 0
