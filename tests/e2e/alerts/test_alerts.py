@@ -42,7 +42,8 @@ class Case:
         migrate(BIN, self.url)
         self.replay = write_replay(os.path.join(self.work, "scenario.replay"), steps)
         self.alert = Agent(BIN, env, self.work, "e2e-alert-" + RUN, self.url,
-                           os.environ.get("TW_E2E_ALERT_ROLES", "rpc,alert,notifier"),
+                           # admin too: the topics are made by the agent, as in production
+                           os.environ.get("TW_E2E_ALERT_ROLES", "rpc,admin,alert,notifier"),
                            extra=extra_alert)
         self.collector = Agent(BIN, env, self.work, "e2e-collector-" + RUN, self.url, "collector",
                                replay=self.replay, extra=extra_collector)
