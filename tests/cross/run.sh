@@ -41,7 +41,10 @@ part() { # part NAME COMMAND...: one counted part; its output is shown and kept 
 # e2e BOARD: t_e2e.py in a private mount namespace with a temporary /etc/hosts.
 e2e() {
 	local board=$1 qemu hosts rc
-	case "$board" in rpi4-aarch64) qemu=qemu-aarch64-static ;; *) qemu=qemu-arm-static ;; esac
+	case "$board" in
+	rpi4-aarch64) qemu="qemu-aarch64-static" ;;
+	*) qemu="qemu-arm-static" ;;
+	esac
 	hosts=$(mktemp /tmp/tw-cross-hosts.XXXXXX)
 	{
 		cat /etc/hosts
@@ -49,6 +52,7 @@ e2e() {
 	} >"$hosts"
 	chmod 0644 "$hosts"
 	# unshare -m makes the new namespace's mounts private: the bind mount is seen only there.
+	# shellcheck disable=SC2016 # $1 and $@ belong to the inner sh
 	unshare -m -- sh -c 'mount --bind "$1" /etc/hosts && shift && exec "$@"' sh "$hosts" \
 		python3 "$here/t_e2e.py" "$board" "$src/dist/$board/tickwatch" "$qemu"
 	rc=$?

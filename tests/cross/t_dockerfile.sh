@@ -37,6 +37,7 @@ check "default BOARD ($board) is a board cross.sh knows" bash -c "[ -n '$board' 
 # Everything the build reads must be copied in: each top-level source path of the repository
 # the configure step uses.
 for p in CMakeLists.txt CMakePresets.json toolchains third_party board hal agent scripts; do
+	# shellcheck disable=SC2016 # awk's own $1, $i
 	check "COPY brings $p" awk -v p="$p" 'toupper($1) == "COPY" { for (i = 2; i < NF; i++) if ($i == p || $i == p "/") f = 1 } END { exit !f }' <<<"$instr"
 done
 

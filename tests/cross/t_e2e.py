@@ -3,7 +3,8 @@
 """t_e2e.py - end to end with a board's ARM binary under qemu-user against the real local stack:
 a fresh database migrated by the ARM `db migrate`, one agent running EVERY role (rpc, admin,
 collector, alert, notifier) with the board's [limits], a user registered with the ARM `ctl`, a
-crossing quote from a replay: source, exactly one e-mail in the SMTP server's mail folder.
+crossing quote from a replay: source, exactly one e-mail in the SMTP server's mail folder;
+then a collector fetching over HTTPS from the stack's quote server (the TLS quote path).
 
 Host names go through the static binary's resolver: Kafka's bootstrap and the database are
 reached by names that exist only in /etc/hosts, the SMTP relay (STARTTLS, verified certificate)
@@ -12,6 +13,7 @@ inside a private mount namespace (unshare -m) with a temporary hosts file bind-m
 /etc/hosts; the real /etc/hosts is never changed.
 
 usage: t_e2e.py BOARD BINARY QEMU"""
+import json
 import os
 import re
 import shutil
@@ -55,6 +57,10 @@ def board_limits():
 def ctl(wrapper, connect, *args, expect=0):
     r = subprocess.run([wrapper, "ctl", "--connect", connect, "--timeout", "15000"] + list(args),
                        capture_output=True, text=True, timeout=120)
+    if expect is None:  # polling: any answer
+        if r.returncode != 0 and os.environ.get("TW_CROSS_DEBUG"):
+            print("# ctl %s: rc %d %s %s" % (" ".join(args), r.returncode, r.stdout, r.stderr))
+        return r.stdout if r.returncode == 0 else ""
     check(r.returncode == expect, "ctl --connect %s %s: rc %d (want %d) %s %s"
           % (connect, " ".join(args), r.returncode, expect, r.stdout, r.stderr))
     return r.stdout + r.stderr
@@ -128,6 +134,30 @@ def main():
         agent.stop()
         check(proc.returncode == 0, "agent exit code %s after SIGTERM" % proc.returncode)
         ok("SIGTERM stops the agent cleanly (exit 0)")
+
+        # The quote path's TLS (Mbed TLS, the board's client-only config): the stack's HTTPS
+        # quote server by name (SNI and the certificate's DNS name checked), read-only use of
+        # whatever scenario step it serves now.
+        port = env["TW_QUOTES_BASE"].rsplit(":", 1)[1]
+        quotes = Agent(wrapper, env2, work, "crossq-" + RUN, named_url, "rpc,collector",
+                       extra="[quotes]\nbase = https://localhost:%s\nca_file = %s\n"
+                             "max_age = 3650d\n" % (port, env["TW_CA_FILE"]) + board_limits())
+        agent = quotes
+        quotes.start()
+        qrcpt = "armq.%s@e2e.test" % RUN
+        ctl(wrapper, "localhost:%d" % quotes.port, "register", qrcpt, "AAPL")
+        last = wait_for("a quote of AAPL over HTTPS", lambda: quotes.alive() and re.search(
+            r"^AAPL ([0-9]+(?:\.[0-9]+)?) at ", ctl(wrapper, "localhost:%d" % quotes.port, "last", "--ticker", "AAPL",
+                              expect=None), re.M), 90, every=1)
+        with open(env["TW_QUOTES_SCENARIO"]) as f:
+            prices = json.load(f)["tickers"]["AAPL"]["prices"]
+        check(float(last.group(1)) in prices, "AAPL %s is not a scenario price %s"
+              % (last.group(1), prices))
+        ok("collector fetched AAPL over HTTPS (TLS to https://localhost:%s): %s"
+           % (port, last.group(1)))
+        proc = quotes.proc
+        quotes.stop()
+        check(proc.returncode == 0, "quotes agent exit code %s" % proc.returncode)
         good = True
     finally:
         if agent is not None and agent.proc is not None:
