@@ -345,6 +345,34 @@ static int boot(struct tw_agent *ag, const struct tw_run_opts *opts, char *err, 
 	return TW_OK;
 }
 
+/* Let the roles finish what they began (a held SMTP end of data, a produce
+ * awaiting its report) before stop(): the loop keeps turning, bounded by
+ * [agent] stop_timeout. */
+static void drain(struct tw_agent *ag)
+{
+	tw_mono_t deadline = tw_hal_now() + ag->cfg.agent.stop_timeout_ms * TW_MONO_PER_MS;
+
+	for (;;) {
+		int busy = 0;
+
+		for (size_t i = 0; i < ag->nstarted; i++) {
+			if (ag->roles[i]->drain && ag->roles[i]->drain(ag, ag->role_state[i]))
+				busy = 1;
+		}
+		if (!busy)
+			return;
+		if (tw_hal_now() >= deadline) {
+			tw_log(TW_LOG_WARN, "agent",
+			       "stop: work still in flight after [agent] stop_timeout; stopping anyway");
+			return;
+		}
+		int rc = tw_loop_run_once(&ag->loop, 100);
+
+		if (rc < 0 && rc != TW_ERR_INTR)
+			return;
+	}
+}
+
 static void shutdown_agent(struct tw_agent *ag)
 {
 	for (size_t i = ag->nstarted; i-- > 0;)
@@ -396,6 +424,8 @@ int tw_agent_run(const struct tw_run_opts *opts)
 	rc = tw_loop_run(&ag.loop, should_stop, &ag);
 	if (rc != TW_OK)
 		tw_log(TW_LOG_ERROR, "agent", "event loop failed (%d)", rc);
+	else
+		drain(&ag);
 	shutdown_agent(&ag);
 	tw_log(TW_LOG_INFO, "agent", "stopped");
 	return rc == TW_OK ? 0 : 1;

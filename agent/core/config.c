@@ -47,6 +47,8 @@ static const struct tw_cfg_key keys[] = {
 	 "console device: \"-\" for stdin/stdout, \"none\", or a serial device such as /dev/ttyS0"},
 	{"agent", "console_baud", NUM(TW_CFG_INT, agent, console_baud), "115200", 9600, 921600, NULL, 0,
 	 "baud rate of a serial console"},
+	{"agent", "stop_timeout", NUM(TW_CFG_DURATION, agent, stop_timeout_ms), "10s", 0, 5 * MS_MIN,
+	 NULL, 0, "on SIGTERM or quit, how long in-flight work may take to finish"},
 	{"agent", "state_dir", STR(agent, state_dir), "", 0, 0, NULL, 0,
 	 "folder for the agent's own files (empty: none needed)"},
 

@@ -23,6 +23,7 @@ struct tw_config {
 		char console[128];
 		int64_t console_baud;
 		char state_dir[256];
+		int64_t stop_timeout_ms;
 	} agent;
 	struct {
 		char bootstrap[512];

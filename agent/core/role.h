@@ -23,6 +23,13 @@ struct tw_role {
 	 * @return ms until the next step, or TW_TIMER_STOP.
 	 */
 	int64_t (*step)(struct tw_agent *ag, void *state);
+	/**
+	 * Optional. Called when a stop is requested and then once per loop turn while
+	 * the agent drains ([agent] stop_timeout at most): take no new work, let what
+	 * has begun finish. @return 1 while such work is in flight, 0 when stop() may
+	 * run without abandoning anything half done.
+	 */
+	int (*drain)(struct tw_agent *ag, void *state);
 	/** Stop taking work, finish or abandon what is in flight within a bound. */
 	void (*stop)(struct tw_agent *ag, void *state);
 	/** One line of state for the console's status. */

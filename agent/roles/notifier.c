@@ -86,6 +86,7 @@ struct notifier {
 	size_t sendmap[BATCH_MAX];
 	size_t nsend;
 	long long kick;   /* a 0 ms timer that runs the work step */
+	int draining; /* a stop was requested: start no batch and no session */
 	uint64_t batches, sent, skipped, dead, transient, malformed, commits, in_flight;
 	char last_err[TW_SMTP_ERR_LEN];
 };
@@ -509,6 +510,8 @@ static void work(struct notifier *nt)
 
 	if (nt->phase == P_STOPPED)
 		return;
+	if (nt->phase == P_COLLECT && nt->draining)
+		return;
 	if (nt->phase == P_COLLECT) {
 		take(nt);
 		if (nt->n == 0 || (nt->n < BATCH_MAX &&
@@ -540,7 +543,7 @@ static void work(struct notifier *nt)
 		return;
 	}
 	/* The whole batch goes in one session: wait until every id was checked. */
-	if (due > 0 && checking == 0 && !tw_smtp_busy(&nt->smtp)) {
+	if (due > 0 && checking == 0 && !tw_smtp_busy(&nt->smtp) && !nt->draining) {
 		if (next <= now) {
 			if (tw_breaker_allow(&nt->br)) {
 				start_session(nt, now);
@@ -640,6 +643,30 @@ static int64_t step(struct tw_agent *ag, void *state)
 	return IDLE_POLL_MS;
 }
 
+/* A session already talking to the relay finishes (its held ends of data are
+ * released when their 'sending' records commit) and the records of what it sent
+ * are written; no new batch or session starts. */
+static int drain(struct tw_agent *ag, void *state)
+{
+	struct notifier *nt = state;
+
+	(void)ag;
+	if (nt == NULL || nt->phase == P_STOPPED)
+		return 0;
+	if (!nt->draining)
+		tw_log(TW_LOG_INFO, "notifier", "stopping: finishing the SMTP session in progress");
+	nt->draining = 1;
+	if (tw_smtp_busy(&nt->smtp))
+		return 1;
+	for (size_t i = 0; nt->phase == P_WORK && i < nt->n; i++) {
+		const struct item *it = &nt->items[i];
+
+		if (it->op_busy || it->state == I_RECORD || it->state == I_FORGET)
+			return 1;
+	}
+	return 0;
+}
+
 static void stop(struct tw_agent *ag, void *state)
 {
 	struct notifier *nt = state;
@@ -705,6 +732,7 @@ const struct tw_role tw_role_notifier = {
 	.budget = budget,
 	.start = start,
 	.step = step,
+	.drain = drain,
 	.stop = stop,
 	.status = status,
 };
