@@ -49,7 +49,7 @@ check "config check of the board's conf: ok" bash -c "[ $rc -eq 0 ] && grep -q '
 keys() { awk '/^\[/{s=$0} /^[a-z_]+ *=/{sub(/ *=.*/,""); print s" "$0}' "$1" | sort; }
 missing=$(comm -23 <(keys "$work/defaults.conf") <(keys "$dist/tickwatch.conf"))
 check "the board's conf sets every key of 'config defaults'" test -z "$missing" ||
-	printf '  missing: %s\n' "$(tr '\n' ' ' <<<"$missing")"
+	printf '  missing (run board/update-confs.sh, then review): %s\n' "$(tr '\n' ' ' <<<"$missing")"
 check "[agent] board = $board" grep -qE "^board *= *$board\$" "$dist/tickwatch.conf"
 check "[agent] console is a serial device" grep -qE '^console *= */dev/tty' "$dist/tickwatch.conf"
 check "[agent] console_baud is set" grep -qE '^console_baud *= *[0-9]+$' "$dist/tickwatch.conf"
