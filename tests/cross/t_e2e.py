@@ -41,17 +41,21 @@ def ok(what):
 
 
 def board_limits():
-    """The [limits] section of the board's tickwatch.conf, as text."""
-    text, on = [], False
+    """The board's memory bounds from its tickwatch.conf, as config text: the [limits] section
+    and [kafka] queue_kbytes and fetch_max_bytes."""
+    text, kafka, sec = [], ["[kafka]\n"], None
     with open(os.path.join(SRC, "board", BOARD, "tickwatch.conf")) as f:
         for line in f:
             s = line.strip()
             if s.startswith("["):
-                on = s == "[limits]"
-            if on:
+                sec = s
+            if sec == "[limits]":
                 text.append(line)
-    check(text, "board/%s/tickwatch.conf has no [limits] section" % BOARD)
-    return "".join(text)
+            elif sec == "[kafka]" and re.match(r"(queue_kbytes|fetch_max_bytes) *=", s):
+                kafka.append(line)
+    check(text and len(kafka) == 3,
+          "board/%s/tickwatch.conf lacks [limits] or [kafka] queue_kbytes/fetch_max_bytes" % BOARD)
+    return "".join(text + kafka)
 
 
 def ctl(wrapper, connect, *args, expect=0):
@@ -101,7 +105,7 @@ def main():
         agent = Agent(wrapper, env2, work, "cross-" + RUN, named_url, "all", replay=replay,
                       extra=board_limits() + "[agent]\nboard = %s\n" % BOARD)
         agent.start()
-        ok("agent with every role under %s reached ready (board [limits])" % QEMU)
+        ok("agent with every role under %s reached ready (board [limits], Kafka bounds)" % QEMU)
 
         out = ctl(wrapper, "tw-cross-rpc.test:%d" % agent.port, "status")
         check("notifier" in out and "collector" in out, "ctl status lacks roles: %s" % out)
