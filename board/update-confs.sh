@@ -4,14 +4,14 @@
 # `config defaults`: keys, order and comments from the binary; each board's header comment and
 # its own values kept; keys new to the board get the default (review them for the board).
 #
-# usage: board/update-confs.sh [TICKWATCH]   (default: build/h8/tickwatch, else build/host/tickwatch)
+# usage: board/update-confs.sh [TICKWATCH]   (default: build/host/tickwatch)
 # An ARM binary works too: board/update-confs.sh "qemu-aarch64-static dist/rpi4-aarch64/tickwatch"
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bin=${1:-}
 if [ -z "$bin" ]; then
-	for b in "$repo/build/h8/tickwatch" "$repo/build/host/tickwatch"; do
+	for b in "$repo/build/host/tickwatch"; do
 		[ -x "$b" ] && { bin=$b; break; }
 	done
 fi

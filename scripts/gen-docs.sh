@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # gen-docs.sh - regenerate what is generated from the configuration key table: README.md's
-# configuration reference (between its markers) and board/host/tickwatch.conf's key list.
+# configuration reference (between its markers) and every board/*/tickwatch.conf (through
+# board/update-confs.sh).
 # The smoke test fails when either is stale. Usage: scripts/gen-docs.sh [BINARY]
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -20,10 +21,9 @@ a, b = text.index(begin) + len(begin), text.index(end)
 open("README.md", "w").write(text[:a] + ref + text[b:])
 PY
 
-# board/host: header comment kept, body regenerated from the defaults.
-conf=board/host/tickwatch.conf
-head=$(sed -n '/^\[/q;p' "$conf")
-{ printf '%s\n' "$head"; "$bin" config defaults | sed -n '/^\[/,$p'; } >"$conf.tmp"
-mv "$conf.tmp" "$conf"
-"$bin" config check "$conf"
-echo "gen-docs: README.md reference and $conf regenerated"
+# Every board's conf: keys and comments from the binary, each board's header and values kept.
+board/update-confs.sh "$bin"
+for conf in board/*/tickwatch.conf; do
+	"$bin" config check "$conf"
+done
+echo "gen-docs: README.md reference and board confs regenerated"
