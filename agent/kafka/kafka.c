@@ -146,6 +146,10 @@ rd_kafka_conf_t *tw_kafka_conf(const struct tw_config *cfg, const struct tw_kafk
 		rc |= setn(conf, "max.in.flight.requests.per.connection", 1, err, errlen);
 		rc |= setn(conf, "retries", 3, err, errlen);
 		rc |= setn(conf, "linger.ms", o->linger_ms, err, errlen);
+		/* Only the admin role makes the topics (replication, min.insync.replicas);
+		 * a producer waits for them instead of having the broker auto-create them
+		 * with the cluster's defaults. */
+		rc |= set(conf, "allow.auto.create.topics", "false", "[kafka]", err, errlen);
 		rd_kafka_conf_set_dr_msg_cb(conf, on_dr);
 		break;
 	case TW_KAFKA_CONSUMER:

@@ -44,8 +44,11 @@ TICKWATCH_KAFKA_BOOTSTRAP=$TW_KAFKA_BOOTSTRAP TICKWATCH_DB_WRITE_URL=$TW_DB_URL 
 	TICKWATCH_SMTP_PASSWORD=$TW_SMTP_PASSWORD TICKWATCH_SMTP_CA_FILE=$TW_CA_FILE \
 	TICKWATCH_SMTP_FROM="Tickwatch <alerts@tickwatch.test>" TICKWATCH_SMTP_TIMEOUT=5s \
 	TICKWATCH_SMTP_BREAKER_FAILURES=2 TICKWATCH_SMTP_BREAKER_RECOVERY=2s \
-	agent_start "$work" --roles notifier --console -
+	agent_start "$work" --roles admin,notifier --console -
 wait_until 30 "notifier started" log_has "\[notifier\] SMTP"
+# The topics come from the admin role (producers never create them), so the batch below
+# reaches a consumer that already has its partition.
+wait_until 60 "admin: topics ready" log_has "\[admin\] topics ready"
 
 # 1. a batch of five, in one SMTP session
 ids=()
