@@ -709,7 +709,7 @@ static void status(struct tw_agent *ag, void *state, char *buf, size_t len)
 	tw_breaker_status(&nt->br, br, sizeof br);
 	snprintf(buf, len,
 		 "%s, batch %zu/%d; sent %llu, skipped %llu (in flight at a crash %llu), dead %llu, "
-		 "transient %llu, malformed %llu, batches %llu, commits %llu; smtp %s; breaker %s%s%s",
+		 "transient %llu, malformed %llu, batches %llu, commits %llu; smtp %s; %s%s%s",
 		 nt->phase == P_COLLECT ? "collecting" : nt->phase == P_WORK ? "sending" : "stopped",
 		 nt->n, BATCH_MAX, (unsigned long long)nt->sent, (unsigned long long)nt->skipped,
 		 (unsigned long long)nt->in_flight, (unsigned long long)nt->dead, (unsigned long long)nt->transient,
