@@ -50,10 +50,12 @@ def main():
         sql(url, "COPY users (email, ticker, high, low) FROM STDIN", stdin="".join(rows))
         sql(url, "INSERT INTO quotes (ticker, at, value) VALUES ('P0', now(), 150.25), "
             "('P1', now(), 120.5), ('LOW', now(), 5.75)")
-        agent = Agent(binary, env, work, "int-alert", url, "alert",
+        # admin too: on a fresh cluster the topics are made by it, never auto-created
+        agent = Agent(binary, env, work, "int-alert", url, "admin,alert",
                       extra="[limits]\nalert_page = 3\nalert_inflight = 16\n[kafka]\n"
                             "group.id = tickwatch-alert-int-%d\n" % os.getpid())
         agent.start()
+        wait_for("admin: topics ready", lambda: "[admin] topics ready" in agent.text(), 60)
 
         def pass_after(before, want_sent=None):
             def got():
