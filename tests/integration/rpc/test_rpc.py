@@ -64,7 +64,7 @@ def migrations():
         check(all(p.returncode == 0 for p in ps), "concurrent db migrate failed: %s" % outs)
         check(sum("applied 3 migrations" in o[0] for o in outs) == 1,
               "exactly one concurrent run applies the migrations: %s" % outs)
-        check(sql(fresh, "SELECT count(*) FROM schema_migrations") == [["2"]],
+        check(sql(fresh, "SELECT count(*) FROM schema_migrations") == [["3"]],
               "schema_migrations rows after concurrent runs")
     finally:
         drop_db(ADMIN, DBNAME + "_m")
