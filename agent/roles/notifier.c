@@ -214,12 +214,15 @@ static void on_checked(void *arg, const struct tw_cqrs_result *r)
 		it->state = I_NEW;
 		it->next_try = tw_hal_now() + DB_RETRY_MS * TW_MONO_PER_MS;
 	} else if (r->count == TW_CQRS_SENT_IN_FLIGHT) {
+		/* Its end of data may or may not have reached the server before the
+		 * crash: nothing can tell. A lost alert is worse than a second copy with
+		 * the same Message-ID (which mail clients fold into one), so it goes again. */
 		tw_log(TW_LOG_WARN, "notifier", "delivery of %s to %s was in flight at a crash "
-		       "(its end of data left, no answer was recorded); assumed delivered: skipped",
+		       "(no answer was recorded): sending it again with the same Message-ID",
 		       it->n.id, it->n.email);
-		nt->skipped++;
 		nt->in_flight++;
-		it->state = I_DONE;
+		it->state = I_DUE;
+		it->next_try = 0;
 	} else if (r->count > 0) {
 		tw_log(TW_LOG_INFO, "notifier", "%s to %s already sent: skipped", it->n.id,
 		       it->n.email);
@@ -708,7 +711,7 @@ static void status(struct tw_agent *ag, void *state, char *buf, size_t len)
 	(void)ag;
 	tw_breaker_status(&nt->br, br, sizeof br);
 	snprintf(buf, len,
-		 "%s, batch %zu/%d; sent %llu, skipped %llu (in flight at a crash %llu), dead %llu, "
+		 "%s, batch %zu/%d; sent %llu, skipped %llu, resent after a crash %llu, dead %llu, "
 		 "transient %llu, malformed %llu, batches %llu, commits %llu; smtp %s; %s%s%s",
 		 nt->phase == P_COLLECT ? "collecting" : nt->phase == P_WORK ? "sending" : "stopped",
 		 nt->n, BATCH_MAX, (unsigned long long)nt->sent, (unsigned long long)nt->skipped,

@@ -11,6 +11,7 @@ away before the alert consumer joined its group.
 
 usage: test_alerts.py TICKWATCH_BINARY CASE   (CASE: semantics, thousand, crash, smtp, kafka)"""
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -220,7 +221,20 @@ def crash(env):
         time.sleep(1)
         c.alert.start()
         mails = settled(c, n, 240)
-        exactly_once(mails, [addr("c%05d" % i) for i in range(n)])
+        # Every e-mail arrives. An id whose end of data was in flight at the kill is
+        # ambiguous (the server may have taken it): the restarted notifier names it in its
+        # log and sends it again with the same Message-ID. Only those may arrive twice.
+        resent = set(re.findall(r"delivery of ([0-9a-f]{32}) to \S+ was in flight at a crash",
+                                c.alert.text()))
+        print("  %d id(s) were in flight at the kill and sent again" % len(resent))
+        check(len(resent) <= 10, "more ids in flight at the kill than one batch: %d" % len(resent))
+        ids = Counter(m["message_id"] for m in mails)
+        unexplained = [(k, v) for k, v in ids.items()
+                       if v > 2 or (v == 2 and k.strip("<>").split("@")[0] not in resent)]
+        check(not unexplained, "Message-IDs delivered more than once: %s" % unexplained[:10])
+        per = Counter(m["rcpt"] for m in mails)
+        missing = [r for r in (addr("c%05d" % i) for i in range(n)) if per[r.lower()] == 0]
+        check(not missing, "%d recipients got nothing, e.g. %s" % (len(missing), missing[:5]))
         sent = int(sql(c.url, "SELECT count(*) FROM sent_notifications")[0][0])
         check(sent == n, "sent_notifications holds %d rows for %d e-mails" % (sent, n))
         ok = True
