@@ -729,19 +729,30 @@ static int check_notif(struct tw_cqrs_op *op, const char *id)
 	return TW_OK;
 }
 
+/* Start a sent_notifications write: the op, then the id and the e-mail checked.
+ * @return 0, or the op's failure (nothing submitted). */
+static int begin_sent_record(struct tw_cqrs *q, struct tw_cqrs_op *op, int kind, const char *id,
+			     const char *email, tw_cqrs_done_fn done, void *arg)
+{
+	char why[TW_CQRS_MSG_MAX];
+
+	tw_cqrs_op_begin(op, q, kind, done, arg);
+	memset(&op->user, 0, sizeof op->user);
+	memset(&op->quote, 0, sizeof op->quote);
+	if (check_notif(op, id) != TW_OK)
+		return op->rc;
+	if (tw_cqrs_check_email(email, why, sizeof why) != TW_OK)
+		return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "email", "email %s", why);
+	return TW_OK;
+}
+
 int tw_cqrs_record_sent(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *notification_id,
 			const char *email, tw_cqrs_done_fn done, void *arg)
 {
 	const char *p[2] = {notification_id, email};
-	char why[TW_CQRS_MSG_MAX];
 
-	tw_cqrs_op_begin(op, q, TW_CQRS_K_SENT, done, arg);
-	memset(&op->user, 0, sizeof op->user);
-	memset(&op->quote, 0, sizeof op->quote);
-	if (check_notif(op, notification_id) != TW_OK)
+	if (begin_sent_record(q, op, TW_CQRS_K_SENT, notification_id, email, done, arg) != TW_OK)
 		return op->rc;
-	if (tw_cqrs_check_email(email, why, sizeof why) != TW_OK)
-		return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "email", "email %s", why);
 	return submit_simple(op,
 			     "INSERT INTO sent_notifications (notification_id, email, state) "
 			     "VALUES ($1, $2, 'sent') ON CONFLICT (notification_id) DO UPDATE SET "
@@ -753,15 +764,9 @@ int tw_cqrs_mark_sending(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *n
 			 const char *email, tw_cqrs_done_fn done, void *arg)
 {
 	const char *p[2] = {notification_id, email};
-	char why[TW_CQRS_MSG_MAX];
 
-	tw_cqrs_op_begin(op, q, TW_CQRS_K_SENDING, done, arg);
-	memset(&op->user, 0, sizeof op->user);
-	memset(&op->quote, 0, sizeof op->quote);
-	if (check_notif(op, notification_id) != TW_OK)
+	if (begin_sent_record(q, op, TW_CQRS_K_SENDING, notification_id, email, done, arg) != TW_OK)
 		return op->rc;
-	if (tw_cqrs_check_email(email, why, sizeof why) != TW_OK)
-		return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "email", "email %s", why);
 	/* A 'sent' row is never downgraded: the WHERE leaves it alone (0 rows). */
 	return submit_simple(op,
 			     "INSERT INTO sent_notifications (notification_id, email, state) "
