@@ -6,9 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/agent.h"
+#include "root.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/role_list.h"
 
 extern char **environ;
 
@@ -46,7 +47,7 @@ static const char *const usage_run =
 	"  --config FILE   configuration file (default: $TICKWATCH_CONFIG, else built-in defaults)\n"
 	"  --console DEV   console: '-' for stdin/stdout, 'none', or a serial device\n"
 	"  --baud N        serial console baud rate (default [agent] console_baud)\n"
-	"  --roles LIST    'all' or a comma list of rpc, admin, collector, alert, notifier\n"
+	"  --roles LIST    a comma list of" TW_ROLE_NAMES " or 'all'\n"
 	"\n"
 	"Any key can also be set as TICKWATCH_<SECTION>_<KEY>, e.g. TICKWATCH_QUOTES_INTERVAL=30s.\n"
 	"Exit codes: 0 stopped cleanly, 1 failed to start or failed, 2 usage.\n";

@@ -45,13 +45,6 @@ struct tw_agent_method {
 	void *arg;
 };
 
-struct tw_run_opts {
-	const char *config_path; /* NULL: defaults and environment only */
-	const char *console;     /* NULL: [agent] console */
-	long baud;               /* 0: [agent] console_baud */
-	const char *roles;       /* NULL: [agent] roles */
-};
-
 struct tw_agent {
 	struct tw_config cfg;
 	struct tw_cfg_origin origins[TW_MAX_KEYS];
@@ -94,14 +87,5 @@ void tw_agent_say(struct tw_agent *ag, const char *fmt, ...) __attribute__((form
 
 /** The role's status line helper: seconds since the agent started. */
 int64_t tw_agent_uptime_s(const struct tw_agent *ag);
-
-/** Boot, run until SIGTERM/SIGINT or "quit", stop. @return the process exit code. */
-int tw_agent_run(const struct tw_run_opts *opts);
-
-/** Handle one console command line (exposed for tests). */
-void tw_agent_command(struct tw_agent *ag, const char *line);
-
-/** Print the versions of tickwatch and its linked libraries. */
-void tw_version_print(void);
 
 #endif

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* config.c - parses the INI file (inih) and the environment through one declarative key table. */
 #include "config.h"
+#include "role_list.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -42,7 +43,7 @@ static const struct tw_cfg_key keys[] = {
 	{"agent", "board", STR(agent, board), "host", 0, 0, NULL, 0,
 	 "board profile this configuration was written for"},
 	{"agent", "roles", STR(agent, roles), "all", 0, 0, NULL, 0,
-	 "roles to run: \"all\" or a comma list of rpc, admin, collector, alert, notifier"},
+	 "roles to run: a comma list of" TW_ROLE_NAMES " or \"all\""},
 	{"agent", "console", STR(agent, console), "-", 0, 0, NULL, 0,
 	 "console device: \"-\" for stdin/stdout, \"none\", or a serial device such as /dev/ttyS0"},
 	{"agent", "console_baud", NUM(TW_CFG_INT, agent, console_baud), "115200", 9600, 921600, NULL, 0,
@@ -687,7 +688,9 @@ static int valid_pg_url(const char *u)
 int tw_config_check(struct tw_config *c, char *err, size_t errlen)
 {
 	char *tok, *save = NULL, roles[sizeof c->agent.roles];
-	static const char *const role_names[] = {"rpc", "admin", "collector", "alert", "notifier"};
+#define TW_ROLE_NAME_STR(name) #name,
+	static const char *const role_names[] = {TW_ROLE_LIST(TW_ROLE_NAME_STR)};
+#undef TW_ROLE_NAME_STR
 
 	if (c->db.read_url[0] == '\0')
 		memcpy(c->db.read_url, c->db.write_url, sizeof c->db.read_url);
@@ -751,8 +754,8 @@ int tw_config_check(struct tw_config *c, char *err, size_t errlen)
 			}
 			if (i == sizeof role_names / sizeof role_names[0]) {
 				snprintf(err, errlen,
-					 "[agent] roles: unknown role '%s' (allowed: all, or a comma "
-					 "list of rpc, admin, collector, alert, notifier)",
+					 "[agent] roles: unknown role '%s' (allowed: a comma list of"
+					 TW_ROLE_NAMES " or all)",
 					 tok);
 				return TW_ERR_ARG;
 			}

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "role_list.h"
+
 struct tw_agent;
 struct tw_config;
 
@@ -36,7 +38,12 @@ struct tw_role {
 	void (*status)(struct tw_agent *ag, void *state, char *buf, size_t len);
 };
 
-/** Roles compiled into this binary, NULL-terminated (agent/roles/roles.c). */
-extern const struct tw_role *const tw_roles_built[];
+#define TW_ROLE_COUNT_ONE(name) +1
+/** Every role of TW_ROLE_LIST, built into this binary or not. */
+#define TW_ROLES_ALL (0 TW_ROLE_LIST(TW_ROLE_COUNT_ONE))
+
+/** One entry per TW_ROLE_LIST name, in its order; NULL where the role is not
+ * built into this binary (agent/roles/roles.c). */
+extern const struct tw_role *const tw_roles_all[TW_ROLES_ALL];
 
 #endif

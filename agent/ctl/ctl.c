@@ -9,7 +9,7 @@
 
 #include "core/config.h"
 #include "hal.h"
-#include "rpc/json.h"
+#include "json/json.h"
 
 extern char **environ;
 

@@ -1,29 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /* roles.c - the static list of roles compiled into this binary (CMake option TW_ROLE_<NAME>). */
 #include "core/role.h"
+#include "core/role_list.h"
 
 #include <stddef.h>
 
-/* CMake defines TW_ROLE_<NAME> when the role's option is on and its file
- * agent/roles/<name>.c exists; each file exports one constant table. */
-extern const struct tw_role tw_role_rpc, tw_role_admin, tw_role_collector, tw_role_alert,
-	tw_role_notifier;
+/* CMake compiles agent/roles/<name>.c into the binary when TW_ROLE_<NAME> is on;
+ * each file exports one constant table. A role left out is a weak reference
+ * that the static link resolves to NULL: callers skip NULL entries. */
+#define TW_ROLE_EXTERN(name) extern const struct tw_role tw_role_##name __attribute__((weak));
+TW_ROLE_LIST(TW_ROLE_EXTERN)
+#undef TW_ROLE_EXTERN
 
-const struct tw_role *const tw_roles_built[] = {
-#ifdef TW_ROLE_RPC
-	&tw_role_rpc,
-#endif
-#ifdef TW_ROLE_ADMIN
-	&tw_role_admin,
-#endif
-#ifdef TW_ROLE_COLLECTOR
-	&tw_role_collector,
-#endif
-#ifdef TW_ROLE_ALERT
-	&tw_role_alert,
-#endif
-#ifdef TW_ROLE_NOTIFIER
-	&tw_role_notifier,
-#endif
-	NULL,
+const struct tw_role *const tw_roles_all[TW_ROLES_ALL] = {
+#define TW_ROLE_ENTRY(name) &tw_role_##name,
+	TW_ROLE_LIST(TW_ROLE_ENTRY)
+#undef TW_ROLE_ENTRY
 };

@@ -374,7 +374,7 @@ static int take_params(struct rpc_slot *s, const struct tw_json *j, int obj, con
 				return -1;
 			}
 			rc = tw_json_string(j, v, dst, cap);
-			if (rc == TW_ERR_RPC_TOOLONG) {
+			if (rc == TW_ERR_JSON_TOOLONG) {
 				snprintf(msg, sizeof msg, "%s is longer than %zu characters",
 					 pnames[pi], cap - 2);
 				fail(s, TW_RPC_VALIDATION, msg, pnames[pi]);
@@ -565,7 +565,7 @@ void tw_rpc_handle_line(struct rpc_slot *s, const char *line, size_t len)
 		return;
 	}
 	n = tw_json_parse(&j, line, len, r->toks, TW_RPC_TOKENS);
-	if (n == TW_ERR_RPC_TOKENS) {
+	if (n == TW_ERR_JSON_TOKENS) {
 		fail(s, TW_RPC_INVALID_REQUEST, "request too complex (more than 128 JSON tokens)",
 		     NULL);
 		return;

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "json.h"
+#include "json/json.h"
 
 struct tw_agent;
 struct tw_config;

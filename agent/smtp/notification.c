@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "hal.h"
-#include "rpc/json.h"
+#include "json/json.h"
 #include "smtp/notification.h"
 #include "smtp/smtp.h"
 
@@ -29,7 +29,7 @@ static int str_field(const struct tw_json *j, const char *key, char *out, size_t
 	if (t < 0)
 		return bad(err, errlen, "field '%s' is missing", key);
 	rc = tw_json_string(j, t, out, cap);
-	if (rc == TW_ERR_RPC_TOOLONG)
+	if (rc == TW_ERR_JSON_TOOLONG)
 		return bad(err, errlen, "field '%s' is too long", key);
 	if (rc != TW_OK)
 		return bad(err, errlen, "field '%s' must be a string", key);
@@ -66,7 +66,7 @@ int tw_notif_parse(struct tw_notif *n, const char *value, size_t len, const char
 		return bad(err, errlen, "%s", "message larger than 8 KiB");
 	rc = tw_json_parse(&j, value, len, toks, TW_NOTIF_TOKENS);
 	if (rc < 0 || j.n < 1 || toks[0].type != TW_J_OBJECT)
-		return bad(err, errlen, "%s", rc == TW_ERR_RPC_TOKENS ? "too many JSON tokens"
+		return bad(err, errlen, "%s", rc == TW_ERR_JSON_TOKENS ? "too many JSON tokens"
 								 : "not a JSON object (or not UTF-8)");
 	if (num_field(&j, "v", &v, err, errlen) != TW_OK)
 		return TW_ERR_ARG;

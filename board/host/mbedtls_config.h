@@ -5,7 +5,7 @@
  * passes it as TW_MBEDTLS_CONFIG), so the library and the agent agree without
  * -DMBEDTLS_CONFIG_FILE. Mbed TLS's check_config.h rejects an inconsistent set at build time.
  *
- * What tickwatch needs (agent/tls, agent/alert, agent/core/version.c):
+ * What tickwatch needs (agent/tls, agent/alert, agent/version.c):
  *   - TLS 1.2 and TLS 1.3 CLIENT over stream sockets: SMTP (STARTTLS, implicit TLS) and HTTPS
  *     to the quote API. No server, no DTLS, no renegotiation, no PSK, no session resumption
  *     (TLS 1.3 NewSessionTickets are ignored), no ALPN.

@@ -122,23 +122,23 @@ int tw_json_parse(struct tw_json *j, const char *js, size_t len, tw_jtok *toks, 
 	jsmn_init(&p);
 	n = jsmn_parse(&p, js, len, (jsmntok_t *)toks, (unsigned)max);
 	if (n == JSMN_ERROR_NOMEM)
-		return TW_ERR_RPC_TOKENS;
+		return TW_ERR_JSON_TOKENS;
 	if (n <= 0)
-		return TW_ERR_RPC_PARSE;
+		return TW_ERR_JSON_PARSE;
 	j->n = n;
 	/* exactly one value: its subtree covers every token, and only blanks follow it */
 	end = tw_json_skip(j, 0);
 	if (end != n)
-		return TW_ERR_RPC_PARSE;
+		return TW_ERR_JSON_PARSE;
 	if (!gap_ok(js, 0, tok_begin(&toks[0]), 0) || !gap_ok(js, tok_end(&toks[0]), (int)len, 0))
-		return TW_ERR_RPC_PARSE;
+		return TW_ERR_JSON_PARSE;
 	for (int i = 0; i < n; i++) {
 		if (toks[i].type == TW_J_PRIMITIVE &&
 		    !primitive_ok(js + toks[i].start, (size_t)(toks[i].end - toks[i].start)))
-			return TW_ERR_RPC_PARSE;
+			return TW_ERR_JSON_PARSE;
 		if ((toks[i].type == TW_J_OBJECT || toks[i].type == TW_J_ARRAY) &&
 		    !container_ok(j, i))
-			return TW_ERR_RPC_PARSE;
+			return TW_ERR_JSON_PARSE;
 	}
 	return n;
 }
@@ -233,7 +233,7 @@ static int put_utf8(char *out, size_t outlen, size_t *o, unsigned cp)
 		n = 4;
 	}
 	if (*o + n >= outlen)
-		return TW_ERR_RPC_TOOLONG;
+		return TW_ERR_JSON_TOOLONG;
 	memcpy(out + *o, b, n);
 	*o += n;
 	return 0;
@@ -245,7 +245,7 @@ int tw_json_string(const struct tw_json *j, int i, char *out, size_t outlen)
 	size_t o = 0;
 
 	if (i < 0 || i >= j->n || j->t[i].type != TW_J_STRING || outlen == 0)
-		return TW_ERR_RPC_TYPE;
+		return TW_ERR_JSON_TYPE;
 	p = j->js + j->t[i].start;
 	end = j->js + j->t[i].end;
 	while (p < end) {
@@ -254,12 +254,12 @@ int tw_json_string(const struct tw_json *j, int i, char *out, size_t outlen)
 
 		if (*p != '\\') {
 			if (o + 1 >= outlen)
-				return TW_ERR_RPC_TOOLONG;
+				return TW_ERR_JSON_TOOLONG;
 			out[o++] = *p++;
 			continue;
 		}
 		if (++p >= end)
-			return TW_ERR_RPC_TYPE;
+			return TW_ERR_JSON_TYPE;
 		switch (*p) {
 		case '"': cp = '"'; break;
 		case '\\': cp = '\\'; break;
@@ -271,24 +271,24 @@ int tw_json_string(const struct tw_json *j, int i, char *out, size_t outlen)
 		case 't': cp = '\t'; break;
 		case 'u':
 			if (end - p < 5 || hex4(p + 1, &cp) != 0)
-				return TW_ERR_RPC_TYPE;
+				return TW_ERR_JSON_TYPE;
 			p += 4;
 			if (cp >= 0xD800 && cp <= 0xDBFF) {
 				unsigned lo;
 
 				if (end - p < 7 || p[1] != '\\' || p[2] != 'u' || hex4(p + 3, &lo) != 0 ||
 				    lo < 0xDC00 || lo > 0xDFFF)
-					return TW_ERR_RPC_TYPE; /* lone high surrogate */
+					return TW_ERR_JSON_TYPE; /* lone high surrogate */
 				cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
 				p += 6;
 			} else if (cp >= 0xDC00 && cp <= 0xDFFF) {
-				return TW_ERR_RPC_TYPE;
+				return TW_ERR_JSON_TYPE;
 			}
 			if (cp == 0)
-				return TW_ERR_RPC_TYPE; /* would cut a C string short */
+				return TW_ERR_JSON_TYPE; /* would cut a C string short */
 			break;
 		default:
-			return TW_ERR_RPC_TYPE;
+			return TW_ERR_JSON_TYPE;
 		}
 		p++;
 		rc = put_utf8(out, outlen, &o, cp);
@@ -306,10 +306,10 @@ int tw_json_number(const struct tw_json *j, int i, double *v)
 	char c;
 
 	if (i < 0 || i >= j->n || j->t[i].type != TW_J_PRIMITIVE)
-		return TW_ERR_RPC_TYPE;
+		return TW_ERR_JSON_TYPE;
 	c = j->js[j->t[i].start];
 	if (!(c == '-' || (c >= '0' && c <= '9')))
-		return TW_ERR_RPC_TYPE;
+		return TW_ERR_JSON_TYPE;
 	n = (size_t)(j->t[i].end - j->t[i].start);
 	if (n >= sizeof buf) {
 		/* a very long number: digits only matter for its size, so treat as huge */
@@ -319,7 +319,7 @@ int tw_json_number(const struct tw_json *j, int i, double *v)
 
 			if (!((d >= '0' && d <= '9') || d == '-' || d == '+' || d == '.' || d == 'e' ||
 			      d == 'E'))
-				return TW_ERR_RPC_TYPE;
+				return TW_ERR_JSON_TYPE;
 		}
 		return 0;
 	}
@@ -327,7 +327,7 @@ int tw_json_number(const struct tw_json *j, int i, double *v)
 	buf[n] = '\0';
 	*v = strtod(buf, &end);
 	if (*end != '\0' || isnan(*v))
-		return TW_ERR_RPC_TYPE;
+		return TW_ERR_JSON_TYPE;
 	return 0;
 }
 

@@ -5,7 +5,7 @@
 #include <mbedtls/version.h>
 #include <stdio.h>
 
-#include "agent.h"
+#include "root.h"
 
 void tw_version_print(void)
 {

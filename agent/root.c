@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* agent.c - boots the agent (config, budget, arena, console, roles), runs the loop, stops cleanly. */
-#include "agent.h"
+/* root.c - the composition root: boots config, budget, arena, console, TLS heap and roles; runs; stops. */
+#include "root.h"
 
 #include <signal.h>
 #include <stdarg.h>
@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
-#include "signals.h"
+#include "core/log.h"
+#include "core/signals.h"
 #ifdef TW_HAVE_TLS
-#include "tls.h"
+#include "tls/tls.h"
 #endif
 
 extern char **environ;
@@ -40,6 +40,16 @@ static int role_wanted(const char *list, const char *name)
 	return 0;
 }
 
+/* @return the built role called @p name, or NULL. */
+static const struct tw_role *built_role(const char *name)
+{
+	for (size_t i = 0; i < TW_ROLES_ALL; i++) {
+		if (tw_roles_all[i] && strcmp(tw_roles_all[i]->name, name) == 0)
+			return tw_roles_all[i];
+	}
+	return NULL;
+}
+
 /* Every requested role must be built into this binary. */
 static int select_roles(struct tw_agent *ag, const char *list, char *err, size_t errlen)
 {
@@ -48,13 +58,7 @@ static int select_roles(struct tw_agent *ag, const char *list, char *err, size_t
 	snprintf(copy, sizeof copy, "%s", list);
 	if (strcmp(copy, "all") != 0) {
 		for (tok = strtok_r(copy, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
-			size_t i;
-
-			for (i = 0; tw_roles_built[i]; i++) {
-				if (strcmp(tw_roles_built[i]->name, tok) == 0)
-					break;
-			}
-			if (tw_roles_built[i] == NULL) {
+			if (built_role(tok) == NULL) {
 				snprintf(err, errlen,
 					 "role '%s' is not built into this binary (rebuild with "
 					 "-DTW_ROLE_%s=ON)",
@@ -63,9 +67,9 @@ static int select_roles(struct tw_agent *ag, const char *list, char *err, size_t
 			}
 		}
 	}
-	for (size_t i = 0; tw_roles_built[i] && ag->nroles < TW_MAX_ROLES; i++) {
-		if (role_wanted(list, tw_roles_built[i]->name))
-			ag->roles[ag->nroles++] = tw_roles_built[i];
+	for (size_t i = 0; i < TW_ROLES_ALL && ag->nroles < TW_MAX_ROLES; i++) {
+		if (tw_roles_all[i] && role_wanted(list, tw_roles_all[i]->name))
+			ag->roles[ag->nroles++] = tw_roles_all[i];
 	}
 	return TW_OK;
 }

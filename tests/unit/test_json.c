@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* test_rpc_json.c - the jsmn wrapper: one value per line, strict primitives, string escapes,
+/* test_json.c - the jsmn wrapper: one value per line, strict primitives, string escapes,
  * numbers, UTF-8 checks, and the bounded writer's escaping and overflow. */
 #include <math.h>
 #include <setjmp.h>
@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "rpc/json.h"
+#include "json/json.h"
 
 static tw_jtok toks[64];
 
@@ -49,7 +49,7 @@ static void one_value_per_line(void **state)
 		for (int i = 0; i < 100; i++)
 			n += (size_t)snprintf(many + n, sizeof many - n, "%s1", i ? "," : "");
 		snprintf(many + n, sizeof many - n, "]");
-		assert_int_equal(parse(&j, many), TW_ERR_RPC_TOKENS);
+		assert_int_equal(parse(&j, many), TW_ERR_JSON_TOKENS);
 	}
 }
 
@@ -70,16 +70,16 @@ static void members_and_types(void **state)
 	assert_true(d == -25.0);
 	assert_true(tw_json_is_null(&j, tw_json_member(&j, o, "z")));
 	assert_int_equal(tw_json_member(&j, o, "missing"), -1);
-	assert_int_equal(tw_json_number(&j, v, &d), TW_ERR_RPC_TYPE);            /* a string */
-	assert_int_equal(tw_json_string(&j, tw_json_member(&j, o, "n"), s, sizeof s), TW_ERR_RPC_TYPE);
-	assert_int_equal(tw_json_number(&j, tw_json_member(&j, o, "z"), &d), TW_ERR_RPC_TYPE);
+	assert_int_equal(tw_json_number(&j, v, &d), TW_ERR_JSON_TYPE);            /* a string */
+	assert_int_equal(tw_json_string(&j, tw_json_member(&j, o, "n"), s, sizeof s), TW_ERR_JSON_TYPE);
+	assert_int_equal(tw_json_number(&j, tw_json_member(&j, o, "z"), &d), TW_ERR_JSON_TYPE);
 	assert_true(parse(&j, "{\"h\":1e999,\"t\":true,\"big\":"
 			      "99999999999999999999999999999999999999999999999999999999999999999999999}") > 0);
 	assert_int_equal(tw_json_number(&j, tw_json_member(&j, 0, "h"), &d), 0);
 	assert_true(isinf(d));
 	assert_int_equal(tw_json_number(&j, tw_json_member(&j, 0, "big"), &d), 0);
 	assert_true(d > 1e60);
-	assert_int_equal(tw_json_number(&j, tw_json_member(&j, 0, "t"), &d), TW_ERR_RPC_TYPE);
+	assert_int_equal(tw_json_number(&j, tw_json_member(&j, 0, "t"), &d), TW_ERR_JSON_TYPE);
 }
 
 static void string_escapes(void **state)
@@ -96,10 +96,10 @@ static void string_escapes(void **state)
 	assert_string_equal(s, "\xc3\xa9\xe2\x82\xac");
 	assert_int_equal(tw_json_string(&j, 3, s, sizeof s), 0);
 	assert_string_equal(s, "\xf0\x9f\x98\x80");
-	assert_int_equal(tw_json_string(&j, 4, s, sizeof s), TW_ERR_RPC_TYPE);  /* \u0000 */
-	assert_int_equal(tw_json_string(&j, 5, s, sizeof s), TW_ERR_RPC_TYPE);  /* lone high */
-	assert_int_equal(tw_json_string(&j, 6, s, sizeof s), TW_ERR_RPC_TYPE);  /* lone low */
-	assert_int_equal(tw_json_string(&j, 8, s, sizeof s), TW_ERR_RPC_TOOLONG);
+	assert_int_equal(tw_json_string(&j, 4, s, sizeof s), TW_ERR_JSON_TYPE);  /* \u0000 */
+	assert_int_equal(tw_json_string(&j, 5, s, sizeof s), TW_ERR_JSON_TYPE);  /* lone high */
+	assert_int_equal(tw_json_string(&j, 6, s, sizeof s), TW_ERR_JSON_TYPE);  /* lone low */
+	assert_int_equal(tw_json_string(&j, 8, s, sizeof s), TW_ERR_JSON_TOOLONG);
 	assert_true(parse(&j, "[\"\\x\"]") < 0); /* an unknown escape is not JSON */
 }
 

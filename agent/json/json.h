@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* json.h - JSON for the line protocol: a jsmn tokenizer (no allocation), readers and a writer. */
-#ifndef TW_RPC_JSON_H
-#define TW_RPC_JSON_H
+/* json.h - JSON for every module that speaks it: a jsmn tokenizer (no allocation), readers and a bounded writer. */
+#ifndef TW_JSON_H
+#define TW_JSON_H
 
 #include <stddef.h>
 
@@ -16,12 +16,12 @@ typedef struct {
 
 enum { TW_J_OBJECT = 1, TW_J_ARRAY = 2, TW_J_STRING = 3, TW_J_PRIMITIVE = 4 };
 
-/* Errors of the rpc module (-200..-299). */
+/* Errors of the json module (-200..-249; rpc keeps -250..-299). */
 enum {
-	TW_ERR_RPC_PARSE = -201,    /**< not JSON (or not UTF-8) */
-	TW_ERR_RPC_TOKENS = -202,   /**< more tokens than the parser holds */
-	TW_ERR_RPC_TYPE = -203,     /**< a value of the wrong type */
-	TW_ERR_RPC_TOOLONG = -204,  /**< a string longer than its buffer */
+	TW_ERR_JSON_PARSE = -201,    /**< not JSON (or not UTF-8) */
+	TW_ERR_JSON_TOKENS = -202,   /**< more tokens than the parser holds */
+	TW_ERR_JSON_TYPE = -203,     /**< a value of the wrong type */
+	TW_ERR_JSON_TOOLONG = -204,  /**< a string longer than its buffer */
 };
 
 struct tw_json {
@@ -33,7 +33,7 @@ struct tw_json {
 
 /**
  * Tokenize exactly one JSON value filling @p js (whitespace around it allowed).
- * @return the token count, TW_ERR_RPC_PARSE or TW_ERR_RPC_TOKENS.
+ * @return the token count, TW_ERR_JSON_PARSE or TW_ERR_JSON_TOKENS.
  */
 int tw_json_parse(struct tw_json *j, const char *js, size_t len, tw_jtok *toks, int max);
 
@@ -51,12 +51,12 @@ int tw_json_is_null(const struct tw_json *j, int i);
 
 /**
  * Decode string token @p i (escapes resolved, to UTF-8) into @p out.
- * @return 0, TW_ERR_RPC_TYPE when not a string or it holds \u0000 or a lone
- *         surrogate, TW_ERR_RPC_TOOLONG when it does not fit.
+ * @return 0, TW_ERR_JSON_TYPE when not a string or it holds \u0000 or a lone
+ *         surrogate, TW_ERR_JSON_TOOLONG when it does not fit.
  */
 int tw_json_string(const struct tw_json *j, int i, char *out, size_t outlen);
 
-/** Number token @p i as a double (may be ±inf when huge). @return 0 or TW_ERR_RPC_TYPE. */
+/** Number token @p i as a double (may be ±inf when huge). @return 0 or TW_ERR_JSON_TYPE. */
 int tw_json_number(const struct tw_json *j, int i, double *v);
 
 /** @return 1 when @p s (length @p len) is well-formed UTF-8 without NUL bytes. */

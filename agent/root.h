@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: MIT */
+/* root.h - the composition root: what main.c calls to boot, run and stop the agent. */
+#ifndef TW_ROOT_H
+#define TW_ROOT_H
+
+#include "core/agent.h"
+
+struct tw_run_opts {
+	const char *config_path; /* NULL: defaults and environment only */
+	const char *console;     /* NULL: [agent] console */
+	long baud;               /* 0: [agent] console_baud */
+	const char *roles;       /* NULL: [agent] roles */
+};
+
+/** Boot, run until SIGTERM/SIGINT or "quit", stop. @return the process exit code. */
+int tw_agent_run(const struct tw_run_opts *opts);
+
+/** Handle one console command line (exposed for tests). */
+void tw_agent_command(struct tw_agent *ag, const char *line);
+
+/** Print the versions of tickwatch and its linked libraries. */
+void tw_version_print(void);
+
+#endif
