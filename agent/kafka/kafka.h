@@ -64,11 +64,7 @@ typedef void (*tw_kafka_commit_fn)(struct tw_kafka *k, int rc, const char *err, 
 typedef void (*tw_kafka_event_fn)(struct tw_kafka *k, rd_kafka_event_t *ev, void *arg);
 
 struct tw_kafka_opts {
-	/* The two topics of the system (created by the admin role). */
-#define TW_KAFKA_TOPIC_ALERT "to-alert-system"
-#define TW_KAFKA_TOPIC_NOTIFIER "to-notifier"
-
-enum tw_kafka_kind kind;
+	enum tw_kafka_kind kind;
 	const char *role;     /**< log tag and client.id suffix */
 	int linger_ms;        /**< producer: linger.ms (0 collector, 500 alert) */
 	const char *group_id; /**< consumer: group.id (NULL: "tickwatch-<role>") */

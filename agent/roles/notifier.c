@@ -597,9 +597,8 @@ static int start(struct tw_agent *ag, void **state, char *err, size_t errlen)
 		return TW_ERR_NOMEM;
 	}
 	nt->ag = ag;
-	so.mode = cfg->smtp.mode == TW_SMTP_TLS ? TW_SMTP_MODE_TLS
-		  : cfg->smtp.mode == TW_SMTP_PLAIN ? TW_SMTP_MODE_PLAIN : TW_SMTP_MODE_STARTTLS;
-	if (so.mode != TW_SMTP_MODE_PLAIN) {
+	so.mode = (int)cfg->smtp.mode;
+	if (so.mode != TW_SMTP_PLAIN) {
 		rc = tw_tls_config_init(&nt->tls, cfg->smtp.ca_file, cfg->smtp.verify != 0, err, errlen);
 		nt->tls_ready = 1;
 		if (rc != TW_OK)
@@ -630,7 +629,7 @@ static int start(struct tw_agent *ag, void **state, char *err, size_t errlen)
 	*state = nt;
 	tw_log(TW_LOG_INFO, "notifier", "SMTP %s:%lld (%s), batches of %d or %lld ms", cfg->smtp.host,
 	       (long long)cfg->smtp.port,
-	       so.mode == TW_SMTP_MODE_TLS ? "tls" : so.mode == TW_SMTP_MODE_PLAIN ? "plain" : "starttls",
+	       so.mode == TW_SMTP_TLS ? "tls" : so.mode == TW_SMTP_PLAIN ? "plain" : "starttls",
 	       BATCH_MAX, (long long)cfg->smtp.batch_linger_ms);
 	return TW_OK;
 }

@@ -90,7 +90,7 @@ int tw_smtp_init(struct tw_smtp *s, struct tw_loop *loop, struct tw_arena *a,
 			 s->from);
 		return TW_ERR_ARG;
 	}
-	if (o->mode != TW_SMTP_MODE_PLAIN && o->tls == NULL) {
+	if (o->mode != TW_SMTP_PLAIN && o->tls == NULL) {
 		snprintf(err, errlen, "smtp: tls and starttls modes need a TLS configuration");
 		return TW_ERR_ARG;
 	}
@@ -101,10 +101,10 @@ int tw_smtp_init(struct tw_smtp *s, struct tw_loop *loop, struct tw_arena *a,
 	s->out = tw_arena_carve(a, o->out_bytes, "SMTP output buffer", "smtp_buffer_kb");
 	s->rbuf = tw_arena_carve(a, TW_SMTP_RBUF, "SMTP read buffer", "arena_kb");
 	s->reply = tw_arena_carve(a, sizeof *s->reply, "SMTP reply buffer", "arena_kb");
-	if (o->mode != TW_SMTP_MODE_PLAIN)
+	if (o->mode != TW_SMTP_PLAIN)
 		s->tls = tw_arena_carve(a, sizeof(struct tw_tls), "SMTP TLS session", "arena_kb");
 	if (s->out == NULL || s->rbuf == NULL || s->reply == NULL ||
-	    (o->mode != TW_SMTP_MODE_PLAIN && s->tls == NULL)) {
+	    (o->mode != TW_SMTP_PLAIN && s->tls == NULL)) {
 		snprintf(err, errlen, "%s", a->err);
 		return TW_ERR_NOMEM;
 	}
@@ -304,7 +304,7 @@ static void drive_handshake(struct tw_smtp *s)
 
 static void connected(struct tw_smtp *s)
 {
-	if (s->o.mode == TW_SMTP_MODE_TLS) {
+	if (s->o.mode == TW_SMTP_TLS) {
 		start_tls(s);
 		if (s->state == TW_SMTP_S_HANDSHAKE)
 			drive_handshake(s);
@@ -339,7 +339,7 @@ static void start_connect(struct tw_smtp *s)
 
 static void after_hello(struct tw_smtp *s)
 {
-	if (s->o.mode == TW_SMTP_MODE_STARTTLS && !s->tls_on) {
+	if (s->o.mode == TW_SMTP_STARTTLS && !s->tls_on) {
 		if (!(s->caps & TW_SMTP_CAP_STARTTLS)) {
 			fail(s, TW_ERR_SMTP_NOTLS,
 			     "%s does not offer STARTTLS ([smtp] mode = starttls never sends in clear)",

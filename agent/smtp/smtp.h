@@ -36,6 +36,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/config.h"
 #include "hal.h"
 
 struct tw_arena;
@@ -55,8 +56,6 @@ enum {
 	TW_ERR_SMTP_CLOSING = -507,   /**< the server said 421: closing */
 	TW_ERR_SMTP_UNRECORDED = -508, /**< the caller refused the end of data (its record failed) */
 };
-
-enum tw_smtp_mode_kind { TW_SMTP_MODE_STARTTLS = 0, TW_SMTP_MODE_TLS = 1, TW_SMTP_MODE_PLAIN = 2 };
 
 enum tw_smtp_outcome {
 	TW_SMTP_PENDING = 0,
@@ -101,7 +100,7 @@ struct tw_smtp_msg {
 struct tw_smtp_opts {
 	const char *host;
 	uint16_t port;
-	int mode;                  /**< enum tw_smtp_mode_kind */
+	int mode;                  /**< enum tw_smtp_mode (core/config.h, the [smtp] mode key) */
 	const char *user;          /**< "" or NULL: no AUTH */
 	const char *password;
 	const char *from;          /**< "addr" or "Name <addr>" */

@@ -83,7 +83,7 @@ static void init_client(int mode, const char *user)
 	};
 	char err[256];
 
-	if (mode != TW_SMTP_MODE_PLAIN) {
+	if (mode != TW_SMTP_PLAIN) {
 		assert_int_equal(tw_tls_config_init(&tlscfg, NULL, 0, err, sizeof err), TW_OK);
 		o.tls = &tlscfg;
 	}
@@ -248,7 +248,7 @@ static void pipelined_batch_one_session(void **state)
 	const char *s;
 
 	(void)state;
-	init_client(TW_SMTP_MODE_PLAIN, "user");
+	init_client(TW_SMTP_PLAIN, "user");
 	fd = server();
 	say(fd, "220 mail.example.test ESMTP\r\n");
 	say(fd, EHLO_FULL);
@@ -293,7 +293,7 @@ static void ehlo_rejected_falls_back_to_helo(void **state)
 	const char *s;
 
 	(void)state;
-	init_client(TW_SMTP_MODE_PLAIN, "");
+	init_client(TW_SMTP_PLAIN, "");
 	fd = server();
 	say(fd, "220 old.example.test SMTP\r\n");
 	say(fd, "502 5.5.2 command not recognized\r\n");
@@ -324,7 +324,7 @@ static void auth_login_exchange(void **state)
 	int fd;
 
 	(void)state;
-	init_client(TW_SMTP_MODE_PLAIN, "user");
+	init_client(TW_SMTP_PLAIN, "user");
 	fd = server();
 	say(fd, "220 hi\r\n");
 	say(fd, "250-hi\r\n250 AUTH LOGIN\r\n");
@@ -350,7 +350,7 @@ static void auth_failure_fails_session(void **state)
 	int fd;
 
 	(void)state;
-	init_client(TW_SMTP_MODE_PLAIN, "user");
+	init_client(TW_SMTP_PLAIN, "user");
 	fd = server();
 	say(fd, "220 hi\r\n");
 	say(fd, EHLO_FULL);
@@ -376,7 +376,7 @@ static void failed_message_then_rset_then_next(void **state)
 	const char *s, *rset, *mail2;
 
 	(void)state;
-	init_client(TW_SMTP_MODE_PLAIN, "");
+	init_client(TW_SMTP_PLAIN, "");
 	fd = server();
 	say(fd, "220 hi\r\n");
 	say(fd, "250-hi\r\n250 PIPELINING\r\n");
@@ -420,7 +420,7 @@ static void end_of_data_classification(void **state)
 	int fd;
 
 	(void)state;
-	init_client(TW_SMTP_MODE_PLAIN, "");
+	init_client(TW_SMTP_PLAIN, "");
 	fd = server();
 	say(fd, "220 hi\r\n");
 	say(fd, "250-hi\r\n250 PIPELINING\r\n");
@@ -447,7 +447,7 @@ static void greeting_421_and_refused_connect(void **state)
 	int fd;
 
 	(void)state;
-	init_client(TW_SMTP_MODE_PLAIN, "");
+	init_client(TW_SMTP_PLAIN, "");
 	fd = server();
 	say(fd, "421 4.3.2 Service not available\r\n");
 	msg_init(&m, "g1", "a@example.com");
@@ -473,7 +473,7 @@ static void greeting_timeout_on_fake_clock(void **state)
 	int fd;
 
 	(void)state;
-	init_client(TW_SMTP_MODE_PLAIN, "");
+	init_client(TW_SMTP_PLAIN, "");
 	fd = server();
 	fake_peer_would_block(fd); /* connected, and the server never says a word */
 	msg_init(&m, "to1", "a@example.com");
@@ -494,7 +494,7 @@ static void data_timeout_each_state_rearmed(void **state)
 	int fd;
 
 	(void)state;
-	init_client(TW_SMTP_MODE_PLAIN, "");
+	init_client(TW_SMTP_PLAIN, "");
 	fd = server();
 	/* each reply comes 20 s after the last: slower than nothing, yet within each state's bound */
 	fake_peer_data(fd, "220 hi\r\n", 8, 0, 1000 + 20000);
@@ -520,7 +520,7 @@ static void reset_mid_session_is_transient(void **state)
 	int fd;
 
 	(void)state;
-	init_client(TW_SMTP_MODE_PLAIN, "");
+	init_client(TW_SMTP_PLAIN, "");
 	fd = server();
 	say(fd, "220 hi\r\n");
 	say(fd, "250-hi\r\n250 PIPELINING\r\n");
@@ -544,7 +544,7 @@ static void oversized_and_malformed_reply_fail_session(void **state)
 	int fd;
 
 	(void)state;
-	init_client(TW_SMTP_MODE_PLAIN, "");
+	init_client(TW_SMTP_PLAIN, "");
 	fd = server();
 	memcpy(big, "220 ", 4);
 	memset(big + 4, 'x', sizeof big - 4);
@@ -569,7 +569,7 @@ static void starttls_required(void **state)
 	int fd;
 
 	(void)state;
-	init_client(TW_SMTP_MODE_STARTTLS, "user");
+	init_client(TW_SMTP_STARTTLS, "user");
 	fd = server();
 	say(fd, "220 hi\r\n");
 	say(fd, EHLO_FULL); /* no STARTTLS offered: never fall back to clear text */
@@ -597,7 +597,7 @@ static void eightbitmime_and_size(void **state)
 	const char *s;
 
 	(void)state;
-	init_client(TW_SMTP_MODE_PLAIN, "");
+	init_client(TW_SMTP_PLAIN, "");
 	fd = server();
 	say(fd, "220 hi\r\n");
 	say(fd, "250-hi\r\n250-8BITMIME\r\n250 SIZE 2000\r\n");
@@ -797,7 +797,7 @@ static void init_holding(void)
 	struct tw_smtp_opts o = {
 		.host = "mail.example.test",
 		.port = 587,
-		.mode = TW_SMTP_MODE_PLAIN,
+		.mode = TW_SMTP_PLAIN,
 		.from = "Tickwatch <alerts@example.test>",
 		.helo = "tickwatch",
 		.timeout_ms = 30000,

@@ -58,12 +58,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: smtp_send HOST PORT starttls|tls|plain CA_FILE FROM ID:RCPT...\n");
 		return 2;
 	}
-	mode = strcmp(argv[3], "tls") == 0 ? TW_SMTP_MODE_TLS
-	       : strcmp(argv[3], "plain") == 0 ? TW_SMTP_MODE_PLAIN : TW_SMTP_MODE_STARTTLS;
+	mode = strcmp(argv[3], "tls") == 0 ? TW_SMTP_TLS
+	       : strcmp(argv[3], "plain") == 0 ? TW_SMTP_PLAIN : TW_SMTP_STARTTLS;
 	tw_log_threshold = getenv("SMTP_DEBUG") ? TW_LOG_DEBUG : TW_LOG_ERROR;
 	if (tw_arena_init(&arena, 1 << 20) != TW_OK || tw_loop_init(&loop, &arena, 8, 8) != TW_OK)
 		return 2;
-	if (mode != TW_SMTP_MODE_PLAIN) {
+	if (mode != TW_SMTP_PLAIN) {
 		if (tw_tls_config_init(&tls, argv[4], 1, err, sizeof err) != TW_OK) {
 			fprintf(stderr, "%s\n", err);
 			return 2;
