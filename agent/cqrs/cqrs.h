@@ -19,7 +19,9 @@
  * bounded memory whatever the row count) before @p done. A row callback
  * returns 0 to go on, TW_CQRS_PAUSE to stop reading until tw_cqrs_resume(),
  * or a negative value to drop the rest (done then reports TW_ERR_ARG).
- * Pointers handed to callbacks are only valid during the call.
+ * Pointers handed to callbacks are only valid during the call. Results are
+ * data (codes, rows, counts), never rendered text: each caller renders its own
+ * answers (the rpc role its JSON-RPC).
  */
 #ifndef TW_CQRS_H
 #define TW_CQRS_H
@@ -41,7 +43,7 @@ struct tw_config;
 #define TW_CQRS_LIST_MAX 20  /* ListUsers: page size from 1 to this */
 #define TW_CQRS_PAGE_MAX 100000 /* UsersCrossingThresholds page: from 1 to this rows */
 #define TW_CQRS_NOTIF_ID_MAX 128
-#define TW_CQRS_RESPONSE_MAX 1024 /* stored at-most-once response text */
+#define TW_CQRS_RESPONSE_MAX 1024 /* a response text stored by a build before the outcome format */
 #define TW_CQRS_MSG_MAX 256
 #define TW_CQRS_UNSET (-1.0) /* a threshold of -1 means "unset" (NULL) */
 #define TW_CQRS_PAUSE 1
@@ -105,8 +107,10 @@ struct tw_cqrs_result {
 	const struct tw_quote *quote; /* GetLastValue */
 	double average;               /* GetAverage (count = quotes averaged) */
 	/* at-most-once commands (idem given): */
-	int replayed;          /* 1: the request id was seen before; nothing was executed */
-	const char *response;  /* the response stored with the request id */
+	int replayed;          /* 1: the request id was seen before; nothing was executed, and
+				* rc, field, msg and user are the outcome stored with it */
+	const char *legacy_response; /* replayed, stored by a build before the outcome format:
+				* the answer text that build rendered then (rc etc. unset) */
 	/* keyset-paged commands (tw_cqrs_rearm_page): */
 	long long scanned;     /* keys the page walked */
 	const char *last_key;  /* the last of them, to pass as the next page's after (NULL: none) */
@@ -119,18 +123,21 @@ typedef int (*tw_cqrs_crossing_fn)(void *arg, const struct tw_crossing *c);
 
 /**
  * At-most-once wrapper of a user command. The command, the claim of
- * @p request_id and the response text made by @p format are written in ONE
- * transaction. A repeat of the same id (within @p ttl_ms) executes nothing and
- * gets the stored response (result->replayed = 1); the same id with another
- * method or other params fails with TW_ERR_CQRS_REUSED.
+ * @p request_id and the command's outcome (rc, field, msg and the row, as data:
+ * rendering an answer is the caller's business) are written in ONE transaction.
+ * A repeat of the same id (within @p ttl_ms) executes nothing and gets the
+ * stored outcome back in the same fields (result->replayed = 1), so an answer
+ * rendered from the result is the same both times; the same id with another
+ * method or other params fails with TW_ERR_CQRS_REUSED. Only an outcome of the
+ * command itself is stored (the row, TW_ERR_CQRS_EXISTS, TW_ERR_CQRS_NOT_FOUND);
+ * validation failures and database errors store nothing. An id stored by a build
+ * before this format (docs/schema.md, rpc_requests) is replayed as the text that
+ * build rendered (result->legacy_response). The struct is copied by the call.
  */
 struct tw_cqrs_idem {
 	const char *request_id; /* 1..64 of [A-Za-z0-9._:-] */
 	const char *method;     /* e.g. "user.register" */
 	int64_t ttl_ms;
-	/** Write the response for outcome @p r into @p out. @return its length (0: none). */
-	size_t (*format)(void *arg, const struct tw_cqrs_result *r, char *out, size_t len);
-	void *format_arg;
 };
 
 /** One operation in flight; caller-owned, zero it once, reusable after done. */
@@ -151,6 +158,7 @@ struct tw_cqrs_op {
 	char reqid[TW_CQRS_REQID_MAX + 1];
 	char method[48];
 	char hash[24];
+	char field_text[32]; /* a replayed outcome's field */
 	struct tw_user user;
 	struct tw_quote quote;
 	double average;
@@ -159,7 +167,7 @@ struct tw_cqrs_op {
 	const char *field;
 	char msg[TW_CQRS_MSG_MAX];
 	int replayed;
-	char response[TW_CQRS_RESPONSE_MAX];
+	char legacy[TW_CQRS_RESPONSE_MAX];
 	struct tw_cqrs_result res;
 	const char *arrays[4]; /* batched AdvanceAlert: the array literals in the caller's buffer */
 	long long scanned;
@@ -207,7 +215,7 @@ int tw_cqrs_check_n(long long n, char *msg, size_t len);
 /** A quote value: finite, > 0, at most 1e9. */
 int tw_cqrs_check_value(double v, char *msg, size_t len);
 
-/* ---- commands (write connection) ---- */
+/* ---- commands (write connection): the user commands, at most once (rpc role) ---- */
 
 /** RegisterUser. high/low: TW_CQRS_UNSET or > 0. done: user = the row; TW_ERR_CQRS_EXISTS. */
 int tw_cqrs_register_user(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *email,
@@ -225,27 +233,26 @@ int tw_cqrs_update_thresholds(struct tw_cqrs *q, struct tw_cqrs_op *op, const ch
 int tw_cqrs_delete_user(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *email,
 			const struct tw_cqrs_idem *idem, tw_cqrs_done_fn done, void *arg);
 
+/** ExpireRequests (rpc role): forget request ids older than @p ttl_ms. count = rows deleted. */
+int tw_cqrs_expire_requests(struct tw_cqrs *q, struct tw_cqrs_op *op, int64_t ttl_ms,
+			    tw_cqrs_done_fn done, void *arg);
+
+/* ---- commands: the writes of the quote-to-alert pipeline (collector, alert role) ---- */
+
 /** SaveQuote (collector): value finite > 0; a repeat of (ticker, time) overwrites. count = 1. */
 int tw_cqrs_save_quote(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *ticker,
 		       double value, int64_t time_ms, tw_cqrs_done_fn done, void *arg);
 
 /**
- * AdvanceAlert (alert role): record that @p email was notified for @p ticker,
- * @p condition, @p int_part. done: count = the episode it was recorded under.
- */
-int tw_cqrs_advance_alert(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *email,
-			  const char *ticker, int condition, int64_t int_part,
-			  tw_cqrs_done_fn done, void *arg);
-
-/**
- * AdvanceAlert for @p n users (1..TW_CQRS_PAGE_MAX) in ONE statement, with the
- * same meaning as n calls of tw_cqrs_advance_alert() in item order: each user's
- * last_* become its (last) item's values and its episode moves on once per item
- * (a user never advanced before starts at episode = its item count). A user no
- * longer registered is skipped. The items are validated first (an invalid one
- * fails the call, field and index in the text) and encoded as PostgreSQL array
- * literals into @p buf, which must hold tw_cqrs_advance_size() of every item and
- * stay untouched until done. done: count = users advanced.
+ * AdvanceAlert (alert role): record that each item's user was notified for its
+ * ticker, condition and integer part, for @p n users (1..TW_CQRS_PAGE_MAX) in ONE
+ * statement, in item order: each user's last_* become its (last) item's values
+ * and its episode moves on once per item, so no later e-mail can carry the id of
+ * an earlier one (a user never advanced before starts at episode = its item
+ * count). A user no longer registered is skipped. The items are validated first
+ * (an invalid one fails the call, field and index in the text) and encoded as
+ * PostgreSQL array literals into @p buf, which must hold tw_cqrs_advance_size()
+ * of every item and stay untouched until done. done: count = users advanced.
  */
 int tw_cqrs_advance_alerts(struct tw_cqrs *q, struct tw_cqrs_op *op,
 			   const struct tw_cqrs_advance *items, size_t n, char *buf, size_t buflen,
@@ -268,28 +275,26 @@ size_t tw_cqrs_advance_size(const struct tw_cqrs_advance *it);
 int tw_cqrs_array_add(char *buf, size_t len, size_t *used, const char *s);
 
 /**
- * RearmInsideBand (alert role): users of @p ticker (NULL: of every ticker, in
- * one statement) whose latest quote is back inside their band get their state
- * cleared and episode + 1. done: count = users re-armed.
- */
-int tw_cqrs_rearm_inside_band(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *ticker,
-			      tw_cqrs_done_fn done, void *arg);
-
-/**
- * RearmInsideBand, keyset-paged by e-mail for a pass over any number of users:
- * walks at most @p limit (1..TW_CQRS_PAGE_MAX) users that are not armed, in
- * e-mail order after @p after ("" or NULL: from the start), and re-arms those
- * of them (of @p ticker; NULL: any) whose latest quote is back inside their band.
+ * RearmInsideBand (alert role), keyset-paged by e-mail for a pass over any
+ * number of users: walks at most @p limit (1..TW_CQRS_PAGE_MAX) users that are
+ * not armed, in e-mail order after @p after ("" or NULL: from the start), and
+ * re-arms those of them (of @p ticker; NULL: any) whose latest quote is back
+ * inside their band: their last_* cleared and episode + 1.
  * done: count = users re-armed, scanned = users walked, last_key = the last of
  * them. Walk on with after = last_key until scanned < limit.
  */
 int tw_cqrs_rearm_page(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *ticker,
 		       const char *after, long long limit, tw_cqrs_done_fn done, void *arg);
 
+/* ---- commands: the notifier's ledger of e-mails ---- */
+
 /*
  * The notifier's two-phase record of an e-mail (docs/schema.md, sent_notifications):
  * MarkSending before the end of data leaves, RecordSent after the server's 250,
- * ForgetSending when the server did not take it (so a retry is allowed).
+ * ForgetSending when the server did not take it (so a retry is allowed). An id
+ * still 'sending' when IsSent looks (the agent died between end of data and
+ * answer) may or may not have reached the server: the notifier sends it again
+ * with the same Message-ID, a possible second copy rather than a lost alert.
  */
 
 /**
@@ -313,10 +318,6 @@ int tw_cqrs_record_dead_letter(struct tw_cqrs *q, struct tw_cqrs_op *op,
 			       const char *notification_id, const char *email,
 			       const char *payload, const char *reason, int attempts,
 			       tw_cqrs_done_fn done, void *arg);
-
-/** ExpireRequests (rpc role): forget request ids older than @p ttl_ms. count = rows deleted. */
-int tw_cqrs_expire_requests(struct tw_cqrs *q, struct tw_cqrs_op *op, int64_t ttl_ms,
-			    tw_cqrs_done_fn done, void *arg);
 
 /* ---- queries (read connection) ---- */
 
@@ -345,17 +346,11 @@ int tw_cqrs_distinct_tickers(struct tw_cqrs *q, struct tw_cqrs_op *op, tw_cqrs_t
 			     tw_cqrs_done_fn done, void *arg);
 
 /**
- * UsersCrossingThresholds (alert): users whose ticker's latest quote is above
- * high or below low, with their suppression state, streamed row by row.
- * @p ticker NULL: every ticker. done: count = rows streamed.
- */
-int tw_cqrs_users_crossing(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *ticker,
-			   tw_cqrs_crossing_fn row, tw_cqrs_done_fn done, void *arg);
-
-/**
- * One page of UsersCrossingThresholds, keyset-paged by e-mail: the crossing
- * users whose e-mail sorts after @p after ("" or NULL: from the start), in
- * e-mail order, at most @p limit (1..TW_CQRS_PAGE_MAX), streamed to @p row.
+ * UsersCrossingThresholds (alert), keyset-paged by e-mail: the users whose
+ * ticker's latest quote is above high or below low, with their suppression
+ * state, of @p ticker (NULL: every ticker), whose e-mail sorts after @p after
+ * ("" or NULL: from the start), in e-mail order, at most @p limit
+ * (1..TW_CQRS_PAGE_MAX), streamed row by row to @p row.
  * Each page is one short statement: walk the pages, passing the last e-mail
  * seen, until a page has fewer than @p limit rows. done: count = rows streamed.
  */
@@ -366,11 +361,12 @@ int tw_cqrs_users_crossing_page(struct tw_cqrs *q, struct tw_cqrs_op *op, const 
 /* What IsSent reports in count. */
 #define TW_CQRS_SENT_NONE 0      /* never recorded: send it */
 #define TW_CQRS_SENT_DONE 1      /* 'sent': the server's 250 was recorded */
-#define TW_CQRS_SENT_IN_FLIGHT 2 /* 'sending': its end of data left, no answer recorded (a crash) */
+#define TW_CQRS_SENT_IN_FLIGHT 2 /* 'sending': marked, no answer recorded (a crash): sent again */
 
 /**
- * IsSent (notifier): done: count = TW_CQRS_SENT_NONE, TW_CQRS_SENT_DONE or
- * TW_CQRS_SENT_IN_FLIGHT (both non-zero values mean: already handled, do not send).
+ * IsSent (notifier): done: count = TW_CQRS_SENT_NONE (send it), TW_CQRS_SENT_DONE
+ * (already sent: skip it) or TW_CQRS_SENT_IN_FLIGHT (its end of data may or may
+ * not have reached the server: it is sent again, with the same Message-ID).
  */
 int tw_cqrs_is_sent(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *notification_id,
 		    tw_cqrs_done_fn done, void *arg);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* cqrs_int.h - what commands.c, queries.c and service.c share; not for other modules. */
+/* cqrs_int.h - what the files of agent/cqrs share (service.c's op helpers); not for other modules. */
 #ifndef TW_CQRS_INT_H
 #define TW_CQRS_INT_H
 
@@ -22,8 +22,6 @@ enum {
 	TW_CQRS_K_THRESHOLDS,
 	TW_CQRS_K_DELETE,
 	TW_CQRS_K_QUOTE,
-	TW_CQRS_K_ADVANCE,
-	TW_CQRS_K_REARM,
 	TW_CQRS_K_SENT,
 	TW_CQRS_K_DEAD,
 	TW_CQRS_K_EXPIRE,
@@ -45,7 +43,7 @@ enum {
 	"email, ticker, high, low, (extract(epoch FROM created_at) * 1000)::bigint, "          \
 	"(extract(epoch FROM updated_at) * 1000)::bigint"
 
-/** Reset @p op for a new call of @p kind. */
+/** Reset @p op (outcome, user and quote included) for a new call of @p kind. */
 void tw_cqrs_op_begin(struct tw_cqrs_op *op, struct tw_cqrs *q, int kind, tw_cqrs_done_fn done,
 		      void *arg);
 
@@ -61,6 +59,22 @@ void tw_cqrs_op_db_fail(struct tw_cqrs_op *op, const struct tw_db_job *j);
 
 /** Map a submit error to the op and return it. */
 int tw_cqrs_op_submit_fail(struct tw_cqrs_op *op, int rc);
+
+/** Validate @p email into op->user.email. @return 0, or the op failed on field "email". */
+int tw_cqrs_take_email(struct tw_cqrs_op *op, const char *email);
+
+/**
+ * Validate and upper-case @p ticker into @p out (TW_CQRS_TICKER_MAX + 1 bytes: op->user.ticker
+ * for a user command, op->quote.ticker for a query, a local for a pipeline write).
+ * @return 0, or the op failed on field "ticker".
+ */
+int tw_cqrs_take_ticker(struct tw_cqrs_op *op, const char *ticker, char *out);
+
+/**
+ * Submit one write statement on the write connection; done gets count = 1 (SaveQuote,
+ * RecordSent, RecordDeadLetter) or the rows affected (the others). @return 0 or the op's failure.
+ */
+int tw_cqrs_submit_write(struct tw_cqrs_op *op, const char *sql, int n, const char *const *p);
 
 /** Parse a TW_CQRS_USER_COLS row. */
 void tw_cqrs_parse_user(const struct pg_result *res, int row, struct tw_user *u);

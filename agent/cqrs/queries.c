@@ -24,17 +24,10 @@ static const char sql_avg_email[] =
 static const char sql_list[] = "SELECT " TW_CQRS_USER_COLS " FROM users WHERE email > $1 "
 			       "ORDER BY email LIMIT $2::integer";
 static const char sql_tickers[] = "SELECT DISTINCT ticker FROM users";
-static const char sql_crossing[] =
-	"SELECT u.email, u.ticker, lq.value, (extract(epoch FROM lq.at) * 1000)::bigint, "
-	"CASE WHEN u.high IS NOT NULL AND lq.value > u.high THEN 'higher' ELSE 'lower' END, "
-	"CASE WHEN u.high IS NOT NULL AND lq.value > u.high THEN u.high ELSE u.low END, "
-	"s.last_ticker, s.last_condition, s.last_int, coalesce(s.episode, 0) "
-	"FROM users u JOIN LATERAL (SELECT value, at FROM quotes WHERE ticker = u.ticker "
-	"ORDER BY at DESC LIMIT 1) lq ON true LEFT JOIN alert_state s ON s.email = u.email "
-	"WHERE ($1::text IS NULL OR u.ticker = $1) AND ((u.high IS NOT NULL AND lq.value > u.high) "
-	"OR (u.low IS NOT NULL AND lq.value < u.low))";
-/* The same rows, keyset-paged: the primary key's index is walked from $2 in e-mail order and the
- * walk stops after $3 crossing users, so each page is a short statement whatever the table.
+/* UsersCrossingThresholds, keyset-paged: users of ticker $1 (NULL: any) whose ticker's latest
+ * quote is above high or below low, with their suppression state. The primary key's index is
+ * walked from $2 in e-mail order and the walk stops after $3 crossing users, so each page is a
+ * short statement whatever the table.
  * "s.email > $2" lets a merge join start alert_state's index at the page too. */
 static const char sql_crossing_page[] =
 	"SELECT u.email, u.ticker, lq.value, (extract(epoch FROM lq.at) * 1000)::bigint, "
@@ -194,15 +187,6 @@ static int step(struct tw_db_job *j, int ev, const struct pg_result *res, void *
 	return 0;
 }
 
-static int begin(struct tw_cqrs *q, struct tw_cqrs_op *op, int kind, tw_cqrs_done_fn done,
-		 void *arg)
-{
-	tw_cqrs_op_begin(op, q, kind, done, arg);
-	memset(&op->user, 0, sizeof op->user);
-	memset(&op->quote, 0, sizeof op->quote);
-	return TW_OK;
-}
-
 static int submit(struct tw_cqrs_op *op, const char *sql, int n, const char *const *p,
 		  unsigned flags)
 {
@@ -215,32 +199,13 @@ static int submit(struct tw_cqrs_op *op, const char *sql, int n, const char *con
 	return rc == TW_OK ? TW_OK : tw_cqrs_op_submit_fail(op, rc);
 }
 
-static int take_email(struct tw_cqrs_op *op, const char *email)
-{
-	char why[TW_CQRS_MSG_MAX];
-
-	if (tw_cqrs_check_email(email, why, sizeof why) != TW_OK)
-		return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "email", "email %s", why);
-	snprintf(op->user.email, sizeof op->user.email, "%s", email);
-	return TW_OK;
-}
-
-static int take_ticker(struct tw_cqrs_op *op, const char *ticker)
-{
-	char why[TW_CQRS_MSG_MAX];
-
-	if (tw_cqrs_check_ticker(ticker, op->quote.ticker, why, sizeof why) != TW_OK)
-		return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "ticker", "ticker %s", why);
-	return TW_OK;
-}
-
 int tw_cqrs_get_user(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *email,
 		     tw_cqrs_done_fn done, void *arg)
 {
 	const char *p[1];
 
-	begin(q, op, TW_CQRS_K_GET, done, arg);
-	if (take_email(op, email) != TW_OK)
+	tw_cqrs_op_begin(op, q, TW_CQRS_K_GET, done, arg);
+	if (tw_cqrs_take_email(op, email) != TW_OK)
 		return op->rc;
 	p[0] = op->user.email;
 	return submit(op, sql_get, 1, p, 0);
@@ -250,9 +215,9 @@ int tw_cqrs_get_user(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *email
 static int by_user_or_ticker(struct tw_cqrs_op *op, const char *email, const char *ticker)
 {
 	if (ticker && *ticker)
-		return take_ticker(op, ticker);
+		return tw_cqrs_take_ticker(op, ticker, op->quote.ticker);
 	if (email && *email)
-		return take_email(op, email);
+		return tw_cqrs_take_email(op, email);
 	return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "email",
 			       "give email or ticker: neither was given");
 }
@@ -262,7 +227,7 @@ int tw_cqrs_last_value(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *ema
 {
 	const char *p[1];
 
-	begin(q, op, TW_CQRS_K_LAST, done, arg);
+	tw_cqrs_op_begin(op, q, TW_CQRS_K_LAST, done, arg);
 	if (by_user_or_ticker(op, email, ticker) != TW_OK)
 		return op->rc;
 	if (op->quote.ticker[0]) {
@@ -279,7 +244,7 @@ int tw_cqrs_average(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *email,
 	char nb[24], why[TW_CQRS_MSG_MAX];
 	const char *p[2] = {NULL, nb};
 
-	begin(q, op, TW_CQRS_K_AVERAGE, done, arg);
+	tw_cqrs_op_begin(op, q, TW_CQRS_K_AVERAGE, done, arg);
 	if (by_user_or_ticker(op, email, ticker) != TW_OK)
 		return op->rc;
 	if (tw_cqrs_check_n(n, why, sizeof why) != TW_OK)
@@ -299,7 +264,7 @@ int tw_cqrs_list_users(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *aft
 	char lb[24];
 	const char *p[2] = {after ? after : "", lb};
 
-	begin(q, op, TW_CQRS_K_LIST, done, arg);
+	tw_cqrs_op_begin(op, q, TW_CQRS_K_LIST, done, arg);
 	op->row.user = row;
 	if (limit < 1 || limit > TW_CQRS_LIST_MAX)
 		return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "limit",
@@ -314,24 +279,9 @@ int tw_cqrs_list_users(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *aft
 int tw_cqrs_distinct_tickers(struct tw_cqrs *q, struct tw_cqrs_op *op, tw_cqrs_ticker_fn row,
 			     tw_cqrs_done_fn done, void *arg)
 {
-	begin(q, op, TW_CQRS_K_TICKERS, done, arg);
+	tw_cqrs_op_begin(op, q, TW_CQRS_K_TICKERS, done, arg);
 	op->row.ticker = row;
 	return submit(op, sql_tickers, 0, NULL, TW_DB_SINGLE_ROW);
-}
-
-int tw_cqrs_users_crossing(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *ticker,
-			   tw_cqrs_crossing_fn row, tw_cqrs_done_fn done, void *arg)
-{
-	const char *p[1] = {NULL};
-
-	begin(q, op, TW_CQRS_K_CROSSING, done, arg);
-	op->row.crossing = row;
-	if (ticker) {
-		if (take_ticker(op, ticker) != TW_OK)
-			return op->rc;
-		p[0] = op->quote.ticker;
-	}
-	return submit(op, sql_crossing, 1, p, TW_DB_SINGLE_ROW);
 }
 
 int tw_cqrs_users_crossing_page(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *ticker,
@@ -341,10 +291,10 @@ int tw_cqrs_users_crossing_page(struct tw_cqrs *q, struct tw_cqrs_op *op, const 
 	char lb[24];
 	const char *p[3] = {NULL, after ? after : "", lb};
 
-	begin(q, op, TW_CQRS_K_CROSSING, done, arg);
+	tw_cqrs_op_begin(op, q, TW_CQRS_K_CROSSING, done, arg);
 	op->row.crossing = row;
 	if (ticker) {
-		if (take_ticker(op, ticker) != TW_OK)
+		if (tw_cqrs_take_ticker(op, ticker, op->quote.ticker) != TW_OK)
 			return op->rc;
 		p[0] = op->quote.ticker;
 	}
@@ -364,7 +314,7 @@ int tw_cqrs_is_sent(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *notifi
 	const char *p[1] = {notification_id};
 	size_t n = notification_id ? strlen(notification_id) : 0;
 
-	begin(q, op, TW_CQRS_K_IS_SENT, done, arg);
+	tw_cqrs_op_begin(op, q, TW_CQRS_K_IS_SENT, done, arg);
 	if (n == 0 || n > TW_CQRS_NOTIF_ID_MAX)
 		return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "notification_id",
 				       "notification_id must have 1 to 128 characters");

@@ -112,12 +112,15 @@ void tw_cqrs_op_begin(struct tw_cqrs_op *op, struct tw_cqrs *q, int kind, tw_cqr
 	op->msg[0] = '\0';
 	op->count = 0;
 	op->replayed = 0;
-	op->response[0] = '\0';
+	op->legacy[0] = '\0';
+	op->field_text[0] = '\0';
 	op->average = 0;
 	memset(&op->idem, 0, sizeof op->idem);
 	op->reqid[0] = '\0';
 	op->scanned = 0;
 	op->last_key[0] = '\0';
+	memset(&op->user, 0, sizeof op->user);
+	memset(&op->quote, 0, sizeof op->quote);
 	memset(&op->res, 0, sizeof op->res);
 	op->res.msg = "";
 }
@@ -132,7 +135,7 @@ static void fill(struct tw_cqrs_op *op)
 	op->res.quote = op->quote.ticker[0] ? &op->quote : NULL;
 	op->res.average = op->average;
 	op->res.replayed = op->replayed;
-	op->res.response = op->response[0] ? op->response : NULL;
+	op->res.legacy_response = op->legacy[0] ? op->legacy : NULL;
 	op->res.scanned = op->scanned;
 	op->res.last_key = op->last_key[0] ? op->last_key : NULL;
 }
@@ -180,6 +183,52 @@ int tw_cqrs_op_submit_fail(struct tw_cqrs_op *op, int rc)
 	if (rc == TW_ERR_DB_BUSY)
 		return tw_cqrs_op_fail(op, rc, NULL, "this operation context is still in use");
 	return tw_cqrs_op_fail(op, rc, NULL, "cannot queue the statement (%d)", rc);
+}
+
+int tw_cqrs_take_email(struct tw_cqrs_op *op, const char *email)
+{
+	char why[TW_CQRS_MSG_MAX];
+
+	if (tw_cqrs_check_email(email, why, sizeof why) != TW_OK)
+		return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "email", "email %s", why);
+	snprintf(op->user.email, sizeof op->user.email, "%s", email);
+	return TW_OK;
+}
+
+int tw_cqrs_take_ticker(struct tw_cqrs_op *op, const char *ticker, char *out)
+{
+	char why[TW_CQRS_MSG_MAX];
+
+	if (tw_cqrs_check_ticker(ticker, out, why, sizeof why) != TW_OK)
+		return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "ticker", "ticker %s", why);
+	return TW_OK;
+}
+
+/* The end of a single-statement write: what count means depends on the call. */
+static int write_step(struct tw_db_job *j, int ev, const struct pg_result *res, void *arg)
+{
+	struct tw_cqrs_op *op = arg;
+
+	if (ev == TW_DB_ROW)
+		return 0;
+	if (ev == TW_DB_FAIL) {
+		tw_cqrs_op_db_fail(op, j);
+		tw_cqrs_op_finish(op);
+		return 0;
+	}
+	if (op->kind == TW_CQRS_K_DEAD || op->kind == TW_CQRS_K_QUOTE || op->kind == TW_CQRS_K_SENT)
+		op->count = 1;
+	else
+		op->count = tw_db_affected(res);
+	tw_cqrs_op_finish(op);
+	return 0;
+}
+
+int tw_cqrs_submit_write(struct tw_cqrs_op *op, const char *sql, int n, const char *const *p)
+{
+	int rc = tw_db_submit(&op->q->wr, &op->job, sql, n, p, 0, write_step, op);
+
+	return rc == TW_OK ? TW_OK : tw_cqrs_op_submit_fail(op, rc);
 }
 
 void tw_cqrs_parse_user(const struct pg_result *res, int row, struct tw_user *u)

@@ -1,5 +1,14 @@
 /* SPDX-License-Identifier: MIT */
-/* rpc_int.h - what server.c (connections) and methods.c (requests) share. */
+/* rpc_int.h - the rpc files' shared parts: slots (server.c), dispatch, the method table, replies.
+ *
+ * The calls point one way: server.c (connections) hands a line to tw_rpc_dispatch()
+ * (dispatch.c: envelope, auth, params), which runs a handler of the method table
+ * (methods.c: one handler per method over agent/cqrs); every answer goes out
+ * through reply.c (the JSON-RPC envelope), which calls nothing of the others. A
+ * request that waits for the database tells the server it is over through the
+ * callback the server gave tw_rpc_dispatch(), from the event loop, never from
+ * inside the dispatch: a line is never handled while another is.
+ */
 #ifndef TW_RPC_INT_H
 #define TW_RPC_INT_H
 
@@ -8,6 +17,11 @@
 #include "rpc.h"
 
 enum slot_state { SLOT_FREE = 0, SLOT_READ, SLOT_BUSY };
+
+struct rpc_slot;
+
+/** The request of a slot, answered later: the server goes on with the slot's next line. */
+typedef void (*tw_rpc_over_fn)(struct rpc_slot *s);
 
 struct rpc_slot {
 	struct tw_rpc *rpc;
@@ -21,21 +35,19 @@ struct rpc_slot {
 	size_t in_len;
 	int long_idx; /* borrowed long-line buffer, or -1 */
 	size_t line_drop; /* bytes of the line in progress, newline included */
-	int in_handle;    /* inside tw_rpc_handle_line: completion is synchronous */
 	size_t out_len, out_off;
 	tw_mono_t last_rx, line_started, write_started;
 	uint64_t requests;
 	/* the request in flight */
 	int notify; /* no id: no response */
 	char id[TW_RPC_ID_MAX + 1];
-	int method;
-	struct tw_cqrs_idem idem;
+	tw_rpc_over_fn over; /* a pending request calls it once answered */
 	struct tw_cqrs_op op;
-	/* a user.list page being streamed */
+	/* a user.list page being streamed into out */
+	struct tw_jw list;
 	int list_rows;
 	long long list_limit;
 	char list_last[TW_CQRS_EMAIL_MAX + 1];
-	size_t list_mark;
 	char small[TW_RPC_IN_SMALL];
 	char out[TW_RPC_OUT];
 };
@@ -64,29 +76,85 @@ struct tw_rpc {
 	uint64_t accepted, refused, requests, errors, closed_idle, closed_slow, closed_long;
 };
 
-/** Handle one complete line of @p s (without its newline). */
-void tw_rpc_handle_line(struct rpc_slot *s, const char *line, size_t len);
+/* ---- dispatch.c: one request line ---- */
+
+enum { RPC_DONE = 0, RPC_PENDING = 1 };
 
 /**
- * Queue one complete response line: {"jsonrpc":"2.0","id":ID,FRAGMENT}.
- * @p fragment is "\"result\":..." or "\"error\":{...}".
+ * Run the request line @p line of @p s (without its newline). @return RPC_DONE:
+ * the request is over, its answer (none for a notification or a blank line)
+ * queued; RPC_PENDING: it waits for the database, and @p over(s) is called
+ * exactly once, later, from the event loop, once its answer is queued.
  */
-void tw_rpc_respond(struct rpc_slot *s, const char *fragment, size_t len);
+int tw_rpc_dispatch(struct rpc_slot *s, const char *line, size_t len, tw_rpc_over_fn over);
 
-/** The same with the fragment in two pieces (e.g. "\"result\":" and a method's JSON). */
-void tw_rpc_respond_parts(struct rpc_slot *s, const char *a, size_t alen, const char *b,
-			  size_t blen);
+/* ---- methods.c: the method table ---- */
 
-/** A user.list page written straight into the slot's response buffer: send it. */
-void tw_rpc_respond_built(struct rpc_slot *s, size_t len);
+/* The params a method may take, one bit each (P_* in pnames' order). */
+enum { P_EMAIL, P_TICKER, P_HIGH, P_LOW, P_REQID, P_N, P_AFTER, P_LIMIT, P_COUNT };
+#define RPC_P(name) (1u << P_##name)
 
-/** Queue an error response. @p field may be NULL. */
+/** The name of param P_*. */
+extern const char *const tw_rpc_pnames[P_COUNT];
+
+/* The params of any method, decoded. Strings get room for one byte past their limit. */
+struct rpc_params {
+	char email[TW_CQRS_EMAIL_MAX + 2];
+	char ticker[TW_CQRS_TICKER_MAX + 2];
+	char request_id[TW_CQRS_REQID_MAX + 2];
+	char after[TW_CQRS_EMAIL_MAX + 2];
+	double high, low, n, limit;
+	unsigned seen; /* RPC_P() of every param given */
+};
+
+/** One method, as Redis' command table: its name, the params it takes and needs, its handler. */
+struct rpc_method {
+	const char *name;
+	unsigned params;   /* RPC_P() bits it takes; any other param is an error */
+	unsigned required; /* RPC_P() bits it needs (checked in P_* order) */
+	/** Run it with @p p (params checked). @return RPC_DONE or RPC_PENDING (as tw_rpc_dispatch). */
+	int (*run)(struct rpc_slot *s, const struct rpc_method *m, const struct rpc_params *p);
+};
+
+extern const struct rpc_method tw_rpc_methods[];
+extern const size_t tw_rpc_nmethods;
+
+/* ---- reply.c: every answer, in the JSON-RPC envelope {"jsonrpc":"2.0","id":ID,...} ---- */
+
+/*
+ * Answers of a TCP slot are queued after what it has queued already (the server
+ * sends them); the console's are written to the console at once. A notification
+ * (no id) is never answered, nor a slot whose connection has gone. An answer too
+ * large for the buffer becomes error -32603.
+ */
+
+/** Answer "result": @p json (@p len bytes of JSON text). */
+void tw_rpc_respond_result(struct rpc_slot *s, const char *json, size_t len);
+
+/** Answer an error, counted in the server's errors. @p msg "" or NULL: the code's name. */
 void tw_rpc_respond_error(struct rpc_slot *s, int code, const char *msg, const char *field);
 
-/** The request of @p s is over (response queued or none): go on with the next line. */
-void tw_rpc_request_done(struct rpc_slot *s);
+/**
+ * Answer the failed CQRS outcome @p r (code from tw_rpc_error_code(r->rc)); a
+ * replayed outcome repeats an answer already counted, so it is not counted again.
+ */
+void tw_rpc_respond_failure(struct rpc_slot *s, const struct tw_cqrs_result *r);
 
-/** Write an error fragment ("error":{...}) into @p w. */
-void tw_rpc_error_fragment(struct tw_jw *w, int code, const char *msg, const char *field);
+/** Answer with @p fragment ("result":... or "error":{...}) as stored by an earlier build. */
+void tw_rpc_respond_stored(struct rpc_slot *s, const char *fragment);
+
+/**
+ * A result streamed into the slot's own buffer as rows arrive: open writes the
+ * envelope and "result": into @p w, the caller appends the JSON value, close
+ * sends it, or error -32603 with @p too_big when it did not fit.
+ */
+void tw_rpc_result_open(struct rpc_slot *s, struct tw_jw *w);
+void tw_rpc_result_close(struct rpc_slot *s, struct tw_jw *w, const char *too_big);
+
+/**
+ * A whole error line -32007 for a peer no slot reads (a connection refused, a
+ * full console queue), into @p buf: id null, no "data". @return its length, 0 when it does not fit.
+ */
+size_t tw_rpc_refusal(char *buf, size_t len, const char *msg);
 
 #endif

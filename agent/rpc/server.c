@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* server.c - the JSON-RPC line server: listener, fixed connection slots, framing, time-outs. */
+/* server.c - the JSON-RPC line server: listener, fixed slots, framing, time-outs, the console. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,103 +90,13 @@ static void flush(struct rpc_slot *s)
 		update_mask(s);
 }
 
-void tw_rpc_respond(struct rpc_slot *s, const char *fragment, size_t len)
-{
-	tw_rpc_respond_parts(s, fragment, len, NULL, 0);
-}
-
-void tw_rpc_respond_built(struct rpc_slot *s, size_t len)
-{
-	if (s->notify)
-		return;
-	if (s->console) {
-		if (s->rpc->ag->console_on)
-			tw_console_write(&s->rpc->ag->console, s->out, len);
-		return;
-	}
-	if (s->fd < 0)
-		return;
-	s->write_started = tw_hal_now();
-	s->out_off = 0;
-	s->out_len = len;
-}
-
-void tw_rpc_respond_parts(struct rpc_slot *s, const char *fragment, size_t len, const char *b,
-			  size_t blen)
-{
-	struct tw_rpc *r = s->rpc;
-	struct tw_jw w;
-
-	if (s->notify)
-		return;
-	if (s->console) {
-		tw_jw_init(&w, r->scratch, sizeof r->scratch);
-	} else {
-		if (s->fd < 0)
-			return;
-		tw_jw_init(&w, s->out + s->out_len, sizeof s->out - s->out_len);
-	}
-	tw_jw_lit(&w, "{\"jsonrpc\":\"2.0\",\"id\":");
-	tw_jw_lit(&w, s->id[0] ? s->id : "null");
-	tw_jw_lit(&w, ",");
-	tw_jw_raw(&w, fragment, len);
-	if (b)
-		tw_jw_raw(&w, b, blen);
-	tw_jw_lit(&w, "}\n");
-	if (w.overflow) {
-		struct tw_jw e;
-		char frag[160];
-
-		tw_jw_init(&e, frag, sizeof frag);
-		tw_rpc_error_fragment(&e, TW_RPC_INTERNAL, "response too large for the reply buffer",
-				      NULL);
-		tw_jw_init(&w, s->console ? r->scratch : s->out + s->out_len,
-			   s->console ? sizeof r->scratch : sizeof s->out - s->out_len);
-		tw_jw_lit(&w, "{\"jsonrpc\":\"2.0\",\"id\":");
-		tw_jw_lit(&w, s->id[0] ? s->id : "null");
-		tw_jw_lit(&w, ",");
-		tw_jw_raw(&w, frag, e.len);
-		tw_jw_lit(&w, "}\n");
-		if (w.overflow)
-			return;
-	}
-	if (s->console) {
-		if (r->ag->console_on)
-			tw_console_write(&r->ag->console, w.buf, w.len);
-		return;
-	}
-	if (s->out_len == 0)
-		s->write_started = tw_hal_now();
-	s->out_len += w.len;
-}
-
-void tw_rpc_respond_error(struct rpc_slot *s, int code, const char *msg, const char *field)
-{
-	char frag[TW_CQRS_MSG_MAX * 2 + 128];
-	struct tw_jw w;
-
-	s->rpc->errors++;
-	tw_jw_init(&w, frag, sizeof frag);
-	tw_rpc_error_fragment(&w, code, msg, field);
-	tw_rpc_respond(s, frag, w.len);
-}
-
 static void read_some(struct rpc_slot *s);
 static void console_run(struct tw_rpc *r);
 
-void tw_rpc_request_done(struct rpc_slot *s)
+/* The line of @p s just answered leaves the input; a borrowed long-line buffer goes back
+ * once the rest fits the slot's own. */
+static void line_answered(struct rpc_slot *s)
 {
-	if (s->console) {
-		s->state = SLOT_READ;
-		if (!s->in_handle)
-			console_run(s->rpc);
-		return;
-	}
-	if (s->fd < 0) { /* closed while the request ran */
-		s->state = SLOT_FREE;
-		s->closing = 0;
-		return;
-	}
 	s->state = SLOT_READ;
 	if (s->line_drop > s->in_len)
 		s->line_drop = s->in_len;
@@ -199,11 +109,26 @@ void tw_rpc_request_done(struct rpc_slot *s)
 		memcpy(s->small, s->in, s->in_len);
 		release_long(s);
 	}
-	if (!s->in_handle) { /* the database answered: send, then go on with the next line */
-		flush(s);
-		if (s->fd >= 0 && s->out_len == 0)
-			read_some(s);
+}
+
+/* A request that waited for the database is answered (from the loop, never from inside
+ * tw_rpc_dispatch): send, then go on with the next line. */
+static void request_over(struct rpc_slot *s)
+{
+	if (s->console) {
+		s->state = SLOT_READ;
+		console_run(s->rpc);
+		return;
 	}
+	if (s->fd < 0) { /* closed while the request ran */
+		s->state = SLOT_FREE;
+		s->closing = 0;
+		return;
+	}
+	line_answered(s);
+	flush(s);
+	if (s->fd >= 0 && s->out_len == 0)
+		read_some(s);
 }
 
 /* Run the complete lines buffered in @p s, one request at a time. */
@@ -223,11 +148,9 @@ static void next_lines(struct rpc_slot *s)
 		s->requests++;
 		s->rpc->requests++;
 		s->line_drop = (size_t)(nl - s->in) + 1;
-		s->in_handle = 1;
-		tw_rpc_handle_line(s, s->in, len);
-		s->in_handle = 0;
-		if (s->state == SLOT_BUSY)
+		if (tw_rpc_dispatch(s, s->in, len, request_over) == RPC_PENDING)
 			break; /* the database answers later */
+		line_answered(s);
 		flush(s);
 	}
 }
@@ -334,13 +257,12 @@ static void on_listen(struct tw_loop *l, int fd, unsigned ready, void *arg)
 		}
 		if (s == NULL || tw_loop_add_fd(r->loop, cfd, TW_HAL_READ, on_slot,
 						s ? s : (void *)r) != TW_OK) {
-			static const char busy[] =
-				"{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32007,"
-				"\"message\":\"server busy: every connection slot is in use "
-				"([limits] rpc_slots); retry later\"}}\n";
+			char busy[192];
+			size_t n = tw_rpc_refusal(busy, sizeof busy, "server busy: every connection "
+						  "slot is in use ([limits] rpc_slots); retry later");
 
 			r->refused++;
-			(void)tw_hal_send(cfd, busy, sizeof busy - 1);
+			(void)tw_hal_send(cfd, busy, n);
 			tw_hal_close(cfd);
 			tw_log(TW_LOG_WARN, "rpc", "%s refused: all %zu slots in use", peer,
 			       r->nslots);
@@ -403,7 +325,7 @@ static int64_t sweep(struct tw_loop *l, void *arg)
 	return every < 50 ? 50 : every > 1000 ? 1000 : every;
 }
 
-/* Run the console's queued lines one at a time (a request may finish synchronously). */
+/* Run the console's queued lines one at a time, until one waits for the database. */
 static void console_run(struct tw_rpc *r)
 {
 	struct rpc_slot *s = r->console;
@@ -420,9 +342,9 @@ static void console_run(struct tw_rpc *r)
 		s->state = SLOT_BUSY;
 		s->requests++;
 		r->requests++;
-		s->in_handle = 1;
-		tw_rpc_handle_line(s, line, n);
-		s->in_handle = 0;
+		if (tw_rpc_dispatch(s, line, n, request_over) == RPC_PENDING)
+			return; /* request_over runs the rest */
+		s->state = SLOT_READ;
 	}
 }
 
@@ -434,11 +356,11 @@ static void on_console_json(struct tw_agent *ag, const char *line, void *arg)
 	size_t n = strlen(line);
 
 	if (n + 1 > sizeof s->small - s->in_len) {
-		static const char busy[] =
-			"{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32007,\"message\":"
-			"\"console request queue full (2 KiB): wait for the answers\"}}\n";
+		char busy[160];
 
-		tw_console_write(&ag->console, busy, sizeof busy - 1);
+		tw_console_write(&ag->console, busy,
+				 tw_rpc_refusal(busy, sizeof busy, "console request queue full "
+						"(2 KiB): wait for the answers"));
 		return;
 	}
 	memcpy(s->in + s->in_len, line, n);

@@ -200,6 +200,8 @@ static void calls_validate_before_the_database(void **state)
 	char big[TW_CQRS_NOTIF_ID_MAX + 2];
 	struct tw_cqrs_idem idem = {.request_id = "bad id!", .method = "user.register",
 				    .ttl_ms = 1000};
+	struct tw_cqrs_advance adv = {"a@b.c", "AAPL", 7, 100};
+	static char advbuf[1024];
 
 	(void)state;
 #define EXPECT(call, fld)                                                                      \
@@ -223,8 +225,9 @@ static void calls_validate_before_the_database(void **state)
 	EXPECT(tw_cqrs_save_quote(q, &op, "AAPL", -3, 1000, done, NULL), "value");
 	EXPECT(tw_cqrs_save_quote(q, &op, "AAPL", 3, 0, done, NULL), "time");
 	EXPECT(tw_cqrs_save_quote(q, &op, "A;", 3, 1000, done, NULL), "ticker");
-	EXPECT(tw_cqrs_advance_alert(q, &op, "a@b.c", "AAPL", 7, 100, done, NULL), "condition");
-	EXPECT(tw_cqrs_rearm_inside_band(q, &op, "", done, NULL), "ticker");
+	EXPECT(tw_cqrs_advance_alerts(q, &op, &adv, 1, advbuf, sizeof advbuf, done, NULL),
+	       "condition");
+	EXPECT(tw_cqrs_rearm_page(q, &op, "", "", 10, done, NULL), "ticker");
 	EXPECT(tw_cqrs_record_sent(q, &op, "", "a@b.c", done, NULL), "notification_id");
 	EXPECT(tw_cqrs_record_sent(q, &op, "n1", "not an address", done, NULL), "email");
 	EXPECT(tw_cqrs_mark_sending(q, &op, "", "a@b.c", done, NULL), "notification_id");
@@ -244,7 +247,7 @@ static void calls_validate_before_the_database(void **state)
 	EXPECT(tw_cqrs_average(q, &op, NULL, "AAPL", 1001, done, NULL), "n");
 	EXPECT(tw_cqrs_list_users(q, &op, "", 0, NULL, done, NULL), "limit");
 	EXPECT(tw_cqrs_list_users(q, &op, "", TW_CQRS_LIST_MAX + 1, NULL, done, NULL), "limit");
-	EXPECT(tw_cqrs_users_crossing(q, &op, "bad ticker", NULL, done, NULL), "ticker");
+	EXPECT(tw_cqrs_users_crossing_page(q, &op, "bad ticker", "", 10, NULL, done, NULL), "ticker");
 	EXPECT(tw_cqrs_is_sent(q, &op, "", done, NULL), "notification_id");
 	EXPECT(tw_cqrs_expire_requests(q, &op, 10, done, NULL), "ttl");
 #undef EXPECT

@@ -16,7 +16,9 @@
 #include "fake_hal.h"
 #include "rpc/rpc.h"
 
-/* ---- a scripted CQRS: answers on the next loop turn, keeps request ids like the real one ---- */
+/* ---- a scripted CQRS: answers on the next loop turn, keeps request ids like the real one:
+ * the outcome as data (rc, field, msg, row) replayed in the result, or the answer text a build
+ * before that format stored (legacy) ---- */
 
 struct tw_cqrs {
 	int dummy;
@@ -30,13 +32,19 @@ static int sync_fail;        /* the next call fails at once with next_rc */
 static int executed;         /* commands actually executed */
 static char last_reqid[80], last_method[48];
 static struct {
-	char id[80], method[48], params[128], response[TW_CQRS_RESPONSE_MAX];
+	char id[80], method[48], params[128], legacy[TW_CQRS_RESPONSE_MAX];
+	int rc;
+	const char *field;
+	char msg[TW_CQRS_MSG_MAX];
+	struct tw_user user;
+	int has_user;
 } stored[16];
 static int nstored;
 
 struct pending {
 	struct tw_cqrs_op *op;
 	char params[128];
+	char reqid[80], method[48]; /* copies: the caller's strings do not outlive the call */
 };
 static struct pending pend;
 
@@ -62,35 +70,43 @@ static int64_t complete(struct tw_loop *l, void *arg)
 		r->average = 120.25;
 		r->count = 3;
 	}
-	if (op->idem.request_id && op->idem.format) {
+	if (pend.reqid[0]) {
 		int i;
 
-		for (i = 0; i < nstored && strcmp(stored[i].id, op->idem.request_id) != 0; i++)
+		for (i = 0; i < nstored && strcmp(stored[i].id, pend.reqid) != 0; i++)
 			;
 		if (i < nstored) {
-			if (strcmp(stored[i].method, op->idem.method) != 0 ||
+			memset(r, 0, sizeof *r);
+			if (strcmp(stored[i].method, pend.method) != 0 ||
 			    strcmp(stored[i].params, pend.params) != 0) {
-				memset(r, 0, sizeof *r);
 				r->rc = TW_ERR_CQRS_REUSED;
 				r->msg = "request_id reused";
 				r->field = "request_id";
-			} else {
-				memset(r, 0, sizeof *r);
+			} else if (stored[i].legacy[0]) {
 				r->replayed = 1;
-				r->response = stored[i].response;
+				r->legacy_response = stored[i].legacy;
+			} else {
+				r->replayed = 1;
+				r->rc = stored[i].rc;
+				r->field = stored[i].field;
+				r->msg = stored[i].msg;
+				r->user = stored[i].has_user ? &stored[i].user : NULL;
 			}
 		} else {
 			executed++;
 			if (r->rc == 0 || r->rc == TW_ERR_CQRS_EXISTS || r->rc == TW_ERR_CQRS_NOT_FOUND) {
-				size_t n = op->idem.format(op->idem.format_arg, r, stored[nstored].response,
-							   sizeof stored[nstored].response);
-
-				assert_true(n > 0);
-				snprintf(stored[nstored].id, sizeof stored[0].id, "%s", op->idem.request_id);
+				snprintf(stored[nstored].id, sizeof stored[0].id, "%s", pend.reqid);
 				snprintf(stored[nstored].method, sizeof stored[0].method, "%s",
-					 op->idem.method);
+					 pend.method);
 				snprintf(stored[nstored].params, sizeof stored[0].params, "%s", pend.params);
-				r->response = stored[nstored++].response;
+				stored[nstored].legacy[0] = '\0';
+				stored[nstored].rc = r->rc;
+				stored[nstored].field = r->field;
+				snprintf(stored[nstored].msg, sizeof stored[0].msg, "%s", r->msg);
+				stored[nstored].has_user = r->user != NULL;
+				if (r->user)
+					stored[nstored].user = *r->user;
+				nstored++;
 			}
 		}
 	} else {
@@ -106,9 +122,8 @@ static int start_op(struct tw_cqrs_op *op, const struct tw_cqrs_idem *idem, tw_c
 	memset(&op->res, 0, sizeof op->res);
 	op->done = done;
 	op->arg = arg;
-	memset(&op->idem, 0, sizeof op->idem);
+	pend.reqid[0] = pend.method[0] = '\0';
 	if (idem) {
-		op->idem = *idem;
 		snprintf(last_reqid, sizeof last_reqid, "%s", idem->request_id ? idem->request_id : "");
 		snprintf(last_method, sizeof last_method, "%s", idem->method ? idem->method : "");
 	}
@@ -121,6 +136,10 @@ static int start_op(struct tw_cqrs_op *op, const struct tw_cqrs_idem *idem, tw_c
 	}
 	pend.op = op;
 	snprintf(pend.params, sizeof pend.params, "%s", params);
+	if (idem && idem->request_id) {
+		snprintf(pend.reqid, sizeof pend.reqid, "%s", idem->request_id);
+		snprintf(pend.method, sizeof pend.method, "%s", idem->method ? idem->method : "");
+	}
 	assert_true(tw_loop_add_timer(&ag.loop, 0, complete, op) > 0);
 	return TW_OK;
 }
@@ -302,6 +321,33 @@ static const char *sent(int fd)
 	size_t len;
 
 	return fake_peer_sent(fd, &len);
+}
+
+/* The errors count of the server's status line. */
+static unsigned long long errors_count(void)
+{
+	char st[512];
+	const char *e;
+	unsigned long long n = 0;
+
+	tw_rpc_status(srv, st, sizeof st);
+	e = strstr(st, " requests, ");
+	assert_non_null(e);
+	assert_int_equal(sscanf(e, " requests, %llu errors", &n), 1);
+	return n;
+}
+
+/* The answer to the request with JSON-RPC id @p id in @p got, from just after the id. */
+static void answer_after_id(const char *got, const char *id, char *out, size_t len)
+{
+	char key[64];
+	const char *a;
+
+	snprintf(key, sizeof key, "\"id\":%s,", id);
+	a = strstr(got, key);
+	assert_non_null(a);
+	a += strlen(key);
+	snprintf(out, len, "%.*s", (int)strcspn(a, "\n"), a);
 }
 
 static int count_lines(const char *s)
@@ -489,6 +535,7 @@ static void request_ids(void **state)
 	const char *got;
 	const char *first, *second;
 	char a[512], b[512];
+	unsigned long long errors;
 
 	(void)state;
 	got = ask(fd, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"user.register\",\"params\":{\"email\":\"a@example.com\",\"ticker\":\"AAPL\"}}\n", 0);
@@ -515,16 +562,33 @@ static void request_ids(void **state)
 	next_rc = TW_ERR_CQRS_EXISTS;
 	got = ask(fd, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"user.register\",\"params\":{\"email\":\"b@example.com\",\"ticker\":\"AAPL\",\"request_id\":\"req-2\"}}\n", 0);
 	assert_non_null(strstr(got, "\"id\":4,\"error\":{\"code\":-32004"));
+	errors = errors_count();
 	next_rc = 0;
 	got = ask(fd, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"user.register\",\"params\":{\"email\":\"b@example.com\",\"ticker\":\"AAPL\",\"request_id\":\"req-2\"}}\n", 0);
 	assert_non_null(strstr(got, "\"id\":5,\"error\":{\"code\":-32004"));
 	assert_int_equal(executed, 2);
+	/* the same bytes as the first answer; a repeat is not counted as a new error */
+	answer_after_id(got, "4", a, sizeof a);
+	answer_after_id(got, "5", b, sizeof b);
+	assert_string_equal(a, b);
+	assert_int_equal(errors_count(), errors);
 	/* a request id that is not a string */
 	got = ask(fd, "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"user.delete\",\"params\":{\"email\":\"b@example.com\",\"request_id\":17}}\n", 0);
 	assert_non_null(strstr(got, "\"id\":6,\"error\":{\"code\":-32602"));
 	/* a request id longer than 64 characters */
 	got = ask(fd, "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"user.delete\",\"params\":{\"email\":\"b@example.com\",\"request_id\":\"0123456789012345678901234567890123456789012345678901234567890123456789\"}}\n", 0);
 	assert_non_null(strstr(got, "\"id\":7,\"error\":{\"code\":-32002"));
+	/* an id stored by a build before the outcome format: the answer text it stored, as is */
+	snprintf(stored[nstored].id, sizeof stored[0].id, "req-old");
+	snprintf(stored[nstored].method, sizeof stored[0].method, "user.delete");
+	snprintf(stored[nstored].params, sizeof stored[0].params, "old@example.com");
+	snprintf(stored[nstored].legacy, sizeof stored[0].legacy,
+		 "\"result\":{\"deleted\":\"old@example.com\"}");
+	nstored++;
+	got = ask(fd, "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"user.delete\",\"params\":{\"email\":\"old@example.com\",\"request_id\":\"req-old\"}}\n", 0);
+	assert_non_null(strstr(got, "\n{\"jsonrpc\":\"2.0\",\"id\":8,"
+				    "\"result\":{\"deleted\":\"old@example.com\"}}\n"));
+	assert_int_equal(executed, 2);
 }
 
 static void slow_client_is_cut(void **state)

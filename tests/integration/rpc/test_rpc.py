@@ -299,6 +299,38 @@ def at_most_once():
 
 
 @test
+def replay_bytes_and_upgrade():
+    """A repeat gets the very bytes of the first answer (under its own id), for a result and for
+    an error; so does an id whose row a build before the outcome format stored (its answer text)."""
+    c = Client(AGENT.port)
+
+    def line(i, email, rid):
+        c.send_raw(('{"jsonrpc":"2.0","id":%d,"method":"user.register","params":{"email":"%s",'
+                    '"ticker":"sap.de","high":123.456,"low":0.1,"request_id":"%s"}}\n'
+                    % (i, email, rid)).encode())
+        return c.read_line()
+
+    def same(a, i, b, what):
+        check(a.replace('"id":1,', '"id":%d,' % i, 1) == b, "%s: %s / %s" % (what, a, b))
+    first = line(1, "fay@example.com", "rb-1")
+    check('"result":{"email":"fay@example.com"' in first, "first: %s" % first)
+    same(first, 2, line(2, "fay@example.com", "rb-1"), "replayed result")
+    err = line(1, "fay@example.com", "rb-2")
+    check('"code":-32004' in err, "exists: %s" % err)
+    same(err, 3, line(3, "fay@example.com", "rb-2"), "replayed error")
+    stored = json.loads(sql(URL, "SELECT response FROM rpc_requests WHERE request_id = 'rb-1'")[0][0])
+    check(stored.get("v") == 1 and stored["rc"] == 0 and stored["user"]["email"] == "fay@example.com",
+          "stored outcome: %s" % stored)
+    # the rows of the previous build held the answer fragment it rendered: replayed as they are
+    for rid, ans in (("rb-1", first), ("rb-2", err)):
+        old = ans.split(",", 2)[2][:-1]  # after {"jsonrpc":"2.0","id":1, and before the last }
+        sql(URL, "UPDATE rpc_requests SET response = :'v1' WHERE request_id = :'v2'", old, rid)
+        same(ans, 4, line(4, "fay@example.com", rid), "previous build's row %s" % rid)
+    check(count("users", "email = 'fay@example.com'") == 1, "a replay executed")
+    c.close()
+
+
+@test
 def concurrent_clients():
     errors = []
 
