@@ -309,8 +309,8 @@ void tw_smtp_pump(struct tw_smtp *s)
 		long n;
 
 		if (s->out_off < s->out_len) {
-			/* After would-block the stream holds the retry to the blocked length, so
-			 * an end of data appended meanwhile (tw_smtp_release_dot) is not lost. */
+			/* The end of data may be appended (tw_smtp_release_dot) while a write is
+			 * blocked: the stream holds the retry to the blocked length (stream.h). */
 			n = tw_stream_write(&s->stream, s->out + s->out_off, s->out_len - s->out_off,
 					    &want);
 			if (n == TW_ERR_WOULD_BLOCK) {
