@@ -106,14 +106,16 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* Alternate client and server steps until the client's handshake ends. */
-static int pump_handshake(struct tw_tls *t)
+/* Alternate client and server steps until the client's handshake ends: through stream @p st
+ * when given, else on session @p t. */
+static int pump_handshake_of(struct tw_tls *t, struct tw_stream *st)
 {
 	unsigned want;
 	int rc = TW_ERR_WOULD_BLOCK;
 
 	for (int i = 0; i < 2000 && rc == TW_ERR_WOULD_BLOCK; i++) {
-		rc = tw_tls_handshake(t, &want, err, sizeof err);
+		rc = st ? tw_stream_handshake(st, &want, err, sizeof err)
+			: tw_tls_handshake(t, &want, err, sizeof err);
 		if (rc == TW_ERR_WOULD_BLOCK)
 			assert_true(want == TW_HAL_READ || want == TW_HAL_WRITE);
 		int s = mbedtls_ssl_handshake(&srv.ssl);
@@ -122,6 +124,10 @@ static int pump_handshake(struct tw_tls *t)
 	}
 	return rc;
 }
+
+static int pump_handshake(struct tw_tls *t) { return pump_handshake_of(t, NULL); }
+
+static int pump_stream_handshake(struct tw_stream *st) { return pump_handshake_of(NULL, st); }
 
 static void handshake_and_echo_over_tiny_reads(void **state)
 {
@@ -239,21 +245,6 @@ static void config_errors(void **state)
 	assert_int_equal(tw_tls_config_init(&c, "", 1, err, sizeof err), TW_ERR_TLS_CONFIG);
 	assert_non_null(strstr(err, "no CA file"));
 	tw_tls_config_free(&c);
-}
-
-/* Alternate client and server steps until the stream's handshake ends. */
-static int pump_stream_handshake(struct tw_stream *st)
-{
-	unsigned want;
-	int rc = TW_ERR_WOULD_BLOCK;
-
-	for (int i = 0; i < 2000 && rc == TW_ERR_WOULD_BLOCK; i++) {
-		rc = tw_stream_handshake(st, &want, err, sizeof err);
-		int s = mbedtls_ssl_handshake(&srv.ssl);
-
-		(void)s;
-	}
-	return rc;
 }
 
 /* What the server has decrypted so far, up to @p want bytes, into @p buf. */
