@@ -2,10 +2,12 @@
 /* http.h - a small HTTP/1.1 GET client on the event loop: keep-alive, content-length and
  * chunked bodies, a bound on the response size, connect and response time-outs on loop timers.
  *
- * The byte stream goes through a transport (plain HAL sockets or TLS over
- * them), so the parser and the time-outs are tested over plain scripted peers.
- * One request at a time per client; the done callback is always called later
- * from the loop, never from inside tw_http_get().
+ * Two parts: the response parser (http_parse.c), pure and fed any split of
+ * the bytes, and the loop-driven client (http_client.c), whose bytes go
+ * through the caller's tw_stream (tls/stream.h: in clear for http://, TLS
+ * for https://), so the parser and the time-outs are tested over plain
+ * scripted peers. One request at a time per client; the done callback is
+ * always called later from the loop, never from inside tw_http_get().
  */
 #ifndef TW_HTTP_H
 #define TW_HTTP_H
@@ -16,7 +18,7 @@
 #include "hal.h"
 
 struct tw_loop;
-struct tw_tls_config;
+struct tw_stream;
 
 enum {
 	TW_ERR_HTTP_PROTO = -400,   /**< not HTTP, or a malformed message */
@@ -30,7 +32,7 @@ enum {
 #define TW_HTTP_LINE_MAX 1024   /* longest status or header line */
 #define TW_HTTP_HEAD_MAX 16384  /* all header lines together */
 
-/* ---- parser (pure, fed any split of the bytes) ---- */
+/* ---- parser (http_parse.c: pure, fed any split of the bytes) ---- */
 
 struct tw_http_parser {
 	int state;
@@ -63,27 +65,7 @@ int tw_http_parse(struct tw_http_parser *p, const unsigned char *data, size_t le
  */
 int tw_http_parse_eof(struct tw_http_parser *p, char *err, size_t errlen);
 
-/* ---- transports ---- */
-
-struct tw_http_transport_ops {
-	/** Begin on connected socket @p fd for @p host. */
-	int (*start)(void *ctx, int fd, const char *host, char *err, size_t errlen);
-	/** 0 done, TW_ERR_WOULD_BLOCK with *want, or an error. */
-	int (*handshake)(void *ctx, unsigned *want, char *err, size_t errlen);
-	long (*read)(void *ctx, void *buf, size_t len, unsigned *want);
-	long (*write)(void *ctx, const void *buf, size_t len, unsigned *want);
-	/** End the session (not the socket). Safe twice. */
-	void (*close)(void *ctx);
-};
-
-extern const struct tw_http_transport_ops tw_http_plain_ops;
-extern const struct tw_http_transport_ops tw_http_tls_ops;
-
-struct tw_http_plain {
-	int fd;
-};
-
-/* ---- client ---- */
+/* ---- client (http_client.c: on the loop, through a tw_stream) ---- */
 
 /**
  * The request ended. @p rc 0 with the HTTP @p status and body (NUL-terminated,
@@ -95,8 +77,8 @@ typedef void (*tw_http_done_fn)(void *arg, int rc, int status, const char *body,
 
 struct tw_http_client {
 	struct tw_loop *loop;
-	const struct tw_http_transport_ops *ops;
-	void *tctx; /* transport context: struct tw_http_plain or the TLS one */
+	struct tw_stream *st; /* the caller's byte stream, opened on each new connection */
+	int tls;              /* https://: the stream switches to TLS after connecting */
 	char host[128];
 	char hosthdr[144];
 	char prefix[256]; /* path of the base URL, without a trailing slash */
@@ -121,14 +103,16 @@ struct tw_http_client {
 
 /**
  * Parse @p base_url (http://host[:port][/path] or https://...) and set up.
- * @p body is the response buffer (@p body_cap bytes: the size bound), @p rbuf
- * a read scratch buffer. @p ops/@p tctx: the transport (TLS for https).
- * @return 0 or TW_ERR_HTTP_URL with text.
+ * @p st is the byte stream (tw_stream_init(): with a TLS configuration for
+ * https://), owned by the caller and used by this client alone. @p body is the
+ * response buffer (@p body_cap bytes: the size bound), @p rbuf a read scratch
+ * buffer. @return 0, TW_ERR_HTTP_URL, or TW_ERR_ARG (https:// over a stream
+ * without TLS), with text.
  */
 int tw_http_client_init(struct tw_http_client *c, struct tw_loop *loop, const char *base_url,
-			const struct tw_http_transport_ops *ops, void *tctx, unsigned char *body,
-			size_t body_cap, unsigned char *rbuf, size_t rbuf_cap, int64_t timeout_ms,
-			char *err, size_t errlen);
+			struct tw_stream *st, unsigned char *body, size_t body_cap,
+			unsigned char *rbuf, size_t rbuf_cap, int64_t timeout_ms, char *err,
+			size_t errlen);
 
 /** Split a base URL. @return 0 or TW_ERR_HTTP_URL. @p tls set to 1 for https. */
 int tw_http_parse_url(const char *url, int *tls, char *host, size_t hostlen, uint16_t *port,

@@ -85,8 +85,6 @@ static int open_yahoo(struct tw_quotes *s, const struct tw_config *cfg, struct t
 	unsigned char *rbuf = tw_arena_carve(a, YAHOO_RBUF, "quote read buffer", "arena_kb");
 	void *toks = tw_arena_carve(a, token_count(cfg) * tw_yahoo_token_size(),
 				    "quote JSON tokens", "quote_response_kb");
-	const struct tw_http_transport_ops *ops = &tw_http_plain_ops;
-	void *tctx = &y->plain;
 	int rc;
 
 	if (body == NULL || rbuf == NULL || toks == NULL) {
@@ -101,11 +99,11 @@ static int open_yahoo(struct tw_quotes *s, const struct tw_config *cfg, struct t
 		if (rc != TW_OK)
 			return rc;
 		y->tls_ready = 1;
-		tw_http_tls_setup(&y->tls, &y->tlscfg);
-		ops = &tw_http_tls_ops;
-		tctx = &y->tls;
+		tw_stream_init(&y->stream, &y->tlscfg, &y->tls);
+	} else {
+		tw_stream_init(&y->stream, NULL, NULL);
 	}
-	rc = tw_http_client_init(&y->http, loop, cfg->quotes.base, ops, tctx, body,
+	rc = tw_http_client_init(&y->http, loop, cfg->quotes.base, &y->stream, body,
 				 body_bytes(cfg), rbuf, YAHOO_RBUF, cfg->quotes.timeout_ms, err,
 				 errlen);
 	if (rc != TW_OK)

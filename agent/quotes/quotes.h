@@ -19,7 +19,8 @@
 #include <stdint.h>
 
 #include "quotes/http.h"
-#include "quotes/http_tls.h"
+#include "tls/stream.h"
+#include "tls/tls.h"
 
 struct tw_arena;
 struct tw_config;
@@ -64,8 +65,8 @@ struct tw_replay {
 
 struct tw_yahoo {
 	struct tw_http_client http;
-	struct tw_http_plain plain;
-	struct tw_http_tls tls;
+	struct tw_stream stream; /* the HTTP client's: in clear, or TLS for https:// */
+	struct tw_tls tls;       /* the stream's TLS session */
 	struct tw_tls_config tlscfg;
 	int tls_ready;
 	void *toks; /* jsmntok_t[ntoks] */

@@ -38,6 +38,7 @@
 
 #include "core/config.h"
 #include "hal.h"
+#include "tls/stream.h"
 
 struct tw_arena;
 struct tw_loop;
@@ -202,9 +203,7 @@ struct tw_smtp {
 	char from_addr[TW_SMTP_ADDR_MAX + 1];
 	int state;
 	int fd;
-	int tls_on;           /* records go through TLS */
-	int tls_started;      /* a TLS session exists (handshake begun) */
-	void *tls;            /* struct tw_tls, carved */
+	struct tw_stream stream; /* in clear, then TLS (implicit, or after STARTTLS); session carved */
 	long long timer;
 	unsigned caps;
 	uint64_t size_limit;

@@ -248,7 +248,14 @@ long tw_tls_write(struct tw_tls *t, const void *buf, size_t len, unsigned *want)
 	int rc;
 
 	*want = 0;
+	if (t->wpend && len > t->wpend)
+		len = t->wpend;
 	rc = mbedtls_ssl_write(&t->ssl, buf, len);
+	if (rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE) {
+		t->wpend = len;
+		return map_rc(t, rc, want);
+	}
+	t->wpend = 0;
 	if (rc > 0)
 		return rc;
 	return map_rc(t, rc, want);

@@ -36,6 +36,7 @@ struct tw_tls {
 	mbedtls_ssl_context ssl;
 	int fd;
 	int io_rc; /* last HAL error seen by the BIO callbacks */
+	size_t wpend; /* length of a write that returned WANT_*, until it completes */
 	int handshake_done;
 	int ready;
 };
@@ -83,8 +84,11 @@ int tw_tls_handshake(struct tw_tls *t, unsigned *want, char *err, size_t errlen)
 long tw_tls_read(struct tw_tls *t, void *buf, size_t len, unsigned *want);
 
 /**
- * Write bytes. @return count accepted (> 0, maybe fewer than @p len; call
- * again with the same remaining data after TW_ERR_WOULD_BLOCK), or an error.
+ * Write bytes. @return count accepted (> 0, maybe fewer than @p len), or an
+ * error. After TW_ERR_WOULD_BLOCK call again with the same buffer and length
+ * (Mbed TLS has built the record from them): a longer length is cut back to
+ * the blocked one, so bytes the caller appended meanwhile are not reported as
+ * sent before they are (Mbed TLS would report the new length).
  */
 long tw_tls_write(struct tw_tls *t, const void *buf, size_t len, unsigned *want);
 

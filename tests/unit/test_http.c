@@ -13,11 +13,12 @@
 #include "log.h"
 #include "loop.h"
 #include "quotes/http.h"
+#include "tls/stream.h"
 
 static struct tw_arena arena;
 static struct tw_loop loop;
 static struct tw_http_client cl;
-static struct tw_http_plain plain;
+static struct tw_stream stream;
 static unsigned char body[256];
 static unsigned char rbuf[64];
 
@@ -49,9 +50,9 @@ static int setup(void **state)
 	memset(&got, 0, sizeof got);
 	if (tw_arena_init(&arena, 65536) != TW_OK || tw_loop_init(&loop, &arena, 8, 8) != TW_OK)
 		return -1;
-	return tw_http_client_init(&cl, &loop, "http://quotes.example:8080/api/", &tw_http_plain_ops,
-				   &plain, body, sizeof body, rbuf, sizeof rbuf, 10000, err,
-				   sizeof err);
+	tw_stream_init(&stream, NULL, NULL);
+	return tw_http_client_init(&cl, &loop, "http://quotes.example:8080/api/", &stream, body,
+				   sizeof body, rbuf, sizeof rbuf, 10000, err, sizeof err);
 }
 
 static int teardown(void **state)
