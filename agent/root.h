@@ -18,7 +18,7 @@ int tw_agent_run(const struct tw_run_opts *opts);
 /** Handle one console command line (exposed for tests). */
 void tw_agent_command(struct tw_agent *ag, const char *line);
 
-/** Print the versions of tickwatch and its linked libraries. */
+/** Print the versions of tickwatch and its linked libraries, and the roles built in. */
 void tw_version_print(void);
 
 #endif

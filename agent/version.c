@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* version.c - reports tickwatch's version and those of the libraries linked into it. */
+/* version.c - reports tickwatch's version, the roles built into it and its linked libraries. */
 #include <libpq-fe.h>
 #include <librdkafka/rdkafka.h>
 #include <mbedtls/version.h>
 #include <stdio.h>
 
+#include "core/role.h"
 #include "root.h"
 
 void tw_version_print(void)
@@ -17,4 +18,10 @@ void tw_version_print(void)
 	printf("librdkafka %s\n", rd_kafka_version_str());
 	printf("Mbed TLS %s\n", mbed);
 	printf("libpq %d.%d\n", pq / 10000, pq % 10000);
+	printf("roles");
+	for (size_t i = 0; i < TW_ROLES_ALL; i++) {
+		if (tw_roles_all[i])
+			printf(" %s", tw_roles_all[i]->name);
+	}
+	printf("\n");
 }

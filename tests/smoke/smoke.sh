@@ -36,6 +36,9 @@ check "version exits 0" test $rc -eq 0
 check "version names librdkafka 2.14.x" grep -qE '^librdkafka 2\.14\.' <<<"$out"
 check "version names Mbed TLS 3.6.x" grep -qE '^Mbed TLS 3\.6\.' <<<"$out"
 check "version names libpq 18.x" grep -qE '^libpq 18\.' <<<"$out"
+# Every role of agent/core/role_list.h is built into the host binary (read from the header).
+all_roles=$(sed -n 's/^[[:space:]]*X(\([a-z]*\)).*/\1/p' "$src/agent/core/role_list.h" | tr '\n' ' ')
+check "version lists every role of role_list.h ($all_roles)" test "$(grep '^roles ' <<<"$out")" = "roles ${all_roles% }"
 
 # --- help and usage ---
 for c in "--help" "run --help" "config --help" "version --help"; do
