@@ -10,52 +10,33 @@
 set -uo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$repo"
+cd "$repo" || exit 1
 with_stack=1
 [ "${1:-}" = "--no-stack" ] && with_stack=0
-passed=0
-failed=0
-failures=()
 log_dir=$repo/build/test-logs
 mkdir -p "$log_dir"
 
-step() { printf '\n==== %s\n' "$*"; }
-# suite NAME COMMAND...: run one suite, count it, keep going after a failure.
-suite() {
-	local name=$1
-	shift
-	step "$name"
-	local t0=$SECONDS
-	if "$@"; then
-		passed=$((passed + 1))
-		echo "---- $name: ok ($((SECONDS - t0)) s)"
-	else
-		failed=$((failed + 1))
-		failures+=("$name")
-		echo "---- $name: FAILED ($((SECONDS - t0)) s)"
-	fi
-}
-# must NAME COMMAND...: a step the rest depends on; stop everything if it fails.
-must() {
-	local name=$1
-	shift
-	step "$name"
-	if ! "$@"; then
-		echo "test: $name failed; nothing after it can run"
-		echo "test: $passed passed, $((failed + 1)) failed"
-		exit 1
-	fi
-}
+# suite NAME COMMAND...: run one suite, count it, keep going after a failure; must NAME
+# COMMAND...: a step the rest depends on, stop everything if it fails (tests/lib/suite.sh).
+# shellcheck source=tests/lib/suite.sh
+. "$repo/tests/lib/suite.sh"
+suite_init test suites
 
 must "bootstrap: Debian packages" scripts/bootstrap.sh
+# shellcheck disable=SC2016 # $0 (the log folder) belongs to the inner bash
 must "configure + build (host, static release)" bash -c \
 	'cmake --preset host >"$0/configure-host.log" 2>&1 || { tail -40 "$0/configure-host.log"; exit 1; }
 	 cmake --build --preset host' "$log_dir"
+# shellcheck disable=SC2016
 must "configure + build (asan: AddressSanitizer + UndefinedBehaviorSanitizer)" bash -c \
 	'cmake --preset asan >"$0/configure-asan.log" 2>&1 || { tail -40 "$0/configure-asan.log"; exit 1; }
 	 cmake --build --preset asan' "$log_dir"
 
-suite "binary is fully static" bash -c 'file build/host/tickwatch | tee /dev/stderr | grep -q "statically linked"'
+# file's line is printed from a variable: never `tee /dev/stderr`, which re-opens (and so
+# truncates) a log file that stderr was redirected to (scripts/test.sh >log 2>&1).
+# shellcheck disable=SC2016 # $out belongs to the inner bash
+suite "binary is fully static" bash -c 'out=$(file build/host/tickwatch) || exit 1
+	printf "%s\n" "$out"; grep -q "statically linked" <<<"$out"'
 suite "unit tests (host)" ctest --preset host -L unit
 suite "unit tests under ASan + UBSan" ctest --preset asan -L unit
 suite "smoke: the real binary" ctest --preset host -L smoke
@@ -71,10 +52,4 @@ if [ "$with_stack" = 1 ]; then
 	suite "cross: ARM boards (cross.sh, static, qemu, end to end)" tests/cross/run.sh
 fi
 
-echo
-if [ ${#failures[@]} -gt 0 ]; then
-	printf 'failed suites:\n'
-	printf '  %s\n' "${failures[@]}"
-fi
-echo "test: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+suite_summary

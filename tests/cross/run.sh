@@ -19,23 +19,16 @@ boards=("$@")
 [ ${#boards[@]} -gt 0 ] || boards=(rpi4-aarch64 armhf-generic)
 log_dir=$src/build/test-logs
 mkdir -p "$log_dir"
-passed=0
-failed=0
-failures=()
+# shellcheck source=tests/lib/suite.sh
+. "$src/tests/lib/suite.sh"
+suite_init cross parts
 
 part() { # part NAME COMMAND...: one counted part; its output is shown and kept in a log.
-	local name=$1 t0=$SECONDS log
+	local name=$1 log
 	shift
 	log=$log_dir/cross-$(tr -c 'a-zA-Z0-9-' '_' <<<"$name" | tr -s _ | sed 's/_$//').log
 	printf '\n---- %s\n' "$name"
-	if "$@" 2>&1 | tee "$log"; then
-		passed=$((passed + 1))
-		echo "---- $name: ok ($((SECONDS - t0)) s)"
-	else
-		failed=$((failed + 1))
-		failures+=("$name")
-		echo "---- $name: FAILED ($((SECONDS - t0)) s, log $log)"
-	fi
+	run_counted "$name" "$log" "$@"
 }
 
 # e2e BOARD: t_e2e.py in a private mount namespace with a temporary /etc/hosts.
@@ -73,10 +66,4 @@ for b in "${boards[@]}"; do
 	fi
 done
 
-echo
-if [ ${#failures[@]} -gt 0 ]; then
-	printf 'failed parts:\n'
-	printf '  %s\n' "${failures[@]}"
-fi
-echo "cross: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+suite_summary

@@ -17,11 +17,17 @@ TW_RECIPE_OUTPUTS="lib/libmbedtls.a lib/libmbedx509.a lib/libmbedcrypto.a includ
 # CMake, static libraries only, no programs or tests, position-independent code.
 # TW_MBEDTLS_CONFIG=FILE (e.g. a board's config header) replaces include/mbedtls/mbedtls_config.h
 # before the build, so the library and every program including the installed headers agree
-# without defining MBEDTLS_CONFIG_FILE. Its content is part of the cache hash.
+# without defining MBEDTLS_CONFIG_FILE. A board's file includes "mbedtls_common.h", the set every
+# board shares (board/common/mbedtls_common.h): with a config, that file is copied beside it as
+# include/mbedtls/mbedtls_common.h (and so installed too). Both contents are part of the cache hash.
+TW_MBEDTLS_COMMON=$TW_TP_DIR/../board/common/mbedtls_common.h
+
 recipe_hash_extra() {
     if [ -n "${TW_MBEDTLS_CONFIG:-}" ]; then
         [ -f "$TW_MBEDTLS_CONFIG" ] || tw_die "TW_MBEDTLS_CONFIG=$TW_MBEDTLS_CONFIG: no such file"
+        [ -f "$TW_MBEDTLS_COMMON" ] || tw_die "$TW_MBEDTLS_COMMON: no such file"
         printf 'mbedtls_config %s\n' "$(tw_sha256 "$TW_MBEDTLS_CONFIG")"
+        printf 'mbedtls_common %s\n' "$(tw_sha256 "$TW_MBEDTLS_COMMON")"
     fi
     # Cross builds use the repository's toolchain file (and the part it includes).
     if [ -n "$TW_TOOLCHAIN_FILE" ]; then
@@ -34,7 +40,9 @@ recipe_build() {
     local src=$1 stage=$2 log=$3 cross=()
     if [ -n "${TW_MBEDTLS_CONFIG:-}" ]; then
         tw_log "Mbed TLS with config $TW_MBEDTLS_CONFIG"
+        [ ! -e include/mbedtls/mbedtls_common.h ] || { tw_log "Mbed TLS ships its own mbedtls_common.h"; return 1; }
         cp "$TW_MBEDTLS_CONFIG" include/mbedtls/mbedtls_config.h || return 1
+        cp "$TW_MBEDTLS_COMMON" include/mbedtls/mbedtls_common.h || return 1
     fi
     if [ "$TW_CROSS" = 1 ]; then
         cross=(-DCMAKE_TOOLCHAIN_FILE="$TW_TOOLCHAIN_FILE" -DTW_SYSROOT="$TW_SYSROOT")

@@ -1,49 +1,30 @@
 # SPDX-License-Identifier: MIT
-"""e2elib.py - helpers of the alert end-to-end suite, the demo and bench/alert: the stack's
-environment, a private database, agents run from the real binary with a replay: scenario, the
-SMTP server's mail folder, the stack's fault switches. Standard library only."""
+"""e2elib.py - helpers of the alert end-to-end suite, the demo and bench/alert: agents run from
+the real binary with a replay: scenario, the SMTP server's mail folder, the stack's fault
+switches and Kafka. What the Python suites share (the stack's environment, psql, a private
+database, Fail/check) is tests/lib/twlib.py, re-exported here. Standard library only."""
 import email.parser
 import email.policy
 import glob
 import os
 import signal
-import socket
 import subprocess
+import sys
 import time
 
-SRC = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
-STACK = os.path.join(SRC, "scripts", "stack.sh")
-PSQL = "/usr/bin/psql"
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
+import twlib  # noqa: E402
+from twlib import STACK, Fail, check, drop_db, free_port, make_db  # noqa: E402
 
-
-class Fail(Exception):
-    pass
-
-
-def check(cond, what):
-    if not cond:
-        raise Fail(what)
+__all__ = ["Agent", "Fail", "Mail", "check", "consumer_group_to_end", "drop_db", "free_port",
+           "make_db", "migrate", "phases", "sql", "stack", "stack_env", "wait_for", "wake",
+           "write_replay"]
 
 
 def stack_env():
-    """The stack's TW_* variables; fails (never skips) when the stack is not up."""
-    try:
-        out = subprocess.run([STACK, "env"], capture_output=True, text=True, timeout=60).stdout
-    except Exception as e:  # noqa: BLE001
-        raise Fail("scripts/stack.sh env failed: %s (run scripts/stack.sh up)" % e)
-    env = {}
-    for line in out.splitlines():
-        if line.startswith("export ") and "=" in line:
-            k, v = line[7:].split("=", 1)
-            env[k] = v.strip("'")
-    for k in ("TW_DB_URL", "TW_KAFKA_BOOTSTRAP", "TW_MAIL_DIR", "TW_SMTP_CONTROL"):
-        if k not in env:
-            raise Fail("%s missing from scripts/stack.sh env: run scripts/stack.sh up" % k)
-    r = subprocess.run([PSQL, env["TW_DB_URL"], "-tAc", "select 1"], capture_output=True,
-                       text=True, timeout=20)
-    if r.stdout.strip() != "1":
-        raise Fail("the stack's PostgreSQL does not answer (%s): run scripts/stack.sh up"
-                   % r.stderr.strip())
+    """The stack's TW_* variables; fails (never skips) when the stack is not up, its Kafka
+    cluster has not 3 brokers or the SMTP server's mail folder is missing."""
+    env = twlib.stack_env(need=("TW_DB_URL", "TW_KAFKA_BOOTSTRAP", "TW_MAIL_DIR", "TW_SMTP_CONTROL"))
     r = subprocess.run(["kcat", "-b", env["TW_KAFKA_BOOTSTRAP"], "-L", "-m", "10"],
                        capture_output=True, text=True, timeout=30)
     if r.returncode != 0 or "3 brokers" not in r.stdout:
@@ -61,38 +42,15 @@ def stack(*args, timeout=180):
 
 
 def sql(url, query, stdin=None):
-    cmd = [PSQL, url, "-X", "-q", "-tA", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-c", query]
-    r = subprocess.run(cmd, input=stdin, capture_output=True, text=True, timeout=600)
-    if r.returncode != 0:
-        raise Fail("psql failed: %s\n%s" % (query, r.stderr))
-    return [line.split("\t") for line in r.stdout.splitlines() if line != ""]
-
-
-def make_db(admin_url, name):
-    sql(admin_url, 'DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name)
-    sql(admin_url, 'CREATE DATABASE "%s"' % name)
-    return admin_url.rsplit("/", 1)[0] + "/" + name
-
-
-def drop_db(admin_url, name):
-    try:
-        sql(admin_url, 'DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name)
-    except Fail:
-        pass
+    """Rows of @query, sent as one psql -c command (@stdin: the data of a COPY ... FROM STDIN);
+    up to 600 s, for the bench's large loads."""
+    return twlib.sql(url, query, stdin=stdin, command=True, timeout=600)
 
 
 def migrate(binary, url):
     r = subprocess.run([binary, "db", "migrate"], env=dict(os.environ, TICKWATCH_DB_WRITE_URL=url),
                        capture_output=True, text=True, timeout=120)
     check(r.returncode == 0, "tickwatch db migrate: %s %s" % (r.stdout, r.stderr))
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def wait_for(what, fn, timeout, every=0.2):

@@ -32,6 +32,7 @@ Control channel (plain HTTP on loopback), form or query parameters:
 """
 import argparse
 import json
+import os
 import re
 import socket
 import ssl
@@ -39,14 +40,12 @@ import struct
 import sys
 import threading
 import time
-from datetime import datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import urlparse
 
-
-def log(msg):
-    print(f"[{datetime.now().isoformat(timespec='milliseconds')}] {msg}", flush=True)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
+from control import ControlHandler, log, serve  # noqa: E402  (tests/lib/control.py)
 
 
 def load_scenario(path):
@@ -244,27 +243,7 @@ class TLSServer(ThreadingHTTPServer):
 
 
 def control_server(host, port, state):
-    class Ctl(BaseHTTPRequestHandler):
-        def log_message(self, fmt, *a):
-            pass
-
-        def reply(self, code, obj):
-            body = (json.dumps(obj) + "\n").encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def params(self):
-            u = urlparse(self.path)
-            q = parse_qs(u.query)
-            n = int(self.headers.get("Content-Length") or 0)
-            if n:
-                for k, v in parse_qs(self.rfile.read(n).decode()).items():
-                    q.setdefault(k, []).extend(v)
-            return u.path, {k: v[-1] for k, v in q.items()}
-
+    class Ctl(ControlHandler):
         def do_GET(self):
             path, _ = self.params()
             if path in ("/state", "/health"):
@@ -273,7 +252,7 @@ def control_server(host, port, state):
                 self.reply(404, {"error": "unknown path"})
 
         def do_POST(self):
-            path, q = self.params()
+            path, q = self.params(last=True)
             try:
                 with state.lock:
                     if path == "/mode":
@@ -317,9 +296,7 @@ def control_server(host, port, state):
                 f"encoding={snap['encoding']} advance={snap['advance']}")
             self.reply(200, {"ok": True, **snap})
 
-    srv = ThreadingHTTPServer((host, port), Ctl)
-    srv.daemon_threads = True
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    serve(host, port, Ctl)
 
 
 def main():

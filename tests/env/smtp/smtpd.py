@@ -28,23 +28,19 @@ RCPT faults), then the mode returns to normal by itself.
 """
 import argparse
 import asyncio
-import json
 import os
 import ssl
 import sys
 import threading
 import time
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlparse
 
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
+from control import ControlHandler, log, serve  # noqa: E402  (tests/lib/control.py)
+
 MODES = ("normal", "refuse", "421", "451", "550", "stall")
-
-
-def log(msg):
-    print(f"[{datetime.now().isoformat(timespec='milliseconds')}] {msg}", flush=True)
 
 
 class Faults:
@@ -222,27 +218,7 @@ class Listeners:
 
 
 def control_server(args, loop, listeners, handler):
-    class Ctl(BaseHTTPRequestHandler):
-        def log_message(self, fmt, *a):
-            pass
-
-        def reply(self, code, obj):
-            body = (json.dumps(obj) + "\n").encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def params(self):
-            u = urlparse(self.path)
-            q = parse_qs(u.query)
-            n = int(self.headers.get("Content-Length") or 0)
-            if n:
-                for k, v in parse_qs(self.rfile.read(n).decode()).items():
-                    q.setdefault(k, []).extend(v)
-            return u.path, q
-
+    class Ctl(ControlHandler):
         def do_GET(self):
             path, _ = self.params()
             if path == "/health":
@@ -281,9 +257,7 @@ def control_server(args, loop, listeners, handler):
             log(f"control: mode {FAULTS.snapshot()}")
             self.reply(200, FAULTS.snapshot())
 
-    srv = ThreadingHTTPServer((args.host, args.control_port), Ctl)
-    srv.daemon_threads = True
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    serve(args.host, args.control_port, Ctl)
     log(f"control: http://{args.host}:{args.control_port}")
 
 

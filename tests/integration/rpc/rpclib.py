@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: MIT
-"""rpclib.py - helpers of the rpc integration tests and the bench: the stack's environment, a
-private database, a running agent, a line client, psql queries. Standard library only."""
+"""rpclib.py - helpers of the rpc integration tests and the bench: a running agent and a line
+client. What the Python suites share (the stack's environment, psql queries whose psql variables
+:'v1'.. hold the arguments, a private database, a free port, Fail/check) is tests/lib/twlib.py,
+re-exported here. Standard library only."""
 import json
 import os
 import socket
@@ -8,71 +10,11 @@ import subprocess
 import sys
 import time
 
-SRC = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
-PSQL = "/usr/bin/psql"
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
+from twlib import Fail, check, drop_db, free_port, make_db, sql, stack_env  # noqa: E402
 
-
-class Fail(Exception):
-    pass
-
-
-def check(cond, what):
-    if not cond:
-        raise Fail(what)
-
-
-def stack_env():
-    """The stack's TW_* variables; fails (never skips) when the stack is not up."""
-    try:
-        out = subprocess.run([os.path.join(SRC, "scripts/stack.sh"), "env"], capture_output=True,
-                             text=True, timeout=60).stdout
-    except Exception as e:  # noqa: BLE001
-        raise Fail("scripts/stack.sh env failed: %s (run scripts/stack.sh up)" % e)
-    env = {}
-    for line in out.splitlines():
-        if line.startswith("export ") and "=" in line:
-            k, v = line[7:].split("=", 1)
-            env[k] = v.strip("'")
-    if "TW_DB_URL" not in env:
-        raise Fail("TW_DB_URL missing from scripts/stack.sh env: run scripts/stack.sh up")
-    r = subprocess.run([PSQL, env["TW_DB_URL"], "-tAc", "select 1"], capture_output=True, text=True,
-                       timeout=20)
-    if r.stdout.strip() != "1":
-        raise Fail("the stack's PostgreSQL does not answer (%s): run scripts/stack.sh up"
-                   % r.stderr.strip())
-    return env
-
-
-def sql(url, query, *args):
-    """Rows of @query (psql variables :'v1'.. hold @args, so no quoting by hand)."""
-    cmd = [PSQL, url, "-X", "-q", "-tA", "-F", "\t", "-v", "ON_ERROR_STOP=1"]
-    for i, a in enumerate(args):
-        cmd += ["-v", "v%d=%s" % (i + 1, a)]
-    r = subprocess.run(cmd, input=query, capture_output=True, text=True, timeout=60)
-    if r.returncode != 0:
-        raise Fail("psql failed: %s\n%s" % (query, r.stderr))
-    return [line.split("\t") for line in r.stdout.splitlines() if line != ""]
-
-
-def make_db(admin_url, name):
-    sql(admin_url, 'DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name)
-    sql(admin_url, 'CREATE DATABASE "%s"' % name)
-    return admin_url.rsplit("/", 1)[0] + "/" + name
-
-
-def drop_db(admin_url, name):
-    try:
-        sql(admin_url, 'DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name)
-    except Fail:
-        pass
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+__all__ = ["Agent", "Client", "Fail", "check", "drop_db", "err_code", "free_port", "make_db", "sql",
+           "stack_env"]
 
 
 class Agent:

@@ -1,0 +1,76 @@
+# SPDX-License-Identifier: MIT
+# shellcheck shell=bash
+# quotes.sh - the HTTPS quote server of scripts/stack.sh (tests/env/quotes/quoted.py, sourced
+# by it): start, readiness, status and the quotes-* commands.
+
+quotes_up_begin() {
+    alive quotes && return 0
+    [ -f "$CFG_QUOTES_SCENARIO" ] || die "quote scenario $CFG_QUOTES_SCENARIO not found"
+    mkdir -p "$STATE/quotes"
+    spawn quotes "$STATE/quotes/quotes.log" "$PY" -u "$ENVDIR/quotes/quoted.py" \
+        --host 127.0.0.1 --port "$CFG_QUOTES_PORT" --control-port "$CFG_QUOTES_CONTROL_PORT" \
+        --cert "$STATE/tls/server-chain.crt" --key "$STATE/tls/server.key" \
+        --scenario "$CFG_QUOTES_SCENARIO"
+}
+
+quotes_ready() {
+    alive quotes || return 1
+    curl -sf -m 3 "$QUOTES_CONTROL/health" >/dev/null 2>&1 || return 1
+    curl -sf -m 3 --cacert "$CA_FILE" "https://127.0.0.1:$CFG_QUOTES_PORT/health" >/dev/null 2>&1
+}
+
+# ---------------------------------------------------------------- hooks of up and status
+quotes_up_died() { alive quotes || up_failed quotes "quote server died"; }
+quotes_up_tail() { tail_log quotes "$STATE/quotes/quotes.log"; }
+
+quotes_status() {  # the server and its control state (mode, step, ...); status_bad if wrong
+    local pid
+    echo "== quotes"
+    if pid=$(pid_of quotes) && quotes_ready; then
+        echo "  up: pid $pid, https://127.0.0.1:$CFG_QUOTES_PORT, control $QUOTES_CONTROL"
+        echo "  $(curl -s -m 3 "$QUOTES_CONTROL/state")"
+    else
+        echo "  DOWN or unhealthy"; status_bad
+    fi
+}
+
+# ---------------------------------------------------------------- commands
+cmd_quotes_mode() { # MODE [--count N] [--delay-ms D]
+    require_up
+    local mode=${1:-}; [ -n "$mode" ] || die "usage: quotes-mode normal|slow|reset|HTTPSTATUS [--count N] [--delay-ms D]"
+    shift
+    local args=(--data-urlencode "mode=$mode")
+    while [ $# -gt 0 ]; do
+        case $1 in
+            --count) args+=(--data-urlencode "count=$2"); shift 2 ;;
+            --delay-ms) args+=(--data-urlencode "delay_ms=$2"); shift 2 ;;
+            *) die "unknown option $1" ;;
+        esac
+    done
+    ctl "$QUOTES_CONTROL/mode" "${args[@]}"
+}
+
+cmd_quotes_step() {  # [N | +N] : no argument = advance by one
+    require_up
+    local a=${1:-+1}
+    if [[ "$a" =~ ^\+[0-9]+$ ]]; then ctl "$QUOTES_CONTROL/step" --data-urlencode "by=${a#+}"
+    elif [[ "$a" =~ ^[0-9]+$ ]]; then ctl "$QUOTES_CONTROL/step" --data-urlencode "to=$a"
+    else die "usage: quotes-step [N|+N]"; fi
+}
+
+cmd_quotes_set() {  # KEY VALUE : encoding length|chunked, advance manual|request
+    require_up
+    [ $# -eq 2 ] || die "usage: quotes-set encoding length|chunked | quotes-set advance manual|request"
+    ctl "$QUOTES_CONTROL/set" --data-urlencode "$1=$2"
+}
+
+cmd_quotes_scenario() { # FILE : load a scenario (step back to 0)
+    require_up
+    local f=${1:-}; [ -f "$f" ] || die "usage: quotes-scenario FILE"
+    ctl "$QUOTES_CONTROL/scenario" --data-urlencode "path=$(cd "$(dirname "$f")" && pwd)/$(basename "$f")"
+}
+
+cmd_quotes_reset() { # step 0, cursors 0, mode normal, encoding length, advance manual
+    require_up
+    ctl "$QUOTES_CONTROL/reset" -X POST
+}

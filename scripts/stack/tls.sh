@@ -1,0 +1,27 @@
+# SPDX-License-Identifier: MIT
+# shellcheck shell=bash
+# tls.sh - a fresh test CA and server certificate per stack, in $STATE/tls (sourced by
+# scripts/stack.sh); the SMTP and quote servers present it, clients trust $STATE/tls/ca.crt.
+
+tls_make() {
+    local d=$STATE/tls
+    [ -f "$d/server.crt" ] && [ -f "$d/ca.crt" ] && return 0
+    mkdir -p "$d"
+    (
+        cd "$d"
+        umask 077
+        openssl ecparam -name prime256v1 -genkey -noout -out ca.key 2>/dev/null
+        openssl req -x509 -new -key ca.key -sha256 -days 30 -subj "/CN=tickwatch stack test CA $(date -u +%Y%m%dT%H%M%SZ)" \
+            -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+            -out ca.crt 2>/dev/null
+        openssl ecparam -name prime256v1 -genkey -noout -out server.key 2>/dev/null
+        openssl req -new -key server.key -subj "/CN=localhost" -out server.csr 2>/dev/null
+        printf '%s\n' "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature,keyEncipherment" \
+            "extendedKeyUsage=serverAuth" "subjectAltName=IP:127.0.0.1,DNS:localhost" >server.ext
+        openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 30 -sha256 \
+            -extfile server.ext -out server.crt 2>/dev/null
+        cat server.crt ca.crt >server-chain.crt
+        chmod 644 ca.crt server.crt server-chain.crt
+        rm -f server.csr server.ext ca.srl
+    ) || die "could not make the test CA / server certificate with openssl"
+}
