@@ -9,12 +9,18 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/outage.h"
+#include "core/resolve.h"
 #include "core/signals.h"
 #ifdef TW_HAVE_TLS
 #include "tls/tls.h"
 #endif
 
 extern char **environ;
+
+#define RESOLVER_CACHE_ENTRIES 16
+
+static struct tw_resolver resolver; /* the agent's one resolver (core/resolve.h) */
 
 static const char *const help_text =
 	"commands:\n"
@@ -98,6 +104,13 @@ static void cmd_status(struct tw_agent *ag)
 			  (unsigned long long)ag->loop.turns,
 			  (unsigned long long)ag->console.lines_in,
 			  (unsigned long long)ag->console.dropped_bytes);
+	tw_console_printf(&ag->console, "log: %llu lines dropped, %llu repeats folded; resolver: "
+					"%llu look-ups, %llu cache hits, %llu time-outs\n",
+			  tw_log_dropped(), tw_log_folded(),
+			  (unsigned long long)resolver.lookups, (unsigned long long)resolver.hits,
+			  (unsigned long long)resolver.timeouts);
+	tw_outage_report(buf, sizeof buf);
+	tw_console_write(&ag->console, buf, strlen(buf));
 }
 
 static void cmd_config_show(struct tw_agent *ag)
@@ -303,6 +316,17 @@ static int boot(struct tw_agent *ag, const struct tw_run_opts *opts, char *err, 
 		return TW_ERR_NOMEM;
 	}
 	tw_log_ring_init(ring, (size_t)c->limits.log_lines, (size_t)c->limits.log_line_len);
+	/* From here log lines reach stderr through a ring the loop drains: never blocking. */
+	ring = tw_arena_carve(&ag->arena, TW_LOG_OUT_BYTES, "log output", NULL);
+	if (ring == NULL || tw_log_attach(&ag->loop, ring, TW_LOG_OUT_BYTES) != TW_OK) {
+		snprintf(err, errlen, "%s", ring ? "log output: no free timer" : ag->arena.err);
+		return TW_ERR_NOMEM;
+	}
+	rc = tw_resolver_init(&resolver, &ag->loop, &ag->arena, NULL, RESOLVER_CACHE_ENTRIES, err,
+			      errlen);
+	if (rc != TW_OK)
+		return rc;
+	tw_resolver_set_default(&resolver);
 	rc = tw_signals_install();
 	if (rc != TW_OK) {
 		snprintf(err, errlen, "cannot install signal handlers");
@@ -383,6 +407,9 @@ static void shutdown_agent(struct tw_agent *ag)
 		ag->roles[i]->stop(ag, ag->role_state[i]);
 	if (ag->console_on)
 		tw_console_close(&ag->console);
+	tw_resolver_stop(&resolver);
+	tw_log_detach(1000);
+	tw_outage_reset();
 	tw_log_ring_reset();
 	tw_arena_free(&ag->arena);
 }

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* kafka.c - librdkafka clients configured from [kafka] and served from the event loop. */
+/* kafka.c - librdkafka clients configured from [kafka] and served from the event loop. All
+ * brokers down begins an outage (core/outage.h, one warn line); the next delivery, commit or
+ * consumed message ends it (librdkafka reports no "brokers up" event). */
 #include "kafka/kafka.h"
 
 #include <errno.h>
@@ -11,6 +13,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/loop.h"
+#include "core/outage.h"
 
 static const char *const protocols[] = {"plaintext", "ssl", "sasl_plaintext", "sasl_ssl"};
 static const char *const mechanisms[] = {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"};
@@ -54,15 +57,38 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char 
 	tw_log(level_of(level), k ? k->role : "kafka", "librdkafka %s: %s", fac, buf);
 }
 
+/* The outage's name: one per client role ("kafka (collector)"). */
+static const char *outage_name(const struct tw_kafka *k, char *buf, size_t len)
+{
+	snprintf(buf, len, "kafka (%.24s)", k->role);
+	return buf;
+}
+
+static void kafka_works(const struct tw_kafka *k)
+{
+	char name[TW_OUTAGE_NAME];
+
+	tw_outage_end(outage_name(k, name, sizeof name));
+}
+
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
 	struct tw_kafka *k = opaque;
 	int fatal = err == RD_KAFKA_RESP_ERR__FATAL;
+	char name[TW_OUTAGE_NAME];
+	int level = fatal ? TW_LOG_ERROR : TW_LOG_WARN;
 
 	(void)rk;
-	/* Transport errors are retried by librdkafka itself: a warning, not an error. */
-	tw_log(fatal ? TW_LOG_ERROR : TW_LOG_WARN, k->role, "kafka %s: %s: %s",
-	       fatal ? "fatal error" : "error", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+	outage_name(k, name, sizeof name);
+	if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+		tw_outage_begin(name, "all brokers down");
+	/* Transport errors are retried by librdkafka itself: a warning, not an error;
+	 * and while the outage is on, its start line has said it: info. */
+	if (!fatal && tw_outage_active(name) &&
+	    (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || err == RD_KAFKA_RESP_ERR__TRANSPORT))
+		level = TW_LOG_INFO;
+	tw_log(level, k->role, "kafka %s: %s: %s", fatal ? "fatal error" : "error",
+	       rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
 }
 
 static void on_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -78,6 +104,7 @@ static void on_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 	} else {
 		k->delivered++;
 		err[0] = '\0';
+		kafka_works(k);
 	}
 	if (k->o.on_delivery)
 		k->o.on_delivery(k, m->err ? TW_ERR_KAFKA_DELIVERY : TW_OK, err, m, m->_private,
@@ -102,6 +129,8 @@ static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t e,
 		snprintf(err, sizeof err, "offset commit failed: %s", rd_kafka_err2str(e));
 	else
 		k->committed++;
+	if (!e)
+		kafka_works(k);
 	if (k->o.on_commit)
 		k->o.on_commit(k, e ? TW_ERR_KAFKA_COMMIT : TW_OK, err, k->o.arg);
 	else if (e)
@@ -348,6 +377,8 @@ size_t tw_kafka_consume_batch(struct tw_kafka *k, rd_kafka_message_t **msgs, siz
 		}
 		msgs[kept++] = msgs[i];
 	}
+	if (kept)
+		kafka_works(k);
 	return kept;
 }
 

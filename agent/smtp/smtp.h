@@ -37,6 +37,7 @@
 #include <stdint.h>
 
 #include "core/config.h"
+#include "core/resolve.h"
 #include "hal.h"
 #include "tls/stream.h"
 
@@ -203,6 +204,7 @@ struct tw_smtp {
 	char from_addr[TW_SMTP_ADDR_MAX + 1];
 	int state;
 	int fd;
+	struct tw_connect conn; /* resolves the relay and tries its addresses (core/resolve.h) */
 	struct tw_stream stream; /* in clear, then TLS (implicit, or after STARTTLS); session carved */
 	long long timer;
 	unsigned caps;
