@@ -11,17 +11,58 @@
 #include "log.h"
 #include "loop.h"
 
+/* @return 1 while the answers waiting fill more than half the output ring. */
+static int output_full(const struct tw_console *con)
+{
+	return tw_ring_len(&con->out) > con->out.cap / 2;
+}
+
+static void take_byte(struct tw_console *con, char c);
+
+/* Take pending input bytes while there is room for the answers. */
+static void take_pending(struct tw_console *con)
+{
+	if (con->in_take)
+		return;
+	con->in_take = 1;
+	while (con->open && con->pend_off < con->pend_len && !output_full(con))
+		take_byte(con, (char)con->pend[con->pend_off++]);
+	if (con->pend_off == con->pend_len)
+		con->pend_off = con->pend_len = 0;
+	con->in_take = 0;
+}
+
+static void on_out_ready(struct tw_loop *l, int fd, unsigned ready, void *arg)
+{
+	(void)l;
+	(void)fd;
+	(void)ready;
+	tw_console_flush(arg);
+}
+
 static void update_interest(struct tw_console *con)
 {
 	unsigned mask = 0;
 
 	if (!con->open || con->down)
 		return;
-	if (!con->eof)
+	if (!con->eof && con->pend_len == 0 && !output_full(con))
 		mask |= TW_HAL_READ;
 	if (tw_ring_len(&con->out) && con->hc.out_fd == con->hc.in_fd)
 		mask |= TW_HAL_WRITE;
 	tw_loop_set_mask(con->loop, con->hc.in_fd, mask);
+	if (con->hc.out_fd != con->hc.in_fd) {
+		/* output on its own fd (stdout apart from stdin): watched while text waits */
+		int want = tw_ring_len(&con->out) > 0;
+
+		if (want && !con->out_watched)
+			con->out_watched = tw_loop_add_fd(con->loop, con->hc.out_fd, TW_HAL_WRITE,
+							  on_out_ready, con) == TW_OK;
+		else if (!want && con->out_watched) {
+			tw_loop_del_fd(con->loop, con->hc.out_fd);
+			con->out_watched = 0;
+		}
+	}
 }
 
 void tw_console_flush(struct tw_console *con)
@@ -35,6 +76,13 @@ void tw_console_flush(struct tw_console *con)
 		if (w <= 0)
 			break; /* would-block or closed: the rest waits for writability */
 		tw_ring_pop(&con->out, NULL, (size_t)w);
+	}
+	if (con->pend_len && !output_full(con) && !con->in_take) {
+		take_pending(con);
+		if (con->open && !con->down && tw_ring_len(&con->out)) {
+			tw_console_flush(con);
+			return;
+		}
 	}
 	update_interest(con);
 }
@@ -116,6 +164,7 @@ static int64_t reopen_timer(struct tw_loop *l, void *arg)
 	con->reopens++;
 	con->line_len = 0;
 	con->overlong = 0;
+	con->pend_len = con->pend_off = 0;
 	tw_log(TW_LOG_INFO, "console", "%s reopened", con->dev);
 	tw_console_flush(con);
 	return TW_TIMER_STOP;
@@ -125,6 +174,9 @@ static int64_t reopen_timer(struct tw_loop *l, void *arg)
 static void hung_up(struct tw_console *con)
 {
 	con->hangups++;
+	if (con->out_watched)
+		tw_loop_del_fd(con->loop, con->hc.out_fd);
+	con->out_watched = 0;
 	tw_loop_del_fd(con->loop, con->hc.in_fd);
 	tw_hal_console_close(&con->hc);
 	con->down = 1;
@@ -143,15 +195,16 @@ static void hung_up(struct tw_console *con)
 static void on_ready(struct tw_loop *l, int fd, unsigned ready, void *arg)
 {
 	struct tw_console *con = arg;
-	char buf[256];
 
 	(void)l;
 	(void)fd;
 	if (ready & (TW_HAL_READ | TW_HAL_ERROR)) {
 		/* Bounded: a flood on the line cannot starve the other tasks. */
-		for (int rounds = 0; rounds < 16 && con->open && !con->eof && !con->down;
+		take_pending(con);
+		for (int rounds = 0; rounds < 16 && con->open && !con->eof && !con->down &&
+				     con->pend_len == 0 && !output_full(con);
 		     rounds++) {
-			long n = tw_hal_console_read(&con->hc, buf, sizeof buf);
+			long n = tw_hal_console_read(&con->hc, con->pend, sizeof con->pend);
 
 			if (n == TW_ERR_WOULD_BLOCK)
 				break;
@@ -164,8 +217,9 @@ static void on_ready(struct tw_loop *l, int fd, unsigned ready, void *arg)
 				tw_log(TW_LOG_INFO, "console", "console input closed");
 				break;
 			}
-			for (long i = 0; i < n && con->open; i++)
-				take_byte(con, buf[i]);
+			con->pend_off = 0;
+			con->pend_len = (size_t)n;
+			take_pending(con);
 		}
 	}
 	if (con->open && !con->down)
@@ -225,6 +279,9 @@ void tw_console_close(struct tw_console *con)
 	con->reopen_timer = 0;
 	if (!con->down) {
 		tw_console_flush(con);
+		if (con->out_watched)
+			tw_loop_del_fd(con->loop, con->hc.out_fd);
+		con->out_watched = 0;
 		tw_loop_del_fd(con->loop, con->hc.in_fd);
 		tw_hal_console_close(&con->hc);
 	}

@@ -5,7 +5,13 @@
  * ends only on a hang-up; a serial device (a path) that hangs up (a USB-serial
  * adapter unplugged, a pty's master closed) is reopened on a loop timer with
  * bounded backoff (TW_CONSOLE_REOPEN_MIN_MS doubling to TW_CONSOLE_REOPEN_MAX_MS),
- * so the console never goes deaf; output queued meanwhile waits in the ring. */
+ * so the console never goes deaf; output queued meanwhile waits in the ring.
+ *
+ * Back-pressure: while the output ring is more than half full, no further input
+ * line is taken (the rest of the bytes read wait in a small buffer, the tty
+ * holds the rest), so a burst of commands whose answers outrun the line loses
+ * nothing; a single answer larger than half the ring can still be cut (counted
+ * in dropped_bytes). */
 #ifndef TW_CONSOLE_H
 #define TW_CONSOLE_H
 
@@ -37,6 +43,10 @@ struct tw_console {
 	size_t line_max; /* bound from [limits] console_line */
 	size_t line_len;
 	int overlong; /* the current line passed line_max: it is dropped */
+	unsigned char pend[256]; /* bytes read but not yet taken (back-pressure) */
+	size_t pend_len, pend_off;
+	int in_take;
+	int out_watched; /* out_fd (apart from in_fd) is on the loop for writability */
 	struct tw_ring out;
 	uint64_t dropped_bytes; /* output lost because the ring was full */
 	uint64_t lines_in;
