@@ -25,7 +25,7 @@
 #include "core/log.h"
 #include "cqrs/cqrs.h"
 #include "kafka/kafka.h"
-#include "smtp/notification.h"
+#include "notif/notif.h"
 #include "smtp/smtp.h"
 #include "tls/tls.h"
 
