@@ -188,7 +188,7 @@ static int num_field(const struct tw_json *j, const char *key, double *v, char *
 /* The version first: a message of another version is refused before its fields are read. */
 static int version_ok(const struct tw_json *j, char *err, size_t errlen)
 {
-	double v;
+	double v = 0; /* (set by num_field; the analyzer cannot see through variadic bad()) */
 
 	if (tw_json_member(j, 0, "v") < 0)
 		return bad(err, errlen, "field 'v' (the format version) is missing: this build "
@@ -207,7 +207,7 @@ int tw_notif_parse(struct tw_notif *n, const char *value, size_t len, const char
 	tw_jtok toks[TW_NOTIF_TOKENS];
 	struct tw_json j;
 	char cond[16];
-	double qt;
+	double qt = 0; /* (as v in version_ok()) */
 	int rc;
 
 	memset(n, 0, sizeof *n);
