@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "hal.h"
+#include "json_int.h"
 
 _Static_assert(sizeof(tw_jtok) == sizeof(jsmntok_t), "tw_jtok mirrors jsmntok_t");
 _Static_assert(TW_J_OBJECT == (int)JSMN_OBJECT && TW_J_ARRAY == (int)JSMN_ARRAY &&
@@ -112,22 +113,44 @@ static int container_ok(const struct tw_json *j, int c)
 	return gap_ok(j->js, pos, t[c].end - 1, 0);
 }
 
-int tw_json_parse(struct tw_json *j, const char *js, size_t len, tw_jtok *toks, int max)
+static int jsmn_strict(const char *js, size_t len, tw_jtok *toks, int max)
 {
 	jsmn_parser p;
-	int n, end;
+
+	jsmn_init(&p);
+	return jsmn_parse(&p, js, len, (jsmntok_t *)toks, (unsigned)max);
+}
+
+/* One jsmn run, strict or permissive, into @p j: the token count or a TW_ERR_JSON_*. */
+static int tokenize(struct tw_json *j, const char *js, size_t len, tw_jtok *toks, int max,
+		    int (*run)(const char *, size_t, tw_jtok *, int))
+{
+	int n;
 
 	j->js = js;
 	j->len = len;
 	j->t = toks;
 	j->n = 0;
-	jsmn_init(&p);
-	n = jsmn_parse(&p, js, len, (jsmntok_t *)toks, (unsigned)max);
+	n = run(js, len, toks, max);
 	if (n == JSMN_ERROR_NOMEM)
 		return TW_ERR_JSON_TOKENS;
 	if (n <= 0)
 		return TW_ERR_JSON_PARSE;
 	j->n = n;
+	return n;
+}
+
+int tw_json_parse_lenient(struct tw_json *j, const char *js, size_t len, tw_jtok *toks, int max)
+{
+	return tokenize(j, js, len, toks, max, tw_json_jsmn_permissive);
+}
+
+int tw_json_parse(struct tw_json *j, const char *js, size_t len, tw_jtok *toks, int max)
+{
+	int n = tokenize(j, js, len, toks, max, jsmn_strict), end;
+
+	if (n < 0)
+		return n;
 	/* exactly one value: its subtree covers every token, and only blanks follow it */
 	end = tw_json_skip(j, 0);
 	if (end != n)
