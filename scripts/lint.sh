@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# lint.sh - cppcheck and clang-tidy over tickwatch's own C code (not third-party headers).
+# lint.sh - cppcheck and clang-tidy over tickwatch's own C code (not third-party headers), and the
+# module map of docs/developing.md checked against every #include (scripts/check-deps.py).
 # Needs build/host/compile_commands.json (cmake --preset host). Exits non-zero on any finding.
 set -uo pipefail
 
@@ -29,5 +30,7 @@ tidy_rc=$?
 # clang-tidy prints counts of suppressed system-header warnings; show only real findings.
 grep -E 'warning:|error:' <<<"$out" | grep -v 'Suppressed' || true
 [ $tidy_rc -eq 0 ] || rc=1
+echo "lint: module map (docs/developing.md) against the includes"
+python3 scripts/check-deps.py || rc=1
 [ $rc -eq 0 ] && echo "lint: clean"
 exit $rc
