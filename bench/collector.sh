@@ -49,7 +49,8 @@ PYEOF
 ) || fail "python reference failed"
 # Reference 2: one curl process, the same URLs, connection reused.
 t0=$(date +%s%N)
-curl -sf --cacert "$TW_CA_FILE" $(sed 's/^/-o \/dev\/null /' "$WORK/urls") || fail "curl reference failed"
+mapfile -t curl_args < <(sed 's/^/-o\n\/dev\/null\n/' "$WORK/urls")
+curl -sf --cacert "$TW_CA_FILE" "${curl_args[@]}" || fail "curl reference failed"
 curl_ms=$((($(date +%s%N) - t0) / 1000000))
 
 # The agent: a cycle every 20 s; the first starts at once. Two cycles are timed.

@@ -4,7 +4,8 @@
 # and chunked bodies over HTTPS), rejects an unknown ticker, and emits exactly one wake-up per
 # cycle that saved something, read back from to-alert-system.
 # Usage: test_values.sh TICKWATCH_BINARY
-TW_BIN=${1:?binary}
+export TW_BIN=${1:?binary} # read by lib.sh
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 need_stack
 collector_setup "$(mktemp -d /tmp/tw-it-coll.XXXXXX)"
