@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # lint.sh - cppcheck and clang-tidy over tickwatch's own C code (not third-party headers), and the
 # module map of docs/developing.md checked against every #include (scripts/check-deps.py), and
-# shellcheck (warnings and errors) over every tracked *.sh.
+# the shell linter (warnings and errors) over every tracked *.sh.
 # Needs build/host/compile_commands.json (cmake --preset host). Exits non-zero on any finding.
 set -uo pipefail
 
