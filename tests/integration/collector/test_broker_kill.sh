@@ -16,6 +16,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Every request moves its ticker's market time on: each cycle stores new quotes and wakes.
+qctl set -d advance=request
 collector_start
 wait_until 30 "two wake-ups before the kill" bash -c "[ \$(grep -c 'wake-up sent' '$WORK/log') -ge 2 ]"
 victim=$(kcat -b "$TW_KAFKA_BOOTSTRAP" -L -J -m 10 -t to-alert-system 2>/dev/null |
