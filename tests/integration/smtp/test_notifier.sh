@@ -9,7 +9,7 @@
 # "smtp-mode normal". Runs in a private database of the stack's PostgreSQL, where each recipient is
 # registered as a user with an AAPL high threshold. Fails (never skips) without the stack.
 # Usage: test_notifier.sh TICKWATCH_BINARY
-TW_BIN=${1:?binary}
+export TW_BIN=${1:?binary} # read by lib.sh
 # shellcheck source=../kafka/lib.sh
 . "$(dirname "$0")/../kafka/lib.sh"
 need_stack
