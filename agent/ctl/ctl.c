@@ -231,6 +231,13 @@ static int attempt(const struct opts *o, const char *req, size_t reqlen, char *r
 		snprintf(err, errlen, "the agent answered in TLS: give --tls (and --ca FILE)");
 		return TW_ERR_TLS_HANDSHAKE;
 	}
+	if (rc != TW_OK && rc != TW_ERR_TIMEOUT && o->tls_cfg && o->cert == NULL && n == 0) {
+		/* TLS 1.3: a server that wants a client certificate says no after our handshake */
+		snprintf(err, errlen, "the agent ended the TLS connection unanswered (an agent with "
+			 "[rpc] tls_client_ca wants --cert and --key; or this address is banned after "
+			 "failed authentications)");
+		return rc;
+	}
 	if (rc != TW_OK) {
 		snprintf(err, errlen, "%s", rc == TW_ERR_TIMEOUT ? "no answer within the time-out"
 					    : rc == TW_ERR_CLOSED ? "the agent closed the connection"
