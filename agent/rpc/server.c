@@ -43,11 +43,12 @@ static void update_mask(struct rpc_slot *s)
 		return;
 	/* A TLS read or handshake may wait for the socket to be writable, a TLS write for it
 	 * to be readable: the direction is the one the blocked call asked for. */
-	if (s->state == SLOT_HANDSHAKE)
-		mask = s->rd_want ? s->rd_want : TW_HAL_READ;
-	else if (s->out_len > s->out_off)
+	int reading = s->state == SLOT_HANDSHAKE ||
+		      (s->out_len == s->out_off && s->state == SLOT_READ && !s->closing);
+
+	if (s->state != SLOT_HANDSHAKE && s->out_len > s->out_off)
 		mask = s->wr_want ? s->wr_want : TW_HAL_WRITE;
-	else if (s->state == SLOT_READ && !s->closing)
+	else if (reading)
 		mask = s->rd_want ? s->rd_want : TW_HAL_READ;
 	tw_loop_set_mask(s->rpc->loop, s->fd, mask);
 }
