@@ -11,7 +11,7 @@
 #include <mbedtls/memory_buffer_alloc.h>
 #include <mbedtls/version.h>
 
-#include "arena.h"
+#include "core/arena.h"
 #include "hal.h"
 
 /* The server side is a build option of Mbed TLS (each board's mbedtls_config.h). */
