@@ -171,7 +171,7 @@ class Vm:
         self.serial.expect(r"ready: roles [^\r\n]*\r?\n", 120, "the agent's ready line")
         t = time.monotonic() - t0
         figures.setdefault("ready_s", []).append(round(t, 1))
-        ok("boot %d: banner %r, %s, ready %.1f s after QEMU started" % (n, banner, lines(mb), t))
+        ok("boot %d: banner %r, %s, ready %.1f s after QEMU started" % (n, banner, lines(mb).strip(), t))
         # the shell on hvc0 answers (it starts in parallel with the agent)
         for _ in range(60):
             self.shell.drain()
