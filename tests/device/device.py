@@ -157,7 +157,15 @@ class Vm:
         """Type @line on the serial console and wait for @pat."""
         self.serial.drain()
         self.serial.send(line + "\r")
-        return self.serial.expect(pat, timeout, what or ("the answer to %r" % line[:60]))
+        try:
+            return self.serial.expect(pat, timeout, what or ("the answer to %r" % line[:60]))
+        except Fail as e:
+            with open(self.serial.log.name, "rb") as f:
+                if b"console input closed" in f.read():
+                    raise Fail("%s -- the agent logged 'console input closed': it stopped reading "
+                               "its serial console (a read of 0 bytes from a tty is not the end "
+                               "of input; issue 19)" % e)
+            raise
 
     def boot(self, n):
         """Wait for the image's banner, the memory budget and the agent's ready line."""
