@@ -709,6 +709,23 @@ int tw_config_check(struct tw_config *c, char *err, size_t errlen)
 
 	if (c->db.read_url[0] == '\0')
 		memcpy(c->db.read_url, c->db.write_url, sizeof c->db.read_url);
+	/* Only the rates termios has (hal/posix/console.c): anything else would be taken
+	 * now and refused at the next start, leaving a board without its console. */
+	{
+		static const int64_t bauds[] = {9600, 19200, 38400, 57600, 115200, 230400, 460800,
+						921600};
+		size_t i = 0;
+
+		while (i < sizeof bauds / sizeof bauds[0] && bauds[i] != c->agent.console_baud)
+			i++;
+		if (i == sizeof bauds / sizeof bauds[0]) {
+			snprintf(err, errlen,
+				 "[agent] console_baud: %lld is not a serial rate (9600, 19200, "
+				 "38400, 57600, 115200, 230400, 460800 or 921600)",
+				 (long long)c->agent.console_baud);
+			return TW_ERR_ARG;
+		}
+	}
 	if (!valid_pg_url(c->db.write_url) || !valid_pg_url(c->db.read_url)) {
 		snprintf(err, errlen,
 			 "[db] write_url/read_url: must be postgresql://user[:password]@host[:port]/db");
