@@ -289,7 +289,7 @@ static void save_round_trips(void **state)
 				   "[smtp]\nuser = u\npassword = pw\n",
 				   NULL),
 			 TW_OK);
-	assert_int_equal(tw_config_save(&cfg, path, err, sizeof err), TW_OK);
+	assert_int_equal(tw_config_save(&cfg, origins, path, err, sizeof err), TW_OK);
 	assert_int_equal(tw_config_load(&again, NULL, path, NULL, err2, sizeof err2), TW_OK);
 	assert_int_equal(again.quotes.interval_ms, 90000);
 	assert_string_equal(again.smtp.password, "pw");
