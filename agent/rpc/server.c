@@ -527,10 +527,16 @@ void tw_rpc_status(const struct tw_rpc *r, char *buf, size_t len)
 
 	for (size_t i = 0; i < r->nslots; i++)
 		used += r->slots[i].state != SLOT_FREE;
+	char where[40];
+
+	if (r->port < 0)
+		snprintf(where, sizeof where, "no port (listen = none)");
+	else
+		snprintf(where, sizeof where, "port %d", r->port);
 	snprintf(buf, len,
-		 "port %d, %zu/%zu slots, %llu connections (%llu refused), %llu requests, %llu "
+		 "%s, %zu/%zu slots, %llu connections (%llu refused), %llu requests, %llu "
 		 "errors, closed idle %llu slow %llu long %llu",
-		 r->port, used, r->nslots, (unsigned long long)r->accepted,
+		 where, used, r->nslots, (unsigned long long)r->accepted,
 		 (unsigned long long)r->refused, (unsigned long long)r->requests,
 		 (unsigned long long)r->errors, (unsigned long long)r->closed_idle,
 		 (unsigned long long)r->closed_slow, (unsigned long long)r->closed_long);
