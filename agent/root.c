@@ -135,7 +135,10 @@ static void cmd_status(struct tw_agent *ag)
 		buf[0] = '\0';
 		if (ag->roles[i]->status)
 			ag->roles[i]->status(ag, ag->role_state[i], buf, sizeof buf);
-		tw_console_printf(&ag->console, "role %-10s %s\n", ag->roles[i]->name, buf);
+		/* written, not formatted: a status line longer than printf's buffer stays whole */
+		tw_console_printf(&ag->console, "role %-10s ", ag->roles[i]->name);
+		tw_console_write(&ag->console, buf, strnlen(buf, sizeof buf));
+		tw_console_write(&ag->console, "\n", 1);
 	}
 	budget_each(&ag->arena, budget_to_console, ag);
 	tw_console_printf(&ag->console, "loop: %llu turns; console: %llu lines in, %llu bytes "

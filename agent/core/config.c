@@ -1090,8 +1090,8 @@ static const char *const sections[] = {"agent", "kafka", "db", "smtp", "quotes",
 struct save_ctx {
 	const struct tw_config *c;
 	const struct tw_cfg_origin *origins;
-	unsigned char done_key[TW_CFG_MAX_KEYS];
-	unsigned char done_extra[TW_CFG_KAFKA_EXTRA_MAX];
+	/* one item space: key i is i, librdkafka property j is TW_CFG_MAX_KEYS + j */
+	unsigned char done[TW_CFG_MAX_KEYS + TW_CFG_KAFKA_EXTRA_MAX];
 	int last_line[NSECTIONS]; /* last key (or header) line of each section in the file */
 	FILE *out;
 	int ends_nl; /* the output so far ends with a newline (or is empty) */
@@ -1139,7 +1139,9 @@ static int classify(const char *line, int *sec, const char **kb, const char **ke
 	return (int)(sep - line);
 }
 
-/* The console-set item of section @p sec named [kb, ke): a key index, or 1000 + extra index. */
+#define EXTRA TW_CFG_MAX_KEYS /* first item number of the librdkafka properties */
+
+/* The console-set item of section @p sec named [kb, ke): a key index, or EXTRA + property index. */
 static int console_item(const struct save_ctx *x, int sec, const char *kb, const char *ke)
 {
 	size_t n = (size_t)(ke - kb);
@@ -1156,34 +1158,31 @@ static int console_item(const struct save_ctx *x, int sec, const char *kb, const
 	for (size_t i = 0; i < x->c->kafka.nextra; i++) {
 		if (strlen(x->c->kafka.extra[i].key) == n &&
 		    strncmp(x->c->kafka.extra[i].key, kb, n) == 0)
-			return x->c->kafka.extra[i].line == -2 ? 1000 + (int)i : -1;
+			return x->c->kafka.extra[i].line == -2 ? EXTRA + (int)i : -1;
 	}
 	return -1;
 }
 
 static const char *item_value(const struct save_ctx *x, int item, char *buf, size_t len)
 {
-	if (item >= 1000)
-		return x->c->kafka.extra[item - 1000].value;
+	if ((size_t)item >= NKEYS) /* a property: EXTRA + j */
+		return x->c->kafka.extra[item - EXTRA].value;
 	return tw_config_format(x->c, &keys[item], buf, len, 1);
 }
 
 static const char *item_name(const struct save_ctx *x, int item)
 {
-	return item >= 1000 ? x->c->kafka.extra[item - 1000].key : keys[item].key;
+	if ((size_t)item >= NKEYS) /* a property: EXTRA + j */
+		return x->c->kafka.extra[item - EXTRA].key;
+	return keys[item].key;
 }
 
-static void mark_done(struct save_ctx *x, int item)
+/* Whether console-set item @p item belongs in section @p sec. */
+static int item_in(const struct save_ctx *x, int item, int sec)
 {
-	if (item >= 1000)
-		x->done_extra[item - 1000] = 1;
-	else
-		x->done_key[item] = 1;
-}
-
-static int is_done(const struct save_ctx *x, int item)
-{
-	return item >= 1000 ? x->done_extra[item - 1000] : x->done_key[item];
+	if ((size_t)item >= NKEYS) /* a property: EXTRA + j */
+		return sec == 1 && x->c->kafka.extra[item - EXTRA].line == -2;
+	return strcmp(keys[item].section, sections[sec]) == 0 && x->origins[item].line == -2;
 }
 
 static void put(struct save_ctx *x, const char *s, size_t n)
@@ -1201,14 +1200,9 @@ static void append_section(struct save_ctx *x, int sec, int with_header)
 	int header = with_header;
 
 	for (size_t i = 0; i < NKEYS + x->c->kafka.nextra; i++) {
-		int item = i < NKEYS ? (int)i : 1000 + (int)(i - NKEYS);
+		int item = i < NKEYS ? (int)i : EXTRA + (int)(i - NKEYS);
 
-		if (item < 1000 && (strcmp(keys[item].section, sections[sec]) != 0 ||
-				    x->origins[item].line != -2))
-			continue;
-		if (item >= 1000 && (sec != 1 || x->c->kafka.extra[item - 1000].line != -2))
-			continue;
-		if (is_done(x, item))
+		if (!item_in(x, item, sec) || x->done[item])
 			continue;
 		if (!x->ends_nl)
 			put(x, "\n", 1);
@@ -1220,7 +1214,7 @@ static void append_section(struct save_ctx *x, int sec, int with_header)
 
 		fprintf(x->out, "%s =%s%s\n", item_name(x, item), v[0] ? " " : "", v);
 		x->ends_nl = 1;
-		mark_done(x, item);
+		x->done[item] = 1;
 	}
 }
 
@@ -1254,9 +1248,8 @@ static void save_copy(struct save_ctx *x, FILE *in)
 		if (!midline) {
 			lineno++;
 			k = classify(line, &sec, &kb, &ke);
-			if (k == -2 && sec >= 0 && x->last_line[sec] == 0)
-				x->last_line[sec] = lineno;
-			else if (k >= 0 && sec >= 0)
+			/* a header counts until the section's first key line */
+			if (sec >= 0 && (k >= 0 || (k == -2 && x->last_line[sec] == 0)))
 				x->last_line[sec] = lineno;
 		}
 		midline = !whole;
@@ -1283,7 +1276,7 @@ static void save_copy(struct save_ctx *x, FILE *in)
 			seen[sec] = 1;
 		if (k >= 0 && whole)
 			item = console_item(x, sec, kb, ke);
-		if (item >= 0 && !is_done(x, item)) {
+		if (item >= 0 && !x->done[item]) {
 			const char *vb = line + k + 1, *tail, *v;
 
 			while (*vb == ' ' || *vb == '\t')
@@ -1300,7 +1293,7 @@ static void save_copy(struct save_ctx *x, FILE *in)
 				}
 			}
 			v = item_value(x, item, val, sizeof val);
-			put(x, line, (size_t)(k + 1));
+			put(x, line, (size_t)k + 1);
 			if (vb == line + k + 1 && v[0])
 				put(x, " ", 1);
 			else
@@ -1309,7 +1302,7 @@ static void save_copy(struct save_ctx *x, FILE *in)
 			if (*tail == ';' || *tail == '#')
 				put(x, " ", 1);
 			put(x, tail, strlen(tail));
-			mark_done(x, item);
+			x->done[item] = 1;
 		} else {
 			put(x, line, strlen(line));
 		}
