@@ -198,7 +198,7 @@ int tw_agent_check(const struct tw_config *c, char *err, size_t errlen)
 #ifdef TW_HAVE_QUOTES
 	/* the replay file, read and parsed as the collector will (before start-up: the
 	 * rows are heap memory here, freed at once; the collector carves its own) */
-	if (strncmp(c->quotes.source, "replay:", 7) == 0) {
+	if (strncmp(c->quotes.source, "replay:", 7) == 0 && role_wanted(c->agent.roles, "collector")) {
 		const char *path = c->quotes.source + 7;
 		long n = tw_replay_count(path, why, sizeof why);
 		struct tw_replay r;
@@ -230,16 +230,23 @@ int tw_agent_check(const struct tw_config *c, char *err, size_t errlen)
 		}
 	}
 #endif
-	/* CA files the TLS layers would load: present, readable, PEM */
+	/* CA files the TLS layers of the roles that will run would load: present, readable, PEM */
+	int kafka_roles = role_wanted(c->agent.roles, "admin") ||
+			  role_wanted(c->agent.roles, "collector") ||
+			  role_wanted(c->agent.roles, "alert") || role_wanted(c->agent.roles, "notifier");
 	struct {
 		const char *key, *path;
 		int used;
 	} cas[] = {
 		{"[kafka] ca_file", c->kafka.ca_file,
-		 c->kafka.security == TW_KAFKA_SSL || c->kafka.security == TW_KAFKA_SASL_SSL},
-		{"[smtp] ca_file", c->smtp.ca_file, c->smtp.mode != TW_SMTP_PLAIN && c->smtp.verify},
+		 kafka_roles &&
+			 (c->kafka.security == TW_KAFKA_SSL || c->kafka.security == TW_KAFKA_SASL_SSL)},
+		{"[smtp] ca_file", c->smtp.ca_file,
+		 role_wanted(c->agent.roles, "notifier") && c->smtp.mode != TW_SMTP_PLAIN &&
+			 c->smtp.verify},
 		{"[quotes] ca_file", c->quotes.ca_file,
-		 strcmp(c->quotes.source, "yahoo") == 0 && strncmp(c->quotes.base, "https://", 8) == 0},
+		 role_wanted(c->agent.roles, "collector") && strcmp(c->quotes.source, "yahoo") == 0 &&
+			 strncmp(c->quotes.base, "https://", 8) == 0},
 	};
 	for (size_t i = 0; i < sizeof cas / sizeof cas[0]; i++) {
 		char head[4096];

@@ -77,7 +77,11 @@ static const struct tw_db_migration migrations[] = {
 	 " CHECK (state IN ('sending', 'sent'));"
 	 "CREATE INDEX sent_notifications_sending_idx ON sent_notifications (sent_at)"
 	 " WHERE state = 'sending';"},
-	/* 4 and 5 belong to other branches; the loop below skips versions already applied. */
+	{5, "sent_notifications.owner, lease_until (a 'sending' row's holder and its expiry)",
+	 "ALTER TABLE sent_notifications ADD COLUMN owner text"
+	 " CHECK (owner IS NULL OR length(owner) BETWEEN 1 AND 64),"
+	 " ADD COLUMN lease_until timestamptz;"},
+	/* 4 belongs to another branch; the loop below skips versions already applied. */
 	{6, "users.email: domain folded to lower case (collisions reported, not merged)",
 	 "UPDATE users u SET email = " FOLD("u.email") ", updated_at = now()"
 	 " WHERE u.email <> " FOLD("u.email")
