@@ -192,6 +192,7 @@ int tw_cqrs_take_email(struct tw_cqrs_op *op, const char *email)
 	if (tw_cqrs_check_email(email, why, sizeof why) != TW_OK)
 		return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "email", "email %s", why);
 	snprintf(op->user.email, sizeof op->user.email, "%s", email);
+	tw_cqrs_fold_email(op->user.email);
 	return TW_OK;
 }
 
@@ -216,7 +217,7 @@ static int write_step(struct tw_db_job *j, int ev, const struct pg_result *res, 
 		tw_cqrs_op_finish(op);
 		return 0;
 	}
-	if (op->kind == TW_CQRS_K_DEAD || op->kind == TW_CQRS_K_QUOTE || op->kind == TW_CQRS_K_SENT)
+	if (op->kind == TW_CQRS_K_DEAD || op->kind == TW_CQRS_K_SENT)
 		op->count = 1;
 	else
 		op->count = tw_db_affected(res);
