@@ -507,7 +507,7 @@ static int boot(struct tw_agent *ag, const struct tw_run_opts *opts, char *err, 
 	}
 	tw_log_ring_init(ring, (size_t)c->limits.log_lines, (size_t)c->limits.log_line_len);
 	/* From here log lines reach stderr through a ring the loop drains: never blocking. */
-	ring = tw_arena_carve(&ag->arena, TW_LOG_OUT_BYTES, "log output", NULL);
+	ring = tw_arena_carve(&ag->arena, TW_LOG_OUT_BYTES, "log output", "arena_kb");
 	if (ring == NULL || tw_log_attach(&ag->loop, ring, TW_LOG_OUT_BYTES) != TW_OK) {
 		snprintf(err, errlen, "%s", ring ? "log output: no free timer" : ag->arena.err);
 		return TW_ERR_NOMEM;

@@ -37,6 +37,7 @@ struct fold {
 	uint64_t hash; /* 0: free */
 	tw_mono_t start;
 	unsigned long long count;
+	int printed; /* copies printed in this window (up to TW_LOG_FOLD_AFTER) */
 	int level;
 	char role[24];
 	char text[TW_LOG_LINE_MAX];
@@ -326,6 +327,10 @@ static int fold(int level, const char *role, const char *text)
 		struct fold *f = &folds[i];
 
 		if (f->hash == h && f->level == level && strcmp(f->text, text) == 0) {
+			if (f->printed < TW_LOG_FOLD_AFTER) {
+				f->printed++; /* a line printed twice (two carves alike) is no flood */
+				return 0;
+			}
 			f->count++;
 			lg.folded++;
 			return 1;
@@ -344,6 +349,7 @@ static int fold(int level, const char *role, const char *text)
 	free_slot->hash = h;
 	free_slot->start = now;
 	free_slot->count = 0;
+	free_slot->printed = 1;
 	free_slot->level = level;
 	snprintf(free_slot->role, sizeof free_slot->role, "%s", role ? role : "-");
 	snprintf(free_slot->text, sizeof free_slot->text, "%s", text);

@@ -3,8 +3,9 @@
  * output ring the event loop drains to stderr (a log write never blocks), and folding of
  * repeated lines.
  *
- * Repeats: a line identical (level, role, text) to one printed less than
- * TW_LOG_FOLD_MS ago is not printed, only counted; when that window ends (at the
+ * Repeats: once a line (level, role, text) was printed TW_LOG_FOLD_AFTER times
+ * in a TW_LOG_FOLD_MS window, further copies in it are not printed, only
+ * counted; when that window ends (at the
  * next log call or the loop's 1 s tick) one line "<text> ... repeated N times in
  * S s" stands for them, as syslog does. TW_LOG_FOLD_SLOTS different lines are
  * folded at once, so interleaved floods fold too.
@@ -24,6 +25,7 @@ enum tw_log_level { TW_LOG_ERROR = 0, TW_LOG_WARN, TW_LOG_INFO, TW_LOG_DEBUG };
 #define TW_LOG_LINE_MAX 512 /* longest line formatted; longer text is cut */
 #define TW_LOG_FOLD_MS 10000 /* repeats within this window are counted, not printed */
 #define TW_LOG_FOLD_SLOTS 8  /* distinct lines folded at once */
+#define TW_LOG_FOLD_AFTER 2  /* copies printed before the rest of the window is counted */
 #define TW_LOG_OUT_BYTES 16384 /* the stderr output ring the agent carves */
 
 struct tw_loop;

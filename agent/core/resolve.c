@@ -26,7 +26,8 @@ int tw_resolver_init(struct tw_resolver *r, struct tw_loop *loop, struct tw_aren
 	if (entries == 0)
 		entries = 1;
 	if (a) {
-		storage = tw_arena_carve(a, entries * sizeof *storage, "resolver cache", NULL);
+		storage = tw_arena_carve(a, entries * sizeof *storage, "resolver cache",
+					 "arena_kb");
 		if (storage == NULL) {
 			snprintf(err, errlen, "%s", a->err);
 			return TW_ERR_NOMEM;
