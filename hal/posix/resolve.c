@@ -173,7 +173,7 @@ int tw_hal_resolver_start(char *err, size_t errlen)
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&attr, 256 * 1024); /* getaddrinfo needs a few pages */
+	pthread_attr_setstacksize(&attr, (size_t)256 * 1024); /* getaddrinfo needs a few pages */
 	rc = pthread_create(&t, &attr, worker, NULL);
 	pthread_attr_destroy(&attr);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
