@@ -313,6 +313,31 @@ void tw_config_allowed(const struct tw_cfg_key *k, char *out, size_t len)
 	}
 }
 
+/* inih reads lines into INI_MAX_LINE bytes, including CR, LF and NUL. */
+#define INI_LINE_LIMIT (INI_MAX_LINE - 3)
+
+/* Whether the line "@p key = @p value" that tw_config_write() writes loads back as @p value:
+ * inih strips blanks around a value, takes a ';' first or after a blank as a comment, and reads
+ * lines of at most INI_LINE_LIMIT characters. A value taken that fails this would change (or
+ * stop the agent) at the next start after "config save". @return 0, or -1 with @p why. */
+static int savable(const char *key, const char *v, char *why, size_t whylen)
+{
+	size_t n = strlen(v);
+
+	if (strlen(key) + 3 + n > INI_LINE_LIMIT) {
+		snprintf(why, whylen, "too long to be saved (%zu bytes: a line of the file holds at "
+			 "most %d characters, '%s = ' and the value)", n, INI_LINE_LIMIT, key);
+		return -1;
+	}
+	if (n && (v[0] == ' ' || v[0] == '\t' || v[0] == ';' || v[n - 1] == ' ' ||
+		  v[n - 1] == '\t' || strstr(v, " ;") || strstr(v, "\t;"))) {
+		snprintf(why, whylen, "a blank at either end, or a ';' first or after a blank, "
+			 "cannot be saved in the file");
+		return -1;
+	}
+	return 0;
+}
+
 /* Parse @p value into the field of @p k. @return 0, or an error with the reason in @p why. */
 static int set_value(struct tw_config *c, const struct tw_cfg_key *k, const char *value,
 		     char *why, size_t whylen)
@@ -333,6 +358,8 @@ static int set_value(struct tw_config *c, const struct tw_cfg_key *k, const char
 				return TW_ERR_ARG;
 			}
 		}
+		if (savable(k->key, value, why, whylen) != 0)
+			return TW_ERR_ARG;
 		memcpy(field, value, strlen(value) + 1);
 		return TW_OK;
 	case TW_CFG_INT:
@@ -390,9 +417,6 @@ void tw_config_defaults(struct tw_config *c, struct tw_cfg_origin *origins)
 			memset(&origins[i], 0, sizeof origins[i]);
 	}
 }
-
-/* inih reads lines into INI_MAX_LINE bytes, including CR, LF and NUL. */
-#define INI_LINE_LIMIT (INI_MAX_LINE - 3)
 
 struct parse_ctx {
 	struct tw_config *c;
@@ -489,6 +513,12 @@ static int add_kafka_extra(struct parse_ctx *p, const char *name, const char *va
 	    strlen(value) >= sizeof c->kafka.extra[0].value)
 		return fail(p, "[kafka] %s: name or value too long (name < 64, value < 256 bytes)",
 			    name);
+	{
+		char why[160];
+
+		if (savable(name, value, why, sizeof why) != 0)
+			return fail(p, "[kafka] %s: %s", name, why);
+	}
 	strcpy(c->kafka.extra[c->kafka.nextra].key, name);
 	strcpy(c->kafka.extra[c->kafka.nextra].value, value);
 	c->kafka.extra[c->kafka.nextra].line = p->line;
