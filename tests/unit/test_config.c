@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* test_config.c - configuration: defaults, types, bounds, line numbers, env overrides, rules. */
+/* test_config.c - configuration: defaults, types, bounds, line numbers, env overrides, rules,
+ * and the inputs the fuzz target found (values config save could not write back). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -328,10 +329,44 @@ static void loopback_detection(void **state)
 	assert_false(tw_config_is_loopback("10.1.2.3:7070"));
 }
 
+/* Inputs tests/fuzz/fuzz_config.c found: values taken that "config save" wrote as a file
+ * that loads as something else, or not at all. */
+static void fuzz_found(void **state)
+{
+	struct tw_config again;
+	char err2[TW_CFG_ERR_LEN], big[300];
+
+	(void)state;
+	tw_config_defaults(&cfg, origins);
+	/* a trailing blank (saved as "from = tickwatch ", loaded as "tickwatch") */
+	assert_int_equal(tw_config_set(&cfg, origins, "smtp.from", "tickwatch ", err, sizeof err),
+			 TW_ERR_ARG);
+	assert_non_null(strstr(err, "blank"));
+	assert_int_equal(tw_config_set(&cfg, origins, "smtp.from", "a ;b", err, sizeof err),
+			 TW_ERR_ARG);
+	/* "from =;x" loads as ";x", saved as "from = ;x" it loads as "" */
+	assert_int_equal(load_text("[smtp]\nfrom =;x\n", NULL), TW_ERR_ARG);
+	assert_error_at(2, "cannot be saved", NULL);
+	assert_int_equal(load_text("[kafka]\nclient.id =;x\n", NULL), TW_ERR_ARG);
+	assert_error_at(2, "client.id", "cannot be saved");
+	/* longer than a line of the file: saved, the agent would not start */
+	snprintf(big, sizeof big, "postgresql://u@h/%0250d", 1);
+	assert_int_equal(tw_config_set(&cfg, origins, "db.write_url", big, err, sizeof err),
+			 TW_ERR_ARG);
+	assert_non_null(strstr(err, "too long to be saved"));
+	/* the longest value that fits is taken, saved and loaded back */
+	snprintf(big, sizeof big, "postgresql://u@h/%0*d", 194 - 9 - 3 - 17, 1);
+	assert_int_equal(tw_config_set(&cfg, origins, "db.write_url", big, err, sizeof err), 0);
+	assert_int_equal(tw_config_save(&cfg, path, err, sizeof err), TW_OK);
+	assert_int_equal(tw_config_load(&again, NULL, path, NULL, err2, sizeof err2), TW_OK);
+	assert_string_equal(again.db.write_url, big);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(defaults_are_valid, setup, teardown),
+		cmocka_unit_test_setup_teardown(fuzz_found, setup, teardown),
 		cmocka_unit_test_setup_teardown(good_file_parses, setup, teardown),
 		cmocka_unit_test_setup_teardown(unknown_key_names_line_and_known_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(unknown_section, setup, teardown),
