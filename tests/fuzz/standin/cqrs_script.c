@@ -35,9 +35,11 @@ static void check_str(const char *what, const char *s, size_t max)
 	FZ_CHECK(tw_json_utf8_ok(s, n), "%s is not UTF-8", what);
 }
 
+/* A command always gets its request_id (dispatch requires the param); its content ("" too) is
+ * cqrs' to validate (tw_cqrs_check_request_id). */
 static void check_idem(const struct tw_cqrs_idem *idem)
 {
-	FZ_CHECK(idem && idem->request_id && idem->request_id[0], "a command without request_id");
+	FZ_CHECK(idem && idem->request_id && idem->method, "a command without request_id");
 	check_str("request_id", idem->request_id, TW_CQRS_REQID_MAX);
 }
 
