@@ -5,8 +5,9 @@
  * Input: byte 0 is the piece size (0: all at once); the rest, replies one after the other.
  * Both feedings must give the same replies and the same error. A complete reply has a code
  * 200..599, one line at least, its text NUL-terminated within the buffer and free of NUL (a
- * bare CR inside a line is kept: the log turns control characters into '?'); its EHLO reading always has TW_SMTP_CAP_EHLO, a SIZE limit only with TW_SMTP_CAP_SIZE,
- * and every capability it names appears as a keyword of a line after the first. */
+ * bare CR inside a line is kept: the log turns control characters into '?'); its EHLO
+ * reading always has TW_SMTP_CAP_EHLO, a SIZE limit only with TW_SMTP_CAP_SIZE, and every
+ * capability it names appears as a keyword of a line after the first. */
 #include <strings.h>
 
 #include "fuzz_common.h"

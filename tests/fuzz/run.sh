@@ -65,8 +65,8 @@ for t in "${targets[@]}"; do
 	fi
 	rm -rf "$dir"
 	mkdir -p "$dir/new" "$dir/artifacts"
-	"$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len="${max_len[$t]}" \
-		-dict="$here/dict/$t.dict" -artifact_prefix="$dir/artifacts/" -print_final_stats=1 \
+	"$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+		-max_len="${max_len[$t]}" -dict="$here/dict/$t.dict" -artifact_prefix="$dir/artifacts/" -print_final_stats=1 \
 		"$dir/new" "$here/corpus/$t" >"$dir/log" 2>&1
 	rc=$?
 	stats=$(grep -aE '^#[0-9]+.*(cov|DONE)' "$dir/log" | tail -1)
