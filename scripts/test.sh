@@ -3,9 +3,10 @@
 # test.sh - the one test command (README, .ci/run): installs what is missing, builds the static
 # binary and the sanitizer build, runs unit tests (plain and under ASan+UBSan), the binary's
 # smoke test, the linters and a short pass of the fuzz targets (tests/fuzz), then brings the real
-# local stack up and runs the stack, integration and end-to-end suites against it, and the ARM
-# boards' cross builds (static, under qemu, end to end against the same stack). Prints one
-# closing line "test: N passed, N failed".
+# local stack up and runs the stack, integration and end-to-end suites against it, the ARM
+# boards' cross builds (static, under qemu, end to end against the same stack) and their
+# bootable images under qemu-system (tests/device). Prints one closing line
+# "test: N passed, N failed".
 #
 # usage: scripts/test.sh [--no-stack]   (--no-stack: stop after unit, smoke, lint and fuzz)
 set -uo pipefail
@@ -52,6 +53,7 @@ if [ "$with_stack" = 1 ]; then
 	suite "integration (real stack)" ctest --preset host -L integration
 	suite "end-to-end (real stack)" ctest --preset host -L e2e
 	suite "cross: ARM boards (cross.sh, static, qemu, end to end)" tests/cross/run.sh
+	suite "device: ARM images booted under qemu-system, serial console, attach as in production" tests/device/run.sh
 fi
 
 suite_summary

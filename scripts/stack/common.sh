@@ -74,6 +74,7 @@ all_ports() {
     printf '%s\n' "${KAFKA_PORTS[@]:1}" "${CTRL_PORTS[@]:1}" "$CFG_DB_PORT" \
         "$CFG_SMTP_PORT_STARTTLS" "$CFG_SMTP_PORT_TLS" "$CFG_SMTP_CONTROL_PORT" \
         "$CFG_SMTP_SINK_PORT" "$CFG_QUOTES_PORT" "$CFG_QUOTES_CONTROL_PORT"
+    kafka_ports   # the SASL_SSL listeners (kafka.sh)
 }
 
 # ---------------------------------------------------------------- processes by pid
