@@ -2,11 +2,13 @@
 # SPDX-License-Identifier: MIT
 # test.sh - the one test command (README, .ci/run): installs what is missing, builds the static
 # binary and the sanitizer build, runs unit tests (plain and under ASan+UBSan), the binary's
-# smoke test, the linters, then brings the real local stack up and runs the stack, integration
-# and end-to-end suites against it, the ARM boards' cross builds (static, under qemu, end to
-# end against the same stack) and their bootable images under qemu-system (tests/device). Prints one closing line "test: N passed, N failed".
+# smoke test, the linters and a short pass of the fuzz targets (tests/fuzz), then brings the real
+# local stack up and runs the stack, integration and end-to-end suites against it, the ARM
+# boards' cross builds (static, under qemu, end to end against the same stack) and their
+# bootable images under qemu-system (tests/device). Prints one closing line
+# "test: N passed, N failed".
 #
-# usage: scripts/test.sh [--no-stack]   (--no-stack: stop after unit, smoke and lint)
+# usage: scripts/test.sh [--no-stack]   (--no-stack: stop after unit, smoke, lint and fuzz)
 set -uo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -41,6 +43,7 @@ suite "unit tests (host)" ctest --preset host -L unit
 suite "unit tests under ASan + UBSan" ctest --preset asan -L unit
 suite "smoke: the real binary" ctest --preset host -L smoke
 suite "lint: cppcheck + clang-tidy" scripts/lint.sh
+suite "fuzz: every parser, 10 s per target (tests/fuzz/run.sh)" tests/fuzz/run.sh --seconds 10
 
 if [ "$with_stack" = 1 ]; then
 	trap 'step "stack down"; scripts/stack.sh down' EXIT
