@@ -54,8 +54,9 @@ class KafkaError(Exception):
 
 
 def partitions(bootstrap, topic):
-    """Partition numbers of @topic ([] when it does not exist yet)."""
-    r = subprocess.run(["kcat", "-b", bootstrap, "-L", "-J", "-t", topic, "-m", "10"],
+    """Partition numbers of @topic ([] when it does not exist yet). Asks for every topic's
+    metadata: a request naming the topic would have the broker auto-create it."""
+    r = subprocess.run(["kcat", "-b", bootstrap, "-L", "-J", "-m", "10"],
                        capture_output=True, text=True, timeout=30)
     if r.returncode != 0:
         raise KafkaError("kcat -L %s: %s" % (topic, r.stderr.strip()[-300:]))
