@@ -82,16 +82,45 @@ def quiet(fn):
 
 
 def wait_for(what, fn, timeout, every=0.25, alive=None):
-    end = time.monotonic() + timeout
+    t0 = time.monotonic()
+    end, note = t0 + timeout, t0 + 30
     while True:
         v = quiet(fn)
         if v:
             return v
         if alive:
             alive()
-        if time.monotonic() > end:
+        now = time.monotonic()
+        if now > end:
             raise Fail("wedged: %s not reached within %d s" % (what, timeout))
+        if now > note:
+            log("still waiting (%.0f s) for %s" % (now - t0, what))
+            note = now + 30
         time.sleep(every)
+
+
+class Offsets:
+    """End and committed offsets; a new librdkafka handle per question (a long-lived one
+    that never polls can keep a dead broker's state after a broker kill)."""
+
+    def __init__(self, bootstrap):
+        self.bootstrap = bootstrap
+
+    def _ask(self, group, fn):
+        c = kafkaq.Client(self.bootstrap, group)
+        try:
+            return fn(c)
+        finally:
+            c.close()
+
+    def end(self, topic, parts):
+        return self._ask("tickwatch-chaos-reader", lambda c: c.end_offsets(topic, parts))
+
+    def committed(self, group, topic, parts):
+        return self._ask(group, lambda c: c.committed(topic, parts))
+
+    def caught_up(self, group, topic, parts):
+        return self._ask(group, lambda c: c.caught_up(topic, parts))
 
 
 class Agent:
@@ -198,20 +227,28 @@ KINDS = [("agent-kill", 3), ("agent-stop", 2), ("broker-kill", 1), ("pg-restart"
 
 def schedule(seed, steps):
     """[(step, kind, params)]: about one fault every 3 steps, none in the first 2 steps or
-    the last 2 (the path's start and end are observed calmly too)."""
+    the last 2 (the path's start and end are observed calmly too). The first faults are every
+    kind once, in a seeded order, so a run of 40 steps or more covers them all; the rest are
+    drawn by weight."""
     rng = random.Random("faults-%d" % seed)
     total = sum(w for _, w in KINDS)
+    first = [k for k, _ in KINDS]
+    for i in range(len(first) - 1, 0, -1):          # Fisher-Yates on .random() only
+        j = int(rng.random() * (i + 1))
+        first[i], first[j] = first[j], first[i]
     out = []
     for k in range(2, max(2, steps - 2)):
         if rng.random() >= 0.34:
             continue
-        r, kind = rng.random() * total, None
-        for name, w in KINDS:
-            if r < w:
-                kind = name
-                break
-            r -= w
-        kind = kind or KINDS[-1][0]
+        if first:
+            kind = first.pop(0)
+        else:
+            r, kind = rng.random() * total, KINDS[-1][0]
+            for name, w in KINDS:
+                if r < w:
+                    kind = name
+                    break
+                r -= w
         p = {"agent": "ab"[int(rng.random() * 2)], "secs": round(1 + 7 * rng.random(), 1),
              "broker": 1 + int(rng.random() * 3),
              "proxy": ["kafka1", "kafka2", "kafka3", "kafka", "pg", "smtp"][int(rng.random() * 6)],
@@ -396,8 +433,7 @@ class Run:
         for n in "ab":
             self.agents[n] = Agent(self.args.binary, e, self.work, "chaos-%s-%s" % (n, self.tag),
                                    toxi_db)
-        self.client = {g: kafkaq.Client(self.kafka, g)
-                       for g in ("tickwatch-alert", "tickwatch-notifier")}
+        self.offsets = Offsets(self.kafka)
 
     def alive(self):
         if self.faults is None:
@@ -416,7 +452,7 @@ class Run:
 
     def topic_end(self, topic):
         parts = kafkaq.partitions(self.kafka, topic)
-        return self.client["tickwatch-alert"].end_offsets(topic, parts) if parts else None
+        return self.offsets.end(topic, parts) if parts else None
 
     def step(self, k):
         t0 = time.monotonic()
@@ -430,10 +466,9 @@ class Run:
                          lambda: (lambda e: e if sum(e.values()) > sum(base.values()) else None)(
                              self.topic_end("to-alert-system")), STEP_TIMEOUT, alive=self.alive)
         parts = sorted(later)
-        c = self.client["tickwatch-alert"]
         wait_for("step %d: tickwatch-alert committed past it" % k,
-                 lambda: all(later[p] == 0 or v >= later[p]
-                             for p, v in c.committed("to-alert-system", parts).items()),
+                 lambda: all(later[p] == 0 or v >= later[p] for p, v in self.offsets.committed(
+                     "tickwatch-alert", "to-alert-system", parts).items()),
                  STEP_TIMEOUT, alive=self.alive)
         self.step_secs.append(time.monotonic() - t0)
 
@@ -441,7 +476,7 @@ class Run:
         for g, topic in (("tickwatch-alert", "to-alert-system"),
                          ("tickwatch-notifier", "to-notifier")):
             parts = kafkaq.partitions(self.kafka, topic)
-            ok, end, com = self.client[g].caught_up(topic, parts)
+            ok, end, com = self.offsets.caught_up(g, topic, parts)
             if not ok:
                 return False
         rows = sql(self.url, "SELECT count(*) FROM sent_notifications WHERE state = 'sending'")
@@ -536,8 +571,6 @@ class Run:
                 a.stop()
             except Fail as e:
                 print("warning: %s" % e)
-        for c in getattr(self, "client", {}).values():
-            c.close()
         try:
             http(self.env["TW_TOXIPROXY_URL"] + "/reset", "", "POST")
             stack("smtp-mode", "normal")
