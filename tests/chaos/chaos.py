@@ -398,6 +398,16 @@ class Run:
         e = self.env
         http(e["TW_TOXIPROXY_URL"] + "/reset", "", "POST")
         stack("smtp-mode", "normal")
+        # Every Kafka connection of the agents must go through Toxiproxy: metadata asked
+        # through the proxies has to name the proxies (the brokers' TOXI listener).
+        r = subprocess.run(["kcat", "-b", e["TW_TOXI_KAFKA_BOOTSTRAP"], "-L", "-J", "-m", "10"],
+                           capture_output=True, text=True, timeout=30)
+        named = sorted("%s:%s" % (b["name"].split(":")[0], b["name"].split(":")[1].split("/")[0])
+                       for b in json.loads(r.stdout or "{}").get("brokers", []))
+        if named != sorted(e["TW_TOXI_KAFKA_BOOTSTRAP"].split(",")):
+            raise Fail("brokers seen through Toxiproxy advertise %s, not the proxies %s "
+                       "(the stack predates scripts/stack/toxiproxy.sh? restart it)"
+                       % (named, e["TW_TOXI_KAFKA_BOOTSTRAP"]))
         path = os.path.join(self.work, "scenario.json")
         with open(path, "w") as f:
             json.dump({"start_time": self.start_time, "step_seconds": oracle.STEP_SECONDS,

@@ -89,8 +89,12 @@ def phases(*spec):
 class Agent:
     """One tickwatch process: its own config file, log file and roles."""
 
-    def __init__(self, binary, env, work, name, url, roles, replay=None, extra=""):
+    def __init__(self, binary, env, work, name, url, roles, replay=None, extra="",
+                 console=False):
+        """@console: the agent's console on a pipe (commands with console()), its output
+        in the log; otherwise --console none."""
         self.binary, self.env, self.work, self.name = binary, env, work, name
+        self.console_on = console
         self.url, self.roles, self.replay = url, roles, replay
         self.port = free_port()
         self.conf = os.path.join(work, name + ".conf")
@@ -127,8 +131,11 @@ listen = 127.0.0.1:%(port)d
     def start(self):
         self.logf = open(self.log, "a")
         self.proc = subprocess.Popen([self.binary, "run", "--config", self.conf, "--roles",
-                                      self.roles, "--console", "none"], stdout=self.logf,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                                      self.roles, "--console",
+                                      "-" if self.console_on else "none"], stdout=self.logf,
+                                     stderr=subprocess.STDOUT,
+                                     stdin=subprocess.PIPE if self.console_on else
+                                     subprocess.DEVNULL)
         wait_for("agent %s ready" % self.name,
                  lambda: self.alive() and "ready: roles" in self.text(), 60)
         return self
@@ -148,6 +155,17 @@ listen = 127.0.0.1:%(port)d
 
     def count(self, needle):
         return self.text().count(needle)
+
+    def console(self, command, answer, timeout=30):
+        """Type @command on the console; the first line matching the regex @answer (a
+        compiled pattern) that the agent writes after it."""
+        check(self.console_on, "agent %s has no console" % self.name)
+        before = len(answer.findall(self.text()))
+        self.proc.stdin.write((command + "\n").encode())
+        self.proc.stdin.flush()
+        return wait_for("%s's answer to %r" % (self.name, command),
+                        lambda: self.alive() and len(answer.findall(self.text())) > before
+                        and answer.findall(self.text())[before], timeout)
 
     def cpu_seconds(self):
         with open("/proc/%d/stat" % self.proc.pid) as f:
