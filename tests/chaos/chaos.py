@@ -585,6 +585,8 @@ class Run:
             http(self.env["TW_TOXIPROXY_URL"] + "/reset", "", "POST")
             stack("smtp-mode", "normal")
             stack("quotes-reset")
+            if self.env.get("TW_QUOTES_SCENARIO"):     # the stack's own scenario back
+                stack("quotes-scenario", self.env["TW_QUOTES_SCENARIO"])
         except Exception as e:  # noqa: BLE001
             print("warning: could not reset the stack's fault switches: %s" % e)
         if ok and not self.args.keep:
