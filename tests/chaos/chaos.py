@@ -10,9 +10,9 @@ the path, the users, the expected e-mails and the fault schedule (which fault at
 with which parameters) depend on the seed and the step count only.
 
 Stepping: the quote server is in manual advance. For step k the harness moves the server to k,
-waits until every ticker's quote of step k is stored in PostgreSQL, then until a wake-up
-produced after that is on to-alert-system, then until tickwatch-alert's committed offset
-covers it (a pass that started after the store has finished), and only then steps on. The end
+waits until every ticker's quote of step k is stored in PostgreSQL, then produces a wake-up of
+its own on to-alert-system and waits until tickwatch-alert's committed offset covers it (a
+pass that started after the store has finished), and only then steps on. The end
 condition is positive: tickwatch-alert and tickwatch-notifier committed up to the end of
 their topics, no `sending` row left, and then every expected e-mail in the folder (a bounded
 wait, for deferred retries), or the run fails naming what is missing.
@@ -464,17 +464,29 @@ class Run:
         parts = kafkaq.partitions(self.kafka, topic)
         return self.offsets.end(topic, parts) if parts else None
 
+    def wake(self, k):
+        r = subprocess.run(["kcat", "-P", "-b", self.kafka, "-t", "to-alert-system", "-k",
+                            "chaos", "-X", "acks=all"], input='{"chaos_step":%d}\n' % k,
+                           capture_output=True, text=True, timeout=60)
+        return r.returncode == 0
+
     def step(self, k):
         t0 = time.monotonic()
         if k > 0:
             stack("quotes-step", str(k))
         wait_for("step %d: every quote stored" % k, lambda: self.stored(k), STEP_TIMEOUT,
                  alive=self.alive)
-        base = wait_for("step %d: to-alert-system exists" % k,
-                        lambda: self.topic_end("to-alert-system"), STEP_TIMEOUT, alive=self.alive)
-        later = wait_for("step %d: a wake-up after the store" % k,
-                         lambda: (lambda e: e if sum(e.values()) > sum(base.values()) else None)(
-                             self.topic_end("to-alert-system")), STEP_TIMEOUT, alive=self.alive)
+        # A wake-up of our own, produced after every quote of step k is stored (a collector
+        # wakes the alert side only for a cycle that stored something new, and may have
+        # done so before the last ticker of the step was in): the pass that takes it
+        # started after the store.
+        wait_for("step %d: to-alert-system exists" % k,
+                 lambda: self.topic_end("to-alert-system"), STEP_TIMEOUT, alive=self.alive)
+        wait_for("step %d: the harness's wake-up produced" % k, lambda: self.wake(k),
+                 STEP_TIMEOUT, alive=self.alive)
+        later = wait_for("step %d: to-alert-system's end offsets" % k,
+                         lambda: self.topic_end("to-alert-system"), STEP_TIMEOUT,
+                         alive=self.alive)
         parts = sorted(later)
         wait_for("step %d: tickwatch-alert committed past it" % k,
                  lambda: all(later[p] == 0 or v >= later[p] for p, v in self.offsets.committed(
