@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* alert.h - the alert role's pure logic: crossing checks, duplicate suppression, id and message.
+/* alert.h - the alert role's decision: crossing condition, row checks, duplicate suppression.
  *
  * Nothing here touches the network, the database or the clock: every function
- * works on its arguments only, so the unit tests pin the whole contract of
- * docs/notifications.md and docs/alerts.md.
+ * works on its arguments only, so the unit tests pin the rules of docs/alerts.md.
+ * The message a decision to e-mail turns into (its id, its text, its format) is
+ * agent/notif's (docs/notifications.md).
  */
 #ifndef TW_ALERT_H
 #define TW_ALERT_H
@@ -16,11 +17,8 @@
 /* Errors of the alert module (-700..-709: none of the other modules use them). */
 enum {
 	TW_ERR_ALERT_ROW = -700, /**< a crossing row is inconsistent (reason in the text) */
-	TW_ERR_ALERT_SIZE = -701, /**< the message does not fit in the buffer given */
 };
 
-#define TW_ALERT_ID_HEX 32       /* notification id: 16 bytes of SHA-256 as lower-case hex */
-#define TW_ALERT_MSG_MAX 8192    /* largest message value (docs/notifications.md) */
 #define TW_ALERT_VALUE_MAX 1e9   /* quotes above this are refused by the cqrs layer too */
 
 /** What to do with one crossing row. */
@@ -29,7 +27,10 @@ enum tw_alert_verdict {
 	TW_ALERT_SUPPRESS = 0, /* same ticker, condition and integer part as the last e-mail */
 };
 
-/** @return the integer part of a positive quote (floor; values are > 0 and <= 1e9). */
+/**
+ * @return the integer part of a positive quote (floor; values are > 0 and <= 1e9): what the
+ * suppression rule compares, AdvanceAlert records and the notification id covers.
+ */
 int64_t tw_alert_int_part(double value);
 
 /**
@@ -53,23 +54,5 @@ int tw_alert_check_row(const struct tw_crossing *c, char *why, size_t whylen);
  * or the integer part of the value differs from the last e-mail.
  */
 enum tw_alert_verdict tw_alert_decide(const struct tw_crossing *c);
-
-/**
- * The deterministic notification id: the first 16 bytes of SHA-256 over
- * "email|ticker|condition|int_part|episode", as 32 lower-case hex digits and
- * a NUL in @p out (TW_ALERT_ID_HEX + 1 bytes). @return 0 or TW_ERR_ALERT_SIZE.
- */
-int tw_alert_id(const char *email, const char *ticker, int condition, int64_t int_part,
-		int64_t episode, char out[TW_ALERT_ID_HEX + 1]);
-
-/**
- * Build the to-notifier message value (JSON of docs/notifications.md) for a
- * checked row into @p out. @return its length (without the NUL), or
- * TW_ERR_ALERT_SIZE when @p len is too small.
- */
-long tw_alert_message(const struct tw_crossing *c, char *out, size_t len);
-
-/** Format @p v as the shortest decimal that reads back as the same double. @return @p out. */
-char *tw_alert_number(double v, char *out, size_t len);
 
 #endif

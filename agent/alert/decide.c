@@ -1,15 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* decide.c - crossing checks, the duplicate-suppression rule, notification ids and messages. */
+/* decide.c - the alert decision: crossing condition, row checks, the duplicate-suppression rule. */
 #include "alert.h"
 
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-#include <mbedtls/sha256.h>
 
 int64_t tw_alert_int_part(double value)
 {
@@ -85,147 +81,4 @@ enum tw_alert_verdict tw_alert_decide(const struct tw_crossing *c)
 	if (c->last_int != tw_alert_int_part(c->value))
 		return TW_ALERT_SEND;
 	return TW_ALERT_SUPPRESS;
-}
-
-int tw_alert_id(const char *email, const char *ticker, int condition, int64_t int_part,
-		int64_t episode, char out[TW_ALERT_ID_HEX + 1])
-{
-	static const char hex[] = "0123456789abcdef";
-	char in[TW_CQRS_EMAIL_MAX + TW_CQRS_TICKER_MAX + 64];
-	unsigned char d[32];
-	int n;
-
-	n = snprintf(in, sizeof in, "%s|%s|%s|%lld|%lld", email, ticker,
-		     tw_cqrs_condition_name(condition), (long long)int_part, (long long)episode);
-	if (n < 0 || (size_t)n >= sizeof in)
-		return TW_ERR_ALERT_SIZE;
-	if (mbedtls_sha256((const unsigned char *)in, (size_t)n, d, 0) != 0)
-		return TW_ERR_ALERT_SIZE;
-	for (size_t i = 0; i < TW_ALERT_ID_HEX / 2; i++) {
-		out[2 * i] = hex[d[i] >> 4];
-		out[2 * i + 1] = hex[d[i] & 15];
-	}
-	out[TW_ALERT_ID_HEX] = '\0';
-	return TW_OK;
-}
-
-char *tw_alert_number(double v, char *out, size_t len)
-{
-	/* The fewest decimals that read back as the same double: 191.23, not 191.22999999999999;
-	 * plain decimals (no exponent) for every price; %.17g only for what that cannot hold. */
-	for (int prec = 0; prec <= 17; prec++) {
-		snprintf(out, len, "%.*f", prec, v);
-		if (strtod(out, NULL) == v)
-			return out;
-	}
-	snprintf(out, len, "%.17g", v);
-	return out;
-}
-
-/* A bounded appender: once full, it stays full and says so. */
-struct sink {
-	char *p;
-	size_t len, used;
-	int full;
-};
-
-static void put(struct sink *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void put(struct sink *s, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (s->full)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(s->p + s->used, s->len - s->used, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= s->len - s->used) {
-		s->full = 1;
-		return;
-	}
-	s->used += (size_t)n;
-}
-
-/* A JSON string: quotes, backslashes and control characters escaped; UTF-8 passes through. */
-static void put_str(struct sink *s, const char *str)
-{
-	put(s, "\"");
-	for (const unsigned char *c = (const unsigned char *)str; *c && !s->full; c++) {
-		if (*c == '"' || *c == '\\')
-			put(s, "\\%c", *c);
-		else if (*c == '\n')
-			put(s, "\\n");
-		else if (*c < 0x20 || *c == 0x7f)
-			put(s, "\\u%04x", *c);
-		else
-			put(s, "%c", *c);
-	}
-	put(s, "\"");
-}
-
-/* Two decimals, as people read prices; more when two would show the crossing as no change. */
-static int decimals(double a, double b)
-{
-	char x[48], y[48];
-	int d;
-
-	for (d = 2; d < 9; d++) {
-		snprintf(x, sizeof x, "%.*f", d, a);
-		snprintf(y, sizeof y, "%.*f", d, b);
-		if (strcmp(x, y) != 0)
-			break;
-	}
-	return d;
-}
-
-long tw_alert_message(const struct tw_crossing *c, char *out, size_t len)
-{
-	struct sink s = {out, len, 0, 0};
-	char id[TW_ALERT_ID_HEX + 1], vnum[40], tnum[40], vtxt[40], ttxt[40], when[40];
-	int higher = c->condition == TW_COND_HIGHER;
-	int64_t secs = c->quote_ms / 1000;
-	time_t t = (time_t)secs;
-	struct tm tm;
-
-	if (len == 0)
-		return TW_ERR_ALERT_SIZE;
-	if (tw_alert_id(c->email, c->ticker, c->condition, tw_alert_int_part(c->value), c->episode,
-			id) != TW_OK)
-		return TW_ERR_ALERT_SIZE;
-	if (gmtime_r(&t, &tm) == NULL || strftime(when, sizeof when, "%Y-%m-%d %H:%M", &tm) == 0)
-		snprintf(when, sizeof when, "%lld", (long long)secs);
-	tw_alert_number(c->value, vnum, sizeof vnum);
-	tw_alert_number(c->threshold, tnum, sizeof tnum);
-	snprintf(vtxt, sizeof vtxt, "%.*f", decimals(c->value, c->threshold), c->value);
-	snprintf(ttxt, sizeof ttxt, "%.*f", decimals(c->value, c->threshold), c->threshold);
-
-	put(&s, "{\"v\":1,\"id\":\"%s\",\"email\":", id);
-	put_str(&s, c->email);
-	put(&s, ",\"ticker\":");
-	put_str(&s, c->ticker);
-	put(&s, ",\"value\":%s,\"threshold\":%s,\"condition\":\"%s\",\"quote_time\":%lld,", vnum,
-	    tnum, tw_cqrs_condition_name(c->condition), (long long)secs);
-	put(&s, "\"subject\":");
-	{
-		char subj[128];
-
-		snprintf(subj, sizeof subj, "%s is %s %s: %s", c->ticker, higher ? "above" : "below",
-			 ttxt, vtxt);
-		put_str(&s, subj);
-	}
-	put(&s, ",\"body\":");
-	{
-		char body[256];
-
-		snprintf(body, sizeof body,
-			 "%s traded at %s at %s UTC, %s your %s threshold of %s.\n", c->ticker, vtxt,
-			 when, higher ? "above" : "below", higher ? "high" : "low", ttxt);
-		put_str(&s, body);
-	}
-	put(&s, "}");
-	if (s.full)
-		return TW_ERR_ALERT_SIZE;
-	return (long)s.used;
 }

@@ -239,7 +239,11 @@ int tw_cqrs_expire_requests(struct tw_cqrs *q, struct tw_cqrs_op *op, int64_t tt
 
 /* ---- commands: the writes of the quote-to-alert pipeline (collector, alert role) ---- */
 
-/** SaveQuote (collector): value finite > 0; a repeat of (ticker, time) overwrites. count = 1. */
+/**
+ * SaveQuote (collector): value finite > 0. count = 1 when the quote is new (or corrects the
+ * value held for that ticker and time), 0 when exactly that quote is already stored (a shut
+ * market repeats its last quote: no news, no wake-up).
+ */
 int tw_cqrs_save_quote(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *ticker,
 		       double value, int64_t time_ms, tw_cqrs_done_fn done, void *arg);
 

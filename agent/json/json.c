@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* json.c - jsmn in strict mode, token readers (strings with escapes, numbers) and a JSON writer. */
+/* json.c - jsmn in strict mode, token readers (strings with escapes, numbers), the bounded writer. */
 #define JSMN_STATIC
 #define JSMN_STRICT
-#define JSMN_PARENT_LINKS
 #include "json.h"
 
 #include <jsmn.h>
@@ -13,8 +12,12 @@
 #include <string.h>
 
 #include "hal.h"
+#include "json_int.h"
 
 _Static_assert(sizeof(tw_jtok) == sizeof(jsmntok_t), "tw_jtok mirrors jsmntok_t");
+_Static_assert(TW_J_OBJECT == (int)JSMN_OBJECT && TW_J_ARRAY == (int)JSMN_ARRAY &&
+		       TW_J_STRING == (int)JSMN_STRING && TW_J_PRIMITIVE == (int)JSMN_PRIMITIVE,
+	       "tw_jtok types are jsmn's");
 
 static int is_ws(char c)
 {
@@ -110,22 +113,44 @@ static int container_ok(const struct tw_json *j, int c)
 	return gap_ok(j->js, pos, t[c].end - 1, 0);
 }
 
-int tw_json_parse(struct tw_json *j, const char *js, size_t len, tw_jtok *toks, int max)
+static int jsmn_strict(const char *js, size_t len, tw_jtok *toks, int max)
 {
 	jsmn_parser p;
-	int n, end;
+
+	jsmn_init(&p);
+	return jsmn_parse(&p, js, len, (jsmntok_t *)toks, (unsigned)max);
+}
+
+/* One jsmn run, strict or permissive, into @p j: the token count or a TW_ERR_JSON_*. */
+static int tokenize(struct tw_json *j, const char *js, size_t len, tw_jtok *toks, int max,
+		    int (*run)(const char *, size_t, tw_jtok *, int))
+{
+	int n;
 
 	j->js = js;
 	j->len = len;
 	j->t = toks;
 	j->n = 0;
-	jsmn_init(&p);
-	n = jsmn_parse(&p, js, len, (jsmntok_t *)toks, (unsigned)max);
+	n = run(js, len, toks, max);
 	if (n == JSMN_ERROR_NOMEM)
 		return TW_ERR_JSON_TOKENS;
 	if (n <= 0)
 		return TW_ERR_JSON_PARSE;
 	j->n = n;
+	return n;
+}
+
+int tw_json_parse_lenient(struct tw_json *j, const char *js, size_t len, tw_jtok *toks, int max)
+{
+	return tokenize(j, js, len, toks, max, tw_json_jsmn_permissive);
+}
+
+int tw_json_parse(struct tw_json *j, const char *js, size_t len, tw_jtok *toks, int max)
+{
+	int n = tokenize(j, js, len, toks, max, jsmn_strict), end;
+
+	if (n < 0)
+		return n;
 	/* exactly one value: its subtree covers every token, and only blanks follow it */
 	end = tw_json_skip(j, 0);
 	if (end != n)
@@ -379,19 +404,41 @@ void tw_jw_init(struct tw_jw *w, char *buf, size_t cap)
 	w->cap = cap;
 	w->len = 0;
 	w->overflow = 0;
+	w->need = 0;
+	w->bytes = 0;
 	if (cap)
 		buf[0] = '\0';
 }
 
+void tw_jw_init_bytes(struct tw_jw *w, char *buf, size_t cap)
+{
+	w->buf = buf;
+	w->cap = buf ? cap : 0;
+	w->len = 0;
+	w->overflow = 0;
+	w->need = 0;
+	w->bytes = 1;
+}
+
+/* Whether @p n more bytes fit: a C string keeps one byte for its NUL. */
+static int fits(const struct tw_jw *w, size_t n)
+{
+	return !w->overflow && (w->bytes ? n <= w->cap - w->len : n < w->cap - w->len);
+}
+
 void tw_jw_raw(struct tw_jw *w, const char *s, size_t n)
 {
-	if (w->overflow || w->len + n >= w->cap) {
+	w->need += n;
+	if (!fits(w, n)) {
 		w->overflow = 1;
 		return;
 	}
+	if (n == 0)
+		return;
 	memcpy(w->buf + w->len, s, n);
 	w->len += n;
-	w->buf[w->len] = '\0';
+	if (!w->bytes)
+		w->buf[w->len] = '\0';
 }
 
 void tw_jw_lit(struct tw_jw *w, const char *s)
@@ -399,7 +446,32 @@ void tw_jw_lit(struct tw_jw *w, const char *s)
 	tw_jw_raw(w, s, strlen(s));
 }
 
-void tw_jw_str(struct tw_jw *w, const char *s)
+void tw_jw_printf(struct tw_jw *w, const char *fmt, ...)
+{
+	va_list ap;
+	size_t room = w->cap - w->len;
+	int n;
+
+	va_start(ap, fmt);
+	if (w->overflow || room == 0)
+		n = vsnprintf(NULL, 0, fmt, ap);
+	else
+		n = vsnprintf(w->buf + w->len, room, fmt, ap);
+	va_end(ap);
+	if (n >= 0)
+		w->need += (size_t)n;
+	if (w->overflow)
+		return;
+	if (n < 0 || (size_t)n >= room) { /* vsnprintf's NUL did not fit either */
+		w->overflow = 1;
+		if (!w->bytes && room)
+			w->buf[w->len] = '\0';
+		return;
+	}
+	w->len += (size_t)n;
+}
+
+void tw_jw_strx(struct tw_jw *w, const char *s, unsigned esc)
 {
 	if (s == NULL) {
 		tw_jw_lit(w, "null");
@@ -407,20 +479,27 @@ void tw_jw_str(struct tw_jw *w, const char *s)
 	}
 	tw_jw_raw(w, "\"", 1);
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		char esc[8];
+		char e[8];
 
 		if (*p == '"' || *p == '\\') {
-			esc[0] = '\\';
-			esc[1] = (char)*p;
-			tw_jw_raw(w, esc, 2);
-		} else if (*p < 0x20) {
-			snprintf(esc, sizeof esc, "\\u%04x", *p);
-			tw_jw_raw(w, esc, 6);
+			e[0] = '\\';
+			e[1] = (char)*p;
+			tw_jw_raw(w, e, 2);
+		} else if (*p == '\n' && (esc & TW_JW_ESC_NL)) {
+			tw_jw_raw(w, "\\n", 2);
+		} else if (*p < 0x20 || (*p == 0x7f && (esc & TW_JW_ESC_DEL))) {
+			snprintf(e, sizeof e, "\\u%04x", *p);
+			tw_jw_raw(w, e, 6);
 		} else {
 			tw_jw_raw(w, (const char *)p, 1);
 		}
 	}
 	tw_jw_raw(w, "\"", 1);
+}
+
+void tw_jw_str(struct tw_jw *w, const char *s)
+{
+	tw_jw_strx(w, s, 0);
 }
 
 void tw_jw_num(struct tw_jw *w, double v)
@@ -441,22 +520,4 @@ void tw_jw_int(struct tw_jw *w, long long v)
 
 	snprintf(b, sizeof b, "%lld", v);
 	tw_jw_lit(w, b);
-}
-
-void tw_jw_printf(struct tw_jw *w, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (w->overflow)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(w->buf + w->len, w->cap - w->len, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= w->cap - w->len) {
-		w->overflow = 1;
-		w->buf[w->len] = '\0';
-		return;
-	}
-	w->len += (size_t)n;
 }

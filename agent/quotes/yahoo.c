@@ -1,73 +1,36 @@
 /* SPDX-License-Identifier: MIT */
-/* yahoo.c - the Yahoo chart API source: GET over the HTTP client, jsmn extraction of the meta. */
+/* yahoo.c - the Yahoo chart API source: GET over the HTTP client, the meta read with agent/json. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#define JSMN_STATIC
-#include <jsmn.h>
-
 #include "core/log.h"
+#include "json/json.h"
 #include "quotes/quotes.h"
 
 size_t tw_yahoo_token_size(void)
 {
-	return sizeof(jsmntok_t);
+	return sizeof(tw_jtok);
 }
 
-/* Index of the token after the subtree of token @p i. */
-static int skip(const jsmntok_t *t, int n, int i)
+/* Token @p i as text for a message or a comparison: a string decoded (its raw text when it
+ * does not decode or fit), anything else as written; cut to @p len, non-printables as '?'. */
+static void tok_text(const struct tw_json *j, int i, char *out, size_t len)
 {
-	int j = i + 1;
-
-	while (j < n && t[j].start < t[i].end)
-		j++;
-	return j;
-}
-
-static int tok_is(const char *js, const jsmntok_t *t, const char *s)
-{
-	size_t l = strlen(s);
-
-	return t->type == JSMN_STRING && (size_t)(t->end - t->start) == l &&
-	       memcmp(js + t->start, s, l) == 0;
-}
-
-static int tok_null(const char *js, const jsmntok_t *t)
-{
-	return t->type == JSMN_PRIMITIVE && t->end - t->start == 4 &&
-	       memcmp(js + t->start, "null", 4) == 0;
-}
-
-/* The value token of @p key in the object at @p obj, or -1. */
-static int member(const char *js, const jsmntok_t *t, int n, int obj, const char *key)
-{
-	int k;
-
-	if (obj < 0 || obj >= n || t[obj].type != JSMN_OBJECT)
-		return -1;
-	k = obj + 1;
-	for (int c = 0; c < t[obj].size && k + 1 < n; c++) {
-		if (tok_is(js, &t[k], key))
-			return k + 1;
-		k = skip(t, n, k + 1);
-	}
-	return -1;
-}
-
-static void tok_text(const char *js, const jsmntok_t *t, char *out, size_t len)
-{
+	const tw_jtok *t = &j->t[i];
 	size_t l = (size_t)(t->end - t->start);
 
-	if (l >= len)
-		l = len - 1;
-	memcpy(out, js + t->start, l);
-	out[l] = '\0';
-	for (size_t i = 0; i < l; i++) {
-		if ((unsigned char)out[i] < ' ' || (unsigned char)out[i] >= 0x7f)
-			out[i] = '?';
+	if (t->type != TW_J_STRING || tw_json_string(j, i, out, len) != 0) {
+		if (l >= len)
+			l = len - 1;
+		memcpy(out, j->js + t->start, l);
+		out[l] = '\0';
+	}
+	for (char *p = out; *p; p++) {
+		if ((unsigned char)*p < ' ' || (unsigned char)*p >= 0x7f)
+			*p = '?';
 	}
 }
 
@@ -75,81 +38,78 @@ int tw_yahoo_extract(const char *json, size_t len, void *toks, unsigned ntoks,
 		     const char *ticker, int64_t now_s, int64_t max_age_s,
 		     struct tw_quotes_item *out, char *err, size_t errlen)
 {
-	jsmn_parser jp;
-	jsmntok_t *t = toks;
+	struct tw_json j;
+	const tw_jtok *t = toks;
 	int n, chart, e, res, meta, v;
 	char num[64], txt[160];
 	double price, when;
-	char *end;
 
-	jsmn_init(&jp);
-	n = jsmn_parse(&jp, json, len, t, ntoks);
-	if (n == JSMN_ERROR_NOMEM) {
+	/* Lenient: a price written as NaN is refused below by name, not as unreadable JSON. */
+	n = tw_json_parse_lenient(&j, json, len, toks, (int)ntoks);
+	if (n == TW_ERR_JSON_TOKENS) {
 		snprintf(err, errlen, "%s: response has more than %u JSON tokens", ticker, ntoks);
 		return TW_ERR_QUOTES_BAD_JSON;
 	}
-	if (n < 1 || t[0].type != JSMN_OBJECT) {
+	if (n < 1 || t[0].type != TW_J_OBJECT) {
 		snprintf(err, errlen, "%s: response is not a JSON object", ticker);
 		return TW_ERR_QUOTES_BAD_JSON;
 	}
-	chart = member(json, t, n, 0, "chart");
-	if (chart < 0 || t[chart].type != JSMN_OBJECT) {
+	chart = tw_json_member(&j, 0, "chart");
+	if (chart < 0 || t[chart].type != TW_J_OBJECT) {
 		snprintf(err, errlen, "%s: response has no chart object", ticker);
 		return TW_ERR_QUOTES_BAD_JSON;
 	}
-	e = member(json, t, n, chart, "error");
-	if (e >= 0 && !tok_null(json, &t[e])) {
-		int code = member(json, t, n, e, "code"), desc = member(json, t, n, e, "description");
+	e = tw_json_member(&j, chart, "error");
+	if (e >= 0 && !tw_json_is_null(&j, e)) {
+		int code = tw_json_member(&j, e, "code"), desc = tw_json_member(&j, e, "description");
 		char c[64] = "?";
 
 		txt[0] = '\0';
 		if (code >= 0)
-			tok_text(json, &t[code], c, sizeof c);
+			tok_text(&j, code, c, sizeof c);
 		if (desc >= 0)
-			tok_text(json, &t[desc], txt, sizeof txt);
+			tok_text(&j, desc, txt, sizeof txt);
 		snprintf(err, errlen, "%s: rejected: chart.error %s: %s", ticker, c, txt);
 		return TW_ERR_QUOTES_REJECTED;
 	}
-	res = member(json, t, n, chart, "result");
-	if (res < 0 || t[res].type != JSMN_ARRAY || t[res].size < 1) {
+	res = tw_json_member(&j, chart, "result");
+	if (res < 0 || t[res].type != TW_J_ARRAY || t[res].size < 1) {
 		snprintf(err, errlen, "%s: rejected: chart.result is empty or missing", ticker);
-		return res >= 0 && (tok_null(json, &t[res]) || t[res].type == JSMN_ARRAY)
+		return res >= 0 && (tw_json_is_null(&j, res) || t[res].type == TW_J_ARRAY)
 			       ? TW_ERR_QUOTES_REJECTED
 			       : TW_ERR_QUOTES_BAD_JSON;
 	}
-	meta = member(json, t, n, res + 1, "meta");
+	meta = tw_json_member(&j, res + 1, "meta");
 	if (meta < 0) {
 		snprintf(err, errlen, "%s: chart.result[0] has no meta object", ticker);
 		return TW_ERR_QUOTES_BAD_JSON;
 	}
-	v = member(json, t, n, meta, "symbol");
-	if (v >= 0 && t[v].type == JSMN_STRING) {
-		tok_text(json, &t[v], num, sizeof num);
+	v = tw_json_member(&j, meta, "symbol");
+	if (v >= 0 && t[v].type == TW_J_STRING) {
+		tok_text(&j, v, num, sizeof num);
 		if (strcasecmp(num, ticker) != 0) {
 			snprintf(err, errlen, "%s: rejected: the answer is for symbol %s", ticker, num);
 			return TW_ERR_QUOTES_REJECTED;
 		}
 	}
-	v = member(json, t, n, meta, "regularMarketPrice");
-	if (v < 0 || t[v].type != JSMN_PRIMITIVE) {
+	v = tw_json_member(&j, meta, "regularMarketPrice");
+	if (v < 0 || t[v].type != TW_J_PRIMITIVE) {
 		snprintf(err, errlen, "%s: rejected: no regularMarketPrice", ticker);
 		return TW_ERR_QUOTES_REJECTED;
 	}
-	tok_text(json, &t[v], num, sizeof num);
-	price = strtod(num, &end);
-	if (*end != '\0' || end == num || !isfinite(price) || price <= 0) {
+	tok_text(&j, v, num, sizeof num);
+	if (tw_json_number(&j, v, &price) != 0 || !isfinite(price) || price <= 0) {
 		snprintf(err, errlen, "%s: rejected: regularMarketPrice %s is not a positive number",
 			 ticker, num);
 		return TW_ERR_QUOTES_REJECTED;
 	}
-	v = member(json, t, n, meta, "regularMarketTime");
-	if (v < 0 || t[v].type != JSMN_PRIMITIVE) {
+	v = tw_json_member(&j, meta, "regularMarketTime");
+	if (v < 0 || t[v].type != TW_J_PRIMITIVE) {
 		snprintf(err, errlen, "%s: rejected: no regularMarketTime", ticker);
 		return TW_ERR_QUOTES_REJECTED;
 	}
-	tok_text(json, &t[v], num, sizeof num);
-	when = strtod(num, &end);
-	if (*end != '\0' || end == num || !isfinite(when) || when <= 0 || when > 1e12 ||
+	tok_text(&j, v, num, sizeof num);
+	if (tw_json_number(&j, v, &when) != 0 || !isfinite(when) || when <= 0 || when > 1e12 ||
 	    when != floor(when)) {
 		snprintf(err, errlen, "%s: rejected: regularMarketTime %s is not a Unix time", ticker,
 			 num);

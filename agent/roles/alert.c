@@ -35,6 +35,7 @@
 #include "core/log.h"
 #include "cqrs/cqrs.h"
 #include "kafka/kafka.h"
+#include "notif/notif.h"
 
 #define ALERT_ADV_BUF_MAX ((size_t)128 * 1024) /* advance batch arrays: ~2,000 typical e-mails */
 #define ALERT_PARTS_EXTRA 16       /* partitions held beyond [kafka] partitions */
@@ -135,7 +136,7 @@ static size_t advbuf_size(const struct tw_config *cfg)
 static size_t budget(const struct tw_config *cfg)
 {
 	return sizeof(struct alert) + (size_t)cfg->limits.alert_inflight * sizeof(struct rec) +
-	       2 * parts_cap(cfg) * sizeof(rd_kafka_message_t *) + TW_ALERT_MSG_MAX + 256 +
+	       2 * parts_cap(cfg) * sizeof(rd_kafka_message_t *) + TW_NOTIF_MAX_BYTES + 256 +
 	       (size_t)cfg->limits.alert_page * sizeof(struct tw_cqrs_advance) + advbuf_size(cfg);
 }
 
@@ -456,11 +457,11 @@ static int on_crossing(void *arg, const struct tw_crossing *c)
 		fail(a, "no free record: raise [limits] alert_inflight");
 		return -1;
 	}
-	len = tw_alert_message(c, a->msg, TW_ALERT_MSG_MAX);
+	len = tw_notif_build(c, tw_alert_int_part(c->value), a->msg, TW_NOTIF_MAX_BYTES);
 	if (len < 0) {
 		a->now.invalid++;
 		tw_log(TW_LOG_WARN, "alert", "message for %s does not fit in %d bytes", c->email,
-		       TW_ALERT_MSG_MAX);
+		       TW_NOTIF_MAX_BYTES);
 		rec_put(a, r);
 		return 0;
 	}
@@ -731,7 +732,7 @@ static int start(struct tw_agent *ag, void **state, char *err, size_t errlen)
 	a->nrecs = (size_t)cfg->limits.alert_inflight;
 	a->recs = tw_arena_carve(&ag->arena, a->nrecs * sizeof *a->recs, "alert in-flight records",
 				 "alert_inflight");
-	a->msg = tw_arena_carve(&ag->arena, TW_ALERT_MSG_MAX, "alert message", "arena_kb");
+	a->msg = tw_arena_carve(&ag->arena, TW_NOTIF_MAX_BYTES, "alert message", "arena_kb");
 	a->inpass.m = tw_arena_carve(&ag->arena, cap * sizeof(rd_kafka_message_t *),
 				     "alert wake-ups in pass", "arena_kb");
 	a->waiting.m = tw_arena_carve(&ag->arena, cap * sizeof(rd_kafka_message_t *),

@@ -12,10 +12,12 @@
  *            while open, no session is tried;
  *   commit   when every message is sent, skipped or dead-lettered (and recorded), the batch's
  *            offsets are committed and a new batch starts.
- * A stop abandons an unfinished batch without committing it: it comes again after a restart and
- * the ids already recorded are skipped: 'sent' ones silently, 'sending' ones (the end of data
- * left, the agent died before the answer: the server almost surely holds the e-mail) with a
- * warning. That narrow window is at-most-once instead of a duplicate (docs/notifications.md).
+ * A stop abandons an unfinished batch without committing it: it comes again after a restart,
+ * and IsSent sorts the ids already recorded. A 'sent' id is skipped. A 'sending' id (the agent
+ * died after the end of data was released and before the answer was recorded: it may or may
+ * not have reached the server, nothing can tell) is sent again with the same Message-ID, with
+ * a warning, and counted as "resent after a crash". That narrow window may give a second copy,
+ * which mail clients fold by its Message-ID, instead of a lost alert (docs/notifications.md).
  */
 #include <stdio.h>
 #include <string.h>
@@ -25,7 +27,7 @@
 #include "core/log.h"
 #include "cqrs/cqrs.h"
 #include "kafka/kafka.h"
-#include "smtp/notification.h"
+#include "notif/notif.h"
 #include "smtp/smtp.h"
 #include "tls/tls.h"
 
@@ -263,7 +265,8 @@ static void on_forgot(void *arg, const struct tw_cqrs_result *r)
 	if (nt->phase == P_STOPPED)
 		return;
 	if (r->rc != TW_OK) {
-		/* The 'sending' row must go before a retry, else a restart would skip the id. */
+		/* The 'sending' row must go before a retry or a dead letter: left, it would tell a
+		 * restart the end of data may have reached the server, which refused it. */
 		tw_log(TW_LOG_WARN, "notifier", "forgetting the 'sending' record of %s: %s; retrying",
 		       it->n.id, r->msg);
 		it->next_try = tw_hal_now() + DB_RETRY_MS * TW_MONO_PER_MS;
@@ -681,8 +684,9 @@ static void stop(struct tw_agent *ag, void *state)
 	if (tw_smtp_held(&nt->smtp)) {
 		const struct item *it = item_of(nt, tw_smtp_held(&nt->smtp));
 
-		/* Its end of data never leaves; if the 'sending' write commits anyway, a restart
-		 * skips the id as in flight (logged there): at most once, never twice. */
+		/* Its end of data never leaves, so the server does not take the e-mail. If the
+		 * 'sending' write commits anyway, a restart finds the id in flight and sends it
+		 * again with the same Message-ID (logged there): it arrives once, later. */
 		tw_log(TW_LOG_WARN, "notifier", "stopping while %s to %s waited for its 'sending' "
 		       "record: its end of data is not sent", it->n.id, it->n.email);
 	}

@@ -11,7 +11,7 @@
 #include <mbedtls/memory_buffer_alloc.h>
 #include <mbedtls/version.h>
 
-#include "arena.h"
+#include "core/arena.h"
 #include "hal.h"
 
 /* HAL entropy as the DRBG's seed source. */

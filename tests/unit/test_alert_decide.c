@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* test_alert_decide.c - the alert role's pure logic: crossing conditions, row checks, the
- * duplicate-suppression rule, deterministic ids and the to-notifier message contract. */
+ * duplicate-suppression rule, and the message a decision becomes (ids, numbers, text: built by
+ * agent/notif from a row; its reader is tested in test_notif.c). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 
 #include "alert/alert.h"
+#include "notif/notif.h"
 
 static struct tw_crossing row(const char *email, const char *ticker, double value, int cond,
 			      double threshold)
@@ -132,18 +134,18 @@ static void suppression(void **state)
 
 static void ids(void **state)
 {
-	char id[TW_ALERT_ID_HEX + 1], id2[TW_ALERT_ID_HEX + 1];
+	char id[TW_NOTIF_ID_LEN + 1], id2[TW_NOTIF_ID_LEN + 1];
 
 	(void)state;
 	/* sha256("alice@example.com|AAPL|higher|191|3")[0:16] */
-	assert_int_equal(tw_alert_id("alice@example.com", "AAPL", TW_COND_HIGHER, 191, 3, id), TW_OK);
+	assert_int_equal(tw_notif_id("alice@example.com", "AAPL", TW_COND_HIGHER, 191, 3, id), TW_OK);
 	assert_string_equal(id, "a2b0ae4793baa64383def2dc8dc853a2");
-	assert_int_equal(tw_alert_id("bob@example.org", "SAP.DE", TW_COND_LOWER, 149, 0, id), TW_OK);
+	assert_int_equal(tw_notif_id("bob@example.org", "SAP.DE", TW_COND_LOWER, 149, 0, id), TW_OK);
 	assert_string_equal(id, "488b8811a400e7e6ae5d02748a54ef61");
 	/* each part matters: a new episode is a new id */
-	assert_int_equal(tw_alert_id("bob@example.org", "SAP.DE", TW_COND_LOWER, 149, 1, id2), TW_OK);
+	assert_int_equal(tw_notif_id("bob@example.org", "SAP.DE", TW_COND_LOWER, 149, 1, id2), TW_OK);
 	assert_string_not_equal(id, id2);
-	assert_int_equal(tw_alert_id("bob@example.org", "SAP.DE", TW_COND_HIGHER, 149, 0, id2), TW_OK);
+	assert_int_equal(tw_notif_id("bob@example.org", "SAP.DE", TW_COND_HIGHER, 149, 0, id2), TW_OK);
 	assert_string_not_equal(id, id2);
 }
 
@@ -152,15 +154,15 @@ static void numbers(void **state)
 	char b[40];
 
 	(void)state;
-	assert_string_equal(tw_alert_number(191.23, b, sizeof b), "191.23");
-	assert_string_equal(tw_alert_number(190.0, b, sizeof b), "190");
-	assert_string_equal(tw_alert_number(0.1, b, sizeof b), "0.1");
-	assert_string_equal(tw_alert_number(123456789.125, b, sizeof b), "123456789.125");
+	assert_string_equal(tw_notif_number(191.23, b, sizeof b), "191.23");
+	assert_string_equal(tw_notif_number(190.0, b, sizeof b), "190");
+	assert_string_equal(tw_notif_number(0.1, b, sizeof b), "0.1");
+	assert_string_equal(tw_notif_number(123456789.125, b, sizeof b), "123456789.125");
 }
 
 static void golden_message(void **state)
 {
-	char path[512], want[1024], got[TW_ALERT_MSG_MAX];
+	char path[512], want[1024], got[TW_NOTIF_MAX_BYTES];
 	struct tw_crossing c = row("alice@example.com", "AAPL", 191.23, TW_COND_HIGHER, 190);
 	FILE *f;
 	size_t n;
@@ -176,7 +178,7 @@ static void golden_message(void **state)
 	while (n && want[n - 1] == '\n')
 		n--;
 	want[n] = '\0';
-	len = tw_alert_message(&c, got, sizeof got);
+	len = tw_notif_build(&c, tw_alert_int_part(c.value), got, sizeof got);
 	assert_true(len > 0);
 	assert_int_equal((size_t)len, strlen(got));
 	assert_string_equal(got, want);
@@ -184,11 +186,11 @@ static void golden_message(void **state)
 
 static void lower_message_and_escapes(void **state)
 {
-	char got[TW_ALERT_MSG_MAX];
+	char got[TW_NOTIF_MAX_BYTES];
 	struct tw_crossing c = row("o\"b\\rien@example.com", "SAP.DE", 149.1, TW_COND_LOWER, 150);
 
 	(void)state;
-	assert_true(tw_alert_message(&c, got, sizeof got) > 0);
+	assert_true(tw_notif_build(&c, tw_alert_int_part(c.value), got, sizeof got) > 0);
 	assert_non_null(strstr(got, "\"email\":\"o\\\"b\\\\rien@example.com\""));
 	assert_non_null(strstr(got, "\"condition\":\"lower\""));
 	assert_non_null(strstr(got, "\"threshold\":150,"));
@@ -196,11 +198,11 @@ static void lower_message_and_escapes(void **state)
 	assert_non_null(strstr(got, "below your low threshold of 150.00.\\n\""));
 	/* a crossing that two decimals would hide shows more digits */
 	c = row("a@example.com", "X", 150.001, TW_COND_HIGHER, 150);
-	assert_true(tw_alert_message(&c, got, sizeof got) > 0);
+	assert_true(tw_notif_build(&c, tw_alert_int_part(c.value), got, sizeof got) > 0);
 	assert_non_null(strstr(got, "\"subject\":\"X is above 150.000: 150.001\""));
 	/* too small a buffer: an error, never a cut message */
-	assert_int_equal(tw_alert_message(&c, got, 40), TW_ERR_ALERT_SIZE);
-	assert_int_equal(tw_alert_message(&c, got, 0), TW_ERR_ALERT_SIZE);
+	assert_int_equal(tw_notif_build(&c, tw_alert_int_part(c.value), got, 40), TW_ERR_NOTIF_SIZE);
+	assert_int_equal(tw_notif_build(&c, tw_alert_int_part(c.value), got, 0), TW_ERR_NOTIF_SIZE);
 }
 
 int main(void)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* test_json.c - the jsmn wrapper: one value per line, strict primitives, string escapes,
- * numbers, UTF-8 checks, and the bounded writer's escaping and overflow. */
+ * numbers, UTF-8 checks, the lenient tokenizer, and the bounded writer's escaping, overflow
+ * and measuring (as a C string and as bytes). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -146,12 +147,102 @@ static void writer(void **state)
 	assert_true(w.overflow);
 }
 
+static void writer_escapes_on_request(void **state)
+{
+	char buf[64];
+	struct tw_jw w;
+
+	(void)state;
+	tw_jw_init(&w, buf, sizeof buf);
+	tw_jw_strx(&w, "a\nb\x7f", 0);
+	tw_jw_strx(&w, "a\nb\x7f", TW_JW_ESC_NL);
+	tw_jw_strx(&w, "a\nb\x7f", TW_JW_ESC_NL | TW_JW_ESC_DEL);
+	assert_false(w.overflow);
+	assert_string_equal(buf, "\"a\\u000ab\x7f\"\"a\\nb\x7f\"\"a\\nb\\u007f\"");
+}
+
+static void writer_measures_and_fills_bytes(void **state)
+{
+	char buf[8];
+	struct tw_jw w;
+
+	(void)state;
+	/* a C string: holds cap - 1 bytes, counts what it could not hold */
+	tw_jw_init(&w, buf, sizeof buf);
+	tw_jw_lit(&w, "0123456");
+	assert_false(w.overflow);
+	assert_string_equal(buf, "0123456");
+	tw_jw_lit(&w, "7");
+	assert_true(w.overflow);
+	assert_int_equal(w.len, 7);
+	assert_int_equal(w.need, 8);
+	assert_string_equal(buf, "0123456");
+	/* bytes: every byte of the buffer, no NUL, nothing past it */
+	memset(buf, 'Z', sizeof buf);
+	tw_jw_init_bytes(&w, buf, 6);
+	tw_jw_raw(&w, "abc", 3);
+	tw_jw_raw(&w, "def", 3);
+	assert_false(w.overflow);
+	assert_int_equal(w.len, 6);
+	assert_memory_equal(buf, "abcdefZZ", 8);
+	tw_jw_raw(&w, "g", 1);
+	tw_jw_printf(&w, "%d", 42);
+	assert_true(w.overflow);
+	assert_int_equal(w.len, 6);
+	assert_int_equal(w.need, 9);
+	assert_memory_equal(buf, "abcdefZZ", 8);
+	/* printf needs room for vsnprintf's NUL, also in bytes */
+	tw_jw_init_bytes(&w, buf, 4);
+	tw_jw_printf(&w, "%s", "ab");
+	assert_false(w.overflow);
+	tw_jw_printf(&w, "%s", "cd");
+	assert_true(w.overflow);
+	assert_int_equal(w.len, 2);
+	assert_int_equal(w.need, 4);
+	/* measuring only */
+	tw_jw_init_bytes(&w, NULL, 0);
+	tw_jw_lit(&w, "hello");
+	tw_jw_str(&w, "a\"b");
+	tw_jw_printf(&w, "%05d", 7);
+	assert_true(w.overflow);
+	assert_int_equal(w.len, 0);
+	assert_int_equal(w.need, 5 + 6 + 5);
+}
+
+static void lenient_tokens(void **state)
+{
+	static const char js[] = "{\"a\":NaN,\"b\":[1,Infinity],\"c\":\"x\"}";
+	struct tw_json j;
+	double v;
+	int a, b;
+
+	(void)state;
+	/* strict refuses what a foreign server may write; lenient tokenizes it */
+	assert_true(parse(&j, js) < 0);
+	assert_true(tw_json_parse_lenient(&j, js, strlen(js), toks, 64) > 0);
+	a = tw_json_member(&j, 0, "a");
+	assert_true(a > 0);
+	assert_int_equal(j.t[a].type, TW_J_PRIMITIVE);
+	assert_int_equal(tw_json_number(&j, a, &v), TW_ERR_JSON_TYPE);
+	b = tw_json_member(&j, 0, "b");
+	assert_int_equal(j.t[b].size, 2);
+	assert_int_equal(tw_json_number(&j, b + 1, &v), 0);
+	assert_true(v == 1);
+	assert_true(tw_json_eq(&j, tw_json_member(&j, 0, "c"), "x"));
+	assert_int_equal(tw_json_member(&j, 0, "d"), -1);
+	/* its errors */
+	assert_int_equal(tw_json_parse_lenient(&j, "", 0, toks, 64), TW_ERR_JSON_PARSE);
+	assert_int_equal(tw_json_parse_lenient(&j, "{\"a\":[1,2", 9, toks, 64), TW_ERR_JSON_PARSE);
+	assert_int_equal(tw_json_parse_lenient(&j, js, strlen(js), toks, 3), TW_ERR_JSON_TOKENS);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(one_value_per_line), cmocka_unit_test(members_and_types),
 		cmocka_unit_test(string_escapes),     cmocka_unit_test(utf8),
-		cmocka_unit_test(writer),
+		cmocka_unit_test(writer),             cmocka_unit_test(writer_escapes_on_request),
+		cmocka_unit_test(writer_measures_and_fills_bytes), cmocka_unit_test(lenient_tokens),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -6,7 +6,7 @@
 # malformed message is dead-lettered and blocks nothing; refused connections open the breaker and
 # everything arrives exactly once after "smtp-mode normal". Fails (never skips) without the stack.
 # Usage: test_notifier.sh TICKWATCH_BINARY
-TW_BIN=${1:?binary}
+export TW_BIN=${1:?binary} # read by lib.sh
 # shellcheck source=../kafka/lib.sh
 . "$(dirname "$0")/../kafka/lib.sh"
 need_stack

@@ -1,0 +1,263 @@
+/* SPDX-License-Identifier: MIT */
+/* notif.c - the to-notifier message: id, numbers, writer, builder from a crossing, reader. */
+#include "notif/notif.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <mbedtls/sha256.h>
+
+#include "hal.h"
+#include "json/json.h"
+#include "smtp/smtp.h"
+
+/* Strings as the first writer escaped them: a line feed as \n and DEL as \u007f as well, so
+ * the bytes on the wire stay those of every earlier build. */
+#define MSG_ESC (TW_JW_ESC_NL | TW_JW_ESC_DEL)
+
+/* The condition's name on the wire and in the id. */
+static const char *cond_name(int condition)
+{
+	if (condition == TW_COND_HIGHER)
+		return "higher";
+	return condition == TW_COND_LOWER ? "lower" : "none";
+}
+
+int tw_notif_id(const char *email, const char *ticker, int condition, int64_t int_part,
+		int64_t episode, char out[TW_NOTIF_ID_LEN + 1])
+{
+	static const char hex[] = "0123456789abcdef";
+	char in[TW_CQRS_EMAIL_MAX + TW_CQRS_TICKER_MAX + 64];
+	unsigned char d[32];
+	int n;
+
+	n = snprintf(in, sizeof in, "%s|%s|%s|%lld|%lld", email, ticker, cond_name(condition),
+		     (long long)int_part, (long long)episode);
+	if (n < 0 || (size_t)n >= sizeof in)
+		return TW_ERR_NOTIF_SIZE;
+	if (mbedtls_sha256((const unsigned char *)in, (size_t)n, d, 0) != 0)
+		return TW_ERR_NOTIF_SIZE;
+	for (size_t i = 0; i < TW_NOTIF_ID_LEN / 2; i++) {
+		out[2 * i] = hex[d[i] >> 4];
+		out[2 * i + 1] = hex[d[i] & 15];
+	}
+	out[TW_NOTIF_ID_LEN] = '\0';
+	return TW_OK;
+}
+
+char *tw_notif_number(double v, char *out, size_t len)
+{
+	/* The fewest decimals that read back as the same double: 191.23, not 191.22999999999999;
+	 * plain decimals (no exponent) for every price; %.17g only for what that cannot hold. */
+	for (int prec = 0; prec <= 17; prec++) {
+		snprintf(out, len, "%.*f", prec, v);
+		if (strtod(out, NULL) == v)
+			return out;
+	}
+	snprintf(out, len, "%.17g", v);
+	return out;
+}
+
+long tw_notif_write(const struct tw_notif_fields *f, char *out, size_t len)
+{
+	struct tw_jw w;
+	char vnum[40], tnum[40];
+
+	if (len == 0)
+		return TW_ERR_NOTIF_SIZE;
+	tw_notif_number(f->value, vnum, sizeof vnum);
+	tw_notif_number(f->threshold, tnum, sizeof tnum);
+	tw_jw_init(&w, out, len);
+	tw_jw_printf(&w, "{\"v\":%d,\"id\":", TW_NOTIF_VERSION);
+	tw_jw_strx(&w, f->id, MSG_ESC);
+	tw_jw_lit(&w, ",\"email\":");
+	tw_jw_strx(&w, f->email, MSG_ESC);
+	tw_jw_lit(&w, ",\"ticker\":");
+	tw_jw_strx(&w, f->ticker, MSG_ESC);
+	tw_jw_printf(&w, ",\"value\":%s,\"threshold\":%s,\"condition\":\"%s\",\"quote_time\":%lld,",
+		     vnum, tnum, cond_name(f->condition), (long long)f->quote_time);
+	tw_jw_lit(&w, "\"subject\":");
+	tw_jw_strx(&w, f->subject, MSG_ESC);
+	tw_jw_lit(&w, ",\"body\":");
+	tw_jw_strx(&w, f->body, MSG_ESC);
+	tw_jw_lit(&w, "}");
+	if (w.overflow)
+		return TW_ERR_NOTIF_SIZE;
+	return (long)w.len;
+}
+
+/* Two decimals, as people read prices; more when two would show the crossing as no change. */
+static int decimals(double a, double b)
+{
+	char x[48], y[48];
+	int d;
+
+	for (d = 2; d < 9; d++) {
+		snprintf(x, sizeof x, "%.*f", d, a);
+		snprintf(y, sizeof y, "%.*f", d, b);
+		if (strcmp(x, y) != 0)
+			break;
+	}
+	return d;
+}
+
+long tw_notif_build(const struct tw_crossing *c, int64_t int_part, char *out, size_t len)
+{
+	char id[TW_NOTIF_ID_LEN + 1], vtxt[40], ttxt[40], when[40], subj[128], body[256];
+	int higher = c->condition == TW_COND_HIGHER;
+	int64_t secs = c->quote_ms / 1000;
+	time_t t = (time_t)secs;
+	struct tm tm;
+	int d = decimals(c->value, c->threshold);
+	struct tw_notif_fields f = {
+		.id = id, .email = c->email, .ticker = c->ticker, .value = c->value,
+		.threshold = c->threshold, .condition = c->condition, .quote_time = secs,
+		.subject = subj, .body = body,
+	};
+
+	if (len == 0)
+		return TW_ERR_NOTIF_SIZE;
+	if (tw_notif_id(c->email, c->ticker, c->condition, int_part, c->episode, id) != TW_OK)
+		return TW_ERR_NOTIF_SIZE;
+	if (gmtime_r(&t, &tm) == NULL || strftime(when, sizeof when, "%Y-%m-%d %H:%M", &tm) == 0)
+		snprintf(when, sizeof when, "%lld", (long long)secs);
+	/* Values are at most 1e9 (tw_alert_check_row(); cqrs refuses larger thresholds): the
+	 * texts fit. Should one not, the message is refused rather than cut. */
+	if (snprintf(vtxt, sizeof vtxt, "%.*f", d, c->value) >= (int)sizeof vtxt ||
+	    snprintf(ttxt, sizeof ttxt, "%.*f", d, c->threshold) >= (int)sizeof ttxt ||
+	    snprintf(subj, sizeof subj, "%s is %s %s: %s", c->ticker, higher ? "above" : "below",
+		     ttxt, vtxt) >= (int)sizeof subj ||
+	    snprintf(body, sizeof body, "%s traded at %s at %s UTC, %s your %s threshold of %s.\n",
+		     c->ticker, vtxt, when, higher ? "above" : "below", higher ? "high" : "low",
+		     ttxt) >= (int)sizeof body)
+		return TW_ERR_NOTIF_SIZE;
+	return tw_notif_write(&f, out, len);
+}
+
+/* ---- the reader ---- */
+
+static int bad(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int bad(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return TW_ERR_ARG;
+}
+
+static int str_field(const struct tw_json *j, const char *key, char *out, size_t cap, char *err,
+		     size_t errlen)
+{
+	int t = tw_json_member(j, 0, key);
+	int rc;
+
+	if (t < 0)
+		return bad(err, errlen, "field '%s' is missing", key);
+	rc = tw_json_string(j, t, out, cap);
+	if (rc == TW_ERR_JSON_TOOLONG)
+		return bad(err, errlen, "field '%s' is too long", key);
+	if (rc != TW_OK)
+		return bad(err, errlen, "field '%s' must be a string", key);
+	if (out[0] == '\0')
+		return bad(err, errlen, "field '%s' is empty", key);
+	return TW_OK;
+}
+
+static int num_field(const struct tw_json *j, const char *key, double *v, char *err,
+		     size_t errlen)
+{
+	int t = tw_json_member(j, 0, key);
+
+	if (t < 0)
+		return bad(err, errlen, "field '%s' is missing", key);
+	if (tw_json_number(j, t, v) != TW_OK || !isfinite(*v))
+		return bad(err, errlen, "field '%s' must be a finite number", key);
+	return TW_OK;
+}
+
+/* The version first: a message of another version is refused before its fields are read. */
+static int version_ok(const struct tw_json *j, char *err, size_t errlen)
+{
+	double v = 0; /* (set by num_field; the analyzer cannot see through variadic bad()) */
+
+	if (tw_json_member(j, 0, "v") < 0)
+		return bad(err, errlen, "field 'v' (the format version) is missing: this build "
+			   "reads version %d only", TW_NOTIF_VERSION);
+	if (num_field(j, "v", &v, err, errlen) != TW_OK)
+		return TW_ERR_ARG;
+	if (v != TW_NOTIF_VERSION)
+		return bad(err, errlen, "field 'v' is %g: this build reads format version %d only",
+			   v, TW_NOTIF_VERSION);
+	return TW_OK;
+}
+
+int tw_notif_parse(struct tw_notif *n, const char *value, size_t len, const char *key,
+		   size_t keylen, char *err, size_t errlen)
+{
+	tw_jtok toks[TW_NOTIF_TOKENS];
+	struct tw_json j;
+	char cond[16];
+	double qt = 0; /* (as v in version_ok()) */
+	int rc;
+
+	memset(n, 0, sizeof *n);
+	if (value == NULL || len == 0)
+		return bad(err, errlen, "empty message");
+	if (len > TW_NOTIF_MAX_BYTES)
+		return bad(err, errlen, "message larger than %d KiB", TW_NOTIF_MAX_BYTES / 1024);
+	rc = tw_json_parse(&j, value, len, toks, TW_NOTIF_TOKENS);
+	if (rc < 0 || j.n < 1 || toks[0].type != TW_J_OBJECT)
+		return bad(err, errlen, "%s", rc == TW_ERR_JSON_TOKENS ? "too many JSON tokens"
+								 : "not a JSON object (or not UTF-8)");
+	if (version_ok(&j, err, errlen) != TW_OK)
+		return TW_ERR_ARG;
+	if (str_field(&j, "id", n->id, sizeof n->id, err, errlen) != TW_OK)
+		return TW_ERR_ARG;
+	if (strlen(n->id) != TW_NOTIF_ID_LEN || strspn(n->id, "0123456789abcdef") != TW_NOTIF_ID_LEN)
+		return bad(err, errlen, "field 'id' must be %d lower-case hex digits", TW_NOTIF_ID_LEN);
+	if (str_field(&j, "email", n->email, sizeof n->email, err, errlen) != TW_OK)
+		return TW_ERR_ARG;
+	if (!tw_smtp_addr_ok(n->email))
+		return bad(err, errlen, "field 'email' is not an ASCII local@domain address");
+	if (key && (keylen != strlen(n->email) || memcmp(key, n->email, keylen) != 0))
+		return bad(err, errlen, "the message key differs from field 'email'");
+	if (str_field(&j, "ticker", n->ticker, sizeof n->ticker, err, errlen) != TW_OK)
+		return TW_ERR_ARG;
+	if (strspn(n->ticker, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-^=") != strlen(n->ticker))
+		return bad(err, errlen, "field 'ticker' must be upper-case A-Z 0-9 . - ^ =");
+	if (num_field(&j, "value", &n->value, err, errlen) != TW_OK ||
+	    num_field(&j, "threshold", &n->threshold, err, errlen) != TW_OK)
+		return TW_ERR_ARG;
+	if (n->value <= 0 || n->threshold <= 0)
+		return bad(err, errlen, "fields 'value' and 'threshold' must be > 0");
+	if (str_field(&j, "condition", cond, sizeof cond, err, errlen) != TW_OK)
+		return TW_ERR_ARG;
+	if (strcmp(cond, cond_name(TW_COND_HIGHER)) == 0)
+		n->condition = TW_COND_HIGHER;
+	else if (strcmp(cond, cond_name(TW_COND_LOWER)) == 0)
+		n->condition = TW_COND_LOWER;
+	else
+		return bad(err, errlen, "field 'condition' must be \"higher\" or \"lower\"");
+	if ((n->condition == TW_COND_HIGHER && !(n->value > n->threshold)) ||
+	    (n->condition == TW_COND_LOWER && !(n->value < n->threshold)))
+		return bad(err, errlen, "field 'condition' contradicts 'value' and 'threshold'");
+	if (num_field(&j, "quote_time", &qt, err, errlen) != TW_OK)
+		return TW_ERR_ARG;
+	if (qt < 0 || qt > 253402300799.0 || qt != floor(qt))
+		return bad(err, errlen, "field 'quote_time' must be whole Unix seconds");
+	n->quote_time = (int64_t)qt;
+	if (str_field(&j, "subject", n->subject, sizeof n->subject, err, errlen) != TW_OK ||
+	    str_field(&j, "body", n->body, sizeof n->body, err, errlen) != TW_OK)
+		return TW_ERR_ARG;
+	return TW_OK;
+}
