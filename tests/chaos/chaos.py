@@ -255,6 +255,13 @@ def schedule(seed, steps):
              "stream": "upstream" if rng.random() < 0.5 else "downstream",
              "latency": 200 + int(rng.random() * 1800), "rate": 2 + int(rng.random() * 30),
              "reset_after": int(rng.random() * 500)}
+        # Some faults are held longer than the agents' bounds on purpose: a SIGSTOP past
+        # session.timeout.ms (10 s) evicts the member in the middle of its batch; a 421/451
+        # window past the notifier's retries must defer, not drop.
+        if kind == "agent-stop":
+            p["secs"] = round(1 + 19 * rng.random(), 1)
+        elif kind in ("smtp-421", "smtp-451"):
+            p["secs"] = round(3 + 22 * rng.random(), 1)
         out.append((k, kind, p))
     return out
 
