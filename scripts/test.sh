@@ -3,8 +3,8 @@
 # test.sh - the one test command (README, .ci/run): installs what is missing, builds the static
 # binary and the sanitizer build, runs unit tests (plain and under ASan+UBSan), the binary's
 # smoke test, the linters, then brings the real local stack up and runs the stack, integration
-# and end-to-end suites against it, and the ARM boards' cross builds (static, under qemu, end to
-# end against the same stack). Prints one closing line "test: N passed, N failed".
+# and end-to-end suites against it, the ARM boards' cross builds (static, under qemu, end to
+# end against the same stack) and their bootable images under qemu-system (tests/device). Prints one closing line "test: N passed, N failed".
 #
 # usage: scripts/test.sh [--no-stack | --chaos]
 #   --no-stack: stop after unit, smoke and lint
@@ -53,6 +53,7 @@ if [ "$with_stack" = 1 ]; then
 	suite "integration (real stack)" ctest --preset host -L integration
 	suite "end-to-end (real stack)" ctest --preset host -L e2e
 	suite "cross: ARM boards (cross.sh, static, qemu, end to end)" tests/cross/run.sh
+	suite "device: ARM images booted under qemu-system, serial console, attach as in production" tests/device/run.sh
 	# Last: it kills brokers and restarts PostgreSQL (everything is healed when it ends).
 	if [ "$with_chaos" = 1 ]; then
 		suite "chaos: 2 agents, seeded faults, oracle vs mail folder (3 min, seed 1)" \

@@ -132,6 +132,21 @@ static const struct tw_cfg_key keys[] = {
 	 NULL, 0, "idle connections are closed after this"},
 	{"rpc", "slow_timeout", NUM(TW_CFG_DURATION, rpc, slow_timeout_ms), "10s", 100, 10 * MS_MIN,
 	 NULL, 0, "a started request line must arrive, and a response be taken, within this"},
+	{"rpc", "tls_cert", STR(rpc, tls_cert), "", 0, 0, NULL, 0,
+	 "PEM certificate chain the RPC port serves TLS with (required when listen is not "
+	 "loopback; empty: plaintext)"},
+	{"rpc", "tls_key", STR(rpc, tls_key), "", 0, 0, NULL, 0,
+	 "PEM private key of tls_cert (keep it mode 0600)"},
+	{"rpc", "tls_client_ca", STR(rpc, tls_client_ca), "", 0, 0, NULL, 0,
+	 "PEM CA bundle: when set, RPC clients must present a certificate it signs"},
+	{"rpc", "tls_handshake_timeout", NUM(TW_CFG_DURATION, rpc, tls_handshake_timeout_ms), "10s",
+	 100, 5 * MS_MIN, NULL, 0, "a client's TLS handshake must complete within this"},
+	{"rpc", "auth_failures", NUM(TW_CFG_INT, rpc, auth_failures), "5", 1, 10000, NULL, 0,
+	 "failed authentications from one address within auth_window that ban it"},
+	{"rpc", "auth_window", NUM(TW_CFG_DURATION, rpc, auth_window_ms), "1m", 1 * MS_S, 1 * MS_D,
+	 NULL, 0, "the window auth_failures are counted in, from an address's first failure"},
+	{"rpc", "auth_ban", NUM(TW_CFG_DURATION, rpc, auth_ban_ms), "5m", 1 * MS_S, 30 * MS_D, NULL,
+	 0, "how long a banned address's connections are refused"},
 
 	{"limits", "arena_kb", NUM(TW_CFG_INT, limits, arena_kb), "8192", 64, 1048576, NULL, 0,
 	 "size of the one memory arena all buffers are carved from, KiB"},
@@ -694,6 +709,23 @@ int tw_config_check(struct tw_config *c, char *err, size_t errlen)
 
 	if (c->db.read_url[0] == '\0')
 		memcpy(c->db.read_url, c->db.write_url, sizeof c->db.read_url);
+	/* Only the rates termios has (hal/posix/console.c): anything else would be taken
+	 * now and refused at the next start, leaving a board without its console. */
+	{
+		static const int64_t bauds[] = {9600, 19200, 38400, 57600, 115200, 230400, 460800,
+						921600};
+		size_t i = 0;
+
+		while (i < sizeof bauds / sizeof bauds[0] && bauds[i] != c->agent.console_baud)
+			i++;
+		if (i == sizeof bauds / sizeof bauds[0]) {
+			snprintf(err, errlen,
+				 "[agent] console_baud: %lld is not a serial rate (9600, 19200, "
+				 "38400, 57600, 115200, 230400, 460800 or 921600)",
+				 (long long)c->agent.console_baud);
+			return TW_ERR_ARG;
+		}
+	}
 	if (!valid_pg_url(c->db.write_url) || !valid_pg_url(c->db.read_url)) {
 		snprintf(err, errlen,
 			 "[db] write_url/read_url: must be postgresql://user[:password]@host[:port]/db");

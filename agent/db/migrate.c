@@ -64,6 +64,10 @@ static const struct tw_db_migration migrations[] = {
 	 " CHECK (state IN ('sending', 'sent'));"
 	 "CREATE INDEX sent_notifications_sending_idx ON sent_notifications (sent_at)"
 	 " WHERE state = 'sending';"},
+	{5, "sent_notifications.owner, lease_until (a 'sending' row's holder and its expiry)",
+	 "ALTER TABLE sent_notifications ADD COLUMN owner text"
+	 " CHECK (owner IS NULL OR length(owner) BETWEEN 1 AND 64),"
+	 " ADD COLUMN lease_until timestamptz;"},
 };
 
 #define NMIG (sizeof migrations / sizeof migrations[0])

@@ -77,6 +77,7 @@ all_ports() {
         "$CFG_SMTP_PORT_STARTTLS" "$CFG_SMTP_PORT_TLS" "$CFG_SMTP_CONTROL_PORT" \
         "$CFG_SMTP_SINK_PORT" "$CFG_QUOTES_PORT" "$CFG_QUOTES_CONTROL_PORT"
     toxiproxy_ports
+    kafka_ports   # the SASL_SSL listeners (kafka.sh)
 }
 
 # ---------------------------------------------------------------- processes by pid

@@ -124,6 +124,9 @@ export TW_QUOTES_CONTROL_PORT='$CFG_QUOTES_CONTROL_PORT'
 export TW_QUOTES_SCENARIO='$CFG_QUOTES_SCENARIO'
 EOF
     toxiproxy_env
+    kafka_env   # SASL_SSL listeners (kafka.sh)
+    pg_env      # the TLS-only role (pg.sh)
+    echo "export TW_STACK_TLS_NAMES='${TLS_NAMES[*]}'"
 }
 
 status_bad() { STATUS_RC=1; }  # a component's NAME_status found something wrong

@@ -63,15 +63,15 @@ toxiproxy_ports() {  # the ports this file listens on or makes the brokers liste
     echo $((b + 20)) $((b + 25)) $((b + 26))
 }
 
-toxiproxy_kafka_listener() {  # N : server.properties lines that add broker N's TOXI listener
+toxiproxy_kafka_listener() {  # N FILE : add broker N's TOXI listener to its server.properties
     toxiproxy_on || return 0
-    local n=$1 b=$CFG_TOXIPROXY_PROXY_BASE
-    cat <<EOT
-# toxiproxy.sh: a third listener behind Toxiproxy (these lines override the ones above)
-listeners=PLAINTEXT://127.0.0.1:${KAFKA_PORTS[n]},CONTROLLER://127.0.0.1:${CTRL_PORTS[n]},TOXI://127.0.0.1:$((b + 10 + n))
-advertised.listeners=PLAINTEXT://127.0.0.1:${KAFKA_PORTS[n]},TOXI://127.0.0.1:$((b + n))
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,TOXI:PLAINTEXT
-EOT
+    local n=$1 f=$2 b=$CFG_TOXIPROXY_PROXY_BASE
+    # appended to whatever listeners the file has (PLAINTEXT, CONTROLLER, SASL_SSL, ...)
+    sed -i -e "s|^listeners=.*|&,TOXI://127.0.0.1:$((b + 10 + n))|" \
+        -e "s|^advertised\.listeners=.*|&,TOXI://127.0.0.1:$((b + n))|" \
+        -e "s|^listener\.security\.protocol\.map=.*|&,TOXI:PLAINTEXT|" "$f"
+    grep -q "^listeners=.*TOXI://" "$f" && grep -q "^advertised\.listeners=.*TOXI://" "$f" \
+        || die "could not add the TOXI listener to $f"
 }
 
 toxiproxy_config() {  # the proxies, as the JSON array -config and /populate take
