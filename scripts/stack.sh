@@ -78,7 +78,7 @@ main() {
         quotes-scenario) cmd_quotes_scenario "$@" ;;
         quotes-reset) cmd_quotes_reset "$@" ;;
         help|-h|--help) usage ;;
-        *) usage >&2; exit 2 ;;
+        *) echo "stack.sh: unknown command '$cmd'" >&2; usage >&2; exit 2 ;;
     esac
 }
 main "$@"

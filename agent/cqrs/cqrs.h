@@ -204,6 +204,10 @@ void tw_cqrs_resume(struct tw_cqrs_op *op);
 
 /** @return 0, or TW_ERR_CQRS_INVALID with the reason in @p msg. */
 int tw_cqrs_check_email(const char *email, char *msg, size_t len);
+/** Lower-case the domain of a checked @p email in place; the local part stays as given
+ *  (RFC 5321: only the receiving host may treat it case-insensitively). Every command
+ *  and query compares and stores addresses folded so (tw_cqrs_take_email). */
+void tw_cqrs_fold_email(char *email);
 /** Checks and upper-cases @p in into @p out (TW_CQRS_TICKER_MAX + 1 bytes). */
 int tw_cqrs_check_ticker(const char *in, char *out, char *msg, size_t len);
 /** @p v: -1 unset, else finite and > 0. */

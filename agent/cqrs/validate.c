@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* validate.c - input rules of the commands and queries: e-mail, ticker, thresholds, ids, N. */
+/* validate.c - input rules of the commands and queries: e-mail (domain folded to lower case),
+ * ticker, thresholds, ids, N. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -77,6 +78,17 @@ int tw_cqrs_check_email(const char *email, char *msg, size_t len)
 		}
 	}
 	return TW_OK;
+}
+
+void tw_cqrs_fold_email(char *email)
+{
+	char *at = strrchr(email, '@');
+
+	/* RFC 5321 2.4: the domain is case-insensitive, the local part may not be */
+	for (char *p = at ? at + 1 : email + strlen(email); *p; p++) {
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	}
 }
 
 int tw_cqrs_check_ticker(const char *in, char *out, char *msg, size_t len)

@@ -171,8 +171,12 @@ rd_kafka_conf_t *tw_kafka_conf(const struct tw_config *cfg, const struct tw_kafk
 	rd_kafka_conf_set_error_cb(conf, on_error);
 	/* The operator's kafka.<property> lines come last and win. */
 	for (size_t i = 0; rc == 0 && i < cfg->kafka.nextra; i++) {
-		snprintf(extra_origin, sizeof extra_origin, "[kafka] line %d",
-			 cfg->kafka.extra[i].line);
+		if (cfg->kafka.extra[i].line > 0)
+			snprintf(extra_origin, sizeof extra_origin, "[kafka] line %d",
+				 cfg->kafka.extra[i].line);
+		else
+			snprintf(extra_origin, sizeof extra_origin, "kafka.%.40s (console)",
+				 cfg->kafka.extra[i].key);
 		rc |= set(conf, cfg->kafka.extra[i].key, cfg->kafka.extra[i].value, extra_origin,
 			  err, errlen);
 	}
@@ -181,6 +185,22 @@ rd_kafka_conf_t *tw_kafka_conf(const struct tw_config *cfg, const struct tw_kafk
 		return NULL;
 	}
 	return conf;
+}
+
+int tw_kafka_conf_check(const struct tw_config *cfg, char *err, size_t errlen)
+{
+	static const enum tw_kafka_kind kinds[] = {TW_KAFKA_PRODUCER, TW_KAFKA_CONSUMER,
+						   TW_KAFKA_ADMIN};
+
+	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+		struct tw_kafka_opts o = {.kind = kinds[i], .role = "check"};
+		rd_kafka_conf_t *conf = tw_kafka_conf(cfg, &o, err, errlen);
+
+		if (conf == NULL)
+			return TW_ERR_KAFKA_CONFIG;
+		rd_kafka_conf_destroy(conf);
+	}
+	return TW_OK;
 }
 
 static void on_wake(struct tw_loop *l, int fd, unsigned ready, void *arg)
