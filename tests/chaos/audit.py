@@ -13,12 +13,12 @@ import os
 import re
 from collections import Counter, defaultdict
 
-# The notifier's warnings for an id whose end of data was in flight (docs/notifications.md):
-# after a crash ("... was in flight at a crash ...") and, for a time-out or reset waiting for
-# the reply to the final dot, any line of the same shape ("delivery of ID to EMAIL was in
-# flight ..." / "... is ambiguous ...").
-AMBIGUOUS = re.compile(r"^(\S+) .*?delivery of ([0-9a-f]{32}) to (\S+) (?:was in flight|is "
-                       r"ambiguous)(.*)$", re.M)
+# The notifier's one warning for an id whose end of data was in flight (docs/notifications.md,
+# "Ambiguous deliveries"): "ambiguous delivery id=ID to=EMAIL window=WINDOW: sent again ...",
+# WINDOW "crash" (found 'sending' after a restart) or "end-of-data-no-answer" (a time-out or
+# reset waiting for the reply to the final dot).
+AMBIGUOUS = re.compile(r"^(\S+) .*?ambiguous delivery id=([0-9a-f]{32}) to=(\S+) (window=.*)$",
+                       re.M)
 
 
 def norm(s):

@@ -238,7 +238,7 @@ def crash(env):
         # ambiguous (the server may have taken it): the restarted notifier names it in its
         # log and sends it again with the same Message-ID. Only those may arrive twice.
         resent = dict((i, e.lower()) for i, e in re.findall(
-            r"delivery of ([0-9a-f]{32}) to (\S+) was in flight at a crash", c.alert.text()))
+            r"ambiguous delivery id=([0-9a-f]{32}) to=(\S+) window=crash:", c.alert.text()))
         print("  %d id(s) were in flight at the kill and sent again" % len(resent))
         check(len(resent) <= 10, "more ids in flight at the kill than one batch: %d" % len(resent))
         # Each recipient: exactly one e-mail, or two copies that carry the same Message-ID,
