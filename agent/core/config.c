@@ -405,9 +405,37 @@ void tw_config_allowed(const struct tw_cfg_key *k, char *out, size_t len)
 	}
 }
 
-/* Parse @p value into the field of @p k. @return 0, or an error with the reason in @p why. */
+/* inih reads lines into INI_MAX_LINE bytes, including CR, LF and NUL. */
+#define INI_LINE_LIMIT (INI_MAX_LINE - 3)
+
+/* Whether the line "@p key = @p value" that tw_config_write() writes loads back as @p value:
+ * inih strips blanks around a value, takes a ';' first or after a blank as a comment, and reads
+ * lines of at most INI_LINE_LIMIT characters. A value taken that fails this would change (or
+ * stop the agent) at the next start after "config save". @return 0, or -1 with @p why. */
+static int savable(const char *key, const char *v, char *why, size_t whylen)
+{
+	size_t n = strlen(v);
+
+	if (strlen(key) + 3 + n > INI_LINE_LIMIT) {
+		snprintf(why, whylen, "too long to be saved (%zu bytes: a line of the file holds at "
+			 "most %d characters, '%s = ' and the value)", n, INI_LINE_LIMIT, key);
+		return -1;
+	}
+	if (n && (v[0] == ' ' || v[0] == '\t' || v[0] == ';' || v[n - 1] == ' ' ||
+		  v[n - 1] == '\t' || strstr(v, " ;") || strstr(v, "\t;"))) {
+		snprintf(why, whylen, "a blank at either end, or a ';' first or after a blank, "
+			 "cannot be saved in the file");
+		return -1;
+	}
+	return 0;
+}
+
+/* Parse @p value into the field of @p k. @p savable_only: the value may be written to the file
+ * by "config save" (file, console, defaults), so it must load back the same; a value from the
+ * environment is never saved and may be longer than a line of the file.
+ * @return 0, or an error with the reason in @p why. */
 static int set_value(struct tw_config *c, const struct tw_cfg_key *k, const char *value,
-		     char *why, size_t whylen)
+		     int savable_only, char *why, size_t whylen)
 {
 	char *field = (char *)c + k->offset;
 	int64_t v = 0;
@@ -425,6 +453,8 @@ static int set_value(struct tw_config *c, const struct tw_cfg_key *k, const char
 				return TW_ERR_ARG;
 			}
 		}
+		if (savable_only && savable(k->key, value, why, whylen) != 0)
+			return TW_ERR_ARG;
 		memcpy(field, value, strlen(value) + 1);
 		return TW_OK;
 	case TW_CFG_INT:
@@ -481,15 +511,12 @@ void tw_config_defaults(struct tw_config *c, struct tw_cfg_origin *origins)
 	memset(c, 0, sizeof *c);
 	for (size_t i = 0; i < NKEYS; i++) {
 		/* Defaults are checked by the unit tests; a bad one is a build bug. */
-		if (set_value(c, &keys[i], keys[i].def, why, sizeof why) != TW_OK)
+		if (set_value(c, &keys[i], keys[i].def, 1, why, sizeof why) != TW_OK)
 			abort();
 		if (origins)
 			memset(&origins[i], 0, sizeof origins[i]);
 	}
 }
-
-/* inih reads lines into INI_MAX_LINE bytes, including CR, LF and NUL. */
-#define INI_LINE_LIMIT (INI_MAX_LINE - 3)
 
 struct parse_ctx {
 	struct tw_config *c;
@@ -622,6 +649,12 @@ static int add_kafka_extra(struct parse_ctx *p, const char *name, const char *va
 	    strlen(value) >= sizeof c->kafka.extra[0].value)
 		return fail(p, "[kafka] %s: name or value too long (name < 64, value < 256 bytes)",
 			    name);
+	{
+		char why[160];
+
+		if (savable(name, value, why, sizeof why) != 0)
+			return fail(p, "[kafka] %s: %s", name, why);
+	}
 	strcpy(c->kafka.extra[c->kafka.nextra].key, name);
 	strcpy(c->kafka.extra[c->kafka.nextra].value, value);
 	c->kafka.extra[c->kafka.nextra].line = p->line;
@@ -659,7 +692,7 @@ static int on_entry(void *user, const char *section, const char *name, const cha
 		snprintf(first, sizeof first, "%d", p->origins[idx].line);
 		return fail(p, "[%s] %s: set twice (first at line %s)", section, name, first);
 	}
-	if (set_value(p->c, &keys[idx], value, why, sizeof why) != TW_OK) {
+	if (set_value(p->c, &keys[idx], value, 1, why, sizeof why) != TW_OK) {
 		char msg[sizeof why + sizeof allow + 16];
 
 		tw_config_allowed(&keys[idx], allow, sizeof allow);
@@ -721,7 +754,7 @@ static int load_env(struct tw_config *c, struct tw_cfg_origin *origins, char *co
 			if ((size_t)(eq - *e) != o || strncmp(*e, name, o) != 0)
 				continue;
 			found = 1;
-			if (set_value(c, &keys[i], eq + 1, why, sizeof why) != TW_OK) {
+			if (set_value(c, &keys[i], eq + 1, 0, why, sizeof why) != TW_OK) {
 				tw_config_allowed(&keys[i], allow, sizeof allow);
 				if (keys[i].flags & TW_CFG_SECRET)
 					snprintf(why, sizeof why, "value is not valid");
@@ -1025,7 +1058,7 @@ int tw_config_set(struct tw_config *c, struct tw_cfg_origin *origins, const char
 	memcpy(&trial, c, sizeof trial);
 	if (strcmp(name, "db.read_url") == 0)
 		trial.db.read_follows = value[0] == '\0';
-	if (set_value(&trial, &keys[idx], value, why, sizeof why) != TW_OK) {
+	if (set_value(&trial, &keys[idx], value, 1, why, sizeof why) != TW_OK) {
 		tw_config_allowed(&keys[idx], allow, sizeof allow);
 		if (keys[idx].flags & TW_CFG_SECRET)
 			snprintf(why, sizeof why, "value is not valid");

@@ -161,7 +161,9 @@ int tw_config_check(struct tw_config *c, char *err, size_t errlen);
 
 /**
  * Set "section.key" to @p value (console "config set"). Validates like the
- * file does. @return 1 when it takes effect now, 0 when at restart, negative
+ * file does (a text value, wherever it comes from, must be one "config save" can write as
+ * given: no blank at either end, no ';' first or after a blank, "key = value" within inih's
+ * line length). @return 1 when it takes effect now, 0 when at restart, negative
  * on error (text in @p err).
  */
 int tw_config_set(struct tw_config *c, struct tw_cfg_origin *origins, const char *name,

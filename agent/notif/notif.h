@@ -86,7 +86,9 @@ long tw_notif_build(const struct tw_crossing *c, int64_t int_part, char *out, si
 
 /**
  * Parse and validate one message value (@p key: the Kafka key, NULL when absent; when
- * present it must equal the e-mail). Every field is checked: v = TW_NOTIF_VERSION, id 32
+ * present it must equal the e-mail). The value must be UTF-8 without NUL and hold the
+ * writer's fields only, each once (what the writer cannot produce is refused). Every field is
+ * checked: v = TW_NOTIF_VERSION, id 32
  * lower-case hex, e-mail a plain ASCII address, ticker, finite positive value and threshold
  * consistent with the condition, quote_time whole seconds, subject and body non-empty JSON
  * strings that fit.

@@ -123,6 +123,7 @@ log.cleaner.dedupe.buffer.size=8388608
 log.segment.bytes=67108864
 log.retention.hours=24
 EOF
+    toxiproxy_kafka_listener "$n" "$d/server.properties"   # toxiproxy.sh
 }
 
 kafka_start_node() {  # N : remember how often its log says it started (kafka_node_started), start it

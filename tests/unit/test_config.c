@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* test_config.c - configuration: defaults, types, bounds, line numbers, env overrides, rules,
- * INI conventions, the console's set and the in-place save. */
+ * INI conventions, the console's set and the in-place save, and the inputs the fuzz target
+ * found (values config save could not write back). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -505,10 +506,13 @@ static void save_keeps_the_file(void **state)
 	assert_int_equal(tw_config_save(&cfg, origins, path, err, sizeof err), TW_OK);
 	read_file(path, got, sizeof got);
 	assert_string_equal(got, want);
-	/* a value an INI file would cut is refused */
-	assert_int_equal(tw_config_set(&cfg, origins, "smtp.from", "a ;b@x", err, sizeof err), 0);
-	assert_int_equal(tw_config_save(&cfg, origins, path, err, sizeof err), TW_ERR_ARG);
+	/* a value an INI file would cut is refused when set, and the file stays as it was */
+	assert_int_equal(tw_config_set(&cfg, origins, "smtp.from", "a ;b@x", err, sizeof err),
+			 TW_ERR_ARG);
 	assert_non_null(strstr(err, "smtp.from"));
+	assert_int_equal(tw_config_save(&cfg, origins, path, err, sizeof err), TW_OK);
+	read_file(path, got, sizeof got);
+	assert_string_equal(got, want);
 }
 
 /* Issue 13 item 4: never through a symbolic link. */
@@ -548,10 +552,54 @@ static void loopback_detection(void **state)
 	assert_non_null(strstr(err, "[rpc] token: required"));
 }
 
+/* Inputs tests/fuzz/fuzz_config.c found: values taken that "config save" wrote as a file
+ * that loads as something else, or not at all. */
+static void fuzz_found(void **state)
+{
+	struct tw_config again;
+	char err2[TW_CFG_ERR_LEN], big[300];
+
+	(void)state;
+	tw_config_defaults(&cfg, origins);
+	/* a trailing blank (saved as "from = tickwatch ", loaded as "tickwatch") */
+	assert_int_equal(tw_config_set(&cfg, origins, "smtp.from", "tickwatch ", err, sizeof err),
+			 TW_ERR_ARG);
+	assert_non_null(strstr(err, "blank"));
+	assert_int_equal(tw_config_set(&cfg, origins, "smtp.from", "a ;b", err, sizeof err),
+			 TW_ERR_ARG);
+	/* "from =;x" loads as ";x", saved as "from = ;x" it loads as "" */
+	assert_int_equal(load_text("[smtp]\nfrom =;x\n", NULL), TW_ERR_ARG);
+	assert_error_at(2, "cannot be saved", NULL);
+	assert_int_equal(load_text("[kafka]\nclient.id =;x\n", NULL), TW_ERR_ARG);
+	assert_error_at(2, "client.id", "cannot be saved");
+	/* longer than a line of the file: saved, the agent would not start */
+	snprintf(big, sizeof big, "postgresql://u@h/%0250d", 1);
+	assert_int_equal(tw_config_set(&cfg, origins, "db.write_url", big, err, sizeof err),
+			 TW_ERR_ARG);
+	assert_non_null(strstr(err, "too long to be saved"));
+	/* the same value from the environment is taken: config save never writes it */
+	{
+		static char envbuf[400];
+		char *envv[] = {envbuf, NULL};
+
+		snprintf(envbuf, sizeof envbuf, "TICKWATCH_DB_WRITE_URL=%s", big);
+		assert_int_equal(tw_config_load(&again, NULL, NULL, envv, err2, sizeof err2), TW_OK);
+		assert_string_equal(again.db.write_url, big);
+	}
+	/* the longest value that fits is taken, saved and loaded back */
+	snprintf(big, sizeof big, "postgresql://u@h/%0*d", 194 - 9 - 3 - 17, 1);
+	assert_int_equal(tw_config_set(&cfg, origins, "db.write_url", big, err, sizeof err), 0);
+	unlink(path); /* save edits the file in place: start from none (load_text left one) */
+	assert_int_equal(tw_config_save(&cfg, origins, path, err, sizeof err), TW_OK);
+	assert_int_equal(tw_config_load(&again, NULL, path, NULL, err2, sizeof err2), TW_OK);
+	assert_string_equal(again.db.write_url, big);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(defaults_are_valid, setup, teardown),
+		cmocka_unit_test_setup_teardown(fuzz_found, setup, teardown),
 		cmocka_unit_test_setup_teardown(good_file_parses, setup, teardown),
 		cmocka_unit_test_setup_teardown(unknown_key_names_line_and_known_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(unknown_section, setup, teardown),
