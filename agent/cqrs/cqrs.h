@@ -29,14 +29,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/email.h"
 #include "db/db.h"
 
 struct tw_agent;
 struct tw_config;
 
-#define TW_CQRS_EMAIL_MAX 254 /* RFC 5321 path limit minus the angle brackets */
-#define TW_CQRS_LOCAL_MAX 64  /* RFC 5321 local-part */
-#define TW_CQRS_DOMAIN_MAX 253
+#define TW_CQRS_EMAIL_MAX TW_EMAIL_MAX /* core/email.h: the one address rule */
 #define TW_CQRS_TICKER_MAX 15
 #define TW_CQRS_REQID_MAX 64
 #define TW_CQRS_AVG_MAX 1000 /* GetAverage: N from 1 to this */

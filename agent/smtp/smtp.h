@@ -157,7 +157,7 @@ unsigned tw_smtp_parse_ehlo(const struct tw_smtp_reply *r, uint64_t *size_limit)
 
 /* ---- message formatting (exposed for tests) ---- */
 
-/** 1 when @p a is a usable envelope address: tw_cqrs_check_email()'s rule (dot-atom local part,
+/** 1 when @p a is a usable envelope address: core/email.h's rule (dot-atom local part,
  * LDH domain, RFC 5321 lengths), the one the ledger and registration apply, so an address the
  * notifier takes can always be recorded. */
 int tw_smtp_addr_ok(const char *a);
