@@ -421,10 +421,11 @@ static int savable(const char *key, const char *v, char *why, size_t whylen)
 			 "most %d characters, '%s = ' and the value)", n, INI_LINE_LIMIT, key);
 		return -1;
 	}
-	if (n && (v[0] == ' ' || v[0] == '\t' || v[0] == ';' || v[n - 1] == ' ' ||
-		  v[n - 1] == '\t' || strstr(v, " ;") || strstr(v, "\t;"))) {
-		snprintf(why, whylen, "a blank at either end, or a ';' first or after a blank, "
-			 "cannot be saved in the file");
+	if (n && (v[0] == ' ' || v[0] == '\t' || v[0] == ';' || v[0] == '#' || v[n - 1] == ' ' ||
+		  v[n - 1] == '\t' || strstr(v, " ;") || strstr(v, "\t;") || strstr(v, " #") ||
+		  strstr(v, "\t#"))) {
+		snprintf(why, whylen, "a blank at either end, or a ';' or '#' first or after a blank "
+			 "(an inline comment in the file), cannot be saved in the file");
 		return -1;
 	}
 	return 0;
@@ -516,6 +517,9 @@ void tw_config_defaults(struct tw_config *c, struct tw_cfg_origin *origins)
 		if (origins)
 			memset(&origins[i], 0, sizeof origins[i]);
 	}
+	/* As after a load: the empty read_url follows write_url (tw_config_check's rule). */
+	c->db.read_follows = 1;
+	memcpy(c->db.read_url, c->db.write_url, sizeof c->db.read_url);
 }
 
 struct parse_ctx {
@@ -1017,9 +1021,26 @@ static int set_kafka_extra(struct tw_config *c, const char *key, const char *val
 			 key);
 		return TW_ERR_ARG;
 	}
+	for (const char *q = key; *q; q++) {
+		if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') ||
+		      *q == '.' || *q == '_' || *q == '-')) {
+			snprintf(err, errlen, "kafka.%.64s: a librdkafka property name holds only "
+				 "letters, digits, '.', '_' and '-'", key);
+			return TW_ERR_ARG;
+		}
+	}
 	for (const char *q = value; *q; q++) {
 		if ((unsigned char)*q < 0x20) {
 			snprintf(err, errlen, "kafka.%s: control character in value", key);
+			return TW_ERR_ARG;
+		}
+	}
+	{
+		char why[160];
+
+		/* config save writes it into the file: it must load back the same */
+		if (savable(key, value, why, sizeof why) != 0) {
+			snprintf(err, errlen, "kafka.%s: %s", key, why);
 			return TW_ERR_ARG;
 		}
 	}
@@ -1082,7 +1103,11 @@ char *tw_config_format(const struct tw_config *c, const struct tw_cfg_key *k, ch
 	int64_t v;
 
 	if (k->type == TW_CFG_STR) {
-		if ((k->flags & TW_CFG_SECRET) && !reveal)
+		/* A read_url that follows write_url is configured empty (its effective value is
+		 * write_url): shown, written and saved as such, never pinned. */
+		if (c->db.read_follows && field == c->db.read_url)
+			snprintf(out, len, "%s", "");
+		else if ((k->flags & TW_CFG_SECRET) && !reveal)
 			snprintf(out, len, "%s", field[0] ? "***" : "");
 		else if ((k->flags & TW_CFG_URLPASS) && !reveal)
 			tw_log_redact(field, out, len);

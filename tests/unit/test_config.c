@@ -400,6 +400,22 @@ static void set_kafka_property_and_read_url(void **state)
 	assert_string_equal(cfg.kafka.extra[0].value, "6");
 	assert_int_equal(tw_config_set(&cfg, origins, "kafka.nodot", "6", err, sizeof err),
 			 TW_ERR_ARG);
+	/* found by fuzz_config: a property name with control characters, and a property too
+	 * long for a line of the file, were taken and made the saved file unreadable */
+	assert_int_equal(tw_config_set(&cfg, origins, "kafka.f\025etch.max", "6", err, sizeof err),
+			 TW_ERR_ARG);
+	assert_non_null(strstr(err, "property name"));
+	{
+		char longv[240];
+
+		memset(longv, 'x', sizeof longv - 1);
+		longv[sizeof longv - 1] = '\0';
+		assert_int_equal(tw_config_set(&cfg, origins, "kafka.client.id", longv, err,
+					       sizeof err),
+				 TW_ERR_ARG);
+		assert_non_null(strstr(err, "too long to be saved"));
+	}
+	assert_int_equal(cfg.kafka.nextra, 1);
 	/* read_url left empty moves with write_url */
 	assert_int_equal(tw_config_set(&cfg, origins, "db.write_url", "postgresql://a@h2/d", err,
 				       sizeof err),
@@ -566,6 +582,9 @@ static void fuzz_found(void **state)
 			 TW_ERR_ARG);
 	assert_non_null(strstr(err, "blank"));
 	assert_int_equal(tw_config_set(&cfg, origins, "smtp.from", "a ;b", err, sizeof err),
+			 TW_ERR_ARG);
+	/* '#' after a blank starts an inline comment too (found by fuzz_config) */
+	assert_int_equal(tw_config_set(&cfg, origins, "smtp.from", "a #b", err, sizeof err),
 			 TW_ERR_ARG);
 	/* "from =;x" loads as ";x", saved as "from = ;x" it loads as "" */
 	assert_int_equal(load_text("[smtp]\nfrom =;x\n", NULL), TW_ERR_ARG);
