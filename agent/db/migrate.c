@@ -64,6 +64,23 @@ static const struct tw_db_migration migrations[] = {
 	 " CHECK (state IN ('sending', 'sent'));"
 	 "CREATE INDEX sent_notifications_sending_idx ON sent_notifications (sent_at)"
 	 " WHERE state = 'sending';"},
+	/* A user's generation is part of every notification id (agent/notif), so a user deleted
+	 * and registered again never reuses an id of its earlier life; rows already there keep
+	 * 0, the ids they had. notif_key: the one HMAC key the alert roles sign to-notifier
+	 * messages with and the notifiers verify (docs/notifications.md). quotes_at_idx: the
+	 * retention prune's walk (docs/schema.md). */
+	{4, "users.generation, notif_key (the to-notifier signing key), quotes_at_idx",
+	 "CREATE SEQUENCE users_generation_seq AS bigint MINVALUE 1;"
+	 "ALTER TABLE users ADD COLUMN generation bigint NOT NULL DEFAULT 0 CHECK (generation >= 0);"
+	 "ALTER TABLE users ALTER COLUMN generation SET DEFAULT nextval('users_generation_seq');"
+	 "ALTER SEQUENCE users_generation_seq OWNED BY users.generation;"
+	 "CREATE TABLE notif_key ("
+	 " one boolean PRIMARY KEY DEFAULT true CHECK (one),"
+	 " key text NOT NULL CHECK (key ~ '^[0-9a-f]{64}$'),"
+	 " created_at timestamptz NOT NULL DEFAULT now());"
+	 "INSERT INTO notif_key (key) VALUES (replace(gen_random_uuid()::text"
+	 " || gen_random_uuid()::text, '-', ''));"
+	 "CREATE INDEX quotes_at_idx ON quotes (at);"},
 };
 
 #define NMIG (sizeof migrations / sizeof migrations[0])

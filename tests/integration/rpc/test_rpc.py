@@ -49,7 +49,7 @@ def migrations():
               "dead_letters", "schema_migrations"):
         check(t in tables, "table %s missing after start (have %s)" % (t, sorted(tables)))
     check(sql(URL, "SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_migrations")
-          == [["1,2,3"]], "schema_migrations is not 1,2,3")
+          == [["1,2,3,4"]], "schema_migrations is not 1,2,3,4")
     env = dict(os.environ, TICKWATCH_DB_WRITE_URL=URL)
     r = subprocess.run([BIN, "db", "migrate"], env=env, capture_output=True, text=True, timeout=60)
     check(r.returncode == 0 and "applied 0 migrations" in r.stdout,
