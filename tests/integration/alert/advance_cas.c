@@ -2,11 +2,14 @@
 /* advance_cas.c - AdvanceAlert's compare-and-set against a real PostgreSQL, driven through the cqrs
  * calls the alert role makes: a threshold or ticker change (or a deletion and new registration)
  * that lands between a crossing decision and its advance is not overwritten by the advance, and
- * [db] retention's Prune deletes old rows in batches and keeps the new ones.
+ * [db] retention's Prune deletes old rows in batches and keeps the new ones; and with [db]
+ * read_url on a streaming replica held behind (replay paused), the crossing query still reads
+ * the primary while user-facing queries read the replica.
  *
- * advance_cas DB_URL: prints one line per check and "ok" at the end; exit 0 when every check
- * held, 1 otherwise. The database must be fresh and migrated by this program (it is the first
- * client); test_advance_cas.sh makes one and checks rows with psql as well.
+ * advance_cas DB_URL cas|prune|replica-setup|replica-check [READ_URL]: prints one line per
+ * check and "ok" at the end; exit 0 when every check held, 1 otherwise. The database must be
+ * fresh and migrated by this program (it is the first client); test_advance_cas.sh and
+ * test_replica.sh make one and check rows with psql as well.
  */
 #include <stdio.h>
 #include <string.h>
@@ -228,17 +231,55 @@ static void prune(void)
 	      "prune refuses a batch above TW_CQRS_PRUNE_MAX");
 }
 
+/* GetUser's answer (the read connection). */
+static struct tw_user got_user;
+
+static void user_done(void *arg, const struct tw_cqrs_result *r)
+{
+	done(arg, r);
+	if (r->user)
+		got_user = *r->user;
+}
+
+/* Before the replica is paused: a user below its threshold, and a quote. */
+static void replica_setup(void)
+{
+	check(wait_done(tw_cqrs_register_user(q, &op, "lag@replica.test", "REPL", 200,
+					      TW_CQRS_UNSET, NULL, done, NULL)) == TW_OK,
+	      "replica: user lag@replica.test, high 200");
+	check(quote("REPL", 150.5, now_ms() - 60000) == TW_OK, "replica: REPL quoted at 150.5");
+	check(crossing("lag@replica.test") == 0, "replica: not crossing (150.5 < 200)");
+}
+
+/* With the replica's replay paused: a threshold change on the primary. */
+static void replica_check(void)
+{
+	check(wait_done(tw_cqrs_update_thresholds(q, &op, "lag@replica.test", 100, TW_CQRS_UNSET,
+						  NULL, done, NULL)) == TW_OK,
+	      "replica: high set to 100 on the primary (replay paused on the replica)");
+	memset(&got_user, 0, sizeof got_user);
+	check(wait_done(tw_cqrs_get_user(q, &op, "lag@replica.test", user_done, NULL)) == TW_OK &&
+		      got_user.has_high && got_user.high == 200,
+	      "replica: GetUser (user-facing, read_url) still reads high 200: the replica lags");
+	check(crossing("lag@replica.test") == 1 && row.condition == TW_COND_HIGHER &&
+		      !row.has_last,
+	      "replica: the alert pass's crossing query sees the change (it reads the writer)");
+}
+
 int main(int argc, char **argv)
 {
 	char err[256];
 
-	if (argc != 3) {
-		fprintf(stderr, "usage: advance_cas DB_URL cas|prune\n");
+	if (argc != 3 && argc != 4) {
+		fprintf(stderr, "usage: advance_cas DB_URL cas|prune|replica-setup|replica-check "
+			"[READ_URL]\n");
 		return 2;
 	}
 	tw_log_set_stderr(1);
 	tw_config_defaults(&ag.cfg, ag.origins);
 	snprintf(ag.cfg.db.write_url, sizeof ag.cfg.db.write_url, "%s", argv[1]);
+	if (argc == 4)
+		snprintf(ag.cfg.db.read_url, sizeof ag.cfg.db.read_url, "%s", argv[3]);
 	if (tw_arena_init(&ag.arena, 1 << 20) != TW_OK ||
 	    tw_loop_init(&ag.loop, &ag.arena, 16, 32) != TW_OK) {
 		fprintf(stderr, "no memory\n");
@@ -258,6 +299,10 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[2], "prune") == 0) {
 		prune();
+	} else if (strcmp(argv[2], "replica-setup") == 0) {
+		replica_setup();
+	} else if (strcmp(argv[2], "replica-check") == 0) {
+		replica_check();
 	} else {
 		threshold_race(1);
 		threshold_race(0);
