@@ -62,9 +62,9 @@ def migrations():
                                stderr=subprocess.PIPE, text=True) for _ in range(3)]
         outs = [p.communicate(timeout=60) for p in ps]
         check(all(p.returncode == 0 for p in ps), "concurrent db migrate failed: %s" % outs)
-        check(sum("applied 3 migrations" in o[0] for o in outs) == 1,
+        check(sum("applied 4 migrations" in o[0] for o in outs) == 1,
               "exactly one concurrent run applies the migrations: %s" % outs)
-        check(sql(fresh, "SELECT count(*) FROM schema_migrations") == [["3"]],
+        check(sql(fresh, "SELECT count(*) FROM schema_migrations") == [["4"]],
               "schema_migrations rows after concurrent runs")
     finally:
         drop_db(ADMIN, DBNAME + "_m")
