@@ -154,7 +154,7 @@ static size_t escaped(const char *s)
 size_t tw_cqrs_advance_size(const struct tw_cqrs_advance *it)
 {
 	/* "higher", and three numbers of up to 20 digits */
-	return escaped(it->email) + escaped(it->ticker) + 9 + 3 * 23;
+	return escaped(it->email) + escaped(it->ticker) + 9 + (size_t)3 * 23;
 }
 
 /* One array literal of field @p f of every item at @p buf + *off. @return 0 or an error. */
