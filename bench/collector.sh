@@ -16,6 +16,7 @@ need_stack
 collector_setup "$(mktemp -d /tmp/tw-bench-coll.XXXXXX)"
 restore() {
 	curl -sf -m 10 -X POST "$TW_QUOTES_CONTROL/scenario" --data-urlencode "path=$TW_QUOTES_SCENARIO" >/dev/null 2>&1
+	curl -sf -m 10 -X POST "$TW_QUOTES_CONTROL/set" -d advance=manual >/dev/null 2>&1
 	collector_cleanup
 }
 trap restore EXIT
@@ -29,6 +30,8 @@ json.dump({"start_time": 1767258000, "step_seconds": 60,
           open(sys.argv[1], "w"))
 PYEOF
 qctl scenario --data-urlencode "path=$WORK/scenario.json"
+# Each request moves its ticker's market time on, so every timed cycle stores N new quotes.
+qctl set -d advance=request
 for i in $(seq 0 $((N - 1))); do printf '%s/v8/finance/chart/T%04d\n' "$TW_QUOTES_BASE" "$i"; done >"$WORK/urls"
 
 # Reference 1: Python http.client, one TLS connection, sequential GETs.
@@ -49,7 +52,8 @@ PYEOF
 ) || fail "python reference failed"
 # Reference 2: one curl process, the same URLs, connection reused.
 t0=$(date +%s%N)
-curl -sf --cacert "$TW_CA_FILE" $(sed 's/^/-o \/dev\/null /' "$WORK/urls") || fail "curl reference failed"
+mapfile -t curl_args < <(sed 's/^/-o\n\/dev\/null\n/' "$WORK/urls")
+curl -sf --cacert "$TW_CA_FILE" "${curl_args[@]}" || fail "curl reference failed"
 curl_ms=$((($(date +%s%N) - t0) / 1000000))
 
 # The agent: a cycle every 20 s; the first starts at once. Two cycles are timed.

@@ -46,7 +46,7 @@ kcat -P -b "$TW_KAFKA_BOOTSTRAP" -t to-notifier -K '|' <"$work/msgs" || fail "pr
 t0=$(now)
 TICKWATCH_KAFKA_BOOTSTRAP=$TW_KAFKA_BOOTSTRAP TICKWATCH_DB_WRITE_URL=$TW_DB_URL \
 	TICKWATCH_SMTP_HOST=127.0.0.1 TICKWATCH_SMTP_PORT=$TW_SMTP_SINK_PORT TICKWATCH_SMTP_MODE=plain \
-	TICKWATCH_SMTP_USER= TICKWATCH_SMTP_FROM=alerts@tickwatch.test TICKWATCH_AGENT_LOG_LEVEL=info \
+	TICKWATCH_SMTP_USER="" TICKWATCH_SMTP_FROM=alerts@tickwatch.test TICKWATCH_AGENT_LOG_LEVEL=info \
 	"$BIN" run --roles notifier --console none >"$work/out" 2>"$work/log" &
 pid=$!
 deadline=$((SECONDS + 900))

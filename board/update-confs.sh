@@ -10,10 +10,8 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bin=${1:-}
-if [ -z "$bin" ]; then
-	for b in "$repo/build/host/tickwatch"; do
-		[ -x "$b" ] && { bin=$b; break; }
-	done
+if [ -z "$bin" ] && [ -x "$repo/build/host/tickwatch" ]; then
+	bin=$repo/build/host/tickwatch
 fi
 [ -n "$bin" ] || { echo "update-confs: no tickwatch binary: build one or pass its path" >&2; exit 1; }
 defaults=$(mktemp)

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# lint.sh - cppcheck and clang-tidy over tickwatch's own C code (not third-party headers).
+# lint.sh - cppcheck and clang-tidy over tickwatch's own C code (not third-party headers), and the
+# module map of docs/developing.md checked against every #include (scripts/check-deps.py), and
+# the shell linter (warnings and errors) over every tracked *.sh.
 # Needs build/host/compile_commands.json (cmake --preset host). Exits non-zero on any finding.
 set -uo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$repo"
+cd "$repo" || exit 1
 db=build/host/compile_commands.json
 [ -f "$db" ] || { echo "lint: $db missing: run cmake --preset host first"; exit 1; }
 mapfile -t files < <(git ls-files 'agent/*.c' 'hal/*.c' | sort)
@@ -29,5 +31,11 @@ tidy_rc=$?
 # clang-tidy prints counts of suppressed system-header warnings; show only real findings.
 grep -E 'warning:|error:' <<<"$out" | grep -v 'Suppressed' || true
 [ $tidy_rc -eq 0 ] || rc=1
+echo "lint: shellcheck on the shell scripts"
+mapfile -t scripts < <(git ls-files '*.sh' | sort)
+shellcheck -x -S warning "${scripts[@]}" || rc=1
+
+echo "lint: module map (docs/developing.md) against the includes"
+python3 scripts/check-deps.py || rc=1
 [ $rc -eq 0 ] && echo "lint: clean"
 exit $rc

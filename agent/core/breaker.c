@@ -77,6 +77,15 @@ void tw_breaker_failure(struct tw_breaker *b)
 	}
 }
 
+void tw_breaker_release(struct tw_breaker *b)
+{
+	if (b->state == TW_BREAKER_HALF_OPEN && b->trial_out) {
+		b->trial_out = 0;
+		tw_log(TW_LOG_INFO, "breaker", "%s: the trial ended without a verdict; the next call "
+		       "is the trial", b->name);
+	}
+}
+
 int64_t tw_breaker_retry_in_ms(const struct tw_breaker *b)
 {
 	int64_t left;

@@ -3,7 +3,8 @@
  *
  * closed --(threshold consecutive failures)--> open --(recovery elapsed)--> half-open
  * half-open lets exactly one trial call through: success closes, failure re-opens
- * (and restarts the recovery wait). While open, callers skip the guarded work
+ * (and restarts the recovery wait), a call without a verdict (tw_breaker_release)
+ * hands the trial to the next call. While open, callers skip the guarded work
  * at once instead of waiting on it.
  */
 #ifndef TW_BREAKER_H
@@ -44,6 +45,14 @@ void tw_breaker_success(struct tw_breaker *b);
 
 /** The call failed: count it; open at the threshold, or re-open after a failed trial. */
 void tw_breaker_failure(struct tw_breaker *b);
+
+/**
+ * The call ended without a verdict on the guarded service (it was cut short for a
+ * reason of the caller's, e.g. its own database failed): nothing is counted. A
+ * half-open breaker lets the next call through as the trial again; closed and open
+ * are left as they are.
+ */
+void tw_breaker_release(struct tw_breaker *b);
 
 /** @return ms until an open breaker lets a trial through (0 when not open). */
 int64_t tw_breaker_retry_in_ms(const struct tw_breaker *b);

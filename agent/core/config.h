@@ -87,6 +87,13 @@ struct tw_config {
 		int64_t request_ttl_ms;
 		int64_t idle_timeout_ms;
 		int64_t slow_timeout_ms;
+		char tls_cert[256];
+		char tls_key[256];
+		char tls_client_ca[256];
+		int64_t tls_handshake_timeout_ms;
+		int64_t auth_failures;
+		int64_t auth_window_ms;
+		int64_t auth_ban_ms;
 	} rpc;
 	struct {
 		int64_t arena_kb;

@@ -246,7 +246,11 @@ int tw_cqrs_expire_requests(struct tw_cqrs *q, struct tw_cqrs_op *op, int64_t tt
 
 /* ---- commands: the writes of the quote-to-alert pipeline (collector, alert role) ---- */
 
-/** SaveQuote (collector): value finite > 0; a repeat of (ticker, time) overwrites. count = 1. */
+/**
+ * SaveQuote (collector): value finite > 0. count = 1 when the quote is new (or corrects the
+ * value held for that ticker and time), 0 when exactly that quote is already stored (a shut
+ * market repeats its last quote: no news, no wake-up).
+ */
 int tw_cqrs_save_quote(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *ticker,
 		       double value, int64_t time_ms, tw_cqrs_done_fn done, void *arg);
 
@@ -308,13 +312,18 @@ int tw_cqrs_rearm_page(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *tic
  * with the same Message-ID, a possible second copy rather than a lost alert.
  */
 
+#define TW_CQRS_OWNER_MAX 64 /* a 'sending' row's owner: the agent instance id */
+
 /**
- * MarkSending: record @p notification_id as 'sending' (committed when done reports 0).
- * An id already 'sent' stays sent. done: count = 1 when the row is now 'sending',
- * 0 when it was already 'sent' (do not send it again).
+ * MarkSending: record @p notification_id as 'sending', owned by @p owner (this agent
+ * instance) until now + @p lease_ms (committed when done reports 0). An id already
+ * 'sent' stays sent; a 'sending' row another owner holds with a lease not yet expired
+ * is left to it. done: count = 1 when the row is now ours and 'sending', 0 when it was
+ * 'sent' or a live peer holds it (do not send it now: LedgerCheck tells which).
  */
 int tw_cqrs_mark_sending(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *notification_id,
-			 const char *email, tw_cqrs_done_fn done, void *arg);
+			 const char *email, const char *owner, int64_t lease_ms, tw_cqrs_done_fn done,
+			 void *arg);
 
 /** RecordSent (notifier): upsert to 'sent', sent_at = now(). done: count = 1. */
 int tw_cqrs_record_sent(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *notification_id,
@@ -369,10 +378,25 @@ int tw_cqrs_users_crossing_page(struct tw_cqrs *q, struct tw_cqrs_op *op, const 
 				const char *after, long long limit, tw_cqrs_crossing_fn row,
 				tw_cqrs_done_fn done, void *arg);
 
-/* What IsSent reports in count. */
+/* What IsSent and LedgerCheck report in count. */
 #define TW_CQRS_SENT_NONE 0      /* never recorded: send it */
 #define TW_CQRS_SENT_DONE 1      /* 'sent': the server's 250 was recorded */
 #define TW_CQRS_SENT_IN_FLIGHT 2 /* 'sending': marked, no answer recorded (a crash): sent again */
+#define TW_CQRS_SENT_HELD 3      /* LedgerCheck: 'sending' under a live peer's lease: wait */
+#define TW_CQRS_SENT_GONE 4      /* LedgerCheck: not sent, and the recipient no longer has that
+				  * alert (deleted, other ticker, threshold cleared): drop it */
+
+/**
+ * LedgerCheck (notifier), on the write connection, one statement: the state of
+ * @p notification_id and whether @p email is still a user watching @p ticker with
+ * the threshold of @p condition set. done: count = TW_CQRS_SENT_DONE (skip),
+ * TW_CQRS_SENT_GONE (skip: no such alert any more), TW_CQRS_SENT_NONE (send),
+ * TW_CQRS_SENT_HELD (another owner than @p owner holds a live lease: wait) or
+ * TW_CQRS_SENT_IN_FLIGHT (ours, unowned or expired: sent again, same Message-ID).
+ */
+int tw_cqrs_ledger_check(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *notification_id,
+			 const char *email, const char *ticker, int condition, const char *owner,
+			 tw_cqrs_done_fn done, void *arg);
 
 /**
  * IsSent (notifier): done: count = TW_CQRS_SENT_NONE (send it), TW_CQRS_SENT_DONE

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* ledger.c - the notifier's ledger: MarkSending, RecordSent, ForgetSending, RecordDeadLetter. */
+/* ledger.c - the notifier's ledger: LedgerCheck, MarkSending (owner, lease), RecordSent,
+ * ForgetSending, RecordDeadLetter; every statement on the write connection. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cqrs_int.h"
@@ -45,19 +47,33 @@ int tw_cqrs_record_sent(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *no
 }
 
 int tw_cqrs_mark_sending(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *notification_id,
-			 const char *email, tw_cqrs_done_fn done, void *arg)
+			 const char *email, const char *owner, int64_t lease_ms, tw_cqrs_done_fn done,
+			 void *arg)
 {
-	const char *p[2] = {notification_id, email};
+	char lease[24];
+	const char *p[4] = {notification_id, email, owner, lease};
 
 	if (begin_sent_record(q, op, TW_CQRS_K_SENDING, notification_id, email, done, arg) != TW_OK)
 		return op->rc;
-	/* A 'sent' row is never downgraded: the WHERE leaves it alone (0 rows). */
+	if (owner == NULL || *owner == '\0' || strlen(owner) > TW_CQRS_OWNER_MAX)
+		return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "owner",
+				       "owner must have 1 to 64 characters");
+	if (lease_ms <= 0)
+		return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "lease", "lease must be > 0 ms");
+	snprintf(lease, sizeof lease, "%lld", (long long)lease_ms);
+	/* A 'sent' row is never downgraded, and a 'sending' row a live peer holds (another
+	 * owner, lease not expired) is left alone: 0 rows. Ours, or an expired one: taken. */
 	return tw_cqrs_submit_write(op,
-				    "INSERT INTO sent_notifications (notification_id, email, state) "
-				    "VALUES ($1, $2, 'sending') ON CONFLICT (notification_id) DO UPDATE SET "
-				    "email = EXCLUDED.email, sent_at = now() "
-				    "WHERE sent_notifications.state = 'sending'",
-				    2, p);
+				    "INSERT INTO sent_notifications (notification_id, email, state, owner, "
+				    "lease_until) VALUES ($1, $2, 'sending', $3, now() + $4::bigint * "
+				    "interval '1 millisecond') ON CONFLICT (notification_id) DO UPDATE SET "
+				    "email = EXCLUDED.email, sent_at = now(), owner = EXCLUDED.owner, "
+				    "lease_until = EXCLUDED.lease_until "
+				    "WHERE sent_notifications.state = 'sending' AND "
+				    "(sent_notifications.owner IS NULL OR sent_notifications.owner = "
+				    "EXCLUDED.owner OR sent_notifications.lease_until IS NULL OR "
+				    "sent_notifications.lease_until <= now())",
+				    4, p);
 }
 
 int tw_cqrs_forget_sending(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *notification_id,
@@ -96,4 +112,67 @@ int tw_cqrs_record_dead_letter(struct tw_cqrs *q, struct tw_cqrs_op *op,
 				    "INSERT INTO dead_letters (notification_id, email, payload, reason, "
 				    "attempts) VALUES ($1, $2, $3, $4, $5)",
 				    5, p);
+}
+
+/* LedgerCheck's one row: the id's state, whether a live peer holds it, whether the recipient
+ * is still a user with that alert. */
+static int check_step(struct tw_db_job *j, int ev, const struct pg_result *res, void *arg)
+{
+	struct tw_cqrs_op *op = arg;
+	const char *state, *held, *user;
+
+	if (ev == TW_DB_ROW)
+		return 0;
+	if (ev == TW_DB_FAIL) {
+		tw_cqrs_op_db_fail(op, j);
+		tw_cqrs_op_finish(op);
+		return 0;
+	}
+	state = tw_db_rows(res) > 0 ? tw_db_value(res, 0, 0) : NULL;
+	held = tw_db_rows(res) > 0 ? tw_db_value(res, 0, 1) : NULL;
+	user = tw_db_rows(res) > 0 ? tw_db_value(res, 0, 2) : NULL;
+	if (state != NULL && strcmp(state, "sending") != 0)
+		op->count = TW_CQRS_SENT_DONE; /* anything but 'sending' counts as sent */
+	else if (user == NULL || strcmp(user, "t") != 0)
+		op->count = TW_CQRS_SENT_GONE;
+	else if (state == NULL)
+		op->count = TW_CQRS_SENT_NONE;
+	else if (held != NULL && strcmp(held, "t") == 0)
+		op->count = TW_CQRS_SENT_HELD;
+	else
+		op->count = TW_CQRS_SENT_IN_FLIGHT;
+	tw_cqrs_op_finish(op);
+	return 0;
+}
+
+int tw_cqrs_ledger_check(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *notification_id,
+			 const char *email, const char *ticker, int condition, const char *owner,
+			 tw_cqrs_done_fn done, void *arg)
+{
+	const char *p[5] = {notification_id, email, ticker, tw_cqrs_condition_name(condition),
+			    owner};
+	int rc;
+
+	if (begin_sent_record(q, op, TW_CQRS_K_IS_SENT, notification_id, email, done, arg) != TW_OK)
+		return op->rc;
+	if (ticker == NULL || *ticker == '\0' || strlen(ticker) > TW_CQRS_TICKER_MAX)
+		return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "ticker",
+				       "ticker must have 1 to 15 characters");
+	if (condition != TW_COND_HIGHER && condition != TW_COND_LOWER)
+		return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "condition",
+				       "condition must be higher or lower");
+	if (owner == NULL || strlen(owner) > TW_CQRS_OWNER_MAX)
+		return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "owner",
+				       "owner must have at most 64 characters");
+	/* One statement, on the writer (the connection MarkSending and RecordSent use): what was
+	 * sent, who holds it, and whether the user still has that alert (deleted, moved to another
+	 * ticker, or the threshold cleared: not sent). */
+	rc = tw_db_submit(&op->q->wr, &op->job,
+			  "SELECT s.state, (s.owner IS NOT NULL AND s.owner <> $5 AND s.lease_until > "
+			  "now()), EXISTS (SELECT 1 FROM users u WHERE u.email = $2 AND u.ticker = $3 "
+			  "AND CASE $4 WHEN 'higher' THEN u.high IS NOT NULL ELSE u.low IS NOT NULL "
+			  "END) FROM (SELECT 1) one LEFT JOIN sent_notifications s ON "
+			  "s.notification_id = $1",
+			  5, p, 0, check_step, op);
+	return rc == TW_OK ? TW_OK : tw_cqrs_op_submit_fail(op, rc);
 }

@@ -25,7 +25,8 @@ int tw_cqrs_save_quote(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *tic
 	return tw_cqrs_submit_write(op,
 				    "INSERT INTO quotes (ticker, at, value) VALUES ($1, "
 				    "to_timestamp($2::double precision / 1000), $3) ON CONFLICT "
-				    "(ticker, at) DO UPDATE SET value = EXCLUDED.value, received_at = now()",
+				    "(ticker, at) DO UPDATE SET value = EXCLUDED.value, received_at = now() "
+				    "WHERE quotes.value IS DISTINCT FROM EXCLUDED.value",
 				    3, p);
 }
 

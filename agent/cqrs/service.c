@@ -216,7 +216,7 @@ static int write_step(struct tw_db_job *j, int ev, const struct pg_result *res, 
 		tw_cqrs_op_finish(op);
 		return 0;
 	}
-	if (op->kind == TW_CQRS_K_DEAD || op->kind == TW_CQRS_K_QUOTE || op->kind == TW_CQRS_K_SENT)
+	if (op->kind == TW_CQRS_K_DEAD || op->kind == TW_CQRS_K_SENT)
 		op->count = 1;
 	else
 		op->count = tw_db_affected(res);

@@ -1,15 +1,28 @@
 /* SPDX-License-Identifier: MIT */
-/* ctl.c - `tickwatch ctl`: a JSON-RPC client of a running agent, retrying with the same request id. */
+/* ctl.c - `tickwatch ctl`: a JSON-RPC client of a running agent (clear or TLS), retrying with the same request id.
+ *
+ * The token comes from --token-file (a file only its owner may read, as ssh
+ * wants of a key), the environment (TICKWATCH_RPC_TOKEN, through the config
+ * loader), or [rpc] token of the configuration; --token still works but puts
+ * it in ps output and shell history. Over TLS the agent's certificate and its
+ * name (the --connect host) are verified, always.
+ */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/config.h"
 #include "hal.h"
 #include "json/json.h"
+#include "tls/stream.h"
+#include "tls/tls.h"
 
 extern char **environ;
 
@@ -34,7 +47,19 @@ static const char *const usage =
 	"\n"
 	"options:\n"
 	"  --connect HOST:PORT  the agent's RPC address (default: [rpc] listen of the configuration)\n"
-	"  --token TOKEN        the RPC token (default: [rpc] token; env TICKWATCH_RPC_TOKEN)\n"
+	"  --token-file FILE    read the RPC token from FILE (its first line); FILE must be readable\n"
+	"                       by its owner only (chmod 600), as ssh wants of a key\n"
+	"  --token TOKEN        the RPC token on the command line: avoid it, any user sees it in ps\n"
+	"                       and it stays in your shell history; use --token-file or the\n"
+	"                       environment variable TICKWATCH_RPC_TOKEN instead\n"
+	"                       (default, in this order: --token-file, --token, TICKWATCH_RPC_TOKEN,\n"
+	"                       [rpc] token of the configuration)\n"
+	"  --tls                speak TLS (the default when --connect is not given and the\n"
+	"                       configuration sets [rpc] tls_cert)\n"
+	"  --ca FILE            PEM CA bundle that signs the agent's certificate (implies --tls;\n"
+	"                       default: /etc/ssl/certs/ca-certificates.crt). The certificate must\n"
+	"                       name the --connect host (DNS name or IP address): always checked\n"
+	"  --cert FILE --key FILE  a client certificate, for an agent with [rpc] tls_client_ca\n"
 	"  --config FILE        configuration to read listen and token from ($TICKWATCH_CONFIG)\n"
 	"  --timeout MS         time-out of one attempt (default 5000)\n"
 	"  --retries N          attempts after the first, same request id (default 3)\n"
@@ -43,12 +68,18 @@ static const char *const usage =
 	"\n"
 	"Mutating commands carry a request id; a retry after a time-out reuses it, so the agent\n"
 	"executes the command at most once. Exit codes: 0 ok, 1 the agent answered with an error,\n"
-	"2 usage, 3 the agent could not be reached (or never answered).\n";
+	"2 usage, 3 the agent could not be reached (or never answered, or its certificate is not\n"
+	"trusted).\n";
+
+#define DEFAULT_CA "/etc/ssl/certs/ca-certificates.crt"
 
 struct opts {
 	char host[256];
 	uint16_t port;
 	const char *token;
+	int tls;
+	const char *ca, *cert, *key;
+	struct tw_tls_config *tls_cfg; /* made once, when tls */
 	int timeout_ms;
 	int retries;
 	int json;
@@ -89,10 +120,22 @@ static const char *num_arg(const char *s, char *out, size_t len)
 	return out;
 }
 
-static int send_all(int fd, const char *p, size_t n, tw_mono_t deadline)
+/* Wait until @p fd is ready for @p want, or @p deadline. @return 0 or TW_ERR_TIMEOUT. */
+static int wait_for(int fd, unsigned want, tw_mono_t deadline)
+{
+	struct tw_hal_pollfd pf = {fd, want ? want : TW_HAL_READ, 0};
+	int left = (int)((deadline - tw_hal_now()) / TW_MONO_PER_MS);
+
+	if (left <= 0 || tw_hal_wait(&pf, 1, left) <= 0)
+		return TW_ERR_TIMEOUT;
+	return TW_OK;
+}
+
+static int send_all(struct tw_stream *st, int fd, const char *p, size_t n, tw_mono_t deadline)
 {
 	while (n) {
-		long w = tw_hal_send(fd, p, n);
+		unsigned want = 0;
+		long w = tw_stream_write(st, p, n, &want);
 
 		if (w > 0) {
 			p += w;
@@ -101,37 +144,71 @@ static int send_all(int fd, const char *p, size_t n, tw_mono_t deadline)
 		}
 		if (w != TW_ERR_WOULD_BLOCK)
 			return (int)w;
-		{
-			struct tw_hal_pollfd pf = {fd, TW_HAL_WRITE, 0};
-			int left = (int)((deadline - tw_hal_now()) / TW_MONO_PER_MS);
-
-			if (left <= 0 || tw_hal_wait(&pf, 1, left) <= 0)
-				return TW_ERR_TIMEOUT;
-		}
+		if (wait_for(fd, want, deadline) != TW_OK)
+			return TW_ERR_TIMEOUT;
 	}
 	return TW_OK;
 }
 
-/* One attempt: connect, send the line, read one response line. @return 0 or a HAL error. */
+/* The TLS handshake on @p st, within @p deadline. @return 0 or an error with text. */
+static int handshake(struct tw_stream *st, int fd, tw_mono_t deadline, char *err, size_t errlen)
+{
+	for (;;) {
+		unsigned want = 0;
+		int rc = tw_stream_handshake(st, &want, err, errlen);
+
+		if (rc != TW_ERR_WOULD_BLOCK)
+			return rc;
+		if (wait_for(fd, want, deadline) != TW_OK) {
+			snprintf(err, errlen, "no TLS handshake within the time-out");
+			return TW_ERR_TIMEOUT;
+		}
+	}
+}
+
+/* One attempt: connect, [TLS,] send the line, read one response line. @return 0 or an error;
+ * TW_ERR_TLS_VERIFY (the agent's certificate is not trusted) is not worth a retry. */
 static int attempt(const struct opts *o, const char *req, size_t reqlen, char *resp, size_t cap,
 		   size_t *resplen, char *err, size_t errlen)
 {
+	static struct tw_tls sess;
 	tw_mono_t deadline = tw_hal_now() + (tw_mono_t)o->timeout_ms * TW_MONO_PER_MS;
+	struct tw_stream st;
 	int fd = -1, rc;
 	size_t n = 0;
 
 	rc = tw_hal_tcp_connect(o->host, o->port, o->timeout_ms, &fd, err, errlen);
 	if (rc != TW_OK)
 		return rc;
-	rc = send_all(fd, req, reqlen, deadline);
+	tw_stream_init(&st, o->tls_cfg, o->tls_cfg ? &sess : NULL);
+	tw_stream_open(&st, fd);
+	if (o->tls_cfg) {
+		rc = tw_stream_start_tls(&st, o->host, err, errlen);
+		if (rc == TW_OK)
+			rc = handshake(&st, fd, deadline, err, errlen);
+		if ((rc == TW_ERR_CLOSED || rc == TW_ERR_RESET) && o->cert == NULL) {
+			size_t m = strlen(err);
+
+			snprintf(err + m, errlen - m, " (an agent with [rpc] tls_client_ca wants "
+				 "--cert and --key; or this address is banned after failed "
+				 "authentications)");
+		}
+		if (rc != TW_OK) {
+			tw_stream_close(&st);
+			tw_hal_close(fd);
+			return rc;
+		}
+	}
+	rc = send_all(&st, fd, req, reqlen, deadline);
 	while (rc == TW_OK) {
+		unsigned want = 0;
 		long r;
 
 		if (n + 1 >= cap) {
 			rc = TW_ERR_NOMEM;
 			break;
 		}
-		r = tw_hal_recv(fd, resp + n, cap - n - 1);
+		r = tw_stream_read(&st, resp + n, cap - n - 1, &want);
 		if (r > 0) {
 			char *nl = memchr(resp + n, '\n', (size_t)r);
 
@@ -146,15 +223,21 @@ static int attempt(const struct opts *o, const char *req, size_t reqlen, char *r
 			rc = (int)r;
 			break;
 		}
-		{
-			struct tw_hal_pollfd pf = {fd, TW_HAL_READ, 0};
-			int left = (int)((deadline - tw_hal_now()) / TW_MONO_PER_MS);
-
-			if (left <= 0 || tw_hal_wait(&pf, 1, left) <= 0)
-				rc = TW_ERR_TIMEOUT;
-		}
+		rc = wait_for(fd, want, deadline);
 	}
+	tw_stream_close(&st);
 	tw_hal_close(fd);
+	if (rc != TW_OK && !o->tls_cfg && n > 0 && (resp[0] == 0x15 || resp[0] == 0x16)) {
+		snprintf(err, errlen, "the agent answered in TLS: give --tls (and --ca FILE)");
+		return TW_ERR_TLS_HANDSHAKE;
+	}
+	if (rc != TW_OK && rc != TW_ERR_TIMEOUT && o->tls_cfg && o->cert == NULL && n == 0) {
+		/* TLS 1.3: a server that wants a client certificate says no after our handshake */
+		snprintf(err, errlen, "the agent ended the TLS connection unanswered (an agent with "
+			 "[rpc] tls_client_ca wants --cert and --key; or this address is banned after "
+			 "failed authentications)");
+		return rc;
+	}
 	if (rc != TW_OK) {
 		snprintf(err, errlen, "%s", rc == TW_ERR_TIMEOUT ? "no answer within the time-out"
 					    : rc == TW_ERR_CLOSED ? "the agent closed the connection"
@@ -164,6 +247,64 @@ static int attempt(const struct opts *o, const char *req, size_t reqlen, char *r
 	resp[n] = '\0';
 	*resplen = n;
 	return TW_OK;
+}
+
+/* The token of @p path into @p out: its one line, from a regular file only its owner (us) may
+ * read. @return 0, or -1 with the reason in @p err. */
+static int read_token_file(const char *path, char *out, size_t len, char *err, size_t errlen)
+{
+	char buf[512];
+	struct stat sb;
+	ssize_t n;
+	size_t m;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		snprintf(err, errlen, "--token-file %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		snprintf(err, errlen, "--token-file %s: not a regular file", path);
+		close(fd);
+		return -1;
+	}
+	if (sb.st_mode & 077) {
+		snprintf(err, errlen, "--token-file %s: permissions %04o are too open: group or others "
+			 "may read or change it; make it readable by its owner only (chmod 600 %s)",
+			 path, (unsigned)(sb.st_mode & 07777), path);
+		close(fd);
+		return -1;
+	}
+	if (sb.st_uid != geteuid() && geteuid() != 0) {
+		snprintf(err, errlen, "--token-file %s: owned by uid %u, not by you (uid %u)", path,
+			 (unsigned)sb.st_uid, (unsigned)geteuid());
+		close(fd);
+		return -1;
+	}
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n < 0) {
+		snprintf(err, errlen, "--token-file %s: %s", path, strerror(errno));
+		return -1;
+	}
+	buf[n] = '\0';
+	m = strlen(buf);
+	if (m != (size_t)n) {
+		snprintf(err, errlen, "--token-file %s: holds a NUL byte, not a token", path);
+		return -1;
+	}
+	while (m && (buf[m - 1] == '\n' || buf[m - 1] == '\r' || buf[m - 1] == ' ' ||
+		     buf[m - 1] == '\t'))
+		buf[--m] = '\0';
+	if (m == 0 || strchr(buf, '\n') || m >= len) {
+		snprintf(err, errlen, "--token-file %s: %s", path,
+			 m == 0 ? "empty" : m >= len ? "token longer than [rpc] token allows (127 bytes)"
+						     : "more than one line: give the token alone");
+		return -1;
+	}
+	memcpy(out, buf, m + 1);
+	memset(buf, 0, sizeof buf);
+	return 0;
 }
 
 static int get_str(const struct tw_json *j, int obj, const char *k, char *out, size_t len)
@@ -381,9 +522,15 @@ int tw_ctl_main(int argc, char **argv)
 		{"request-id", required_argument, NULL, 'i'}, {"high", required_argument, NULL, 'H'},
 		{"low", required_argument, NULL, 'L'},     {"ticker", required_argument, NULL, 'k'},
 		{"after", required_argument, NULL, 'a'},   {"limit", required_argument, NULL, 'l'},
-		{"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+		{"help", no_argument, NULL, 'h'},          {"token-file", required_argument, NULL, 'F'},
+		{"tls", no_argument, NULL, 'S'},           {"ca", required_argument, NULL, 'C'},
+		{"cert", required_argument, NULL, 'E'},    {"key", required_argument, NULL, 'K'},
+		{NULL, 0, NULL, 0},
 	};
 	static struct tw_config cfg;
+	static struct tw_tls_config tls_cfg;
+	static char file_token[sizeof cfg.rpc.token];
+	const char *token_file = NULL;
 	static char resp[RESP_MAX];
 	static tw_jtok toks[4096];
 	struct opts o = {.timeout_ms = 5000, .retries = 3};
@@ -401,6 +548,11 @@ int tw_ctl_main(int argc, char **argv)
 		switch (ch) {
 		case 'c': connect = optarg; break;
 		case 'T': o.token = optarg; break;
+		case 'F': token_file = optarg; break;
+		case 'S': o.tls = 1; break;
+		case 'C': o.ca = optarg; o.tls = 1; break;
+		case 'E': o.cert = optarg; o.tls = 1; break;
+		case 'K': o.key = optarg; o.tls = 1; break;
 		case 'f': config = optarg; break;
 		case 't':
 			o.timeout_ms = (int)strtol(optarg, &end, 10);
@@ -430,8 +582,31 @@ int tw_ctl_main(int argc, char **argv)
 		fprintf(stderr, "tickwatch ctl: %s\n", err);
 		return EXIT_USAGE;
 	}
+	if (token_file && o.token)
+		return usage_err("give --token-file or --token, not both", NULL);
+	if (token_file) {
+		if (read_token_file(token_file, file_token, sizeof file_token, err, sizeof err) != 0) {
+			fprintf(stderr, "tickwatch ctl: %s\n", err);
+			return EXIT_USAGE;
+		}
+		o.token = file_token;
+	}
 	if (o.token == NULL)
-		o.token = cfg.rpc.token;
+		o.token = cfg.rpc.token; /* TICKWATCH_RPC_TOKEN, when set, is in it already */
+	if ((o.cert == NULL) != (o.key == NULL))
+		return usage_err("--cert and --key go together", NULL);
+	if (connect == NULL && cfg.rpc.tls_cert[0])
+		o.tls = 1; /* the agent of this configuration speaks TLS */
+	if (o.tls) {
+		if (tw_tls_config_init(&tls_cfg, o.ca ? o.ca : DEFAULT_CA, 1, err, sizeof err) !=
+			    TW_OK ||
+		    (o.cert && tw_tls_config_own_cert(&tls_cfg, o.cert, o.key, err, sizeof err) !=
+				       TW_OK)) {
+			fprintf(stderr, "tickwatch ctl: %s\n", err);
+			return EXIT_USAGE;
+		}
+		o.tls_cfg = &tls_cfg;
+	}
 	if (connect == NULL) {
 		connect = cfg.rpc.listen;
 		if (strcmp(connect, "none") == 0) {
@@ -465,8 +640,13 @@ int tw_ctl_main(int argc, char **argv)
 
 			(void)tw_hal_wait(&none, 0, ms > 3000 ? 3000 : ms);
 		}
-		if (attempt(&o, req, strlen(req), resp, sizeof resp, &resplen, err, sizeof err) !=
-		    TW_OK) {
+		e = attempt(&o, req, strlen(req), resp, sizeof resp, &resplen, err, sizeof err);
+		if (e == TW_ERR_TLS_VERIFY || e == TW_ERR_TLS_HANDSHAKE) {
+			/* The same certificate and the same ciphers fail again: no retry. */
+			fprintf(stderr, "tickwatch ctl: %s:%u: %s\n", o.host, o.port, err);
+			return EXIT_UNREACHABLE;
+		}
+		if (e != TW_OK) {
 			fprintf(stderr, "tickwatch ctl: %s:%u: %s%s\n", o.host, o.port, err,
 				a < o.retries ? " (retrying with the same request id)" : "");
 			rc = EXIT_UNREACHABLE;

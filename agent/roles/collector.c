@@ -27,7 +27,7 @@ enum phase { PH_IDLE, PH_QUERY, PH_FETCH };
 
 struct cycle_figures {
 	uint64_t cycle;
-	size_t tickers, saved, rejected, failed, skipped, save_failed, overflow;
+	size_t tickers, saved, unchanged, rejected, failed, skipped, save_failed, overflow;
 	int64_t ms;
 	int woke;
 };
@@ -114,7 +114,8 @@ static void finish_cycle(struct collector *c)
 	f->ms = (tw_hal_now() - c->started) / TW_MONO_PER_MS;
 	c->ph = PH_IDLE;
 	if (f->saved > 0) {
-		/* One wake-up per cycle that stored something: the alert side re-reads the table. */
+		/* One wake-up per cycle that stored a new quote: the alert side re-reads the table.
+		 * A quote already held (same market time and price: a shut market) is no news. */
 		n = snprintf(msg, sizeof msg,
 			     "{\"cycle\":%" PRIu64 ",\"time\":%lld,\"tickers\":%zu,\"saved\":%zu,"
 			     "\"agent\":\"%s\"}",
@@ -131,11 +132,11 @@ static void finish_cycle(struct collector *c)
 		}
 	}
 	tw_log(TW_LOG_INFO, "collector",
-	       "cycle %" PRIu64 ": %zu tickers, %zu saved, %zu rejected, %zu failed, %zu skipped "
-	       "(breaker %s), %zu not stored, %lld ms, wake-up %s",
-	       f->cycle, f->tickers, f->saved, f->rejected, f->failed, f->skipped,
+	       "cycle %" PRIu64 ": %zu tickers, %zu saved, %zu unchanged, %zu rejected, %zu failed, "
+	       "%zu skipped (breaker %s), %zu not stored, %lld ms, wake-up %s",
+	       f->cycle, f->tickers, f->saved, f->unchanged, f->rejected, f->failed, f->skipped,
 	       tw_breaker_state_name(c->br.state), f->save_failed, (long long)f->ms,
-	       f->woke ? "sent" : "none (nothing saved)");
+	       f->woke ? "sent" : "none (nothing new)");
 	if (f->overflow)
 		tw_log(TW_LOG_WARN, "collector",
 		       "%zu tickers beyond [limits] tickers (%zu) were not fetched: raise it",
@@ -148,7 +149,9 @@ static void on_saved(void *arg, const struct tw_cqrs_result *r)
 	struct collector *c = arg;
 
 	c->saving = 0;
-	if (r->rc == TW_OK) {
+	if (r->rc == TW_OK && r->count == 0) {
+		c->cur.unchanged++;
+	} else if (r->rc == TW_OK) {
 		c->cur.saved++;
 	} else {
 		c->cur.save_failed++;
@@ -461,12 +464,12 @@ static void status(struct tw_agent *ag, void *state, char *buf, size_t len)
 
 	(void)ag;
 	snprintf(buf, len,
-		 "%s cycle %" PRIu64 "; last: %zu tickers, %zu saved, %zu rejected, %zu failed, "
+		 "%s cycle %" PRIu64 "; last: %zu tickers, %zu saved, %zu unchanged, %zu rejected, %zu failed, "
 		 "%zu skipped in %lld ms; wake-ups %" PRIu64 " sent, %" PRIu64 " delivered, %" PRIu64
 		 " lost; %s; pruned %" PRIu64 " sent, %" PRIu64 " dead, %" PRIu64 " requests, %" PRIu64
 		 " quotes in %" PRIu64 " rounds (%" PRIu64 " failed)",
 		 c->ph == PH_IDLE ? "idle after" : "running", c->ph == PH_IDLE ? f->cycle : c->cur.cycle,
-		 f->tickers, f->saved, f->rejected, f->failed, f->skipped, (long long)f->ms,
+		 f->tickers, f->saved, f->unchanged, f->rejected, f->failed, f->skipped, (long long)f->ms,
 		 c->wake_sent, c->wake_ok, c->wake_lost, tw_breaker_status(&c->br, br, sizeof br),
 		 c->pruned[0], c->pruned[1], c->pruned[2], c->pruned[3], c->prune_rounds,
 		 c->prune_failed);

@@ -1,23 +1,31 @@
 /* SPDX-License-Identifier: MIT */
 /* notifier.c - the notifier role: to-notifier batches delivered over one SMTP session each.
  *
- * Phases of a batch (one batch at a time):
+ * Phases of a batch (one batch at a time; its decisions are agent/notify/batch.c's):
  *   COLLECT  take messages until 10 or [smtp] batch_linger after the first;
- *   CHECK    validate each (malformed: dead letter) and ask PostgreSQL whether its id was sent;
- *   SEND     one SMTP session for every message due. Two-phase record per e-mail: when its 354
- *            arrives the id is written as 'sending' while the body goes out, and the client sends
- *            the end of data only once that write has committed; a 250 then records it 'sent', a
- *            failure deletes the 'sending' row (a 5xx then is a dead letter, a transient failure
- *            waits with backoff: 5 attempts, then dead letter); the breaker guards the relay:
- *            while open, no session is tried;
+ *   CHECK    validate each (malformed, or an address the ledger would refuse: dead letter), send
+ *            an id repeated in the batch once, and ask LedgerCheck (one statement on the writer)
+ *            whether it was sent, whether a live peer holds it, and whether the recipient still
+ *            has that alert (gone: skipped);
+ *   SEND     one SMTP session for every message due, never while the ledger cannot be written.
+ *            Two-phase record per e-mail: when its 354 arrives the id is written as 'sending'
+ *            (owner: this instance, lease: 4 x [smtp] timeout) while the body goes out, and the
+ *            client sends the end of data only once that write has committed; a 250 then
+ *            records it 'sent'; a failure before the whole end of data left deletes the
+ *            'sending' row (5xx: dead letter; transient: backoff, 5 attempts, then dead letter);
+ *            no answer after it left keeps the row and retries with the same Message-ID (the
+ *            "ambiguous delivery" log line). A record refused by the ledger is retried 3 times,
+ *            then dead-lettered; a database outage holds sessions back with a growing wait.
+ *            The breaker guards the relay: while open, no session is tried;
  *   commit   when every message is sent, skipped or dead-lettered (and recorded), the batch's
  *            offsets are committed and a new batch starts.
  * A stop abandons an unfinished batch without committing it: it comes again after a restart,
- * and IsSent sorts the ids already recorded. A 'sent' id is skipped. A 'sending' id (the agent
- * died after the end of data was released and before the answer was recorded: it may or may
- * not have reached the server, nothing can tell) is sent again with the same Message-ID, with
- * a warning, and counted as "resent after a crash". That narrow window may give a second copy,
- * which mail clients fold by its Message-ID, instead of a lost alert (docs/notifications.md).
+ * and LedgerCheck sorts the ids already recorded. A 'sent' id is skipped. A 'sending' id (the
+ * agent died after the end of data was released and before the answer was recorded: it may or
+ * may not have reached the server, nothing can tell) is sent again with the same Message-ID,
+ * logged "ambiguous delivery id=ID window=crash", once its owner's lease allows. Those windows
+ * may give a second copy, which mail clients fold by its Message-ID, instead of a lost alert
+ * (docs/notifications.md states the guarantee).
  */
 #include <stdio.h>
 #include <string.h>
@@ -28,14 +36,15 @@
 #include "cqrs/cqrs.h"
 #include "kafka/kafka.h"
 #include "notif/notif.h"
+#include "notify/batch.h"
 #include "smtp/smtp.h"
 #include "tls/tls.h"
 
 #define BATCH_MAX 10
-#define ATTEMPTS_MAX 5
-#define BACKOFF_FIRST_MS 1000
-#define BACKOFF_MAX_MS 30000
-#define DB_RETRY_MS 1000   /* the database is down: try the same operation again after this */
+#define DB_RETRY_MS 1000   /* the database is down: first wait before the same operation again */
+#define DB_RETRY_MAX_MS 30000 /* ... growing to this */
+#define HELD_RETRY_MS 2000 /* a live peer holds the id: look again after this */
+#define LEASE_TIMEOUTS 4   /* a 'sending' row's lease: this many [smtp] timeouts */
 #define IDLE_POLL_MS 1000  /* re-poll the consumer queue while idle (librdkafka wakes us too) */
 #define DEAD_PAYLOAD_MAX 1000
 
@@ -59,8 +68,10 @@ struct item {
 	int attempts;
 	tw_mono_t next_try;
 	int marked;       /* MarkSending was submitted in this session */
-	int unrecorded;   /* we refused its end of data (the record failed): not an attempt */
-	int already;      /* MarkSending found it 'sent' by someone else */
+	int unrecorded;   /* we refused its end of data: enum tw_notify_unrecorded */
+	int already;      /* MarkSending left it: 'sent', or a live peer holds it */
+	int kept_row;     /* an ambiguous end of data: its 'sending' row stays, never forgotten */
+	struct tw_notify_tries tries;
 	int after;        /* state after I_FORGET (I_DUE or I_DEAD) */
 	tw_mono_t after_try;
 	char reason[TW_SMTP_TEXT_MAX + 64];
@@ -89,7 +100,12 @@ struct notifier {
 	size_t nsend;
 	long long kick;   /* a 0 ms timer that runs the work step */
 	int draining; /* a stop was requested: start no batch and no session */
+	int db_fails;          /* consecutive ledger outages: the wait grows */
+	tw_mono_t db_hold_until; /* no SMTP session before this (the ledger could not be written) */
+	char owner[TW_CQRS_OWNER_MAX + 1]; /* this agent instance: the owner of its 'sending' rows */
+	int64_t lease_ms;
 	uint64_t batches, sent, skipped, dead, transient, malformed, commits, in_flight;
+	uint64_t duplicates, ambiguous, gone, held;
 	char last_err[TW_SMTP_ERR_LEN];
 };
 
@@ -199,6 +215,48 @@ static void open_batch(struct notifier *nt)
 		       "dead-lettered", (int)km->partition, (long long)km->offset, it->reason);
 		it->state = I_DEAD;
 	}
+	/* The same id twice in one batch (an at-least-once produce, a re-run pass, a rebalance):
+	 * the first is sent, the others are done with it. */
+	{
+		const char *ids[BATCH_MAX];
+		int dup[BATCH_MAX];
+
+		for (size_t i = 0; i < nt->n; i++)
+			ids[i] = nt->items[i].valid ? nt->items[i].n.id : NULL;
+		if (tw_notify_dedupe(ids, nt->n, dup) > 0) {
+			for (size_t i = 0; i < nt->n; i++) {
+				if (dup[i] < 0)
+					continue;
+				tw_log(TW_LOG_INFO, "notifier", "%s to %s twice in one batch (offsets "
+				       "%lld and %lld): sent once", nt->items[i].n.id,
+				       nt->items[i].n.email, (long long)nt->items[dup[i]].km->offset,
+				       (long long)nt->items[i].km->offset);
+				nt->items[i].state = I_DONE;
+				nt->duplicates++;
+			}
+		}
+	}
+}
+
+/* The ledger answered: the database is back. */
+static void db_ok(struct notifier *nt)
+{
+	nt->db_fails = 0;
+	nt->db_hold_until = 0;
+}
+
+/* The ledger could not be reached: hold SMTP sessions back, for longer each time. */
+static int64_t db_down(struct notifier *nt)
+{
+	int64_t ms = tw_notify_backoff_ms(++nt->db_fails, DB_RETRY_MS, DB_RETRY_MAX_MS);
+
+	nt->db_hold_until = tw_hal_now() + ms * TW_MONO_PER_MS;
+	return ms;
+}
+
+static int is_outage(int rc)
+{
+	return rc == TW_ERR_DB_UNAVAILABLE || rc == TW_ERR_DB_TIMEOUT || rc == TW_ERR_DB_BUSY;
 }
 
 /* ---- database steps ---- */
@@ -212,25 +270,50 @@ static void on_checked(void *arg, const struct tw_cqrs_result *r)
 	if (nt->phase == P_STOPPED)
 		return;
 	if (r->rc != TW_OK) {
-		tw_log(TW_LOG_WARN, "notifier", "IsSent %s: %s; retrying", it->n.id, r->msg);
+		int64_t ms = is_outage(r->rc) ? db_down(nt) : DB_RETRY_MS;
+
+		tw_log(TW_LOG_WARN, "notifier", "LedgerCheck %s: %s; retrying in %lld ms", it->n.id,
+		       r->msg, (long long)ms);
 		it->state = I_NEW;
-		it->next_try = tw_hal_now() + DB_RETRY_MS * TW_MONO_PER_MS;
+		it->next_try = tw_hal_now() + ms * TW_MONO_PER_MS;
 	} else if (r->count == TW_CQRS_SENT_IN_FLIGHT) {
-		/* Its end of data may or may not have reached the server before the
-		 * crash: nothing can tell. A lost alert is worse than a second copy with
-		 * the same Message-ID (which mail clients fold into one), so it goes again. */
-		tw_log(TW_LOG_WARN, "notifier", "delivery of %s to %s was in flight at a crash "
-		       "(no answer was recorded): sending it again with the same Message-ID",
-		       it->n.id, it->n.email);
+		char line[TW_NOTIF_ID_LEN + 96];
+
+		/* Its end of data may or may not have reached the server before the crash
+		 * (or before its owner's lease expired): nothing can tell. A lost alert is
+		 * worse than a second copy with the same Message-ID (which mail clients fold
+		 * into one), so it goes again. */
+		db_ok(nt);
+		tw_log(TW_LOG_WARN, "notifier", "%s",
+		       tw_notify_ambiguous_line(line, sizeof line, it->n.id, "crash"));
 		nt->in_flight++;
+		nt->ambiguous++;
+		it->kept_row = 1;
 		it->state = I_DUE;
 		it->next_try = 0;
+	} else if (r->count == TW_CQRS_SENT_HELD) {
+		/* A live peer is sending it (a rebalance handed it the same message): it records
+		 * the outcome, or its lease expires and this agent takes over. */
+		db_ok(nt);
+		nt->held++;
+		tw_log(TW_LOG_INFO, "notifier", "%s to %s is being sent by another agent: looking "
+		       "again in %d ms", it->n.id, it->n.email, HELD_RETRY_MS);
+		it->state = I_NEW;
+		it->next_try = tw_hal_now() + HELD_RETRY_MS * TW_MONO_PER_MS;
+	} else if (r->count == TW_CQRS_SENT_GONE) {
+		db_ok(nt);
+		tw_log(TW_LOG_INFO, "notifier", "%s: %s no longer has a %s alert on %s (deleted or "
+		       "changed since it was queued): not sent", it->n.id, it->n.email,
+		       tw_cqrs_condition_name(it->n.condition), it->n.ticker);
+		nt->gone++;
+		it->state = I_DONE;
 	} else if (r->count > 0) {
 		tw_log(TW_LOG_INFO, "notifier", "%s to %s already sent: skipped", it->n.id,
 		       it->n.email);
 		nt->skipped++;
 		it->state = I_DONE;
 	} else {
+		db_ok(nt);
 		it->state = I_DUE;
 		it->next_try = 0;
 	}
@@ -247,10 +330,13 @@ static void on_recorded(void *arg, const struct tw_cqrs_result *r)
 		return;
 	if (r->rc != TW_OK) {
 		/* Must be recorded before the commit: try again (the e-mail is not re-sent). */
-		tw_log(TW_LOG_WARN, "notifier", "recording %s: %s; retrying",
-		       it->state == I_RECORD ? "a sent id" : "a dead letter", r->msg);
-		it->next_try = tw_hal_now() + DB_RETRY_MS * TW_MONO_PER_MS;
+		int64_t ms = is_outage(r->rc) ? db_down(nt) : DB_RETRY_MS;
+
+		tw_log(TW_LOG_WARN, "notifier", "recording %s: %s; retrying in %lld ms",
+		       it->state == I_RECORD ? "a sent id" : "a dead letter", r->msg, (long long)ms);
+		it->next_try = tw_hal_now() + ms * TW_MONO_PER_MS;
 	} else {
+		db_ok(nt);
 		it->state = I_DONE;
 	}
 	kick(nt, 0);
@@ -267,10 +353,13 @@ static void on_forgot(void *arg, const struct tw_cqrs_result *r)
 	if (r->rc != TW_OK) {
 		/* The 'sending' row must go before a retry or a dead letter: left, it would tell a
 		 * restart the end of data may have reached the server, which refused it. */
-		tw_log(TW_LOG_WARN, "notifier", "forgetting the 'sending' record of %s: %s; retrying",
-		       it->n.id, r->msg);
-		it->next_try = tw_hal_now() + DB_RETRY_MS * TW_MONO_PER_MS;
+		int64_t ms = is_outage(r->rc) ? db_down(nt) : DB_RETRY_MS;
+
+		tw_log(TW_LOG_WARN, "notifier", "forgetting the 'sending' record of %s: %s; retrying "
+		       "in %lld ms", it->n.id, r->msg, (long long)ms);
+		it->next_try = tw_hal_now() + ms * TW_MONO_PER_MS;
 	} else {
+		db_ok(nt);
 		it->state = it->after;
 		it->next_try = it->after_try;
 	}
@@ -287,7 +376,8 @@ static void db_steps(struct notifier *nt, tw_mono_t now)
 			continue;
 		if (it->state == I_NEW) {
 			it->state = I_CHECKING;
-			rc = tw_cqrs_is_sent(nt->q, &it->op, it->n.id, on_checked, it);
+			rc = tw_cqrs_ledger_check(nt->q, &it->op, it->n.id, it->n.email, it->n.ticker,
+						  it->n.condition, nt->owner, on_checked, it);
 			if (rc != TW_OK)
 				it->state = I_NEW;
 		} else if (it->state == I_RECORD) {
@@ -302,29 +392,31 @@ static void db_steps(struct notifier *nt, tw_mono_t now)
 							it->valid ? it->n.id : it->dead_id,
 							it->valid ? it->n.email : "unknown", payload,
 							it->reason, it->attempts, on_recorded, it);
+			if (rc == TW_ERR_CQRS_INVALID) {
+				/* Even its dead letter is refused: record it under its offset, so the
+				 * partition never waits on it. */
+				snprintf(it->dead_id, sizeof it->dead_id, "invalid:%d:%lld",
+					 (int)it->km->partition, (long long)it->km->offset);
+				rc = tw_cqrs_record_dead_letter(nt->q, &it->op, it->dead_id, "unknown",
+								payload, it->reason, it->attempts,
+								on_recorded, it);
+			}
 		} else {
 			continue;
 		}
 		if (rc == TW_OK) {
 			it->op_busy = 1;
 		} else {
-			tw_log(TW_LOG_WARN, "notifier", "database: %s; retrying in %d ms",
-			       tw_cqrs_op_result(&it->op)->msg, DB_RETRY_MS);
-			it->next_try = now + DB_RETRY_MS * TW_MONO_PER_MS;
+			int64_t ms = is_outage(rc) ? db_down(nt) : DB_RETRY_MS;
+
+			tw_log(TW_LOG_WARN, "notifier", "database: %s; retrying in %lld ms",
+			       tw_cqrs_op_result(&it->op)->msg, (long long)ms);
+			it->next_try = now + ms * TW_MONO_PER_MS;
 		}
 	}
 }
 
 /* ---- SMTP ---- */
-
-static int64_t backoff_ms(int attempts)
-{
-	int64_t ms = BACKOFF_FIRST_MS;
-
-	for (int i = 1; i < attempts && ms < BACKOFF_MAX_MS; i++)
-		ms *= 2;
-	return ms < BACKOFF_MAX_MS ? ms : BACKOFF_MAX_MS;
-}
 
 static struct item *item_of(struct notifier *nt, const struct tw_smtp_msg *m)
 {
@@ -348,13 +440,14 @@ static void on_marked(void *arg, const struct tw_cqrs_result *r)
 		return;
 	}
 	if (r->rc == TW_OK && r->count == 1) {
+		db_ok(nt);
 		tw_smtp_release_dot(&nt->smtp, held, 1);
 		return;
 	}
 	if (r->rc == TW_OK) {
-		it->already = 1; /* 'sent' by another agent meanwhile: not again */
+		it->already = 1; /* 'sent' by another agent meanwhile, or a live peer holds it */
 	} else {
-		it->unrecorded = 1;
+		it->unrecorded = is_outage(r->rc) ? TW_NOTIFY_REC_OUTAGE : TW_NOTIFY_REC_REFUSED;
 		tw_log(TW_LOG_WARN, "notifier", "recording %s as sending: %s; its end of data is held "
 		       "back and the session ends (retry)", it->n.id, r->msg);
 	}
@@ -369,13 +462,16 @@ static void on_before_dot(struct tw_smtp *s, struct tw_smtp_msg *m, void *arg)
 	int rc = TW_ERR_DB_BUSY;
 
 	if (!it->op_busy)
-		rc = tw_cqrs_mark_sending(nt->q, &it->op, it->n.id, it->n.email, on_marked, it);
+		rc = tw_cqrs_mark_sending(nt->q, &it->op, it->n.id, it->n.email, nt->owner,
+					  nt->lease_ms, on_marked, it);
 	if (rc == TW_OK) {
 		it->op_busy = 1;
 		it->marked = 1;
 		return;
 	}
-	it->unrecorded = 1;
+	if (!it->op_busy)
+		rc = tw_cqrs_op_result(&it->op)->rc;
+	it->unrecorded = is_outage(rc) ? TW_NOTIFY_REC_OUTAGE : TW_NOTIFY_REC_REFUSED;
 	tw_log(TW_LOG_WARN, "notifier", "cannot record %s as sending: %s; the session ends (retry)",
 	       it->n.id, tw_cqrs_op_result(&it->op)->msg);
 	tw_smtp_release_dot(s, m, 0);
@@ -385,52 +481,54 @@ static void on_msg(struct tw_smtp *s, struct tw_smtp_msg *m, void *arg)
 {
 	struct notifier *nt = arg;
 	struct item *it = item_of(nt, m);
+	struct tw_notify_verdict v;
 	int target;
 	tw_mono_t target_try = 0;
 
 	(void)s;
-	if (m->outcome == TW_SMTP_SENT) {
+	if (it->already && m->outcome != TW_SMTP_SENT) {
+		/* MarkSending left the row: 'sent' by someone else, or a live peer holds it. The
+		 * ledger says which (and the end of data never left). */
+		it->state = I_NEW;
+		it->next_try = tw_hal_now() + HELD_RETRY_MS * TW_MONO_PER_MS;
+		return;
+	}
+	tw_notify_after(m->outcome, m->attempted, it->unrecorded, it->marked && !it->kept_row,
+			m->text, &it->tries, &v);
+	it->attempts = it->tries.attempts;
+	if (v.next == TW_NOTIFY_RECORD) {
 		nt->sent++;
 		it->state = I_RECORD;
 		it->next_try = 0;
 		tw_log(TW_LOG_INFO, "notifier", "%s sent to %s (%s)", it->n.id, it->n.email, m->text);
 		return;
 	}
-	if (it->already) {
-		tw_log(TW_LOG_INFO, "notifier", "%s to %s was recorded sent meanwhile: skipped",
-		       it->n.id, it->n.email);
-		nt->skipped++;
-		it->state = I_DONE;
-		return;
+	if (v.ambiguous) {
+		char line[TW_NOTIF_ID_LEN + 96];
+
+		it->kept_row = 1;
+		nt->ambiguous++;
+		tw_log(TW_LOG_WARN, "notifier", "%s",
+		       tw_notify_ambiguous_line(line, sizeof line, it->n.id, "end-of-data-no-answer"));
 	}
-	/* A refusal of ours (the record failed) is not the relay's fault: no attempt counted. */
-	if (m->attempted && !it->unrecorded)
-		it->attempts++;
-	if (m->outcome == TW_SMTP_PERMANENT) {
-		snprintf(it->reason, sizeof it->reason, "permanent: %s", m->text);
+	if (v.db_wait)
+		db_down(nt);
+	if (v.next == TW_NOTIFY_DEAD) {
+		snprintf(it->reason, sizeof it->reason, "%s", v.reason);
 		target = I_DEAD;
-	} else if (it->attempts >= ATTEMPTS_MAX) {
-		snprintf(it->reason, sizeof it->reason, "gave up after %d attempts: %s", it->attempts,
-			 m->text);
-		target = I_DEAD;
-	} else {
-		nt->transient++;
-		target = I_DUE;
-		/* Not attempted: the session failed before its turn (the breaker counts that). */
-		target_try = tw_hal_now() + (m->attempted && !it->unrecorded
-						     ? backoff_ms(it->attempts) : BACKOFF_FIRST_MS) *
-						    TW_MONO_PER_MS;
-		if (m->attempted && !it->unrecorded)
-			tw_log(TW_LOG_WARN, "notifier", "%s to %s: %s; attempt %d of %d, retry in %lld ms",
-			       it->n.id, it->n.email, m->text, it->attempts, ATTEMPTS_MAX,
-			       (long long)backoff_ms(it->attempts));
-	}
-	if (target == I_DEAD) {
 		nt->dead++;
 		tw_log(TW_LOG_ERROR, "notifier", "dead letter %s to %s: %s", it->n.id, it->n.email,
 		       it->reason);
+	} else {
+		nt->transient++;
+		target = I_DUE;
+		target_try = tw_hal_now() + v.retry_ms * TW_MONO_PER_MS;
+		if (m->attempted && it->unrecorded == TW_NOTIFY_REC_OK)
+			tw_log(TW_LOG_WARN, "notifier", "%s to %s: %s; attempt %d of %d, retry in %lld ms",
+			       it->n.id, it->n.email, m->text, it->tries.attempts,
+			       TW_NOTIFY_ATTEMPTS_MAX, (long long)v.retry_ms);
 	}
-	if (it->marked) {
+	if (v.forget) {
 		/* Its 'sending' record (committed or in flight) goes first: the server did not
 		 * take the e-mail, so a retry or a restart must send it. */
 		it->state = I_FORGET;
@@ -451,7 +549,9 @@ static void on_session(struct tw_smtp *s, int rc, const char *err, void *arg)
 	if (rc == TW_OK) {
 		tw_breaker_success(&nt->br);
 	} else if (rc == TW_ERR_SMTP_UNRECORDED) {
-		/* The database, not the relay, failed: the breaker is not told. */
+		/* The database, not the relay, failed: no verdict on the relay. A half-open
+		 * breaker's trial goes to the next session (it would refuse forever else). */
+		tw_breaker_release(&nt->br);
 		snprintf(nt->last_err, sizeof nt->last_err, "%s", err);
 	} else {
 		tw_breaker_failure(&nt->br);
@@ -472,7 +572,8 @@ static void start_session(struct notifier *nt, tw_mono_t now)
 
 		if (it->state != I_DUE || it->next_try > now || it->op_busy)
 			continue;
-		it->marked = it->unrecorded = it->already = 0;
+		it->marked = it->already = 0;
+		it->unrecorded = TW_NOTIFY_REC_OK;
 		memset(m, 0, sizeof *m);
 		m->id = it->n.id;
 		m->to = it->n.email;
@@ -551,6 +652,12 @@ static void work(struct notifier *nt)
 	}
 	/* The whole batch goes in one session: wait until every id was checked. */
 	if (due > 0 && checking == 0 && !tw_smtp_busy(&nt->smtp) && !nt->draining) {
+		/* No session while the ledger cannot be written: every end of data would be
+		 * held back, and the relay would get a full session for nothing. */
+		if (nt->db_hold_until > now && nt->db_hold_until > next)
+			next = nt->db_hold_until;
+		else if (next <= now && !tw_cqrs_ready(nt->q))
+			next = now + DB_RETRY_MS * TW_MONO_PER_MS;
 		if (next <= now) {
 			if (tw_breaker_allow(&nt->br)) {
 				start_session(nt, now);
@@ -601,6 +708,11 @@ static int start(struct tw_agent *ag, void **state, char *err, size_t errlen)
 		return TW_ERR_NOMEM;
 	}
 	nt->ag = ag;
+	/* This instance: its name, and when it started (a restart is another owner, so it waits
+	 * for its predecessor's leases to expire rather than take them as its own). */
+	snprintf(nt->owner, sizeof nt->owner, "%.40s/%lld.%lld", cfg->agent.name,
+		 (long long)tw_hal_wall_ms(), (long long)(tw_hal_now() % 1000000));
+	nt->lease_ms = LEASE_TIMEOUTS * cfg->smtp.timeout_ms;
 	so.mode = (int)cfg->smtp.mode;
 	if (so.mode != TW_SMTP_PLAIN) {
 		rc = tw_tls_config_init(&nt->tls, cfg->smtp.ca_file, cfg->smtp.verify != 0, err, errlen);
@@ -716,11 +828,15 @@ static void status(struct tw_agent *ag, void *state, char *buf, size_t len)
 	(void)ag;
 	tw_breaker_status(&nt->br, br, sizeof br);
 	snprintf(buf, len,
-		 "%s, batch %zu/%d; sent %llu, skipped %llu, resent after a crash %llu, dead %llu, "
+		 "%s, batch %zu/%d; sent %llu, skipped %llu, resent after a crash %llu, ambiguous "
+		 "%llu, duplicates %llu, recipient gone %llu, held by a peer %llu, dead %llu, "
 		 "transient %llu, malformed %llu, batches %llu, commits %llu; smtp %s; %s%s%s",
 		 nt->phase == P_COLLECT ? "collecting" : nt->phase == P_WORK ? "sending" : "stopped",
 		 nt->n, BATCH_MAX, (unsigned long long)nt->sent, (unsigned long long)nt->skipped,
-		 (unsigned long long)nt->in_flight, (unsigned long long)nt->dead, (unsigned long long)nt->transient,
+		 (unsigned long long)nt->in_flight, (unsigned long long)nt->ambiguous,
+		 (unsigned long long)nt->duplicates, (unsigned long long)nt->gone,
+		 (unsigned long long)nt->held, (unsigned long long)nt->dead,
+		 (unsigned long long)nt->transient,
 		 (unsigned long long)nt->malformed, (unsigned long long)nt->batches,
 		 (unsigned long long)nt->commits, tw_smtp_state_name(nt->smtp.state), br,
 		 nt->last_err[0] ? "; last error: " : "", nt->last_err);

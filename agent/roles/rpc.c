@@ -63,7 +63,7 @@ static void stop(struct tw_agent *ag, void *state)
 static void status(struct tw_agent *ag, void *state, char *buf, size_t len)
 {
 	const struct rpc_role *r = state;
-	char a[256], b[256];
+	char a[384], b[256];
 
 	(void)ag;
 	tw_rpc_status(r->srv, a, sizeof a);

@@ -259,6 +259,7 @@ static int run_request(struct rpc_slot *s, const struct tw_json *j, int root, in
 			      NULL);
 	if (!s->console && !token_ok(r, j, root)) {
 		tw_log(TW_LOG_WARN, "rpc", "%s: missing or wrong token", s->peer);
+		tw_rpc_auth_failed(s); /* counted per address: enough of them ban it */
 		return reject(s, TW_RPC_UNAUTHORISED,
 			      "unauthorised: missing or wrong token ([rpc] token)", NULL);
 	}

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* rpc_int.h - the rpc files' shared parts: slots (server.c), dispatch, the method table, replies.
+/* rpc_int.h - the rpc files' shared parts: slots (server.c), dispatch, methods, replies, the limiter.
  *
  * The calls point one way: server.c (connections) hands a line to tw_rpc_dispatch()
  * (dispatch.c: envelope, auth, params), which runs a handler of the method table
@@ -15,8 +15,13 @@
 #include "cqrs/cqrs.h"
 #include "hal.h"
 #include "rpc.h"
+#include "tls/stream.h"
 
-enum slot_state { SLOT_FREE = 0, SLOT_READ, SLOT_BUSY };
+struct tw_tls;
+struct tw_tls_config;
+
+/* SLOT_HANDSHAKE: a TLS port's connection before its handshake is done (no line read yet). */
+enum slot_state { SLOT_FREE = 0, SLOT_HANDSHAKE, SLOT_READ, SLOT_BUSY };
 
 struct rpc_slot;
 
@@ -30,6 +35,10 @@ struct rpc_slot {
 	int console;  /* the console's slot: no fd, responses go to the console */
 	int closing;  /* close once the response is sent */
 	char peer[64];
+	struct tw_stream st;  /* the connection's bytes: clear, or TLS on a TLS port */
+	struct tw_tls *tls;   /* this slot's TLS session storage (carved at start), or NULL */
+	unsigned rd_want, wr_want; /* what the last blocked read / write waits for (TLS: either) */
+	tw_mono_t hs_started; /* accept time, for [rpc] tls_handshake_timeout */
 	char *in;     /* small buffer or a borrowed long-line buffer */
 	size_t in_cap;
 	size_t in_len;
@@ -51,6 +60,54 @@ struct rpc_slot {
 	char small[TW_RPC_IN_SMALL];
 	char out[TW_RPC_OUT];
 };
+
+/* ---- authlimit.c: failed authentications per peer address, and bans ---- */
+
+#define TW_RPC_AUTH_PEERS 64 /* addresses the limiter tracks at once */
+
+struct tw_rpc_ban {
+	char addr[48]; /* the peer's address without its port */
+	tw_mono_t first, last, until; /* first failure of the window, latest one; ban end (0: none) */
+	int64_t fails;
+	int used;
+};
+
+struct tw_rpc_authlimit {
+	struct tw_rpc_ban *t;
+	size_t n;
+	int64_t failures;     /* [rpc] auth_failures */
+	tw_mono_t window, ban; /* [rpc] auth_window, auth_ban */
+	uint64_t bans, failures_seen, untracked;
+};
+
+/** The address part of "host:port" @p peer (what the limiter keys on), into @p addr. */
+void tw_rpc_peer_addr(const char *peer, char *addr, size_t len);
+
+/** Set the limiter up over @p table (@p n entries, owned by the caller). */
+void tw_rpc_authlimit_init(struct tw_rpc_authlimit *l, struct tw_rpc_ban *table, size_t n,
+			   int64_t failures, int64_t window_ms, int64_t ban_ms);
+
+/** @return ms the ban of @p addr still runs at @p now (> 0), or 0 when it is not banned. */
+int64_t tw_rpc_authlimit_banned(struct tw_rpc_authlimit *l, const char *addr, tw_mono_t now);
+
+/** Count one failure of @p addr at @p now. @return 1 when @p addr is banned now, else 0. */
+int tw_rpc_authlimit_fail(struct tw_rpc_authlimit *l, const char *addr, tw_mono_t now);
+
+/**
+ * The live bans as "addr (N s left), ..." into @p buf (cut at a whole entry when
+ * it does not fit). @return how many there are.
+ */
+size_t tw_rpc_authlimit_list(const struct tw_rpc_authlimit *l, tw_mono_t now, char *buf, size_t len);
+
+/* ---- server.c ---- */
+
+/**
+ * The request of @p s failed authentication (a wrong or missing token; called
+ * by dispatch.c after it queued the error): counted against the peer's
+ * address; when that bans it, @p s closes once the error is sent and the
+ * peer's other connections close now. The console is never counted.
+ */
+void tw_rpc_auth_failed(struct rpc_slot *s);
 
 struct tw_rpc {
 	struct tw_agent *ag;
@@ -74,6 +131,11 @@ struct tw_rpc {
 	char scratch[TW_RPC_OUT];    /* console response lines */
 	char method_out[TW_RPC_OUT]; /* results of methods other roles added */
 	uint64_t accepted, refused, requests, errors, closed_idle, closed_slow, closed_long;
+	struct tw_tls_config *tls_cfg; /* the TLS port's configuration, or NULL: plaintext */
+	int64_t hs_ms;                 /* [rpc] tls_handshake_timeout */
+	uint64_t hs_failed, hs_timeout, banned_refused;
+	int untracked_logged;
+	struct tw_rpc_authlimit auth;
 };
 
 /* ---- dispatch.c: one request line ---- */

@@ -1,5 +1,15 @@
 /* SPDX-License-Identifier: MIT */
-/* server.c - the JSON-RPC line server: listener, fixed slots, framing, time-outs, the console. */
+/* server.c - the JSON-RPC line server: listener, fixed slots, TLS, framing, time-outs, bans, the console.
+ *
+ * Each slot's bytes go through a tw_stream: in clear, or, when [rpc] tls_cert
+ * is set, through a TLS server session whose storage the slot carved at start
+ * (its record buffers come from the Mbed TLS heap, [limits] tls_heap_kb). A
+ * TLS connection starts in SLOT_HANDSHAKE, driven on the loop by readiness,
+ * and is closed when the handshake is not done within [rpc]
+ * tls_handshake_timeout. A peer address the limiter (authlimit.c) has banned
+ * is refused at accept. Plaintext is refused at start when the listen
+ * address is not loopback.
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +17,7 @@
 #include "core/agent.h"
 #include "core/log.h"
 #include "rpc_int.h"
+#include "tls/tls.h"
 
 #define EXPIRE_EVERY_MS 60000
 
@@ -15,8 +26,13 @@ size_t tw_rpc_budget(const struct tw_config *cfg)
 	size_t slots = (size_t)cfg->limits.rpc_slots + 1; /* + the console's */
 	size_t nlong = (size_t)cfg->limits.rpc_long_lines;
 
+	size_t tls = cfg->rpc.tls_cert[0] ? sizeof(struct tw_tls_config) + 16 +
+						  slots * (sizeof(struct tw_tls) + 16)
+					: 0;
+
 	return sizeof(struct tw_rpc) + slots * sizeof(struct rpc_slot) +
-	       nlong * ((size_t)cfg->limits.rpc_max_line + 1 + sizeof(char *) + sizeof(int)) + 256;
+	       nlong * ((size_t)cfg->limits.rpc_max_line + 1 + sizeof(char *) + sizeof(int)) +
+	       TW_RPC_AUTH_PEERS * sizeof(struct tw_rpc_ban) + tls + 256;
 }
 
 static void update_mask(struct rpc_slot *s)
@@ -25,10 +41,15 @@ static void update_mask(struct rpc_slot *s)
 
 	if (s->fd < 0 || s->console)
 		return;
-	if (s->out_len > s->out_off)
-		mask |= TW_HAL_WRITE;
-	else if (s->state == SLOT_READ && !s->closing)
-		mask |= TW_HAL_READ;
+	/* A TLS read or handshake may wait for the socket to be writable, a TLS write for it
+	 * to be readable: the direction is the one the blocked call asked for. */
+	int reading = s->state == SLOT_HANDSHAKE ||
+		      (s->out_len == s->out_off && s->state == SLOT_READ && !s->closing);
+
+	if (s->state != SLOT_HANDSHAKE && s->out_len > s->out_off)
+		mask = s->wr_want ? s->wr_want : TW_HAL_WRITE;
+	else if (reading)
+		mask = s->rd_want ? s->rd_want : TW_HAL_READ;
 	tw_loop_set_mask(s->rpc->loop, s->fd, mask);
 }
 
@@ -51,6 +72,7 @@ static void slot_close(struct rpc_slot *s, const char *why)
 	if (s->fd >= 0) {
 		tw_log(TW_LOG_DEBUG, "rpc", "%s: closed (%s)", s->peer, why);
 		tw_loop_del_fd(s->rpc->loop, s->fd);
+		tw_stream_close(&s->st); /* TLS: close_notify (best effort) and the session freed */
 		tw_hal_close(s->fd);
 		s->fd = -1;
 	}
@@ -69,10 +91,13 @@ static void slot_close(struct rpc_slot *s, const char *why)
 static void flush(struct rpc_slot *s)
 {
 	while (s->fd >= 0 && s->out_off < s->out_len) {
-		long n = tw_hal_send(s->fd, s->out + s->out_off, s->out_len - s->out_off);
+		unsigned want = 0;
+		long n = tw_stream_write(&s->st, s->out + s->out_off, s->out_len - s->out_off, &want);
 
-		if (n == TW_ERR_WOULD_BLOCK)
+		if (n == TW_ERR_WOULD_BLOCK) {
+			s->wr_want = want;
 			break;
+		}
 		if (n <= 0) {
 			slot_close(s, "send failed");
 			return;
@@ -172,6 +197,7 @@ static void read_some(struct rpc_slot *s)
 	char msg[160];
 
 	while (s->fd >= 0 && s->state == SLOT_READ && !s->closing && s->out_len == 0) {
+		unsigned want = 0;
 		long n;
 
 		if (memchr(s->in, '\n', s->in_len)) {
@@ -206,9 +232,11 @@ static void read_some(struct rpc_slot *s)
 			s->in = r->longbuf[i];
 			s->in_cap = r->max_line + 1;
 		}
-		n = tw_hal_recv(s->fd, s->in + s->in_len, s->in_cap - s->in_len);
-		if (n == TW_ERR_WOULD_BLOCK)
+		n = tw_stream_read(&s->st, s->in + s->in_len, s->in_cap - s->in_len, &want);
+		if (n == TW_ERR_WOULD_BLOCK) {
+			s->rd_want = want;
 			break;
+		}
 		if (n <= 0) {
 			slot_close(s, n == TW_ERR_CLOSED ? "peer closed" : "receive failed");
 			return;
@@ -222,18 +250,116 @@ static void read_some(struct rpc_slot *s)
 		update_mask(s);
 }
 
+/* Count a failed authentication of @p peer; when that bans its address, close the address's
+ * connections, except @p keep, which closes once its queued error is sent. */
+static void count_failure(struct tw_rpc *r, const char *peer, struct rpc_slot *keep)
+{
+	char addr[sizeof r->auth.t[0].addr];
+
+	tw_rpc_peer_addr(peer, addr, sizeof addr);
+	if (!tw_rpc_authlimit_fail(&r->auth, addr, tw_hal_now())) {
+		if (r->auth.untracked && !r->untracked_logged) {
+			r->untracked_logged = 1;
+			tw_log(TW_LOG_WARN, "rpc", "%s: failed authentication not counted: all %zu "
+			       "entries of the limiter hold live bans", addr, r->auth.n);
+		}
+		return;
+	}
+	r->untracked_logged = 0;
+	tw_log(TW_LOG_WARN, "rpc", "%s: %lld failed authentications within %lld s: its "
+	       "connections are refused for %lld s ([rpc] auth_failures, auth_window, auth_ban)",
+	       addr, (long long)r->auth.failures,
+	       (long long)(r->auth.window / TW_MONO_PER_S), (long long)(r->auth.ban / TW_MONO_PER_S));
+	for (size_t i = 0; i < r->nslots; i++) {
+		struct rpc_slot *o = &r->slots[i];
+		char a[sizeof addr];
+
+		if (o->state == SLOT_FREE || o->fd < 0)
+			continue;
+		tw_rpc_peer_addr(o->peer, a, sizeof a);
+		if (strcmp(a, addr) != 0)
+			continue;
+		if (o == keep)
+			o->closing = 1; /* the unauthorised error goes out first */
+		else
+			slot_close(o, "address banned");
+	}
+}
+
+void tw_rpc_auth_failed(struct rpc_slot *s)
+{
+	if (!s->console)
+		count_failure(s->rpc, s->peer, s);
+}
+
+/* Drive the TLS handshake of @p s; once done, the slot reads lines. */
+static void handshake(struct rpc_slot *s)
+{
+	struct tw_rpc *r = s->rpc;
+	char err[256];
+	unsigned want = 0;
+	int rc = tw_stream_handshake(&s->st, &want, err, sizeof err);
+
+	if (rc == TW_ERR_WOULD_BLOCK) {
+		s->rd_want = want;
+		update_mask(s);
+		return;
+	}
+	if (rc != TW_OK) {
+		r->hs_failed++;
+		tw_log(TW_LOG_INFO, "rpc", "%s: %s", s->peer, err);
+		if (rc == TW_ERR_TLS_VERIFY)
+			count_failure(r, s->peer, NULL); /* an untrusted client certificate */
+		slot_close(s, "TLS handshake failed");
+		return;
+	}
+	tw_log(TW_LOG_DEBUG, "rpc", "%s: TLS handshake done", s->peer);
+	s->state = SLOT_READ;
+	s->rd_want = 0;
+	s->last_rx = tw_hal_now();
+	read_some(s); /* the client's first line may have come with its last handshake record */
+}
+
 static void on_slot(struct tw_loop *l, int fd, unsigned ready, void *arg)
 {
 	struct rpc_slot *s = arg;
 
 	(void)l;
 	(void)fd;
-	if (ready & TW_HAL_WRITE)
+	(void)ready;
+	if (s->state == SLOT_HANDSHAKE) {
+		handshake(s);
+		return;
+	}
+	/* Whatever woke us, the call that blocked is tried again: with TLS a write may have
+	 * waited for readability and a read for writability. */
+	if (s->out_len > s->out_off)
 		flush(s);
-	if (s->fd >= 0 && s->out_len == 0 && (ready & (TW_HAL_READ | TW_HAL_ERROR)))
+	if (s->fd >= 0 && s->out_len == 0 && s->state == SLOT_READ)
 		read_some(s);
 	if (s->fd >= 0 && s->out_len == 0 && s->state == SLOT_READ)
 		next_lines(s);
+}
+
+/* A connection from a banned address: one error line (in clear only) and it goes. */
+static void refuse_banned(struct tw_rpc *r, int cfd, const char *addr, int64_t left_ms)
+{
+	char line[256];
+
+	r->banned_refused++;
+	tw_log(TW_LOG_DEBUG, "rpc", "%s refused: banned for another %lld ms", addr,
+	       (long long)left_ms);
+	if (r->tls_cfg == NULL) {
+		int n = snprintf(line, sizeof line,
+				 "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":%d,"
+				 "\"message\":\"too many failed authentications from this address: "
+				 "refused for another %lld s ([rpc] auth_ban)\"}}\n",
+				 TW_RPC_UNAUTHORISED, (long long)((left_ms + 999) / 1000));
+
+		if (n > 0 && (size_t)n < sizeof line)
+			(void)tw_hal_send(cfd, line, (size_t)n);
+	}
+	tw_hal_close(cfd);
 }
 
 static void on_listen(struct tw_loop *l, int fd, unsigned ready, void *arg)
@@ -243,12 +369,19 @@ static void on_listen(struct tw_loop *l, int fd, unsigned ready, void *arg)
 	(void)l;
 	(void)ready;
 	for (int k = 0; k < 16; k++) { /* a bounded batch per turn */
-		char peer[64];
+		char peer[64], addr[sizeof r->auth.t[0].addr], err[256];
 		int cfd = -1;
+		int64_t ban_left;
 		struct rpc_slot *s = NULL;
 
 		if (tw_hal_tcp_accept(fd, &cfd, peer, sizeof peer) != TW_OK)
 			break;
+		tw_rpc_peer_addr(peer, addr, sizeof addr);
+		ban_left = tw_rpc_authlimit_banned(&r->auth, addr, tw_hal_now());
+		if (ban_left > 0) {
+			refuse_banned(r, cfd, addr, ban_left);
+			continue;
+		}
 		for (size_t i = 0; i < r->nslots; i++) {
 			if (r->slots[i].state == SLOT_FREE) {
 				s = &r->slots[i];
@@ -262,14 +395,27 @@ static void on_listen(struct tw_loop *l, int fd, unsigned ready, void *arg)
 						  "slot is in use ([limits] rpc_slots); retry later");
 
 			r->refused++;
-			(void)tw_hal_send(cfd, busy, n);
+			if (r->tls_cfg == NULL) /* a TLS client could not read a line in clear */
+				(void)tw_hal_send(cfd, busy, n);
 			tw_hal_close(cfd);
 			tw_log(TW_LOG_WARN, "rpc", "%s refused: all %zu slots in use", peer,
 			       r->nslots);
 			continue;
 		}
+		tw_stream_open(&s->st, cfd);
+		if (r->tls_cfg && tw_stream_accept_tls(&s->st, err, sizeof err) != TW_OK) {
+			r->refused++;
+			tw_log(TW_LOG_WARN, "rpc", "%s refused: %s%s", peer, err,
+			       strstr(err, "alloc") ? " (raise [limits] tls_heap_kb)" : "");
+			tw_stream_close(&s->st);
+			tw_loop_del_fd(r->loop, cfd);
+			tw_hal_close(cfd);
+			continue;
+		}
 		r->accepted++;
-		s->state = SLOT_READ;
+		s->state = r->tls_cfg ? SLOT_HANDSHAKE : SLOT_READ;
+		s->hs_started = tw_hal_now();
+		s->rd_want = s->wr_want = 0;
 		s->fd = cfd;
 		s->closing = 0;
 		s->in_len = 0;
@@ -295,6 +441,16 @@ static int64_t sweep(struct tw_loop *l, void *arg)
 
 		if (s->state == SLOT_FREE || s->fd < 0)
 			continue;
+		if (s->state == SLOT_HANDSHAKE) {
+			if (now - s->hs_started > r->hs_ms * TW_MONO_PER_MS) {
+				r->hs_timeout++;
+				tw_log(TW_LOG_INFO, "rpc", "%s: TLS handshake not done within %lld ms "
+				       "([rpc] tls_handshake_timeout): closing", s->peer,
+				       (long long)r->hs_ms);
+				slot_close(s, "TLS handshake time-out");
+			}
+			continue;
+		}
 		if (s->out_len > s->out_off) {
 			if (now - s->write_started > r->slow_ms * TW_MONO_PER_MS) {
 				r->closed_slow++;
@@ -322,6 +478,8 @@ static int64_t sweep(struct tw_loop *l, void *arg)
 		}
 	}
 	every = (r->slow_ms < r->idle_ms ? r->slow_ms : r->idle_ms) / 4;
+	if (r->tls_cfg && r->hs_ms / 4 < every)
+		every = r->hs_ms / 4;
 	return every < 50 ? 50 : every > 1000 ? 1000 : every;
 }
 
@@ -367,6 +525,67 @@ static void on_console_json(struct tw_agent *ag, const char *line, void *arg)
 	s->in[s->in_len + n] = '\n';
 	s->in_len += n + 1;
 	console_run(r);
+}
+
+static const char *tls_mode(const struct tw_rpc *r)
+{
+	return r->tls_cfg == NULL ? "plaintext"
+	       : r->tls_cfg->verify ? "TLS, client certificates required"
+				    : "TLS";
+}
+
+/* The TLS rules of [rpc], then the server configuration and each slot's session storage. */
+static int tls_start(struct tw_rpc *r, const struct tw_config *c, char *err, size_t errlen)
+{
+	char text[TW_CFG_ERR_LEN];
+	int listening = strcmp(c->rpc.listen, "none") != 0;
+
+	if (listening && c->rpc.tls_cert[0] == '\0' && !tw_config_is_loopback(c->rpc.listen)) {
+		snprintf(err, errlen, "[rpc] tls_cert: required when [rpc] listen (%s) is not a "
+			 "loopback address: the token and every request would cross the network "
+			 "in clear; set tls_cert and tls_key, or listen on 127.0.0.1", c->rpc.listen);
+		return TW_ERR_ARG;
+	}
+	if ((c->rpc.tls_cert[0] == '\0') != (c->rpc.tls_key[0] == '\0')) {
+		snprintf(err, errlen, "[rpc] tls_cert and tls_key: set both (TLS) or neither "
+			 "(plaintext, loopback only)");
+		return TW_ERR_ARG;
+	}
+	if (c->rpc.tls_client_ca[0] && c->rpc.tls_cert[0] == '\0') {
+		snprintf(err, errlen, "[rpc] tls_client_ca: client certificates are checked only "
+			 "over TLS: set tls_cert and tls_key too");
+		return TW_ERR_ARG;
+	}
+	if (c->rpc.tls_cert[0] == '\0' || !listening)
+		return TW_OK;
+	if (!tw_tls_server_built()) {
+		snprintf(err, errlen, "[rpc] tls_cert: this tickwatch (board %s) was built without "
+			 "a TLS server (MBEDTLS_SSL_SRV_C is not in the board's mbedtls_config.h): "
+			 "build with it, or unset tls_cert and listen on loopback", c->agent.board);
+		return TW_ERR_ARG;
+	}
+	r->tls_cfg = tw_arena_carve(&r->ag->arena, sizeof *r->tls_cfg, "rpc TLS configuration",
+				    "rpc_slots");
+	for (size_t i = 0; r->tls_cfg && i < r->nslots; i++) {
+		r->slots[i].tls = tw_arena_carve(&r->ag->arena, sizeof *r->slots[i].tls,
+						 "rpc TLS session", "rpc_slots");
+		if (r->slots[i].tls == NULL)
+			r->tls_cfg = NULL;
+	}
+	if (r->tls_cfg == NULL) {
+		snprintf(err, errlen, "rpc: %s", r->ag->arena.err);
+		return TW_ERR_NOMEM;
+	}
+	if (tw_tls_config_init_server(r->tls_cfg, c->rpc.tls_cert, c->rpc.tls_key,
+				      c->rpc.tls_client_ca, text, sizeof text) != TW_OK) {
+		tw_tls_config_free(r->tls_cfg);
+		r->tls_cfg = NULL;
+		snprintf(err, errlen, "[rpc] tls_cert/tls_key/tls_client_ca: %s", text);
+		return TW_ERR_ARG;
+	}
+	for (size_t i = 0; i < r->nslots; i++)
+		tw_stream_init(&r->slots[i].st, r->tls_cfg, r->slots[i].tls);
+	return TW_OK;
 }
 
 static int split_listen(const char *hp, char *host, size_t hostlen, uint16_t *port)
@@ -424,10 +643,16 @@ int tw_rpc_start(struct tw_rpc **out, struct tw_agent *ag, struct tw_cqrs *q, ch
 		}
 		r->long_owner = owner;
 	}
-	if (r == NULL || r->slots == NULL || (nlong && r->long_owner == NULL)) {
+	if (r && r->slots)
+		r->auth.t = tw_arena_carve(&ag->arena, TW_RPC_AUTH_PEERS * sizeof *r->auth.t,
+					   "rpc auth-failure table", "rpc_slots");
+	if (r == NULL || r->slots == NULL || (nlong && r->long_owner == NULL) ||
+	    r->auth.t == NULL) {
 		snprintf(err, errlen, "rpc: %s", ag->arena.err);
 		return TW_ERR_NOMEM;
 	}
+	tw_rpc_authlimit_init(&r->auth, r->auth.t, TW_RPC_AUTH_PEERS, c->rpc.auth_failures,
+			      c->rpc.auth_window_ms, c->rpc.auth_ban_ms);
 	r->ag = ag;
 	r->loop = &ag->loop;
 	r->q = q;
@@ -440,14 +665,19 @@ int tw_rpc_start(struct tw_rpc **out, struct tw_agent *ag, struct tw_cqrs *q, ch
 	r->idle_ms = c->rpc.idle_timeout_ms;
 	r->slow_ms = c->rpc.slow_timeout_ms > 0 ? c->rpc.slow_timeout_ms : 10000;
 	r->ttl_ms = c->rpc.request_ttl_ms;
+	r->hs_ms = c->rpc.tls_handshake_timeout_ms > 0 ? c->rpc.tls_handshake_timeout_ms : 10000;
 	for (size_t i = 0; i <= nslots; i++) {
 		struct rpc_slot *s = &r->slots[i];
 
 		s->rpc = r;
 		s->fd = -1;
 		s->long_idx = -1;
+		tw_stream_init(&s->st, NULL, NULL);
 		release_long(s);
 	}
+	rc = tls_start(r, c, err, errlen);
+	if (rc != TW_OK)
+		return rc;
 	r->console = &r->slots[nslots];
 	r->console->console = 1;
 	r->console->state = SLOT_READ;
@@ -476,9 +706,11 @@ int tw_rpc_start(struct tw_rpc **out, struct tw_agent *ag, struct tw_cqrs *q, ch
 		return TW_ERR_NOMEM;
 	}
 	tw_agent_set_json_handler(ag, on_console_json, r);
-	tw_log(TW_LOG_INFO, "rpc", "JSON-RPC on %s (port %d), %zu slots, lines up to %zu bytes, "
-	       "token %s", c->rpc.listen, r->port, nslots, max_line,
-	       r->token[0] ? "required" : "not required (loopback)");
+	tw_log(TW_LOG_INFO, "rpc", "JSON-RPC on %s (port %d, %s), %zu slots, lines up to %zu "
+	       "bytes, token %s; %lld failed authentications in %lld s ban an address for %lld s",
+	       c->rpc.listen, r->port, tls_mode(r), nslots, max_line,
+	       r->token[0] ? "required" : "not required (loopback)", (long long)c->rpc.auth_failures,
+	       (long long)(c->rpc.auth_window_ms / 1000), (long long)(c->rpc.auth_ban_ms / 1000));
 	*out = r;
 	return TW_OK;
 }
@@ -504,6 +736,8 @@ void tw_rpc_stop(struct tw_rpc *r)
 	}
 	if (r->ag->json_arg == r)
 		tw_agent_set_json_handler(r->ag, NULL, NULL);
+	if (r->tls_cfg)
+		tw_tls_config_free(r->tls_cfg); /* after every session is gone */
 }
 
 static void expired(void *arg, const struct tw_cqrs_result *res)
@@ -527,13 +761,28 @@ void tw_rpc_status(const struct tw_rpc *r, char *buf, size_t len)
 
 	for (size_t i = 0; i < r->nslots; i++)
 		used += r->slots[i].state != SLOT_FREE;
-	snprintf(buf, len,
-		 "port %d, %zu/%zu slots, %llu connections (%llu refused), %llu requests, %llu "
-		 "errors, closed idle %llu slow %llu long %llu",
-		 r->port, used, r->nslots, (unsigned long long)r->accepted,
-		 (unsigned long long)r->refused, (unsigned long long)r->requests,
-		 (unsigned long long)r->errors, (unsigned long long)r->closed_idle,
-		 (unsigned long long)r->closed_slow, (unsigned long long)r->closed_long);
+	char bans[160];
+	size_t nb = tw_rpc_authlimit_list(&r->auth, tw_hal_now(), bans,
+					  sizeof bans);
+	int n;
+
+	n = snprintf(buf, len,
+		     "port %d (%s), %zu/%zu slots, %llu connections (%llu refused), %llu requests, "
+		     "%llu errors, closed idle %llu slow %llu long %llu",
+		     r->port, tls_mode(r), used, r->nslots, (unsigned long long)r->accepted,
+		     (unsigned long long)r->refused, (unsigned long long)r->requests,
+		     (unsigned long long)r->errors, (unsigned long long)r->closed_idle,
+		     (unsigned long long)r->closed_slow, (unsigned long long)r->closed_long);
+	if (n < 0 || (size_t)n >= len)
+		return;
+	if (r->tls_cfg)
+		n += snprintf(buf + n, len - (size_t)n, ", TLS handshakes failed %llu timed out %llu",
+			      (unsigned long long)r->hs_failed, (unsigned long long)r->hs_timeout);
+	if (n < 0 || (size_t)n >= len)
+		return;
+	snprintf(buf + n, len - (size_t)n, ", auth failures %llu, banned %zu%s%s",
+		 (unsigned long long)r->auth.failures_seen, nb, nb ? ": " : "",
+		 nb && !bans[0] ? "(too many to name)" : bans);
 }
 
 int tw_rpc_port(const struct tw_rpc *r)

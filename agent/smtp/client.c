@@ -82,11 +82,13 @@ static void advance(struct tw_smtp *s, const struct tw_smtp_reply *r)
 {
 	if (r->code == 421) {
 		s->cur++;
+		s->dot_gone = 0;
 		tw_smtp_fail(s, TW_ERR_SMTP_CLOSING, "the server is closing: %d %.150s", r->code,
 			     r->buf);
 		return;
 	}
 	s->cur++;
+	s->dot_gone = 0;
 	next_message(s);
 }
 

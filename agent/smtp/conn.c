@@ -19,6 +19,7 @@ const char *tw_smtp_outcome_name(int outcome)
 	case TW_SMTP_SENT: return "sent";
 	case TW_SMTP_TRANSIENT: return "transient";
 	case TW_SMTP_PERMANENT: return "permanent";
+	case TW_SMTP_AMBIGUOUS: return "ambiguous";
 	default: return "pending";
 	}
 }
@@ -144,6 +145,7 @@ static void close_conn(struct tw_smtp *s)
 	}
 	s->fd = -1;
 	s->out_len = s->out_off = 0;
+	s->wblocked = 0;
 	s->rlen = s->roff = 0;
 }
 
@@ -175,7 +177,7 @@ void tw_smtp_report(struct tw_smtp *s, struct tw_smtp_msg *m, int outcome, int c
 	}
 	if (outcome == TW_SMTP_SENT)
 		s->stats.sent++;
-	else if (outcome == TW_SMTP_TRANSIENT)
+	else if (outcome == TW_SMTP_TRANSIENT || outcome == TW_SMTP_AMBIGUOUS)
 		s->stats.transient++;
 	else
 		s->stats.permanent++;
@@ -193,6 +195,12 @@ void tw_smtp_fail(struct tw_smtp *s, int rc, const char *fmt, ...)
 	s->rc = rc;
 	tw_log(TW_LOG_WARN, "smtp", "session with %s:%u failed: %s", s->host, (unsigned)s->o.port,
 	       s->err);
+	if (s->state == TW_SMTP_S_BODY && s->dot_gone && s->cur < s->n) {
+		char text[TW_SMTP_TEXT_MAX];
+
+		snprintf(text, sizeof text, "no answer to the end of data: %.150s", s->err);
+		tw_smtp_report(s, &s->msgs[s->cur], TW_SMTP_AMBIGUOUS, 0, text);
+	}
 	for (size_t i = s->cur; i < s->n; i++)
 		tw_smtp_report(s, &s->msgs[i], TW_SMTP_TRANSIENT, 0, s->err);
 	tw_smtp_finish(s);
@@ -310,21 +318,32 @@ void tw_smtp_pump(struct tw_smtp *s)
 
 		if (s->out_off < s->out_len) {
 			/* The end of data may be appended (tw_smtp_release_dot) while a write is
-			 * blocked: the stream holds the retry to the blocked length (stream.h). */
-			n = tw_stream_write(&s->stream, s->out + s->out_off, s->out_len - s->out_off,
-					    &want);
+			 * blocked: its retry keeps the blocked call's length (Mbed TLS' rule), and
+			 * the appended bytes go in the next call. */
+			size_t len = s->out_len - s->out_off;
+
+			if (s->wblocked && s->wblocked < len)
+				len = s->wblocked;
+			n = tw_stream_write(&s->stream, s->out + s->out_off, len, &want);
 			if (n == TW_ERR_WOULD_BLOCK) {
+				s->wblocked = len;
 				tw_loop_set_mask(s->loop, s->fd, want);
 				break;
 			}
+			s->wblocked = 0;
 			if (n <= 0) {
 				tw_smtp_fail(s, n < 0 ? (int)n : TW_ERR_IO, "sending in state %s: %s",
 					     tw_smtp_state_name(s->state), io_error_text(n));
 				break;
 			}
 			s->out_off += (size_t)n;
-			if (s->out_off == s->out_len)
+			if (s->out_off == s->out_len) {
 				s->out_off = s->out_len = 0;
+				/* Everything queued is out, the end of data of the current message
+				 * with it: from now its fate is the server's. */
+				if (s->state == TW_SMTP_S_BODY && !s->cur_failed)
+					s->dot_gone = 1;
+			}
 			continue;
 		}
 		if (s->roff < s->rlen) {
@@ -430,6 +449,8 @@ int tw_smtp_send_batch(struct tw_smtp *s, struct tw_smtp_msg *msgs, size_t n,
 	s->cur = 0;
 	s->cur_failed = s->need_rset = 0;
 	s->in_hook = s->release = 0;
+	s->dot_gone = 0;
+	s->wblocked = 0;
 	s->on_msg = on_msg;
 	s->on_done = on_done;
 	s->arg = arg;

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cqrs/cqrs.h"
 #include "json/json.h"
 #include "smtp/smtp.h"
 
@@ -61,27 +62,12 @@ long tw_smtp_b64(const void *in, size_t len, char *out, size_t cap)
 	return (long)o;
 }
 
+/* The one address rule of the product (agent/cqrs's, which registration, the alert role and the
+ * ledger apply): what the notifier accepts it can always record, and what it records it can
+ * send. */
 int tw_smtp_addr_ok(const char *a)
 {
-	const char *at = NULL;
-	size_t n = 0;
-
-	if (a == NULL)
-		return 0;
-	for (const char *p = a; *p; p++, n++) {
-		unsigned char c = (unsigned char)*p;
-
-		if (c <= 0x20 || c >= 0x7f || strchr("<>()[],;:\\\"", c))
-			return 0;
-		if (c == '@') {
-			if (at)
-				return 0;
-			at = p;
-		}
-	}
-	if (at == NULL || n > TW_SMTP_ADDR_MAX)
-		return 0;
-	return at > a && (size_t)(at - a) <= 64 && at[1] != '\0' && strlen(at + 1) <= 253;
+	return tw_cqrs_check_email(a, NULL, 0) == TW_OK;
 }
 
 static int id_ok(const char *id)
@@ -238,7 +224,6 @@ long tw_smtp_format(const struct tw_smtp_msg *m, const char *from, int eightbit,
 	const char *p;
 	struct line l;
 	int as8;
-	char buf[TW_SMTP_ID_MAX + TW_SMTP_ADDR_MAX + 64];
 
 	if (!tw_smtp_addr_ok(m->to)) {
 		snprintf(err, errlen, "recipient address '%.80s' is not a plain ASCII local@domain",
@@ -250,8 +235,8 @@ long tw_smtp_format(const struct tw_smtp_msg *m, const char *from, int eightbit,
 			 m->id ? m->id : "(null)");
 		return TW_ERR_SMTP_MESSAGE;
 	}
-	if (from == NULL || !header_text_ok(from)) {
-		snprintf(err, errlen, "[smtp] from is not printable ASCII");
+	if (from == NULL || !header_text_ok(from) || strlen(from) > 255) {
+		snprintf(err, errlen, "[smtp] from is not printable ASCII of at most 255 bytes");
 		return TW_ERR_SMTP_MESSAGE;
 	}
 	tw_jw_init_bytes(&w.jw, out, cap);
@@ -259,13 +244,19 @@ long tw_smtp_format(const struct tw_smtp_msg *m, const char *from, int eightbit,
 	if (used_8bit)
 		*used_8bit = as8;
 	date_header(&w, m->date_ms ? m->date_ms : tw_hal_wall_ms());
-	/* Cut silently when [smtp] from is long (issue 11, item 13): this local snprintf, not the
-	 * writer, which reports what does not fit. Left as is until that item is fixed. */
-	snprintf(buf, sizeof buf, "From: %s\r\nTo: %s\r\n", from, m->to);
-	puts_(&w, buf);
+	/* Straight into the bounded writer, which measures what does not fit (the caller then
+	 * refuses the e-mail): never through a local buffer that would cut it. Each header is one
+	 * line under RFC 5322's 998 octets ([smtp] from is at most 255 bytes, an address 254),
+	 * so no folding is needed. */
+	puts_(&w, "From: ");
+	puts_(&w, from);
+	puts_(&w, "\r\nTo: ");
+	puts_(&w, m->to);
+	puts_(&w, "\r\n");
 	subject_header(&w, m->subject ? m->subject : "");
-	snprintf(buf, sizeof buf, "Message-ID: <%s@tickwatch>\r\n", m->id);
-	puts_(&w, buf);
+	puts_(&w, "Message-ID: <");
+	puts_(&w, m->id);
+	puts_(&w, "@tickwatch>\r\n");
 	puts_(&w, "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n");
 	puts_(&w, as8 ? "Content-Transfer-Encoding: 8bit\r\n" : "Content-Transfer-Encoding: quoted-printable\r\n");
 	puts_(&w, "\r\n");

@@ -16,7 +16,15 @@
  * TW_SMTP_TRANSIENT on a 4xx). When the session itself fails (refused,
  * time-out, reset, 421, TLS or AUTH failure), every message without an outcome
  * gets TW_SMTP_TRANSIENT (attempted says whether its transaction had begun) and
- * on_done reports the session error. on_done is called exactly once per batch,
+ * on_done reports the session error -- except the one message whose whole end of
+ * data was handed to the connection before the failure came while its reply was
+ * awaited: that one gets TW_SMTP_AMBIGUOUS (it may have been delivered, exactly
+ * as at a crash). An end of data still in the output buffer (a blocked write)
+ * cannot have reached the server: transient.
+ *
+ * Writes: a write that would block is retried with the same buffer and length
+ * (Mbed TLS' rule); bytes queued meanwhile (a released end of data) go out in
+ * the next write. on_done is called exactly once per batch,
  * after the connection is closed; a new batch may be started from it.
  *
  * Holding the end of data (opts.on_before_dot): when set, the client never
@@ -63,6 +71,8 @@ enum tw_smtp_outcome {
 	TW_SMTP_SENT,      /**< 250 after DATA: the server took responsibility */
 	TW_SMTP_TRANSIENT, /**< 4xx, reset, time-out: try again later */
 	TW_SMTP_PERMANENT, /**< 5xx (or unsendable): do not retry */
+	TW_SMTP_AMBIGUOUS, /**< the end of data left, then no answer (time-out, reset, close): the
+			    *   server may or may not have taken it; nothing can tell */
 };
 
 /* Capabilities learned from EHLO. */
@@ -146,7 +156,9 @@ unsigned tw_smtp_parse_ehlo(const struct tw_smtp_reply *r, uint64_t *size_limit)
 
 /* ---- message formatting (exposed for tests) ---- */
 
-/** 1 when @p a is a usable envelope address (ASCII, local@domain, RFC 5321 lengths). */
+/** 1 when @p a is a usable envelope address: tw_cqrs_check_email()'s rule (dot-atom local part,
+ * LDH domain, RFC 5321 lengths), the one the ledger and registration apply, so an address the
+ * notifier takes can always be recorded. */
 int tw_smtp_addr_ok(const char *a);
 
 /**
@@ -216,6 +228,8 @@ struct tw_smtp {
 	int use_8bit;
 	int in_hook;          /* inside on_before_dot */
 	int release;          /* 0: none yet, 1: ok, -1: refused (while in_hook) */
+	int dot_gone;         /* the current message's end of data was wholly written */
+	size_t wblocked;      /* length of the write that would block, until it completes */
 	tw_smtp_msg_fn on_msg;
 	tw_smtp_done_fn on_done;
 	void *arg;
@@ -271,7 +285,7 @@ int tw_smtp_busy(const struct tw_smtp *s);
 /** Name of a state, for logs and status. */
 const char *tw_smtp_state_name(int state);
 
-/** "sent", "transient", "permanent" or "pending". */
+/** "sent", "transient", "permanent", "ambiguous" or "pending". */
 const char *tw_smtp_outcome_name(int outcome);
 
 #endif

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* stream.c - the byte stream's two layers (clear HAL sockets, TLS sessions) and its dispatch. */
+/* stream.c - the byte stream's two layers (clear HAL sockets, TLS client or server sessions) and its dispatch. */
 #include "stream.h"
 
 #include <stdio.h>
@@ -116,6 +116,17 @@ int tw_stream_start_tls(struct tw_stream *st, const char *host, char *err, size_
 	st->ops->close(st);
 	st->ops = &tw_stream_tls;
 	return st->ops->start(st, host, err, errlen);
+}
+
+int tw_stream_accept_tls(struct tw_stream *st, char *err, size_t errlen)
+{
+	/* A server session takes no host name: tw_tls_init() ignores it for a server config. */
+	return tw_stream_start_tls(st, "", err, errlen);
+}
+
+size_t tw_stream_pending(const struct tw_stream *st)
+{
+	return st->tls_live && st->ops == &tw_stream_tls ? tw_tls_pending(st->tls) : 0;
 }
 
 int tw_stream_can_tls(const struct tw_stream *st) { return st->cfg != NULL && st->tls != NULL; }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* stream.h - one byte stream over a connected HAL socket, in clear or through TLS, never blocking.
+/* stream.h - one byte stream over a connected or accepted HAL socket, in clear or through TLS, never blocking.
  *
  * The HTTP and SMTP clients speak to their peer through a struct tw_stream.
  * Its bytes go through one layer at a time, a table of callbacks over the
@@ -15,6 +15,10 @@
  *   [tw_stream_start_tls(&st, host, ...)]  then tw_stream_handshake() until 0
  *   tw_stream_read/write ...
  *   tw_stream_close(&st)                   then close the fd
+ *
+ * A server (the rpc role's TLS port) inits the stream with a server
+ * configuration (tw_tls_config_init_server()) and calls tw_stream_accept_tls()
+ * on each accepted socket instead of tw_stream_start_tls(); the rest is the same.
  *
  * Would-block: every call that cannot finish returns TW_ERR_WOULD_BLOCK and
  * sets *want to TW_HAL_READ or TW_HAL_WRITE (a TLS read may need the socket
@@ -84,6 +88,21 @@ void tw_stream_open(struct tw_stream *st, int fd);
  * tw_tls_init() error, with text in @p err.
  */
 int tw_stream_start_tls(struct tw_stream *st, const char *host, char *err, size_t errlen);
+
+/**
+ * Switch the open stream to TLS as the server of its socket (its configuration
+ * made by tw_tls_config_init_server()); drive tw_stream_handshake() next, which
+ * answers the client's handshake. @return as tw_stream_start_tls().
+ */
+int tw_stream_accept_tls(struct tw_stream *st, char *err, size_t errlen);
+
+/**
+ * @return bytes the layer has already taken off the socket and holds, ready
+ * to read (TLS: the rest of a decrypted record; clear: 0). A caller that
+ * stops reading before TW_ERR_WOULD_BLOCK must read these before it waits on
+ * the fd again: the socket will not become readable for them.
+ */
+size_t tw_stream_pending(const struct tw_stream *st);
 
 /** 1 when the stream was set up with a TLS configuration (tw_stream_start_tls() can work). */
 int tw_stream_can_tls(const struct tw_stream *st);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* tls.c - Mbed TLS client sessions whose I/O goes through the HAL's non-blocking sockets. */
+/* tls.c - Mbed TLS client and server sessions whose I/O goes through the HAL's non-blocking sockets. */
 #include "tls.h"
 
 #include <errno.h>
@@ -11,8 +11,15 @@
 #include <mbedtls/memory_buffer_alloc.h>
 #include <mbedtls/version.h>
 
-#include "arena.h"
+#include "core/arena.h"
 #include "hal.h"
+
+/* The server side is a build option of Mbed TLS (each board's mbedtls_config.h). */
+#if defined(MBEDTLS_SSL_SRV_C)
+#define SERVER_BUILT 1
+#else
+#define SERVER_BUILT 0
+#endif
 
 /* HAL entropy as the DRBG's seed source. */
 static int seed(void *ctx, unsigned char *buf, size_t len)
@@ -55,8 +62,8 @@ int tw_tls_heap_init(struct tw_arena *a, size_t bytes, char *err, size_t errlen)
 	return TW_OK;
 }
 
-int tw_tls_config_init(struct tw_tls_config *c, const char *ca_file, int verify, char *err,
-		       size_t errlen)
+/* What every configuration needs: the contexts set up, PSA crypto, the DRBG seeded. */
+static int config_begin(struct tw_tls_config *c, char *err, size_t errlen)
 {
 	static const unsigned char pers[] = "tickwatch-tls";
 	static int psa_ready;
@@ -65,9 +72,10 @@ int tw_tls_config_init(struct tw_tls_config *c, const char *ca_file, int verify,
 	memset(c, 0, sizeof *c);
 	mbedtls_ssl_config_init(&c->conf);
 	mbedtls_x509_crt_init(&c->ca);
+	mbedtls_x509_crt_init(&c->own);
+	mbedtls_pk_init(&c->key);
 	mbedtls_ctr_drbg_init(&c->drbg);
 	c->ready = 1;
-	c->verify = verify;
 	if (!psa_ready) {
 		/* TLS 1.3 runs on PSA crypto; it must be up before any session. */
 		if (psa_crypto_init() != PSA_SUCCESS) {
@@ -81,17 +89,102 @@ int tw_tls_config_init(struct tw_tls_config *c, const char *ca_file, int verify,
 		mbed_text(rc, "TLS: seeding the RNG", err, errlen);
 		return TW_ERR_TLS_CONFIG;
 	}
-	if (ca_file && ca_file[0]) {
-		rc = mbedtls_x509_crt_parse_file(&c->ca, ca_file);
-		if (rc < 0) {
-			char what[300];
+	return TW_OK;
+}
 
-			snprintf(what, sizeof what, "TLS: cannot load CA file %s", ca_file);
-			mbed_text(rc, what, err, errlen);
+/* Load the PEM bundle @p file into @p crt; @p what names it in the error. */
+static int load_certs(mbedtls_x509_crt *crt, const char *file, const char *what, char *err,
+		      size_t errlen)
+{
+	int rc = mbedtls_x509_crt_parse_file(crt, file);
+
+	if (rc < 0) {
+		char text[320];
+
+		snprintf(text, sizeof text, "TLS: cannot load %s %s", what, file);
+		mbed_text(rc, text, err, errlen);
+		return TW_ERR_TLS_CONFIG;
+	}
+	/* rc > 0: some certificates in a system bundle did not parse; the rest are
+	 * usable, as with OpenSSL. */
+	return TW_OK;
+}
+
+int tw_tls_config_own_cert(struct tw_tls_config *c, const char *cert_file, const char *key_file,
+			   char *err, size_t errlen)
+{
+	char text[320];
+	int rc;
+
+	if (load_certs(&c->own, cert_file, "certificate file", err, errlen) != TW_OK)
+		return TW_ERR_TLS_CONFIG;
+	rc = mbedtls_pk_parse_keyfile(&c->key, key_file, NULL, mbedtls_ctr_drbg_random, &c->drbg);
+	if (rc != 0) {
+		snprintf(text, sizeof text, "TLS: cannot load private key %s", key_file);
+		mbed_text(rc, text, err, errlen);
+		return TW_ERR_TLS_CONFIG;
+	}
+	rc = mbedtls_pk_check_pair(&c->own.pk, &c->key, mbedtls_ctr_drbg_random, &c->drbg);
+	if (rc != 0) {
+		snprintf(err, errlen, "TLS: private key %s does not belong to certificate %s",
+			 key_file, cert_file);
+		return TW_ERR_TLS_CONFIG;
+	}
+	rc = mbedtls_ssl_conf_own_cert(&c->conf, &c->own, &c->key);
+	if (rc != 0) {
+		mbed_text(rc, "TLS: own certificate", err, errlen);
+		return TW_ERR_TLS_CONFIG;
+	}
+	return TW_OK;
+}
+
+int tw_tls_server_built(void) { return SERVER_BUILT; }
+
+int tw_tls_config_init_server(struct tw_tls_config *c, const char *cert_file, const char *key_file,
+			      const char *client_ca, char *err, size_t errlen)
+{
+	int rc = config_begin(c, err, errlen);
+
+	c->server = 1;
+	c->verify = client_ca && client_ca[0];
+	if (rc != TW_OK)
+		return rc;
+	if (!SERVER_BUILT) {
+		snprintf(err, errlen, "TLS: this build's Mbed TLS has no server side "
+				      "(MBEDTLS_SSL_SRV_C is not in the board's mbedtls_config.h)");
+		return TW_ERR_TLS_CONFIG;
+	}
+	rc = mbedtls_ssl_config_defaults(&c->conf, MBEDTLS_SSL_IS_SERVER,
+					 MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT);
+	if (rc != 0) {
+		mbed_text(rc, "TLS: server config defaults", err, errlen);
+		return TW_ERR_TLS_CONFIG;
+	}
+	mbedtls_ssl_conf_rng(&c->conf, mbedtls_ctr_drbg_random, &c->drbg);
+	mbedtls_ssl_conf_min_tls_version(&c->conf, MBEDTLS_SSL_VERSION_TLS1_2);
+	if (tw_tls_config_own_cert(c, cert_file, key_file, err, errlen) != TW_OK)
+		return TW_ERR_TLS_CONFIG;
+	if (c->verify) {
+		if (load_certs(&c->ca, client_ca, "client CA file", err, errlen) != TW_OK)
 			return TW_ERR_TLS_CONFIG;
-		}
-		/* rc > 0: some certificates in a system bundle did not parse; the
-		 * rest are usable, as with OpenSSL. */
+		mbedtls_ssl_conf_ca_chain(&c->conf, &c->ca, NULL);
+	}
+	mbedtls_ssl_conf_authmode(&c->conf, c->verify ? MBEDTLS_SSL_VERIFY_REQUIRED
+						      : MBEDTLS_SSL_VERIFY_NONE);
+	return TW_OK;
+}
+
+int tw_tls_config_init(struct tw_tls_config *c, const char *ca_file, int verify, char *err,
+		       size_t errlen)
+{
+	int rc = config_begin(c, err, errlen);
+
+	c->verify = verify;
+	if (rc != TW_OK)
+		return rc;
+	if (ca_file && ca_file[0]) {
+		if (load_certs(&c->ca, ca_file, "CA file", err, errlen) != TW_OK)
+			return TW_ERR_TLS_CONFIG;
 	} else if (verify) {
 		snprintf(err, errlen, "TLS: verification is on but no CA file is configured");
 		return TW_ERR_TLS_CONFIG;
@@ -117,6 +210,8 @@ void tw_tls_config_free(struct tw_tls_config *c)
 		return;
 	mbedtls_ssl_config_free(&c->conf);
 	mbedtls_x509_crt_free(&c->ca);
+	mbedtls_x509_crt_free(&c->own);
+	mbedtls_pk_free(&c->key);
 	mbedtls_ctr_drbg_free(&c->drbg);
 	c->ready = 0;
 }
@@ -159,7 +254,7 @@ int tw_tls_init(struct tw_tls *t, struct tw_tls_config *c, int fd, const char *h
 	t->ready = 1;
 	t->fd = fd;
 	rc = mbedtls_ssl_setup(&t->ssl, &c->conf);
-	if (rc == 0)
+	if (rc == 0 && !c->server)
 		rc = mbedtls_ssl_set_hostname(&t->ssl, host);
 	if (rc != 0) {
 		mbed_text(rc, "TLS: session setup", err, errlen);
@@ -208,6 +303,10 @@ int tw_tls_handshake(struct tw_tls *t, unsigned *want, char *err, size_t errlen)
 		mbedtls_x509_crt_verify_info(info, sizeof info, "", flags);
 		info[strcspn(info, "\n")] = '\0';
 		snprintf(err, errlen, "TLS: peer certificate not trusted: %s", info);
+		return TW_ERR_TLS_VERIFY;
+	}
+	if (rc == MBEDTLS_ERR_SSL_NO_CLIENT_CERTIFICATE) {
+		snprintf(err, errlen, "TLS: the client presented no certificate (one is required)");
 		return TW_ERR_TLS_VERIFY;
 	}
 	if ((rc == MBEDTLS_ERR_NET_SEND_FAILED || rc == MBEDTLS_ERR_NET_RECV_FAILED) &&

@@ -13,8 +13,11 @@
  *
  * What tickwatch needs (agent/tls, agent/alert, agent/version.c):
  *   - TLS 1.2 and TLS 1.3 CLIENT over stream sockets: SMTP (STARTTLS, implicit TLS) and HTTPS
- *     to the quote API. No server, no DTLS, no renegotiation, no PSK, no session resumption
- *     (TLS 1.3 NewSessionTickets are ignored), no ALPN.
+ *     to the quote API, `tickwatch ctl` to the RPC port.
+ *   - TLS 1.2 and TLS 1.3 SERVER: the RPC port ([rpc] tls_cert), which must speak TLS whenever
+ *     it listens beyond loopback, so every board that may sit on a LAN needs it.
+ *     No DTLS, no renegotiation, no PSK, no session resumption or tickets (TLS 1.3
+ *     NewSessionTickets are ignored by our clients and never sent by our server), no ALPN.
  *   - Cipher suites real SMTP relays and Yahoo offer: TLS 1.3 AES-128-GCM, AES-256-GCM,
  *     ChaCha20-Poly1305; TLS 1.2 ECDHE-ECDSA / ECDHE-RSA with AES-GCM and ChaCha20-Poly1305.
  *     Key exchange on X25519, P-256 or P-384.
@@ -90,9 +93,10 @@
 #define MBEDTLS_PSA_CRYPTO_C
 #define MBEDTLS_PSA_KEY_SLOT_COUNT 16   /* a few sessions' ephemeral keys at a time */
 
-/* ---- TLS: 1.2 + 1.3 client only (a board may add MBEDTLS_SSL_SRV_C for its tests) ---- */
+/* ---- TLS: 1.2 + 1.3, client and server ---- */
 #define MBEDTLS_SSL_TLS_C
 #define MBEDTLS_SSL_CLI_C
+#define MBEDTLS_SSL_SRV_C               /* the RPC port's TLS (agent/rpc/server.c) */
 #define MBEDTLS_SSL_PROTO_TLS1_2
 #define MBEDTLS_SSL_PROTO_TLS1_3
 #define MBEDTLS_SSL_TLS1_3_KEY_EXCHANGE_MODE_EPHEMERAL_ENABLED

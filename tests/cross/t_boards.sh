@@ -2,9 +2,9 @@
 # SPDX-License-Identifier: MIT
 # t_boards.sh - the board folders: each has tickwatch.conf and its own mbedtls_config.h (the set
 # every board shares, board/common/mbedtls_common.h, plus its own lines); the ARM boards'
-# effective Mbed TLS configs (as the preprocessor sees them) are TLS 1.2/1.3 client only with a
-# static heap and the agreed cipher suites; the host's differs from them only by
-# MBEDTLS_SSL_SRV_C (its TLS unit test's server); each config passes Mbed TLS's check_config.h.
+# effective Mbed TLS configs (as the preprocessor sees them) are TLS 1.2/1.3 client and server
+# (the RPC port) with a static heap and the agreed cipher suites; the host's is the same set;
+# each config passes Mbed TLS's check_config.h.
 #
 # usage: tests/cross/t_boards.sh
 set -uo pipefail
@@ -41,14 +41,14 @@ for b in rpi4-aarch64 armhf-generic; do
 	f=$src/board/$b/mbedtls_config.h
 	defs=$(defines "$f")
 	suites=$(definitions "$f" | sed -n 's/^#define MBEDTLS_SSL_CIPHERSUITES //p')
-	for want in MBEDTLS_SSL_CLI_C MBEDTLS_SSL_PROTO_TLS1_2 MBEDTLS_SSL_PROTO_TLS1_3 \
+	for want in MBEDTLS_SSL_CLI_C MBEDTLS_SSL_SRV_C MBEDTLS_SSL_PROTO_TLS1_2 MBEDTLS_SSL_PROTO_TLS1_3 \
 		MBEDTLS_SSL_SERVER_NAME_INDICATION MBEDTLS_PLATFORM_MEMORY MBEDTLS_MEMORY_BUFFER_ALLOC_C \
 		MBEDTLS_X509_CRT_PARSE_C MBEDTLS_PEM_PARSE_C MBEDTLS_RSA_C MBEDTLS_ECDSA_C \
 		MBEDTLS_ECP_DP_SECP256R1_ENABLED MBEDTLS_ECP_DP_SECP384R1_ENABLED MBEDTLS_SHA256_C \
 		MBEDTLS_SHA384_C MBEDTLS_PSA_CRYPTO_C MBEDTLS_GCM_C MBEDTLS_CHACHAPOLY_C; do
 		check "$b: $want" grep -qx "$want" <<<"$defs"
 	done
-	for no in MBEDTLS_SSL_SRV_C MBEDTLS_SSL_PROTO_DTLS MBEDTLS_SSL_RENEGOTIATION MBEDTLS_NET_C \
+	for no in MBEDTLS_SSL_PROTO_DTLS MBEDTLS_SSL_RENEGOTIATION MBEDTLS_NET_C \
 		MBEDTLS_SSL_DTLS_HELLO_VERIFY MBEDTLS_DEBUG_C MBEDTLS_SSL_CACHE_C MBEDTLS_SSL_TICKET_C; do
 		check "$b: no $no" bash -c "! grep -qx '$no' <<<'$defs'"
 	done
@@ -61,12 +61,12 @@ for b in rpi4-aarch64 armhf-generic; do
 done
 check "rpi4-aarch64 and armhf-generic define the same set" \
 	cmp -s <(defines "$src/board/rpi4-aarch64/mbedtls_config.h") <(defines "$src/board/armhf-generic/mbedtls_config.h")
-check "host = the ARM set + MBEDTLS_SSL_SRV_C, nothing else" \
+check "host = the ARM set, nothing else" \
 	cmp -s <(defines "$src/board/host/mbedtls_config.h") \
-	<({ defines "$src/board/rpi4-aarch64/mbedtls_config.h"; echo MBEDTLS_SSL_SRV_C; } | sort)
-check "the configs' values (suite order included) agree apart from SRV_C" \
+	<(defines "$src/board/rpi4-aarch64/mbedtls_config.h")
+check "the configs' values (suite order included) agree" \
 	cmp -s <(definitions "$src/board/rpi4-aarch64/mbedtls_config.h") \
-	<(definitions "$src/board/host/mbedtls_config.h" | grep -v '^#define MBEDTLS_SSL_SRV_C\b')
+	<(definitions "$src/board/host/mbedtls_config.h")
 check "rpi4-aarch64 and armhf-generic agree on every value" \
 	cmp -s <(definitions "$src/board/rpi4-aarch64/mbedtls_config.h") \
 	<(definitions "$src/board/armhf-generic/mbedtls_config.h")

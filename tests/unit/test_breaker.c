@@ -118,6 +118,36 @@ static void late_failure_while_open_changes_nothing(void **state)
 	assert_string_equal(tw_breaker_state_name(TW_BREAKER_HALF_OPEN), "half-open");
 }
 
+
+/* Issue 11, item 4: a trial cut short by the caller (its database failed) is no verdict on
+ * the service: the breaker must not refuse forever, the next call is the trial. */
+static void trial_without_verdict_is_released(void **state)
+{
+	struct tw_breaker b;
+
+	(void)state;
+	tw_breaker_init(&b, "smtp", 1, 1000);
+	tw_breaker_failure(&b);
+	assert_int_equal(b.state, TW_BREAKER_OPEN);
+	fake_clock_advance_ms(1000);
+	assert_true(tw_breaker_allow(&b));
+	assert_int_equal(b.state, TW_BREAKER_HALF_OPEN);
+	assert_false(tw_breaker_allow(&b)); /* the trial runs */
+	tw_breaker_release(&b);             /* ...and ends unrecorded */
+	assert_int_equal(b.state, TW_BREAKER_HALF_OPEN);
+	assert_true(tw_breaker_allow(&b)); /* the next one is the trial */
+	assert_false(tw_breaker_allow(&b));
+	tw_breaker_success(&b);
+	assert_int_equal(b.state, TW_BREAKER_CLOSED);
+	/* closed or open: nothing changes */
+	tw_breaker_release(&b);
+	assert_int_equal(b.state, TW_BREAKER_CLOSED);
+	tw_breaker_failure(&b);
+	tw_breaker_release(&b);
+	assert_int_equal(b.state, TW_BREAKER_OPEN);
+	assert_false(tw_breaker_allow(&b));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -126,6 +156,7 @@ int main(void)
 		cmocka_unit_test_setup(half_open_after_recovery_on_the_clock, setup),
 		cmocka_unit_test_setup(failed_trial_reopens_and_restarts_the_wait, setup),
 		cmocka_unit_test_setup(late_failure_while_open_changes_nothing, setup),
+		cmocka_unit_test_setup(trial_without_verdict_is_released, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -230,13 +230,13 @@ static void calls_validate_before_the_database(void **state)
 	EXPECT(tw_cqrs_rearm_page(q, &op, "", "", 10, done, NULL), "ticker");
 	EXPECT(tw_cqrs_record_sent(q, &op, "", "a@b.c", done, NULL), "notification_id");
 	EXPECT(tw_cqrs_record_sent(q, &op, "n1", "not an address", done, NULL), "email");
-	EXPECT(tw_cqrs_mark_sending(q, &op, "", "a@b.c", done, NULL), "notification_id");
-	EXPECT(tw_cqrs_mark_sending(q, &op, NULL, "a@b.c", done, NULL), "notification_id");
+	EXPECT(tw_cqrs_mark_sending(q, &op, "", "a@b.c", "o1", 1000, done, NULL), "notification_id");
+	EXPECT(tw_cqrs_mark_sending(q, &op, NULL, "a@b.c", "o1", 1000, done, NULL), "notification_id");
 	memset(big, 'x', TW_CQRS_NOTIF_ID_MAX + 1);
 	big[TW_CQRS_NOTIF_ID_MAX + 1] = '\0';
-	EXPECT(tw_cqrs_mark_sending(q, &op, big, "a@b.c", done, NULL), "notification_id");
-	EXPECT(tw_cqrs_mark_sending(q, &op, "n1", "a@@b.c", done, NULL), "email");
-	EXPECT(tw_cqrs_mark_sending(q, &op, "n1", NULL, done, NULL), "email");
+	EXPECT(tw_cqrs_mark_sending(q, &op, big, "a@b.c", "o1", 1000, done, NULL), "notification_id");
+	EXPECT(tw_cqrs_mark_sending(q, &op, "n1", "a@@b.c", "o1", 1000, done, NULL), "email");
+	EXPECT(tw_cqrs_mark_sending(q, &op, "n1", NULL, "o1", 1000, done, NULL), "email");
 	EXPECT(tw_cqrs_forget_sending(q, &op, "", done, NULL), "notification_id");
 	EXPECT(tw_cqrs_forget_sending(q, &op, big, done, NULL), "notification_id");
 	EXPECT(tw_cqrs_record_dead_letter(q, &op, "n1", "a@b.c", "p", "r", -1, done, NULL),

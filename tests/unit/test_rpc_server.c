@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* test_rpc_server.c - the JSON-RPC line server over scripted peers and a scripted CQRS stand-in:
  * framing (partial, pipelined, overlong, long lines), UTF-8, wrong types, error mapping,
- * request ids (required, passed on, replayed), token, slots, idle and slow-client time-outs. */
+ * request ids (required, passed on, replayed), token, slots, idle and slow-client time-outs; the
+ * auth-failure limiter (trips, refuses, recovers on the fake clock; its table when full); TLS on
+ * the port (a handshake and a request through an in-process Mbed TLS client, the handshake
+ * time-out, plaintext refused at start off loopback). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +18,8 @@
 #include "cqrs/cqrs.h"
 #include "fake_hal.h"
 #include "rpc/rpc.h"
+#include "rpc/rpc_int.h"
+#include "tls/tls.h"
 
 /* ---- a scripted CQRS: answers on the next loop turn, keeps request ids like the real one:
  * the outcome as data (rc, field, msg, row) replayed in the result, or the answer text a build
@@ -249,6 +254,8 @@ const struct tw_cqrs_result *tw_cqrs_op_result(const struct tw_cqrs_op *op)
 
 static int listen_fd;
 
+static const char *tls_cert, *tls_key; /* set before setup_with(): a TLS port */
+
 static int setup_with(size_t slots, const char *token)
 {
 	char err[256];
@@ -264,6 +271,13 @@ static int setup_with(size_t slots, const char *token)
 	ag.cfg.limits.rpc_long_lines = 1;
 	ag.cfg.rpc.slow_timeout_ms = 2000;
 	ag.cfg.rpc.idle_timeout_ms = 10000;
+	ag.cfg.rpc.auth_failures = 3;
+	ag.cfg.rpc.auth_window_ms = 60000;
+	ag.cfg.rpc.auth_ban_ms = 5000;
+	if (tls_cert) {
+		snprintf(ag.cfg.rpc.tls_cert, sizeof ag.cfg.rpc.tls_cert, "%s", tls_cert);
+		snprintf(ag.cfg.rpc.tls_key, sizeof ag.cfg.rpc.tls_key, "%s", tls_key);
+	}
 	assert_int_equal(tw_arena_init(&ag.arena, 4 << 20), TW_OK);
 	assert_int_equal(tw_loop_init(&ag.loop, &ag.arena, 32, 32), TW_OK);
 	next_rc = 0;
@@ -681,6 +695,245 @@ static void added_methods_and_results(void **state)
 	assert_null(strstr(got, "\"id\":null,\"result\""));
 }
 
+/* ---- the auth-failure limiter ---- */
+
+#define BAD_TOKEN "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"agent.status\",\"token\":\"nope\"}\n"
+#define GOOD_TOKEN "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"agent.status\",\"token\":\"t0ken\"}\n"
+
+static void status_line(char *st, size_t len) { tw_rpc_status(srv, st, len); }
+
+static void limiter_trips_and_recovers(void **state)
+{
+	char st[512];
+	int a, b, c, d;
+
+	(void)state;
+	teardown(NULL);
+	setup_with(4, "t0ken");
+	a = connect_peer();
+	b = connect_peer(); /* the same address ("fake"), another connection */
+	assert_non_null(strstr(ask(a, BAD_TOKEN, 0), "-32001"));
+	assert_non_null(strstr(ask(a, BAD_TOKEN, 0), "-32001"));
+	assert_false(fake_peer_closed(a));
+	assert_false(fake_peer_closed(b));
+	status_line(st, sizeof st);
+	assert_non_null(strstr(st, "auth failures 2, banned 0"));
+	/* the third failure within the window bans the address: its error goes out, then every
+	 * connection of the address closes */
+	assert_non_null(strstr(ask(a, BAD_TOKEN, 0), "-32001"));
+	assert_true(fake_peer_closed(a));
+	assert_true(fake_peer_closed(b));
+	status_line(st, sizeof st);
+	assert_non_null(strstr(st, "banned 1: fake (5 s left)"));
+	/* a new connection of a banned address is refused at once, with the reason */
+	c = connect_peer();
+	assert_true(fake_peer_closed(c));
+	assert_non_null(strstr(sent(c), "\"code\":-32001"));
+	assert_non_null(strstr(sent(c), "too many failed authentications"));
+	/* the ban runs out on the clock */
+	fake_clock_advance_ms(5001);
+	status_line(st, sizeof st);
+	assert_non_null(strstr(st, "banned 0"));
+	d = connect_peer();
+	assert_false(fake_peer_closed(d));
+	assert_non_null(strstr(ask(d, GOOD_TOKEN, 0), "\"id\":8,\"result\""));
+	/* and its count starts afresh: one failure does not ban again */
+	assert_non_null(strstr(ask(d, BAD_TOKEN, 0), "-32001"));
+	assert_false(fake_peer_closed(d));
+}
+
+static void limiter_window_expires(void **state)
+{
+	int a;
+
+	(void)state;
+	teardown(NULL);
+	setup_with(2, "t0ken");
+	a = connect_peer();
+	ask(a, BAD_TOKEN, 0);
+	ask(a, BAD_TOKEN, 0);
+	fake_clock_advance_ms(60001); /* past [rpc] auth_window: the two are forgotten */
+	ask(a, BAD_TOKEN, 0);
+	ask(a, BAD_TOKEN, 0);
+	assert_false(fake_peer_closed(a));
+	ask(a, BAD_TOKEN, 0);
+	assert_true(fake_peer_closed(a));
+}
+
+static void limiter_table_when_full(void **state)
+{
+	struct tw_rpc_ban t[2];
+	struct tw_rpc_authlimit l;
+	char buf[128], addr[48];
+	tw_mono_t now = 1000 * TW_MONO_PER_MS;
+
+	(void)state;
+	tw_rpc_peer_addr("10.0.0.1:4711", addr, sizeof addr);
+	assert_string_equal(addr, "10.0.0.1");
+	tw_rpc_peer_addr("::1:4711", addr, sizeof addr);
+	assert_string_equal(addr, "::1");
+	tw_rpc_authlimit_init(&l, t, 2, 2, 60000, 10000);
+	assert_int_equal(tw_rpc_authlimit_fail(&l, "a", now), 0);
+	assert_int_equal(tw_rpc_authlimit_fail(&l, "a", now), 1); /* a banned */
+	assert_int_equal(tw_rpc_authlimit_fail(&l, "b", now + 1), 0);
+	/* c takes b's entry (not banned, oldest): the live ban of a is never dropped */
+	assert_int_equal(tw_rpc_authlimit_fail(&l, "c", now + 2), 0);
+	assert_true(tw_rpc_authlimit_banned(&l, "a", now + 3) > 0);
+	assert_int_equal(tw_rpc_authlimit_fail(&l, "c", now + 3), 1);
+	/* every entry a live ban: d is not counted, a and c stay banned */
+	assert_int_equal(tw_rpc_authlimit_fail(&l, "d", now + 4), 0);
+	assert_int_equal(tw_rpc_authlimit_fail(&l, "d", now + 5), 0);
+	assert_int_equal(l.untracked, 2);
+	assert_int_equal(tw_rpc_authlimit_list(&l, now + 5, buf, sizeof buf), 2);
+	assert_non_null(strstr(buf, "a (10 s left)"));
+	assert_non_null(strstr(buf, "c (10 s left)"));
+	assert_int_equal(tw_rpc_authlimit_banned(&l, "a", now + 10000 * TW_MONO_PER_MS), 0);
+}
+
+static void console_is_never_counted(void **state)
+{
+	(void)state;
+	teardown(NULL);
+	setup_with(2, "t0ken");
+	/* the console needs no token: nothing it sends is a failed authentication */
+	for (int i = 0; i < 5; i++)
+		tw_rpc_auth_failed(srv->console);
+	assert_int_equal(srv->auth.failures_seen, 0);
+}
+
+/* ---- TLS on the port ---- */
+
+struct client {
+	mbedtls_ssl_context ssl;
+	struct tw_tls_config cfg;
+	int fd;
+	size_t consumed;
+};
+
+static struct client cli;
+
+/* The client's records become data the server's recv() sees; it reads what the server sent. */
+static int cli_send(void *ctx, const unsigned char *buf, size_t len)
+{
+	struct client *c = ctx;
+
+	fake_peer_data(c->fd, buf, len, 0, 0);
+	return (int)len;
+}
+
+static int cli_recv(void *ctx, unsigned char *buf, size_t len)
+{
+	struct client *c = ctx;
+	size_t have;
+	const char *out = fake_peer_sent(c->fd, &have);
+	size_t n = have - c->consumed;
+
+	if (n == 0)
+		return MBEDTLS_ERR_SSL_WANT_READ;
+	if (n > len)
+		n = len;
+	memcpy(buf, out + c->consumed, n);
+	c->consumed += n;
+	return (int)n;
+}
+
+static int setup_tls(void **state)
+{
+	(void)state;
+	tls_cert = TW_TLS_CERTS "/server.pem";
+	tls_key = TW_TLS_CERTS "/server.key";
+	setup_with(2, "");
+	tls_cert = tls_key = NULL;
+	return 0;
+}
+
+static void tls_handshake_and_request(void **state)
+{
+	char err[256], got[4096], st[512];
+	int rc = MBEDTLS_ERR_SSL_WANT_READ, n;
+	size_t len = 0;
+
+	(void)state;
+	memset(&cli, 0, sizeof cli);
+	assert_int_equal(tw_tls_config_init(&cli.cfg, TW_TLS_CERTS "/ca.pem", 1, err, sizeof err),
+			 TW_OK);
+	mbedtls_ssl_init(&cli.ssl);
+	assert_int_equal(mbedtls_ssl_setup(&cli.ssl, &cli.cfg.conf), 0);
+	assert_int_equal(mbedtls_ssl_set_hostname(&cli.ssl, "localhost"), 0);
+	cli.fd = connect_peer();
+	mbedtls_ssl_set_bio(&cli.ssl, &cli, cli_send, cli_recv, NULL);
+	for (int i = 0; i < 200 && rc != 0; i++) {
+		rc = mbedtls_ssl_handshake(&cli.ssl);
+		assert_true(rc == 0 || rc == MBEDTLS_ERR_SSL_WANT_READ);
+		turns(1); /* the server's handshake runs on the loop */
+	}
+	assert_int_equal(rc, 0);
+	assert_int_equal(mbedtls_ssl_write(&cli.ssl, (const unsigned char *)GOOD_TOKEN,
+					   strlen(GOOD_TOKEN)),
+			 (int)strlen(GOOD_TOKEN));
+	for (int i = 0; i < 50 && memchr(got, '\n', len) == NULL; i++) {
+		turns(1);
+		n = mbedtls_ssl_read(&cli.ssl, (unsigned char *)got + len, sizeof got - 1 - len);
+		if (n > 0)
+			len += (size_t)n;
+	}
+	got[len] = '\0';
+	assert_non_null(strstr(got, "\"id\":8,\"result\":{\"version\""));
+	/* no request text crossed the socket in clear */
+	assert_null(strstr(fake_peer_sent(cli.fd, &len), "\"result\""));
+	status_line(st, sizeof st);
+	assert_non_null(strstr(st, "(TLS)"));
+	mbedtls_ssl_free(&cli.ssl);
+	tw_tls_config_free(&cli.cfg);
+}
+
+static void tls_handshake_times_out(void **state)
+{
+	char st[512];
+	int fd = connect_peer();
+
+	(void)state;
+	fake_clock_advance_ms(9000);
+	turns(2);
+	assert_false(fake_peer_closed(fd));
+	fake_clock_advance_ms(1500); /* past [rpc] tls_handshake_timeout (10 s) */
+	turns(2);
+	assert_true(fake_peer_closed(fd));
+	status_line(st, sizeof st);
+	assert_non_null(strstr(st, "TLS handshakes failed 0 timed out 1"));
+}
+
+static void plaintext_client_on_tls_port_is_closed(void **state)
+{
+	int fd = connect_peer();
+
+	(void)state;
+	fake_peer_data(fd, GOOD_TOKEN, strlen(GOOD_TOKEN), 0, 0);
+	turns(5);
+	assert_true(fake_peer_closed(fd));
+	assert_null(strstr(sent(fd), "result"));
+}
+
+static void plaintext_off_loopback_is_refused(void **state)
+{
+	char err[512];
+	struct tw_rpc *r2 = NULL;
+
+	(void)state;
+	teardown(NULL);
+	setup_with(2, "t0ken");
+	snprintf(ag.cfg.rpc.listen, sizeof ag.cfg.rpc.listen, "0.0.0.0:7070");
+	assert_int_equal(tw_rpc_start(&r2, &ag, &fake_q, err, sizeof err), TW_ERR_ARG);
+	assert_non_null(strstr(err, "[rpc] tls_cert: required when [rpc] listen (0.0.0.0:7070) is "
+				    "not a loopback address"));
+	snprintf(ag.cfg.rpc.tls_cert, sizeof ag.cfg.rpc.tls_cert, TW_TLS_CERTS "/server.pem");
+	assert_int_equal(tw_rpc_start(&r2, &ag, &fake_q, err, sizeof err), TW_ERR_ARG);
+	assert_non_null(strstr(err, "set both"));
+	snprintf(ag.cfg.rpc.tls_key, sizeof ag.cfg.rpc.tls_key, TW_TLS_CERTS "/other-ca.key");
+	assert_int_equal(tw_rpc_start(&r2, &ag, &fake_q, err, sizeof err), TW_ERR_ARG);
+	assert_non_null(strstr(err, "does not belong to certificate"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -697,6 +950,14 @@ int main(void)
 		cmocka_unit_test_setup_teardown(slots_are_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(token_is_required, setup, teardown),
 		cmocka_unit_test_setup_teardown(added_methods_and_results, setup, teardown),
+		cmocka_unit_test_setup_teardown(limiter_trips_and_recovers, setup, teardown),
+		cmocka_unit_test_setup_teardown(limiter_window_expires, setup, teardown),
+		cmocka_unit_test(limiter_table_when_full),
+		cmocka_unit_test_setup_teardown(console_is_never_counted, setup, teardown),
+		cmocka_unit_test_setup_teardown(tls_handshake_and_request, setup_tls, teardown),
+		cmocka_unit_test_setup_teardown(tls_handshake_times_out, setup_tls, teardown),
+		cmocka_unit_test_setup_teardown(plaintext_client_on_tls_port_is_closed, setup_tls, teardown),
+		cmocka_unit_test_setup_teardown(plaintext_off_loopback_is_refused, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* test_smtp.c - the SMTP client over scripted peers: replies, EHLO/HELO, AUTH, PIPELINING, RSET,
- * dot-stuffing, line wrapping, header encoding, per-state time-outs, outcome classification. */
+ * dot-stuffing, line wrapping, header encoding, per-state time-outs, outcome classification, the
+ * one address rule, a blocked write's retry (Mbed TLS' rule), an ambiguous end of data. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 #include "core/arena.h"
 #include "core/log.h"
 #include "core/loop.h"
+#include "cqrs/cqrs.h"
 #include "fake_hal.h"
 #include "smtp/smtp.h"
 #include "tls/tls.h"
@@ -509,7 +511,8 @@ static void data_timeout_each_state_rearmed(void **state)
 	assert_int_equal(done_rc, TW_ERR_TIMEOUT);
 	assert_non_null(strstr(done_err, "end of data"));
 	assert_true(tw_hal_now() - t0 >= 130000 * TW_MONO_PER_MS);
-	assert_int_equal(m.outcome, TW_SMTP_TRANSIENT);
+	/* its end of data left: delivered or not, nothing can tell (issue 11, item 5) */
+	assert_int_equal(m.outcome, TW_SMTP_AMBIGUOUS);
 	assert_true(m.attempted);
 	assert_non_null(strstr(sent(fd), "Message-ID: <to2@tickwatch>"));
 }
@@ -967,6 +970,196 @@ static void hold_reply_while_held_fails_session(void **state)
 	assert_int_equal(count(sent(fd), "\r\n.\r\n"), 0);
 }
 
+/* ---- issue 11: the header pair, one validator, the blocked write, the ambiguous end ---- */
+
+/* The longest From ([smtp] from is at most 255 bytes) and To (254) are written whole. */
+static void long_from_and_to_never_cut(void **state)
+{
+	struct tw_smtp_msg m;
+	char from[256], to[255], line[300], err[128];
+	long n;
+
+	(void)state;
+	memset(from, 'N', 255 - strlen(" <alerts@example.test>"));
+	strcpy(from + 255 - strlen(" <alerts@example.test>"), " <alerts@example.test>");
+	assert_int_equal(strlen(from), 255);
+	memset(to, 'l', 64);
+	to[64] = '@';
+	memset(to + 65, 'd', 254 - 65 - 4);
+	for (size_t i = 65 + 63; i < 254 - 4; i += 64)
+		to[i] = '.';
+	strcpy(to + 254 - 4, ".com");
+	assert_true(tw_smtp_addr_ok(to));
+	msg_init(&m, "long1", to);
+	n = tw_smtp_format(&m, from, 0, 1, out, sizeof out, NULL, err, sizeof err);
+	assert_true(n > 0 && (size_t)n < sizeof out);
+	out[n] = '\0';
+	snprintf(line, sizeof line, "\r\nFrom: %s\r\n", from);
+	assert_non_null(strstr(out, line));
+	snprintf(line, sizeof line, "\r\nTo: %s\r\n", to);
+	assert_non_null(strstr(out, line));
+	assert_non_null(strstr(out, "\r\nMessage-ID: <long1@tickwatch>\r\n"));
+	/* longer than [smtp] allows: refused, never cut */
+	{
+		char big[300];
+
+		memset(big, 'N', 270);
+		strcpy(big + 270, " <a@example.com>");
+		assert_int_equal(tw_smtp_format(&m, big, 0, 1, out, sizeof out, NULL, err, sizeof err),
+				 TW_ERR_SMTP_MESSAGE);
+	}
+}
+
+/* What the notifier takes it can record: the ledger's (and registration's) rule. */
+static void one_address_rule(void **state)
+{
+	static const char *const refused[] = {
+		"a..b@example.com", ".a@example.com", "a.@example.com", "a@-x.example.com",
+		"a@example..com", "a@x_y.example.com",
+	};
+	char why[128];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+		assert_false(tw_smtp_addr_ok(refused[i]));
+		assert_int_not_equal(tw_cqrs_check_email(refused[i], why, sizeof why), TW_OK);
+	}
+	assert_true(tw_smtp_addr_ok("a.b+c@example.com"));
+	assert_int_equal(tw_cqrs_check_email("a.b+c@example.com", why, sizeof why), TW_OK);
+}
+
+/* A stream layer that keeps Mbed TLS' rule: after a write that would block, the next write
+ * must come with the same buffer and the same length. */
+static struct {
+	const void *buf;
+	size_t len;
+	int blocked, violations, writes_after_block;
+} strict;
+
+static long strict_write(struct tw_stream *st, const void *buf, size_t len, unsigned *want)
+{
+	long n;
+
+	if (strict.blocked) {
+		strict.writes_after_block++;
+		if (buf != strict.buf || len != strict.len)
+			strict.violations++;
+	}
+	n = tw_stream_plain.write(st, buf, len, want);
+	strict.blocked = n == TW_ERR_WOULD_BLOCK;
+	strict.buf = buf;
+	strict.len = len;
+	return n;
+}
+
+static struct tw_stream_ops strict_ops;
+static int block_fd = -1;
+
+static void before_dot_strict(struct tw_smtp *s, struct tw_smtp_msg *m, void *arg)
+{
+	(void)arg;
+	held_msg = m;
+	hook_calls++;
+	strict_ops = tw_stream_plain;
+	strict_ops.name = "strict";
+	strict_ops.write = strict_write;
+	s->stream.ops = &strict_ops;
+	fake_peer_send_block(block_fd, 1); /* the body's write blocks once */
+}
+
+static void release_during_blocked_write_keeps_length(void **state)
+{
+	struct tw_smtp_opts o = {
+		.host = "mail.example.test", .port = 587, .mode = TW_SMTP_PLAIN,
+		.from = "alerts@example.test", .helo = "tickwatch", .timeout_ms = 30000,
+		.out_bytes = 16384, .on_before_dot = before_dot_strict,
+	};
+	struct tw_smtp_msg m;
+	char err[256];
+
+	(void)state;
+	memset(&strict, 0, sizeof strict);
+	held_msg = NULL;
+	hook_calls = 0;
+	assert_int_equal(tw_smtp_init(&smtp, &loop, &arena, &o, err, sizeof err), TW_OK);
+	block_fd = server();
+	say(block_fd, "220 hi\r\n");
+	say(block_fd, "250-hi\r\n250 PIPELINING\r\n");
+	say(block_fd, "250 ok\r\n250 ok\r\n354 go\r\n");
+	say(block_fd, "250 queued\r\n");
+	say(block_fd, "221 bye\r\n");
+	msg_init(&m, "wb1", "a@example.com");
+	assert_int_equal(tw_smtp_send_batch(&smtp, &m, 1, on_msg, on_done, NULL), TW_OK);
+	run_until_held();
+	assert_ptr_equal(held_msg, &m);
+	assert_true(strict.blocked); /* the body's write is pending */
+	assert_int_equal(tw_smtp_release_dot(&smtp, &m, 1), TW_OK);
+	run();
+	assert_int_equal(done_rc, TW_OK);
+	assert_true(strict.writes_after_block >= 1);
+	assert_int_equal(strict.violations, 0);
+	assert_int_equal(m.outcome, TW_SMTP_SENT);
+	assert_int_equal(count(sent(block_fd), "\r\n.\r\n"), 1);
+}
+
+/* A reset after the whole end of data left: ambiguous, like a crash. */
+static void reset_after_end_of_data_is_ambiguous(void **state)
+{
+	struct tw_smtp_msg m[2];
+	int fd;
+
+	(void)state;
+	init_client(TW_SMTP_PLAIN, "");
+	fd = server();
+	say(fd, "220 hi\r\n");
+	say(fd, "250-hi\r\n250 PIPELINING\r\n");
+	say(fd, "250 ok\r\n250 ok\r\n354 go\r\n");
+	fake_peer_reset(fd);
+	msg_init(&m[0], "am1", "a@example.com");
+	msg_init(&m[1], "am2", "b@example.com");
+	assert_int_equal(tw_smtp_send_batch(&smtp, m, 2, on_msg, on_done, NULL), TW_OK);
+	run();
+	assert_int_equal(done_rc, TW_ERR_RESET);
+	assert_int_equal(m[0].outcome, TW_SMTP_AMBIGUOUS);
+	assert_non_null(strstr(m[0].text, "no answer to the end of data"));
+	assert_int_equal(m[1].outcome, TW_SMTP_TRANSIENT);
+	assert_false(m[1].attempted);
+	assert_string_equal(tw_smtp_outcome_name(TW_SMTP_AMBIGUOUS), "ambiguous");
+}
+
+static void before_dot_block_forever(struct tw_smtp *s, struct tw_smtp_msg *m, void *arg)
+{
+	(void)arg;
+	held_msg = m;
+	fake_peer_send_block(block_fd, 1000000);
+	assert_int_equal(tw_smtp_release_dot(s, m, 1), TW_OK);
+}
+
+/* A time-out while the end of data is still in our buffer: it cannot have arrived. */
+static void timeout_before_end_of_data_left_is_transient(void **state)
+{
+	struct tw_smtp_opts o = {
+		.host = "mail.example.test", .port = 587, .mode = TW_SMTP_PLAIN,
+		.from = "alerts@example.test", .helo = "tickwatch", .timeout_ms = 30000,
+		.out_bytes = 16384, .on_before_dot = before_dot_block_forever,
+	};
+	struct tw_smtp_msg m;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(tw_smtp_init(&smtp, &loop, &arena, &o, err, sizeof err), TW_OK);
+	block_fd = server();
+	say(block_fd, "220 hi\r\n");
+	say(block_fd, "250-hi\r\n250 PIPELINING\r\n");
+	say(block_fd, "250 ok\r\n250 ok\r\n354 go\r\n");
+	msg_init(&m, "tb1", "a@example.com");
+	assert_int_equal(tw_smtp_send_batch(&smtp, &m, 1, on_msg, on_done, NULL), TW_OK);
+	run();
+	assert_int_equal(done_rc, TW_ERR_TIMEOUT);
+	assert_int_equal(m.outcome, TW_SMTP_TRANSIENT);
+	assert_int_equal(count(sent(block_fd), "\r\n.\r\n"), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -999,6 +1192,13 @@ int main(void)
 		cmocka_unit_test(long_lines_wrapped_quoted_printable),
 		cmocka_unit_test(headers_and_subject_encoding),
 		cmocka_unit_test(measuring_matches_writing),
+		cmocka_unit_test(long_from_and_to_never_cut),
+		cmocka_unit_test(one_address_rule),
+		cmocka_unit_test_setup_teardown(release_during_blocked_write_keeps_length, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(reset_after_end_of_data_is_ambiguous, setup, teardown),
+		cmocka_unit_test_setup_teardown(timeout_before_end_of_data_left_is_transient, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # SPDX-License-Identifier: MIT
 # lib.sh - the collector suites' setup: a fresh database, users, a unique agent name, the
 # quote server reset, the agent running admin+collector with a 1 s interval; and checks of

@@ -4,7 +4,8 @@
 # cycle a second: every wake-up the agent logged as sent is on the topic (none lost), and the
 # agent keeps collecting. The broker is started again at the end, even on failure.
 # Usage: test_broker_kill.sh TICKWATCH_BINARY
-TW_BIN=${1:?binary}
+export TW_BIN=${1:?binary} # read by lib.sh
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 need_stack
 collector_setup "$(mktemp -d /tmp/tw-it-kill.XXXXXX)"
@@ -15,6 +16,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Every request moves its ticker's market time on: each cycle stores new quotes and wakes.
+qctl set -d advance=request
 collector_start
 wait_until 30 "two wake-ups before the kill" bash -c "[ \$(grep -c 'wake-up sent' '$WORK/log') -ge 2 ]"
 victim=$(kcat -b "$TW_KAFKA_BOOTSTRAP" -L -J -m 10 -t to-alert-system 2>/dev/null |

@@ -2,9 +2,11 @@
 # SPDX-License-Identifier: MIT
 # test_values.sh - the collector stores the quote server's scenario values step by step (length
 # and chunked bodies over HTTPS), rejects an unknown ticker, and emits exactly one wake-up per
-# cycle that saved something, read back from to-alert-system.
+# cycle that saved a new quote, read back from to-alert-system; a frozen market (same market time
+# and price) stores nothing new and wakes nobody.
 # Usage: test_values.sh TICKWATCH_BINARY
-TW_BIN=${1:?binary}
+export TW_BIN=${1:?binary} # read by lib.sh
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 need_stack
 collector_setup "$(mktemp -d /tmp/tw-it-coll.XXXXXX)"
@@ -36,9 +38,20 @@ wait_until 10 "console status" out_has "role collector"
 grep -q "role collector .*breaker quotes closed" "$WORK/out" || fail "status lacks the breaker: $(grep collector "$WORK/out")"
 ok "console status shows the collector and its breaker"
 
+# Market shut: the quote server keeps step 2 (same market time, same price), so the cycles that
+# follow store nothing new and wake nobody (the alert role does not scan every user all night).
+cycles_now=$(grep -c 'cycle [0-9]*: [0-9]* tickers' "$WORK/log")
+wait_until 30 "three more cycles on a frozen market" bash -c \
+	"[ \$(grep -c 'cycle [0-9]*: [0-9]* tickers' '$WORK/log') -ge $((cycles_now + 3)) ]"
+frozen=$(grep 'cycle [0-9]*: [0-9]* tickers' "$WORK/log" | tail -n +$((cycles_now + 1)))
+grep -v -q ', 0 saved, 4 unchanged, .*wake-up none (nothing new)' <<<"$frozen" &&
+	fail "a cycle on a frozen market saved something or woke the alert side:
+$frozen"
+ok "frozen market: $(wc -l <<<"$frozen") cycles, each 0 saved / 4 unchanged, no wake-up"
+
 agent_stop
 logged=$(logged_wakeups)
-[ "$(wc -l <<<"$logged")" -ge 3 ] || fail "fewer than 3 wake-ups logged"
+[ "$(wc -l <<<"$logged")" -eq 3 ] || fail "expected 3 wake-ups (steps 0, 1, 2), logged: $(paste -sd, <<<"$logged")"
 topic=$(topic_wakeups) || fail "a wake-up on the topic is not the expected JSON"
 [ "$(awk '{print $1}' <<<"$topic")" = "$logged" ] ||
 	fail "wake-ups on the topic (cycles $(awk '{print $1}' <<<"$topic" | paste -sd,)) differ from the cycles logged ($(paste -sd, <<<"$logged"))"

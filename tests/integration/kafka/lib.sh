@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # SPDX-License-Identifier: MIT
 # lib.sh - helpers for the kafka and collector integration suites: stack env, a running agent
 # with a console on a FIFO, bounded waits, assertions. Sourced; tests fail (never skip).

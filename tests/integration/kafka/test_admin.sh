@@ -4,7 +4,8 @@
 # min.insync.replicas 2 (checked with kcat and Kafka's own ConfigCommand), the periodic
 # report and the console's "kafka" command list 3 brokers and each partition's ISR.
 # Usage: test_admin.sh TICKWATCH_BINARY
-TW_BIN=${1:?binary}
+export TW_BIN=${1:?binary} # read by lib.sh
+# shellcheck source=lib.sh
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 need_stack

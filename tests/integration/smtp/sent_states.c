@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* sent_states.c - the notifier's two-phase record (MarkSending, RecordSent, ForgetSending, IsSent)
- * against a real PostgreSQL: each transition's count and the state IsSent reports afterwards.
+/* sent_states.c - the notifier's two-phase record (MarkSending with owner and lease, RecordSent,
+ * ForgetSending, LedgerCheck) against a real PostgreSQL: each transition's count and the state
+ * LedgerCheck reports afterwards, a live peer's lease respected and an expired one taken over,
+ * and the recipient check (a user with that alert) in the same statement.
  *
  * sent_states DB_URL ID EMAIL: prints one "step count state" line per step and "ok" at the end;
  * exit 0 when every step gave what docs/schema.md says, 1 otherwise.
@@ -37,34 +39,56 @@ static int wait_done(void)
 
 static const char *state_name(long long c)
 {
-	return c == TW_CQRS_SENT_NONE ? "none" : c == TW_CQRS_SENT_DONE ? "sent" : "sending";
+	switch (c) {
+	case TW_CQRS_SENT_NONE: return "none";
+	case TW_CQRS_SENT_DONE: return "sent";
+	case TW_CQRS_SENT_IN_FLIGHT: return "sending";
+	case TW_CQRS_SENT_HELD: return "held by a live peer";
+	case TW_CQRS_SENT_GONE: return "recipient gone";
+	default: return "?";
+	}
 }
 
 static int failures;
+static const char *ticker = "AAPL";
+static int condition = TW_COND_HIGHER;
 
-/* One step: @p kind m (mark), s (record sent), f (forget), then IsSent; expected counts. */
-static void step(struct tw_cqrs *q, const char *what, char kind, const char *id, const char *email,
-		 long long want_count, long long want_state)
+/* LedgerCheck of @p id as @p owner: its count, or -1. */
+static long long check(struct tw_cqrs *q, const char *id, const char *email, const char *owner)
 {
 	int rc;
-	long long c = -1;
 
 	finished = 0;
-	rc = kind == 'm' ? tw_cqrs_mark_sending(q, &op, id, email, done, NULL)
-	     : kind == 's' ? tw_cqrs_record_sent(q, &op, id, email, done, NULL)
-			   : tw_cqrs_forget_sending(q, &op, id, done, NULL);
+	rc = tw_cqrs_ledger_check(q, &op, id, email, ticker, condition, owner, done, NULL);
 	if (rc == TW_OK)
 		rc = wait_done();
-	if (rc == TW_OK)
-		c = count_seen;
+	return rc == TW_OK ? count_seen : -1;
+}
+
+/* One step: @p kind m (mark as @p owner, lease @p lease_ms), s (record sent), f (forget), - (none),
+ * then LedgerCheck as @p owner; expected counts. */
+static void step(struct tw_cqrs *q, const char *what, char kind, const char *id, const char *email,
+		 const char *owner, int64_t lease_ms, long long want_count, long long want_state)
+{
+	int rc = TW_OK;
+	long long c = -1, st;
+
 	finished = 0;
-	rc = rc == TW_OK ? tw_cqrs_is_sent(q, &op, id, done, NULL) : rc;
-	if (rc == TW_OK)
+	if (kind == 'm')
+		rc = tw_cqrs_mark_sending(q, &op, id, email, owner, lease_ms, done, NULL);
+	else if (kind == 's')
+		rc = tw_cqrs_record_sent(q, &op, id, email, done, NULL);
+	else if (kind == 'f')
+		rc = tw_cqrs_forget_sending(q, &op, id, done, NULL);
+	if (kind != '-' && rc == TW_OK)
 		rc = wait_done();
-	printf("%-34s count %lld (want %lld), then IsSent %s (want %s)%s\n", what, c, want_count,
-	       rc == TW_OK ? state_name(count_seen) : "error", state_name(want_state),
-	       rc == TW_OK && c == want_count && count_seen == want_state ? "" : "  <-- WRONG");
-	if (rc != TW_OK || c != want_count || count_seen != want_state)
+	if (kind != '-' && rc == TW_OK)
+		c = count_seen;
+	st = rc == TW_OK ? check(q, id, email, owner) : -1;
+	printf("%-40s count %lld (want %lld), then LedgerCheck %s (want %s)%s\n", what, c,
+	       want_count, st >= 0 ? state_name(st) : "error", state_name(want_state),
+	       rc == TW_OK && c == want_count && st == want_state ? "" : "  <-- WRONG");
+	if (rc != TW_OK || c != want_count || st != want_state)
 		failures++;
 }
 
@@ -97,15 +121,52 @@ int main(int argc, char **argv)
 		fprintf(stderr, "the database did not come up: %s\n", err);
 		return 1;
 	}
-	step(q, "mark sending (new)", 'm', argv[2], argv[3], 1, TW_CQRS_SENT_IN_FLIGHT);
-	step(q, "mark sending again (retry)", 'm', argv[2], argv[3], 1, TW_CQRS_SENT_IN_FLIGHT);
-	step(q, "forget sending (not taken)", 'f', argv[2], argv[3], 1, TW_CQRS_SENT_NONE);
-	step(q, "forget again (nothing)", 'f', argv[2], argv[3], 0, TW_CQRS_SENT_NONE);
-	step(q, "mark sending", 'm', argv[2], argv[3], 1, TW_CQRS_SENT_IN_FLIGHT);
-	step(q, "record sent (the 250)", 's', argv[2], argv[3], 1, TW_CQRS_SENT_DONE);
-	step(q, "mark sending a sent id (kept)", 'm', argv[2], argv[3], 0, TW_CQRS_SENT_DONE);
-	step(q, "forget a sent id (kept)", 'f', argv[2], argv[3], 0, TW_CQRS_SENT_DONE);
-	step(q, "record sent again", 's', argv[2], argv[3], 1, TW_CQRS_SENT_DONE);
+	/* the recipient: a user watching AAPL with a high threshold */
+	finished = 0;
+	if (tw_cqrs_register_user(q, &op, argv[3], "AAPL", 100, TW_CQRS_UNSET, NULL, done, NULL) !=
+		    TW_OK ||
+	    wait_done() != TW_OK) {
+		fprintf(stderr, "cannot register %s\n", argv[3]);
+		return 1;
+	}
+	step(q, "nothing yet", '-', argv[2], argv[3], "A", 0, -1, TW_CQRS_SENT_NONE);
+	step(q, "mark sending (new, owner A)", 'm', argv[2], argv[3], "A", 600000, 1,
+	     TW_CQRS_SENT_IN_FLIGHT);
+	step(q, "mark sending again (A's retry)", 'm', argv[2], argv[3], "A", 600000, 1,
+	     TW_CQRS_SENT_IN_FLIGHT);
+	/* issue 11, items 2 and 8: a live peer's row is not taken, nor re-sent */
+	step(q, "mark sending by B (A's lease is live)", 'm', argv[2], argv[3], "B", 600000, 0,
+	     TW_CQRS_SENT_HELD);
+	step(q, "forget sending (not taken)", 'f', argv[2], argv[3], "A", 0, 1, TW_CQRS_SENT_NONE);
+	step(q, "forget again (nothing)", 'f', argv[2], argv[3], "A", 0, 0, TW_CQRS_SENT_NONE);
+	/* a dead peer's lease expires: its id is taken over (sent again, same Message-ID) */
+	step(q, "mark sending (owner A, 1 ms lease)", 'm', argv[2], argv[3], "A", 1, 1,
+	     TW_CQRS_SENT_IN_FLIGHT);
+	for (int i = 0; i < 500 && check(q, argv[2], argv[3], "B") == TW_CQRS_SENT_HELD; i++)
+		tw_loop_run_once(&ag.loop, 10);
+	step(q, "mark sending by B (A's lease expired)", 'm', argv[2], argv[3], "B", 600000, 1,
+	     TW_CQRS_SENT_IN_FLIGHT);
+	step(q, "seen from A: B's live row", '-', argv[2], argv[3], "A", 0, -1, TW_CQRS_SENT_HELD);
+	step(q, "record sent (the 250)", 's', argv[2], argv[3], "B", 0, 1, TW_CQRS_SENT_DONE);
+	step(q, "mark sending a sent id (kept)", 'm', argv[2], argv[3], "A", 600000, 0,
+	     TW_CQRS_SENT_DONE);
+	step(q, "forget a sent id (kept)", 'f', argv[2], argv[3], "A", 0, 0, TW_CQRS_SENT_DONE);
+	step(q, "record sent again", 's', argv[2], argv[3], "A", 0, 1, TW_CQRS_SENT_DONE);
+	/* issue 11, item 10: the recipient must still have that alert */
+	step(q, "another id, no such user", '-', "other-id", "nobody@example.test", "A", 0, -1,
+	     TW_CQRS_SENT_GONE);
+	ticker = "MSFT";
+	step(q, "another id, the user's other ticker", '-', "other-id", argv[3], "A", 0, -1,
+	     TW_CQRS_SENT_GONE);
+	ticker = "AAPL";
+	condition = TW_COND_LOWER;
+	step(q, "another id, no low threshold", '-', "other-id", argv[3], "A", 0, -1,
+	     TW_CQRS_SENT_GONE);
+	condition = TW_COND_HIGHER;
+	step(q, "another id, the user's alert", '-', "other-id", argv[3], "A", 0, -1,
+	     TW_CQRS_SENT_NONE);
+	step(q, "a sent id stays sent for a gone user", '-', argv[2], "nobody@example.test", "A", 0,
+	     -1, TW_CQRS_SENT_DONE);
 	tw_cqrs_close(q);
 	tw_arena_free(&ag.arena);
 	if (failures)

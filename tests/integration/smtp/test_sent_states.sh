@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # test_sent_states.sh - the notifier's two-phase record in a fresh database of the stack's real
 # PostgreSQL: migration 3 applies, MarkSending / RecordSent / ForgetSending move an id between
-# none, 'sending' and 'sent' as docs/schema.md says, IsSent reports each, a 'sent' row is never
+# none, 'sending' and 'sent' as docs/schema.md says, LedgerCheck reports each (and a live
+# peer's lease, an expired lease taken over, a recipient without that alert), a 'sent' row is never
 # downgraded, and the state column only takes 'sending' or 'sent'. Fails (never skips) without
 # the stack.
 # Usage: test_sent_states.sh SENT_STATES_BINARY
@@ -20,7 +21,9 @@ sql() { psql "$url" -X -A -t -q -c "$1"; }
 
 id="it-$(date +%s%N)"
 timeout 120 "$BIN" "$url" "$id" "sent.states@example.test" || fail "a transition gave the wrong result"
-[ "$(sql "SELECT max(version) FROM schema_migrations")" -ge 3 ] || fail "migration 3 not recorded"
+[ "$(sql "SELECT max(version) FROM schema_migrations")" -ge 5 ] || fail "migration 5 not recorded"
+[ "$(sql "SELECT owner FROM sent_notifications WHERE notification_id = '$id'")" = B ] ||
+	fail "the row's owner is not the agent that took it over"
 [ "$(sql "SELECT state FROM sent_notifications WHERE notification_id = '$id'")" = sent ] ||
 	fail "the row does not read 'sent' at the end"
 # a row written the old way (no state) counts as sent; the column takes nothing else
@@ -30,5 +33,5 @@ sql "INSERT INTO sent_notifications (notification_id, email) VALUES ('old-$id', 
 if sql "INSERT INTO sent_notifications (notification_id, email, state) VALUES ('bad-$id', 'b@example.test', 'bogus')" 2>/dev/null; then
 	fail "the state column took 'bogus'"
 fi
-ok "MarkSending, RecordSent, ForgetSending and IsSent move and report none/sending/sent as documented"
+ok "MarkSending (owner, lease), RecordSent, ForgetSending and LedgerCheck (with the recipient check) move and report as documented"
 exit 0

@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: MIT */
+/* batch.c - the notifier's pure decisions: in-batch duplicates, what follows an outcome, backoff. */
+#include "notify/batch.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "smtp/smtp.h"
+
+size_t tw_notify_dedupe(const char *const *ids, size_t n, int *dup)
+{
+	size_t repeats = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		dup[i] = -1;
+		for (size_t j = 0; ids[i] && j < i; j++) {
+			if (dup[j] < 0 && ids[j] && strcmp(ids[i], ids[j]) == 0) {
+				dup[i] = (int)j;
+				repeats++;
+				break;
+			}
+		}
+	}
+	return repeats;
+}
+
+int64_t tw_notify_backoff_ms(int k, int64_t first, int64_t max)
+{
+	int64_t ms = first;
+
+	for (int i = 1; i < k && ms < max; i++)
+		ms *= 2;
+	return ms < max ? ms : max;
+}
+
+static void dead(struct tw_notify_verdict *v, const char *what, int n, const char *text)
+{
+	v->next = TW_NOTIFY_DEAD;
+	snprintf(v->reason, sizeof v->reason, "%s %d %s: %.200s", what, n,
+		 n == 1 ? "time" : "times", text ? text : "");
+}
+
+void tw_notify_after(int outcome, int attempted, int rec, int marked, const char *text,
+		     struct tw_notify_tries *t, struct tw_notify_verdict *v)
+{
+	memset(v, 0, sizeof *v);
+	if (outcome == TW_SMTP_SENT) {
+		v->next = TW_NOTIFY_RECORD;
+		return;
+	}
+	if (outcome == TW_SMTP_AMBIGUOUS) {
+		/* Maybe delivered: its 'sending' row stays (a restart sends it again too) and the
+		 * retry carries the same Message-ID. Counted as an attempt: bounded like the rest. */
+		t->ambiguous++;
+		t->attempts++;
+		v->ambiguous = 1;
+		if (t->attempts >= TW_NOTIFY_ATTEMPTS_MAX) {
+			dead(v, "gave up (the last without an answer to its end of data), attempted",
+			     t->attempts, text);
+			v->forget = 0;
+			return;
+		}
+		v->next = TW_NOTIFY_RETRY;
+		v->retry_ms = tw_notify_backoff_ms(t->attempts, TW_NOTIFY_BACKOFF_FIRST_MS,
+						   TW_NOTIFY_BACKOFF_MAX_MS);
+		return;
+	}
+	/* Not taken by the server: a 'sending' row must go before a retry or a dead letter. */
+	v->forget = marked;
+	if (rec == TW_NOTIFY_REC_OUTAGE) {
+		/* The database, not the relay, failed: nothing counted, sessions wait for it. */
+		v->next = TW_NOTIFY_RETRY;
+		v->db_wait = 1;
+		v->retry_ms = TW_NOTIFY_BACKOFF_FIRST_MS;
+		return;
+	}
+	if (rec == TW_NOTIFY_REC_REFUSED) {
+		if (++t->refused >= TW_NOTIFY_UNRECORDED_MAX) {
+			dead(v, "the ledger refused its record", t->refused, text);
+			return;
+		}
+		v->next = TW_NOTIFY_RETRY;
+		v->retry_ms = tw_notify_backoff_ms(t->refused, TW_NOTIFY_BACKOFF_FIRST_MS,
+						   TW_NOTIFY_BACKOFF_MAX_MS);
+		return;
+	}
+	if (outcome == TW_SMTP_PERMANENT) {
+		v->next = TW_NOTIFY_DEAD;
+		snprintf(v->reason, sizeof v->reason, "permanent: %.200s", text ? text : "");
+		return;
+	}
+	if (!attempted) {
+		/* The session failed before its turn: the breaker counts that, not the e-mail. */
+		v->next = TW_NOTIFY_RETRY;
+		v->retry_ms = TW_NOTIFY_BACKOFF_FIRST_MS;
+		return;
+	}
+	if (++t->attempts >= TW_NOTIFY_ATTEMPTS_MAX) {
+		dead(v, "gave up, attempted", t->attempts, text);
+		return;
+	}
+	v->next = TW_NOTIFY_RETRY;
+	v->retry_ms = tw_notify_backoff_ms(t->attempts, TW_NOTIFY_BACKOFF_FIRST_MS,
+					   TW_NOTIFY_BACKOFF_MAX_MS);
+}
+
+char *tw_notify_ambiguous_line(char *buf, size_t len, const char *id, const char *window)
+{
+	snprintf(buf, len, "ambiguous delivery id=%s window=%s: sent again with the same Message-ID",
+		 id, window);
+	return buf;
+}

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: MIT */
+/* batch.h - the notifier's decisions on one batch, pure (no Kafka, no database, no socket).
+ *
+ * agent/roles/notifier.c drives a batch of to-notifier messages through IsSent,
+ * one SMTP session, and the ledger; every choice it makes on the way is here,
+ * on plain values, so unit tests (tests/unit/test_notify.c) drive them alone:
+ *
+ *   tw_notify_dedupe()   the same notification id twice in one batch: only the
+ *                        first is sent, the others are done with it;
+ *   tw_notify_after()    what follows an SMTP outcome: record it sent, retry
+ *                        (after how long, keeping or forgetting the 'sending'
+ *                        row), or give it up as a dead letter -- every path is
+ *                        bounded, so one message never holds the partition;
+ *   tw_notify_backoff_ms() the growing wait between attempts, and between
+ *                        tries of a database that is down;
+ *   tw_notify_ambiguous_line() the one log line that names an e-mail which may
+ *                        reach its recipient twice (docs/notifications.md).
+ */
+#ifndef TW_NOTIFY_BATCH_H
+#define TW_NOTIFY_BATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TW_NOTIFY_ATTEMPTS_MAX 5    /* SMTP attempts of one e-mail before it is a dead letter */
+#define TW_NOTIFY_UNRECORDED_MAX 3  /* ledger refusals (not outages) before it is a dead letter */
+#define TW_NOTIFY_BACKOFF_FIRST_MS 1000
+#define TW_NOTIFY_BACKOFF_MAX_MS 30000
+#define TW_NOTIFY_REASON_MAX 264
+
+/** Why the caller held back an end of data (its ledger record did not commit). */
+enum tw_notify_unrecorded {
+	TW_NOTIFY_REC_OK = 0,   /**< recorded: the end of data was released */
+	TW_NOTIFY_REC_OUTAGE,   /**< the database is unreachable or timed out: wait, count nothing */
+	TW_NOTIFY_REC_REFUSED,  /**< the ledger refused the row (validation, SQL error): counted */
+};
+
+enum tw_notify_next {
+	TW_NOTIFY_RECORD = 1, /**< sent: write RecordSent */
+	TW_NOTIFY_RETRY,      /**< send again after retry_ms */
+	TW_NOTIFY_DEAD,       /**< give up: write a dead letter */
+};
+
+/** An item's counters across attempts (the caller keeps one per message). */
+struct tw_notify_tries {
+	int attempts;   /**< SMTP transactions begun that did not end in a 250 */
+	int refused;    /**< ledger refusals (TW_NOTIFY_REC_REFUSED) */
+	int ambiguous;  /**< ends of data that left without an answer */
+};
+
+struct tw_notify_verdict {
+	int next;          /**< enum tw_notify_next */
+	int forget;        /**< the 'sending' row must be deleted first (the server did not take it) */
+	int ambiguous;     /**< the e-mail may have been delivered: keep the row, log the line */
+	int db_wait;       /**< the database is down: hold sessions back (tw_notify_backoff_ms) */
+	int64_t retry_ms;  /**< TW_NOTIFY_RETRY: wait this long */
+	char reason[TW_NOTIFY_REASON_MAX]; /**< TW_NOTIFY_DEAD: why, for the dead letter */
+};
+
+/**
+ * Mark repeated ids: dup[i] = the index of the first earlier entry with the same
+ * id, or -1. @return how many are repeats. O(n^2) on a batch of at most a few dozen.
+ */
+size_t tw_notify_dedupe(const char *const *ids, size_t n, int *dup);
+
+/** min(first * 2^(k-1), max) for k >= 1; @p first for k <= 1. */
+int64_t tw_notify_backoff_ms(int k, int64_t first, int64_t max);
+
+/**
+ * What follows the SMTP outcome @p outcome (enum tw_smtp_outcome; not TW_SMTP_PENDING)
+ * of one e-mail: @p attempted (its MAIL FROM was sent), @p rec (why its end of data was
+ * held back, TW_NOTIFY_REC_OK when it was not), @p marked (its 'sending' row was written or
+ * is being written), @p text (the deciding reply or error). Updates @p t.
+ */
+void tw_notify_after(int outcome, int attempted, int rec, int marked, const char *text,
+		     struct tw_notify_tries *t, struct tw_notify_verdict *v);
+
+/**
+ * The log line of an e-mail that may arrive twice (same Message-ID), exactly:
+ *   "ambiguous delivery id=<id> window=<window>: sent again with the same Message-ID"
+ * @p window is one of "end-of-data-no-answer" (a time-out, reset or close after
+ * the end of data left), "crash" (found 'sending' after a restart, or its
+ * owner's lease expired). @return @p buf.
+ */
+char *tw_notify_ambiguous_line(char *buf, size_t len, const char *id, const char *window);
+
+#endif

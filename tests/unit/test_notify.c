@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: MIT */
+/* test_notify.c - the notifier's pure batch decisions: in-batch duplicates, bounded attempts of
+ * every kind (relay, ledger refusal, database outage), the ambiguous end of data, its log line. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "notify/batch.h"
+#include "smtp/smtp.h"
+
+/* Issue 11, item 2: the same id twice in one batch is sent once. */
+static void duplicates_in_a_batch(void **state)
+{
+	const char *ids[] = {"a", "b", "a", "c", "b", "a"};
+	int dup[6];
+
+	(void)state;
+	assert_int_equal(tw_notify_dedupe(ids, 6, dup), 3);
+	assert_int_equal(dup[0], -1);
+	assert_int_equal(dup[1], -1);
+	assert_int_equal(dup[2], 0);
+	assert_int_equal(dup[3], -1);
+	assert_int_equal(dup[4], 1);
+	assert_int_equal(dup[5], 0);
+	assert_int_equal(tw_notify_dedupe(ids, 0, dup), 0);
+}
+
+/* Issue 11, item 3: a message the ledger refuses is given up after bounded tries. */
+static void ledger_refusal_is_bounded(void **state)
+{
+	struct tw_notify_tries t = {0};
+	struct tw_notify_verdict v;
+	int i;
+
+	(void)state;
+	for (i = 1; i < TW_NOTIFY_UNRECORDED_MAX; i++) {
+		tw_notify_after(TW_SMTP_TRANSIENT, 1, TW_NOTIFY_REC_REFUSED, 0, "email: local part has '..'",
+				&t, &v);
+		assert_int_equal(v.next, TW_NOTIFY_RETRY);
+		assert_true(v.retry_ms >= TW_NOTIFY_BACKOFF_FIRST_MS);
+	}
+	tw_notify_after(TW_SMTP_TRANSIENT, 1, TW_NOTIFY_REC_REFUSED, 0, "email: local part has '..'",
+			&t, &v);
+	assert_int_equal(v.next, TW_NOTIFY_DEAD);
+	assert_non_null(strstr(v.reason, "ledger refused"));
+	assert_non_null(strstr(v.reason, "'..'"));
+	assert_int_equal(t.attempts, 0); /* not the relay's fault */
+}
+
+/* Issue 11, item 4: a database outage counts nothing against the e-mail and holds sessions. */
+static void database_outage_waits(void **state)
+{
+	struct tw_notify_tries t = {0};
+	struct tw_notify_verdict v;
+
+	(void)state;
+	for (int i = 0; i < 100; i++) {
+		tw_notify_after(TW_SMTP_TRANSIENT, 1, TW_NOTIFY_REC_OUTAGE, 1, "db down", &t, &v);
+		assert_int_equal(v.next, TW_NOTIFY_RETRY);
+		assert_true(v.db_wait);
+		assert_true(v.forget); /* a 'sending' row in flight must go before the retry */
+	}
+	assert_int_equal(t.attempts, 0);
+	assert_int_equal(t.refused, 0);
+	assert_int_equal(tw_notify_backoff_ms(1, 1000, 30000), 1000);
+	assert_int_equal(tw_notify_backoff_ms(3, 1000, 30000), 4000);
+	assert_int_equal(tw_notify_backoff_ms(40, 1000, 30000), 30000);
+}
+
+/* Issue 11, item 5: no answer after the end of data left is a crash's window: keep the row. */
+static void ambiguous_keeps_the_row(void **state)
+{
+	struct tw_notify_tries t = {0};
+	struct tw_notify_verdict v;
+	char line[200];
+
+	(void)state;
+	tw_notify_after(TW_SMTP_AMBIGUOUS, 1, TW_NOTIFY_REC_OK, 1, "no answer", &t, &v);
+	assert_int_equal(v.next, TW_NOTIFY_RETRY);
+	assert_true(v.ambiguous);
+	assert_false(v.forget);
+	assert_int_equal(t.ambiguous, 1);
+	assert_int_equal(t.attempts, 1);
+	assert_string_equal(tw_notify_ambiguous_line(line, sizeof line, "0123abc",
+						     "end-of-data-no-answer"),
+			    "ambiguous delivery id=0123abc window=end-of-data-no-answer: sent again "
+			    "with the same Message-ID");
+	for (int i = 1; i < TW_NOTIFY_ATTEMPTS_MAX; i++)
+		tw_notify_after(TW_SMTP_AMBIGUOUS, 1, TW_NOTIFY_REC_OK, 1, "no answer", &t, &v);
+	assert_int_equal(v.next, TW_NOTIFY_DEAD);
+	assert_false(v.forget);
+}
+
+static void relay_outcomes(void **state)
+{
+	struct tw_notify_tries t = {0};
+	struct tw_notify_verdict v;
+
+	(void)state;
+	tw_notify_after(TW_SMTP_SENT, 1, TW_NOTIFY_REC_OK, 1, "250 ok", &t, &v);
+	assert_int_equal(v.next, TW_NOTIFY_RECORD);
+	tw_notify_after(TW_SMTP_PERMANENT, 1, TW_NOTIFY_REC_OK, 1, "550 no such user", &t, &v);
+	assert_int_equal(v.next, TW_NOTIFY_DEAD);
+	assert_true(v.forget);
+	assert_string_equal(v.reason, "permanent: 550 no such user");
+	/* not attempted (the session failed before its turn): never counted */
+	for (int i = 0; i < 50; i++) {
+		tw_notify_after(TW_SMTP_TRANSIENT, 0, TW_NOTIFY_REC_OK, 0, "refused", &t, &v);
+		assert_int_equal(v.next, TW_NOTIFY_RETRY);
+	}
+	assert_int_equal(t.attempts, 0);
+	for (int i = 1; i < TW_NOTIFY_ATTEMPTS_MAX; i++) {
+		tw_notify_after(TW_SMTP_TRANSIENT, 1, TW_NOTIFY_REC_OK, 0, "451 later", &t, &v);
+		assert_int_equal(v.next, TW_NOTIFY_RETRY);
+	}
+	tw_notify_after(TW_SMTP_TRANSIENT, 1, TW_NOTIFY_REC_OK, 0, "451 later", &t, &v);
+	assert_int_equal(v.next, TW_NOTIFY_DEAD);
+	assert_non_null(strstr(v.reason, "451 later"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(duplicates_in_a_batch),
+		cmocka_unit_test(ledger_refusal_is_bounded),
+		cmocka_unit_test(database_outage_waits),
+		cmocka_unit_test(ambiguous_keeps_the_row),
+		cmocka_unit_test(relay_outcomes),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
