@@ -507,7 +507,11 @@ static int on_crossing(void *arg, const struct tw_crossing *c)
 	}
 	if (rc != TW_OK)
 		return -1;
-	if (a->free_head < 0) {
+	/* The page is read on the write connection, where the advances that free records
+	 * queue behind it: never pause at a page's last row (its LIMIT ends the stream), or the
+	 * stream would wait for an advance that waits for the stream. A page only starts with
+	 * room for all its rows, so the pool cannot run dry before that row. */
+	if (a->free_head < 0 && a->page_rows < a->page_limit) {
 		a->paused = 1;
 		return TW_CQRS_PAUSE;
 	}
