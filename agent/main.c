@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* main.c - the tickwatch command line: run, config check, version (and later ctl, db). */
+/* main.c - the tickwatch command line: run, config check/show/defaults/reference, version, ctl, db. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -31,6 +31,7 @@ static const char *const usage_main =
 	"  config check   validate a configuration file\n"
 	"  config show    print the effective configuration (secrets masked)\n"
 	"  config defaults  print a complete configuration file with every default\n"
+	"  config reference  print every key as a Markdown table (README's reference)\n"
 	"  version        print the versions of tickwatch and its libraries\n"
 #ifdef TW_HAVE_CTL
 	"  ctl            manage users and query quotes through a running agent's RPC\n"
@@ -58,8 +59,10 @@ static const char *const usage_config =
 	"       tickwatch config defaults\n"
 	"       tickwatch config reference\n"
 	"\n"
-	"check: parse FILE and the TICKWATCH_* environment, apply every rule, print 'FILE: ok'\n"
-	"       or one line naming the file, line, key and what is allowed. Exit 0 or 1.\n"
+	"check: parse FILE and the TICKWATCH_* environment, apply every rule and every check\n"
+	"       'run' makes before it connects (librdkafka properties, the replay: file, CA\n"
+	"       files), print 'FILE: ok' or one line naming the file, line or key and what is\n"
+	"       allowed. Exit 0 or 1.\n"
 	"show:  the effective value of every key and where it came from.\n"
 	"defaults: a complete, commented configuration file of the built-in defaults.\n"
 	"reference: every key as a Markdown table (the README's configuration reference).\n";
@@ -114,6 +117,8 @@ static int cmd_run(int argc, char **argv)
 						   optarg);
 			break;
 		case 'r':
+			if (strspn(optarg, ", \t") == strlen(optarg))
+				return usage_error(usage_run, "--roles: names no role:", optarg);
 			o.roles = optarg;
 			break;
 		case 'h':
@@ -142,12 +147,14 @@ static void print_config(const struct tw_config *c, const struct tw_cfg_origin *
 			printf("    ; %s:%d\n", origins[i].file, origins[i].line);
 		else if (origins[i].line < 0)
 			printf("    ; %s\n", origins[i].file);
+		else if (strcmp(k[i].section, "db") == 0 && strcmp(k[i].key, "read_url") == 0)
+			printf("    ; default: same as db.write_url\n");
 		else
 			printf("    ; default\n");
 	}
 	for (size_t i = 0; i < c->kafka.nextra; i++)
 		printf("kafka.%s = %s    ; librdkafka property\n", c->kafka.extra[i].key,
-		       strstr(c->kafka.extra[i].key, "password") ? "***" : c->kafka.extra[i].value);
+		       tw_config_kafka_secret(c->kafka.extra[i].key) ? "***" : c->kafka.extra[i].value);
 }
 
 static int cmd_config(int argc, char **argv)
@@ -166,6 +173,10 @@ static int cmd_config(int argc, char **argv)
 			return usage_error(usage_config, "config check takes exactly one FILE", NULL);
 		if (tw_config_load(&cfg, origins, argv[2], environ, err, sizeof err) != TW_OK) {
 			fprintf(stderr, "tickwatch: %s\n", err);
+			return EXIT_FAIL;
+		}
+		if (tw_agent_check(&cfg, err, sizeof err) != TW_OK) {
+			fprintf(stderr, "tickwatch: %s: %s\n", argv[2], err);
 			return EXIT_FAIL;
 		}
 		printf("%s: ok\n", argv[2]);

@@ -1,30 +1,47 @@
 /* SPDX-License-Identifier: MIT */
-/* root.c - the composition root: boots config, budget, arena, console, TLS heap and roles; runs; stops. */
+/* root.c - the composition root: checks and boots config, budget, arena, console, TLS heap and
+ * roles; runs; stops; the console's built-in commands. */
 #include "root.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/log.h"
+#include "core/outage.h"
+#include "core/resolve.h"
 #include "core/signals.h"
 #ifdef TW_HAVE_TLS
 #include "tls/tls.h"
 #endif
+#ifdef TW_HAVE_KAFKA
+#include "kafka/kafka.h"
+#endif
+#ifdef TW_HAVE_QUOTES
+#include "quotes/quotes.h"
+#endif
 
 extern char **environ;
+
+#define RESOLVER_CACHE_ENTRIES 16
+
+static struct tw_resolver resolver; /* the agent's one resolver (core/resolve.h) */
 
 static const char *const help_text =
 	"commands:\n"
 	"  help                  this list\n"
 	"  status                uptime, roles, memory budget and use\n"
 	"  config show           every key, its value (secrets masked) and where it came from\n"
-	"  config set KEY VALUE  change a key (section.key); most apply at the next start\n"
-	"  config save           write the configuration back to its file\n"
+	"  config set KEY VALUE  change a key (section.key, or kafka.<librdkafka property>);\n"
+	"                        most apply at the next start; VALUE \"\" sets it empty\n"
+	"  config save           write the keys set here into the configuration file\n"
 	"  log [N]               the last N log lines (default 20)\n"
-	"  quit                  stop the agent cleanly\n";
+	"  quit                  stop the agent cleanly (also: exit)\n"
+	"  {JSON-RPC request}    a line starting with '{' is a JSON-RPC call (rpc role)\n";
 
 static int role_wanted(const char *list, const char *name)
 {
@@ -74,6 +91,41 @@ static int select_roles(struct tw_agent *ag, const char *list, char *err, size_t
 	return TW_OK;
 }
 
+/* The memory budget, one line at a time to @p fn: never cut, however many carves. */
+static void budget_each(const struct tw_arena *a, void (*fn)(const char *line, void *arg),
+			void *arg)
+{
+	char line[160];
+	size_t shown = a->ncarves < TW_ARENA_MAX_CARVES ? a->ncarves : TW_ARENA_MAX_CARVES;
+
+	snprintf(line, sizeof line, "memory budget: %zu KiB arena, %zu KiB used, %zu KiB free",
+		 a->size / 1024, (a->used + 1023) / 1024, (a->size - a->used) / 1024);
+	fn(line, arg);
+	for (size_t i = 0; i < shown; i++) {
+		snprintf(line, sizeof line, "  %-24.40s %8zu bytes  [limits] %.40s",
+			 a->carves[i].what, a->carves[i].bytes,
+			 a->carves[i].limit_key ? a->carves[i].limit_key : "-");
+		fn(line, arg);
+	}
+	if (a->ncarves > shown) {
+		snprintf(line, sizeof line, "  (%zu more carves, not itemised)", a->ncarves - shown);
+		fn(line, arg);
+	}
+}
+
+static void budget_to_console(const char *line, void *arg)
+{
+	struct tw_agent *ag = arg;
+
+	tw_console_printf(&ag->console, "%s\n", line);
+}
+
+static void budget_to_log(const char *line, void *arg)
+{
+	(void)arg;
+	tw_log(TW_LOG_INFO, "agent", "%s", line);
+}
+
 static void cmd_status(struct tw_agent *ag)
 {
 	char buf[2048];
@@ -89,15 +141,24 @@ static void cmd_status(struct tw_agent *ag)
 		buf[0] = '\0';
 		if (ag->roles[i]->status)
 			ag->roles[i]->status(ag, ag->role_state[i], buf, sizeof buf);
-		tw_console_printf(&ag->console, "role %-10s %s\n", ag->roles[i]->name, buf);
+		/* written, not formatted: a status line longer than printf's buffer stays whole */
+		tw_console_printf(&ag->console, "role %-10s ", ag->roles[i]->name);
+		tw_console_write(&ag->console, buf, strnlen(buf, sizeof buf));
+		tw_console_write(&ag->console, "\n", 1);
 	}
-	tw_arena_report(&ag->arena, buf, sizeof buf);
-	tw_console_write(&ag->console, buf, strlen(buf));
+	budget_each(&ag->arena, budget_to_console, ag);
 	tw_console_printf(&ag->console, "loop: %llu turns; console: %llu lines in, %llu bytes "
 					"dropped\n",
 			  (unsigned long long)ag->loop.turns,
 			  (unsigned long long)ag->console.lines_in,
 			  (unsigned long long)ag->console.dropped_bytes);
+	tw_console_printf(&ag->console, "log: %llu lines dropped, %llu repeats folded; resolver: "
+					"%llu look-ups, %llu cache hits, %llu time-outs\n",
+			  tw_log_dropped(), tw_log_folded(),
+			  (unsigned long long)resolver.lookups, (unsigned long long)resolver.hits,
+			  (unsigned long long)resolver.timeouts);
+	tw_outage_report(buf, sizeof buf);
+	tw_console_write(&ag->console, buf, strlen(buf));
 }
 
 static void cmd_config_show(struct tw_agent *ag)
@@ -113,38 +174,158 @@ static void cmd_config_show(struct tw_agent *ag)
 			snprintf(from, sizeof from, "%s:%d", o->file, o->line);
 		else if (o->line < 0)
 			snprintf(from, sizeof from, "%s", o->file);
+		else if (strcmp(k[i].section, "db") == 0 && strcmp(k[i].key, "read_url") == 0)
+			snprintf(from, sizeof from, "default: same as db.write_url");
 		else
 			snprintf(from, sizeof from, "default");
 		tw_console_printf(&ag->console, "%s.%s = %s    ; %s\n", k[i].section, k[i].key,
 				  tw_config_format(&ag->cfg, &k[i], val, sizeof val, 0), from);
 	}
-	for (size_t i = 0; i < ag->cfg.kafka.nextra; i++)
-		tw_console_printf(&ag->console, "kafka.%s = %s    ; librdkafka property\n",
-				  ag->cfg.kafka.extra[i].key,
-				  strstr(ag->cfg.kafka.extra[i].key, "password") ||
-						  strstr(ag->cfg.kafka.extra[i].key, "secret")
-					  ? "***"
-					  : ag->cfg.kafka.extra[i].value);
+	for (size_t i = 0; i < ag->cfg.kafka.nextra; i++) {
+		const char *key = ag->cfg.kafka.extra[i].key;
+		int line = ag->cfg.kafka.extra[i].line;
+
+		if (line > 0)
+			snprintf(from, sizeof from, "librdkafka property, %.100s:%d",
+				 ag->config_path ? ag->config_path : "file", line);
+		else
+			snprintf(from, sizeof from, "librdkafka property, console");
+		tw_console_printf(&ag->console, "kafka.%s = %s    ; %s\n", key,
+				  tw_config_kafka_secret(key) ? "***" : ag->cfg.kafka.extra[i].value,
+				  from);
+	}
 }
 
-static void cmd_config_set(struct tw_agent *ag, char *args)
+int tw_agent_check(const struct tw_config *c, char *err, size_t errlen)
 {
-	char err[TW_CFG_ERR_LEN];
-	char *key = strtok_r(args, " \t", &args);
-	char *value = args;
+	char why[TW_CFG_ERR_LEN];
+	FILE *f;
+
+#ifdef TW_HAVE_KAFKA
+	/* librdkafka's own rd_kafka_conf_set on every property, as each role would set it */
+	if (tw_kafka_conf_check(c, why, sizeof why) != TW_OK) {
+		snprintf(err, errlen, "%s", why);
+		return TW_ERR_ARG;
+	}
+#endif
+#ifdef TW_HAVE_QUOTES
+	/* the replay file, read and parsed as the collector will (before start-up: the
+	 * rows are heap memory here, freed at once; the collector carves its own) */
+	if (strncmp(c->quotes.source, "replay:", 7) == 0 && role_wanted(c->agent.roles, "collector")) {
+		const char *path = c->quotes.source + 7;
+		long n = tw_replay_count(path, why, sizeof why);
+		struct tw_replay r;
+		struct tw_replay_row *rows;
+		size_t *steps;
+		int rc;
+
+		if (n >= 0 && n > c->limits.replay_rows) {
+			snprintf(why, sizeof why, "%s: %ld quotes, more than [limits] replay_rows (%lld)",
+				 path, n, (long long)c->limits.replay_rows);
+			n = TW_ERR_REPLAY_SYNTAX;
+		}
+		if (n < 0) {
+			snprintf(err, errlen, "[quotes] source: %s", why);
+			return TW_ERR_ARG;
+		}
+		if (n == 0)
+			n = 1; /* the load reports the empty file */
+		rows = calloc((size_t)n, sizeof *rows);
+		steps = calloc((size_t)n + 1, sizeof *steps);
+		rc = rows && steps ? tw_replay_load(&r, path, rows, steps, (size_t)n, why, sizeof why)
+				   : TW_ERR_NOMEM;
+		free(rows);
+		free(steps);
+		if (rc != TW_OK) {
+			snprintf(err, errlen, "[quotes] source: %s",
+				 rc == TW_ERR_NOMEM ? "out of memory reading the replay file" : why);
+			return TW_ERR_ARG;
+		}
+	}
+#endif
+	/* CA files the TLS layers of the roles that will run would load: present, readable, PEM */
+	int kafka_roles = role_wanted(c->agent.roles, "admin") ||
+			  role_wanted(c->agent.roles, "collector") ||
+			  role_wanted(c->agent.roles, "alert") || role_wanted(c->agent.roles, "notifier");
+	struct {
+		const char *key, *path;
+		int used;
+	} cas[] = {
+		{"[kafka] ca_file", c->kafka.ca_file,
+		 kafka_roles &&
+			 (c->kafka.security == TW_KAFKA_SSL || c->kafka.security == TW_KAFKA_SASL_SSL)},
+		{"[smtp] ca_file", c->smtp.ca_file,
+		 role_wanted(c->agent.roles, "notifier") && c->smtp.mode != TW_SMTP_PLAIN &&
+			 c->smtp.verify},
+		{"[quotes] ca_file", c->quotes.ca_file,
+		 role_wanted(c->agent.roles, "collector") && strcmp(c->quotes.source, "yahoo") == 0 &&
+			 strncmp(c->quotes.base, "https://", 8) == 0},
+	};
+	for (size_t i = 0; i < sizeof cas / sizeof cas[0]; i++) {
+		char head[4096];
+		size_t n;
+
+		if (!cas[i].used || cas[i].path[0] == '\0')
+			continue;
+		f = fopen(cas[i].path, "r");
+		if (f == NULL) {
+			snprintf(err, errlen, "%s: cannot read %s: %s", cas[i].key, cas[i].path,
+				 strerror(errno));
+			return TW_ERR_ARG;
+		}
+		n = fread(head, 1, sizeof head - 1, f);
+		fclose(f);
+		head[n] = '\0';
+		if (strstr(head, "-----BEGIN CERTIFICATE-----") == NULL) {
+			snprintf(err, errlen, "%s: %s holds no PEM certificate", cas[i].key,
+				 cas[i].path);
+			return TW_ERR_ARG;
+		}
+	}
+	return TW_OK;
+}
+
+static void cmd_config_set(struct tw_agent *ag, const char *args)
+{
+	static struct tw_config trial; /* large: not on the stack */
+	char err[TW_CFG_ERR_LEN], key[160], value[1024];
+	size_t kl = strcspn(args, " \t"), vl;
+	const char *v = args + kl;
 	int rc;
 
-	while (value && (*value == ' ' || *value == '\t'))
-		value++;
-	if (key == NULL || value == NULL) {
-		tw_console_printf(&ag->console, "usage: config set SECTION.KEY VALUE\n");
+	while (*v == ' ' || *v == '\t')
+		v++;
+	vl = strlen(v);
+	while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
+		vl--;
+	if (kl == 0 || vl == 0) {
+		tw_console_printf(&ag->console,
+				  "usage: config set SECTION.KEY VALUE (VALUE \"\" for empty)\n");
 		return;
 	}
-	rc = tw_config_set(&ag->cfg, ag->origins, key, value, err, sizeof err);
+	if (kl >= sizeof key || vl >= sizeof value) {
+		tw_console_printf(&ag->console, "error: key or value too long\n");
+		return;
+	}
+	memcpy(key, args, kl);
+	key[kl] = '\0';
+	if (vl == 2 && v[0] == '"' && v[1] == '"')
+		vl = 0;
+	memcpy(value, v, vl);
+	value[vl] = '\0';
+	memcpy(&trial, &ag->cfg, sizeof trial);
+	rc = tw_config_set(&trial, ag->origins, key, value, err, sizeof err);
+#ifdef TW_HAVE_KAFKA
+	/* a librdkafka property: librdkafka itself says whether it takes it */
+	if (rc >= 0 && strncmp(key, "kafka.", 6) == 0 && tw_config_find(key) < 0 &&
+	    tw_kafka_conf_check(&trial, err, sizeof err) != TW_OK)
+		rc = TW_ERR_ARG;
+#endif
 	if (rc < 0) {
 		tw_console_printf(&ag->console, "error: %s\n", err);
 		return;
 	}
+	memcpy(&ag->cfg, &trial, sizeof trial);
 	if (strcmp(key, "agent.log_level") == 0)
 		tw_log_threshold = (int)ag->cfg.agent.log_level;
 	tw_log(TW_LOG_INFO, "console", "config set %s (%s)", key,
@@ -162,7 +343,7 @@ static void cmd_config_save(struct tw_agent *ag)
 				  "error: the agent was started without --config: no file to save to\n");
 		return;
 	}
-	if (tw_config_save(&ag->cfg, ag->config_path, err, sizeof err) != TW_OK) {
+	if (tw_config_save(&ag->cfg, ag->origins, ag->config_path, err, sizeof err) != TW_OK) {
 		tw_console_printf(&ag->console, "error: %s\n", err);
 		return;
 	}
@@ -190,57 +371,80 @@ static void cmd_log(struct tw_agent *ag, const char *arg)
 		tw_console_printf(&ag->console, "%s\n", tw_log_ring_line(i));
 }
 
+/* The next word of *@p p: its start, its length in *@p n; *@p p moves past the blanks after it. */
+static const char *word(const char **p, size_t *n)
+{
+	const char *w = *p;
+
+	while (*w == ' ' || *w == '\t')
+		w++;
+	*n = strcspn(w, " \t");
+	*p = w + *n;
+	while (**p == ' ' || **p == '\t')
+		(*p)++;
+	return w;
+}
+
+static int is_word(const char *w, size_t n, const char *s)
+{
+	return strlen(s) == n && strncmp(w, s, n) == 0;
+}
+
 void tw_agent_command(struct tw_agent *ag, const char *line)
 {
-	char buf[1024], *cmd, *rest;
+	const char *rest = line, *cmd, *sub;
+	size_t n, sn;
 
 	if (line[0] == '{') {
 		if (ag->json_fn)
 			ag->json_fn(ag, line, ag->json_arg);
 		else
-			tw_console_printf(&ag->console, "error: JSON-RPC needs the rpc role\n");
+			tw_console_printf(&ag->console, "error: JSON-RPC needs the rpc role, which is "
+							"not running here\n");
 		return;
 	}
-	snprintf(buf, sizeof buf, "%s", line);
-	rest = buf;
-	cmd = strtok_r(rest, " \t", &rest);
-	if (cmd == NULL)
+	/* parsed in place: a line of any length up to [limits] console_line is taken whole */
+	cmd = word(&rest, &n);
+	if (n == 0)
 		return;
-	while (*rest == ' ' || *rest == '\t')
-		rest++;
 	for (size_t i = 0; i < ag->ncommands; i++) {
-		if (strcmp(cmd, ag->commands[i].name) == 0) {
+		if (is_word(cmd, n, ag->commands[i].name)) {
 			ag->commands[i].fn(ag, rest, ag->commands[i].arg);
 			return;
 		}
 	}
-	if (strcmp(cmd, "help") == 0) {
+	if (is_word(cmd, n, "help")) {
 		tw_console_write(&ag->console, help_text, strlen(help_text));
 		for (size_t i = 0; i < ag->ncommands; i++)
 			tw_console_printf(&ag->console, "  %-21s %s\n", ag->commands[i].name,
 					  ag->commands[i].help);
-	} else if (strcmp(cmd, "status") == 0) {
+	} else if (is_word(cmd, n, "status")) {
 		cmd_status(ag);
-	} else if (strcmp(cmd, "config") == 0) {
-		char *sub = strtok_r(rest, " \t", &rest);
-
-		if (sub && strcmp(sub, "show") == 0)
+	} else if (is_word(cmd, n, "config")) {
+		sub = word(&rest, &sn);
+		if (is_word(sub, sn, "show") && *rest == '\0')
 			cmd_config_show(ag);
-		else if (sub && strcmp(sub, "set") == 0)
+		else if (is_word(sub, sn, "set"))
 			cmd_config_set(ag, rest);
-		else if (sub && strcmp(sub, "save") == 0)
+		else if (is_word(sub, sn, "save") && *rest == '\0')
 			cmd_config_save(ag);
 		else
 			tw_console_printf(&ag->console, "usage: config show | config set KEY VALUE | "
 							"config save\n");
-	} else if (strcmp(cmd, "log") == 0) {
+	} else if (is_word(cmd, n, "log")) {
 		cmd_log(ag, rest);
-	} else if (strcmp(cmd, "quit") == 0 || strcmp(cmd, "exit") == 0) {
+	} else if (is_word(cmd, n, "quit") || is_word(cmd, n, "exit")) {
 		tw_console_printf(&ag->console, "bye\n");
 		ag->quit = 1;
 		tw_loop_stop(&ag->loop);
+	} else if (is_word(cmd, n, "kafka")) {
+		/* the admin role adds it; say why it is missing rather than "unknown" */
+		tw_console_printf(&ag->console, "error: the admin role is not running here: 'kafka' "
+						"needs it (roles: %s)\n",
+				  ag->cfg.agent.roles);
 	} else {
-		tw_console_printf(&ag->console, "error: unknown command '%s' (try help)\n", cmd);
+		tw_console_printf(&ag->console, "error: unknown command '%.*s' (try help)\n",
+				  (int)(n > 64 ? 64 : n), cmd);
 	}
 }
 
@@ -284,7 +488,6 @@ static int64_t role_timer(struct tw_loop *l, void *arg)
 
 static int boot(struct tw_agent *ag, const struct tw_run_opts *opts, char *err, size_t errlen)
 {
-	char report[2048];
 	const struct tw_config *c = &ag->cfg;
 	const char *dev = opts->console ? opts->console : c->agent.console;
 	size_t ring_bytes = (size_t)(c->limits.log_lines * c->limits.log_line_len);
@@ -303,6 +506,17 @@ static int boot(struct tw_agent *ag, const struct tw_run_opts *opts, char *err, 
 		return TW_ERR_NOMEM;
 	}
 	tw_log_ring_init(ring, (size_t)c->limits.log_lines, (size_t)c->limits.log_line_len);
+	/* From here log lines reach stderr through a ring the loop drains: never blocking. */
+	ring = tw_arena_carve(&ag->arena, TW_LOG_OUT_BYTES, "log output", "arena_kb");
+	if (ring == NULL || tw_log_attach(&ag->loop, ring, TW_LOG_OUT_BYTES) != TW_OK) {
+		snprintf(err, errlen, "%s", ring ? "log output: no free timer" : ag->arena.err);
+		return TW_ERR_NOMEM;
+	}
+	rc = tw_resolver_init(&resolver, &ag->loop, &ag->arena, NULL, RESOLVER_CACHE_ENTRIES, err,
+			      errlen);
+	if (rc != TW_OK)
+		return rc;
+	tw_resolver_set_default(&resolver);
 	rc = tw_signals_install();
 	if (rc != TW_OK) {
 		snprintf(err, errlen, "cannot install signal handlers");
@@ -312,7 +526,7 @@ static int boot(struct tw_agent *ag, const struct tw_run_opts *opts, char *err, 
 		rc = tw_console_init(&ag->console, &ag->arena, &ag->loop, dev,
 				     opts->baud ? (unsigned)opts->baud
 						: (unsigned)c->agent.console_baud,
-				     (size_t)c->limits.console_line,
+				     (size_t)c->limits.console_line + 1 /* and its NUL */,
 				     (size_t)c->limits.console_out_kb * 1024, on_console_line, ag,
 				     err, errlen);
 		if (rc != TW_OK)
@@ -343,9 +557,7 @@ static int boot(struct tw_agent *ag, const struct tw_run_opts *opts, char *err, 
 		}
 	}
 	tw_arena_seal(&ag->arena);
-	tw_arena_report(&ag->arena, report, sizeof report);
-	for (char *line = strtok(report, "\n"); line; line = strtok(NULL, "\n"))
-		tw_log(TW_LOG_INFO, "agent", "%s", line);
+	budget_each(&ag->arena, budget_to_log, NULL);
 	return TW_OK;
 }
 
@@ -383,6 +595,9 @@ static void shutdown_agent(struct tw_agent *ag)
 		ag->roles[i]->stop(ag, ag->role_state[i]);
 	if (ag->console_on)
 		tw_console_close(&ag->console);
+	tw_resolver_stop(&resolver);
+	tw_log_detach(1000);
+	tw_outage_reset();
 	tw_log_ring_reset();
 	tw_arena_free(&ag->arena);
 }
@@ -403,11 +618,22 @@ int tw_agent_run(const struct tw_run_opts *opts)
 	}
 	tw_log_threshold = (int)ag.cfg.agent.log_level;
 	if (opts->roles) {
+		int idx = tw_config_find("agent.roles");
+
 		if (tw_config_set(&ag.cfg, ag.origins, "agent.roles", opts->roles, err, sizeof err) <
 		    0) {
 			fprintf(stderr, "tickwatch: --roles: %s\n", err);
 			return 2;
 		}
+		/* from the command line, not the console: "config save" leaves it out */
+		snprintf(ag.origins[idx].file, sizeof ag.origins[idx].file, "--roles");
+		ag.origins[idx].line = -3;
+	}
+	rc = tw_agent_check(&ag.cfg, err, sizeof err);
+	if (rc != TW_OK) {
+		fprintf(stderr, "tickwatch: %s%s%s\n", opts->config_path ? opts->config_path : "",
+			opts->config_path ? ": " : "", err);
+		return 1;
 	}
 	if (select_roles(&ag, ag.cfg.agent.roles, err, sizeof err) != TW_OK) {
 		fprintf(stderr, "tickwatch: %s\n", err);

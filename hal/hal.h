@@ -77,28 +77,92 @@ int tw_hal_signals_install(const int *signos, size_t n, void (*handler)(int));
 
 /* ---- TCP ---- */
 
+/* ---- names and addresses ---- */
+
+#define TW_HAL_ADDRS_MAX 8     /**< addresses kept per name (in getaddrinfo's order) */
+#define TW_HAL_HOST_MAX 256    /**< longest host name + 1 */
+#define TW_HAL_RESOLVE_SLOTS 16 /**< look-ups queued or running at once */
+#define TW_HAL_ADDR_TEXT 48    /**< "[v6]" or v4 text + NUL */
+
+enum { TW_HAL_INET = 4, TW_HAL_INET6 = 6 };
+
+/** One IPv4 or IPv6 address, without a port. */
+struct tw_hal_addr {
+	int family; /**< TW_HAL_INET or TW_HAL_INET6 */
+	unsigned char bytes[16];
+};
+
+/** A finished look-up, taken with tw_hal_resolve_take(). */
+struct tw_hal_resolved {
+	long ticket; /**< as returned by tw_hal_resolve_submit() */
+	int rc;      /**< 0 or TW_ERR_RESOLVE */
+	size_t n;    /**< addresses in @c addrs (> 0 when rc is 0) */
+	struct tw_hal_addr addrs[TW_HAL_ADDRS_MAX];
+	char err[320];
+};
+
 /**
- * Start a non-blocking TCP connect to @p host : @p port (name or literal).
+ * Start the resolver: one worker thread, started once per process (later
+ * calls return the same fd), that runs the system's blocking look-up
+ * (getaddrinfo: /etc/hosts, DNS per resolv.conf) off the loop. The thread
+ * blocks every signal, so signals still land only in tw_hal_wait().
+ * @return an fd that turns readable when a look-up has finished (watch it for
+ *         TW_HAL_READ and call tw_hal_resolve_take()), or an error with text.
+ */
+int tw_hal_resolver_start(char *err, size_t errlen);
+
+/**
+ * Queue a look-up of @p host (a name; literals are parsed with
+ * tw_hal_addr_parse() and never queued). Never blocks.
+ * @return a ticket (> 0), TW_ERR_NOMEM when TW_HAL_RESOLVE_SLOTS look-ups are
+ *         queued, running or not yet taken, TW_ERR_ARG for a name too long.
+ */
+long tw_hal_resolve_submit(const char *host);
+
+/**
+ * Take one finished look-up into @p out. Never blocks.
+ * @return 0, or TW_ERR_WOULD_BLOCK when none has finished (the wake-up fd is
+ *         then quiet until the next one finishes).
+ */
+int tw_hal_resolve_take(struct tw_hal_resolved *out);
+
+/** Parse an IPv4 or IPv6 literal (no brackets). @return 0 or TW_ERR_RESOLVE. */
+int tw_hal_addr_parse(const char *literal, struct tw_hal_addr *out);
+
+/** "192.0.2.1" or "2001:db8::1" into @p buf. */
+void tw_hal_addr_format(const struct tw_hal_addr *a, char *buf, size_t len);
+
+/* ---- TCP ---- */
+
+/**
+ * Start a non-blocking TCP connect to @p addr : @p port. Never blocks (no name
+ * resolution here: the loop resolves through core/resolve.h).
  * @param fd_out receives the socket, also when the connect is in progress.
  * @return 0 when connected at once, TW_ERR_WOULD_BLOCK when in progress (wait
  *         for TW_HAL_WRITE, then call tw_hal_tcp_connect_finish()), or an
- *         error with text in @p err.
+ *         error with text in @p err (no socket left open).
  */
-int tw_hal_tcp_connect_start(const char *host, uint16_t port, int *fd_out, char *err,
-			     size_t errlen);
+int tw_hal_tcp_connect_addr(const struct tw_hal_addr *addr, uint16_t port, int *fd_out,
+			    char *err, size_t errlen);
 
-/** @return 0 when the connect begun by tw_hal_tcp_connect_start() succeeded, or an error. */
+/** @return 0 when the connect begun by tw_hal_tcp_connect_addr() succeeded, or an error. */
 int tw_hal_tcp_connect_finish(int fd, char *err, size_t errlen);
 
 /**
- * Connect with a bound: start, wait for writability at most @p timeout_ms,
- * finish. Used by short-lived clients (tickwatch ctl), never by the loop.
+ * Connect with a bound, BLOCKING: resolve @p host (name or literal), then try
+ * every address in turn, each with what is left of @p timeout_ms. Used by
+ * short-lived clients (tickwatch ctl), never by the loop.
  * @return 0 and a connected non-blocking socket in @p fd_out, or an error.
  */
 int tw_hal_tcp_connect(const char *host, uint16_t port, int timeout_ms, int *fd_out, char *err,
 		       size_t errlen);
 
-/** Listen on @p host : @p port (port 0 picks one; see tw_hal_local_port()). */
+/**
+ * Listen on @p host : @p port (port 0 picks one; see tw_hal_local_port()).
+ * A literal is used as it is; a name is resolved here, synchronously: this is
+ * called once at start, before the loop turns, and binds the first of the
+ * name's addresses that takes the bind (every one is tried in turn).
+ */
 int tw_hal_tcp_listen(const char *host, uint16_t port, int backlog, int *fd_out, char *err,
 		      size_t errlen);
 
@@ -138,14 +202,22 @@ int tw_hal_entropy(void *buf, size_t len);
 struct tw_hal_console {
 	int in_fd;
 	int out_fd;
-	int owns_fds; /**< 1 when the HAL opened a device and must close it */
+	int owns_fds;   /**< 1 when the HAL opened a device and must close it */
 	int is_tty;
+	int poll_first; /**< fds left blocking (shared descriptions): read/write only what a
+			     zero-time poll says is ready */
 };
 
 /**
  * Open the console. @p dev NULL or "-" means standard input and output; a path
  * opens a serial device (raw mode, 8N1, @p baud set through termios).
- * Both fds are made non-blocking.
+ *
+ * No open file description the agent shares with another fd is ever made
+ * non-blocking: a terminal on standard input is reopened by name (its own
+ * description, non-blocking, also used for output when standard output is
+ * the same terminal), so stderr, which shares the shell's description of the
+ * terminal, stays as it was; a pipe or file on standard input is left as it is
+ * and read only after a zero-time poll says it is ready.
  * @return 0 or an error (unsupported baud rate, cannot open) with text.
  */
 int tw_hal_console_open(const char *dev, unsigned baud, struct tw_hal_console *con, char *err,
@@ -154,10 +226,29 @@ int tw_hal_console_open(const char *dev, unsigned baud, struct tw_hal_console *c
 /** Restore and close what tw_hal_console_open() opened. Safe twice. */
 void tw_hal_console_close(struct tw_hal_console *con);
 
-/** Read from the console, same returns as tw_hal_recv(). */
+/**
+ * Read from the console, same returns as tw_hal_recv(). A terminal has no end
+ * of input short of a hang-up: with VMIN=0 a tty read of 0 bytes means "no
+ * data" (TW_ERR_WOULD_BLOCK); TW_ERR_CLOSED is returned on a hang-up (POLLHUP,
+ * EIO) or, for a pipe or file, at its end.
+ */
 long tw_hal_console_read(const struct tw_hal_console *con, void *buf, size_t len);
 
-/** Write to the console, same returns as tw_hal_send(). */
+/** Write to the console, same returns as tw_hal_send(). Never blocks. */
 long tw_hal_console_write(const struct tw_hal_console *con, const void *buf, size_t len);
+
+/* ---- the log's output ---- */
+
+/**
+ * Write at most @p len bytes of log text to standard error without blocking:
+ * standard error is never made non-blocking (its description is usually the
+ * shell's, shared with other processes); a zero-time poll decides, and at most
+ * a pipe's atomic unit is written per call.
+ * @return bytes written (> 0), TW_ERR_WOULD_BLOCK, or TW_ERR_IO (stderr gone).
+ */
+long tw_hal_log_write(const void *buf, size_t len);
+
+/** @return the fd to watch for writability while log text waits (standard error). */
+int tw_hal_log_fd(void);
 
 #endif /* TW_HAL_H */

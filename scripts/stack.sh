@@ -3,11 +3,12 @@
 # stack.sh - the real local stack for tickwatch's integration tests, benchmarks and demo:
 #   a 3-node Apache Kafka 4 cluster (KRaft, combined broker+controller), PostgreSQL,
 #   an SMTP server with STARTTLS/implicit TLS/AUTH (aiosmtpd), Postfix's smtp-sink and an
-#   HTTPS quote server in Yahoo Finance chart format. Everything on 127.0.0.1, all state in
+#   HTTPS quote server in Yahoo Finance chart format, and Toxiproxy in front of Kafka,
+#   PostgreSQL and SMTP (for the chaos suite). Everything on 127.0.0.1, all state in
 #   one folder ($TW_STACK_DIR, default <repo>/.stack), every process tracked by pid.
 #   This file only dispatches; the parts are in scripts/stack/: common.sh (settings, saved
 #   config, processes by pid, locking), tls.sh (the test CA), one file per component (kafka.sh,
-#   pg.sh, smtp.sh, sink.sh, quotes.sh, each with its own commands) and lifecycle.sh (up, down,
+#   pg.sh, smtp.sh, sink.sh, quotes.sh, toxiproxy.sh, each with its own commands) and lifecycle.sh (up, down,
 #   env, status, logs).
 #
 # usage: scripts/stack.sh COMMAND [ARGS]      (see `scripts/stack.sh help`, docs/stack.md)
@@ -15,7 +16,7 @@ set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 NODES=(1 2 3)
-COMPONENTS=(kafka pg smtp quotes sink)   # start order: Kafka's JVMs take longest
+COMPONENTS=(kafka pg smtp quotes sink toxiproxy)   # start order: Kafka's JVMs take longest
 
 # One file per component, then the commands that span them all.
 # shellcheck source=scripts/stack/common.sh
@@ -32,6 +33,8 @@ COMPONENTS=(kafka pg smtp quotes sink)   # start order: Kafka's JVMs take longes
 . "$REPO/scripts/stack/sink.sh"
 # shellcheck source=scripts/stack/quotes.sh
 . "$REPO/scripts/stack/quotes.sh"
+# shellcheck source=scripts/stack/toxiproxy.sh
+. "$REPO/scripts/stack/toxiproxy.sh"
 # shellcheck source=scripts/stack/lifecycle.sh
 . "$REPO/scripts/stack/lifecycle.sh"
 
@@ -75,7 +78,7 @@ main() {
         quotes-scenario) cmd_quotes_scenario "$@" ;;
         quotes-reset) cmd_quotes_reset "$@" ;;
         help|-h|--help) usage ;;
-        *) usage >&2; exit 2 ;;
+        *) echo "stack.sh: unknown command '$cmd'" >&2; usage >&2; exit 2 ;;
     esac
 }
 main "$@"

@@ -2,17 +2,22 @@
 # SPDX-License-Identifier: MIT
 # test.sh - the one test command (README, .ci/run): installs what is missing, builds the static
 # binary and the sanitizer build, runs unit tests (plain and under ASan+UBSan), the binary's
-# smoke test, the linters, then brings the real local stack up and runs the stack, integration
-# and end-to-end suites against it, and the ARM boards' cross builds (static, under qemu, end to
-# end against the same stack). Prints one closing line "test: N passed, N failed".
+# smoke test, the linters and a short pass of the fuzz targets (tests/fuzz), then brings the real
+# local stack up and runs the stack, integration and end-to-end suites against it, the ARM
+# boards' cross builds (static, under qemu, end to end against the same stack) and their
+# bootable images under qemu-system (tests/device). Prints one closing line
+# "test: N passed, N failed".
 #
-# usage: scripts/test.sh [--no-stack]   (--no-stack: stop after unit, smoke and lint)
+# usage: scripts/test.sh [--no-stack | --chaos]
+#   --no-stack: stop after unit, smoke, lint and fuzz
+#   --chaos:    also run the chaos suite (tests/chaos, docs/chaos.md: 3 minutes, seed 1) last
 set -uo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo" || exit 1
-with_stack=1
+with_stack=1 with_chaos=0
 [ "${1:-}" = "--no-stack" ] && with_stack=0
+[ "${1:-}" = "--chaos" ] && with_chaos=1
 log_dir=$repo/build/test-logs
 mkdir -p "$log_dir"
 
@@ -41,6 +46,7 @@ suite "unit tests (host)" ctest --preset host -L unit
 suite "unit tests under ASan + UBSan" ctest --preset asan -L unit
 suite "smoke: the real binary" ctest --preset host -L smoke
 suite "lint: cppcheck + clang-tidy" scripts/lint.sh
+suite "fuzz: every parser, 10 s per target (tests/fuzz/run.sh)" tests/fuzz/run.sh --seconds 10
 
 if [ "$with_stack" = 1 ]; then
 	trap 'step "stack down"; scripts/stack.sh down' EXIT
@@ -50,6 +56,12 @@ if [ "$with_stack" = 1 ]; then
 	suite "integration (real stack)" ctest --preset host -L integration
 	suite "end-to-end (real stack)" ctest --preset host -L e2e
 	suite "cross: ARM boards (cross.sh, static, qemu, end to end)" tests/cross/run.sh
+	suite "device: ARM images booted under qemu-system, serial console, attach as in production" tests/device/run.sh
+	# Last: it kills brokers and restarts PostgreSQL (everything is healed when it ends).
+	if [ "$with_chaos" = 1 ]; then
+		suite "chaos: 2 agents, seeded faults, oracle vs mail folder (3 min, seed 1)" \
+			tests/chaos/run.sh --minutes 3 --seed 1
+	fi
 fi
 
 suite_summary

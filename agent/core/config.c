@@ -13,7 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 
 #include "hal.h"
 #include "log.h"
@@ -37,7 +40,8 @@ static const char *const smtp_modes[] = {"starttls", "tls", "plain", NULL};
  * README reference all come from here. Keep it in section order. */
 static const struct tw_cfg_key keys[] = {
 	{"agent", "name", STR(agent, name), "tickwatch", 0, 0, NULL, 0,
-	 "name of this agent in logs, Kafka client ids and the SMTP EHLO"},
+	 "name of this agent in logs, Kafka client ids and the SMTP EHLO: a host name (letters, "
+	 "digits, '-', '.') or an address literal such as [192.0.2.1]"},
 	{"agent", "log_level", NUM(TW_CFG_ENUM, agent, log_level), "info", 0, 0, levels, TW_CFG_LIVE,
 	 "least severe level logged: error, warn, info or debug"},
 	{"agent", "board", STR(agent, board), "host", 0, 0, NULL, 0,
@@ -46,8 +50,8 @@ static const struct tw_cfg_key keys[] = {
 	 "roles to run: a comma list of" TW_ROLE_NAMES " or \"all\""},
 	{"agent", "console", STR(agent, console), "-", 0, 0, NULL, 0,
 	 "console device: \"-\" for stdin/stdout, \"none\", or a serial device such as /dev/ttyS0"},
-	{"agent", "console_baud", NUM(TW_CFG_INT, agent, console_baud), "115200", 9600, 921600, NULL, 0,
-	 "baud rate of a serial console"},
+	{"agent", "console_baud", NUM(TW_CFG_INT, agent, console_baud), "115200", 9600, 921600, NULL,
+	 TW_CFG_BAUD, "baud rate of a serial console"},
 	{"agent", "stop_timeout", NUM(TW_CFG_DURATION, agent, stop_timeout_ms), "10s", 0, 5 * MS_MIN,
 	 NULL, 0, "on SIGTERM or quit, how long in-flight work may take to finish"},
 	{"agent", "state_dir", STR(agent, state_dir), "", 0, 0, NULL, 0,
@@ -198,6 +202,65 @@ static const struct tw_cfg_key keys[] = {
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])
+_Static_assert(NKEYS <= TW_CFG_MAX_KEYS, "raise TW_CFG_MAX_KEYS");
+
+/* The rates hal/posix/console.c maps to termios speeds: the only ones a tty takes. */
+static const int64_t baud_rates[] = {9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600};
+#define NBAUD (sizeof baud_rates / sizeof baud_rates[0])
+
+int tw_config_baud_ok(int64_t baud)
+{
+	for (size_t i = 0; i < NBAUD; i++) {
+		if (baud_rates[i] == baud)
+			return 1;
+	}
+	return 0;
+}
+
+/* librdkafka's sensitive properties (_RK_SENSITIVE in its rdkafka_conf.c, the ones its
+ * CONFIGURATION.md lists as secrets), plus the Java client's sasl.jaas.config that
+ * people copy over. Names containing secret, key, password, token, pem or jaas are
+ * masked as well (see tw_config_kafka_secret). */
+static const char *const kafka_secrets[] = {
+	"sasl.password",
+	"sasl.oauthbearer.config",
+	"sasl.oauthbearer.client.secret",
+	"sasl.oauthbearer.assertion.private.key.passphrase",
+	"sasl.oauthbearer.assertion.private.key.pem",
+	"ssl.key.password",
+	"ssl.key.pem",
+	"ssl_key",
+	"ssl.keystore.password",
+	"sasl.jaas.config",
+	NULL,
+};
+
+static int contains_ci(const char *s, const char *needle)
+{
+	size_t n = strlen(needle);
+
+	for (; *s; s++) {
+		if (strncasecmp(s, needle, n) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+int tw_config_kafka_secret(const char *name)
+{
+	static const char *const words[] = {"secret", "key", "password", "token", "pem", "jaas",
+					    "credential", NULL};
+
+	for (size_t i = 0; kafka_secrets[i]; i++) {
+		if (strcasecmp(name, kafka_secrets[i]) == 0)
+			return 1;
+	}
+	for (size_t i = 0; words[i]; i++) {
+		if (contains_ci(name, words[i]))
+			return 1;
+	}
+	return 0;
+}
 
 const struct tw_cfg_key *tw_config_keys(size_t *n)
 {
@@ -313,6 +376,17 @@ void tw_config_allowed(const struct tw_cfg_key *k, char *out, size_t len)
 		snprintf(out, len, "text of at most %zu bytes", k->size - 1);
 		break;
 	case TW_CFG_INT:
+		if (k->flags & TW_CFG_BAUD) {
+			out[0] = '\0';
+			for (size_t i = 0; i < NBAUD && o + 1 < len; i++) {
+				int n = snprintf(out + o, len - o, "%s%lld", i ? ", " : "one of ",
+						 (long long)baud_rates[i]);
+				if (n < 0)
+					break;
+				o += (size_t)n;
+			}
+			break;
+		}
 		snprintf(out, len, "a whole number from %lld to %lld", (long long)k->min,
 			 (long long)k->max);
 		break;
@@ -321,12 +395,15 @@ void tw_config_allowed(const struct tw_cfg_key *k, char *out, size_t len)
 			 (long long)k->min, (long long)k->max);
 		break;
 	case TW_CFG_BOOL:
-		snprintf(out, len, "true or false");
+		snprintf(out, len, "true or false (also yes/no, on/off, 1/0; any case)");
 		break;
 	case TW_CFG_DURATION:
 		format_duration(k->min, a, sizeof a);
 		format_duration(k->max, b, sizeof b);
-		snprintf(out, len, "a duration from %s to %s (e.g. 500ms, 30s, 2m, 1h)", a, b);
+		snprintf(out, len,
+			 "a duration from %s to %s: a number and a unit ms, s, m, h or d (500ms, "
+			 "1.5s, 2m); a bare number is seconds, as in systemd",
+			 a, b);
 		break;
 	case TW_CFG_ENUM:
 		out[0] = '\0';
@@ -341,9 +418,37 @@ void tw_config_allowed(const struct tw_cfg_key *k, char *out, size_t len)
 	}
 }
 
-/* Parse @p value into the field of @p k. @return 0, or an error with the reason in @p why. */
+/* inih reads lines into INI_MAX_LINE bytes, including CR, LF and NUL. */
+#define INI_LINE_LIMIT (INI_MAX_LINE - 3)
+
+/* Whether the line "@p key = @p value" that tw_config_write() writes loads back as @p value:
+ * inih strips blanks around a value, takes a ';' first or after a blank as a comment, and reads
+ * lines of at most INI_LINE_LIMIT characters. A value taken that fails this would change (or
+ * stop the agent) at the next start after "config save". @return 0, or -1 with @p why. */
+static int savable(const char *key, const char *v, char *why, size_t whylen)
+{
+	size_t n = strlen(v);
+
+	if (strlen(key) + 3 + n > INI_LINE_LIMIT) {
+		snprintf(why, whylen, "too long to be saved (%zu bytes: a line of the file holds at "
+			 "most %d characters, '%s = ' and the value)", n, INI_LINE_LIMIT, key);
+		return -1;
+	}
+	if (n && (v[0] == ' ' || v[0] == '\t' || v[0] == ';' || v[n - 1] == ' ' ||
+		  v[n - 1] == '\t' || strstr(v, " ;") || strstr(v, "\t;"))) {
+		snprintf(why, whylen, "a blank at either end, or a ';' first or after a blank, "
+			 "cannot be saved in the file");
+		return -1;
+	}
+	return 0;
+}
+
+/* Parse @p value into the field of @p k. @p savable_only: the value may be written to the file
+ * by "config save" (file, console, defaults), so it must load back the same; a value from the
+ * environment is never saved and may be longer than a line of the file.
+ * @return 0, or an error with the reason in @p why. */
 static int set_value(struct tw_config *c, const struct tw_cfg_key *k, const char *value,
-		     char *why, size_t whylen)
+		     int savable_only, char *why, size_t whylen)
 {
 	char *field = (char *)c + k->offset;
 	int64_t v = 0;
@@ -361,6 +466,8 @@ static int set_value(struct tw_config *c, const struct tw_cfg_key *k, const char
 				return TW_ERR_ARG;
 			}
 		}
+		if (savable_only && savable(k->key, value, why, whylen) != 0)
+			return TW_ERR_ARG;
 		memcpy(field, value, strlen(value) + 1);
 		return TW_OK;
 	case TW_CFG_INT:
@@ -373,11 +480,12 @@ static int set_value(struct tw_config *c, const struct tw_cfg_key *k, const char
 		rc = tw_config_parse_duration(value, &v);
 		break;
 	case TW_CFG_BOOL:
-		if (!strcmp(value, "true") || !strcmp(value, "yes") || !strcmp(value, "on") ||
-		    !strcmp(value, "1"))
+		/* inih's own ini_parse_bool words, in any case (TRUE, Yes, off) */
+		if (!strcasecmp(value, "true") || !strcasecmp(value, "yes") ||
+		    !strcasecmp(value, "on") || !strcmp(value, "1"))
 			v = 1;
-		else if (!strcmp(value, "false") || !strcmp(value, "no") ||
-			 !strcmp(value, "off") || !strcmp(value, "0"))
+		else if (!strcasecmp(value, "false") || !strcasecmp(value, "no") ||
+			 !strcasecmp(value, "off") || !strcmp(value, "0"))
 			v = 0;
 		else
 			rc = TW_ERR_ARG;
@@ -401,6 +509,10 @@ static int set_value(struct tw_config *c, const struct tw_cfg_key *k, const char
 		snprintf(why, whylen, "'%s' is out of range", value);
 		return TW_ERR_ARG;
 	}
+	if ((k->flags & TW_CFG_BAUD) && !tw_config_baud_ok(v)) {
+		snprintf(why, whylen, "'%s' is not a rate the serial console takes", value);
+		return TW_ERR_ARG;
+	}
 	memcpy(field, &v, sizeof v);
 	return TW_OK;
 }
@@ -412,15 +524,12 @@ void tw_config_defaults(struct tw_config *c, struct tw_cfg_origin *origins)
 	memset(c, 0, sizeof *c);
 	for (size_t i = 0; i < NKEYS; i++) {
 		/* Defaults are checked by the unit tests; a bad one is a build bug. */
-		if (set_value(c, &keys[i], keys[i].def, why, sizeof why) != TW_OK)
+		if (set_value(c, &keys[i], keys[i].def, 1, why, sizeof why) != TW_OK)
 			abort();
 		if (origins)
 			memset(&origins[i], 0, sizeof origins[i]);
 	}
 }
-
-/* inih reads lines into INI_MAX_LINE bytes, including CR, LF and NUL. */
-#define INI_LINE_LIMIT (INI_MAX_LINE - 3)
 
 struct parse_ctx {
 	struct tw_config *c;
@@ -433,6 +542,42 @@ struct parse_ctx {
 	char *err;
 	size_t errlen;
 };
+
+/* inih (as Debian builds it) strips an inline comment only after ';'. A '#' preceded by
+ * whitespace starts one too, so both are treated alike: it becomes ';' before inih sees
+ * the line. A line that begins with '#' or ';' is a whole-line comment either way. */
+static void inline_comments(char *s)
+{
+	for (char *q = s + 1; *q; q++) {
+		if (*q == '#' && (q[-1] == ' ' || q[-1] == '\t'))
+			*q = ';';
+	}
+}
+
+static int fail(struct parse_ctx *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* "[agent" with no ']': inih would keep the previous section and report the next key. */
+static void check_header(struct parse_ctx *p, const char *s)
+{
+	const char *b = s, *e;
+	size_t n;
+
+	while (*b == ' ' || *b == '\t')
+		b++;
+	if (*b != '[')
+		return;
+	e = strchr(b, ']');
+	if (e != NULL) {
+		const char *c = strchr(b, ';');
+
+		if (c == NULL || c > e)
+			return;
+	}
+	n = strcspn(b, ";\r\n");
+	while (n > 1 && (b[n - 1] == ' ' || b[n - 1] == '\t'))
+		n--;
+	fail(p, "section header '%.*s' is missing ']'", (int)(n > 60 ? 60 : n), b);
+}
 
 static char *read_line(char *str, int num, void *stream)
 {
@@ -450,10 +595,10 @@ static char *read_line(char *str, int num, void *stream)
 		while ((ch = fgetc(p->f)) != EOF && ch != '\n')
 			;
 	}
+	inline_comments(s);
+	check_header(p, s);
 	return s;
 }
-
-static int fail(struct parse_ctx *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Record the first error with its file and line. @return 0 (inih: stop this entry). */
 static int fail(struct parse_ctx *p, const char *fmt, ...)
@@ -517,6 +662,12 @@ static int add_kafka_extra(struct parse_ctx *p, const char *name, const char *va
 	    strlen(value) >= sizeof c->kafka.extra[0].value)
 		return fail(p, "[kafka] %s: name or value too long (name < 64, value < 256 bytes)",
 			    name);
+	{
+		char why[160];
+
+		if (savable(name, value, why, sizeof why) != 0)
+			return fail(p, "[kafka] %s: %s", name, why);
+	}
 	strcpy(c->kafka.extra[c->kafka.nextra].key, name);
 	strcpy(c->kafka.extra[c->kafka.nextra].value, value);
 	c->kafka.extra[c->kafka.nextra].line = p->line;
@@ -554,7 +705,7 @@ static int on_entry(void *user, const char *section, const char *name, const cha
 		snprintf(first, sizeof first, "%d", p->origins[idx].line);
 		return fail(p, "[%s] %s: set twice (first at line %s)", section, name, first);
 	}
-	if (set_value(p->c, &keys[idx], value, why, sizeof why) != TW_OK) {
+	if (set_value(p->c, &keys[idx], value, 1, why, sizeof why) != TW_OK) {
 		char msg[sizeof why + sizeof allow + 16];
 
 		tw_config_allowed(&keys[idx], allow, sizeof allow);
@@ -616,7 +767,7 @@ static int load_env(struct tw_config *c, struct tw_cfg_origin *origins, char *co
 			if ((size_t)(eq - *e) != o || strncmp(*e, name, o) != 0)
 				continue;
 			found = 1;
-			if (set_value(c, &keys[i], eq + 1, why, sizeof why) != TW_OK) {
+			if (set_value(c, &keys[i], eq + 1, 0, why, sizeof why) != TW_OK) {
 				tw_config_allowed(&keys[i], allow, sizeof allow);
 				if (keys[i].flags & TW_CFG_SECRET)
 					snprintf(why, sizeof why, "value is not valid");
@@ -675,6 +826,8 @@ int tw_config_is_loopback(const char *hostport)
 	char host[128];
 	const char *colon;
 	size_t n;
+	struct in_addr a4;
+	struct in6_addr a6;
 
 	if (hostport[0] == '[') {
 		const char *end = strchr(hostport, ']');
@@ -684,13 +837,60 @@ int tw_config_is_loopback(const char *hostport)
 	} else {
 		colon = strrchr(hostport, ':');
 		n = colon ? (size_t)(colon - hostport) : strlen(hostport);
+		if (colon && memchr(hostport, ':', n))
+			n = strlen(hostport); /* a bare IPv6 address without a port */
 	}
 	if (n == 0 || n >= sizeof host)
 		return 0;
 	memcpy(host, hostport, n);
 	host[n] = '\0';
-	return strcmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 ||
-	       strcmp(host, "::1") == 0;
+	/* Decided on the parsed address, never on how the text begins: "127.evil.example"
+	 * is a DNS name that may resolve anywhere. The only name taken is "localhost",
+	 * which RFC 6761 reserves for the loopback interface. */
+	if (strcasecmp(host, "localhost") == 0)
+		return 1;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, host, &a6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&a6) ||
+		       (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+	return 0;
+}
+
+/* A domain (LDH labels of 1..63, dots between) or an address literal [IPv4] / [IPv6:...],
+ * what RFC 5321 allows after EHLO. */
+static int valid_ehlo(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0)
+		return 0;
+	if (s[0] == '[') {
+		char lit[64];
+		struct in_addr a4;
+		struct in6_addr a6;
+
+		if (n < 3 || s[n - 1] != ']' || n - 2 >= sizeof lit)
+			return 0;
+		memcpy(lit, s + 1, n - 2);
+		lit[n - 2] = '\0';
+		if (strncasecmp(lit, "IPv6:", 5) == 0)
+			return inet_pton(AF_INET6, lit + 5, &a6) == 1;
+		return inet_pton(AF_INET, lit, &a4) == 1;
+	}
+	for (const char *label = s, *p = s;; p++) {
+		if (*p == '.' || *p == '\0') {
+			size_t l = (size_t)(p - label);
+
+			if (l == 0 || l > 63 || label[0] == '-' || p[-1] == '-')
+				return 0;
+			if (*p == '\0')
+				return 1;
+			label = p + 1;
+		} else if (!isalnum((unsigned char)*p) && *p != '-') {
+			return 0;
+		}
+	}
 }
 
 static int split_hostport(const char *s, int allow_none)
@@ -720,8 +920,18 @@ int tw_config_check(struct tw_config *c, char *err, size_t errlen)
 	static const char *const role_names[] = {TW_ROLE_LIST(TW_ROLE_NAME_STR)};
 #undef TW_ROLE_NAME_STR
 
+	/* An empty read_url follows write_url, also after a "config set db.write_url". */
 	if (c->db.read_url[0] == '\0')
+		c->db.read_follows = 1;
+	if (c->db.read_follows)
 		memcpy(c->db.read_url, c->db.write_url, sizeof c->db.read_url);
+	if (!valid_ehlo(c->agent.name)) {
+		snprintf(err, errlen,
+			 "[agent] name: '%.64s' is not a host name (letters, digits, '-' and '.') "
+			 "or an address literal such as [192.0.2.1]: it is sent as the SMTP EHLO",
+			 c->agent.name);
+		return TW_ERR_ARG;
+	}
 	if (!valid_pg_url(c->db.write_url) || !valid_pg_url(c->db.read_url)) {
 		snprintf(err, errlen,
 			 "[db] write_url/read_url: must be postgresql://user[:password]@host[:port]/db");
@@ -772,6 +982,12 @@ int tw_config_check(struct tw_config *c, char *err, size_t errlen)
 		return TW_ERR_ARG;
 	}
 	memcpy(roles, c->agent.roles, sizeof roles);
+	if (strspn(roles, ", \t") == strlen(roles)) {
+		snprintf(err, errlen,
+			 "[agent] roles: names no role (give a comma list of" TW_ROLE_NAMES
+			 " or all)");
+		return TW_ERR_ARG;
+	}
 	if (strcmp(roles, "all") != 0) {
 		for (tok = strtok_r(roles, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
 			size_t i;
@@ -801,6 +1017,43 @@ int tw_config_check(struct tw_config *c, char *err, size_t errlen)
 	return TW_OK;
 }
 
+/* "config set kafka.<property> VALUE": a librdkafka property, checked by librdkafka itself
+ * when the agent builds its clients (the console runs that check before taking it). */
+static int set_kafka_extra(struct tw_config *c, const char *key, const char *value, char *err,
+			   size_t errlen)
+{
+	size_t i;
+
+	if (strlen(key) >= sizeof c->kafka.extra[0].key ||
+	    strlen(value) >= sizeof c->kafka.extra[0].value) {
+		snprintf(err, errlen, "kafka.%s: name or value too long (name < 64, value < 256 bytes)",
+			 key);
+		return TW_ERR_ARG;
+	}
+	for (const char *q = value; *q; q++) {
+		if ((unsigned char)*q < 0x20) {
+			snprintf(err, errlen, "kafka.%s: control character in value", key);
+			return TW_ERR_ARG;
+		}
+	}
+	for (i = 0; i < c->kafka.nextra; i++) {
+		if (strcmp(c->kafka.extra[i].key, key) == 0)
+			break;
+	}
+	if (i == TW_CFG_KAFKA_EXTRA_MAX) {
+		snprintf(err, errlen, "kafka.%s: too many librdkafka properties (at most %d)", key,
+			 TW_CFG_KAFKA_EXTRA_MAX);
+		return TW_ERR_ARG;
+	}
+	if (i == c->kafka.nextra) {
+		c->kafka.nextra++;
+		memcpy(c->kafka.extra[i].key, key, strlen(key) + 1);
+	}
+	memcpy(c->kafka.extra[i].value, value, strlen(value) + 1);
+	c->kafka.extra[i].line = -2;
+	return 0;
+}
+
 int tw_config_set(struct tw_config *c, struct tw_cfg_origin *origins, const char *name,
 		  const char *value, char *err, size_t errlen)
 {
@@ -808,13 +1061,17 @@ int tw_config_set(struct tw_config *c, struct tw_cfg_origin *origins, const char
 	char why[160], allow[256];
 	int idx = tw_config_find(name);
 
+	if (idx < 0 && strncmp(name, "kafka.", 6) == 0 && strchr(name + 6, '.'))
+		return set_kafka_extra(c, name + 6, value, err, errlen);
 	if (idx < 0) {
 		snprintf(err, errlen, "unknown key '%s' (use section.key, see 'config show')", name);
 		return TW_ERR_ARG;
 	}
 	/* Validate on a copy, so a value that breaks a cross-key rule changes nothing. */
 	memcpy(&trial, c, sizeof trial);
-	if (set_value(&trial, &keys[idx], value, why, sizeof why) != TW_OK) {
+	if (strcmp(name, "db.read_url") == 0)
+		trial.db.read_follows = value[0] == '\0';
+	if (set_value(&trial, &keys[idx], value, 1, why, sizeof why) != TW_OK) {
 		tw_config_allowed(&keys[idx], allow, sizeof allow);
 		if (keys[idx].flags & TW_CFG_SECRET)
 			snprintf(why, sizeof why, "value is not valid");
@@ -885,25 +1142,320 @@ void tw_config_write(const struct tw_config *c, FILE *f)
 	}
 }
 
-int tw_config_save(const struct tw_config *c, const char *path, char *err, size_t errlen)
-{
-	char tmp[512];
-	FILE *f;
-	int fd;
+/* ---- config save: the user's file, edited in place ---- */
 
+static const char *const sections[] = {"agent", "kafka", "db", "smtp", "quotes", "rpc", "limits"};
+#define NSECTIONS (sizeof sections / sizeof sections[0])
+#define SAVE_LINE 1024 /* lines longer than this are copied through, never edited */
+
+struct save_ctx {
+	const struct tw_config *c;
+	const struct tw_cfg_origin *origins;
+	/* one item space: key i is i, librdkafka property j is TW_CFG_MAX_KEYS + j */
+	unsigned char done[TW_CFG_MAX_KEYS + TW_CFG_KAFKA_EXTRA_MAX];
+	int last_line[NSECTIONS]; /* last key (or header) line of each section in the file */
+	FILE *out;
+	int ends_nl; /* the output so far ends with a newline (or is empty) */
+};
+
+static int section_index(const char *name, size_t n)
+{
+	for (size_t i = 0; i < NSECTIONS; i++) {
+		if (strlen(sections[i]) == n && strncmp(sections[i], name, n) == 0)
+			return (int)i;
+	}
+	return -1;
+}
+
+/* What a line is: -1 other (comment, blank, junk); -2 a header (section in *sec);
+ * else the offset of the key separator, the key in [*kb, *ke). */
+static int classify(const char *line, int *sec, const char **kb, const char **ke)
+{
+	const char *b = line, *sep, *e;
+
+	while (*b == ' ' || *b == '\t')
+		b++;
+	if (*b == '\0' || *b == '\n' || *b == '\r' || *b == ';' || *b == '#')
+		return -1;
+	if (*b == '[') {
+		e = strchr(b, ']');
+		if (e == NULL)
+			return -1;
+		b++;
+		while (*b == ' ' || *b == '\t')
+			b++;
+		while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		*sec = section_index(b, (size_t)(e - b));
+		return -2;
+	}
+	sep = b + strcspn(b, "=:");
+	if (*sep == '\0')
+		return -1;
+	e = sep;
+	while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
+		e--;
+	*kb = b;
+	*ke = e;
+	return (int)(sep - line);
+}
+
+#define EXTRA TW_CFG_MAX_KEYS /* first item number of the librdkafka properties */
+
+/* The console-set item of section @p sec named [kb, ke): a key index, or EXTRA + property index. */
+static int console_item(const struct save_ctx *x, int sec, const char *kb, const char *ke)
+{
+	size_t n = (size_t)(ke - kb);
+
+	if (sec < 0)
+		return -1;
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (strcmp(keys[i].section, sections[sec]) == 0 && strlen(keys[i].key) == n &&
+		    strncmp(keys[i].key, kb, n) == 0)
+			return x->origins[i].line == -2 ? (int)i : -1;
+	}
+	if (strcmp(sections[sec], "kafka") != 0)
+		return -1;
+	for (size_t i = 0; i < x->c->kafka.nextra; i++) {
+		if (strlen(x->c->kafka.extra[i].key) == n &&
+		    strncmp(x->c->kafka.extra[i].key, kb, n) == 0)
+			return x->c->kafka.extra[i].line == -2 ? EXTRA + (int)i : -1;
+	}
+	return -1;
+}
+
+static const char *item_value(const struct save_ctx *x, int item, char *buf, size_t len)
+{
+	if ((size_t)item >= NKEYS) /* a property: EXTRA + j */
+		return x->c->kafka.extra[item - EXTRA].value;
+	return tw_config_format(x->c, &keys[item], buf, len, 1);
+}
+
+static const char *item_name(const struct save_ctx *x, int item)
+{
+	if ((size_t)item >= NKEYS) /* a property: EXTRA + j */
+		return x->c->kafka.extra[item - EXTRA].key;
+	return keys[item].key;
+}
+
+/* Whether console-set item @p item belongs in section @p sec. */
+static int item_in(const struct save_ctx *x, int item, int sec)
+{
+	if ((size_t)item >= NKEYS) /* a property: EXTRA + j */
+		return sec == 1 && x->c->kafka.extra[item - EXTRA].line == -2;
+	return strcmp(keys[item].section, sections[sec]) == 0 && x->origins[item].line == -2;
+}
+
+static void put(struct save_ctx *x, const char *s, size_t n)
+{
+	if (n == 0)
+		return;
+	fwrite(s, 1, n, x->out);
+	x->ends_nl = s[n - 1] == '\n';
+}
+
+/* Append "key = value" for every console-set item of @p sec not written yet. */
+static void append_section(struct save_ctx *x, int sec, int with_header)
+{
+	char val[600];
+	int header = with_header;
+
+	for (size_t i = 0; i < NKEYS + x->c->kafka.nextra; i++) {
+		int item = i < NKEYS ? (int)i : EXTRA + (int)(i - NKEYS);
+
+		if (!item_in(x, item, sec) || x->done[item])
+			continue;
+		if (!x->ends_nl)
+			put(x, "\n", 1);
+		if (header) {
+			fprintf(x->out, "\n[%s]\n", sections[sec]);
+			header = 0;
+		}
+		const char *v = item_value(x, item, val, sizeof val);
+
+		fprintf(x->out, "%s =%s%s\n", item_name(x, item), v[0] ? " " : "", v);
+		x->ends_nl = 1;
+		x->done[item] = 1;
+	}
+}
+
+/* A value the file could not hold as it is: inih would strip or cut it. */
+static int unsavable(const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n && (v[0] == ' ' || v[0] == '\t' || v[n - 1] == ' ' || v[n - 1] == '\t'))
+		return 1;
+	for (size_t i = 1; i < n; i++) {
+		if ((v[i] == ';' || v[i] == '#') && (v[i - 1] == ' ' || v[i - 1] == '\t'))
+			return 1;
+	}
+	return 0;
+}
+
+/* Write the edited copy of @p in (may be NULL: no file yet) to x->out. */
+static void save_copy(struct save_ctx *x, FILE *in)
+{
+	char line[SAVE_LINE], val[600];
+	int lineno = 0, sec = -1, midline = 0, seen[NSECTIONS] = {0};
+
+	/* pass 1: where each section's last key line is */
+	for (size_t i = 0; i < NSECTIONS; i++)
+		x->last_line[i] = 0;
+	while (in && fgets(line, sizeof line, in)) {
+		const char *kb, *ke;
+		int whole = strchr(line, '\n') != NULL, k;
+
+		if (!midline) {
+			lineno++;
+			k = classify(line, &sec, &kb, &ke);
+			/* a header counts until the section's first key line */
+			if (sec >= 0 && (k >= 0 || (k == -2 && x->last_line[sec] == 0)))
+				x->last_line[sec] = lineno;
+		}
+		midline = !whole;
+	}
+	if (in)
+		rewind(in);
+	/* pass 2: copy, replacing the values set from the console */
+	lineno = 0;
+	sec = -1;
+	midline = 0;
+	while (in && fgets(line, sizeof line, in)) {
+		const char *kb, *ke;
+		int whole = strchr(line, '\n') != NULL, k, item = -1;
+
+		if (midline) {
+			put(x, line, strlen(line));
+			midline = !whole;
+			continue;
+		}
+		lineno++;
+		midline = !whole;
+		k = classify(line, &sec, &kb, &ke);
+		if (k == -2 && sec >= 0)
+			seen[sec] = 1;
+		if (k >= 0 && whole)
+			item = console_item(x, sec, kb, ke);
+		if (item >= 0 && !x->done[item]) {
+			const char *vb = line + k + 1, *tail, *v;
+
+			while (*vb == ' ' || *vb == '\t')
+				vb++;
+			/* the tail kept: whitespace and an inline comment, or the line end */
+			tail = vb + strcspn(vb, "\r\n");
+			for (const char *q = vb; *q && *q != '\n' && *q != '\r'; q++) {
+				if ((*q == ';' || *q == '#') && q > line + k + 1 &&
+				    (q[-1] == ' ' || q[-1] == '\t')) {
+					tail = q;
+					while (tail > vb && (tail[-1] == ' ' || tail[-1] == '\t'))
+						tail--;
+					break;
+				}
+			}
+			v = item_value(x, item, val, sizeof val);
+			put(x, line, (size_t)k + 1);
+			if (vb == line + k + 1 && v[0])
+				put(x, " ", 1);
+			else
+				put(x, line + k + 1, (size_t)(vb - (line + k + 1)));
+			put(x, v, strlen(v));
+			if (*tail == ';' || *tail == '#')
+				put(x, " ", 1);
+			put(x, tail, strlen(tail));
+			x->done[item] = 1;
+		} else {
+			put(x, line, strlen(line));
+		}
+		if (!midline && sec >= 0 && lineno == x->last_line[sec])
+			append_section(x, sec, 0);
+	}
+	/* sections the file does not have yet */
+	for (size_t i = 0; i < NSECTIONS; i++)
+		append_section(x, (int)i, !seen[i]);
+}
+
+int tw_config_save(const struct tw_config *c, const struct tw_cfg_origin *origins,
+		   const char *path, char *err, size_t errlen)
+{
+	static struct save_ctx x; /* no stack for the bitmaps; one save at a time */
+	char tmp[512], val[600];
+	struct stat st;
+	FILE *in = NULL, *f;
+	int fd, exists = lstat(path, &st) == 0;
+
+	if (exists && S_ISLNK(st.st_mode)) {
+		snprintf(err, errlen,
+			 "config save: %s is a symbolic link: refusing to write through it (start "
+			 "with --config naming the file itself)",
+			 path);
+		return TW_ERR_ARG;
+	}
+	if (exists && !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "config save: %s is not a regular file", path);
+		return TW_ERR_ARG;
+	}
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (origins[i].line == -2 &&
+		    unsavable(tw_config_format(c, &keys[i], val, sizeof val, 1))) {
+			snprintf(err, errlen,
+				 "config save: %s.%s: a value that begins or ends with a blank, or has "
+				 "' ;' or ' #', cannot be kept in an INI file",
+				 keys[i].section, keys[i].key);
+			return TW_ERR_ARG;
+		}
+	}
+	for (size_t i = 0; i < c->kafka.nextra; i++) {
+		if (c->kafka.extra[i].line == -2 && unsavable(c->kafka.extra[i].value)) {
+			snprintf(err, errlen, "config save: kafka.%s: value cannot be kept in an INI file",
+				 c->kafka.extra[i].key);
+			return TW_ERR_ARG;
+		}
+	}
 	if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp) {
 		snprintf(err, errlen, "config save: path too long");
 		return TW_ERR_ARG;
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || (f = fdopen(fd, "w")) == NULL) {
+	if (exists) {
+		int ifd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+
+		if (ifd < 0 || (in = fdopen(ifd, "r")) == NULL) {
+			snprintf(err, errlen, "config save: cannot read %s: %s", path, strerror(errno));
+			if (ifd >= 0)
+				close(ifd);
+			return TW_ERR_IO;
+		}
+	}
+	/* O_EXCL | O_NOFOLLOW: never through a link planted at the temp name */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 && errno == EEXIST && unlink(tmp) == 0)
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 || fchmod(fd, 0600) != 0 || (f = fdopen(fd, "w")) == NULL) {
 		snprintf(err, errlen, "config save: cannot write %s: %s", tmp, strerror(errno));
-		if (fd >= 0)
+		if (fd >= 0) {
 			close(fd);
+			unlink(tmp);
+		}
+		if (in)
+			fclose(in);
 		return TW_ERR_IO;
 	}
-	tw_config_write(c, f);
-	if (fflush(f) != 0 || fsync(fd) != 0) {
+	memset(&x, 0, sizeof x);
+	x.c = c;
+	x.origins = origins;
+	x.out = f;
+	x.ends_nl = 1;
+	save_copy(&x, in);
+	if (in && ferror(in)) {
+		snprintf(err, errlen, "config save: reading %s: %s", path, strerror(errno));
+		fclose(in);
+		fclose(f);
+		unlink(tmp);
+		return TW_ERR_IO;
+	}
+	if (in)
+		fclose(in);
+	if (fflush(f) != 0 || ferror(f) || fsync(fd) != 0) {
 		snprintf(err, errlen, "config save: writing %s: %s", tmp, strerror(errno));
 		fclose(f);
 		unlink(tmp);

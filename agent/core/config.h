@@ -9,6 +9,7 @@
 
 #define TW_CFG_ERR_LEN 512
 #define TW_CFG_KAFKA_EXTRA_MAX 32
+#define TW_CFG_MAX_KEYS 128 /* room in the key table (config.c checks it at build time) */
 
 enum tw_kafka_security { TW_KAFKA_PLAINTEXT, TW_KAFKA_SSL, TW_KAFKA_SASL_PLAINTEXT, TW_KAFKA_SASL_SSL };
 enum tw_kafka_sasl { TW_SASL_PLAIN, TW_SASL_SCRAM_256, TW_SASL_SCRAM_512 };
@@ -48,6 +49,7 @@ struct tw_config {
 	struct {
 		char write_url[512];
 		char read_url[512];
+		int read_follows; /* read_url was left empty: it is write_url, whatever that becomes */
 		int64_t connect_timeout_ms;
 		int64_t statement_timeout_ms;
 		/* retention (the collector prunes; docs/schema.md, Retention) */
@@ -122,6 +124,7 @@ enum {
 	TW_CFG_SECRET = 1u << 0,  /* never printed */
 	TW_CFG_URLPASS = 1u << 1, /* printed with its password masked */
 	TW_CFG_LIVE = 1u << 2,    /* "config set" takes effect at once, not at restart */
+	TW_CFG_BAUD = 1u << 3,    /* an int that must be one of the serial console's rates */
 };
 
 struct tw_cfg_key {
@@ -140,7 +143,7 @@ struct tw_cfg_key {
 /* Where a value came from, for "config show" and duplicate-key errors. */
 struct tw_cfg_origin {
 	char file[128];
-	int line; /* > 0: file line; 0: default; -1: environment; -2: console */
+	int line; /* > 0: file line; 0: default; -1: environment; -2: console; -3: command line */
 };
 
 /** The key table; its length in *n. */
@@ -164,7 +167,9 @@ int tw_config_check(struct tw_config *c, char *err, size_t errlen);
 
 /**
  * Set "section.key" to @p value (console "config set"). Validates like the
- * file does. @return 1 when it takes effect now, 0 when at restart, negative
+ * file does (a text value, wherever it comes from, must be one "config save" can write as
+ * given: no blank at either end, no ';' first or after a blank, "key = value" within inih's
+ * line length). @return 1 when it takes effect now, 0 when at restart, negative
  * on error (text in @p err).
  */
 int tw_config_set(struct tw_config *c, struct tw_cfg_origin *origins, const char *name,
@@ -178,10 +183,18 @@ char *tw_config_format(const struct tw_config *c, const struct tw_cfg_key *k, ch
 void tw_config_write(const struct tw_config *c, FILE *f);
 
 /**
- * Write the whole configuration to @p path atomically (temp file, fsync,
- * rename; mode 0600 because it holds secrets). @return 0 or an error.
+ * Save the keys set from the console (origin line -2; kafka.* properties with line -2)
+ * into the file at @p path, keeping everything else as the user wrote it: order,
+ * comments, blank lines and every other value. A console-set key present in the file
+ * has its value replaced (its inline comment kept); one absent is added at the end
+ * of its section (the section is added at the end of the file when missing). Values
+ * from the environment, the command line or the defaults are never written.
+ * Atomic (temp file, fsync, rename), mode 0600; refuses a path that is a symbolic
+ * link or not a regular file, and a value an INI file cannot hold.
+ * @return 0 or an error with text in @p err.
  */
-int tw_config_save(const struct tw_config *c, const char *path, char *err, size_t errlen);
+int tw_config_save(const struct tw_config *c, const struct tw_cfg_origin *origins,
+		   const char *path, char *err, size_t errlen);
 
 /** Describe what @p k accepts ("a whole number from 1 to 65535"). */
 void tw_config_allowed(const struct tw_cfg_key *k, char *out, size_t len);
@@ -189,10 +202,20 @@ void tw_config_allowed(const struct tw_cfg_key *k, char *out, size_t len);
 /** Find a key by "section.key". @return its index or -1. */
 int tw_config_find(const char *name);
 
-/** Parse a duration ("250ms", "60s", "2m", "1h", "1d"; bare number: seconds) into ms. */
+/** Parse a duration ("250ms", "1.5s", "2m", "1h", "1d"; a bare number is seconds, as
+ *  systemd takes it) into ms. */
 int tw_config_parse_duration(const char *s, int64_t *ms);
 
-/** 1 if @p hostport's host is a loopback address or "localhost". */
+/** 1 if @p hostport's host parses as a loopback address (127.0.0.0/8, ::1, ::ffff:127.x)
+ *  or is "localhost"; any other name is not (it may resolve anywhere). */
 int tw_config_is_loopback(const char *hostport);
+
+/** 1 if @p baud is a rate the serial console takes (9600 ... 921600, see the reference). */
+int tw_config_baud_ok(int64_t baud);
+
+/** 1 if the librdkafka property @p name holds a secret: librdkafka's sensitive
+ *  properties, and any name containing secret, key, password, token, pem, jaas or
+ *  credential (any case). "config show" masks those. */
+int tw_config_kafka_secret(const char *name);
 
 #endif

@@ -29,14 +29,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/email.h"
 #include "db/db.h"
 
 struct tw_agent;
 struct tw_config;
 
-#define TW_CQRS_EMAIL_MAX 254 /* RFC 5321 path limit minus the angle brackets */
-#define TW_CQRS_LOCAL_MAX 64  /* RFC 5321 local-part */
-#define TW_CQRS_DOMAIN_MAX 253
+#define TW_CQRS_EMAIL_MAX TW_EMAIL_MAX /* core/email.h: the one address rule */
 #define TW_CQRS_TICKER_MAX 15
 #define TW_CQRS_REQID_MAX 64
 #define TW_CQRS_AVG_MAX 1000 /* GetAverage: N from 1 to this */
@@ -211,6 +210,10 @@ void tw_cqrs_resume(struct tw_cqrs_op *op);
 
 /** @return 0, or TW_ERR_CQRS_INVALID with the reason in @p msg. */
 int tw_cqrs_check_email(const char *email, char *msg, size_t len);
+/** Lower-case the domain of a checked @p email in place; the local part stays as given
+ *  (RFC 5321: only the receiving host may treat it case-insensitively). Every command
+ *  and query compares and stores addresses folded so (tw_cqrs_take_email). */
+void tw_cqrs_fold_email(char *email);
 /** Checks and upper-cases @p in into @p out (TW_CQRS_TICKER_MAX + 1 bytes). */
 int tw_cqrs_check_ticker(const char *in, char *out, char *msg, size_t len);
 /** @p v: -1 unset, else finite and > 0. */

@@ -192,6 +192,7 @@ int tw_cqrs_take_email(struct tw_cqrs_op *op, const char *email)
 	if (tw_cqrs_check_email(email, why, sizeof why) != TW_OK)
 		return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "email", "email %s", why);
 	snprintf(op->user.email, sizeof op->user.email, "%s", email);
+	tw_cqrs_fold_email(op->user.email);
 	return TW_OK;
 }
 

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* validate.c - input rules of the commands and queries: e-mail, ticker, thresholds, ids, N. */
+/* validate.c - input rules of the commands and queries: e-mail (domain folded to lower case),
+ * ticker, thresholds, ids, N. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "core/email.h"
 #include "cqrs.h"
 
 #define VALUE_MAX 1e9 /* no stock trades above this; larger numbers are typing mistakes */
@@ -15,68 +17,20 @@ static int fail(char *msg, size_t len, const char *text)
 	return TW_ERR_CQRS_INVALID;
 }
 
-static int is_atext(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       (c != 0 && strchr("!#$%&'*+/=?^_`{|}~-", c) != NULL);
-}
-
-static int is_ldh(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       c == '-';
-}
-
 int tw_cqrs_check_email(const char *email, char *msg, size_t len)
 {
-	const char *at, *p, *label;
-	size_t n, local;
+	return tw_email_check(email, msg, len) == TW_OK ? TW_OK : TW_ERR_CQRS_INVALID;
+}
 
-	if (email == NULL || *email == '\0')
-		return fail(msg, len, "is missing: give an address like name@example.com");
-	n = strlen(email);
-	if (n > TW_CQRS_EMAIL_MAX)
-		return fail(msg, len, "is longer than 254 characters (RFC 5321)");
-	at = strrchr(email, '@');
-	if (at == NULL)
-		return fail(msg, len, "has no '@': give an address like name@example.com");
-	local = (size_t)(at - email);
-	if (local == 0)
-		return fail(msg, len, "has an empty local part before '@'");
-	if (local > TW_CQRS_LOCAL_MAX)
-		return fail(msg, len, "has a local part longer than 64 characters (RFC 5321)");
-	if (email[0] == '.' || at[-1] == '.')
-		return fail(msg, len, "local part starts or ends with '.'");
-	for (p = email; p < at; p++) {
-		if (*p == '.' && p[1] == '.')
-			return fail(msg, len, "local part has '..'");
-		if (*p != '.' && !is_atext((unsigned char)*p))
-			return fail(msg, len, "local part has a character outside the RFC 5322 "
-					      "dot-atom set (quoted local parts are not accepted)");
-	}
-	if (at[1] == '\0')
-		return fail(msg, len, "has an empty domain after '@'");
-	if (strlen(at + 1) > TW_CQRS_DOMAIN_MAX)
-		return fail(msg, len, "has a domain longer than 253 characters");
-	for (label = p = at + 1;; p++) {
-		if (*p == '.' || *p == '\0') {
-			size_t l = (size_t)(p - label);
+void tw_cqrs_fold_email(char *email)
+{
+	char *at = strrchr(email, '@');
 
-			if (l == 0)
-				return fail(msg, len, "domain has an empty label");
-			if (l > 63)
-				return fail(msg, len, "domain has a label longer than 63 characters");
-			if (label[0] == '-' || p[-1] == '-')
-				return fail(msg, len, "domain label starts or ends with '-'");
-			if (*p == '\0')
-				break;
-			label = p + 1;
-		} else if (!is_ldh((unsigned char)*p)) {
-			return fail(msg, len, "domain has a character other than letters, digits, "
-					      "'-' and '.'");
-		}
+	/* RFC 5321 2.4: the domain is case-insensitive, the local part may not be */
+	for (char *p = at ? at + 1 : email + strlen(email); *p; p++) {
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
 	}
-	return TW_OK;
 }
 
 int tw_cqrs_check_ticker(const char *in, char *out, char *msg, size_t len)

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* ctl.c - `tickwatch ctl`: a JSON-RPC client of a running agent (clear or TLS), retrying with the same request id.
+/* ctl.c - `tickwatch ctl`: a JSON-RPC client of a running agent (clear or TLS); mutating calls retry
+ * with the same request id.
  *
  * The token comes from --token-file (a file only its owner may read, as ssh
  * wants of a key), the environment (TICKWATCH_RPC_TOKEN, through the config
@@ -536,6 +537,8 @@ int tw_ctl_main(int argc, char **argv)
 	struct opts o = {.timeout_ms = 5000, .retries = 3};
 	const char *connect = NULL, *config = getenv("TICKWATCH_CONFIG"), *cmd;
 	char err[TW_CFG_ERR_LEN], req[REQ_MAX], reqid[64];
+	const char *retrying;
+	int from_flag;
 	unsigned char rnd[16];
 	size_t resplen = 0;
 	int ch, rc = EXIT_UNREACHABLE;
@@ -593,6 +596,7 @@ int tw_ctl_main(int argc, char **argv)
 	}
 	if (o.token == NULL)
 		o.token = cfg.rpc.token; /* TICKWATCH_RPC_TOKEN, when set, is in it already */
+	from_flag = connect != NULL;
 	if ((o.cert == NULL) != (o.key == NULL))
 		return usage_err("--cert and --key go together", NULL);
 	if (connect == NULL && cfg.rpc.tls_cert[0])
@@ -630,6 +634,9 @@ int tw_ctl_main(int argc, char **argv)
 	rc = build_request(cmd, argc - optind - 1, argv + optind + 1, &o, reqid, req, sizeof req);
 	if (rc != EXIT_OK)
 		return rc;
+	/* only a mutating call carries a request id (status, get, last ... do not) */
+	retrying = strstr(req, "\"request_id\":") ? " (retrying with the same request id)"
+						     : " (retrying)";
 	for (int a = 0; a <= o.retries; a++) {
 		struct tw_json j;
 		int n, e, code = 0;
@@ -647,8 +654,13 @@ int tw_ctl_main(int argc, char **argv)
 			return EXIT_UNREACHABLE;
 		}
 		if (e != TW_OK) {
+			/* nobody listening: say where ctl looked, and where that came from */
+			if (e == TW_ERR_REFUSED || strstr(err, "refused"))
+				snprintf(err + strlen(err), sizeof err - strlen(err),
+					 "; is the agent running? (%s%s)",
+					 from_flag ? "--connect " : "rpc.listen = ", connect);
 			fprintf(stderr, "tickwatch ctl: %s:%u: %s%s\n", o.host, o.port, err,
-				a < o.retries ? " (retrying with the same request id)" : "");
+				a < o.retries ? retrying : "");
 			rc = EXIT_UNREACHABLE;
 			continue;
 		}
@@ -665,8 +677,7 @@ int tw_ctl_main(int argc, char **argv)
 			code = atoi(num);
 			if ((code == -32005 || code == -32007) && a < o.retries) {
 				get_str(&j, e, "message", m, sizeof m);
-				fprintf(stderr, "tickwatch ctl: %s (retrying with the same request id)\n",
-					m);
+				fprintf(stderr, "tickwatch ctl: %s%s\n", m, retrying);
 				rc = EXIT_UNREACHABLE;
 				continue;
 			}

@@ -24,7 +24,7 @@ struct cli_run {
 	struct tw_db_migrate mig;
 	int finished;
 	int rc;
-	char msg[TW_DB_ERR_LEN];
+	char msg[1024]; /* the outcome, libpq's whole message included */
 };
 
 static void migrated(void *arg, int rc, const char *msg)
@@ -61,6 +61,12 @@ int tw_db_cli_main(int argc, char **argv)
 		fputs(usage, argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}
+	for (i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			fputs(usage, stdout);
+			return 0;
+		}
+	}
 	if (strcmp(argv[1], "migrate") != 0) {
 		fprintf(stderr, "tickwatch: db: unknown subcommand '%s'\n%s", argv[1], usage);
 		return 2;
@@ -78,7 +84,11 @@ int tw_db_cli_main(int argc, char **argv)
 		fprintf(stderr, "tickwatch: %s\n", err);
 		return 1;
 	}
-	tw_log_threshold = (int)cfg.agent.log_level;
+	/* The command prints its own outcome; the db layer's progress lines ("retrying in
+	 * 250 ms" before it gives up here) only at log_level = debug. */
+	tw_log_threshold = cfg.agent.log_level >= TW_LOG_DEBUG ? TW_LOG_DEBUG : TW_LOG_WARN;
+	if (cfg.agent.log_level < TW_LOG_WARN)
+		tw_log_threshold = (int)cfg.agent.log_level;
 	if (tw_arena_init(&arena, (size_t)64 * 1024) != TW_OK ||
 	    tw_loop_init(&loop, &arena, 8, 8) != TW_OK) {
 		fprintf(stderr, "tickwatch: db migrate: out of memory\n");
@@ -97,7 +107,7 @@ int tw_db_cli_main(int argc, char **argv)
 		   (cfg.db.connect_timeout_ms + 4 * cfg.db.statement_timeout_ms) * TW_MONO_PER_MS;
 	while (!run.finished && tw_hal_now() < deadline) {
 		if (run.db.state == TW_DB_S_BACKOFF) {
-			snprintf(run.msg, sizeof run.msg, "cannot connect to %.120s: %.100s",
+			snprintf(run.msg, sizeof run.msg, "cannot connect to %s: %s",
 				 tw_log_redact(cfg.db.write_url, red, sizeof red), run.db.last_err);
 			run.rc = TW_ERR_DB_UNAVAILABLE;
 			run.finished = 1;

@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* conn.c - one PostgreSQL connection as a loop-driven state machine over libpq's async API. */
+/* conn.c - one PostgreSQL connection as a loop-driven state machine over libpq's async API.
+ * libpq resolves a host name inside PQconnectStartParams, synchronously: the name is resolved
+ * first through core/resolve.h (off the loop, cached) and handed over as hostaddr (every
+ * address, in order, libpq trying each), with host kept for TLS verify-full. Losing and
+ * regaining the server is an outage (core/outage.h): one warn line each way. */
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +11,8 @@
 
 #include "core/log.h"
 #include "core/loop.h"
+#include "core/outage.h"
+#include "core/resolve.h"
 #include "db.h"
 
 #define BACKOFF_MIN_MS 250
@@ -108,6 +114,7 @@ static int64_t on_backoff(struct tw_loop *l, void *arg);
 
 static void drop_conn(struct tw_db *db)
 {
+	tw_connect_cancel(&db->resolve);
 	if (db->fd >= 0)
 		tw_loop_del_fd(db->loop, db->fd);
 	db->fd = -1;
@@ -137,6 +144,12 @@ static void broken(struct tw_db *db, int rc, const char *why)
 	snprintf(msg, sizeof msg, "database unavailable (%s connection: %.180s)", db->name,
 		 db->last_err);
 	drop_conn(db);
+	{
+		char name[TW_OUTAGE_NAME];
+
+		snprintf(name, sizeof name, "database (%s)", db->name);
+		tw_outage_begin(name, db->last_err);
+	}
 	db->state = TW_DB_S_BACKOFF;
 	set_timer(db, db->backoff_ms, on_backoff);
 	tw_log(was_ready ? TW_LOG_WARN : TW_LOG_INFO, "db", "%s: %s; retrying in %lld ms",
@@ -163,17 +176,24 @@ static void on_notice(void *arg, const char *message)
 	tw_log(TW_LOG_DEBUG, "db", "%s: server notice: %.200s", db->name, message);
 }
 
-static void start_connect(struct tw_db *db)
+/* libpq's connect with @p host and @p hostaddr (NULL: as the URL says). */
+static void pq_connect(struct tw_db *db, const char *host, const char *hostaddr)
 {
 	char opts[64], tmo[24];
-	const char *keys[] = {"dbname", "options", "connect_timeout", "application_name", NULL};
-	const char *vals[] = {db->url, opts, tmo, "tickwatch", NULL};
+	const char *keys[] = {"dbname", "options", "connect_timeout", "application_name",
+			      NULL,     NULL,      NULL};
+	const char *vals[] = {db->url, opts, tmo, "tickwatch", NULL, NULL, NULL};
 
 	snprintf(opts, sizeof opts, "-c statement_timeout=%lld",
 		 (long long)db->statement_timeout_ms);
 	snprintf(tmo, sizeof tmo, "%lld", (long long)((db->connect_timeout_ms + 999) / 1000));
-	db->state = TW_DB_S_CONNECTING;
-	db->connects++;
+	if (host && hostaddr) {
+		/* After dbname: these override the URL's host (libpq docs, expand_dbname). */
+		keys[4] = "host";
+		vals[4] = host;
+		keys[5] = "hostaddr";
+		vals[5] = hostaddr;
+	}
 	db->pg = PQconnectStartParams(keys, vals, 1);
 	if (db->pg == NULL) {
 		broken(db, TW_ERR_DB_UNAVAILABLE, "out of memory in libpq");
@@ -191,6 +211,80 @@ static void start_connect(struct tw_db *db)
 		return;
 	}
 	set_timer(db, db->connect_timeout_ms, on_connect_timeout);
+}
+
+static void on_resolved(struct tw_connect *c, int rc, int fd, const char *err, void *arg)
+{
+	struct tw_db *db = arg;
+	char hosts[TW_HAL_ADDRS_MAX * TW_HAL_HOST_MAX], addrs[TW_HAL_ADDRS_MAX * TW_HAL_ADDR_TEXT];
+	size_t ho = 0, ao = 0, hl = strlen(c->host);
+
+	(void)fd;
+	if (rc != TW_OK) {
+		broken(db, TW_ERR_DB_UNAVAILABLE, err);
+		return;
+	}
+	/* libpq wants as many host entries as hostaddr entries: the name, n times. */
+	for (size_t i = 0; i < c->n; i++) {
+		char text[TW_HAL_ADDR_TEXT];
+		size_t tl;
+
+		tw_hal_addr_format(&c->addrs[i], text, sizeof text);
+		tl = strlen(text);
+		if (ho + hl + 2 > sizeof hosts || ao + tl + 2 > sizeof addrs)
+			break;
+		if (i) {
+			hosts[ho++] = ',';
+			addrs[ao++] = ',';
+		}
+		memcpy(hosts + ho, c->host, hl);
+		ho += hl;
+		memcpy(addrs + ao, text, tl);
+		ao += tl;
+	}
+	hosts[ho] = '\0';
+	addrs[ao] = '\0';
+	pq_connect(db, hosts, addrs);
+}
+
+/* @return 1 and the URL's single host name in @p host when it must be looked up first:
+ * not a socket directory, not a literal, not a list, no hostaddr of its own. */
+static int host_to_resolve(const struct tw_db *db, char *host, size_t len)
+{
+	char *msg = NULL;
+	PQconninfoOption *opts = PQconninfoParse(db->url, &msg);
+	int has_addr = 0;
+	struct tw_hal_addr a;
+
+	if (msg)
+		PQfreemem(msg);
+	if (opts == NULL)
+		return 0; /* libpq reports the bad URL itself */
+	host[0] = '\0';
+	for (PQconninfoOption *o = opts; o->keyword; o++) {
+		if (o->val && o->val[0] && strcmp(o->keyword, "host") == 0)
+			snprintf(host, len, "%s", o->val);
+		if (o->val && o->val[0] && strcmp(o->keyword, "hostaddr") == 0)
+			has_addr = 1;
+	}
+	PQconninfoFree(opts);
+	return host[0] && host[0] != '/' && host[0] != '@' && !strchr(host, ',') && !has_addr &&
+	       tw_hal_addr_parse(host, &a) != TW_OK;
+}
+
+static void start_connect(struct tw_db *db)
+{
+	char host[TW_HAL_HOST_MAX];
+
+	db->state = TW_DB_S_CONNECTING;
+	db->connects++;
+	if (!host_to_resolve(db, host, sizeof host)) {
+		pq_connect(db, NULL, NULL);
+		return;
+	}
+	if (tw_resolve_start(&db->resolve, NULL, db->loop, host, db->connect_timeout_ms,
+			     on_resolved, db) != TW_OK)
+		broken(db, TW_ERR_DB_UNAVAILABLE, db->resolve.err);
 }
 
 static int64_t on_backoff(struct tw_loop *l, void *arg)
@@ -241,6 +335,12 @@ static void connect_step(struct tw_db *db)
 	set_mask(db, TW_HAL_READ);
 	tw_log(TW_LOG_INFO, "db", "%s connection ready (server %d)", db->name,
 	       PQserverVersion(db->pg));
+	{
+		char name[TW_OUTAGE_NAME];
+
+		snprintf(name, sizeof name, "database (%s)", db->name);
+		tw_outage_end(name);
+	}
 	if (db->on_ready)
 		db->on_ready(db, db->ready_arg);
 	run_queue(db);

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/resolve.h"
 #include "hal.h"
 
 struct tw_loop;
@@ -100,6 +101,7 @@ struct tw_db {
 	int64_t statement_timeout_ms;
 	int state;
 	int fd;
+	struct tw_connect resolve; /* the server's name, resolved off the loop for hostaddr */
 	unsigned mask;
 	long long timer;     /* connect/statement watchdog or backoff */
 	long long kick;      /* 0 ms timer that resumes processing */

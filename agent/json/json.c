@@ -145,10 +145,33 @@ int tw_json_parse_lenient(struct tw_json *j, const char *js, size_t len, tw_jtok
 	return tokenize(j, js, len, toks, max, tw_json_jsmn_permissive);
 }
 
+/* jsmn's strict mode wants a delimiter after a primitive, so a text that is one bare number or
+ * literal ("2", "true") fails as cut short: take it as the one value it is. */
+static int bare_primitive(struct tw_json *j, const char *js, size_t len, tw_jtok *toks, int max)
+{
+	size_t b = 0, e = len;
+
+	while (b < e && is_ws(js[b]))
+		b++;
+	while (e > b && is_ws(js[e - 1]))
+		e--;
+	if (b == e || max < 1 || js[b] == '{' || js[b] == '[' || js[b] == '"' ||
+	    !primitive_ok(js + b, e - b))
+		return TW_ERR_JSON_PARSE;
+	toks[0].type = TW_J_PRIMITIVE;
+	toks[0].start = (int)b;
+	toks[0].end = (int)e;
+	toks[0].size = 0;
+	j->n = 1;
+	return 1;
+}
+
 int tw_json_parse(struct tw_json *j, const char *js, size_t len, tw_jtok *toks, int max)
 {
 	int n = tokenize(j, js, len, toks, max, jsmn_strict), end;
 
+	if (n == TW_ERR_JSON_PARSE)
+		n = bare_primitive(j, js, len, toks, max);
 	if (n < 0)
 		return n;
 	/* exactly one value: its subtree covers every token, and only blanks follow it */
@@ -196,7 +219,10 @@ int tw_json_member(const struct tw_json *j, int obj, const char *key)
 	for (i = obj + 1; i < j->n && j->t[i].start < j->t[obj].end;) {
 		int v = i + 1;
 
-		if (j->t[i].type == TW_J_STRING && raw_eq(j, i, key) && v < j->n)
+		/* a key without its value (lenient tokens: "{\"a\"}") has none: the token after
+		 * it is outside the object */
+		if (j->t[i].type == TW_J_STRING && raw_eq(j, i, key) && v < j->n &&
+		    j->t[v].start < j->t[obj].end)
 			return v;
 		i = tw_json_skip(j, v);
 	}

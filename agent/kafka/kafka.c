@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* kafka.c - librdkafka clients configured from [kafka] and served from the event loop. */
+/* kafka.c - librdkafka clients configured from [kafka] and served from the event loop. All
+ * brokers down begins an outage (core/outage.h, one warn line); the next delivery, commit or
+ * consumed message ends it (librdkafka reports no "brokers up" event). */
 #include "kafka/kafka.h"
 
 #include <errno.h>
@@ -11,6 +13,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/loop.h"
+#include "core/outage.h"
 
 static const char *const protocols[] = {"plaintext", "ssl", "sasl_plaintext", "sasl_ssl"};
 static const char *const mechanisms[] = {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"};
@@ -54,15 +57,38 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char 
 	tw_log(level_of(level), k ? k->role : "kafka", "librdkafka %s: %s", fac, buf);
 }
 
+/* The outage's name: one per client role ("kafka (collector)"). */
+static const char *outage_name(const struct tw_kafka *k, char *buf, size_t len)
+{
+	snprintf(buf, len, "kafka (%.24s)", k->role);
+	return buf;
+}
+
+static void kafka_works(const struct tw_kafka *k)
+{
+	char name[TW_OUTAGE_NAME];
+
+	tw_outage_end(outage_name(k, name, sizeof name));
+}
+
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
 	struct tw_kafka *k = opaque;
 	int fatal = err == RD_KAFKA_RESP_ERR__FATAL;
+	char name[TW_OUTAGE_NAME];
+	int level = fatal ? TW_LOG_ERROR : TW_LOG_WARN;
 
 	(void)rk;
-	/* Transport errors are retried by librdkafka itself: a warning, not an error. */
-	tw_log(fatal ? TW_LOG_ERROR : TW_LOG_WARN, k->role, "kafka %s: %s: %s",
-	       fatal ? "fatal error" : "error", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+	outage_name(k, name, sizeof name);
+	if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+		tw_outage_begin(name, "all brokers down");
+	/* Transport errors are retried by librdkafka itself: a warning, not an error;
+	 * and while the outage is on, its start line has said it: info. */
+	if (!fatal && tw_outage_active(name) &&
+	    (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || err == RD_KAFKA_RESP_ERR__TRANSPORT))
+		level = TW_LOG_INFO;
+	tw_log(level, k->role, "kafka %s: %s: %s", fatal ? "fatal error" : "error",
+	       rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
 }
 
 static void on_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -78,6 +104,7 @@ static void on_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 	} else {
 		k->delivered++;
 		err[0] = '\0';
+		kafka_works(k);
 	}
 	if (k->o.on_delivery)
 		k->o.on_delivery(k, m->err ? TW_ERR_KAFKA_DELIVERY : TW_OK, err, m, m->_private,
@@ -102,6 +129,8 @@ static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t e,
 		snprintf(err, sizeof err, "offset commit failed: %s", rd_kafka_err2str(e));
 	else
 		k->committed++;
+	if (!e)
+		kafka_works(k);
 	if (k->o.on_commit)
 		k->o.on_commit(k, e ? TW_ERR_KAFKA_COMMIT : TW_OK, err, k->o.arg);
 	else if (e)
@@ -171,8 +200,12 @@ rd_kafka_conf_t *tw_kafka_conf(const struct tw_config *cfg, const struct tw_kafk
 	rd_kafka_conf_set_error_cb(conf, on_error);
 	/* The operator's kafka.<property> lines come last and win. */
 	for (size_t i = 0; rc == 0 && i < cfg->kafka.nextra; i++) {
-		snprintf(extra_origin, sizeof extra_origin, "[kafka] line %d",
-			 cfg->kafka.extra[i].line);
+		if (cfg->kafka.extra[i].line > 0)
+			snprintf(extra_origin, sizeof extra_origin, "[kafka] line %d",
+				 cfg->kafka.extra[i].line);
+		else
+			snprintf(extra_origin, sizeof extra_origin, "kafka.%.40s (console)",
+				 cfg->kafka.extra[i].key);
 		rc |= set(conf, cfg->kafka.extra[i].key, cfg->kafka.extra[i].value, extra_origin,
 			  err, errlen);
 	}
@@ -181,6 +214,22 @@ rd_kafka_conf_t *tw_kafka_conf(const struct tw_config *cfg, const struct tw_kafk
 		return NULL;
 	}
 	return conf;
+}
+
+int tw_kafka_conf_check(const struct tw_config *cfg, char *err, size_t errlen)
+{
+	static const enum tw_kafka_kind kinds[] = {TW_KAFKA_PRODUCER, TW_KAFKA_CONSUMER,
+						   TW_KAFKA_ADMIN};
+
+	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+		struct tw_kafka_opts o = {.kind = kinds[i], .role = "check"};
+		rd_kafka_conf_t *conf = tw_kafka_conf(cfg, &o, err, errlen);
+
+		if (conf == NULL)
+			return TW_ERR_KAFKA_CONFIG;
+		rd_kafka_conf_destroy(conf);
+	}
+	return TW_OK;
 }
 
 static void on_wake(struct tw_loop *l, int fd, unsigned ready, void *arg)
@@ -348,6 +397,8 @@ size_t tw_kafka_consume_batch(struct tw_kafka *k, rd_kafka_message_t **msgs, siz
 		}
 		msgs[kept++] = msgs[i];
 	}
+	if (kept)
+		kafka_works(k);
 	return kept;
 }
 

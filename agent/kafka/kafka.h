@@ -97,6 +97,14 @@ rd_kafka_conf_t *tw_kafka_conf(const struct tw_config *cfg, const struct tw_kafk
 			       char *err, size_t errlen);
 
 /**
+ * Build (and drop) the configuration of each kind of client, without connecting:
+ * librdkafka's own rd_kafka_conf_set judges every key, the kafka.* pass-through
+ * ones included. "config check", "run" before start and the console's "config set
+ * kafka.*" use it. @return 0 or TW_ERR_KAFKA_CONFIG with text in @p err.
+ */
+int tw_kafka_conf_check(const struct tw_config *cfg, char *err, size_t errlen);
+
+/**
  * Make the client, its wake-up pipe (registered on @p loop when not NULL) and
  * its queues; a consumer also subscribes. @p k must be zeroed storage owned by
  * the caller (carved from the arena). Never blocks.

@@ -282,6 +282,33 @@ static int signature_ok(const char *value, size_t len, const struct tw_notif_key
 	return TW_OK;
 }
 
+/* Only the fields the writer writes, each once: what it cannot produce is refused (a second
+ * "email" would be ignored by the reads below, which take the first). */
+static int fields_ok(const struct tw_json *j, char *err, size_t errlen)
+{
+	static const char *const names[] = {"v", "id", "email", "ticker", "value", "threshold",
+					    "condition", "quote_time", "subject", "body", "sig"};
+	unsigned seen = 0;
+
+	for (int i = 1; i < j->n; i = tw_json_skip(j, i + 1)) {
+		size_t k;
+
+		for (k = 0; k < sizeof names / sizeof names[0]; k++) {
+			if (tw_json_eq(j, i, names[k]))
+				break;
+		}
+		if (k == sizeof names / sizeof names[0])
+			return bad(err, errlen, "unknown field '%.*s' (version %d has v, id, email, "
+				   "ticker, value, threshold, condition, quote_time, subject, body, sig)",
+				   j->t[i].end - j->t[i].start > 40 ? 40 : j->t[i].end - j->t[i].start,
+				   j->js + j->t[i].start, TW_NOTIF_VERSION);
+		if (seen & (1u << k))
+			return bad(err, errlen, "field '%s' appears twice", names[k]);
+		seen |= 1u << k;
+	}
+	return TW_OK;
+}
+
 int tw_notif_parse(struct tw_notif *n, const char *value, size_t len, const char *key,
 		   size_t keylen, const struct tw_notif_key *sk, char *err, size_t errlen)
 {
@@ -296,13 +323,17 @@ int tw_notif_parse(struct tw_notif *n, const char *value, size_t len, const char
 		return bad(err, errlen, "empty message");
 	if (len > TW_NOTIF_MAX_BYTES)
 		return bad(err, errlen, "message larger than %d KiB", TW_NOTIF_MAX_BYTES / 1024);
+	if (!tw_json_utf8_ok(value, len))
+		return bad(err, errlen, "not UTF-8 (or holds a NUL byte)");
 	rc = tw_json_parse(&j, value, len, toks, TW_NOTIF_TOKENS);
 	if (rc < 0 || j.n < 1 || toks[0].type != TW_J_OBJECT)
 		return bad(err, errlen, "%s", rc == TW_ERR_JSON_TOKENS ? "too many JSON tokens"
-								 : "not a JSON object (or not UTF-8)");
+								 : "not a JSON object");
 	if (version_ok(&j, err, errlen) != TW_OK)
 		return TW_ERR_ARG;
 	if (signature_ok(value, len, sk, err, errlen) != TW_OK)
+		return TW_ERR_ARG;
+	if (fields_ok(&j, err, errlen) != TW_OK)
 		return TW_ERR_ARG;
 	if (str_field(&j, "id", n->id, sizeof n->id, err, errlen) != TW_OK)
 		return TW_ERR_ARG;

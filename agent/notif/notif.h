@@ -114,7 +114,9 @@ long tw_notif_build(const struct tw_crossing *c, int64_t int_part, const struct 
  * Parse and validate one message value (@p key: the Kafka key, NULL when absent; when
  * present it must equal the e-mail). The signature first: the value must end with the
  * signed tail, and its HMAC under @p sk (a key that is not set refuses every message) must
- * match, compared in constant time. Then every field is checked: v = TW_NOTIF_VERSION, id 32
+ * match, compared in constant time. The value must be UTF-8 without NUL and hold the
+ * writer's fields only, each once (what the writer cannot produce is refused). Every field is
+ * checked: v = TW_NOTIF_VERSION, id 32
  * lower-case hex, e-mail a plain ASCII address, ticker, finite positive value and threshold
  * consistent with the condition, quote_time whole seconds, subject and body non-empty JSON
  * strings that fit.

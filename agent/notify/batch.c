@@ -104,9 +104,11 @@ void tw_notify_after(int outcome, int attempted, int rec, int marked, const char
 					   TW_NOTIFY_BACKOFF_MAX_MS);
 }
 
-char *tw_notify_ambiguous_line(char *buf, size_t len, const char *id, const char *window)
+char *tw_notify_ambiguous_line(char *buf, size_t len, const char *id, const char *email,
+			       const char *window)
 {
-	snprintf(buf, len, "ambiguous delivery id=%s window=%s: sent again with the same Message-ID",
-		 id, window);
+	snprintf(buf, len,
+		 "ambiguous delivery id=%s to=%s window=%s: sent again with the same Message-ID", id,
+		 email, window);
 	return buf;
 }

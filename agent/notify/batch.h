@@ -77,11 +77,12 @@ void tw_notify_after(int outcome, int attempted, int rec, int marked, const char
 
 /**
  * The log line of an e-mail that may arrive twice (same Message-ID), exactly:
- *   "ambiguous delivery id=<id> window=<window>: sent again with the same Message-ID"
+ *   "ambiguous delivery id=<id> to=<email> window=<window>: sent again with the same Message-ID"
  * @p window is one of "end-of-data-no-answer" (a time-out, reset or close after
  * the end of data left), "crash" (found 'sending' after a restart, or its
  * owner's lease expired). @return @p buf.
  */
-char *tw_notify_ambiguous_line(char *buf, size_t len, const char *id, const char *window);
+char *tw_notify_ambiguous_line(char *buf, size_t len, const char *id, const char *email,
+			       const char *window);
 
 #endif

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/resolve.h"
 #include "hal.h"
 
 struct tw_loop;
@@ -85,6 +86,7 @@ struct tw_http_client {
 	uint16_t port;
 	int64_t timeout_ms;
 	int fd;
+	struct tw_connect conn; /* resolves the host and tries its addresses (core/resolve.h) */
 	int state;
 	int reused;   /* this request runs on a kept-alive connection */
 	int retried;  /* a stale kept-alive connection was replaced once */

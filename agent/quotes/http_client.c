@@ -10,6 +10,7 @@
 
 #include "core/log.h"
 #include "core/loop.h"
+#include "core/resolve.h"
 #include "tls/stream.h"
 
 enum cstate { C_IDLE, C_KEPT, C_CONNECTING, C_HANDSHAKE, C_SENDING, C_RECEIVING };
@@ -99,6 +100,7 @@ int tw_http_client_init(struct tw_http_client *c, struct tw_loop *loop, const ch
 
 static void close_conn(struct tw_http_client *c)
 {
+	tw_connect_cancel(&c->conn);
 	if (c->fd >= 0) {
 		tw_stream_close(c->st);
 		tw_loop_del_fd(c->loop, c->fd);
@@ -160,25 +162,50 @@ static int arm(struct tw_http_client *c)
 
 static void on_io(struct tw_loop *l, int fd, unsigned ready, void *arg);
 
-static int open_conn(struct tw_http_client *c)
+/* The connector resolved the name off the loop and tried each address in turn. */
+static void on_connected(struct tw_connect *cn, int rc, int fd, const char *err, void *arg)
 {
-	char why[200];
-	int rc = tw_hal_tcp_connect_start(c->host, c->port, &c->fd, why, sizeof why);
+	struct tw_http_client *c = arg;
 
-	c->connects++;
-	if (rc != TW_OK && rc != TW_ERR_WOULD_BLOCK) {
-		snprintf(c->err, sizeof c->err, "connect to %s:%u: %s", c->host, (unsigned)c->port,
-			 why);
-		c->fd = -1;
-		return rc;
+	(void)cn;
+	if (rc == TW_ERR_TIMEOUT) {
+		snprintf(c->err, sizeof c->err,
+			 "%s:%u: no connection within %lld ms ([quotes] timeout): %.300s", c->host,
+			 (unsigned)c->port, (long long)c->timeout_ms, err);
+		finish(c, rc, c->err);
+		return;
 	}
-	c->state = C_CONNECTING;
+	if (rc != TW_OK) {
+		snprintf(c->err, sizeof c->err, "connect to %s:%u: %.300s", c->host,
+			 (unsigned)c->port, err);
+		finish(c, rc, c->err);
+		return;
+	}
+	c->fd = fd;
 	if (tw_loop_add_fd(c->loop, c->fd, TW_HAL_WRITE, on_io, c) != TW_OK) {
 		tw_hal_close(c->fd);
 		c->fd = -1;
 		c->state = C_IDLE;
 		snprintf(c->err, sizeof c->err, "no free loop slot: raise [limits] max_fds");
-		return TW_ERR_NOMEM;
+		finish(c, TW_ERR_NOMEM, c->err);
+	}
+	/* on_io in C_CONNECTING finishes (a no-op on a connected socket) and goes on */
+}
+
+static int open_conn(struct tw_http_client *c)
+{
+	int rc;
+
+	c->connects++;
+	c->fd = -1;
+	c->state = C_CONNECTING;
+	rc = tw_connect_start(&c->conn, NULL, c->loop, c->host, c->port, c->timeout_ms,
+			      on_connected, c);
+	if (rc != TW_OK) {
+		c->state = C_IDLE;
+		snprintf(c->err, sizeof c->err, "connect to %s:%u: %.300s", c->host,
+			 (unsigned)c->port, c->conn.err);
+		return rc;
 	}
 	return arm(c);
 }

@@ -92,8 +92,10 @@ static void on_ensured(struct tw_kafka_cluster *c, int rc, const char *err, void
 		return;
 	}
 	snprintf(a->last_err, sizeof a->last_err, "%s", err);
-	tw_log(TW_LOG_ERROR, "admin", "%s; retrying in %d s (attempt %d)", err,
-	       ADMIN_RETRY_MS / 1000, a->attempts);
+	/* A topic just created and not in the metadata yet is how a fresh cluster
+	 * behaves (kafka/cluster.c says "not visible yet"): info, not an error. */
+	tw_log(strstr(err, "not visible yet") ? TW_LOG_INFO : TW_LOG_ERROR, "admin",
+	       "%s; retrying in %d s (attempt %d)", err, ADMIN_RETRY_MS / 1000, a->attempts);
 	a->phase = PH_WAIT_RETRY;
 	a->retry_timer = tw_loop_add_timer(&a->ag->loop, ADMIN_RETRY_MS, retry_ensure, a);
 	if (a->retry_timer < 0) {

@@ -277,7 +277,7 @@ static void on_checked(void *arg, const struct tw_cqrs_result *r)
 		it->state = I_NEW;
 		it->next_try = tw_hal_now() + ms * TW_MONO_PER_MS;
 	} else if (r->count == TW_CQRS_SENT_IN_FLIGHT) {
-		char line[TW_NOTIF_ID_LEN + 96];
+		char line[TW_NOTIF_ID_LEN + TW_CQRS_EMAIL_MAX + 96];
 
 		/* Its end of data may or may not have reached the server before the crash
 		 * (or before its owner's lease expired): nothing can tell. A lost alert is
@@ -285,7 +285,7 @@ static void on_checked(void *arg, const struct tw_cqrs_result *r)
 		 * into one), so it goes again. */
 		db_ok(nt);
 		tw_log(TW_LOG_WARN, "notifier", "%s",
-		       tw_notify_ambiguous_line(line, sizeof line, it->n.id, "crash"));
+		       tw_notify_ambiguous_line(line, sizeof line, it->n.id, it->n.email, "crash"));
 		nt->in_flight++;
 		nt->ambiguous++;
 		it->kept_row = 1;
@@ -504,12 +504,13 @@ static void on_msg(struct tw_smtp *s, struct tw_smtp_msg *m, void *arg)
 		return;
 	}
 	if (v.ambiguous) {
-		char line[TW_NOTIF_ID_LEN + 96];
+		char line[TW_NOTIF_ID_LEN + TW_CQRS_EMAIL_MAX + 96];
 
 		it->kept_row = 1;
 		nt->ambiguous++;
 		tw_log(TW_LOG_WARN, "notifier", "%s",
-		       tw_notify_ambiguous_line(line, sizeof line, it->n.id, "end-of-data-no-answer"));
+		       tw_notify_ambiguous_line(line, sizeof line, it->n.id, it->n.email,
+						 "end-of-data-no-answer"));
 	}
 	if (v.db_wait)
 		db_down(nt);

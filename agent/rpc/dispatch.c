@@ -272,7 +272,11 @@ static int run_request(struct rpc_slot *s, const struct tw_json *j, int root, in
 
 		if (am)
 			return call_added(s, am, j, params);
-		snprintf(msg, sizeof msg, "method '%.60s' not found", mname);
+		if (strcmp(mname, "kafka.metadata") == 0)
+			snprintf(msg, sizeof msg, "method 'kafka.metadata' needs the admin role, "
+				 "which is not running here");
+		else
+			snprintf(msg, sizeof msg, "method '%.60s' not found", mname);
 		return reject(s, TW_RPC_METHOD_NOT_FOUND, msg, NULL);
 	}
 	if (take_params(s, j, params, m, &p) != 0)

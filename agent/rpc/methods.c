@@ -208,9 +208,22 @@ static int run_get(struct rpc_slot *s, const struct rpc_method *m, const struct 
 	return started(s, tw_cqrs_get_user(s->rpc->q, &s->op, p->email, get_done, s));
 }
 
+/* quote.last and quote.average need email or ticker: neither is a missing param (-32602,
+ * as the error table says), not a value that breaks a rule. @return 0, or answers and -1. */
+static int need_email_or_ticker(struct rpc_slot *s, const struct rpc_params *p)
+{
+	if (p->seen & (RPC_P(EMAIL) | RPC_P(TICKER)))
+		return 0;
+	tw_rpc_respond_error(s, TW_RPC_INVALID_PARAMS,
+			     "email or ticker is missing: give one of them", "email");
+	return -1;
+}
+
 static int run_last(struct rpc_slot *s, const struct rpc_method *m, const struct rpc_params *p)
 {
 	(void)m;
+	if (need_email_or_ticker(s, p) != 0)
+		return RPC_DONE;
 	return started(s, tw_cqrs_last_value(s->rpc->q, &s->op, p->email,
 					     p->ticker[0] ? p->ticker : NULL, last_done, s));
 }
@@ -218,6 +231,8 @@ static int run_last(struct rpc_slot *s, const struct rpc_method *m, const struct
 static int run_average(struct rpc_slot *s, const struct rpc_method *m, const struct rpc_params *p)
 {
 	(void)m;
+	if (need_email_or_ticker(s, p) != 0)
+		return RPC_DONE;
 	return started(s, tw_cqrs_average(s->rpc->q, &s->op, p->email,
 					  p->ticker[0] ? p->ticker : NULL, (long long)p->n,
 					  average_done, s));

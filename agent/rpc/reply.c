@@ -191,6 +191,8 @@ size_t tw_rpc_refusal(char *buf, size_t len, const char *msg)
 	envelope(&w, "");
 	tw_jw_printf(&w, "\"error\":{\"code\":%d,\"message\":", TW_RPC_BUSY);
 	tw_jw_str(&w, msg);
-	tw_jw_lit(&w, "}}\n");
+	tw_jw_lit(&w, ",\"data\":{\"reason\":");
+	tw_jw_str(&w, code_text(TW_RPC_BUSY));
+	tw_jw_lit(&w, "}}}\n");
 	return w.overflow ? 0 : w.len;
 }

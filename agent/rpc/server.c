@@ -761,15 +761,19 @@ void tw_rpc_status(const struct tw_rpc *r, char *buf, size_t len)
 
 	for (size_t i = 0; i < r->nslots; i++)
 		used += r->slots[i].state != SLOT_FREE;
-	char bans[160];
+	char bans[160], where[40];
 	size_t nb = tw_rpc_authlimit_list(&r->auth, tw_hal_now(), bans,
 					  sizeof bans);
 	int n;
 
+	if (r->port < 0)
+		snprintf(where, sizeof where, "no port (listen = none)");
+	else
+		snprintf(where, sizeof where, "port %d", r->port);
 	n = snprintf(buf, len,
-		     "port %d (%s), %zu/%zu slots, %llu connections (%llu refused), %llu requests, "
+		     "%s (%s), %zu/%zu slots, %llu connections (%llu refused), %llu requests, "
 		     "%llu errors, closed idle %llu slow %llu long %llu",
-		     r->port, tls_mode(r), used, r->nslots, (unsigned long long)r->accepted,
+		     where, tls_mode(r), used, r->nslots, (unsigned long long)r->accepted,
 		     (unsigned long long)r->refused, (unsigned long long)r->requests,
 		     (unsigned long long)r->errors, (unsigned long long)r->closed_idle,
 		     (unsigned long long)r->closed_slow, (unsigned long long)r->closed_long);

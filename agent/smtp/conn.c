@@ -8,6 +8,8 @@
 #include "core/arena.h"
 #include "core/log.h"
 #include "core/loop.h"
+#include "core/outage.h"
+#include "core/resolve.h"
 #include "smtp/smtp_int.h"
 #include "tls/tls.h"
 
@@ -135,6 +137,7 @@ void tw_smtp_enter(struct tw_smtp *s, int state)
 
 static void close_conn(struct tw_smtp *s)
 {
+	tw_connect_cancel(&s->conn);
 	if (s->timer > 0)
 		tw_loop_del_timer(s->loop, s->timer);
 	s->timer = 0;
@@ -278,29 +281,43 @@ static void connected(struct tw_smtp *s)
 	tw_smtp_pump(s);
 }
 
-static void start_connect(struct tw_smtp *s)
+/* The connector resolved the relay's name off the loop and tried each address in turn. */
+static void on_connected(struct tw_connect *cn, int rc, int fd, const char *err, void *arg)
 {
-	char err[TW_SMTP_ERR_LEN];
-	int fd = -1;
-	int rc = tw_hal_tcp_connect_start(s->host, s->o.port, &fd, err, sizeof err);
+	struct tw_smtp *s = arg;
 
-	if (rc != TW_OK && rc != TW_ERR_WOULD_BLOCK) {
-		if (fd >= 0)
-			tw_hal_close(fd);
+	(void)cn;
+	if (rc != TW_OK) {
+		tw_outage_begin("smtp relay", err);
 		tw_smtp_fail(s, rc, "connect to %s:%u: %s", s->host, (unsigned)s->o.port, err);
 		return;
 	}
+	tw_outage_end("smtp relay");
 	s->fd = fd;
 	tw_stream_open(&s->stream, fd);
-	if (tw_loop_add_fd(s->loop, fd, rc == TW_OK ? TW_HAL_READ : TW_HAL_WRITE, on_fd, s) !=
-	    TW_OK) {
+	if (tw_loop_add_fd(s->loop, fd, TW_HAL_READ, on_fd, s) != TW_OK) {
 		tw_smtp_fail(s, TW_ERR_NOMEM,
 			     "no free fd slot for the SMTP connection: raise [limits] max_fds");
 		return;
 	}
+	tw_smtp_enter(s, TW_SMTP_S_CONNECT); /* the greeting's time-out starts now */
+	connected(s);
+}
+
+static void start_connect(struct tw_smtp *s)
+{
+	int rc;
+
 	tw_smtp_enter(s, TW_SMTP_S_CONNECT);
-	if (rc == TW_OK)
-		connected(s);
+	/* The connector bounds the look-up and the connects with the same time-out. */
+	if (s->timer > 0)
+		tw_loop_del_timer(s->loop, s->timer);
+	s->timer = 0;
+	rc = tw_connect_start(&s->conn, NULL, s->loop, s->host, s->o.port, s->o.timeout_ms,
+			      on_connected, s);
+	if (rc != TW_OK)
+		tw_smtp_fail(s, rc, "connect to %s:%u: %s", s->host, (unsigned)s->o.port,
+			     s->conn.err);
 }
 
 /* ---- the pump ---- */
@@ -385,26 +402,11 @@ void tw_smtp_pump(struct tw_smtp *s)
 static void on_fd(struct tw_loop *l, int fd, unsigned ready, void *arg)
 {
 	struct tw_smtp *s = arg;
-	char err[TW_SMTP_ERR_LEN];
 
 	(void)l;
+	(void)ready;
 	if (fd != s->fd)
 		return;
-	if (s->state == TW_SMTP_S_CONNECT) {
-		int rc;
-
-		if (!(ready & (TW_HAL_WRITE | TW_HAL_ERROR)))
-			return;
-		rc = tw_hal_tcp_connect_finish(fd, err, sizeof err);
-		if (rc != TW_OK) {
-			tw_smtp_fail(s, rc, "connect to %s:%u: %s", s->host, (unsigned)s->o.port,
-				     err);
-			return;
-		}
-		tw_loop_set_mask(s->loop, fd, TW_HAL_READ);
-		connected(s);
-		return;
-	}
 	if (s->state == TW_SMTP_S_HANDSHAKE) {
 		drive_handshake(s);
 		return;
@@ -418,7 +420,7 @@ static int64_t on_timer(struct tw_loop *l, void *arg)
 
 	(void)l;
 	s->timer = 0;
-	if (s->state == TW_SMTP_S_CONNECT && s->fd < 0) {
+	if (s->state == TW_SMTP_S_CONNECT && s->fd < 0 && !tw_connect_busy(&s->conn)) {
 		start_connect(s);
 	} else if (s->state == TW_SMTP_S_QUIT) {
 		tw_smtp_finish(s);

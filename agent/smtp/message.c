@@ -4,7 +4,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "cqrs/cqrs.h"
+#include "core/email.h"
 #include "json/json.h"
 #include "smtp/smtp.h"
 
@@ -62,12 +62,12 @@ long tw_smtp_b64(const void *in, size_t len, char *out, size_t cap)
 	return (long)o;
 }
 
-/* The one address rule of the product (agent/cqrs's, which registration, the alert role and the
- * ledger apply): what the notifier accepts it can always record, and what it records it can
+/* The one address rule of the product (core/email.h, which registration, the alert role and
+ * the ledger apply through agent/cqrs): what the notifier accepts it can always record, and what it records it can
  * send. */
 int tw_smtp_addr_ok(const char *a)
 {
-	return tw_cqrs_check_email(a, NULL, 0) == TW_OK;
+	return tw_email_check(a, NULL, 0) == 0;
 }
 
 static int id_ok(const char *id)

@@ -45,6 +45,7 @@
 #include <stdint.h>
 
 #include "core/config.h"
+#include "core/resolve.h"
 #include "hal.h"
 #include "tls/stream.h"
 
@@ -156,7 +157,7 @@ unsigned tw_smtp_parse_ehlo(const struct tw_smtp_reply *r, uint64_t *size_limit)
 
 /* ---- message formatting (exposed for tests) ---- */
 
-/** 1 when @p a is a usable envelope address: tw_cqrs_check_email()'s rule (dot-atom local part,
+/** 1 when @p a is a usable envelope address: core/email.h's rule (dot-atom local part,
  * LDH domain, RFC 5321 lengths), the one the ledger and registration apply, so an address the
  * notifier takes can always be recorded. */
 int tw_smtp_addr_ok(const char *a);
@@ -215,6 +216,7 @@ struct tw_smtp {
 	char from_addr[TW_SMTP_ADDR_MAX + 1];
 	int state;
 	int fd;
+	struct tw_connect conn; /* resolves the relay and tries its addresses (core/resolve.h) */
 	struct tw_stream stream; /* in clear, then TLS (implicit, or after STARTTLS); session carved */
 	long long timer;
 	unsigned caps;

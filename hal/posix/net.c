@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* net.c - POSIX sockets and readiness waits for the HAL (non-blocking TCP over poll). */
+/* net.c - POSIX sockets and readiness waits for the HAL (non-blocking TCP over poll). Nothing
+ * here resolves a name except tw_hal_tcp_connect() (tools, never the loop) and
+ * tw_hal_tcp_listen() (once at start); the loop's look-ups run in resolve.c's thread. */
 #include "hal.h"
 
 #include <arpa/inet.h>
@@ -150,52 +152,58 @@ static int resolve(const char *host, uint16_t port, int passive, struct addrinfo
 	return TW_OK;
 }
 
-int tw_hal_tcp_connect_start(const char *host, uint16_t port, int *fd_out, char *err,
-			     size_t errlen)
+static void to_sockaddr(const struct tw_hal_addr *a, uint16_t port, struct sockaddr_storage *ss,
+			socklen_t *len)
 {
-	struct addrinfo *res = NULL;
-	int rc, fd = -1, last_errno = 0;
+	memset(ss, 0, sizeof *ss);
+	if (a->family == TW_HAL_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+		memcpy(&s6->sin6_addr, a->bytes, 16);
+		*len = sizeof *s6;
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(port);
+		memcpy(&s4->sin_addr, a->bytes, 4);
+		*len = sizeof *s4;
+	}
+}
+
+int tw_hal_tcp_connect_addr(const struct tw_hal_addr *addr, uint16_t port, int *fd_out,
+			    char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	char text[TW_HAL_ADDR_TEXT];
+	int fd, one = 1, e, rc;
 
 	*fd_out = -1;
-	rc = resolve(host, port, 0, &res, err, errlen);
-	if (rc != TW_OK)
-		return rc;
-	rc = TW_ERR_REFUSED;
-	/* Only the first address that yields a socket is tried: a refused
-	 * connect is reported and the caller's backoff decides what comes next. */
-	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
-		if (fd < 0) {
-			last_errno = errno;
-			continue;
-		}
-		if (nonblock_cloexec(fd) < 0) {
-			last_errno = errno;
+	tw_hal_addr_format(addr, text, sizeof text);
+	to_sockaddr(addr, port, &ss, &sl);
+	fd = socket(ss.ss_family, SOCK_STREAM, 0);
+	if (fd < 0 || nonblock_cloexec(fd) < 0) {
+		e = errno;
+		if (fd >= 0)
 			close(fd);
-			fd = -1;
-			continue;
-		}
-		int one = 1;
-
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
-			rc = TW_OK;
-		} else if (errno == EINPROGRESS) {
-			rc = TW_ERR_WOULD_BLOCK;
-		} else {
-			last_errno = errno;
-			rc = errno_code(errno);
-			close(fd);
-			fd = -1;
-		}
-		break;
+		return set_err(err, errlen, TW_ERR_IO, text, e);
 	}
-	freeaddrinfo(res);
-	if (fd < 0)
-		return set_err(err, errlen, rc == TW_ERR_WOULD_BLOCK ? TW_ERR_IO : rc, host,
-			       last_errno);
-	*fd_out = fd;
-	return rc;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	if (connect(fd, (struct sockaddr *)&ss, sl) == 0) {
+		*fd_out = fd;
+		return TW_OK;
+	}
+	e = errno;
+	if (e == EINPROGRESS) {
+		*fd_out = fd;
+		return TW_ERR_WOULD_BLOCK;
+	}
+	close(fd);
+	rc = errno_code(e);
+	return set_err(err, errlen, rc == TW_ERR_WOULD_BLOCK ? TW_ERR_IO : rc, text, e);
 }
 
 int tw_hal_tcp_connect_finish(int fd, char *err, size_t errlen)
@@ -212,12 +220,12 @@ int tw_hal_tcp_connect_finish(int fd, char *err, size_t errlen)
 		       "peer", soerr);
 }
 
-int tw_hal_tcp_connect(const char *host, uint16_t port, int timeout_ms, int *fd_out, char *err,
-		       size_t errlen)
+/* One address, blocking up to @p deadline. */
+static int connect_one(const struct tw_hal_addr *a, uint16_t port, tw_mono_t deadline, int *fd_out,
+		       char *err, size_t errlen)
 {
 	struct tw_hal_pollfd p;
-	tw_mono_t deadline = tw_hal_now() + (tw_mono_t)timeout_ms * TW_MONO_PER_MS;
-	int rc = tw_hal_tcp_connect_start(host, port, fd_out, err, errlen);
+	int rc = tw_hal_tcp_connect_addr(a, port, fd_out, err, errlen);
 
 	if (rc != TW_ERR_WOULD_BLOCK)
 		return rc;
@@ -227,8 +235,7 @@ int tw_hal_tcp_connect(const char *host, uint16_t port, int timeout_ms, int *fd_
 		if (left <= 0) {
 			rc = TW_ERR_TIMEOUT;
 			if (err && errlen)
-				snprintf(err, errlen, "connect to '%s' port %u timed out after %d ms",
-					 host, (unsigned)port, timeout_ms);
+				snprintf(err, errlen, "timed out");
 			break;
 		}
 		p.fd = *fd_out;
@@ -248,6 +255,49 @@ int tw_hal_tcp_connect(const char *host, uint16_t port, int timeout_ms, int *fd_
 	return rc;
 }
 
+int tw_hal_tcp_connect(const char *host, uint16_t port, int timeout_ms, int *fd_out, char *err,
+		       size_t errlen)
+{
+	struct addrinfo *res = NULL;
+	struct tw_hal_addr addrs[TW_HAL_ADDRS_MAX];
+	size_t n = 0;
+	tw_mono_t deadline = tw_hal_now() + (tw_mono_t)timeout_ms * TW_MONO_PER_MS;
+	char why[160] = "", text[TW_HAL_ADDR_TEXT];
+	int rc = resolve(host, port, 0, &res, err, errlen);
+
+	*fd_out = -1;
+	if (rc != TW_OK)
+		return rc;
+	for (struct addrinfo *ai = res; ai && n < TW_HAL_ADDRS_MAX; ai = ai->ai_next) {
+		memset(&addrs[n], 0, sizeof addrs[n]);
+		if (ai->ai_family == AF_INET) {
+			addrs[n].family = TW_HAL_INET;
+			memcpy(addrs[n++].bytes, &((struct sockaddr_in *)ai->ai_addr)->sin_addr, 4);
+		} else if (ai->ai_family == AF_INET6) {
+			addrs[n].family = TW_HAL_INET6;
+			memcpy(addrs[n++].bytes, &((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr,
+			       16);
+		}
+	}
+	freeaddrinfo(res);
+	rc = TW_ERR_RESOLVE;
+	/* Every address in turn, each with its share of what is left of the bound. */
+	for (size_t i = 0; i < n; i++) {
+		tw_mono_t left = deadline - tw_hal_now();
+
+		rc = connect_one(&addrs[i], port, tw_hal_now() + left / (tw_mono_t)(n - i), fd_out,
+				 why, sizeof why);
+		if (rc == TW_OK)
+			return TW_OK;
+		tw_hal_addr_format(&addrs[i], text, sizeof text);
+	}
+	if (err && errlen)
+		snprintf(err, errlen, "connect to '%s' port %u failed (%zu address%s, last %s): %s",
+			 host, (unsigned)port, n, n == 1 ? "" : "es", n ? text : "-",
+			 n ? why : "no address");
+	return rc;
+}
+
 int tw_hal_tcp_listen(const char *host, uint16_t port, int backlog, int *fd_out, char *err,
 		      size_t errlen)
 {
@@ -258,21 +308,28 @@ int tw_hal_tcp_listen(const char *host, uint16_t port, int backlog, int *fd_out,
 	rc = resolve(host, port, 1, &res, err, errlen);
 	if (rc != TW_OK)
 		return rc;
-	fd = socket(res->ai_family, res->ai_socktype, res->ai_protocol);
-	if (fd < 0 || nonblock_cloexec(fd) < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
-	    bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, backlog) < 0) {
-		int e = errno;
+	rc = TW_ERR_IO;
+	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+		int e;
 
+		fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+		if (fd >= 0 && nonblock_cloexec(fd) == 0 &&
+		    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0 &&
+		    bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, backlog) == 0) {
+			rc = TW_OK;
+			break;
+		}
+		e = errno;
 		if (fd >= 0)
 			close(fd);
-		freeaddrinfo(res);
+		fd = -1;
 		if (err && errlen)
 			snprintf(err, errlen, "cannot listen on %s:%u: %s", host, (unsigned)port,
 				 strerror(e));
-		return TW_ERR_IO;
 	}
 	freeaddrinfo(res);
+	if (rc != TW_OK)
+		return rc;
 	*fd_out = fd;
 	return TW_OK;
 }

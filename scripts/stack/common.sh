@@ -32,6 +32,8 @@ default_config() {
     CFG_QUOTES_PORT=${TW_QUOTES_PORT:-18443}
     CFG_QUOTES_CONTROL_PORT=${TW_QUOTES_CONTROL_PORT:-18444}
     CFG_QUOTES_SCENARIO=${TW_QUOTES_SCENARIO:-$ENVDIR/quotes/scenario.json}
+    CFG_TOXIPROXY_PORT=${TW_TOXIPROXY_PORT:-18474}              # toxiproxy.sh
+    CFG_TOXIPROXY_PROXY_BASE=${TW_TOXIPROXY_PROXY_BASE:-18600}
     CFG_DB_PASSWORD=$(rand_secret)
     CFG_DB_ADMIN_PASSWORD=$(rand_secret)
     CFG_SMTP_USER=tickwatch
@@ -74,6 +76,8 @@ all_ports() {
     printf '%s\n' "${KAFKA_PORTS[@]:1}" "${CTRL_PORTS[@]:1}" "$CFG_DB_PORT" \
         "$CFG_SMTP_PORT_STARTTLS" "$CFG_SMTP_PORT_TLS" "$CFG_SMTP_CONTROL_PORT" \
         "$CFG_SMTP_SINK_PORT" "$CFG_QUOTES_PORT" "$CFG_QUOTES_CONTROL_PORT"
+    toxiproxy_ports
+    kafka_ports   # the SASL_SSL listeners (kafka.sh)
 }
 
 # ---------------------------------------------------------------- processes by pid

@@ -80,7 +80,7 @@ cmd_down() {
     lock
     load_config
     # everything at once: Kafka nodes must stop together (a lone node waits for its quorum)
-    stop_procs kafka1:TERM kafka2:TERM kafka3:TERM postgres:INT replica:INT smtp:TERM quotes:TERM smtp-sink:TERM
+    stop_procs kafka1:TERM kafka2:TERM kafka3:TERM postgres:INT replica:INT smtp:TERM quotes:TERM smtp-sink:TERM toxiproxy:TERM
     local p busy=() deadline=$((SECONDS + 5))
     while :; do
         busy=()
@@ -129,6 +129,10 @@ export TW_QUOTES_CONTROL_PORT='$CFG_QUOTES_CONTROL_PORT'
 export TW_QUOTES_SCENARIO='$CFG_QUOTES_SCENARIO'
 EOF
     replica_env
+    toxiproxy_env
+    kafka_env   # SASL_SSL listeners (kafka.sh)
+    pg_env      # the TLS-only role (pg.sh)
+    echo "export TW_STACK_TLS_NAMES='${TLS_NAMES[*]}'"
 }
 
 status_bad() { STATUS_RC=1; }  # a component's NAME_status found something wrong
@@ -143,8 +147,9 @@ cmd_status() {  # each component prints its section, calling status_bad for what
     smtp_status
     sink_status
     quotes_status
+    toxiproxy_status
     local total=0 name pid kib line=""
-    for name in kafka1 kafka2 kafka3 postgres replica smtp quotes smtp-sink; do
+    for name in kafka1 kafka2 kafka3 postgres replica smtp quotes smtp-sink toxiproxy; do
         pid=$(pid_of "$name") || continue
         kib=$(rss_kib "$pid"); total=$((total + kib))
         line+=" $name $((kib / 1024))M"

@@ -1,7 +1,32 @@
 # SPDX-License-Identifier: MIT
 # shellcheck shell=bash
 # pg.sh - the PostgreSQL cluster of scripts/stack.sh (sourced by it): initdb, start,
-# roles, readiness and status.
+# roles, readiness and status. TLS is on (the stack CA's certificate, valid for
+# db.tickwatch.test); role tickwatch_tls (the production-like attach of docs/device.md) may log
+# in only over TLS (hostssl + SCRAM), role tickwatch as before over plain TCP or TLS.
+
+pg_tls_load() {  # the TLS role's password: made once per fresh cluster, in $STATE/pg/tls.env
+    local f=$STATE/pg/tls.env
+    if [ -f "$f" ]; then
+        # shellcheck disable=SC1090
+        . "$f"
+    else
+        PG_TLS_PASSWORD=$(rand_secret)
+        printf "PG_TLS_PASSWORD='%s'\n" "$PG_TLS_PASSWORD" >"$f.tmp"
+        chmod 600 "$f.tmp"; mv "$f.tmp" "$f"
+    fi
+}
+pg_env() {  # the TLS lines of `scripts/stack.sh env` (none for a stack made before TLS)
+    [ -f "$STATE/pg/tls.env" ] || return 0
+    pg_tls_load
+    cat <<EOF
+export TW_DB_TLS_HOST='db.tickwatch.test'
+export TW_DB_TLS_USER='tickwatch_tls'
+export TW_DB_TLS_NAME='tickwatch_tls'
+export TW_DB_TLS_PASSWORD='$PG_TLS_PASSWORD'
+export TW_DB_TLS_URL='postgresql://tickwatch_tls:$PG_TLS_PASSWORD@db.tickwatch.test:$CFG_DB_PORT/tickwatch_tls?sslmode=verify-full&sslrootcert=$CA_FILE'
+EOF
+}
 
 pg_up_begin() {
     local d
@@ -37,12 +62,21 @@ full_page_writes = off
 logging_collector = off
 log_min_messages = warning
 log_connections = off
+ssl = on
+ssl_cert_file = 'server-chain.crt'
+ssl_key_file = 'server.key'
+ssl_min_protocol_version = 'TLSv1.2'
 EOF
         cat >"$d/data/pg_hba.conf" <<EOF
-# scripts/stack.sh: passwords (SCRAM) everywhere, loopback only
+# scripts/stack.sh: passwords (SCRAM) everywhere, loopback only; tickwatch_tls only over TLS
+local   all tickwatch_tls              reject
+hostssl all tickwatch_tls 127.0.0.1/32 scram-sha-256
+host    all tickwatch_tls 127.0.0.1/32 reject
 local   all all                scram-sha-256
 host    all all 127.0.0.1/32   scram-sha-256
 EOF
+        install -m 0644 "$STATE/tls/server-chain.crt" "$d/data/server-chain.crt"
+        install -m 0600 "$STATE/tls/server.key" "$d/data/server.key"
         own_unpriv "$d/"
         touch "$d/needs-roles"
     fi
@@ -77,8 +111,11 @@ pg_ready() {
     alive postgres || return 1
     "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$CFG_DB_PORT" -t 2 || return 1
     if [ -f "$STATE/pg/needs-roles" ]; then
+        pg_tls_load
         pg_admin_sql -c "CREATE ROLE tickwatch LOGIN CREATEDB PASSWORD '$CFG_DB_PASSWORD'" \
-            -c "CREATE DATABASE tickwatch OWNER tickwatch" >>"$STATE/pg/roles.log" 2>&1 || return 1
+            -c "CREATE DATABASE tickwatch OWNER tickwatch" \
+            -c "CREATE ROLE tickwatch_tls LOGIN CREATEDB PASSWORD '$PG_TLS_PASSWORD'" \
+            -c "CREATE DATABASE tickwatch_tls OWNER tickwatch_tls" >>"$STATE/pg/roles.log" 2>&1 || return 1
         rm -f "$STATE/pg/needs-roles"
     fi
     PGPASSWORD=$CFG_DB_PASSWORD psql -X -q -At -h 127.0.0.1 -p "$CFG_DB_PORT" -U tickwatch -d tickwatch \

@@ -59,14 +59,23 @@ cmd_quotes_step() {  # [N | +N] : no argument = advance by one
 }
 
 cmd_quotes_set() {  # KEY VALUE : encoding length|chunked, advance manual|request
-    require_up
+    # arguments are checked here, before the server is asked (it would ignore an unknown key)
     [ $# -eq 2 ] || die "usage: quotes-set encoding length|chunked | quotes-set advance manual|request"
+    case $1=$2 in
+        encoding=length|encoding=chunked|advance=manual|advance=request) ;;
+        encoding=*|advance=*) die "quotes-set $1: '$2' is not allowed (encoding length|chunked, advance manual|request)" ;;
+        *) die "quotes-set: unknown key '$1' (keys: encoding, advance)" ;;
+    esac
+    require_up
     ctl "$QUOTES_CONTROL/set" --data-urlencode "$1=$2"
 }
 
 cmd_quotes_scenario() { # FILE : load a scenario (step back to 0)
+    local f=${1:-}
+    [ $# -eq 1 ] || die "usage: quotes-scenario FILE"
+    [ -e "$f" ] || die "quotes-scenario: $f: no such file"
+    [ -f "$f" ] && [ -r "$f" ] || die "quotes-scenario: $f: not a readable file"
     require_up
-    local f=${1:-}; [ -f "$f" ] || die "usage: quotes-scenario FILE"
     ctl "$QUOTES_CONTROL/scenario" --data-urlencode "path=$(cd "$(dirname "$f")" && pwd)/$(basename "$f")"
 }
 

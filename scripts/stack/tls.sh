@@ -1,7 +1,12 @@
 # SPDX-License-Identifier: MIT
 # shellcheck shell=bash
 # tls.sh - a fresh test CA and server certificate per stack, in $STATE/tls (sourced by
-# scripts/stack.sh); the SMTP and quote servers present it, clients trust $STATE/tls/ca.crt.
+# scripts/stack.sh); the SMTP and quote servers, the Kafka brokers' SASL_SSL listeners and
+# PostgreSQL present it, clients trust $STATE/tls/ca.crt. The certificate is valid for
+# 127.0.0.1, localhost and the names of TLS_NAMES (the production-like attach of
+# docs/device.md: resolved through /etc/hosts, see docs/stack.md "SASL_SSL and TLS").
+TLS_NAMES=(kafka1.tickwatch.test kafka2.tickwatch.test kafka3.tickwatch.test db.tickwatch.test
+    smtp.tickwatch.test)
 
 tls_make() {
     local d=$STATE/tls
@@ -17,10 +22,13 @@ tls_make() {
         openssl ecparam -name prime256v1 -genkey -noout -out server.key 2>/dev/null
         openssl req -new -key server.key -subj "/CN=localhost" -out server.csr 2>/dev/null
         printf '%s\n' "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature,keyEncipherment" \
-            "extendedKeyUsage=serverAuth" "subjectAltName=IP:127.0.0.1,DNS:localhost" >server.ext
+            "extendedKeyUsage=serverAuth" \
+            "subjectAltName=IP:127.0.0.1,DNS:localhost$(printf ',DNS:%s' "${TLS_NAMES[@]}")" >server.ext
         openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 30 -sha256 \
             -extfile server.ext -out server.crt 2>/dev/null
         cat server.crt ca.crt >server-chain.crt
+        # Kafka's PEM key store: the key in PKCS#8, then the certificate chain.
+        { openssl pkcs8 -topk8 -nocrypt -in server.key; cat server.crt ca.crt; } >kafka-keystore.pem
         chmod 644 ca.crt server.crt server-chain.crt
         rm -f server.csr server.ext ca.srl
     ) || die "could not make the test CA / server certificate with openssl"

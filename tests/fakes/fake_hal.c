@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* fake_hal.c - the scripted HAL behind fake_hal.h; links in place of hal/posix in unit tests. */
+/* fake_hal.c - the scripted HAL behind fake_hal.h; links in place of hal/posix in unit tests:
+ * peers, connects in a queue, a resolver whose answers arrive on the fake clock, a stderr that
+ * can be made unwritable. */
 #include "fake_hal.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 enum step_kind { STEP_DATA, STEP_BLOCK, STEP_RESET, STEP_CLOSE };
@@ -29,7 +33,30 @@ static struct {
 	tw_mono_t now;
 	int64_t wall_ms;
 	struct peer peers[FAKE_MAX_PEERS];
-	int connect_rc, connect_fd, finish_rc, have_connect;
+	struct {
+		int rc, fd, finish_rc;
+	} connects[FAKE_MAX_CONNECTS];
+	size_t nconnects;
+	int finish_rc; /* of the last connect handed out */
+	char connect_log[1024];
+	struct {
+		int used;
+		char host[TW_HAL_HOST_MAX];
+		int rc;
+		char addrs[256];
+		int64_t at_ms;
+	} rscripts[16];
+	struct {
+		int used;
+		long ticket;
+		tw_mono_t at; /* -1: never */
+		struct tw_hal_resolved res;
+	} rjobs[TW_HAL_RESOLVE_SLOTS];
+	long next_ticket;
+	int resolve_calls;
+	int stderr_blocked;
+	char stderr_buf[FAKE_SENT_MAX + 1];
+	size_t stderr_len;
 	int accept_q[FAKE_MAX_PEERS];
 	size_t accept_n;
 	int last_timeout, waits;
@@ -161,10 +188,49 @@ int fake_peer_closed(int fd)
 
 void fake_connect_next(int rc, int fd, int finish_rc)
 {
-	F.connect_rc = rc;
-	F.connect_fd = fd;
-	F.finish_rc = finish_rc;
-	F.have_connect = 1;
+	if (F.nconnects == FAKE_MAX_CONNECTS)
+		return;
+	F.connects[F.nconnects].rc = rc;
+	F.connects[F.nconnects].fd = fd;
+	F.connects[F.nconnects].finish_rc = finish_rc;
+	F.nconnects++;
+}
+
+const char *fake_connect_log(void)
+{
+	return F.connect_log;
+}
+
+void fake_resolve_script(const char *host, int rc, const char *addrs, int64_t at_ms)
+{
+	for (size_t i = 0; i < sizeof F.rscripts / sizeof F.rscripts[0]; i++) {
+		if (!F.rscripts[i].used) {
+			F.rscripts[i].used = 1;
+			snprintf(F.rscripts[i].host, sizeof F.rscripts[i].host, "%s", host);
+			F.rscripts[i].rc = rc;
+			snprintf(F.rscripts[i].addrs, sizeof F.rscripts[i].addrs, "%s",
+				 addrs ? addrs : "");
+			F.rscripts[i].at_ms = at_ms;
+			return;
+		}
+	}
+}
+
+int fake_resolve_calls(void)
+{
+	return F.resolve_calls;
+}
+
+void fake_stderr_block(int on)
+{
+	F.stderr_blocked = on;
+}
+
+const char *fake_stderr_text(size_t *len)
+{
+	F.stderr_buf[F.stderr_len] = '\0';
+	*len = F.stderr_len;
+	return F.stderr_buf;
 }
 
 void fake_accept_push(int fd)
@@ -206,6 +272,15 @@ static unsigned readiness(int fd, unsigned want)
 	struct peer *p = peer_of(fd);
 	unsigned r = 0;
 
+	if (fd == FAKE_RESOLVER_FD) {
+		for (size_t i = 0; i < TW_HAL_RESOLVE_SLOTS; i++) {
+			if (F.rjobs[i].used && F.rjobs[i].at >= 0 && F.rjobs[i].at <= F.now)
+				r = want & TW_HAL_READ;
+		}
+		return r;
+	}
+	if (fd == FAKE_STDERR_FD)
+		return F.stderr_blocked ? 0 : (want & TW_HAL_WRITE);
 	if (p == NULL)
 		return TW_HAL_ERROR;
 	if ((want & TW_HAL_READ) && p->n > 0 && p->steps[p->head].at <= F.now)
@@ -236,6 +311,12 @@ int tw_hal_wait(struct tw_hal_pollfd *fds, size_t n, int timeout_ms)
 
 		if (p && (fds[i].events & TW_HAL_READ) && p->n > 0 && p->steps[p->head].at < next)
 			next = p->steps[p->head].at;
+		if (fds[i].fd == FAKE_RESOLVER_FD && (fds[i].events & TW_HAL_READ)) {
+			for (size_t j = 0; j < TW_HAL_RESOLVE_SLOTS; j++) {
+				if (F.rjobs[j].used && F.rjobs[j].at >= 0 && F.rjobs[j].at < next)
+					next = F.rjobs[j].at;
+			}
+		}
 	}
 	F.wall_ms += (next - F.now) / TW_MONO_PER_MS;
 	F.now = next;
@@ -246,18 +327,121 @@ int tw_hal_wait(struct tw_hal_pollfd *fds, size_t n, int timeout_ms)
 	return ready;
 }
 
-int tw_hal_tcp_connect_start(const char *host, uint16_t port, int *fd_out, char *err,
-			     size_t errlen)
+int tw_hal_addr_parse(const char *literal, struct tw_hal_addr *out)
 {
-	if (!F.have_connect) {
-		snprintf(err, errlen, "fake: no connect scripted for %s:%u", host, (unsigned)port);
+	memset(out, 0, sizeof *out);
+	if (inet_pton(AF_INET, literal, out->bytes) == 1) {
+		out->family = TW_HAL_INET;
+		return TW_OK;
+	}
+	if (inet_pton(AF_INET6, literal, out->bytes) == 1) {
+		out->family = TW_HAL_INET6;
+		return TW_OK;
+	}
+	return TW_ERR_RESOLVE;
+}
+
+void tw_hal_addr_format(const struct tw_hal_addr *a, char *buf, size_t len)
+{
+	if (inet_ntop(a->family == TW_HAL_INET6 ? AF_INET6 : AF_INET, a->bytes, buf,
+		      (socklen_t)len) == NULL && len)
+		snprintf(buf, len, "?");
+}
+
+int tw_hal_resolver_start(char *err, size_t errlen)
+{
+	(void)err;
+	(void)errlen;
+	return FAKE_RESOLVER_FD;
+}
+
+long tw_hal_resolve_submit(const char *host)
+{
+	size_t slot = TW_HAL_RESOLVE_SLOTS;
+	struct tw_hal_resolved *res;
+	const char *addrs = "192.0.2.1";
+	int rc = TW_OK;
+	int64_t at_ms = 0;
+
+	for (size_t i = 0; i < TW_HAL_RESOLVE_SLOTS && slot == TW_HAL_RESOLVE_SLOTS; i++) {
+		if (!F.rjobs[i].used)
+			slot = i;
+	}
+	if (slot == TW_HAL_RESOLVE_SLOTS)
+		return TW_ERR_NOMEM;
+	F.resolve_calls++;
+	for (size_t i = 0; i < sizeof F.rscripts / sizeof F.rscripts[0]; i++) {
+		if (F.rscripts[i].used && strcmp(F.rscripts[i].host, host) == 0) {
+			F.rscripts[i].used = 0;
+			rc = F.rscripts[i].rc;
+			addrs = F.rscripts[i].addrs;
+			at_ms = F.rscripts[i].at_ms;
+			break;
+		}
+	}
+	F.rjobs[slot].used = 1;
+	F.rjobs[slot].ticket = ++F.next_ticket;
+	F.rjobs[slot].at = at_ms < 0 ? -1 : F.now + at_ms * TW_MONO_PER_MS;
+	res = &F.rjobs[slot].res;
+	memset(res, 0, sizeof *res);
+	res->ticket = F.next_ticket;
+	res->rc = rc;
+	if (rc != TW_OK) {
+		snprintf(res->err, sizeof res->err, "fake: cannot resolve '%s'", host);
+	} else {
+		char copy[256], *tok, *save = NULL;
+
+		snprintf(copy, sizeof copy, "%s", addrs);
+		for (tok = strtok_r(copy, ",", &save); tok && res->n < TW_HAL_ADDRS_MAX;
+		     tok = strtok_r(NULL, ",", &save)) {
+			if (tw_hal_addr_parse(tok, &res->addrs[res->n]) == TW_OK)
+				res->n++;
+		}
+	}
+	return F.next_ticket;
+}
+
+int tw_hal_resolve_take(struct tw_hal_resolved *out)
+{
+	for (size_t i = 0; i < TW_HAL_RESOLVE_SLOTS; i++) {
+		if (F.rjobs[i].used && F.rjobs[i].at >= 0 && F.rjobs[i].at <= F.now) {
+			*out = F.rjobs[i].res;
+			F.rjobs[i].used = 0;
+			return TW_OK;
+		}
+	}
+	return TW_ERR_WOULD_BLOCK;
+}
+
+static int next_connect(const char *what, uint16_t port, int *fd_out, char *err, size_t errlen)
+{
+	size_t n = strlen(F.connect_log);
+	int rc;
+
+	snprintf(F.connect_log + n, sizeof F.connect_log - n, "%s%s:%u", n ? " " : "", what,
+		 (unsigned)port);
+	*fd_out = -1;
+	if (F.nconnects == 0) {
+		snprintf(err, errlen, "fake: no connect scripted for %s:%u", what, (unsigned)port);
 		return TW_ERR_REFUSED;
 	}
-	F.have_connect = 0;
-	*fd_out = F.connect_rc == TW_OK || F.connect_rc == TW_ERR_WOULD_BLOCK ? F.connect_fd : -1;
-	if (F.connect_rc < 0 && F.connect_rc != TW_ERR_WOULD_BLOCK)
-		snprintf(err, errlen, "fake: connect to %s:%u refused", host, (unsigned)port);
-	return F.connect_rc;
+	rc = F.connects[0].rc;
+	if (rc == TW_OK || rc == TW_ERR_WOULD_BLOCK)
+		*fd_out = F.connects[0].fd;
+	F.finish_rc = F.connects[0].finish_rc;
+	memmove(F.connects, F.connects + 1, --F.nconnects * sizeof F.connects[0]);
+	if (rc < 0 && rc != TW_ERR_WOULD_BLOCK)
+		snprintf(err, errlen, "fake: connect to %s:%u refused", what, (unsigned)port);
+	return rc;
+}
+
+int tw_hal_tcp_connect_addr(const struct tw_hal_addr *addr, uint16_t port, int *fd_out,
+			    char *err, size_t errlen)
+{
+	char text[TW_HAL_ADDR_TEXT];
+
+	tw_hal_addr_format(addr, text, sizeof text);
+	return next_connect(text, port, fd_out, err, errlen);
 }
 
 int tw_hal_tcp_connect_finish(int fd, char *err, size_t errlen)
@@ -271,7 +455,7 @@ int tw_hal_tcp_connect_finish(int fd, char *err, size_t errlen)
 int tw_hal_tcp_connect(const char *host, uint16_t port, int timeout_ms, int *fd_out, char *err,
 		       size_t errlen)
 {
-	int rc = tw_hal_tcp_connect_start(host, port, fd_out, err, errlen);
+	int rc = next_connect(host, port, fd_out, err, errlen);
 
 	(void)timeout_ms;
 	if (rc == TW_ERR_WOULD_BLOCK)
@@ -417,4 +601,24 @@ long tw_hal_console_read(const struct tw_hal_console *con, void *buf, size_t len
 long tw_hal_console_write(const struct tw_hal_console *con, const void *buf, size_t len)
 {
 	return tw_hal_send(con->out_fd, buf, len);
+}
+
+long tw_hal_log_write(const void *buf, size_t len)
+{
+	size_t take = len;
+
+	if (F.stderr_blocked)
+		return TW_ERR_WOULD_BLOCK;
+	if (take > FAKE_SENT_MAX - F.stderr_len)
+		take = FAKE_SENT_MAX - F.stderr_len;
+	if (take == 0)
+		return len ? TW_ERR_WOULD_BLOCK : 0;
+	memcpy(F.stderr_buf + F.stderr_len, buf, take);
+	F.stderr_len += take;
+	return (long)take;
+}
+
+int tw_hal_log_fd(void)
+{
+	return FAKE_STDERR_FD;
 }

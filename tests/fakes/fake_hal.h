@@ -42,8 +42,29 @@ const char *fake_peer_sent(int fd, size_t *len);
 int fake_peer_recv_calls(int fd);
 int fake_peer_closed(int fd);
 
-/** Next tw_hal_tcp_connect_start() returns @p rc with peer @p fd; finish returns @p finish_rc. */
+/** Queue what the next tw_hal_tcp_connect_addr() (or tw_hal_tcp_connect()) returns: @p rc
+ *  with peer @p fd; its finish returns @p finish_rc. Up to FAKE_MAX_CONNECTS queue in order. */
 void fake_connect_next(int rc, int fd, int finish_rc);
+#define FAKE_MAX_CONNECTS 16
+/** "ADDR:PORT ADDR:PORT ..." of every connect attempted since the reset. */
+const char *fake_connect_log(void);
+
+/* ---- the resolver ---- */
+#define FAKE_RESOLVER_FD 999 /* the wake-up fd tw_hal_resolver_start() returns */
+#define FAKE_STDERR_FD 998   /* tw_hal_log_fd() */
+#define FAKE_RESOLVE_NEVER (-1)
+/** The next look-up of @p host answers @p rc (0: the comma-separated literals in @p addrs)
+ *  at fake time @p at_ms (0: at once; FAKE_RESOLVE_NEVER: never). Unscripted names answer
+ *  192.0.2.1 at once. */
+void fake_resolve_script(const char *host, int rc, const char *addrs, int64_t at_ms);
+/** Look-ups submitted to the fake resolver since the reset (all names). */
+int fake_resolve_calls(void);
+
+/* ---- the log's stderr ---- */
+/** While @p on, tw_hal_log_write() returns would-block and stderr polls unwritable. */
+void fake_stderr_block(int on);
+/** What reached the fake stderr so far (NUL-terminated), and its length. */
+const char *fake_stderr_text(size_t *len);
 /** Queue @p fd for the next tw_hal_tcp_accept(). */
 void fake_accept_push(int fd);
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# smoke.sh - drives the real tickwatch binary from outside: version, config check, run + SIGTERM,
-# console commands over a pipe, start-up errors. Usage: smoke.sh BINARY SOURCE_DIR
+# smoke.sh - drives the real tickwatch binary from outside: version, config check (every bad
+# file run refuses), run + SIGTERM, the whole memory budget, console commands over a pipe and
+# their edges, config save keeping the user's file, start-up errors, ctl and db messages, the
+# docs that quote the binary, scripts/stack.sh's argument checks. Usage: smoke.sh BINARY SOURCE_DIR
 set -uo pipefail
 
 bin=${1:?binary}
@@ -81,6 +83,14 @@ check "arena exhaustion names the [limits] key" grep -q "raise \[limits\] arena_
 agent_pid=$!
 if wait_for "$work/run.log" "ready" 10; then ok "run reaches ready"; else bad "run reaches ready" "$(tail -5 "$work/run.log")"; fi
 check "boot log prints the memory budget" grep -q "memory budget: .* KiB arena" "$work/run.log"
+# Every line of the budget whole (issue 12 item 3: a fixed buffer cut it mid-line).
+budget_lines() { # FILE: the budget block of a boot log or a status, one carve a line
+	sed -n '/memory budget: /,/ready: roles\|^loop: /p' "$1" | sed '1d;$d' | sed 's/^.*\[agent\] //'
+}
+budget_lines "$work/run.log" >"$work/budget"
+check "boot budget lists every carve whole (with every role)" bash -c \
+	"[ \$(wc -l <'$work/budget') -ge 20 ] && ! grep -qvE '^  .{1,40} +[0-9]+ bytes  \[limits\] [a-z_-]+\$' '$work/budget'"
+check "boot budget reaches the notifier's last carve" grep -qE "^  SMTP TLS session +[0-9]+ bytes" "$work/budget"
 kill -TERM "$agent_pid"
 wait "$agent_pid"
 rc=$?
@@ -119,6 +129,125 @@ check "config save exits 0" test $? -eq 0
 check "config save wrote the new value" grep -q "^interval = 90s" "$work/saved.conf"
 check "saved file is private (0600)" test "$(stat -c %a "$work/saved.conf")" = 600
 check "saved file passes config check" "$bin" config check "$work/saved.conf"
+
+# --- issue 12: config check runs every check run makes before it connects ---
+printf 'AAPL x\n' >"$work/bad.replay"
+outcome() { # RC WANT-RC NEEDLE FILE: the exit code, and the text in FILE
+	[ "$1" -eq "$2" ] && grep -qF -- "$3" "$4"
+}
+badcheck() { # NAME FILE-TEXT NEEDLE
+	printf '%b' "$2" >"$work/chk.conf"
+	"$bin" config check "$work/chk.conf" >"$work/chk.out" 2>&1
+	check "config check refuses $1" outcome $? 1 "$3" "$work/chk.out"
+	timeout 20 env -u TICKWATCH_CONFIG "$bin" run --config "$work/chk.conf" --console none --roles all \
+		</dev/null >"$work/chk.out" 2>&1
+	check "run refuses $1 too, before it connects" outcome $? 1 "$3" "$work/chk.out"
+}
+badcheck "an unknown librdkafka property" '[kafka]\nno.such.property = 5\n' "librdkafka refused property 'no.such.property'"
+badcheck "a bad librdkafka value" '[kafka]\nsocket.timeout.ms = abc\n' "librdkafka refused property 'socket.timeout.ms'"
+badcheck "a baud rate the tty does not take" '[agent]\nconsole_baud = 12345\n' "'12345' is not a rate the serial console takes"
+badcheck "a missing replay file" '[quotes]\nsource = replay:/nonexistent/q.txt\n' "[quotes] source: /nonexistent/q.txt"
+badcheck "a replay file that does not parse" "[quotes]\nsource = replay:$work/bad.replay\n" "bad.replay:1:"
+badcheck "a missing CA file" '[kafka]\nsecurity = SSL\nca_file = /nonexistent/ca.pem\n' "[kafka] ca_file: cannot read /nonexistent/ca.pem"
+badcheck "a section header without ]" '; c\n[agent\nname = x\n' "chk.conf:2: section header '[agent' is missing ']'"
+badcheck "an agent.name that is no EHLO name" '[agent]\nname = my box\n' "[agent] name: 'my box' is not a host name"
+badcheck "a loopback-looking DNS name without a token" '[rpc]\nlisten = 127.evil.example:7070\n' "[rpc] token: required"
+"$bin" config reference >"$work/ref2.md"
+check "the reference lists the baud rates" grep -q "console_baud.*one of 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600" "$work/ref2.md"
+check "the reference says a bare duration is seconds" grep -q "a bare number is seconds" "$work/ref2.md"
+printf '[smtp]\nverify = TRUE # hash comment\n' >"$work/ok.conf"
+check "TRUE and a '#' inline comment are taken" "$bin" config check "$work/ok.conf"
+
+# --- issue 13: config show masks librdkafka's secrets ---
+printf '[kafka]\nsasl.oauthbearer.client.secret = S1cr\nssl.key.pem = S2cr\nsasl.jaas.config = S3cr\nssl.keystore.password = S4cr\nssl.key.password = S5cr\nsasl.oauthbearer.config = S6cr\n' >"$work/sec.conf"
+env -u TICKWATCH_CONFIG "$bin" config show --config "$work/sec.conf" >"$work/sec.out" 2>&1
+check "config show prints no librdkafka secret" bash -c "! grep -q 'S[0-9]cr' '$work/sec.out' && [ \$(grep -c ' = \*\*\*' '$work/sec.out') -ge 6 ]"
+
+# --- issue 12: help texts ---
+check "'tickwatch --help' lists config reference" bash -c "'$bin' --help | grep -q 'config reference'"
+out=$("$bin" db migrate --help 2>&1)
+check "'db migrate --help' exits 0 with usage" bash -c "[ $? -eq 0 ] && grep -q '^usage: tickwatch db migrate' <<<'$out'"
+out=$(timeout 10 "$bin" run --roles "" --console none </dev/null 2>&1)
+check "run --roles '' is refused" bash -c "[ $? -eq 2 ] && grep -q 'names no role' <<<'$out'"
+
+# --- issue 12: ctl messages ---
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+out=$(env -u TICKWATCH_CONFIG TICKWATCH_RPC_LISTEN=127.0.0.1:$port "$bin" ctl --retries 1 status 2>&1)
+check "ctl to a stopped agent asks whether it runs, naming rpc.listen" grep -qF "is the agent running? (rpc.listen = 127.0.0.1:$port)" <<<"$out"
+check "ctl status does not claim a request id" bash -c "grep -q '(retrying)' <<<'$out' && ! grep -q 'same request id' <<<'$out'"
+
+# --- issue 12: console edges (no admin role, no RPC port, a 128-byte line limit) ---
+line128="status$(printf '%122s' '')"
+printf 'config set agent.name\nconfig set kafka.linger.ms 7\nconfig set kafka.no.such.property 1\nkafka\nstatus\n%s\n%s \nquit\n' "$line128" "$line128" |
+	env -u TICKWATCH_CONFIG TICKWATCH_RPC_LISTEN=none TICKWATCH_LIMITS_CONSOLE_LINE=128 \
+	"$bin" run --console - --roles rpc >"$work/edge.out" 2>"$work/edge.log"
+check "config set KEY without a value prints usage" grep -q "^usage: config set SECTION.KEY VALUE" "$work/edge.out"
+check "config set takes a librdkafka property" grep -q "^ok: kafka.linger.ms" "$work/edge.out"
+check "config set asks librdkafka about the property" grep -q "^error: .*librdkafka refused property 'no.such.property'" "$work/edge.out"
+check "console kafka without the admin role says so" grep -q "the admin role is not running here" "$work/edge.out"
+check "status with listen = none shows no port -1" bash -c "grep -q '^role rpc .*no port (listen = none)' '$work/edge.out' && ! grep -q 'port -1' '$work/edge.out'"
+check "a line of exactly console_line bytes is taken" test "$(grep -c ', up 0d' "$work/edge.out")" -eq 2
+check "a line one byte longer is refused, naming the limit" grep -q "line longer than 128 bytes ignored" "$work/edge.out"
+
+# --- issue 12 item 1: config save keeps the user's file ---
+cat >"$work/user.conf" <<'EOF'
+; my notes: this box is in the shop
+
+[agent]
+name = shop-7   ; inline note
+log_level = info # hash note
+
+[quotes]
+; interval comment
+interval = 60s
+EOF
+chmod 644 "$work/user.conf"
+printf 'config set quotes.interval 90s\nconfig set smtp.port 2525\nconfig save\nquit\n' |
+	env -u TICKWATCH_CONFIG TICKWATCH_DB_WRITE_URL=postgresql://tw:Hunter2pw@db.example/tw \
+	TICKWATCH_QUOTES_TIMEOUT=45s "$bin" run --config "$work/user.conf" --console - --roles rpc \
+	>"$work/usave.out" 2>"$work/usave.log"
+cat >"$work/user.want" <<'EOF'
+; my notes: this box is in the shop
+
+[agent]
+name = shop-7   ; inline note
+log_level = info # hash note
+
+[quotes]
+; interval comment
+interval = 90s
+
+[smtp]
+port = 2525
+EOF
+check "config save over the console says ok" grep -q "^ok: saved $work/user.conf" "$work/usave.out"
+if cmp -s "$work/user.want" "$work/user.conf"; then ok "config save keeps comments and order, changes only the console's keys"
+else bad "config save keeps comments and order, changes only the console's keys" "$(diff "$work/user.want" "$work/user.conf")"; fi
+check "config save writes no environment value and no default" bash -c "! grep -qE 'Hunter2pw|write_url|read_url|45s|timeout' '$work/user.conf'"
+check "config save leaves the file 0600" test "$(stat -c %a "$work/user.conf")" = 600
+ln -s "$work/user.conf" "$work/link.conf"
+printf 'config set quotes.interval 30s\nconfig save\nquit\n' |
+	env -u TICKWATCH_CONFIG "$bin" run --config "$work/link.conf" --console - --roles rpc >"$work/lsave.out" 2>&1
+check "config save refuses to write through a symbolic link" bash -c "grep -q 'is a symbolic link' '$work/lsave.out' && grep -q '^interval = 90s' '$work/user.conf'"
+
+# --- docs that quote the binary ---
+awk '/^Then type `help`/ { f = 1 } f && /^```$/ { if (in_block) exit; in_block = 1; next } in_block' \
+	"$src/docs/device.md" >"$work/help.doc"
+printf 'help\nquit\n' | env -u TICKWATCH_CONFIG "$bin" run --console - --config "$src/board/host/tickwatch.conf" --roles all 2>/dev/null | sed '/^bye$/d' >"$work/help.real"
+if cmp -s "$work/help.doc" "$work/help.real"; then ok "docs/device.md shows what help prints"
+else bad "docs/device.md shows what help prints" "$(diff "$work/help.doc" "$work/help.real")"; fi
+check "docs stand alone (no DESIGN.md/STYLE.md outside the repository)" bash -c "! grep -nE 'DESIGN\.md|STYLE\.md|/work/shared' '$src/docs/developing.md' '$src/docs/stack.md' '$src/README.md'"
+
+# --- scripts/stack.sh checks its arguments (no stack needed: refused before it is asked) ---
+stack() { TW_STACK_DIR="$work/nostack" "$src/scripts/stack.sh" "$@" >"$work/stack.out" 2>&1; }
+stack frobnicate
+check "stack.sh names an unknown command" bash -c "[ $? -eq 2 ] && grep -q \"unknown command 'frobnicate'\" '$work/stack.out'"
+stack quotes-set encodng chunked
+check "stack.sh quotes-set refuses an unknown key" bash -c "[ $? -eq 1 ] && grep -q \"unknown key 'encodng'\" '$work/stack.out'"
+stack quotes-set encoding gzip
+check "stack.sh quotes-set refuses an unknown value" bash -c "[ $? -eq 1 ] && grep -q \"'gzip' is not allowed\" '$work/stack.out'"
+stack quotes-scenario "$work/none.json"
+check "stack.sh quotes-scenario says the file is missing" bash -c "[ $? -eq 1 ] && grep -q 'none.json: no such file' '$work/stack.out'"
 
 # --- generated docs are current (scripts/gen-docs.sh) ---
 "$bin" config reference >"$work/ref.md"

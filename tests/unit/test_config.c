@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* test_config.c - configuration: defaults, types, bounds, line numbers, env overrides, rules. */
+/* test_config.c - configuration: defaults, types, bounds, line numbers, env overrides, rules,
+ * INI conventions, the console's set and the in-place save, and the inputs the fuzz target
+ * found (values config save could not write back). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -289,7 +292,7 @@ static void save_round_trips(void **state)
 				   "[smtp]\nuser = u\npassword = pw\n",
 				   NULL),
 			 TW_OK);
-	assert_int_equal(tw_config_save(&cfg, path, err, sizeof err), TW_OK);
+	assert_int_equal(tw_config_save(&cfg, origins, path, err, sizeof err), TW_OK);
 	assert_int_equal(tw_config_load(&again, NULL, path, NULL, err2, sizeof err2), TW_OK);
 	assert_int_equal(again.quotes.interval_ms, 90000);
 	assert_string_equal(again.smtp.password, "pw");
@@ -317,6 +320,219 @@ static void durations(void **state)
 	assert_int_equal(tw_config_parse_duration("5 s", &ms), TW_ERR_ARG);
 }
 
+/* Issue 12 item 6: inih's conventions, made exact. */
+static void ini_conventions(void **state)
+{
+	int idx;
+
+	(void)state;
+	/* '#' and ';' after whitespace both start an inline comment */
+	assert_int_equal(load_text("[agent]\nname = a1 # note\nboard = b1 ; note\n", NULL), TW_OK);
+	assert_string_equal(cfg.agent.name, "a1");
+	assert_string_equal(cfg.agent.board, "b1");
+	/* ... but not inside a value */
+	assert_int_equal(load_text("[smtp]\nuser = u\npassword = p#w;x\n", NULL), TW_OK);
+	assert_string_equal(cfg.smtp.password, "p#w;x");
+	/* a header without its ']' is reported on its own line */
+	assert_int_equal(load_text("; c\n[agent\nname = x\n", NULL), TW_ERR_ARG);
+	assert_error_at(2, "'[agent' is missing ']'", NULL);
+	/* booleans in any case */
+	assert_int_equal(load_text("[smtp]\nverify = FALSE\n", NULL), TW_OK);
+	assert_int_equal(cfg.smtp.verify, 0);
+	assert_int_equal(load_text("[smtp]\nverify = TRUE\n", NULL), TW_OK);
+	assert_int_equal(cfg.smtp.verify, 1);
+	assert_int_equal(load_text("[smtp]\nverify = Off\n", NULL), TW_OK);
+	assert_int_equal(cfg.smtp.verify, 0);
+	/* a bare duration is seconds, and the reference says so */
+	assert_int_equal(load_text("[quotes]\ninterval = 45\n", NULL), TW_OK);
+	assert_int_equal(cfg.quotes.interval_ms, 45000);
+	{
+		char allow[256];
+		size_t n;
+		const struct tw_cfg_key *k = tw_config_keys(&n);
+
+		idx = tw_config_find("quotes.interval");
+		tw_config_allowed(&k[idx], allow, sizeof allow);
+		assert_non_null(strstr(allow, "a bare number is seconds"));
+	}
+}
+
+/* Issue 12 item 2: the console's rates, not a range. */
+static void baud_rates(void **state)
+{
+	(void)state;
+	assert_int_equal(load_text("[agent]\nconsole_baud = 12345\n", NULL), TW_ERR_ARG);
+	assert_error_at(2, "not a rate the serial console takes", "one of 9600, 19200");
+	assert_int_equal(load_text("[agent]\nconsole_baud = 230400\n", NULL), TW_OK);
+	assert_true(tw_config_baud_ok(921600));
+	assert_false(tw_config_baud_ok(500000));
+}
+
+/* Issue 12 item 7: agent.name is an EHLO domain or address literal; roles never empty. */
+static void name_and_roles(void **state)
+{
+	(void)state;
+	assert_int_equal(load_text("[agent]\nname = my box\n", NULL), TW_ERR_ARG);
+	assert_non_null(strstr(err, "[agent] name"));
+	assert_int_equal(load_text("[agent]\nname = -edge\n", NULL), TW_ERR_ARG);
+	assert_int_equal(load_text("[agent]\nname = edge-7.shop.example\n", NULL), TW_OK);
+	assert_int_equal(load_text("[agent]\nname = [192.0.2.1]\n", NULL), TW_OK);
+	assert_int_equal(load_text("[agent]\nname = [IPv6:2001:db8::1]\n", NULL), TW_OK);
+	assert_int_equal(load_text("[agent]\nname = [300.1.1.1]\n", NULL), TW_ERR_ARG);
+	assert_int_equal(load_text("[agent]\nroles =\n", NULL), TW_ERR_ARG);
+	assert_non_null(strstr(err, "names no role"));
+	assert_int_equal(load_text("[agent]\nroles = ,\n", NULL), TW_ERR_ARG);
+}
+
+/* Issue 12 item 7: config set takes librdkafka properties; read_url follows write_url. */
+static void set_kafka_property_and_read_url(void **state)
+{
+	int w = tw_config_find("db.write_url");
+
+	(void)state;
+	assert_int_equal(tw_config_load(&cfg, origins, NULL, NULL, err, sizeof err), TW_OK);
+	assert_int_equal(tw_config_set(&cfg, origins, "kafka.linger.ms", "5", err, sizeof err), 0);
+	assert_int_equal(cfg.kafka.nextra, 1);
+	assert_string_equal(cfg.kafka.extra[0].key, "linger.ms");
+	assert_int_equal(cfg.kafka.extra[0].line, -2);
+	assert_int_equal(tw_config_set(&cfg, origins, "kafka.linger.ms", "6", err, sizeof err), 0);
+	assert_int_equal(cfg.kafka.nextra, 1);
+	assert_string_equal(cfg.kafka.extra[0].value, "6");
+	assert_int_equal(tw_config_set(&cfg, origins, "kafka.nodot", "6", err, sizeof err),
+			 TW_ERR_ARG);
+	/* read_url left empty moves with write_url */
+	assert_int_equal(tw_config_set(&cfg, origins, "db.write_url", "postgresql://a@h2/d", err,
+				       sizeof err),
+			 0);
+	assert_string_equal(cfg.db.read_url, "postgresql://a@h2/d");
+	assert_int_equal(origins[w].line, -2);
+	assert_int_equal(tw_config_set(&cfg, origins, "db.read_url", "postgresql://r@h3/d", err,
+				       sizeof err),
+			 0);
+	assert_int_equal(tw_config_set(&cfg, origins, "db.write_url", "postgresql://a@h4/d", err,
+				       sizeof err),
+			 0);
+	assert_string_equal(cfg.db.read_url, "postgresql://r@h3/d");
+}
+
+/* Issue 13 item 4: librdkafka's secret properties and *secret*, *key*, ... names. */
+static void kafka_secret_names(void **state)
+{
+	static const char *const secret[] = {
+		"sasl.password", "sasl.oauthbearer.client.secret", "sasl.oauthbearer.config",
+		"ssl.key.pem", "ssl.key.password", "ssl.keystore.password", "ssl_key",
+		"sasl.jaas.config", "sasl.oauthbearer.assertion.private.key.pem", "my.api.TOKEN",
+		NULL};
+	static const char *const plain[] = {"linger.ms", "socket.timeout.ms",
+					    "ssl.ca.location", "sasl.username", NULL};
+
+	(void)state;
+	for (size_t i = 0; secret[i]; i++)
+		if (!tw_config_kafka_secret(secret[i]))
+			fail_msg("%s is not masked", secret[i]);
+	for (size_t i = 0; plain[i]; i++)
+		if (tw_config_kafka_secret(plain[i]))
+			fail_msg("%s is masked", plain[i]);
+}
+
+static void read_file(const char *p, char *out, size_t len)
+{
+	FILE *f = fopen(p, "r");
+	size_t n;
+
+	assert_non_null(f);
+	n = fread(out, 1, len - 1, f);
+	out[n] = '\0';
+	fclose(f);
+}
+
+/* Issue 12 item 1: save edits the user's file, nothing else. */
+static void save_keeps_the_file(void **state)
+{
+	static const char text[] =
+		"; my notes\n"
+		"[agent]\n"
+		"name = edge-1   ; inline note\n"
+		"\n"
+		"[quotes]\n"
+		"# why 60s\n"
+		"interval = 60s  # every minute\n"
+		"timeout = 10s\n"
+		"\n"
+		"[kafka]\n"
+		"socket.timeout.ms = 5000\n"
+		"\n"
+		"; tail comment\n";
+	static const char want[] =
+		"; my notes\n"
+		"[agent]\n"
+		"name = edge-1   ; inline note\n"
+		"\n"
+		"[quotes]\n"
+		"# why 60s\n"
+		"interval = 90s  # every minute\n"
+		"timeout = 10s\n"
+		"max_age = 2d\n"
+		"\n"
+		"[kafka]\n"
+		"socket.timeout.ms = 6000\n"
+		"linger.ms = 7\n"
+		"\n"
+		"; tail comment\n"
+		"\n"
+		"[smtp]\n"
+		"port = 2525\n";
+	char *envp[] = {"TICKWATCH_DB_WRITE_URL=postgresql://u:hunter2@h/db",
+			"TICKWATCH_QUOTES_TIMEOUT=5s", NULL};
+	char got[2048];
+	struct stat st;
+
+	(void)state;
+	assert_int_equal(load_text(text, envp), TW_OK);
+	assert_int_equal(tw_config_set(&cfg, origins, "quotes.interval", "90s", err, sizeof err), 0);
+	assert_int_equal(tw_config_set(&cfg, origins, "quotes.max_age", "2d", err, sizeof err), 0);
+	assert_int_equal(tw_config_set(&cfg, origins, "smtp.port", "2525", err, sizeof err), 0);
+	assert_int_equal(tw_config_set(&cfg, origins, "kafka.socket.timeout.ms", "6000", err,
+				       sizeof err),
+			 0);
+	assert_int_equal(tw_config_set(&cfg, origins, "kafka.linger.ms", "7", err, sizeof err), 0);
+	chmod(path, 0644);
+	assert_int_equal(tw_config_save(&cfg, origins, path, err, sizeof err), TW_OK);
+	read_file(path, got, sizeof got);
+	assert_string_equal(got, want); /* no env value (hunter2, 5s), no default, no read_url */
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	/* saving again changes nothing */
+	assert_int_equal(tw_config_save(&cfg, origins, path, err, sizeof err), TW_OK);
+	read_file(path, got, sizeof got);
+	assert_string_equal(got, want);
+	/* a value an INI file would cut is refused when set, and the file stays as it was */
+	assert_int_equal(tw_config_set(&cfg, origins, "smtp.from", "a ;b@x", err, sizeof err),
+			 TW_ERR_ARG);
+	assert_non_null(strstr(err, "smtp.from"));
+	assert_int_equal(tw_config_save(&cfg, origins, path, err, sizeof err), TW_OK);
+	read_file(path, got, sizeof got);
+	assert_string_equal(got, want);
+}
+
+/* Issue 13 item 4: never through a symbolic link. */
+static void save_refuses_symlink(void **state)
+{
+	char link[96], got[256];
+
+	(void)state;
+	assert_int_equal(load_text("[quotes]\ninterval = 60s\n", NULL), TW_OK);
+	snprintf(link, sizeof link, "%s.link", path);
+	unlink(link);
+	assert_int_equal(symlink(path, link), 0);
+	assert_int_equal(tw_config_set(&cfg, origins, "quotes.interval", "90s", err, sizeof err), 0);
+	assert_int_equal(tw_config_save(&cfg, origins, link, err, sizeof err), TW_ERR_ARG);
+	assert_non_null(strstr(err, "symbolic link"));
+	read_file(path, got, sizeof got);
+	assert_string_equal(got, "[quotes]\ninterval = 60s\n");
+	unlink(link);
+}
+
 static void loopback_detection(void **state)
 {
 	(void)state;
@@ -326,12 +542,64 @@ static void loopback_detection(void **state)
 	assert_false(tw_config_is_loopback("0.0.0.0:7070"));
 	assert_false(tw_config_is_loopback("[::]:7070"));
 	assert_false(tw_config_is_loopback("10.1.2.3:7070"));
+	/* Issue 13 item 3: the parsed address decides, never a prefix of the text */
+	assert_false(tw_config_is_loopback("127.evil.example:7070"));
+	assert_false(tw_config_is_loopback("127.0.0.1.nip.io:7070"));
+	assert_true(tw_config_is_loopback("127.1.2.3:7070"));
+	assert_true(tw_config_is_loopback("[::ffff:127.0.0.1]:7070"));
+	assert_false(tw_config_is_loopback("[::ffff:10.0.0.1]:7070"));
+	assert_int_equal(load_text("[rpc]\nlisten = 127.evil.example:7070\n", NULL), TW_ERR_ARG);
+	assert_non_null(strstr(err, "[rpc] token: required"));
+}
+
+/* Inputs tests/fuzz/fuzz_config.c found: values taken that "config save" wrote as a file
+ * that loads as something else, or not at all. */
+static void fuzz_found(void **state)
+{
+	struct tw_config again;
+	char err2[TW_CFG_ERR_LEN], big[300];
+
+	(void)state;
+	tw_config_defaults(&cfg, origins);
+	/* a trailing blank (saved as "from = tickwatch ", loaded as "tickwatch") */
+	assert_int_equal(tw_config_set(&cfg, origins, "smtp.from", "tickwatch ", err, sizeof err),
+			 TW_ERR_ARG);
+	assert_non_null(strstr(err, "blank"));
+	assert_int_equal(tw_config_set(&cfg, origins, "smtp.from", "a ;b", err, sizeof err),
+			 TW_ERR_ARG);
+	/* "from =;x" loads as ";x", saved as "from = ;x" it loads as "" */
+	assert_int_equal(load_text("[smtp]\nfrom =;x\n", NULL), TW_ERR_ARG);
+	assert_error_at(2, "cannot be saved", NULL);
+	assert_int_equal(load_text("[kafka]\nclient.id =;x\n", NULL), TW_ERR_ARG);
+	assert_error_at(2, "client.id", "cannot be saved");
+	/* longer than a line of the file: saved, the agent would not start */
+	snprintf(big, sizeof big, "postgresql://u@h/%0250d", 1);
+	assert_int_equal(tw_config_set(&cfg, origins, "db.write_url", big, err, sizeof err),
+			 TW_ERR_ARG);
+	assert_non_null(strstr(err, "too long to be saved"));
+	/* the same value from the environment is taken: config save never writes it */
+	{
+		static char envbuf[400];
+		char *envv[] = {envbuf, NULL};
+
+		snprintf(envbuf, sizeof envbuf, "TICKWATCH_DB_WRITE_URL=%s", big);
+		assert_int_equal(tw_config_load(&again, NULL, NULL, envv, err2, sizeof err2), TW_OK);
+		assert_string_equal(again.db.write_url, big);
+	}
+	/* the longest value that fits is taken, saved and loaded back */
+	snprintf(big, sizeof big, "postgresql://u@h/%0*d", 194 - 9 - 3 - 17, 1);
+	assert_int_equal(tw_config_set(&cfg, origins, "db.write_url", big, err, sizeof err), 0);
+	unlink(path); /* save edits the file in place: start from none (load_text left one) */
+	assert_int_equal(tw_config_save(&cfg, origins, path, err, sizeof err), TW_OK);
+	assert_int_equal(tw_config_load(&again, NULL, path, NULL, err2, sizeof err2), TW_OK);
+	assert_string_equal(again.db.write_url, big);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(defaults_are_valid, setup, teardown),
+		cmocka_unit_test_setup_teardown(fuzz_found, setup, teardown),
 		cmocka_unit_test_setup_teardown(good_file_parses, setup, teardown),
 		cmocka_unit_test_setup_teardown(unknown_key_names_line_and_known_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(unknown_section, setup, teardown),
@@ -349,6 +617,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(save_round_trips, setup, teardown),
 		cmocka_unit_test_setup_teardown(durations, setup, teardown),
 		cmocka_unit_test_setup_teardown(loopback_detection, setup, teardown),
+		cmocka_unit_test_setup_teardown(ini_conventions, setup, teardown),
+		cmocka_unit_test_setup_teardown(baud_rates, setup, teardown),
+		cmocka_unit_test_setup_teardown(name_and_roles, setup, teardown),
+		cmocka_unit_test_setup_teardown(set_kafka_property_and_read_url, setup, teardown),
+		cmocka_unit_test_setup_teardown(kafka_secret_names, setup, teardown),
+		cmocka_unit_test_setup_teardown(save_keeps_the_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(save_refuses_symlink, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

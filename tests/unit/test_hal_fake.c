@@ -89,16 +89,51 @@ static void wait_jumps_clock_to_arrival_or_timeout(void **state)
 
 static void connect_script(void **state)
 {
-	int fd = fake_peer_new(), out = -1;
+	int fd = fake_peer_new(), fd2 = fake_peer_new(), out = -1;
 	char err[64];
+	struct tw_hal_addr a;
 
 	(void)state;
-	assert_int_equal(tw_hal_tcp_connect_start("h", 1, &out, err, sizeof err), TW_ERR_REFUSED);
+	assert_int_equal(tw_hal_addr_parse("10.0.0.1", &a), TW_OK);
+	assert_int_equal(tw_hal_tcp_connect_addr(&a, 1, &out, err, sizeof err), TW_ERR_REFUSED);
 	fake_connect_next(TW_ERR_WOULD_BLOCK, fd, TW_ERR_TIMEOUT);
-	assert_int_equal(tw_hal_tcp_connect_start("h", 1, &out, err, sizeof err),
-			 TW_ERR_WOULD_BLOCK);
+	fake_connect_next(TW_OK, fd2, TW_OK); /* connects queue in order */
+	assert_int_equal(tw_hal_tcp_connect_addr(&a, 1, &out, err, sizeof err), TW_ERR_WOULD_BLOCK);
 	assert_int_equal(out, fd);
 	assert_int_equal(tw_hal_tcp_connect_finish(out, err, sizeof err), TW_ERR_TIMEOUT);
+	assert_int_equal(tw_hal_addr_parse("2001:db8::7", &a), TW_OK);
+	assert_int_equal(tw_hal_tcp_connect_addr(&a, 2, &out, err, sizeof err), TW_OK);
+	assert_int_equal(out, fd2);
+	assert_string_equal(fake_connect_log(), "10.0.0.1:1 10.0.0.1:1 2001:db8::7:2");
+	assert_int_equal(tw_hal_addr_parse("name.example", &a), TW_ERR_RESOLVE);
+}
+
+static void resolver_script(void **state)
+{
+	struct tw_hal_resolved res;
+	struct tw_hal_pollfd p;
+	char err[64];
+	int rfd = tw_hal_resolver_start(err, sizeof err);
+	long t1, t2;
+
+	(void)state;
+	fake_resolve_script("two.example", TW_OK, "10.0.0.1,::1", 300);
+	t1 = tw_hal_resolve_submit("two.example");
+	t2 = tw_hal_resolve_submit("other.example"); /* unscripted: 192.0.2.1 at once */
+	assert_true(t1 > 0 && t2 > t1);
+	assert_int_equal(tw_hal_resolve_take(&res), TW_OK);
+	assert_int_equal(res.ticket, t2);
+	assert_int_equal(res.n, 1);
+	assert_int_equal(tw_hal_resolve_take(&res), TW_ERR_WOULD_BLOCK);
+	p.fd = rfd;
+	p.events = TW_HAL_READ;
+	assert_int_equal(tw_hal_wait(&p, 1, 1000), 1); /* the clock jumps to the answer */
+	assert_int_equal(tw_hal_now(), TW_MONO_PER_S + 300 * TW_MONO_PER_MS);
+	assert_int_equal(tw_hal_resolve_take(&res), TW_OK);
+	assert_int_equal(res.ticket, t1);
+	assert_int_equal(res.n, 2);
+	assert_int_equal(res.addrs[1].family, TW_HAL_INET6);
+	assert_int_equal(fake_resolve_calls(), 2);
 }
 
 int main(void)
@@ -110,6 +145,7 @@ int main(void)
 		cmocka_unit_test_setup(short_and_blocked_writes, setup),
 		cmocka_unit_test_setup(wait_jumps_clock_to_arrival_or_timeout, setup),
 		cmocka_unit_test_setup(connect_script, setup),
+		cmocka_unit_test_setup(resolver_script, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -317,13 +317,18 @@ static void read_timeout_on_the_fake_clock(void **state)
 	assert_int_equal(got.rc, 0);
 }
 
-static void refused_connect_fails_at_once(void **state)
+static void refused_connect_fails_in_the_first_turns(void **state)
 {
 	(void)state;
 	fake_connect_next(TW_ERR_REFUSED, -1, TW_OK);
-	assert_int_equal(tw_http_get(&cl, "/x", done, NULL), TW_ERR_REFUSED);
-	assert_non_null(strstr(cl.err, "quotes.example:8080"));
+	/* The name is resolved off the loop first (core/resolve.h): the refusal comes
+	 * through done, in the first turns, not from inside the call. */
+	assert_int_equal(tw_http_get(&cl, "/x", done, NULL), 0);
 	assert_int_equal(got.calls, 0);
+	run();
+	assert_int_equal(got.calls, 1);
+	assert_int_equal(got.rc, TW_ERR_REFUSED);
+	assert_non_null(strstr(got.err, "quotes.example:8080"));
 	assert_int_equal(tw_http_get(&cl, "no-slash", done, NULL), TW_ERR_ARG);
 	assert_int_equal(tw_http_get(&cl, "/a b", done, NULL), TW_ERR_ARG);
 }
@@ -412,7 +417,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(long_header_line_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(connect_timeout_on_the_fake_clock, setup, teardown),
 		cmocka_unit_test_setup_teardown(read_timeout_on_the_fake_clock, setup, teardown),
-		cmocka_unit_test_setup_teardown(refused_connect_fails_at_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(refused_connect_fails_in_the_first_turns, setup, teardown),
 		cmocka_unit_test_setup_teardown(interim_100_and_204, setup, teardown),
 		cmocka_unit_test_setup_teardown(url_parsing, setup, teardown),
 		cmocka_unit_test_setup_teardown(parser_every_split, setup, teardown),

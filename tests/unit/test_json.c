@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* test_json.c - the jsmn wrapper: one value per line, strict primitives, string escapes,
  * numbers, UTF-8 checks, the lenient tokenizer, and the bounded writer's escaping, overflow
- * and measuring (as a C string and as bytes). */
+ * and measuring (as a C string and as bytes); inputs the fuzz targets found. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -236,6 +236,29 @@ static void lenient_tokens(void **state)
 	assert_int_equal(tw_json_parse_lenient(&j, js, strlen(js), toks, 3), TW_ERR_JSON_TOKENS);
 }
 
+/* Inputs the fuzz targets found (tests/fuzz/README.md), kept as regression cases. */
+static void fuzz_found(void **state)
+{
+	struct tw_json j;
+
+	(void)state;
+	/* lenient tokens of a key without its value: the token after the key lies outside the
+	 * object, and is no member of it (tw_json_member returned it, 2) */
+	assert_true(tw_json_parse_lenient(&j, "{\"a\"}@", 6, toks, 64) > 0);
+	assert_int_equal(tw_json_member(&j, 0, "a"), -1);
+	assert_true(tw_json_parse_lenient(&j, "{\"chart\"} {\"chart\":1}", 21, toks, 64) > 0);
+	assert_int_equal(tw_json_member(&j, 0, "chart"), -1);
+	/* one bare number or literal is one JSON value, with or without blanks after it (jsmn's
+	 * strict mode refused "2" as cut short and took "2\n") */
+	assert_int_equal(parse(&j, "2"), 1);
+	assert_int_equal(parse(&j, "\n\n2\n"), 1);
+	assert_int_equal(parse(&j, "true"), 1);
+	assert_int_equal(parse(&j, " -1.5e3"), 1);
+	assert_true(parse(&j, "2x") < 0);
+	assert_true(parse(&j, "-") < 0);
+	assert_true(parse(&j, "nul") < 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -243,6 +266,7 @@ int main(void)
 		cmocka_unit_test(string_escapes),     cmocka_unit_test(utf8),
 		cmocka_unit_test(writer),             cmocka_unit_test(writer_escapes_on_request),
 		cmocka_unit_test(writer_measures_and_fills_bytes), cmocka_unit_test(lenient_tokens),
+		cmocka_unit_test(fuzz_found),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

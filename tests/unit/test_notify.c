@@ -84,9 +84,10 @@ static void ambiguous_keeps_the_row(void **state)
 	assert_false(v.forget);
 	assert_int_equal(t.ambiguous, 1);
 	assert_int_equal(t.attempts, 1);
-	assert_string_equal(tw_notify_ambiguous_line(line, sizeof line, "0123abc",
+	assert_string_equal(tw_notify_ambiguous_line(line, sizeof line, "0123abc", "a@b.example",
 						     "end-of-data-no-answer"),
-			    "ambiguous delivery id=0123abc window=end-of-data-no-answer: sent again "
+			    "ambiguous delivery id=0123abc to=a@b.example window=end-of-data-no-answer: "
+			    "sent again "
 			    "with the same Message-ID");
 	for (int i = 1; i < TW_NOTIFY_ATTEMPTS_MAX; i++)
 		tw_notify_after(TW_SMTP_AMBIGUOUS, 1, TW_NOTIFY_REC_OK, 1, "no answer", &t, &v);

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 """e2elib.py - helpers of the alert end-to-end suite, the demo and bench/alert: agents run from
 the real binary with a replay: scenario, the SMTP server's mail folder, the stack's fault
-switches and Kafka. What the Python suites share (the stack's environment, psql, a private
+switches and Kafka (end and committed offsets: tests/chaos/kafkaq.py). What the Python suites share (the stack's environment, psql, a private
 database, Fail/check) is tests/lib/twlib.py, re-exported here. Standard library only."""
 import email.parser
 import email.policy
@@ -13,12 +13,14 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "chaos"))
+import kafkaq  # noqa: E402  (tests/chaos/kafkaq.py: end and committed offsets)
 import twlib  # noqa: E402
 from twlib import STACK, Fail, check, drop_db, free_port, make_db  # noqa: E402
 
-__all__ = ["Agent", "Fail", "Mail", "check", "consumer_group_to_end", "drop_db", "free_port",
-           "make_db", "migrate", "phases", "sql", "stack", "stack_env", "wait_for", "wake",
-           "write_replay"]
+__all__ = ["STACK", "Agent", "Fail", "Mail", "caught_up", "check", "consumer_group_to_end",
+           "drop_db", "end_offsets", "free_port", "make_db", "migrate", "phases", "sql", "stack",
+           "stack_env", "topic_messages", "wait_for", "wake", "write_replay"]
 
 
 def stack_env():
@@ -87,8 +89,12 @@ def phases(*spec):
 class Agent:
     """One tickwatch process: its own config file, log file and roles."""
 
-    def __init__(self, binary, env, work, name, url, roles, replay=None, extra=""):
+    def __init__(self, binary, env, work, name, url, roles, replay=None, extra="",
+                 console=False):
+        """@console: the agent's console on a pipe (commands with console()), its output
+        in the log; otherwise --console none."""
         self.binary, self.env, self.work, self.name = binary, env, work, name
+        self.console_on = console
         self.url, self.roles, self.replay = url, roles, replay
         self.port = free_port()
         self.conf = os.path.join(work, name + ".conf")
@@ -125,8 +131,11 @@ listen = 127.0.0.1:%(port)d
     def start(self):
         self.logf = open(self.log, "a")
         self.proc = subprocess.Popen([self.binary, "run", "--config", self.conf, "--roles",
-                                      self.roles, "--console", "none"], stdout=self.logf,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                                      self.roles, "--console",
+                                      "-" if self.console_on else "none"], stdout=self.logf,
+                                     stderr=subprocess.STDOUT,
+                                     stdin=subprocess.PIPE if self.console_on else
+                                     subprocess.DEVNULL)
         wait_for("agent %s ready" % self.name,
                  lambda: self.alive() and "ready: roles" in self.text(), 60)
         return self
@@ -146,6 +155,17 @@ listen = 127.0.0.1:%(port)d
 
     def count(self, needle):
         return self.text().count(needle)
+
+    def console(self, command, answer, timeout=30):
+        """Type @command on the console; the first line matching the regex @answer (a
+        compiled pattern) that the agent writes after it."""
+        check(self.console_on, "agent %s has no console" % self.name)
+        before = len(answer.findall(self.text()))
+        self.proc.stdin.write((command + "\n").encode())
+        self.proc.stdin.flush()
+        return wait_for("%s's answer to %r" % (self.name, command),
+                        lambda: self.alive() and len(answer.findall(self.text())) > before
+                        and answer.findall(self.text())[before], timeout)
 
     def cpu_seconds(self):
         with open("/proc/%d/stat" % self.proc.pid) as f:
@@ -223,6 +243,55 @@ class Mail:
 
     def for_rcpt(self, rcpt):
         return [m for m in self.scan() if m["rcpt"] == rcpt.lower()]
+
+
+def caught_up(env, group, topic, at_least=None):
+    """True when @group has committed up to the end offset of every partition of @topic
+    (read straight from the brokers; False on a transient error or a missing topic); with
+    @at_least ({partition: offset}), up to those offsets instead."""
+    try:
+        parts = kafkaq.partitions(env["TW_KAFKA_BOOTSTRAP"], topic)
+        if not parts:
+            return False
+        c = kafkaq.Client(env["TW_KAFKA_BOOTSTRAP"], group)
+        try:
+            if at_least is not None:
+                com = c.committed(topic, parts)
+                return all(v == 0 or com.get(p, -1) >= v for p, v in at_least.items())
+            return c.caught_up(topic, parts)[0]
+        finally:
+            c.close()
+    except (kafkaq.KafkaError, subprocess.TimeoutExpired):
+        return False
+
+
+def topic_messages(env, topic, start):
+    """The messages of @topic after the offsets @start ({partition: offset}, from
+    end_offsets), as dicts with partition, offset, key and payload (kcat -J)."""
+    import json
+    out = []
+    for p, off in sorted(start.items()):
+        r = subprocess.run(["kcat", "-C", "-b", env["TW_KAFKA_BOOTSTRAP"], "-t", topic, "-p",
+                            str(p), "-o", str(off), "-e", "-q", "-J"], capture_output=True,
+                           text=True, timeout=60)
+        check(r.returncode == 0, "kcat -C %s/%d: %s" % (topic, p, r.stderr[-300:]))
+        for line in r.stdout.splitlines():
+            if line.strip():
+                m = json.loads(line)
+                out.append({"partition": m["partition"], "offset": m["offset"],
+                            "key": m.get("key"), "payload": m.get("payload")})
+    return out
+
+
+def end_offsets(env, topic):
+    """{partition: end offset} of @topic."""
+    parts = kafkaq.partitions(env["TW_KAFKA_BOOTSTRAP"], topic)
+    check(parts, "topic %s does not exist" % topic)
+    c = kafkaq.Client(env["TW_KAFKA_BOOTSTRAP"], "tickwatch-tests-reader")
+    try:
+        return c.end_offsets(topic, parts)
+    finally:
+        c.close()
 
 
 def consumer_group_to_end(env, group, topic):

@@ -14,6 +14,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from rpclib import Agent, Client, Fail, check, drop_db, err_code, free_port, make_db, sql, stack_env  # noqa: E402
@@ -25,6 +26,8 @@ DBNAME = "tw_it_rpc_%d" % os.getpid()
 WORK = tempfile.mkdtemp(prefix="tw-it-rpc.")
 URL = make_db(ADMIN, DBNAME)
 AGENT = Agent(BIN, URL, WORK)
+MIGRATIONS = "1,2,3,4,5,6"  # what agent/db/migrate.c holds
+NMIG = len(MIGRATIONS.split(","))
 results = []
 
 
@@ -49,7 +52,7 @@ def migrations():
               "dead_letters", "schema_migrations"):
         check(t in tables, "table %s missing after start (have %s)" % (t, sorted(tables)))
     check(sql(URL, "SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_migrations")
-          == [["1,2,3,4,5"]], "schema_migrations is not 1,2,3,4,5")
+          == [[MIGRATIONS]], "schema_migrations is not " + MIGRATIONS)
     env = dict(os.environ, TICKWATCH_DB_WRITE_URL=URL)
     r = subprocess.run([BIN, "db", "migrate"], env=env, capture_output=True, text=True, timeout=60)
     check(r.returncode == 0 and "applied 0 migrations" in r.stdout,
@@ -62,9 +65,9 @@ def migrations():
                                stderr=subprocess.PIPE, text=True) for _ in range(3)]
         outs = [p.communicate(timeout=60) for p in ps]
         check(all(p.returncode == 0 for p in ps), "concurrent db migrate failed: %s" % outs)
-        check(sum("applied 5 migrations" in o[0] for o in outs) == 1,
+        check(sum("applied %d migrations" % NMIG in o[0] for o in outs) == 1,
               "exactly one concurrent run applies the migrations: %s" % outs)
-        check(sql(fresh, "SELECT count(*) FROM schema_migrations") == [["5"]],
+        check(sql(fresh, "SELECT count(*) FROM schema_migrations") == [[str(NMIG)]],
               "schema_migrations rows after concurrent runs")
     finally:
         drop_db(ADMIN, DBNAME + "_m")
@@ -73,6 +76,113 @@ def migrations():
         TICKWATCH_DB_CONNECT_TIMEOUT="2s"), capture_output=True, text=True, timeout=60)
     check(bad.returncode == 1 and "cannot connect" in bad.stderr, "db migrate, no server: %s"
           % bad.stderr)
+    check("retrying" not in bad.stderr, "db migrate says 'retrying' and then exits: %s" % bad.stderr)
+    # a wrong password: libpq's whole message, not cut at 100 characters
+    u = urllib.parse.urlsplit(ADMIN)
+    user = u.username
+    wrong = urllib.parse.urlunsplit(u._replace(netloc="%s:not-the-password@%s:%d" % (
+        user, u.hostname, u.port)))
+    bad = subprocess.run([BIN, "db", "migrate"], env=dict(os.environ, TICKWATCH_DB_WRITE_URL=wrong,
+                         TICKWATCH_DB_CONNECT_TIMEOUT="3s"), capture_output=True, text=True,
+                         timeout=60)
+    check(bad.returncode == 1 and ('password authentication failed for user "%s"' % user)
+          in bad.stderr and "retrying" not in bad.stderr, "db migrate, wrong password: %s"
+          % bad.stderr)
+
+
+@test
+def email_domain_case():
+    """RFC 5321: the domain is case-insensitive, the local part is kept as given."""
+    c = Client(AGENT.port)
+    r = c.call("user.register", {"email": "bob@EXAMPLE.com", "ticker": "AAPL",
+                                 "request_id": "case-1"})
+    check(r.get("result", {}).get("email") == "bob@example.com", "register bob@EXAMPLE.com: %s" % r)
+    check(users("email ILIKE 'bob@example.com'") == [["bob@example.com", "AAPL", "NULL", "NULL"]],
+          "stored with the domain lower-cased: %s" % users("email ILIKE 'bob@example.com'"))
+    r = c.call("user.register", {"email": "bob@example.com", "ticker": "MSFT",
+                                 "request_id": "case-2"})
+    check(err_code(r) == -32004, "bob@example.com is the same user as bob@EXAMPLE.com: %s" % r)
+    r = c.call("user.get", {"email": "bob@Example.COM"})
+    check(r.get("result", {}).get("ticker") == "AAPL", "get by another case of the domain: %s" % r)
+    r = c.call("user.register", {"email": "BOB@example.com", "ticker": "NVDA",
+                                 "request_id": "case-3"})
+    check(r.get("result", {}).get("email") == "BOB@example.com",
+          "the local part is kept as given (another user): %s" % r)
+    check(count("users", "lower(email) = 'bob@example.com'") == 2, "two users, not three")
+    r = c.call("user.delete", {"email": "bob@EXAMPLE.COM", "request_id": "case-4"})
+    check("result" in r and count("users", "email = 'bob@example.com'") == 0,
+          "delete by another case of the domain: %s" % r)
+    c.call("user.delete", {"email": "BOB@example.com", "request_id": "case-5"})
+    c.close()
+
+
+@test
+def migration_6_reports_collisions():
+    """Rows written before migration 6: folded when alone, left (and reported) when two fold
+    to one address."""
+    db = DBNAME + "_m6"
+    u = make_db(ADMIN, db)
+    try:
+        env = dict(os.environ, TICKWATCH_DB_WRITE_URL=u)
+        r = subprocess.run([BIN, "db", "migrate"], env=env, capture_output=True, text=True,
+                           timeout=60)
+        check(r.returncode == 0, "db migrate: %s %s" % (r.stdout, r.stderr))
+        # the state before 6: addresses as older agents stored them, 6 not yet applied
+        sql(u, "DROP INDEX users_email_unfolded_idx")
+        sql(u, "DELETE FROM schema_migrations WHERE version = 6")
+        sql(u, "INSERT INTO users (email, ticker) VALUES ('ann@Foo.ORG', 'AAPL'), "
+               "('bob@example.com', 'AAPL'), ('bob@EXAMPLE.com', 'MSFT'), ('Cy@X.io', 'NVDA')")
+        r = subprocess.run([BIN, "db", "migrate"], env=env, capture_output=True, text=True,
+                           timeout=60)
+        check(r.returncode == 0 and "applied 1 migration now" in r.stdout, "migrate 6: %s %s"
+              % (r.stdout, r.stderr))
+        check(sql(u, "SELECT email FROM users ORDER BY email") ==
+              [["Cy@x.io"], ["ann@foo.org"], ["bob@EXAMPLE.com"], ["bob@example.com"]],
+              "rows after 6: %s" % sql(u, "SELECT email FROM users ORDER BY email"))
+        check("bob@EXAMPLE.com left as it is" in r.stderr and "bob@example.com" in r.stderr,
+              "the collision is reported: %s" % r.stderr)
+        check("left unmerged" in r.stdout, "the summary says so: %s" % r.stdout)
+        r = subprocess.run([BIN, "db", "migrate"], env=env, capture_output=True, text=True,
+                           timeout=60)
+        check("bob@EXAMPLE.com left as it is" in r.stderr, "reported again until resolved: %s"
+              % r.stderr)
+        sql(u, "DELETE FROM users WHERE email = 'bob@EXAMPLE.com'")
+        r = subprocess.run([BIN, "db", "migrate"], env=env, capture_output=True, text=True,
+                           timeout=60)
+        check("left as it is" not in r.stderr and "unmerged" not in r.stdout,
+              "resolved: no report: %s %s" % (r.stdout, r.stderr))
+    finally:
+        drop_db(ADMIN, db)
+
+
+@test
+def quote_queries_need_email_or_ticker():
+    c = Client(AGENT.port)
+    for m, p in (("quote.last", {}), ("quote.average", {"n": 3})):
+        r = c.call(m, p)
+        check(err_code(r) == -32602 and r["error"]["data"].get("reason") == "invalid params",
+              "%s without email or ticker: %s" % (m, r))
+    c.close()
+
+
+@test
+def busy_refusal_has_reason():
+    """The line a refused connection gets (-32007) has data.reason like every other error."""
+    a = Agent(BIN, URL, WORK, extra={"TICKWATCH_LIMITS_RPC_SLOTS": "1"})
+    a.start()
+    try:
+        hold = socket.create_connection(("127.0.0.1", a.port), timeout=5)
+        hold.sendall(b'{"jsonrpc":"2.0","id":1,"method":"agent.status"}\n')
+        hold.recv(4096)  # answered: the one slot is ours while we keep it open
+        s2 = socket.create_connection(("127.0.0.1", a.port), timeout=5)
+        line = s2.makefile().readline()
+        s2.close()
+        hold.close()
+        r = json.loads(line)
+        check(err_code(r) == -32007 and r["error"].get("data", {}).get("reason") == "busy",
+              "refusal line: %s" % line)
+    finally:
+        a.stop()
 
 
 @test
@@ -176,7 +286,8 @@ def update_delete_get():
     r = c.call("quote.last", {"ticker": "nvda"})
     check(r.get("result", {}).get("ticker") == "NVDA", "quote.last by ticker: %s" % r)
     check(err_code(c.call("quote.last", {"ticker": "ZZZZ"})) == -32003, "no quote")
-    check(err_code(c.call("quote.last", {})) == -32002, "quote.last without email or ticker")
+    check(err_code(c.call("quote.last", {})) == -32602,
+          "quote.last without email or ticker is a missing param (-32602, docs/rpc.md)")
     r = c.call("quote.average", {"email": "alice@example.com", "n": 4})
     check(r.get("result", {}).get("average") == 101.5 and r["result"]["n"] == 4,
           "average: %s" % r)

@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: MIT */
+/* cqrs_script.c - a scripted stand-in for agent/cqrs (which needs libpq) under the rpc fuzz
+ * target: each call checks the params dispatch hands it, then answers on the next loop turn
+ * with the outcome the target chose (fz_cqrs_outcome), or at once when told to fail now.
+ * Like tests/unit/test_rpc_server.c's, without the request-id store. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/loop.h"
+#include "cqrs/cqrs.h"
+#include "fuzz_common.h"
+#include "json/json.h"
+#include "standin/cqrs_script.h"
+
+struct tw_cqrs {
+	int dummy;
+};
+
+struct tw_loop *fz_cqrs_loop;
+int fz_cqrs_outcome;
+int fz_cqrs_sync_fail;
+int fz_cqrs_calls;
+
+/* dispatch's promise: strings within their limit + 1 (cqrs refuses the + 1 itself), UTF-8
+ * without NUL (the line was checked and \u0000 is refused). */
+static void check_str(const char *what, const char *s, size_t max)
+{
+	size_t n;
+
+	if (s == NULL)
+		return;
+	n = strlen(s);
+	FZ_CHECK(n <= max + 1, "%s of %zu bytes reaches cqrs (limit %zu)", what, n, max);
+	FZ_CHECK(tw_json_utf8_ok(s, n), "%s is not UTF-8", what);
+}
+
+/* A command always gets its request_id (dispatch requires the param); its content ("" too) is
+ * cqrs' to validate (tw_cqrs_check_request_id). */
+static void check_idem(const struct tw_cqrs_idem *idem)
+{
+	FZ_CHECK(idem && idem->request_id && idem->method, "a command without request_id");
+	check_str("request_id", idem->request_id, TW_CQRS_REQID_MAX);
+}
+
+static void check_threshold(const char *what, double v)
+{
+	FZ_CHECK(!isnan(v), "%s is NaN", what);
+}
+
+static int64_t complete(struct tw_loop *l, void *arg)
+{
+	struct tw_cqrs_op *op = arg;
+	struct tw_cqrs_result *r = &op->res;
+
+	(void)l;
+	memset(r, 0, sizeof *r);
+	r->rc = fz_cqrs_outcome;
+	r->msg = r->rc ? "scripted failure" : "";
+	r->field = r->rc == TW_ERR_CQRS_INVALID ? "email" : NULL;
+	if (r->rc == 0) {
+		snprintf(op->user.email, sizeof op->user.email, "a@example.com");
+		snprintf(op->user.ticker, sizeof op->user.ticker, "AAPL");
+		op->user.has_high = 1;
+		op->user.high = 200;
+		r->user = &op->user;
+		snprintf(op->quote.ticker, sizeof op->quote.ticker, "AAPL");
+		op->quote.value = 123.5;
+		r->quote = &op->quote;
+		r->average = 120.25;
+		r->count = 3;
+	}
+	op->done(op->arg, r);
+	return TW_TIMER_STOP;
+}
+
+static int start(struct tw_cqrs_op *op, tw_cqrs_done_fn done, void *arg)
+{
+	fz_cqrs_calls++;
+	memset(&op->res, 0, sizeof op->res);
+	op->done = done;
+	op->arg = arg;
+	if (fz_cqrs_sync_fail) {
+		op->res.rc = fz_cqrs_outcome ? fz_cqrs_outcome : TW_ERR_DB_UNAVAILABLE;
+		op->res.msg = "scripted synchronous failure";
+		op->res.field = op->res.rc == TW_ERR_CQRS_INVALID ? "ticker" : NULL;
+		return op->res.rc;
+	}
+	FZ_CHECK(tw_loop_add_timer(fz_cqrs_loop, 0, complete, op) > 0, "no timer left");
+	return TW_OK;
+}
+
+int tw_cqrs_register_user(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *email,
+			  const char *ticker, double high, double low,
+			  const struct tw_cqrs_idem *idem, tw_cqrs_done_fn done, void *arg)
+{
+	(void)q;
+	check_str("email", email, TW_CQRS_EMAIL_MAX);
+	check_str("ticker", ticker, TW_CQRS_TICKER_MAX);
+	check_threshold("high", high);
+	check_threshold("low", low);
+	check_idem(idem);
+	return start(op, done, arg);
+}
+
+int tw_cqrs_update_ticker(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *email,
+			  const char *ticker, const struct tw_cqrs_idem *idem,
+			  tw_cqrs_done_fn done, void *arg)
+{
+	(void)q;
+	check_str("email", email, TW_CQRS_EMAIL_MAX);
+	check_str("ticker", ticker, TW_CQRS_TICKER_MAX);
+	check_idem(idem);
+	return start(op, done, arg);
+}
+
+int tw_cqrs_update_thresholds(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *email,
+			      double high, double low, const struct tw_cqrs_idem *idem,
+			      tw_cqrs_done_fn done, void *arg)
+{
+	(void)q;
+	check_str("email", email, TW_CQRS_EMAIL_MAX);
+	check_threshold("high", high);
+	check_threshold("low", low);
+	check_idem(idem);
+	return start(op, done, arg);
+}
+
+int tw_cqrs_delete_user(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *email,
+			const struct tw_cqrs_idem *idem, tw_cqrs_done_fn done, void *arg)
+{
+	(void)q;
+	check_str("email", email, TW_CQRS_EMAIL_MAX);
+	check_idem(idem);
+	return start(op, done, arg);
+}
+
+int tw_cqrs_get_user(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *email,
+		     tw_cqrs_done_fn done, void *arg)
+{
+	(void)q;
+	check_str("email", email, TW_CQRS_EMAIL_MAX);
+	return start(op, done, arg);
+}
+
+int tw_cqrs_last_value(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *email,
+		       const char *ticker, tw_cqrs_done_fn done, void *arg)
+{
+	(void)q;
+	check_str("email", email, TW_CQRS_EMAIL_MAX);
+	check_str("ticker", ticker, TW_CQRS_TICKER_MAX);
+	return start(op, done, arg);
+}
+
+int tw_cqrs_average(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *email,
+		    const char *ticker, long long n, tw_cqrs_done_fn done, void *arg)
+{
+	(void)q;
+	(void)n;
+	check_str("email", email, TW_CQRS_EMAIL_MAX);
+	check_str("ticker", ticker, TW_CQRS_TICKER_MAX);
+	return start(op, done, arg);
+}
+
+int tw_cqrs_list_users(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *after,
+		       long long limit, tw_cqrs_user_fn row, tw_cqrs_done_fn done, void *arg)
+{
+	struct tw_user u = {.email = "a@example.com", .ticker = "AAPL"};
+
+	(void)q;
+	check_str("after", after, TW_CQRS_EMAIL_MAX);
+	for (long long i = 0; i < limit && i < 3; i++)
+		if (row(arg, &u) != 0)
+			break;
+	return start(op, done, arg);
+}
+
+int tw_cqrs_expire_requests(struct tw_cqrs *q, struct tw_cqrs_op *op, int64_t ttl_ms,
+			    tw_cqrs_done_fn done, void *arg)
+{
+	(void)q;
+	(void)op;
+	(void)ttl_ms;
+	(void)done;
+	(void)arg;
+	return TW_OK;
+}
+
+int tw_cqrs_ready(const struct tw_cqrs *q)
+{
+	(void)q;
+	return 1;
+}
+
+void tw_cqrs_status(const struct tw_cqrs *q, char *buf, size_t len)
+{
+	(void)q;
+	snprintf(buf, len, "scripted db");
+}
+
+const struct tw_cqrs_result *tw_cqrs_op_result(const struct tw_cqrs_op *op)
+{
+	return &op->res;
+}
