@@ -24,17 +24,22 @@ rate() { python3 -c "import sys; n,t=float(sys.argv[1]),float(sys.argv[2]); prin
 timeout 300 kcat -b "$TW_KAFKA_BOOTSTRAP" -G tickwatch-notifier -X enable.auto.commit=true \
 	-X auto.offset.reset=end -q -e to-notifier >/dev/null 2>&1 || fail "draining the group failed"
 run=$(date +%s%N)
-python3 - "$N" "$run" >"$work/msgs" <<'PY'
-import hashlib, json, sys
-n, run = int(sys.argv[1]), sys.argv[2]
+# Messages are signed with the database's notif_key (migration 4: `tickwatch db migrate` first).
+TICKWATCH_DB_WRITE_URL=$TW_DB_URL "$BIN" db migrate >/dev/null || fail "db migrate failed"
+key=$(psql "$TW_DB_URL" -X -A -t -q -c "SELECT key FROM notif_key") || fail "no notif_key"
+python3 - "$N" "$run" "$key" >"$work/msgs" <<'PY'
+import hashlib, hmac, json, sys
+n, run, key = int(sys.argv[1]), sys.argv[2], sys.argv[3].encode()
 for i in range(n):
     email = f"bench{i:07d}@sink.test"
     nid = hashlib.sha256(f"{email}|AAPL|higher|191|{run}".encode()).hexdigest()[:32]
-    m = {"v": 1, "id": nid, "email": email, "ticker": "AAPL", "value": 191.23, "threshold": 190.0,
+    m = {"v": 2, "id": nid, "email": email, "ticker": "AAPL", "value": 191.23, "threshold": 190.0,
          "condition": "higher", "quote_time": 1767225600,
          "subject": "AAPL is above 190.00: 191.23",
          "body": "AAPL traded at 191.23 at 2026-01-01 00:00 UTC, above your high threshold of 190.00.\n"}
-    print(f"{email}|{json.dumps(m, separators=(',', ':'))}")
+    pre = json.dumps(m, separators=(',', ':'))[:-1] + ","
+    sig = hmac.new(key, pre.encode(), hashlib.sha256).hexdigest()
+    print(f'{email}|{pre}"sig":"{sig}"}}')
 PY
 kcat -P -b "$TW_KAFKA_BOOTSTRAP" -t to-notifier -K '|' <"$work/msgs" || fail "producing failed"
 

@@ -52,6 +52,12 @@ struct tw_config {
 		int read_follows; /* read_url was left empty: it is write_url, whatever that becomes */
 		int64_t connect_timeout_ms;
 		int64_t statement_timeout_ms;
+		/* retention (the collector prunes; docs/schema.md, Retention) */
+		int64_t retain_sent_ms;
+		int64_t retain_dead_letters_ms;
+		int64_t retain_quotes_ms;
+		int64_t prune_batch;
+		int64_t prune_interval_ms;
 	} db;
 	struct {
 		char host[256];

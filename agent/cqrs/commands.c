@@ -42,10 +42,13 @@ static const char sql_register[] =
 	"INSERT INTO users (email, ticker, high, low) VALUES ($1, $2, $3, $4) "
 	"ON CONFLICT (email) DO NOTHING RETURNING " TW_CQRS_USER_COLS;
 /* Changing a user's ticker or thresholds re-arms the user: the last e-mailed state is
- * forgotten and the episode moves on, in the same statement (one transaction). */
+ * forgotten and the episode moves on, in the same statement (one transaction). A user never
+ * e-mailed yet gets its row at episode 1, so an AdvanceAlert decided before the change (at
+ * episode 0) finds the episode moved and leaves the re-arm standing (its compare-and-set). */
 #define REARM_USER                                                                             \
-	"rearm AS (UPDATE alert_state SET last_ticker = NULL, last_condition = NULL, "         \
-	"last_int = NULL, episode = episode + 1, updated_at = now() WHERE email = $1) "
+	"rearm AS (INSERT INTO alert_state AS s (email, episode) SELECT email, 1 FROM users "   \
+	"WHERE email = $1 ON CONFLICT (email) DO UPDATE SET last_ticker = NULL, "              \
+	"last_condition = NULL, last_int = NULL, episode = s.episode + 1, updated_at = now()) "
 static const char sql_ticker[] = "WITH " REARM_USER ", u AS (UPDATE users SET ticker = $2, "
 				 "updated_at = now() WHERE email = $1 RETURNING *) "
 				 "SELECT " TW_CQRS_USER_COLS " FROM u";

@@ -46,6 +46,7 @@ struct tw_config;
 #define TW_CQRS_MSG_MAX 256
 #define TW_CQRS_UNSET (-1.0) /* a threshold of -1 means "unset" (NULL) */
 #define TW_CQRS_PAUSE 1
+#define TW_CQRS_SIGN_KEY_LEN 64 /* notif_key.key: hex digits */
 
 /* Errors of the cqrs module (-150..-199). */
 enum {
@@ -86,6 +87,8 @@ struct tw_crossing {
 	int last_condition;     /* TW_COND_* */
 	int64_t last_int;       /* integer part of the value last e-mailed */
 	int64_t episode;        /* re-arm counter; part of a deterministic notification id */
+	int64_t generation;     /* users.generation: new at each registration (0: registered
+				 * before migration 4); part of the notification id too */
 };
 
 /** One user of a batched AdvanceAlert (tw_cqrs_advance_alerts). */
@@ -94,6 +97,8 @@ struct tw_cqrs_advance {
 	const char *ticker;
 	int condition;    /* TW_COND_HIGHER or TW_COND_LOWER */
 	int64_t int_part; /* integer part of the value e-mailed */
+	int64_t episode;    /* the crossing row's episode the decision was made at */
+	int64_t generation; /* and its user's generation */
 };
 
 /** What an operation ended with. Pointers are valid during the done callback only. */
@@ -113,6 +118,7 @@ struct tw_cqrs_result {
 	/* keyset-paged commands (tw_cqrs_rearm_page): */
 	long long scanned;     /* keys the page walked */
 	const char *last_key;  /* the last of them, to pass as the next page's after (NULL: none) */
+	const char *sign_key;  /* tw_cqrs_notif_key: the key, 64 lower-case hex digits */
 };
 
 typedef void (*tw_cqrs_done_fn)(void *arg, const struct tw_cqrs_result *r);
@@ -168,9 +174,10 @@ struct tw_cqrs_op {
 	int replayed;
 	char legacy[TW_CQRS_RESPONSE_MAX];
 	struct tw_cqrs_result res;
-	const char *arrays[4]; /* batched AdvanceAlert: the array literals in the caller's buffer */
+	const char *arrays[6]; /* batched AdvanceAlert: the array literals in the caller's buffer */
 	long long scanned;
 	char last_key[TW_CQRS_EMAIL_MAX + 1];
+	char sign_key[TW_CQRS_SIGN_KEY_LEN + 1];
 };
 
 struct tw_cqrs;
@@ -253,13 +260,17 @@ int tw_cqrs_save_quote(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *tic
 /**
  * AdvanceAlert (alert role): record that each item's user was notified for its
  * ticker, condition and integer part, for @p n users (1..TW_CQRS_PAGE_MAX) in ONE
- * statement, in item order: each user's last_* become its (last) item's values
- * and its episode moves on once per item, so no later e-mail can carry the id of
- * an earlier one (a user never advanced before starts at episode = its item
- * count). A user no longer registered is skipped. The items are validated first
+ * statement. Compare-and-set: a user is advanced only while its state is still the
+ * one its (last) item was decided at — the same generation (not deleted and
+ * registered again) and the same episode (not re-armed meanwhile by a threshold or
+ * ticker change or RearmInsideBand); then its last_* become that item's values and
+ * its episode becomes the item's episode + 1, so no later e-mail can carry the id
+ * of an earlier one. A user re-armed, deleted or registered again since is left as
+ * it is (its re-arm stands; the next pass decides again). The items are validated first
  * (an invalid one fails the call, field and index in the text) and encoded as
  * PostgreSQL array literals into @p buf, which must hold tw_cqrs_advance_size()
- * of every item and stay untouched until done. done: count = users advanced.
+ * of every item and stay untouched until done. done: count = users advanced (the
+ * others were superseded).
  */
 int tw_cqrs_advance_alerts(struct tw_cqrs *q, struct tw_cqrs_op *op,
 			   const struct tw_cqrs_advance *items, size_t n, char *buf, size_t buflen,
@@ -269,9 +280,9 @@ int tw_cqrs_advance_alerts(struct tw_cqrs *q, struct tw_cqrs_op *op,
 size_t tw_cqrs_advance_size(const struct tw_cqrs_advance *it);
 
 /** Fixed bytes of that buffer, on top of the items' sizes. */
-#define TW_CQRS_ADVANCE_FIXED 16
+#define TW_CQRS_ADVANCE_FIXED 24
 /** Largest tw_cqrs_advance_size() of a valid item. */
-#define TW_CQRS_ADVANCE_ITEM_MAX (2 * TW_CQRS_EMAIL_MAX + 3 + 2 * TW_CQRS_TICKER_MAX + 3 + 9 + 23)
+#define TW_CQRS_ADVANCE_ITEM_MAX (2 * TW_CQRS_EMAIL_MAX + 3 + 2 * TW_CQRS_TICKER_MAX + 3 + 9 + 3 * 23)
 
 /**
  * Append @p s as one element to the PostgreSQL array literal being built in
@@ -397,6 +408,33 @@ int tw_cqrs_ledger_check(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *n
  */
 int tw_cqrs_is_sent(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *notification_id,
 		    tw_cqrs_done_fn done, void *arg);
+
+/**
+ * NotifKey (alert and notifier roles, once at start): the to-notifier signing key of
+ * migration 4 (one row of notif_key), read on the write connection.
+ * done: sign_key = its 64 hex digits (TW_ERR_CQRS_NOT_FOUND: no row, or not 64 hex digits).
+ */
+int tw_cqrs_notif_key(struct tw_cqrs *q, struct tw_cqrs_op *op, tw_cqrs_done_fn done, void *arg);
+
+/* What tw_cqrs_prune() deletes from ([db] retain_* keys; docs/schema.md, Retention). */
+enum tw_cqrs_prune_table {
+	TW_CQRS_PRUNE_SENT = 0,   /* sent_notifications, by sent_at */
+	TW_CQRS_PRUNE_DEAD,       /* dead_letters, by created_at */
+	TW_CQRS_PRUNE_REQUESTS,   /* rpc_requests, by created_at */
+	TW_CQRS_PRUNE_QUOTES,     /* quotes, by at; never a ticker's latest quote */
+	TW_CQRS_PRUNE_TABLES
+};
+
+/** Largest @p limit of tw_cqrs_prune(). */
+#define TW_CQRS_PRUNE_MAX 10000
+
+/**
+ * Prune (collector, on a timer): delete at most @p limit (1..TW_CQRS_PRUNE_MAX) rows of
+ * @p table older than @p older_than_ms (> 0) in ONE short statement; call again until
+ * count < limit. done: count = rows deleted.
+ */
+int tw_cqrs_prune(struct tw_cqrs *q, struct tw_cqrs_op *op, int table, int64_t older_than_ms,
+		  long long limit, tw_cqrs_done_fn done, void *arg);
 
 /** "higher", "lower" or "none". */
 const char *tw_cqrs_condition_name(int condition);

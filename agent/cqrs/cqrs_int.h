@@ -36,6 +36,8 @@ enum {
 	TW_CQRS_K_REARM_PAGE,
 	TW_CQRS_K_SENDING,
 	TW_CQRS_K_FORGET,
+	TW_CQRS_K_NOTIF_KEY,
+	TW_CQRS_K_PRUNE,
 };
 
 /* The user columns every user query returns, in parse_user's order. */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* pipeline.c - the writes of the quote-to-alert pipeline: SaveQuote (collector), RearmInsideBand
- * and the batched AdvanceAlert (alert role). */
+/* pipeline.c - the writes of the quote-to-alert pipeline: SaveQuote and the retention Prune
+ * (collector), RearmInsideBand and the batched, compare-and-set AdvanceAlert (alert role). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,19 +102,24 @@ int tw_cqrs_rearm_page(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *tic
 
 /* ---- batched AdvanceAlert ---- */
 
-/* The batch as four arrays, one element per item in order. Duplicates of a user are folded:
- * the last item wins and the episode moves on once per item, as that many single advances
- * would. A user deleted meanwhile has nothing to suppress any more: skipped. */
+/* The batch as six arrays, one element per item in order. Duplicates of a user are folded:
+ * the last item (the newest decision) wins. Compare-and-set on the state that decision was
+ * made at: the user's generation (deleted and registered again: another user now) and the
+ * episode (a re-arm by UpdateTicker, UpdateThresholds or RearmInsideBand since moved it on:
+ * the re-arm stands). ON CONFLICT DO UPDATE ... WHERE sees the row's latest committed version,
+ * so a re-arm that commits while this statement runs is not overwritten either. A user with no
+ * row yet was decided at episode 0 (the crossing query's coalesce). */
 static const char sql_advance_batch[] =
-	"WITH x AS (SELECT e, t, c, i, o FROM unnest($1::text[], $2::text[], $3::text[], "
-	"$4::bigint[]) WITH ORDINALITY AS x(e, t, c, i, o)), "
-	"k AS (SELECT DISTINCT ON (e) e, t, c, i, count(*) OVER (PARTITION BY e) AS n FROM x "
-	"ORDER BY e, o DESC) "
-	"INSERT INTO alert_state (email, last_ticker, last_condition, last_int, episode, "
-	"notified_at) SELECT k.e, k.t, k.c, k.i, k.n, now() FROM k JOIN users u ON u.email = k.e "
+	"WITH x AS (SELECT e, t, c, i, ep, g, o FROM unnest($1::text[], $2::text[], $3::text[], "
+	"$4::bigint[], $5::bigint[], $6::bigint[]) WITH ORDINALITY AS x(e, t, c, i, ep, g, o)), "
+	"k AS (SELECT DISTINCT ON (e) e, t, c, i, ep, g FROM x ORDER BY e, o DESC) "
+	"INSERT INTO alert_state AS s (email, last_ticker, last_condition, last_int, episode, "
+	"notified_at) SELECT k.e, k.t, k.c, k.i, k.ep + 1, now() FROM k JOIN users u ON "
+	"u.email = k.e AND u.generation = k.g "
 	"ON CONFLICT (email) DO UPDATE SET last_ticker = EXCLUDED.last_ticker, "
 	"last_condition = EXCLUDED.last_condition, last_int = EXCLUDED.last_int, "
-	"episode = alert_state.episode + EXCLUDED.episode, notified_at = now(), updated_at = now()";
+	"episode = EXCLUDED.episode, notified_at = now(), updated_at = now() "
+	"WHERE s.episode = EXCLUDED.episode - 1";
 
 int tw_cqrs_array_add(char *buf, size_t len, size_t *used, const char *s)
 {
@@ -149,7 +154,8 @@ static size_t escaped(const char *s)
 
 size_t tw_cqrs_advance_size(const struct tw_cqrs_advance *it)
 {
-	return escaped(it->email) + escaped(it->ticker) + 9 + 23; /* "higher", and 20 digits */
+	/* "higher", and three numbers of up to 20 digits */
+	return escaped(it->email) + escaped(it->ticker) + 9 + (size_t)3 * 23;
 }
 
 /* One array literal of field @p f of every item at @p buf + *off. @return 0 or an error. */
@@ -180,7 +186,10 @@ static int encode(struct tw_cqrs_op *op, const struct tw_cqrs_advance *items, si
 					       tw_cqrs_condition_name(items[i].condition));
 			break;
 		default:
-			snprintf(v, sizeof v, "%lld", (long long)items[i].int_part);
+			snprintf(v, sizeof v, "%lld",
+				 (long long)(f == 3   ? items[i].int_part
+					     : f == 4 ? items[i].episode
+						      : items[i].generation));
 			rc = tw_cqrs_array_add(b, len, &used, v);
 			break;
 		}
@@ -211,7 +220,7 @@ static int advance_batch_step(struct tw_db_job *j, int ev, const struct pg_resul
 		 * with a no-op, and its chained statement hands libpq the caller's buffer, which
 		 * libpq copies at once. */
 		op->step = 1;
-		if (tw_db_then(j, sql_advance_batch, 4, op->arrays, 0) != TW_OK) {
+		if (tw_db_then(j, sql_advance_batch, 6, op->arrays, 0) != TW_OK) {
 			tw_cqrs_op_fail(op, TW_ERR_DB_UNAVAILABLE, NULL,
 					"database unavailable: %.200s", j->err);
 			tw_cqrs_op_finish(op);
@@ -247,13 +256,16 @@ int tw_cqrs_advance_alerts(struct tw_cqrs *q, struct tw_cqrs_op *op,
 		if (it->condition != TW_COND_HIGHER && it->condition != TW_COND_LOWER)
 			return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "condition",
 					       "item %zu: condition must be higher or lower", i);
+		if (it->episode < 0 || it->generation < 0)
+			return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "episode",
+					       "item %zu: episode and generation must be >= 0", i);
 		need += tw_cqrs_advance_size(it);
 	}
 	if (buf == NULL || need > buflen)
 		return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "items",
 				       "%zu users need %zu bytes of buffer, %zu given: send fewer",
 				       n, need, buflen);
-	for (int f = 0; f < 4; f++) {
+	for (int f = 0; f < 6; f++) {
 		rc = encode(op, items, n, f, buf, buflen, &off);
 		if (rc != TW_OK)
 			return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "items",
@@ -262,4 +274,45 @@ int tw_cqrs_advance_alerts(struct tw_cqrs *q, struct tw_cqrs_op *op,
 	op->step = 0;
 	rc = tw_db_submit(&op->q->wr, &op->job, "SELECT 1", 0, NULL, 0, advance_batch_step, op);
 	return rc == TW_OK ? TW_OK : tw_cqrs_op_submit_fail(op, rc);
+}
+
+/* ---- retention ---- */
+
+/* One short statement per batch: the oldest $2 rows past the age $1 (ms), by their time
+ * column's index, deleted by ctid. A ticker's latest quote always stays (the crossing query
+ * and GetLastValue read it, however old). */
+static const char *const sql_prune[TW_CQRS_PRUNE_TABLES] = {
+	"DELETE FROM sent_notifications WHERE ctid = ANY (ARRAY (SELECT ctid FROM "
+	"sent_notifications WHERE sent_at < now() - $1::bigint * interval '1 millisecond' "
+	"ORDER BY sent_at LIMIT $2::integer))",
+	"DELETE FROM dead_letters WHERE ctid = ANY (ARRAY (SELECT ctid FROM dead_letters WHERE "
+	"created_at < now() - $1::bigint * interval '1 millisecond' ORDER BY created_at "
+	"LIMIT $2::integer))",
+	"DELETE FROM rpc_requests WHERE ctid = ANY (ARRAY (SELECT ctid FROM rpc_requests WHERE "
+	"created_at < now() - $1::bigint * interval '1 millisecond' ORDER BY created_at "
+	"LIMIT $2::integer))",
+	"DELETE FROM quotes WHERE ctid = ANY (ARRAY (SELECT q.ctid FROM quotes q WHERE q.at < "
+	"now() - $1::bigint * interval '1 millisecond' AND EXISTS (SELECT 1 FROM quotes n WHERE "
+	"n.ticker = q.ticker AND n.at > q.at) ORDER BY q.at LIMIT $2::integer))",
+};
+
+int tw_cqrs_prune(struct tw_cqrs *q, struct tw_cqrs_op *op, int table, int64_t older_than_ms,
+		  long long limit, tw_cqrs_done_fn done, void *arg)
+{
+	char ab[24], lb[24];
+	const char *p[2] = {ab, lb};
+
+	tw_cqrs_op_begin(op, q, TW_CQRS_K_PRUNE, done, arg);
+	if (table < 0 || table >= TW_CQRS_PRUNE_TABLES)
+		return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "table", "no such table to prune (%d)",
+				       table);
+	if (older_than_ms <= 0)
+		return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "older_than",
+				       "the age must be > 0 ms");
+	if (limit < 1 || limit > TW_CQRS_PRUNE_MAX)
+		return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "limit",
+				       "limit must be a whole number from 1 to %d", TW_CQRS_PRUNE_MAX);
+	snprintf(ab, sizeof ab, "%lld", (long long)older_than_ms);
+	snprintf(lb, sizeof lb, "%lld", limit);
+	return tw_cqrs_submit_write(op, sql_prune[table], 2, p);
 }

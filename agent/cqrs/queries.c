@@ -1,5 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* queries.c - the read side: users, latest and average quotes, streamed lists for the roles. */
+/* queries.c - the read side: users, latest and average quotes, streamed lists for the roles.
+ *
+ * User-facing queries go to the read connection ([db] read_url, maybe a replica). A read that
+ * decides an e-mail (UsersCrossingThresholds, whose episode the AdvanceAlert compare-and-set
+ * checks) goes to the write connection: a lagging replica would turn into missed re-arms and
+ * duplicates. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,12 +38,13 @@ static const char sql_crossing_page[] =
 	"SELECT u.email, u.ticker, lq.value, (extract(epoch FROM lq.at) * 1000)::bigint, "
 	"CASE WHEN u.high IS NOT NULL AND lq.value > u.high THEN 'higher' ELSE 'lower' END, "
 	"CASE WHEN u.high IS NOT NULL AND lq.value > u.high THEN u.high ELSE u.low END, "
-	"s.last_ticker, s.last_condition, s.last_int, coalesce(s.episode, 0) "
+	"s.last_ticker, s.last_condition, s.last_int, coalesce(s.episode, 0), u.generation "
 	"FROM users u JOIN LATERAL (SELECT value, at FROM quotes WHERE ticker = u.ticker "
 	"ORDER BY at DESC LIMIT 1) lq ON true LEFT JOIN alert_state s ON s.email = u.email AND "
 	"s.email > $2 WHERE ($1::text IS NULL OR u.ticker = $1) AND u.email > $2 AND ((u.high IS NOT NULL AND "
 	"lq.value > u.high) OR (u.low IS NOT NULL AND lq.value < u.low)) "
 	"ORDER BY u.email LIMIT $3::integer";
+static const char sql_notif_key[] = "SELECT key FROM notif_key WHERE one";
 static const char sql_is_sent[] = "SELECT state FROM sent_notifications WHERE notification_id = $1";
 
 static int cond_parse(const char *s)
@@ -74,6 +80,8 @@ static int row_crossing(struct tw_cqrs_op *op, const struct pg_result *res)
 	c.last_int = v ? strtoll(v, NULL, 10) : 0;
 	v = tw_db_value(res, 0, 9);
 	c.episode = v ? strtoll(v, NULL, 10) : 0;
+	v = tw_db_value(res, 0, 10);
+	c.generation = v ? strtoll(v, NULL, 10) : 0;
 	if (c.email == NULL || c.ticker == NULL)
 		return 0;
 	op->count++;
@@ -159,6 +167,19 @@ static void on_done(struct tw_cqrs_op *op, const struct pg_result *res)
 		v = tw_db_value(res, 0, 1);
 		op->average = v ? strtod(v, NULL) : 0;
 		break;
+	case TW_CQRS_K_NOTIF_KEY:
+		v = tw_db_rows(res) == 1 ? tw_db_value(res, 0, 0) : NULL;
+		if (v == NULL || strlen(v) != TW_CQRS_SIGN_KEY_LEN ||
+		    strspn(v, "0123456789abcdef") != TW_CQRS_SIGN_KEY_LEN) {
+			tw_cqrs_op_fail(op, TW_ERR_CQRS_NOT_FOUND, NULL,
+					"notif_key holds no key of %d hex digits (migration 4)",
+					TW_CQRS_SIGN_KEY_LEN);
+			break;
+		}
+		memcpy(op->sign_key, v, TW_CQRS_SIGN_KEY_LEN + 1);
+		op->res.sign_key = op->sign_key; /* (kept by the result's fill) */
+		op->count = 1;
+		break;
 	case TW_CQRS_K_IS_SENT:
 		v = tw_db_rows(res) > 0 ? tw_db_value(res, 0, 0) : NULL;
 		/* Anything but 'sending' in a row counts as sent: never send twice. */
@@ -187,16 +208,25 @@ static int step(struct tw_db_job *j, int ev, const struct pg_result *res, void *
 	return 0;
 }
 
-static int submit(struct tw_cqrs_op *op, const char *sql, int n, const char *const *p,
-		  unsigned flags)
+/* On the read connection, or (@p writer) on the write one: a read that decides a send. */
+static int submit_on(struct tw_cqrs_op *op, int writer, const char *sql, int n,
+		     const char *const *p, unsigned flags)
 {
 	struct tw_db *db = tw_cqrs_reader(op);
 	int rc;
 
 	if (db == NULL)
 		return op->rc;
+	if (writer)
+		db = &op->q->wr;
 	rc = tw_db_submit(db, &op->job, sql, n, p, flags, step, op);
 	return rc == TW_OK ? TW_OK : tw_cqrs_op_submit_fail(op, rc);
+}
+
+static int submit(struct tw_cqrs_op *op, const char *sql, int n, const char *const *p,
+		  unsigned flags)
+{
+	return submit_on(op, 0, sql, n, p, flags);
 }
 
 int tw_cqrs_get_user(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *email,
@@ -305,7 +335,7 @@ int tw_cqrs_users_crossing_page(struct tw_cqrs *q, struct tw_cqrs_op *op, const 
 		return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "after",
 				       "after must be an e-mail of at most 254 characters");
 	snprintf(lb, sizeof lb, "%lld", limit);
-	return submit(op, sql_crossing_page, 3, p, TW_DB_SINGLE_ROW);
+	return submit_on(op, 1, sql_crossing_page, 3, p, TW_DB_SINGLE_ROW);
 }
 
 int tw_cqrs_is_sent(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *notification_id,
@@ -319,4 +349,11 @@ int tw_cqrs_is_sent(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *notifi
 		return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "notification_id",
 				       "notification_id must have 1 to 128 characters");
 	return submit(op, sql_is_sent, 1, p, 0);
+}
+
+int tw_cqrs_notif_key(struct tw_cqrs *q, struct tw_cqrs_op *op, tw_cqrs_done_fn done, void *arg)
+{
+	tw_cqrs_op_begin(op, q, TW_CQRS_K_NOTIF_KEY, done, arg);
+	op->sign_key[0] = '\0';
+	return submit_on(op, 1, sql_notif_key, 0, NULL, 0);
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* migrate.c - embedded numbered migrations, applied in one transaction under an advisory lock;
- * then e-mail case collisions left by migration 6 are reported (warned), never merged. */
+ * every migration not recorded yet is applied, even below the highest recorded one; then e-mail
+ * case collisions left by migration 6 are reported (warned), never merged. */
 #include "migrate.h"
 
 #include <stdio.h>
@@ -77,6 +78,23 @@ static const struct tw_db_migration migrations[] = {
 	 " CHECK (state IN ('sending', 'sent'));"
 	 "CREATE INDEX sent_notifications_sending_idx ON sent_notifications (sent_at)"
 	 " WHERE state = 'sending';"},
+	/* A user's generation is part of every notification id (agent/notif), so a user deleted
+	 * and registered again never reuses an id of its earlier life; rows already there keep
+	 * 0, the ids they had. notif_key: the one HMAC key the alert roles sign to-notifier
+	 * messages with and the notifiers verify (docs/notifications.md). quotes_at_idx: the
+	 * retention prune's walk (docs/schema.md). */
+	{4, "users.generation, notif_key (the to-notifier signing key), quotes_at_idx",
+	 "CREATE SEQUENCE users_generation_seq AS bigint MINVALUE 1;"
+	 "ALTER TABLE users ADD COLUMN generation bigint NOT NULL DEFAULT 0 CHECK (generation >= 0);"
+	 "ALTER TABLE users ALTER COLUMN generation SET DEFAULT nextval('users_generation_seq');"
+	 "ALTER SEQUENCE users_generation_seq OWNED BY users.generation;"
+	 "CREATE TABLE notif_key ("
+	 " one boolean PRIMARY KEY DEFAULT true CHECK (one),"
+	 " key text NOT NULL CHECK (key ~ '^[0-9a-f]{64}$'),"
+	 " created_at timestamptz NOT NULL DEFAULT now());"
+	 "INSERT INTO notif_key (key) VALUES (replace(gen_random_uuid()::text"
+	 " || gen_random_uuid()::text, '-', ''));"
+	 "CREATE INDEX quotes_at_idx ON quotes (at);"},
 	{5, "sent_notifications.owner, lease_until (a 'sending' row's holder and its expiry)",
 	 "ALTER TABLE sent_notifications ADD COLUMN owner text"
 	 " CHECK (owner IS NULL OR length(owner) BETWEEN 1 AND 64),"
@@ -101,6 +119,14 @@ const struct tw_db_migration *tw_db_migrations(size_t *n)
 int tw_db_schema_version(void)
 {
 	return migrations[NMIG - 1].version;
+}
+
+/* Recorded in schema_migrations: by the bit mask for 1..62, by the highest version above. */
+static int applied_already(const struct tw_db_migrate *m, int version)
+{
+	if (version >= 1 && version <= 62)
+		return (m->have >> version) & 1u;
+	return version <= m->from;
 }
 
 enum { S_BEGIN, S_LOCK, S_TABLE, S_VERSION, S_APPLY, S_RECORD, S_COMMIT, S_REPORT };
@@ -137,8 +163,11 @@ static int step(struct tw_db_job *j, int ev, const struct pg_result *res, void *
 		break;
 	case S_TABLE:
 		m->step = S_VERSION;
-		rc = tw_db_then(j, "SELECT coalesce(max(version), 0) FROM schema_migrations", 0,
-				NULL, 0);
+		/* the highest version, and which of 1..62 are there: a migration merged later
+		 * than a higher one (parallel branches) is applied too, not skipped */
+		rc = tw_db_then(j, "SELECT coalesce(max(version), 0), coalesce(bit_or(1::bigint << "
+				"version) FILTER (WHERE version BETWEEN 1 AND 62), 0) FROM "
+				"schema_migrations", 0, NULL, 0);
 		break;
 	case S_VERSION:
 	case S_RECORD:
@@ -146,6 +175,8 @@ static int step(struct tw_db_job *j, int ev, const struct pg_result *res, void *
 			const char *v = tw_db_value(res, 0, 0);
 
 			m->from = v ? atoi(v) : 0;
+			v = tw_db_value(res, 0, 1);
+			m->have = v ? (uint64_t)strtoll(v, NULL, 10) : 0;
 			m->next = 0;
 			if (m->from > tw_db_schema_version())
 				tw_log(TW_LOG_WARN, "db", "schema version %d is newer than this binary "
@@ -154,7 +185,7 @@ static int step(struct tw_db_job *j, int ev, const struct pg_result *res, void *
 			m->applied++;
 			m->next++;
 		}
-		while (m->next < NMIG && migrations[m->next].version <= m->from)
+		while (m->next < NMIG && applied_already(m, migrations[m->next].version))
 			m->next++;
 		if (m->next < NMIG) {
 			m->step = S_APPLY;
@@ -217,6 +248,7 @@ int tw_db_migrate_start(struct tw_db *db, struct tw_db_migrate *m, tw_db_migrate
 {
 	m->step = S_BEGIN;
 	m->from = 0;
+	m->have = 0;
 	m->next = 0;
 	m->applied = 0;
 	m->done = done;

@@ -23,7 +23,8 @@ typedef void (*tw_db_migrate_fn)(void *arg, int rc, const char *msg);
 struct tw_db_migrate {
 	struct tw_db_job job;
 	int step;
-	int from;     /* schema version found */
+	int from;     /* schema version found (the highest recorded) */
+	uint64_t have; /* bit v set: version v (1..62) is recorded */
 	size_t next;  /* index of the next migration to apply */
 	int applied;  /* migrations applied by this run */
 	tw_db_migrate_fn done;

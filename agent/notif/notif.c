@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* notif.c - the to-notifier message: id, numbers, writer, builder from a crossing, reader. */
+/* notif.c - the to-notifier message: id, numbers, signed writer, builder from a crossing,
+ * verifying reader. */
 #include "notif/notif.h"
 
 #include <math.h>
@@ -9,6 +10,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <mbedtls/constant_time.h>
+#include <mbedtls/md.h>
 #include <mbedtls/sha256.h>
 
 #include "hal.h"
@@ -27,16 +30,45 @@ static const char *cond_name(int condition)
 	return condition == TW_COND_LOWER ? "lower" : "none";
 }
 
-int tw_notif_id(const char *email, const char *ticker, int condition, int64_t int_part,
-		int64_t episode, char out[TW_NOTIF_ID_LEN + 1])
+static const char hexd[] = "0123456789abcdef";
+
+int tw_notif_key_set(struct tw_notif_key *k, const char *hex)
 {
-	static const char hex[] = "0123456789abcdef";
-	char in[TW_CQRS_EMAIL_MAX + TW_CQRS_TICKER_MAX + 64];
+	memset(k, 0, sizeof *k);
+	if (hex == NULL || strlen(hex) != TW_CQRS_SIGN_KEY_LEN ||
+	    strspn(hex, hexd) != TW_CQRS_SIGN_KEY_LEN)
+		return TW_ERR_NOTIF_KEY;
+	memcpy(k->k, hex, TW_CQRS_SIGN_KEY_LEN);
+	k->set = 1;
+	return TW_OK;
+}
+
+/* HMAC-SHA256 of @p in under @p k into @p mac (32 bytes). @return 0 or TW_ERR_NOTIF_KEY. */
+static int hmac(const struct tw_notif_key *k, const char *in, size_t n, unsigned char mac[32])
+{
+	const mbedtls_md_info_t *md = mbedtls_md_info_from_type(MBEDTLS_MD_SHA256);
+
+	if (k == NULL || !k->set || md == NULL ||
+	    mbedtls_md_hmac(md, k->k, sizeof k->k, (const unsigned char *)in, n, mac) != 0)
+		return TW_ERR_NOTIF_KEY;
+	return TW_OK;
+}
+
+int tw_notif_id(const char *email, const char *ticker, int condition, int64_t int_part,
+		int64_t episode, int64_t generation, char out[TW_NOTIF_ID_LEN + 1])
+{
+	const char *hex = hexd;
+	char in[TW_CQRS_EMAIL_MAX + TW_CQRS_TICKER_MAX + 96];
 	unsigned char d[32];
 	int n;
 
-	n = snprintf(in, sizeof in, "%s|%s|%s|%lld|%lld", email, ticker, cond_name(condition),
-		     (long long)int_part, (long long)episode);
+	if (generation > 0)
+		n = snprintf(in, sizeof in, "%s|%s|%s|%lld|%lld|g%lld", email, ticker,
+			     cond_name(condition), (long long)int_part, (long long)episode,
+			     (long long)generation);
+	else
+		n = snprintf(in, sizeof in, "%s|%s|%s|%lld|%lld", email, ticker,
+			     cond_name(condition), (long long)int_part, (long long)episode);
 	if (n < 0 || (size_t)n >= sizeof in)
 		return TW_ERR_NOTIF_SIZE;
 	if (mbedtls_sha256((const unsigned char *)in, (size_t)n, d, 0) != 0)
@@ -62,11 +94,15 @@ char *tw_notif_number(double v, char *out, size_t len)
 	return out;
 }
 
-long tw_notif_write(const struct tw_notif_fields *f, char *out, size_t len)
+long tw_notif_write(const struct tw_notif_fields *f, const struct tw_notif_key *k, char *out,
+		    size_t len)
 {
 	struct tw_jw w;
-	char vnum[40], tnum[40];
+	char vnum[40], tnum[40], sig[TW_NOTIF_SIG_LEN + 1];
+	unsigned char mac[32];
 
+	if (k == NULL || !k->set)
+		return TW_ERR_NOTIF_KEY;
 	if (len == 0)
 		return TW_ERR_NOTIF_SIZE;
 	tw_notif_number(f->value, vnum, sizeof vnum);
@@ -84,7 +120,18 @@ long tw_notif_write(const struct tw_notif_fields *f, char *out, size_t len)
 	tw_jw_strx(&w, f->subject, MSG_ESC);
 	tw_jw_lit(&w, ",\"body\":");
 	tw_jw_strx(&w, f->body, MSG_ESC);
-	tw_jw_lit(&w, "}");
+	tw_jw_lit(&w, ",");
+	if (w.overflow || w.len + TW_NOTIF_SIG_TAIL >= len)
+		return TW_ERR_NOTIF_SIZE;
+	/* "sig" last, over every byte before it (the comma included) */
+	if (hmac(k, out, w.len, mac) != TW_OK)
+		return TW_ERR_NOTIF_KEY;
+	for (size_t i = 0; i < sizeof mac; i++) {
+		sig[2 * i] = hexd[mac[i] >> 4];
+		sig[2 * i + 1] = hexd[mac[i] & 15];
+	}
+	sig[TW_NOTIF_SIG_LEN] = '\0';
+	tw_jw_printf(&w, "\"sig\":\"%s\"}", sig);
 	if (w.overflow)
 		return TW_ERR_NOTIF_SIZE;
 	return (long)w.len;
@@ -105,7 +152,8 @@ static int decimals(double a, double b)
 	return d;
 }
 
-long tw_notif_build(const struct tw_crossing *c, int64_t int_part, char *out, size_t len)
+long tw_notif_build(const struct tw_crossing *c, int64_t int_part, const struct tw_notif_key *k,
+		    char *out, size_t len)
 {
 	char id[TW_NOTIF_ID_LEN + 1], vtxt[40], ttxt[40], when[40], subj[128], body[256];
 	int higher = c->condition == TW_COND_HIGHER;
@@ -121,7 +169,8 @@ long tw_notif_build(const struct tw_crossing *c, int64_t int_part, char *out, si
 
 	if (len == 0)
 		return TW_ERR_NOTIF_SIZE;
-	if (tw_notif_id(c->email, c->ticker, c->condition, int_part, c->episode, id) != TW_OK)
+	if (tw_notif_id(c->email, c->ticker, c->condition, int_part, c->episode, c->generation,
+			id) != TW_OK)
 		return TW_ERR_NOTIF_SIZE;
 	if (gmtime_r(&t, &tm) == NULL || strftime(when, sizeof when, "%Y-%m-%d %H:%M", &tm) == 0)
 		snprintf(when, sizeof when, "%lld", (long long)secs);
@@ -135,7 +184,7 @@ long tw_notif_build(const struct tw_crossing *c, int64_t int_part, char *out, si
 		     c->ticker, vtxt, when, higher ? "above" : "below", higher ? "high" : "low",
 		     ttxt) >= (int)sizeof body)
 		return TW_ERR_NOTIF_SIZE;
-	return tw_notif_write(&f, out, len);
+	return tw_notif_write(&f, k, out, len);
 }
 
 /* ---- the reader ---- */
@@ -201,12 +250,44 @@ static int version_ok(const struct tw_json *j, char *err, size_t errlen)
 	return TW_OK;
 }
 
+/* The signed tail ,"sig":"<64 hex>"} and the HMAC of the bytes before it. */
+static int signature_ok(const char *value, size_t len, const struct tw_notif_key *sk, char *err,
+			size_t errlen)
+{
+	const char *tail;
+	unsigned char mac[32], got[32];
+
+	if (sk == NULL || !sk->set)
+		return bad(err, errlen, "no signing key loaded: cannot verify the message");
+	if (len < TW_NOTIF_SIG_TAIL + 2)
+		return bad(err, errlen, "unsigned or cut: too short to end with the \"sig\" member");
+	tail = value + len - TW_NOTIF_SIG_TAIL;
+	if (tail[-1] != ',' || memcmp(tail, "\"sig\":\"", 7) != 0 ||
+	    memcmp(tail + 7 + TW_NOTIF_SIG_LEN, "\"}", 2) != 0)
+		return bad(err, errlen, "unsigned or cut: the message does not end with "
+			   "\"sig\":\"<%d hex digits>\"}", TW_NOTIF_SIG_LEN);
+	for (size_t i = 0; i < sizeof got; i++) {
+		const char *hi = strchr(hexd, tail[7 + 2 * i]), *lo = strchr(hexd, tail[8 + 2 * i]);
+
+		if (tail[7 + 2 * i] == '\0' || tail[8 + 2 * i] == '\0' || hi == NULL || lo == NULL)
+			return bad(err, errlen, "field 'sig' must be %d lower-case hex digits",
+				   TW_NOTIF_SIG_LEN);
+		got[i] = (unsigned char)(((hi - hexd) << 4) | (lo - hexd));
+	}
+	if (hmac(sk, value, (size_t)(tail - value), mac) != TW_OK)
+		return bad(err, errlen, "cannot compute the signature");
+	if (mbedtls_ct_memcmp(mac, got, sizeof mac) != 0)
+		return bad(err, errlen, "bad signature: not written by an alert role holding this "
+			   "database's notif_key (forged or altered)");
+	return TW_OK;
+}
+
 /* Only the fields the writer writes, each once: what it cannot produce is refused (a second
  * "email" would be ignored by the reads below, which take the first). */
 static int fields_ok(const struct tw_json *j, char *err, size_t errlen)
 {
 	static const char *const names[] = {"v", "id", "email", "ticker", "value", "threshold",
-					    "condition", "quote_time", "subject", "body"};
+					    "condition", "quote_time", "subject", "body", "sig"};
 	unsigned seen = 0;
 
 	for (int i = 1; i < j->n; i = tw_json_skip(j, i + 1)) {
@@ -218,7 +299,7 @@ static int fields_ok(const struct tw_json *j, char *err, size_t errlen)
 		}
 		if (k == sizeof names / sizeof names[0])
 			return bad(err, errlen, "unknown field '%.*s' (version %d has v, id, email, "
-				   "ticker, value, threshold, condition, quote_time, subject, body)",
+				   "ticker, value, threshold, condition, quote_time, subject, body, sig)",
 				   j->t[i].end - j->t[i].start > 40 ? 40 : j->t[i].end - j->t[i].start,
 				   j->js + j->t[i].start, TW_NOTIF_VERSION);
 		if (seen & (1u << k))
@@ -229,7 +310,7 @@ static int fields_ok(const struct tw_json *j, char *err, size_t errlen)
 }
 
 int tw_notif_parse(struct tw_notif *n, const char *value, size_t len, const char *key,
-		   size_t keylen, char *err, size_t errlen)
+		   size_t keylen, const struct tw_notif_key *sk, char *err, size_t errlen)
 {
 	tw_jtok toks[TW_NOTIF_TOKENS];
 	struct tw_json j;
@@ -249,6 +330,8 @@ int tw_notif_parse(struct tw_notif *n, const char *value, size_t len, const char
 		return bad(err, errlen, "%s", rc == TW_ERR_JSON_TOKENS ? "too many JSON tokens"
 								 : "not a JSON object");
 	if (version_ok(&j, err, errlen) != TW_OK)
+		return TW_ERR_ARG;
+	if (signature_ok(value, len, sk, err, errlen) != TW_OK)
 		return TW_ERR_ARG;
 	if (fields_ok(&j, err, errlen) != TW_OK)
 		return TW_ERR_ARG;

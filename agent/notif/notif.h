@@ -3,9 +3,14 @@
  *
  * The one format two roles speak, in one place: the alert role builds a message from a
  * crossing it decided to e-mail (tw_notif_build()), the notifier role reads and validates it
- * (tw_notif_parse()). Both sides go through agent/json. The writer puts "v": 1 first and the
+ * (tw_notif_parse()). Both sides go through agent/json. The writer puts "v": 2 first and the
  * reader refuses any other version, or none: a change of the format raises
  * TW_NOTIF_VERSION, and readers learn the new version before any writer writes it.
+ *
+ * Signed (v 2): the writer ends every message with a "sig" member, the HMAC-SHA256 under the
+ * key of notif_key (migration 4) of every byte before it; the reader checks those exact bytes
+ * before it reads a field, and refuses an unsigned, forged, cut or version-1 message with the
+ * reason. Only a holder of the key (an alert role) can write a message the notifier mails.
  *
  * Conditions are cqrs' values (TW_COND_HIGHER, TW_COND_LOWER: the rows a message is built
  * from); their names on the wire ("higher", "lower") are this module's. Sizes of the e-mail
@@ -25,13 +30,26 @@
  * does not validate is TW_ERR_ARG, with the field and the reason in the caller's text. */
 enum {
 	TW_ERR_NOTIF_SIZE = -710, /**< the message (or its id) does not fit in the buffer given */
+	TW_ERR_NOTIF_KEY = -711,  /**< the signing key is not 64 lower-case hex digits */
 };
 
-#define TW_NOTIF_VERSION 1      /* field "v": the version this build writes and the one it reads */
+#define TW_NOTIF_VERSION 2      /* field "v": the version this build writes and the one it reads */
+#define TW_NOTIF_SIG_LEN 64     /* "sig": HMAC-SHA256 as lower-case hex digits */
+/* The signed tail: ,"sig":"<64 hex>"} — the signature covers every byte before '"sig"'. */
+#define TW_NOTIF_SIG_TAIL (sizeof "\"sig\":\"\"}" - 1 + TW_NOTIF_SIG_LEN)
 #define TW_NOTIF_MAX_BYTES 8192 /* a message's value, at most */
 #define TW_NOTIF_ID_LEN 32      /* the id: 16 bytes of SHA-256 as lower-case hex digits */
 #define TW_NOTIF_SUBJECT_MAX 512 /* a subject read, with its NUL */
 #define TW_NOTIF_TOKENS 64      /* JSON tokens a message may have when read */
+
+/** The signing key: the 64 hex digits of notif_key.key, whose ASCII bytes are the HMAC key. */
+struct tw_notif_key {
+	unsigned char k[TW_CQRS_SIGN_KEY_LEN];
+	int set;
+};
+
+/** Set @p k from @p hex (64 lower-case hex digits). @return 0 or TW_ERR_NOTIF_KEY. */
+int tw_notif_key_set(struct tw_notif_key *k, const char *hex);
 
 /** One message as read by tw_notif_parse(). */
 struct tw_notif {
@@ -59,34 +77,44 @@ struct tw_notif_fields {
 
 /**
  * The deterministic notification id: the first 16 bytes of SHA-256 over
- * "email|ticker|condition|int_part|episode" (condition by its wire name), as 32 lower-case
- * hex digits and a NUL in @p out. @return 0 or TW_ERR_NOTIF_SIZE (e-mail or ticker too long).
+ * "email|ticker|condition|int_part|episode" (condition by its wire name), followed by
+ * "|g<generation>" when @p generation > 0 (a user registered after migration 4: each
+ * registration has its own, so a user deleted and registered again never meets an id of
+ * its earlier life in sent_notifications; 0 keeps the ids users had before), as 32
+ * lower-case hex digits and a NUL in @p out.
+ * @return 0 or TW_ERR_NOTIF_SIZE (e-mail or ticker too long).
  */
 int tw_notif_id(const char *email, const char *ticker, int condition, int64_t int_part,
-		int64_t episode, char out[TW_NOTIF_ID_LEN + 1]);
+		int64_t episode, int64_t generation, char out[TW_NOTIF_ID_LEN + 1]);
 
 /** Format @p v as the shortest plain decimal that reads back as the same double. @return @p out. */
 char *tw_notif_number(double v, char *out, size_t len);
 
 /**
  * Write @p f as a message value (JSON: "v" first, then the fields in the documented order;
- * numbers by tw_notif_number(), strings escaped, UTF-8 as is) into @p out, NUL-terminated.
- * @return its length (without the NUL), or TW_ERR_NOTIF_SIZE when @p len is too small:
- *         never a cut message.
+ * numbers by tw_notif_number(), strings escaped, UTF-8 as is; "sig" last, signed with @p k)
+ * into @p out, NUL-terminated.
+ * @return its length (without the NUL), TW_ERR_NOTIF_SIZE when @p len is too small (never a
+ *         cut message), or TW_ERR_NOTIF_KEY when @p k is not set.
  */
-long tw_notif_write(const struct tw_notif_fields *f, char *out, size_t len);
+long tw_notif_write(const struct tw_notif_fields *f, const struct tw_notif_key *k, char *out,
+		    size_t len);
 
 /**
  * Build the message of a checked crossing row (tw_alert_check_row()): its id from @p int_part
- * (the integer part the alert role decided on, tw_alert_int_part()) and the episode, the
- * subject and the body from the values and the quote time, written by tw_notif_write().
- * @return its length, or TW_ERR_NOTIF_SIZE when @p len is too small.
+ * (the integer part the alert role decided on, tw_alert_int_part()), the episode and the
+ * generation, the subject and the body from the values and the quote time, written and
+ * signed by tw_notif_write().
+ * @return its length, TW_ERR_NOTIF_SIZE when @p len is too small, or TW_ERR_NOTIF_KEY.
  */
-long tw_notif_build(const struct tw_crossing *c, int64_t int_part, char *out, size_t len);
+long tw_notif_build(const struct tw_crossing *c, int64_t int_part, const struct tw_notif_key *k,
+		    char *out, size_t len);
 
 /**
  * Parse and validate one message value (@p key: the Kafka key, NULL when absent; when
- * present it must equal the e-mail). The value must be UTF-8 without NUL and hold the
+ * present it must equal the e-mail). The signature first: the value must end with the
+ * signed tail, and its HMAC under @p sk (a key that is not set refuses every message) must
+ * match, compared in constant time. The value must be UTF-8 without NUL and hold the
  * writer's fields only, each once (what the writer cannot produce is refused). Every field is
  * checked: v = TW_NOTIF_VERSION, id 32
  * lower-case hex, e-mail a plain ASCII address, ticker, finite positive value and threshold
@@ -95,6 +123,18 @@ long tw_notif_build(const struct tw_crossing *c, int64_t int_part, char *out, si
  * @return 0, or TW_ERR_ARG with the field and the reason in @p err.
  */
 int tw_notif_parse(struct tw_notif *n, const char *value, size_t len, const char *key,
-		   size_t keylen, char *err, size_t errlen);
+		   size_t keylen, const struct tw_notif_key *sk, char *err, size_t errlen);
+
+/*
+ * The process's signing key, read once from PostgreSQL (tw_cqrs_notif_key()) and shared by
+ * the roles of the process (agent/notif/keyload.c; links agent/cqrs).
+ */
+
+/**
+ * From a role's step (never blocks): @return the loaded key; else NULL, and a load is
+ * started when none runs and the last try is at least a second old (the database may not
+ * be up yet: the role waits — it never sends or mails without the key).
+ */
+const struct tw_notif_key *tw_notif_key_poll(struct tw_cqrs *q);
 
 #endif

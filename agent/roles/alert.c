@@ -4,14 +4,18 @@
  * A pass, as a state machine (every state waits on a peer that has a bound:
  * the statement watchdog of agent/db, librdkafka's message.timeout.ms):
  *
+ *   (no pass starts before the to-notifier signing key is loaded: tw_notif_key_poll())
  *   IDLE --wake-up--> REARM: RearmInsideBand page by page (users not armed whose
  *                     latest quote is back inside their band get a new episode)
  *        --> CROSS:   UsersCrossingThresholds page by page (keyset on the e-mail,
  *                     [limits] alert_page rows each, one short statement per page);
  *                     each row is checked, the suppression rule decides, a message is
- *                     produced to to-notifier; the delivery reports gather in a FIFO,
- *                     and one batched AdvanceAlert at a time records what they
- *                     acknowledged as e-mailed
+ *                     produced to to-notifier (signed); the delivery reports gather in
+ *                     a FIFO, and one batched AdvanceAlert at a time records what they
+ *                     acknowledged as e-mailed, compare-and-set on the episode and
+ *                     generation each was decided at: a user re-armed (threshold or
+ *                     ticker change), deleted or registered again meanwhile is left as
+ *                     it is ("superseded"), and the next pass decides again
  *        --> COMMIT:  every produce acknowledged and every advance done: commit the
  *                     to-alert-system offsets the pass covered
  *        --> IDLE, or one more pass when wake-ups came in meanwhile (coalesced).
@@ -57,6 +61,7 @@ struct rec {
 	char email[TW_CQRS_EMAIL_MAX + 1];
 	char ticker[TW_CQRS_TICKER_MAX + 1];
 	int64_t int_part;
+	int64_t episode, generation; /* the state the decision was made at (compare-and-set) */
 	int cond;
 	int state;
 	uint32_t pass; /* the pass it belongs to: a late report of an older pass is ignored */
@@ -70,7 +75,7 @@ struct held {
 };
 
 struct counts {
-	uint64_t rows, sent, suppressed, invalid, rearmed, pages, batches;
+	uint64_t rows, sent, suppressed, invalid, rearmed, pages, batches, superseded;
 };
 
 struct alert {
@@ -279,6 +284,8 @@ static void start_batch(struct alert *a)
 		it->ticker = r->ticker;
 		it->condition = r->cond;
 		it->int_part = r->int_part;
+		it->episode = r->episode;
+		it->generation = r->generation;
 		if (bytes + tw_cqrs_advance_size(it) > a->advbuf_len)
 			break;
 		bytes += tw_cqrs_advance_size(it);
@@ -343,6 +350,14 @@ static void on_advanced(void *arg, const struct tw_cqrs_result *res)
 	} else {
 		a->now.sent += a->batch_n;
 		a->now.batches++;
+		if ((size_t)res->count < a->batch_n) {
+			/* produced (and so mailed), but the user was re-armed, deleted or registered
+			 * again since the decision: that state stands, the next pass decides again */
+			a->now.superseded += a->batch_n - (size_t)res->count;
+			tw_log(TW_LOG_INFO, "alert", "advance: %zu of %zu users were re-armed, deleted "
+			       "or registered again meanwhile: their new state kept",
+			       a->batch_n - (size_t)res->count, a->batch_n);
+		}
 	}
 	batch_release(a);
 	start_batch(a); /* the reports that came in meanwhile */
@@ -457,7 +472,13 @@ static int on_crossing(void *arg, const struct tw_crossing *c)
 		fail(a, "no free record: raise [limits] alert_inflight");
 		return -1;
 	}
-	len = tw_notif_build(c, tw_alert_int_part(c->value), a->msg, TW_NOTIF_MAX_BYTES);
+	len = tw_notif_build(c, tw_alert_int_part(c->value), tw_notif_key_poll(a->q), a->msg,
+			     TW_NOTIF_MAX_BYTES);
+	if (len == TW_ERR_NOTIF_KEY) { /* cannot happen: no pass starts without the key */
+		fail(a, "no to-notifier signing key");
+		rec_put(a, r);
+		return -1;
+	}
 	if (len < 0) {
 		a->now.invalid++;
 		tw_log(TW_LOG_WARN, "alert", "message for %s does not fit in %d bytes", c->email,
@@ -469,6 +490,8 @@ static int on_crossing(void *arg, const struct tw_crossing *c)
 	snprintf(r->ticker, sizeof r->ticker, "%s", c->ticker);
 	r->cond = c->condition;
 	r->int_part = tw_alert_int_part(c->value);
+	r->episode = c->episode;
+	r->generation = c->generation;
 	r->pass = a->pass;
 	rc = produce(a, r, (size_t)len);
 	if (rc == TW_ERR_KAFKA_FULL) {
@@ -484,7 +507,11 @@ static int on_crossing(void *arg, const struct tw_crossing *c)
 	}
 	if (rc != TW_OK)
 		return -1;
-	if (a->free_head < 0) {
+	/* The page is read on the write connection, where the advances that free records
+	 * queue behind it: never pause at a page's last row (its LIMIT ends the stream), or the
+	 * stream would wait for an advance that waits for the stream. A page only starts with
+	 * room for all its rows, so the pool cannot run dry before that row. */
+	if (a->free_head < 0 && a->page_rows < a->page_limit) {
 		a->paused = 1;
 		return TW_CQRS_PAUSE;
 	}
@@ -624,9 +651,10 @@ static void finish_pass(struct alert *a)
 	tw_log(TW_LOG_INFO, "alert",
 	       "pass %" PRIu32 " done: %" PRIu64 " rows, %" PRIu64 " sent, %" PRIu64
 	       " suppressed, %" PRIu64 " invalid, %" PRIu64 " re-armed; %" PRIu64
-	       " pages, %" PRIu64 " advance batches; wake-up to last ack %" PRId64 " ms",
+	       " pages, %" PRIu64 " advance batches; wake-up to last ack %" PRId64 " ms; %" PRIu64
+	       " superseded",
 	       a->pass, a->now.rows, a->now.sent, a->now.suppressed, a->now.invalid, a->now.rearmed,
-	       a->now.pages, a->now.batches, a->last_ms);
+	       a->now.pages, a->now.batches, a->last_ms, a->now.superseded);
 	a->wake_at = 0;
 	if (a->waiting.n)
 		a->wake_at = tw_hal_now();
@@ -662,7 +690,8 @@ static void next_step(struct alert *a)
 		return;
 	switch (a->phase) {
 	case PH_IDLE:
-		if (a->waiting.n || a->again)
+		/* Messages are signed: no pass before the key is loaded (the step looks again). */
+		if ((a->waiting.n || a->again) && tw_notif_key_poll(a->q))
 			start_pass(a);
 		return;
 	case PH_REARM:
@@ -760,6 +789,7 @@ static int start(struct tw_agent *ag, void **state, char *err, size_t errlen)
 	a->q = tw_cqrs_open(ag, err, errlen);
 	if (a->q == NULL)
 		return TW_ERR_IO;
+	(void)tw_notif_key_poll(a->q); /* the signing key: loaded once the database is up */
 	po.kind = TW_KAFKA_PRODUCER;
 	po.role = "alert";
 	po.linger_ms = 500;

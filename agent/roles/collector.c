@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* collector.c - the collector role: each interval, fetch every watched ticker's quote, save it,
- * and wake the alert side with one message on to-alert-system. */
+ * and wake the alert side with one message on to-alert-system. Every [db] prune_interval it
+ * also prunes the tables past retention (docs/schema.md, Retention): sent_notifications,
+ * dead_letters, rpc_requests and quotes, [db] prune_batch rows per statement, one statement
+ * at a time. */
 #include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -16,6 +19,7 @@
 #define COLLECTOR_NOT_READY_MS 1000 /* re-check the database this often before the first cycle */
 #define COLLECTOR_FLUSH_MS 5000     /* bound of the producer flush at stop */
 #define WAKEUP_ATTEMPTS 5           /* a failed wake-up is produced again this many times */
+#define PRUNE_ROUND_BATCHES 1000    /* batches per table per round; the rest waits a round */
 
 typedef char ticker_t[TW_QUOTES_TICKER_MAX + 1];
 
@@ -47,6 +51,12 @@ struct collector {
 	uint64_t wake_sent, wake_ok, wake_failed, wake_lost;
 	int said_not_ready;
 	char name[64]; /* [agent] name, JSON-safe: the wake-up's key and "agent" */
+	/* retention: one prune statement at a time, table after table */
+	struct tw_cqrs_op pop;
+	int pruning, ptable, stopping;
+	unsigned pbatches;
+	tw_mono_t prune_at;
+	uint64_t pruned[TW_CQRS_PRUNE_TABLES], prune_rounds, prune_failed;
 };
 
 static size_t budget(const struct tw_config *cfg)
@@ -331,6 +341,84 @@ static int start(struct tw_agent *ag, void **state, char *err, size_t errlen)
 	return TW_OK;
 }
 
+/* ---- retention ---- */
+
+static const char *const prune_names[TW_CQRS_PRUNE_TABLES] = {
+	"sent_notifications", "dead_letters", "rpc_requests", "quotes"};
+
+static int64_t prune_age(const struct tw_config *cfg, int table)
+{
+	switch (table) {
+	case TW_CQRS_PRUNE_SENT:
+		return cfg->db.retain_sent_ms;
+	case TW_CQRS_PRUNE_DEAD:
+		return cfg->db.retain_dead_letters_ms;
+	case TW_CQRS_PRUNE_REQUESTS:
+		return cfg->rpc.request_ttl_ms; /* an id past it is free for reuse already */
+	default:
+		return cfg->db.retain_quotes_ms;
+	}
+}
+
+static void prune_next(struct collector *c);
+
+static void on_pruned(void *arg, const struct tw_cqrs_result *r)
+{
+	struct collector *c = arg;
+
+	c->pruning = 0;
+	if (c->stopping)
+		return;
+	if (r->rc != TW_OK) {
+		c->prune_failed++;
+		tw_log(TW_LOG_WARN, "collector", "prune of %s: %s (tried again in [db] prune_interval)",
+		       prune_names[c->ptable], r->msg);
+		c->ptable = TW_CQRS_PRUNE_TABLES;
+		return;
+	}
+	c->pruned[c->ptable] += (uint64_t)r->count;
+	if (r->count < c->ag->cfg.db.prune_batch || ++c->pbatches >= PRUNE_ROUND_BATCHES) {
+		if (c->pbatches || r->count)
+			tw_log(TW_LOG_INFO, "collector", "pruned %s: %" PRIu64 " rows so far",
+			       prune_names[c->ptable], c->pruned[c->ptable]);
+		c->ptable++;
+		c->pbatches = 0;
+	}
+	prune_next(c);
+}
+
+/* The next batch of the round, or the round's end. */
+static void prune_next(struct collector *c)
+{
+	const struct tw_config *cfg = &c->ag->cfg;
+
+	if (c->ptable >= TW_CQRS_PRUNE_TABLES) {
+		c->prune_rounds++;
+		return;
+	}
+	if (tw_cqrs_prune(c->db, &c->pop, c->ptable, prune_age(cfg, c->ptable), cfg->db.prune_batch,
+			  on_pruned, c) == TW_OK) {
+		c->pruning = 1;
+		return;
+	}
+	c->prune_failed++;
+	tw_log(TW_LOG_WARN, "collector", "prune of %s not started: %s", prune_names[c->ptable],
+	       tw_cqrs_op_result(&c->pop)->msg);
+	c->ptable = TW_CQRS_PRUNE_TABLES;
+}
+
+static void maybe_prune(struct collector *c)
+{
+	tw_mono_t now = tw_hal_now();
+
+	if (c->pruning || now < c->prune_at)
+		return;
+	c->prune_at = now + c->ag->cfg.db.prune_interval_ms * TW_MONO_PER_MS;
+	c->ptable = 0;
+	c->pbatches = 0;
+	prune_next(c);
+}
+
 /* Called every [quotes] interval (drift-free: the loop keeps the phase). */
 static int64_t step(struct tw_agent *ag, void *state)
 {
@@ -343,6 +431,7 @@ static int64_t step(struct tw_agent *ag, void *state)
 		c->said_not_ready = 1;
 		return COLLECTOR_NOT_READY_MS;
 	}
+	maybe_prune(c);
 	if (c->ph != PH_IDLE) {
 		c->overruns++;
 		tw_log(TW_LOG_WARN, "collector",
@@ -360,6 +449,7 @@ static void stop(struct tw_agent *ag, void *state)
 
 	(void)ag;
 	c->ph = PH_IDLE;
+	c->stopping = 1;
 	tw_quotes_close(&c->src);
 	tw_kafka_close(&c->k, COLLECTOR_FLUSH_MS);
 	tw_cqrs_close(c->db);
@@ -376,10 +466,13 @@ static void status(struct tw_agent *ag, void *state, char *buf, size_t len)
 	snprintf(buf, len,
 		 "%s cycle %" PRIu64 "; last: %zu tickers, %zu saved, %zu unchanged, %zu rejected, %zu failed, "
 		 "%zu skipped in %lld ms; wake-ups %" PRIu64 " sent, %" PRIu64 " delivered, %" PRIu64
-		 " lost; %s",
+		 " lost; %s; pruned %" PRIu64 " sent, %" PRIu64 " dead, %" PRIu64 " requests, %" PRIu64
+		 " quotes in %" PRIu64 " rounds (%" PRIu64 " failed)",
 		 c->ph == PH_IDLE ? "idle after" : "running", c->ph == PH_IDLE ? f->cycle : c->cur.cycle,
 		 f->tickers, f->saved, f->unchanged, f->rejected, f->failed, f->skipped, (long long)f->ms,
-		 c->wake_sent, c->wake_ok, c->wake_lost, tw_breaker_status(&c->br, br, sizeof br));
+		 c->wake_sent, c->wake_ok, c->wake_lost, tw_breaker_status(&c->br, br, sizeof br),
+		 c->pruned[0], c->pruned[1], c->pruned[2], c->pruned[3], c->prune_rounds,
+		 c->prune_failed);
 }
 
 const struct tw_role tw_role_collector = {

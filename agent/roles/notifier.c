@@ -202,7 +202,7 @@ static void open_batch(struct notifier *nt)
 		it->nt = nt;
 		it->km = km;
 		if (tw_notif_parse(&it->n, km->payload, km->len, km->key, km->key ? km->key_len : 0,
-				   err, sizeof err) == TW_OK) {
+				   tw_notif_key_poll(nt->q), err, sizeof err) == TW_OK) {
 			it->valid = 1;
 			it->state = I_NEW;
 			continue;
@@ -622,7 +622,8 @@ static void work(struct notifier *nt)
 		return;
 	if (nt->phase == P_COLLECT) {
 		take(nt);
-		if (nt->n == 0 || (nt->n < BATCH_MAX &&
+		/* (the signing key: no batch is read, so none dead-lettered, before it is loaded) */
+		if (nt->n == 0 || !tw_notif_key_poll(nt->q) || (nt->n < BATCH_MAX &&
 				   now - nt->opened < nt->ag->cfg.smtp.batch_linger_ms * TW_MONO_PER_MS))
 			return;
 		nt->phase = P_WORK;
@@ -732,6 +733,7 @@ static int start(struct tw_agent *ag, void **state, char *err, size_t errlen)
 	nt->q = tw_cqrs_open(ag, err, errlen);
 	if (nt->q == NULL)
 		return TW_ERR_ARG;
+	(void)tw_notif_key_poll(nt->q); /* the signing key: loaded once the database is up */
 	ko.arg = nt;
 	rc = tw_kafka_open(&nt->k, cfg, &ag->loop, &ko, err, errlen);
 	if (rc != TW_OK) {

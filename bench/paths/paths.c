@@ -64,6 +64,7 @@ int main(int argc, char **argv)
 {
 	static char msg[TW_NOTIF_MAX_BYTES];
 	static struct tw_notif n;
+	static struct tw_notif_key key;
 	static unsigned char body[4096];
 	tw_jtok toks[128];
 	jsmntok_t jt[128];
@@ -76,7 +77,11 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	path = argv[1];
-	len = tw_notif_build(&row, tw_alert_int_part(row.value), msg, sizeof msg);
+	/* a fixed key: the build signs and the parse verifies, as the roles do */
+	if (tw_notif_key_set(&key, "0123456789abcdef0123456789abcdef0123456789abcdef"
+				   "0123456789abcdef") != 0)
+		return fail("key");
+	len = tw_notif_build(&row, tw_alert_int_part(row.value), &key, msg, sizeof msg);
 	if (len <= 0)
 		return fail("notif-build");
 	for (long i = 0; i < iters; i++) {
@@ -87,12 +92,13 @@ int main(int argc, char **argv)
 			    tw_alert_decide(&row) != TW_ALERT_SEND)
 				return fail(path);
 		} else if (strcmp(path, "notif-build") == 0) {
-			sink += tw_notif_build(&row, tw_alert_int_part(row.value), msg, sizeof msg);
+			sink += tw_notif_build(&row, tw_alert_int_part(row.value), &key, msg,
+					       sizeof msg);
 		} else if (strcmp(path, "notif-parse") == 0) {
 			char err[256];
 
-			if (tw_notif_parse(&n, msg, (size_t)len, row.email, strlen(row.email), err,
-					   sizeof err) != 0)
+			if (tw_notif_parse(&n, msg, (size_t)len, row.email, strlen(row.email), &key,
+					   err, sizeof err) != 0)
 				return fail(path);
 		} else if (strcmp(path, "json") == 0) {
 			struct tw_json j;

@@ -4,6 +4,11 @@
 # up, down, env, status, logs. Each component file (kafka.sh, pg.sh, ...) provides NAME_up_begin,
 # NAME_ready, NAME_up_died, NAME_up_tail and NAME_status for the names in COMPONENTS.
 
+# The streaming replica of PostgreSQL (made from it once it is ready: last in the list).
+# shellcheck source=scripts/stack/replica.sh
+. "$REPO/scripts/stack/replica.sh"
+COMPONENTS+=(replica)
+
 UP_RUNNING=0
 up_cleanup() {  # an `up` that fails stops what it started (unless TW_KEEP_ON_FAIL=1)
     [ "$UP_RUNNING" = 1 ] || return 0
@@ -75,7 +80,7 @@ cmd_down() {
     lock
     load_config
     # everything at once: Kafka nodes must stop together (a lone node waits for its quorum)
-    stop_procs kafka1:TERM kafka2:TERM kafka3:TERM postgres:INT smtp:TERM quotes:TERM smtp-sink:TERM toxiproxy:TERM
+    stop_procs kafka1:TERM kafka2:TERM kafka3:TERM postgres:INT replica:INT smtp:TERM quotes:TERM smtp-sink:TERM toxiproxy:TERM
     local p busy=() deadline=$((SECONDS + 5))
     while :; do
         busy=()
@@ -123,6 +128,7 @@ export TW_QUOTES_CONTROL='$QUOTES_CONTROL'
 export TW_QUOTES_CONTROL_PORT='$CFG_QUOTES_CONTROL_PORT'
 export TW_QUOTES_SCENARIO='$CFG_QUOTES_SCENARIO'
 EOF
+    replica_env
     toxiproxy_env
     kafka_env   # SASL_SSL listeners (kafka.sh)
     pg_env      # the TLS-only role (pg.sh)
@@ -137,12 +143,13 @@ cmd_status() {  # each component prints its section, calling status_bad for what
     echo "state: $STATE"
     kafka_status
     pg_status
+    replica_status
     smtp_status
     sink_status
     quotes_status
     toxiproxy_status
     local total=0 name pid kib line=""
-    for name in kafka1 kafka2 kafka3 postgres smtp quotes smtp-sink toxiproxy; do
+    for name in kafka1 kafka2 kafka3 postgres replica smtp quotes smtp-sink toxiproxy; do
         pid=$(pid_of "$name") || continue
         kib=$(rss_kib "$pid"); total=$((total + kib))
         line+=" $name $((kib / 1024))M"

@@ -7,7 +7,8 @@ test_env_has_every_variable() {
     for v in TW_STACK_DIR TW_KAFKA_BOOTSTRAP TW_KAFKA_CLUSTER_ID TW_KAFKA_JARS TW_DB_URL TW_DB_HOST \
              TW_DB_PORT TW_DB_NAME TW_DB_USER TW_DB_PASSWORD TW_SMTP_HOST TW_SMTP_PORT_STARTTLS \
              TW_SMTP_PORT_TLS TW_SMTP_USER TW_SMTP_PASSWORD TW_SMTP_CONTROL TW_SMTP_SINK_PORT \
-             TW_MAIL_DIR TW_CA_FILE TW_QUOTES_BASE TW_QUOTES_CONTROL TW_QUOTES_SCENARIO; do
+             TW_MAIL_DIR TW_CA_FILE TW_QUOTES_BASE TW_QUOTES_CONTROL TW_QUOTES_SCENARIO \
+             TW_DB_READ_URL TW_DB_REPLICA_PORT; do
         [ -n "${!v:-}" ] || fail "$v is empty or unset in 'stack.sh env'"
     done
     [ -d "$TW_MAIL_DIR" ] || fail "TW_MAIL_DIR $TW_MAIL_DIR is not a folder"
@@ -21,6 +22,7 @@ test_status_reports_every_component() {
     out=$("$STACK" status) || { echo "$out" >&2; fail "stack.sh status exited non-zero"; }
     assert_contains "$out" "brokers in metadata: 1@127.0.0.1" "status kafka"
     assert_contains "$out" "== postgresql" "status pg"
+    assert_contains "$out" "127.0.0.1:$TW_DB_REPLICA_PORT, standby" "status replica"
     assert_contains "$out" "STARTTLS 127.0.0.1:$TW_SMTP_PORT_STARTTLS" "status smtp"
     assert_contains "$out" "smtp-sink: pid" "status smtp-sink"
     assert_contains "$out" "https://127.0.0.1:" "status quotes"
@@ -28,7 +30,7 @@ test_status_reports_every_component() {
 }
 
 test_every_port_listens_on_loopback_only() {
-    local p n ports=("$TW_DB_PORT" "$TW_SMTP_PORT_STARTTLS" "$TW_SMTP_PORT_TLS" "$TW_SMTP_CONTROL_PORT"
+    local p n ports=("$TW_DB_PORT" "$TW_DB_REPLICA_PORT" "$TW_SMTP_PORT_STARTTLS" "$TW_SMTP_PORT_TLS" "$TW_SMTP_CONTROL_PORT"
                      "$TW_SMTP_SINK_PORT" "$TW_QUOTES_PORT" "$TW_QUOTES_CONTROL_PORT")
     for n in 0 1 2; do ports+=($((TW_KAFKA_PORT_BASE + n)) $((TW_KAFKA_CONTROLLER_PORT_BASE + n))); done
     for p in "${ports[@]}"; do

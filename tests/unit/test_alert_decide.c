@@ -132,21 +132,44 @@ static void suppression(void **state)
 	assert_int_equal(tw_alert_decide(&c), TW_ALERT_SEND);
 }
 
+/* The signing key of the golden files (tests/unit/data/alert/higher-v2.json). */
+#define TEST_KEY "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+static struct tw_notif_key key;
+/* sha256("bob@example.org|SAP.DE|lower|149|0|g7")[0:16], computed independently */
+#define GEN7_ID "7fdb9c45e7fae0d8be286ea3a3c7c4e2"
+
 static void ids(void **state)
 {
 	char id[TW_NOTIF_ID_LEN + 1], id2[TW_NOTIF_ID_LEN + 1];
 
 	(void)state;
-	/* sha256("alice@example.com|AAPL|higher|191|3")[0:16] */
-	assert_int_equal(tw_notif_id("alice@example.com", "AAPL", TW_COND_HIGHER, 191, 3, id), TW_OK);
+	/* sha256("alice@example.com|AAPL|higher|191|3")[0:16]: generation 0 (a user registered
+	 * before migration 4) keeps the ids earlier builds gave */
+	assert_int_equal(tw_notif_id("alice@example.com", "AAPL", TW_COND_HIGHER, 191, 3, 0, id),
+			 TW_OK);
 	assert_string_equal(id, "a2b0ae4793baa64383def2dc8dc853a2");
-	assert_int_equal(tw_notif_id("bob@example.org", "SAP.DE", TW_COND_LOWER, 149, 0, id), TW_OK);
+	assert_int_equal(tw_notif_id("bob@example.org", "SAP.DE", TW_COND_LOWER, 149, 0, 0, id), TW_OK);
 	assert_string_equal(id, "488b8811a400e7e6ae5d02748a54ef61");
 	/* each part matters: a new episode is a new id */
-	assert_int_equal(tw_notif_id("bob@example.org", "SAP.DE", TW_COND_LOWER, 149, 1, id2), TW_OK);
+	assert_int_equal(tw_notif_id("bob@example.org", "SAP.DE", TW_COND_LOWER, 149, 1, 0, id2),
+			 TW_OK);
 	assert_string_not_equal(id, id2);
-	assert_int_equal(tw_notif_id("bob@example.org", "SAP.DE", TW_COND_HIGHER, 149, 0, id2), TW_OK);
+	assert_int_equal(tw_notif_id("bob@example.org", "SAP.DE", TW_COND_HIGHER, 149, 0, 0, id2),
+			 TW_OK);
 	assert_string_not_equal(id, id2);
+	/* and the generation: the same user deleted and registered again (episodes restart at
+	 * 0) gets ids its earlier life never had; sha256("...|149|0|g7")[0:16] */
+	assert_int_equal(tw_notif_id("bob@example.org", "SAP.DE", TW_COND_LOWER, 149, 0, 7, id2),
+			 TW_OK);
+	assert_string_not_equal(id, id2);
+	assert_string_equal(id2, GEN7_ID);
+	assert_int_equal(tw_notif_id("bob@example.org", "SAP.DE", TW_COND_LOWER, 149, 0, 8, id),
+			 TW_OK);
+	assert_string_not_equal(id, id2);
+	/* deterministic: a re-run pass gives the same id */
+	assert_int_equal(tw_notif_id("bob@example.org", "SAP.DE", TW_COND_LOWER, 149, 0, 7, id),
+			 TW_OK);
+	assert_string_equal(id, id2);
 }
 
 static void numbers(void **state)
@@ -170,7 +193,8 @@ static void golden_message(void **state)
 
 	(void)state;
 	c.episode = 3;
-	snprintf(path, sizeof path, "%s/alert/higher.json", TW_TEST_DATA);
+	tw_notif_key_set(&key, TEST_KEY);
+	snprintf(path, sizeof path, "%s/alert/higher-v2.json", TW_TEST_DATA);
 	f = fopen(path, "r");
 	assert_non_null(f);
 	n = fread(want, 1, sizeof want - 1, f);
@@ -178,7 +202,7 @@ static void golden_message(void **state)
 	while (n && want[n - 1] == '\n')
 		n--;
 	want[n] = '\0';
-	len = tw_notif_build(&c, tw_alert_int_part(c.value), got, sizeof got);
+	len = tw_notif_build(&c, tw_alert_int_part(c.value), &key, got, sizeof got);
 	assert_true(len > 0);
 	assert_int_equal((size_t)len, strlen(got));
 	assert_string_equal(got, want);
@@ -190,7 +214,8 @@ static void lower_message_and_escapes(void **state)
 	struct tw_crossing c = row("o\"b\\rien@example.com", "SAP.DE", 149.1, TW_COND_LOWER, 150);
 
 	(void)state;
-	assert_true(tw_notif_build(&c, tw_alert_int_part(c.value), got, sizeof got) > 0);
+	tw_notif_key_set(&key, TEST_KEY);
+	assert_true(tw_notif_build(&c, tw_alert_int_part(c.value), &key, got, sizeof got) > 0);
 	assert_non_null(strstr(got, "\"email\":\"o\\\"b\\\\rien@example.com\""));
 	assert_non_null(strstr(got, "\"condition\":\"lower\""));
 	assert_non_null(strstr(got, "\"threshold\":150,"));
@@ -198,11 +223,14 @@ static void lower_message_and_escapes(void **state)
 	assert_non_null(strstr(got, "below your low threshold of 150.00.\\n\""));
 	/* a crossing that two decimals would hide shows more digits */
 	c = row("a@example.com", "X", 150.001, TW_COND_HIGHER, 150);
-	assert_true(tw_notif_build(&c, tw_alert_int_part(c.value), got, sizeof got) > 0);
+	assert_true(tw_notif_build(&c, tw_alert_int_part(c.value), &key, got, sizeof got) > 0);
 	assert_non_null(strstr(got, "\"subject\":\"X is above 150.000: 150.001\""));
 	/* too small a buffer: an error, never a cut message */
-	assert_int_equal(tw_notif_build(&c, tw_alert_int_part(c.value), got, 40), TW_ERR_NOTIF_SIZE);
-	assert_int_equal(tw_notif_build(&c, tw_alert_int_part(c.value), got, 0), TW_ERR_NOTIF_SIZE);
+	assert_int_equal(tw_notif_build(&c, tw_alert_int_part(c.value), &key, got, 40), TW_ERR_NOTIF_SIZE);
+	assert_int_equal(tw_notif_build(&c, tw_alert_int_part(c.value), &key, got, 0), TW_ERR_NOTIF_SIZE);
+	/* no key: no message (the alert role never produces an unsigned one) */
+	assert_int_equal(tw_notif_build(&c, tw_alert_int_part(c.value), NULL, got, sizeof got),
+			 TW_ERR_NOTIF_KEY);
 }
 
 int main(void)

@@ -49,8 +49,8 @@ static void item_size(void **state)
 				     .condition = TW_COND_HIGHER, .int_part = 191};
 
 	(void)state;
-	/* "a@b.c", + "AAPL", + "higher", + "<20 digits>", */
-	assert_int_equal(tw_cqrs_advance_size(&it), 8 + 7 + 9 + 23);
+	/* "a@b.c", + "AAPL", + "higher", + 3 x "<20 digits>", (int part, episode, generation) */
+	assert_int_equal(tw_cqrs_advance_size(&it), 8 + 7 + 9 + 3 * 23);
 	memset(email, '"', sizeof email - 1);
 	email[sizeof email - 1] = '\0';
 	memset(ticker, '\\', sizeof ticker - 1);
@@ -78,7 +78,7 @@ static void calls_validate_before_the_database(void **state)
 	static char buf[4096];
 	struct tw_cqrs *q = (struct tw_cqrs *)(uintptr_t)0x1; /* never dereferenced */
 	const struct tw_cqrs_result *r = tw_cqrs_op_result(&op);
-	struct tw_cqrs_advance ok = {"a@b.c", "AAPL", TW_COND_LOWER, 12};
+	struct tw_cqrs_advance ok = {"a@b.c", "AAPL", TW_COND_LOWER, 12, 0, 0};
 	struct tw_cqrs_advance items[3];
 	char after[TW_CQRS_EMAIL_MAX + 2];
 

@@ -200,7 +200,7 @@ static void calls_validate_before_the_database(void **state)
 	char big[TW_CQRS_NOTIF_ID_MAX + 2];
 	struct tw_cqrs_idem idem = {.request_id = "bad id!", .method = "user.register",
 				    .ttl_ms = 1000};
-	struct tw_cqrs_advance adv = {"a@b.c", "AAPL", 7, 100};
+	struct tw_cqrs_advance adv = {"a@b.c", "AAPL", 7, 100, 0, 0};
 	static char advbuf[1024];
 
 	(void)state;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* test_notif.c - the to-notifier message: what the reader accepts and refuses (each malformation,
- * the version), and writer-to-reader round trips of every field, hostile text included; inputs
- * the fuzz target found. */
+ * the version, the signature: forged, cut, unsigned, wrong key, version 1), and writer-to-reader
+ * round trips of every field, hostile text included; inputs the fuzz target found. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,22 +10,67 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <mbedtls/md.h>
+
 #include "hal.h"
 #include "notif/notif.h"
 
 static struct tw_notif n;
 static char err[256];
 
+/* The key of the tests, and another one (HMAC keys: their 64 ASCII hex digits). */
+#define TEST_KEY "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define OTHER_KEY "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"
+static struct tw_notif_key key;
+
+/* An unsigned message of this version; parse() signs it as an alert role would. */
 #define GOOD                                                                                   \
-	"{\"v\":1,\"id\":\"5f0c6b1e9a3d4c2b8e7f6a5d4c3b2a19\",\"email\":\"alice@example.com\","  \
+	"{\"v\":2,\"id\":\"5f0c6b1e9a3d4c2b8e7f6a5d4c3b2a19\",\"email\":\"alice@example.com\","  \
 	"\"ticker\":\"AAPL\",\"value\":191.23,\"threshold\":190.0,\"condition\":\"higher\","     \
 	"\"quote_time\":1767225600,\"subject\":\"AAPL is above 190.00: 191.23\","               \
 	"\"body\":\"AAPL traded at 191.23 \\u20ac.\\n\"}"
 
-static int parse(const char *js, const char *key)
+/* @p js (a JSON object) signed with @p hexkey the way the writer signs: its closing brace
+ * replaced by ,"sig":"<HMAC-SHA256 of every byte before "sig">"}. Computed here with Mbed TLS
+ * directly, not through the module's writer. */
+static const char *sign_with(const char *js, const char *hexkey)
+{
+	static char out[TW_NOTIF_MAX_BYTES + 256];
+	unsigned char mac[32];
+	size_t len = strlen(js);
+
+	assert_true(len > 1 && js[len - 1] == '}' && len + 80 < sizeof out);
+	memcpy(out, js, len - 1);
+	out[len - 1] = ',';
+	assert_int_equal(mbedtls_md_hmac(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256),
+					 (const unsigned char *)hexkey, strlen(hexkey),
+					 (const unsigned char *)out, len, mac), 0);
+	len += (size_t)snprintf(out + len, sizeof out - len, "\"sig\":\"");
+	for (size_t i = 0; i < sizeof mac; i++)
+		len += (size_t)snprintf(out + len, sizeof out - len, "%02x", mac[i]);
+	snprintf(out + len, sizeof out - len, "\"}");
+	return out;
+}
+
+/* Parse @p js as is (signed or not). */
+static int parse_raw(const char *js, const char *mkey)
 {
 	err[0] = '\0';
-	return tw_notif_parse(&n, js, strlen(js), key, key ? strlen(key) : 0, err, sizeof err);
+	return tw_notif_parse(&n, js, strlen(js), mkey, mkey ? strlen(mkey) : 0, &key, err,
+			      sizeof err);
+}
+
+/* Parse @p js signed with the test key: what a malformed field gets past the signature. */
+static int parse(const char *js, const char *mkey)
+{
+	return parse_raw(sign_with(js, TEST_KEY), mkey);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	assert_int_equal(tw_notif_key_set(&key, TEST_KEY), TW_OK);
+	return 0;
 }
 
 static void valid_message(void **state)
@@ -58,12 +103,12 @@ static void replace_and_expect(const char *from, const char *to, const char *why
 static void malformed_messages(void **state)
 {
 	(void)state;
-	assert_int_equal(parse("not json", NULL), TW_ERR_ARG);
-	assert_int_equal(parse("[1,2]", NULL), TW_ERR_ARG);
-	assert_int_equal(parse("{\"v\":1", NULL), TW_ERR_ARG);
-	assert_int_equal(parse("{\"v\":1,\"id\":\"\xff\"}", NULL), TW_ERR_ARG);
-	replace_and_expect("\"v\":1", "\"v\":2", "'v'");
-	replace_and_expect("\"v\":1,", "", "'v'");
+	assert_int_equal(parse_raw("not json", NULL), TW_ERR_ARG);
+	assert_int_equal(parse_raw("[1,2]", NULL), TW_ERR_ARG);
+	assert_int_equal(parse_raw("{\"v\":2", NULL), TW_ERR_ARG);
+	assert_int_equal(parse("{\"v\":2,\"id\":\"\xff\"}", NULL), TW_ERR_ARG);
+	replace_and_expect("\"v\":2", "\"v\":3", "'v'");
+	replace_and_expect("\"v\":2,", "", "'v'");
 	replace_and_expect("5f0c6b1e9a3d4c2b8e7f6a5d4c3b2a19", "5F0C6B1E9A3D4C2B8E7F6A5D4C3B2A19", "'id'");
 	replace_and_expect("5f0c6b1e9a3d4c2b8e7f6a5d4c3b2a19", "../x", "'id'");
 	replace_and_expect("alice@example.com", "alice", "'email'");
@@ -87,9 +132,9 @@ static void oversized_message(void **state)
 
 	(void)state;
 	memset(js, ' ', sizeof js - 1);
-	memcpy(js, GOOD, strlen(GOOD));
+	memcpy(js, sign_with(GOOD, TEST_KEY), strlen(sign_with(GOOD, TEST_KEY)));
 	js[sizeof js - 1] = '\0';
-	assert_int_equal(parse(js, NULL), TW_ERR_ARG);
+	assert_int_equal(parse_raw(js, NULL), TW_ERR_ARG);
 	assert_non_null(strstr(err, "8 KiB"));
 }
 
@@ -108,20 +153,20 @@ static void versions_are_checked(void **state)
 {
 	(void)state;
 	/* another version: refused, and the error says which and what this build reads */
-	assert_int_equal(parse(replaced(GOOD, "\"v\":1", "\"v\":2"), NULL), TW_ERR_ARG);
-	assert_non_null(strstr(err, "field 'v' is 2"));
-	assert_non_null(strstr(err, "version 1"));
+	assert_int_equal(parse(replaced(GOOD, "\"v\":2", "\"v\":3"), NULL), TW_ERR_ARG);
+	assert_non_null(strstr(err, "field 'v' is 3"));
+	assert_non_null(strstr(err, "version 2"));
 	/* no version at all: refused as such */
-	assert_int_equal(parse(replaced(GOOD, "\"v\":1,", ""), NULL), TW_ERR_ARG);
+	assert_int_equal(parse(replaced(GOOD, "\"v\":2,", ""), NULL), TW_ERR_ARG);
 	assert_non_null(strstr(err, "field 'v' (the format version) is missing"));
 	/* not a number, or not a whole one */
-	assert_int_equal(parse(replaced(GOOD, "\"v\":1", "\"v\":\"1\""), NULL), TW_ERR_ARG);
+	assert_int_equal(parse(replaced(GOOD, "\"v\":2", "\"v\":\"2\""), NULL), TW_ERR_ARG);
 	assert_non_null(strstr(err, "'v'"));
-	assert_int_equal(parse(replaced(GOOD, "\"v\":1", "\"v\":1.5"), NULL), TW_ERR_ARG);
+	assert_int_equal(parse(replaced(GOOD, "\"v\":2", "\"v\":2.5"), NULL), TW_ERR_ARG);
 	assert_non_null(strstr(err, "'v'"));
 	/* the version is checked before any other field */
-	assert_int_equal(parse("{\"v\":2,\"id\":\"x\"}", NULL), TW_ERR_ARG);
-	assert_non_null(strstr(err, "field 'v' is 2"));
+	assert_int_equal(parse("{\"v\":3,\"id\":\"x\"}", NULL), TW_ERR_ARG);
+	assert_non_null(strstr(err, "field 'v' is 3"));
 }
 
 /* Strings are escaped as every earlier build escaped them, byte for byte: \" \\ and \n, any
@@ -137,30 +182,51 @@ static void writes_the_bytes_earlier_builds_wrote(void **state)
 	};
 
 	(void)state;
-	assert_true(tw_notif_write(&f, js, sizeof js) > 0);
-	assert_string_equal(js, "{\"v\":1,\"id\":\"a2b0ae4793baa64383def2dc8dc853a2\","
+	assert_true(tw_notif_write(&f, &key, js, sizeof js) > 0);
+	/* the fields byte for byte, then the signature of exactly those bytes */
+	assert_string_equal(js, sign_with("{\"v\":2,\"id\":\"a2b0ae4793baa64383def2dc8dc853a2\","
 				"\"email\":\"alice@example.com\",\"ticker\":\"AAPL\",\"value\":191.23,"
 				"\"threshold\":190,\"condition\":\"higher\",\"quote_time\":1767225600,"
 				"\"subject\":\"q\\\"b\\\\n\\nc\\u0001\\u001f\\u007f\xc3\xa9\","
-				"\"body\":\"line\\u000d\\n\\u0009end\\n\"}");
+				"\"body\":\"line\\u000d\\n\\u0009end\\n\"}", TEST_KEY));
+	/* no key: nothing written */
+	assert_int_equal(tw_notif_write(&f, NULL, js, sizeof js), TW_ERR_NOTIF_KEY);
 }
 
-/* A message the previous build wrote (the alert role's golden file) is read by this one. */
-static void reads_what_the_previous_build_wrote(void **state)
+/* A message the previous build wrote (version 1, unsigned: the alert role's old golden file) is
+ * refused, saying why; this build's golden file (signed, by Python's hmac with the test key) is
+ * read. */
+static char golden[1024];
+
+static size_t read_golden(const char *name)
 {
-	char path[512], js[1024];
+	char path[512];
 	FILE *f;
 	size_t len;
 
-	(void)state;
-	snprintf(path, sizeof path, "%s/alert/higher.json", TW_TEST_DATA);
+	snprintf(path, sizeof path, "%s/alert/%s", TW_TEST_DATA, name);
 	f = fopen(path, "r");
 	assert_non_null(f);
-	len = fread(js, 1, sizeof js - 1, f);
+	len = fread(golden, 1, sizeof golden - 1, f);
 	fclose(f);
-	js[len] = '\0';
-	assert_int_equal(tw_notif_parse(&n, js, len, "alice@example.com", 17, err, sizeof err),
-			 TW_OK);
+	while (len && golden[len - 1] == '\n')
+		len--;
+	golden[len] = '\0';
+	return len;
+}
+
+static void reads_this_version_refuses_the_previous(void **state)
+{
+	size_t len;
+
+	(void)state;
+	len = read_golden("higher.json");
+	assert_int_equal(tw_notif_parse(&n, golden, len, "alice@example.com", 17, &key, err,
+					sizeof err), TW_ERR_ARG);
+	assert_non_null(strstr(err, "field 'v' is 1: this build reads format version 2 only"));
+	len = read_golden("higher-v2.json");
+	assert_int_equal(tw_notif_parse(&n, golden, len, "alice@example.com", 17, &key, err,
+					sizeof err), TW_OK);
 	assert_string_equal(n.id, "a2b0ae4793baa64383def2dc8dc853a2");
 	assert_string_equal(n.ticker, "AAPL");
 	assert_true(n.value == 191.23 && n.threshold == 190);
@@ -169,6 +235,79 @@ static void reads_what_the_previous_build_wrote(void **state)
 	assert_string_equal(n.subject, "AAPL is above 190.00: 191.23");
 	assert_string_equal(n.body, "AAPL traded at 191.23 at 2026-01-01 00:00 UTC, above your high "
 				    "threshold of 190.00.\n");
+}
+
+/* The signature: only the exact bytes an alert role with this database's key wrote pass. */
+static void signatures_are_checked(void **state)
+{
+	static char js[TW_NOTIF_MAX_BYTES + 256];
+	struct tw_notif_key none, other;
+	size_t len;
+	char *p;
+
+	(void)state;
+	snprintf(js, sizeof js, "%s", sign_with(GOOD, TEST_KEY));
+	len = strlen(js);
+	assert_int_equal(parse_raw(js, "alice@example.com"), TW_OK);
+	/* unsigned: this version's fields, no "sig" */
+	assert_int_equal(parse_raw(GOOD, "alice@example.com"), TW_ERR_ARG);
+	assert_non_null(strstr(err, "unsigned"));
+	/* version 1 (what earlier builds wrote, unsigned), even with a good signature */
+	assert_int_equal(parse_raw(replaced(GOOD, "\"v\":2", "\"v\":1"), NULL), TW_ERR_ARG);
+	assert_non_null(strstr(err, "field 'v' is 1"));
+	assert_int_equal(parse(replaced(GOOD, "\"v\":2", "\"v\":1"), NULL), TW_ERR_ARG);
+	assert_non_null(strstr(err, "field 'v' is 1"));
+	/* forged: one byte of a field changed after signing (another recipient) */
+	assert_int_equal(parse_raw(replaced(js, "alice@example.com", "mallo@example.com"),
+				   "mallo@example.com"), TW_ERR_ARG);
+	assert_non_null(strstr(err, "bad signature"));
+	/* forged: the body changed */
+	assert_int_equal(parse_raw(replaced(js, "191.23 \\u20ac", "999.99 \\u20ac"), NULL),
+			 TW_ERR_ARG);
+	assert_non_null(strstr(err, "bad signature"));
+	/* forged: a signature digit changed */
+	p = strstr(js, "\"sig\":\"") + 7;
+	*p = *p == '0' ? '1' : '0';
+	assert_int_equal(parse_raw(js, NULL), TW_ERR_ARG);
+	assert_non_null(strstr(err, "bad signature"));
+	snprintf(js, sizeof js, "%s", sign_with(GOOD, TEST_KEY));
+	/* a signature of upper-case or non-hex digits */
+	p = strstr(js, "\"sig\":\"") + 7;
+	*p = 'X';
+	assert_int_equal(parse_raw(js, NULL), TW_ERR_ARG);
+	assert_non_null(strstr(err, "'sig'"));
+	snprintf(js, sizeof js, "%s", sign_with(GOOD, TEST_KEY));
+	/* truncated: the tail cut, anywhere */
+	for (size_t cut = 1; cut < 80; cut++) {
+		char c = js[len - cut];
+
+		js[len - cut] = '\0';
+		assert_int_equal(parse_raw(js, NULL), TW_ERR_ARG);
+		js[len - cut] = c;
+	}
+	js[len - 2] = '\0';
+	assert_int_equal(parse_raw(js, NULL), TW_ERR_ARG);
+	js[len - 2] = '"';
+	/* "sig" not last: a member appended after it is refused (the tail is fixed) */
+	assert_int_equal(parse_raw(replaced(js, "\"}", "\",\"x\":1}"), NULL), TW_ERR_ARG);
+	assert_non_null(strstr(err, "unsigned or cut"));
+	/* the wrong key: signed by someone else, or verified with another database's key */
+	assert_int_equal(parse_raw(sign_with(GOOD, OTHER_KEY), NULL), TW_ERR_ARG);
+	assert_non_null(strstr(err, "bad signature"));
+	assert_int_equal(tw_notif_key_set(&other, OTHER_KEY), TW_OK);
+	assert_int_equal(tw_notif_parse(&n, js, len, NULL, 0, &other, err, sizeof err), TW_ERR_ARG);
+	assert_non_null(strstr(err, "bad signature"));
+	/* no key loaded: nothing is accepted */
+	memset(&none, 0, sizeof none);
+	assert_int_equal(tw_notif_parse(&n, js, len, NULL, 0, &none, err, sizeof err), TW_ERR_ARG);
+	assert_non_null(strstr(err, "no signing key"));
+	assert_int_equal(tw_notif_parse(&n, js, len, NULL, 0, NULL, err, sizeof err), TW_ERR_ARG);
+	/* keys: 64 lower-case hex digits only */
+	assert_int_equal(tw_notif_key_set(&other, "0123"), TW_ERR_NOTIF_KEY);
+	assert_int_equal(tw_notif_key_set(&other, NULL), TW_ERR_NOTIF_KEY);
+	assert_int_equal(tw_notif_key_set(&other, "0123456789ABCDEF0123456789abcdef0123456789abcdef"
+					  "0123456789abcdef"), TW_ERR_NOTIF_KEY);
+	assert_int_equal(other.set, 0);
 }
 
 /* The longest e-mail the contract allows (254 bytes: a 64-byte local part), of every
@@ -204,7 +343,7 @@ static void round_trip_of_every_field_and_hostile_text(void **state)
 	(void)state;
 	longest_email(email);
 	assert_int_equal(tw_notif_id(email, "A.B-C^D=E123456", TW_COND_HIGHER, 999999999, INT64_MAX,
-				     id), TW_OK);
+				     INT64_MAX, id), TW_OK);
 	/* the subject: every control character but NUL, the hostile text, then filled to the
 	 * longest the reader holds */
 	for (int c = 1; c < 0x20; c++)
@@ -221,21 +360,22 @@ static void round_trip_of_every_field_and_hostile_text(void **state)
 		.subject = subject, .body = hostile,
 	};
 	/* the body: the hostile text, then filled until the message is the largest allowed */
-	base = tw_notif_write(&f, js, sizeof js);
+	base = tw_notif_write(&f, &key, js, sizeof js);
 	assert_true(base > 0);
 	k = strlen(hostile);
 	memcpy(body, hostile, k);
 	memset(body + k, 'b', (size_t)(TW_NOTIF_MAX_BYTES - base));
 	body[k + (size_t)(TW_NOTIF_MAX_BYTES - base)] = '\0';
 	f.body = body;
-	len = tw_notif_write(&f, js, sizeof js);
+	len = tw_notif_write(&f, &key, js, sizeof js);
 	assert_int_equal(len, TW_NOTIF_MAX_BYTES);
 	assert_int_equal((size_t)len, strlen(js));
 	/* one byte less room: refused, never cut */
-	assert_int_equal(tw_notif_write(&f, js, TW_NOTIF_MAX_BYTES), TW_ERR_NOTIF_SIZE);
-	len = tw_notif_write(&f, js, sizeof js);
+	assert_int_equal(tw_notif_write(&f, &key, js, TW_NOTIF_MAX_BYTES), TW_ERR_NOTIF_SIZE);
+	len = tw_notif_write(&f, &key, js, sizeof js);
 
-	assert_int_equal(tw_notif_parse(&n, js, (size_t)len, email, strlen(email), err, sizeof err),
+	assert_int_equal(tw_notif_parse(&n, js, (size_t)len, email, strlen(email), &key, err,
+					sizeof err),
 			 TW_OK);
 	assert_string_equal(n.id, id);
 	assert_string_equal(n.email, email);
@@ -268,11 +408,13 @@ static void round_trip_of_a_row(void **state)
 	c.last_condition = TW_COND_HIGHER;
 	c.last_int = 7;
 	c.episode = INT64_MAX;
-	len = tw_notif_build(&c, 0, js, sizeof js);
+	c.generation = INT64_MAX;
+	len = tw_notif_build(&c, 0, &key, js, sizeof js);
 	assert_true(len > 0);
-	assert_int_equal(tw_notif_parse(&n, js, (size_t)len, email, strlen(email), err, sizeof err),
+	assert_int_equal(tw_notif_parse(&n, js, (size_t)len, email, strlen(email), &key, err,
+					sizeof err),
 			 TW_OK);
-	assert_int_equal(tw_notif_id(email, c.ticker, TW_COND_LOWER, 0, INT64_MAX, id), TW_OK);
+	assert_int_equal(tw_notif_id(email, c.ticker, TW_COND_LOWER, 0, INT64_MAX, INT64_MAX, id), TW_OK);
 	assert_string_equal(n.id, id);
 	assert_string_equal(n.email, email);
 	assert_string_equal(n.ticker, c.ticker);
@@ -287,9 +429,9 @@ static void round_trip_of_a_row(void **state)
 	/* quotes and backslashes in a row's e-mail are escaped, not spliced: the reader sees the
 	 * JSON whole and refuses the address itself */
 	c.email = "o\"b\\rien\n@example.com";
-	len = tw_notif_build(&c, 0, js, sizeof js);
+	len = tw_notif_build(&c, 0, &key, js, sizeof js);
 	assert_true(len > 0);
-	assert_int_equal(parse(js, NULL), TW_ERR_ARG);
+	assert_int_equal(parse_raw(js, NULL), TW_ERR_ARG);
 	assert_non_null(strstr(err, "field 'email' is not an ASCII local@domain address"));
 }
 
@@ -301,7 +443,7 @@ static void fuzz_found(void **state)
 	replace_and_expect("AAPL traded at", "AAPL \x80traded at", "UTF-8");
 	replace_and_expect("AAPL traded at", "AAPL \xc0\x80 traded at", "UTF-8");
 	/* a field the writer never writes, and one it writes once */
-	replace_and_expect("\"v\":1,", "\"v\":1,\"x\":0,", "unknown field 'x'");
+	replace_and_expect("\"v\":2,", "\"v\":2,\"x\":0,", "unknown field 'x'");
 	replace_and_expect("\"ticker\":\"AAPL\",",
 			   "\"ticker\":\"AAPL\",\"email\":\"mallory@example.com\",",
 			   "field 'email' appears twice");
@@ -315,11 +457,12 @@ int main(void)
 		cmocka_unit_test(oversized_message),
 		cmocka_unit_test(versions_are_checked),
 		cmocka_unit_test(writes_the_bytes_earlier_builds_wrote),
-		cmocka_unit_test(reads_what_the_previous_build_wrote),
+		cmocka_unit_test(reads_this_version_refuses_the_previous),
+		cmocka_unit_test(signatures_are_checked),
 		cmocka_unit_test(round_trip_of_every_field_and_hostile_text),
 		cmocka_unit_test(round_trip_of_a_row),
 		cmocka_unit_test(fuzz_found),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, setup, NULL);
 }

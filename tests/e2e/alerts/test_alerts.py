@@ -9,7 +9,8 @@ The alert side runs in one agent (rpc, alert, notifier) and the collector in a s
 started once the first took a probe wake-up, so the scenario's first step is never coalesced
 away before the alert consumer joined its group.
 
-usage: test_alerts.py TICKWATCH_BINARY CASE   (CASE: semantics, thousand, crash, smtp, kafka)"""
+usage: test_alerts.py TICKWATCH_BINARY CASE
+       (CASE: semantics, thousand, crash, smtp, kafka, reregister)"""
 import os
 import re
 import shutil
@@ -303,6 +304,50 @@ def smtp(env):
             c.close(ok)
 
 
+def reregister(env):
+    """A user deleted and registered again gets the alert of the new registration: register,
+    cross, e-mail; delete; register again (same address, ticker and threshold); the same
+    crossing is e-mailed again, with a new notification id (the generation of the new
+    registration is part of it: episodes restart at 0)."""
+    c = Case(env, phases((4, {"E2ER": 50}), (40, {"E2ER": 75.5})))
+    ok = False
+    who = addr("reborn")
+    try:
+        c.start_alert()
+        c.alert.ctl("register", who, "E2ER", "--high", "70")
+        c.collector.start()
+        wait_for("the first e-mail", lambda: c.mail.for_rcpt(who), 90, every=0.2)
+        first = c.mail.for_rcpt(who)
+        gen1 = sql(c.url, "SELECT generation FROM users WHERE email = '%s'" % who)
+        c.alert.ctl("delete", who)
+        c.alert.ctl("register", who, "E2ER", "--high", "70")
+        gen2 = sql(c.url, "SELECT generation FROM users WHERE email = '%s'" % who)
+        check(gen1 != gen2, "the new registration has the old generation: %s %s" % (gen1, gen2))
+        # the collector keeps waking the alert side every second at 75.5: the second
+        # registration crosses at its next pass
+        wait_for("the e-mail of the second registration (the first was %s)"
+                 % first[0]["message_id"],
+                 lambda: c.alert.alive() and len(c.mail.for_rcpt(who)) >= 2, 60, every=0.2)
+        check("already sent: skipped" not in c.alert.text(),
+              "the notifier skipped an id as already sent")
+        mails = c.mail.for_rcpt(who)
+        ids = Counter(m["message_id"] for m in mails)
+        check(len(ids) == 2 and all(v == 1 for v in ids.values()),
+              "Message-IDs of the two registrations: %s" % ids)
+        check(all(m["subject"] == "E2ER is above 70.00: 75.50" for m in mails),
+              "subjects: %s" % [m["subject"] for m in mails])
+        wait_for("the scenario's end (45 collector cycles)",
+                 lambda: c.alert.alive() and c.collector.count("cycle 45:") > 0, 150)
+        check(len(c.mail.for_rcpt(who)) == 2,
+              "e-mails after the scenario's end: %d, not 2" % len(c.mail.for_rcpt(who)))
+        sent = int(sql(c.url, "SELECT count(*) FROM sent_notifications WHERE email = '%s'"
+                       % who)[0][0])
+        check(sent == 2, "sent_notifications holds %d rows for the two e-mails" % sent)
+        ok = True
+    finally:
+        c.close(ok)
+
+
 def loop_turns(agent):
     """The agent's loop wake-ups so far (the console's status: "loop: N turns; ...")."""
     return int(agent.console("status", LOOP_TURNS))
@@ -356,7 +401,7 @@ def kafka(env):
 
 
 CASES = {"semantics": semantics, "thousand": thousand, "crash": crash, "smtp": smtp,
-         "kafka": kafka}
+         "kafka": kafka, "reregister": reregister}
 
 
 def main():

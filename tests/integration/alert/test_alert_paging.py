@@ -10,6 +10,8 @@
 # the stack. Afterwards tickwatch-notifier is moved past the test's messages (bench/alert does
 # the same), so no notifier mails the test's addresses.
 # usage: test_alert_paging.py BINARY
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -32,14 +34,28 @@ def em(i):
     return "u%02d.%s@paging.test" % (i, TAG)
 
 
+SIGN_KEY = []  # the database's notif_key, read once (main() sets it)
+
+
+def signed(payload):
+    """@payload ends with ,"sig":"<HMAC-SHA256 of every byte before "sig">"} under notif_key."""
+    raw = payload.encode() if isinstance(payload, str) else payload
+    cut = raw.rfind(b'"sig":"')
+    if cut < 0 or not SIGN_KEY:
+        return False
+    want = hmac.new(SIGN_KEY[0].encode(), raw[:cut], hashlib.sha256).hexdigest()
+    return raw[cut:] == ('"sig":"%s"}' % want).encode()
+
+
 def produced(env, start, want):
     """The test's messages on to-notifier since @start: {email: message}; each exactly once,
-    and exactly the addresses in @want."""
+    signed, and exactly the addresses in @want."""
     msgs = [m for m in topic_messages(env, "to-notifier", start)
             if (m["key"] or "").endswith(".%s@paging.test" % TAG)]
     got = {}
     for m in msgs:
         v = json.loads(m["payload"])
+        check(signed(m["payload"]), "message not signed with notif_key: %r" % m["payload"])
         check(m["key"] == v.get("email"), "message key %r is not its email %r" % (m["key"], v))
         check(v["email"] not in got, "two messages for %s in one pass: %s and %s"
               % (v["email"], got.get(v["email"]), v))
@@ -51,7 +67,7 @@ def produced(env, start, want):
 
 def check_message(v, ticker, cond, value, thr):
     word = "above" if cond == "higher" else "below"
-    check(v.get("v") == 1 and re.fullmatch(r"[0-9a-f]{32}", v.get("id", "")), "message %s" % v)
+    check(v.get("v") == 2 and re.fullmatch(r"[0-9a-f]{32}", v.get("id", "")), "message %s" % v)
     check((v["ticker"], v["condition"], v["value"], v["threshold"]) == (ticker, cond, value, thr),
           "message %s: want %s %s %s %s" % (v, ticker, cond, value, thr))
     check(v["subject"] == "%s is %s %.2f: %.2f" % (ticker, word, thr, value),
@@ -76,6 +92,7 @@ def main():
     agent = None
     try:
         migrate(binary, url)
+        SIGN_KEY.append(sql(url, "SELECT key FROM notif_key")[0][0])
         # 11 users over 3 tickers; high 100 for P*, low 10 for L*; e-mails that sort across
         # pages; u10 has no threshold at all (never crosses).
         rows = []

@@ -24,10 +24,15 @@ trap 'agent_stop; "$STACK" smtp-mode normal >/dev/null 2>&1; cp "$work/log" /tmp
 
 RUN=$(date +%s%N)
 newid() { $PY -c 'import uuid; print(uuid.uuid4().hex)'; }
-# notif ID EMAIL : one contract message (docs/notifications.md), key|value for kcat -K '|'
+# notif ID EMAIL : one contract message (docs/notifications.md), key|value for kcat -K '|',
+# signed as the alert role signs: HMAC-SHA256 under notif_key's key of every byte before "sig"
 notif() {
-	printf '%s|{"v":1,"id":"%s","email":"%s","ticker":"AAPL","value":191.23,"threshold":190.0,"condition":"higher","quote_time":1767225600,"subject":"AAPL is above 190.00: 191.23 (%s)","body":"AAPL traded at 191.23, above your high threshold of 190.00.\\n.dot line\\n"}\n' \
-		"$2" "$1" "$2" "$RUN"
+	local pre key
+	pre=$(printf '{"v":2,"id":"%s","email":"%s","ticker":"AAPL","value":191.23,"threshold":190.0,"condition":"higher","quote_time":1767225600,"subject":"AAPL is above 190.00: 191.23 (%s)","body":"AAPL traded at 191.23, above your high threshold of 190.00.\\n.dot line\\n",' \
+		"$1" "$2" "$RUN")
+	key=$(sql "SELECT key FROM notif_key")
+	printf '%s|%s"sig":"%s"}\n' "$2" "$pre" \
+		"$(printf '%s' "$pre" | openssl dgst -sha256 -hmac "$key" -r | cut -d' ' -f1)"
 }
 produce() { kcat -P -b "$TW_KAFKA_BOOTSTRAP" -t to-notifier -K '|' || fail "kcat produce"; }
 files_for() { grep -l -F "Message-ID: <$1@tickwatch>" "$TW_MAIL_DIR"/*.eml 2>/dev/null; }
@@ -62,6 +67,8 @@ wait_until 30 "notifier started" log_has "\[notifier\] SMTP"
 # The topics come from the admin role (producers never create them), so the batch below
 # reaches a consumer that already has its partition.
 wait_until 60 "admin: topics ready" log_has "\[admin\] topics ready"
+# the messages are signed with the key migration 4 made (the agent migrated at start)
+wait_until 60 "the signing key in notif_key" sql "SELECT key FROM notif_key"
 
 # A first notification, delivered, shows the consumer has its partition and fetches live, so
 # the five below reach it together (a group join in the middle would split them).
