@@ -16,7 +16,7 @@
 
 #include "hal.h"
 #include "json/json.h"
-#include "smtp/smtp.h"
+#include "core/email.h"
 
 /* Strings as the first writer escaped them: a line feed as \n and DEL as \u007f as well, so
  * the bytes on the wire stay those of every earlier build. */
@@ -341,7 +341,7 @@ int tw_notif_parse(struct tw_notif *n, const char *value, size_t len, const char
 		return bad(err, errlen, "field 'id' must be %d lower-case hex digits", TW_NOTIF_ID_LEN);
 	if (str_field(&j, "email", n->email, sizeof n->email, err, errlen) != TW_OK)
 		return TW_ERR_ARG;
-	if (!tw_smtp_addr_ok(n->email))
+	if (tw_email_check(n->email, NULL, 0) != 0)
 		return bad(err, errlen, "field 'email' is not an ASCII local@domain address");
 	if (key && (keylen != strlen(n->email) || memcmp(key, n->email, keylen) != 0))
 		return bad(err, errlen, "the message key differs from field 'email'");

@@ -15,7 +15,19 @@
 #include "fuzz_common.h"
 #include "json/json.h"
 #include "notif/notif.h"
-#include "smtp/smtp.h"
+#include "core/email.h"
+#include <mbedtls/md.h>
+
+/* The fixed key of this target (any 64 hex digits: the reader only needs the same one). */
+static const struct tw_notif_key *key(void)
+{
+	static struct tw_notif_key k;
+
+	if (!k.set && tw_notif_key_set(&k, "00112233445566778899aabbccddeeff"
+					   "00112233445566778899aabbccddeeff") != 0)
+		abort();
+	return &k;
+}
 
 static struct tw_notif a, b;
 static char out[TW_NOTIF_MAX_BYTES * 2];
@@ -25,7 +37,7 @@ static void check_bounds(const struct tw_notif *n)
 	FZ_CHECK(strlen(n->id) == TW_NOTIF_ID_LEN &&
 			 strspn(n->id, "0123456789abcdef") == TW_NOTIF_ID_LEN,
 		 "id %s", n->id);
-	FZ_CHECK(tw_smtp_addr_ok(n->email), "email %s", n->email);
+	FZ_CHECK(tw_email_check(n->email, NULL, 0) == 0, "email %s", n->email);
 	FZ_CHECK(n->ticker[0] && strlen(n->ticker) <= TW_CQRS_TICKER_MAX &&
 			 strspn(n->ticker, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-^=") ==
 				 strlen(n->ticker),
@@ -56,7 +68,7 @@ static int same(const struct tw_notif *x, const struct tw_notif *y)
 static void check_fields(const char *v, size_t len)
 {
 	static const char *const names[] = {"v", "id", "email", "ticker", "value", "threshold",
-					    "condition", "quote_time", "subject", "body"};
+					    "condition", "quote_time", "subject", "body", "sig"};
 	tw_jtok t[TW_NOTIF_TOKENS];
 	struct tw_json j;
 	unsigned seen = 0;
@@ -83,13 +95,14 @@ static void rewrite_and_read(const struct tw_notif *n)
 		.subject = n->subject, .body = n->body,
 	};
 	char err[256];
-	long len = tw_notif_write(&f, out, sizeof out);
+	long len = tw_notif_write(&f, key(), out, sizeof out);
 	int rc;
 
 	FZ_CHECK(len > 0, "the writer refuses what was read");
 	if (len > TW_NOTIF_MAX_BYTES)
 		return; /* escapes (DEL as \u007f) can make it longer than the reader's bound */
-	rc = tw_notif_parse(&b, out, (size_t)len, n->email, strlen(n->email), err, sizeof err);
+	rc = tw_notif_parse(&b, out, (size_t)len, n->email, strlen(n->email), key(), err,
+			    sizeof err);
 	FZ_CHECK(rc == TW_OK, "the reader refuses what the writer wrote: %s: %s", err, out);
 	FZ_CHECK(same(n, &b), "written and read again, fields differ: %s", out);
 }
@@ -127,15 +140,15 @@ static void build(const uint8_t *data, size_t size, int higher)
 	c.quote_ms = q_ms;
 	c.episode = ep;
 	c.condition = higher ? TW_COND_HIGHER : TW_COND_LOWER;
-	len = tw_notif_build(&c, ip, out, sizeof out);
+	len = tw_notif_build(&c, ip, key(), out, sizeof out);
 	/* a crossing the alert role decides on: the reader's rules, values at most 1e9 */
-	if (len <= 0 || !tw_smtp_addr_ok(email) || tl == 0 || tl > TW_CQRS_TICKER_MAX ||
+	if (len <= 0 || tw_email_check(email, NULL, 0) != 0 || tl == 0 || tl > TW_CQRS_TICKER_MAX ||
 	    strspn(ticker, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-^=") != tl || !(c.value > 0) ||
 	    !(c.threshold > 0) || c.value > 1e9 || c.threshold > 1e9 ||
 	    (higher ? !(c.value > c.threshold) : !(c.value < c.threshold)) || q_ms < 0 ||
 	    q_ms / 1000 > 253402300799LL)
 		goto out;
-	FZ_CHECK(tw_notif_parse(&a, out, (size_t)len, email, el, err, sizeof err) == TW_OK,
+	FZ_CHECK(tw_notif_parse(&a, out, (size_t)len, email, el, key(), err, sizeof err) == TW_OK,
 		 "the reader refuses a built message: %s: %s", err, out);
 	FZ_CHECK(strcmp(a.email, email) == 0 && strcmp(a.ticker, ticker) == 0 &&
 			 a.value == c.value && a.threshold == c.threshold &&
@@ -144,7 +157,7 @@ static void build(const uint8_t *data, size_t size, int higher)
 	{
 		char id[TW_NOTIF_ID_LEN + 1];
 
-		FZ_CHECK(tw_notif_id(email, ticker, c.condition, ip, ep, id) == TW_OK &&
+		FZ_CHECK(tw_notif_id(email, ticker, c.condition, ip, ep, c.generation, id) == TW_OK &&
 				 strcmp(id, a.id) == 0,
 			 "id %s", a.id);
 	}
@@ -154,9 +167,52 @@ out:
 	free(ticker);
 }
 
+static char signed_buf[TW_NOTIF_MAX_BYTES + 128];
+
+/* @p in without its last byte (a '}'), then ,"sig":"<HMAC of all before it>"}: the signed
+ * tail the writer appends. @return the length, or 0 when @p in does not end with '}'. */
+static size_t sign(const uint8_t *in, size_t n)
+{
+	static const char hexd[] = "0123456789abcdef";
+	unsigned char mac[32];
+	const struct tw_notif_key *k = key();
+	size_t o;
+
+	if (n < 2 || in[n - 1] != '}')
+		return 0;
+	memcpy(signed_buf, in, n - 1);
+	o = n - 1;
+	signed_buf[o++] = ',';
+	if (mbedtls_md_hmac(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), k->k, sizeof k->k,
+			    (const unsigned char *)signed_buf, o, mac) != 0)
+		abort();
+	memcpy(signed_buf + o, "\"sig\":\"", 7);
+	o += 7;
+	for (int i = 0; i < 32; i++) {
+		signed_buf[o++] = hexd[mac[i] >> 4];
+		signed_buf[o++] = hexd[mac[i] & 15];
+	}
+	memcpy(signed_buf + o, "\"}", 2);
+	return o + 2;
+}
+
+static void read_one(const char *v, size_t n)
+{
+	char err[256];
+
+	if (tw_notif_parse(&a, v, n, NULL, 0, key(), err, sizeof err) == TW_OK) {
+		check_bounds(&a);
+		FZ_CHECK(tw_json_utf8_ok(v, n), "a message read is not UTF-8");
+		check_fields(v, n);
+		rewrite_and_read(&a);
+	} else {
+		FZ_CHECK(err[0] != '\0', "refused without a reason");
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char err[256], *v;
+	char *v;
 
 	if (size < 1)
 		return 0;
@@ -164,15 +220,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		build(data + 1, size - 1, data[0] & 2);
 		return 0;
 	}
+	/* The input as it is (unsigned or forged: refused with a reason, or a real signature),
+	 * then signed with the key as the alert role would, so the field reader is reached. */
 	v = fz_exact(data + 1, size - 1);
-	if (tw_notif_parse(&a, v, size - 1, NULL, 0, err, sizeof err) == TW_OK) {
-		check_bounds(&a);
-		FZ_CHECK(tw_json_utf8_ok(v, size - 1), "a message read is not UTF-8");
-		check_fields(v, size - 1);
-		rewrite_and_read(&a);
-	} else {
-		FZ_CHECK(err[0] != '\0', "refused without a reason");
-	}
+	read_one(v, size - 1);
 	free(v);
+	if (size - 1 <= TW_NOTIF_MAX_BYTES) {
+		size_t n = sign(data + 1, size - 1);
+
+		if (n)
+			read_one(signed_buf, n);
+	}
 	return 0;
 }
