@@ -1030,7 +1030,7 @@ static int set_kafka_extra(struct tw_config *c, const char *key, const char *val
 
 	if (strlen(key) >= sizeof c->kafka.extra[0].key ||
 	    strlen(value) >= sizeof c->kafka.extra[0].value) {
-		snprintf(err, errlen, "kafka.%s: name or value too long (name < 64, value < 256 bytes)",
+		snprintf(err, errlen, "kafka.%.64s: name or value too long (name < 64, value < 256 bytes)",
 			 key);
 		return TW_ERR_ARG;
 	}
@@ -1044,7 +1044,7 @@ static int set_kafka_extra(struct tw_config *c, const char *key, const char *val
 	}
 	for (const char *q = value; *q; q++) {
 		if ((unsigned char)*q < 0x20) {
-			snprintf(err, errlen, "kafka.%s: control character in value", key);
+			snprintf(err, errlen, "kafka.%.64s: control character in value", key);
 			return TW_ERR_ARG;
 		}
 	}
@@ -1053,7 +1053,7 @@ static int set_kafka_extra(struct tw_config *c, const char *key, const char *val
 
 		/* config save writes it into the file: it must load back the same */
 		if (savable(key, value, why, sizeof why) != 0) {
-			snprintf(err, errlen, "kafka.%s: %s", key, why);
+			snprintf(err, errlen, "kafka.%.64s: %.160s", key, why);
 			return TW_ERR_ARG;
 		}
 	}
@@ -1062,7 +1062,7 @@ static int set_kafka_extra(struct tw_config *c, const char *key, const char *val
 			break;
 	}
 	if (i == TW_CFG_KAFKA_EXTRA_MAX) {
-		snprintf(err, errlen, "kafka.%s: too many librdkafka properties (at most %d)", key,
+		snprintf(err, errlen, "kafka.%.64s: too many librdkafka properties (at most %d)", key,
 			 TW_CFG_KAFKA_EXTRA_MAX);
 		return TW_ERR_ARG;
 	}

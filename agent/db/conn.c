@@ -93,7 +93,7 @@ static void fail_job(struct tw_db *db, struct tw_db_job *j, int rc, const char *
 	j->active = 0;
 	j->rc = rc;
 	if (msg != j->err && (j->err[0] == '\0' || rc == TW_ERR_DB_UNAVAILABLE))
-		snprintf(j->err, sizeof j->err, "%s", msg);
+		snprintf(j->err, sizeof j->err, "%.*s", (int)sizeof j->err - 1, msg);
 	if (j->fn)
 		j->fn(j, TW_DB_FAIL, NULL, j->arg);
 }
@@ -130,7 +130,7 @@ static void drop_conn(struct tw_db *db)
 /* The connection is unusable: fail what waits on it, and try again after a backoff. */
 static void broken(struct tw_db *db, int rc, const char *why)
 {
-	char msg[TW_DB_ERR_LEN];
+	char msg[TW_DB_ERR_LEN + 96];
 	int was_ready = db->state == TW_DB_S_READY;
 
 	snprintf(db->last_err, sizeof db->last_err, "%s", why);
@@ -141,8 +141,13 @@ static void broken(struct tw_db *db, int rc, const char *why)
 	for (size_t n = strlen(db->last_err); n && db->last_err[n - 1] == ' ';)
 		db->last_err[--n] = '\0';
 	db->failures++;
-	snprintf(msg, sizeof msg, "database unavailable (%s connection: %.180s)", db->name,
-		 db->last_err);
+	/* libpq names the address it was given (hostaddr): name the configured host too. */
+	if (db->via_name)
+		snprintf(msg, sizeof msg, "database unavailable (%s connection to %.64s: %.180s)",
+			 db->name, db->resolve.host, db->last_err);
+	else
+		snprintf(msg, sizeof msg, "database unavailable (%s connection: %.180s)", db->name,
+			 db->last_err);
 	drop_conn(db);
 	{
 		char name[TW_OUTAGE_NAME];
@@ -244,6 +249,7 @@ static void on_resolved(struct tw_connect *c, int rc, int fd, const char *err, v
 	}
 	hosts[ho] = '\0';
 	addrs[ao] = '\0';
+	db->via_name = 1;
 	pq_connect(db, hosts, addrs);
 }
 
@@ -278,6 +284,7 @@ static void start_connect(struct tw_db *db)
 
 	db->state = TW_DB_S_CONNECTING;
 	db->connects++;
+	db->via_name = 0;
 	if (!host_to_resolve(db, host, sizeof host)) {
 		pq_connect(db, NULL, NULL);
 		return;

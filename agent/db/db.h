@@ -102,6 +102,7 @@ struct tw_db {
 	int state;
 	int fd;
 	struct tw_connect resolve; /* the server's name, resolved off the loop for hostaddr */
+	int via_name;              /* this connect was given resolve.host's addresses */
 	unsigned mask;
 	long long timer;     /* connect/statement watchdog or backoff */
 	long long kick;      /* 0 ms timer that resumes processing */
