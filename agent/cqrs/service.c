@@ -37,7 +37,7 @@ struct tw_cqrs *tw_cqrs_open(struct tw_agent *ag, char *err, size_t errlen)
 {
 	struct tw_cqrs *q = &service;
 	const struct tw_config *c = &ag->cfg;
-	const char *rurl = c->db.read_url[0] ? c->db.read_url : c->db.write_url;
+	const char *rurl = c->db.read_url[0] && !c->db.read_follows ? c->db.read_url : c->db.write_url;
 	char red[600];
 
 	if (q->refs > 0) {

@@ -278,8 +278,10 @@ int main(int argc, char **argv)
 	tw_log_set_stderr(1);
 	tw_config_defaults(&ag.cfg, ag.origins);
 	snprintf(ag.cfg.db.write_url, sizeof ag.cfg.db.write_url, "%s", argv[1]);
-	if (argc == 4)
+	if (argc == 4) { /* a read_url of its own: it no longer follows write_url */
 		snprintf(ag.cfg.db.read_url, sizeof ag.cfg.db.read_url, "%s", argv[3]);
+		ag.cfg.db.read_follows = 0;
+	}
 	if (tw_arena_init(&ag.arena, 1 << 20) != TW_OK ||
 	    tw_loop_init(&ag.loop, &ag.arena, 16, 32) != TW_OK) {
 		fprintf(stderr, "no memory\n");
