@@ -62,7 +62,9 @@ int tw_cqrs_mark_sending(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *n
 		return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "lease", "lease must be > 0 ms");
 	snprintf(lease, sizeof lease, "%lld", (long long)lease_ms);
 	/* A 'sent' row is never downgraded, and a 'sending' row a live peer holds (another
-	 * owner, lease not expired) is left alone: 0 rows. Ours, or an expired one: taken. */
+	 * agent name, lease not expired) is left alone: 0 rows. Ours, an earlier incarnation
+	 * of this agent (same name before the '/': it died or stopped, since names are unique
+	 * in a fleet), or an expired one: taken. */
 	return tw_cqrs_submit_write(op,
 				    "INSERT INTO sent_notifications (notification_id, email, state, owner, "
 				    "lease_until) VALUES ($1, $2, 'sending', $3, now() + $4::bigint * "
@@ -71,8 +73,9 @@ int tw_cqrs_mark_sending(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *n
 				    "lease_until = EXCLUDED.lease_until "
 				    "WHERE sent_notifications.state = 'sending' AND "
 				    "(sent_notifications.owner IS NULL OR sent_notifications.owner = "
-				    "EXCLUDED.owner OR sent_notifications.lease_until IS NULL OR "
-				    "sent_notifications.lease_until <= now())",
+				    "EXCLUDED.owner OR split_part(sent_notifications.owner, '/', 1) = "
+				    "split_part(EXCLUDED.owner, '/', 1) OR sent_notifications.lease_until IS "
+				    "NULL OR sent_notifications.lease_until <= now())",
 				    4, p);
 }
 
@@ -168,8 +171,8 @@ int tw_cqrs_ledger_check(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *n
 	 * sent, who holds it, and whether the user still has that alert (deleted, moved to another
 	 * ticker, or the threshold cleared: not sent). */
 	rc = tw_db_submit(&op->q->wr, &op->job,
-			  "SELECT s.state, (s.owner IS NOT NULL AND s.owner <> $5 AND s.lease_until > "
-			  "now()), EXISTS (SELECT 1 FROM users u WHERE u.email = $2 AND u.ticker = $3 "
+			  "SELECT s.state, (s.owner IS NOT NULL AND split_part(s.owner, '/', 1) <> "
+			  "split_part($5, '/', 1) AND s.lease_until > now()), EXISTS (SELECT 1 FROM users u WHERE u.email = $2 AND u.ticker = $3 "
 			  "AND CASE $4 WHEN 'higher' THEN u.high IS NOT NULL ELSE u.low IS NOT NULL "
 			  "END) FROM (SELECT 1) one LEFT JOIN sent_notifications s ON "
 			  "s.notification_id = $1",

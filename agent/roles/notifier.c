@@ -709,8 +709,9 @@ static int start(struct tw_agent *ag, void **state, char *err, size_t errlen)
 		return TW_ERR_NOMEM;
 	}
 	nt->ag = ag;
-	/* This instance: its name, and when it started (a restart is another owner, so it waits
-	 * for its predecessor's leases to expire rather than take them as its own). */
+	/* This instance: its name, and when it started. A restart of the same agent takes its
+	 * predecessor's 'sending' rows at once (that process is gone: agent names are unique in a
+	 * fleet, they are also the Kafka client ids); another agent's wait for their lease. */
 	snprintf(nt->owner, sizeof nt->owner, "%.40s/%lld.%lld", cfg->agent.name,
 		 (long long)tw_hal_wall_ms(), (long long)(tw_hal_now() % 1000000));
 	nt->lease_ms = LEASE_TIMEOUTS * cfg->smtp.timeout_ms;

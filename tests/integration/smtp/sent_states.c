@@ -137,6 +137,22 @@ int main(int argc, char **argv)
 	/* issue 11, items 2 and 8: a live peer's row is not taken, nor re-sent */
 	step(q, "mark sending by B (A's lease is live)", 'm', argv[2], argv[3], "B", 600000, 0,
 	     TW_CQRS_SENT_HELD);
+	/* a restart of agent C (owner NAME/START) takes its own predecessor's row at once, while
+	 * another agent still waits for the lease */
+	step(q, "forget A's row", 'f', argv[2], argv[3], "A", 0, 1, TW_CQRS_SENT_NONE);
+	step(q, "mark sending (agent C, first run)", 'm', argv[2], argv[3], "C/100.1", 600000, 1,
+	     TW_CQRS_SENT_IN_FLIGHT);
+	step(q, "seen from agent D: C's live row", '-', argv[2], argv[3], "D/100.1", 0, -1,
+	     TW_CQRS_SENT_HELD);
+	step(q, "mark sending by D (C's lease is live)", 'm', argv[2], argv[3], "D/100.1", 600000, 0,
+	     TW_CQRS_SENT_HELD);
+	step(q, "seen from C restarted: its own row", '-', argv[2], argv[3], "C/200.2", 0, -1,
+	     TW_CQRS_SENT_IN_FLIGHT);
+	step(q, "mark sending by C restarted (taken at once)", 'm', argv[2], argv[3], "C/200.2",
+	     600000, 1, TW_CQRS_SENT_IN_FLIGHT);
+	step(q, "forget C's row", 'f', argv[2], argv[3], "C/200.2", 0, 1, TW_CQRS_SENT_NONE);
+	step(q, "mark sending (owner A again)", 'm', argv[2], argv[3], "A", 600000, 1,
+	     TW_CQRS_SENT_IN_FLIGHT);
 	step(q, "forget sending (not taken)", 'f', argv[2], argv[3], "A", 0, 1, TW_CQRS_SENT_NONE);
 	step(q, "forget again (nothing)", 'f', argv[2], argv[3], "A", 0, 0, TW_CQRS_SENT_NONE);
 	/* a dead peer's lease expires: its id is taken over (sent again, same Message-ID) */
