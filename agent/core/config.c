@@ -470,6 +470,10 @@ static int set_value(struct tw_config *c, const struct tw_cfg_key *k, const char
 		if (savable_only && savable(k->key, value, why, whylen) != 0)
 			return TW_ERR_ARG;
 		memcpy(field, value, strlen(value) + 1);
+		/* read_url set from any source (file, environment, console) follows write_url
+		 * only when it is set empty */
+		if (field == c->db.read_url)
+			c->db.read_follows = value[0] == '\0';
 		return TW_OK;
 	case TW_CFG_INT:
 		rc = parse_int(value, &v);

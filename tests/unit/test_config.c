@@ -86,6 +86,21 @@ static void defaults_are_valid(void **state)
 		assert_true(strlen(k[i].help) > 5);
 		assert_int_equal(origins[i].line, 0);
 	}
+	/* a read_url given in the file is its own, even when it equals write_url (the device
+	 * test saw it shown empty after a reboot: the defaults' "follows" stuck) */
+	assert_int_equal(load_text("[db]\nwrite_url = postgresql://a@h/d\n"
+				   "read_url = postgresql://a@h/d\n",
+				   NULL),
+			 TW_OK);
+	assert_int_equal(cfg.db.read_follows, 0);
+	{
+		char shown[600];
+		int ri = tw_config_find("db.read_url");
+
+		assert_string_equal(tw_config_format(&cfg, &tw_config_keys(&(size_t){0})[ri], shown,
+						     sizeof shown, 1),
+				    "postgresql://a@h/d");
+	}
 }
 
 static void good_file_parses(void **state)
