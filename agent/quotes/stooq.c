@@ -6,7 +6,7 @@
  *   Symbol,Date,Time,Open,High,Low,Close,Volume
  *   AAPL.US,2026-01-02,22:00:09,190.1,191.2,189.9,190.5,51234567
  * An unknown symbol has "N/D" in every field after the symbol. Columns are found by the
- * header's names (the f= order when there is no header). Date and Time are Stooq's local
+ * header's names (a first line with a Symbol field; else the f= order). Date and Time are Stooq's local
  * time, Europe/Warsaw: CET (UTC+1), CEST (UTC+2) from the last Sunday of March 01:00 UTC to
  * the last Sunday of October 01:00 UTC (the EU rule).
  */
@@ -218,7 +218,7 @@ int tw_stooq_extract(const char *csv, size_t len, const char *ticker, const char
 		     size_t errlen)
 {
 	char line[CSV_LINE_MAX], *f[CSV_FIELDS];
-	int cs = 0, cd = 1, ct = 2, cc = 6, n, rc, need;
+	int cs = 0, cd = 1, ct = 2, cc = 6, n, rc, need, hdr = 0;
 	size_t off = 0;
 	double price;
 	int64_t t;
@@ -230,7 +230,11 @@ int tw_stooq_extract(const char *csv, size_t len, const char *ticker, const char
 		return TW_ERR_QUOTES_BAD_CSV;
 	}
 	n = split(line, f);
-	if (n > 0 && strcasecmp(f[0], "Symbol") == 0) {
+	for (int i = 0; i < n; i++) {
+		if (strcasecmp(f[i], "Symbol") == 0)
+			hdr = 1;
+	}
+	if (hdr) {
 		cs = cd = ct = cc = -1;
 		for (int i = 0; i < n; i++) {
 			if (strcasecmp(f[i], "Symbol") == 0)
