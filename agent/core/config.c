@@ -143,7 +143,7 @@ static const struct tw_cfg_key keys[] = {
 	 "yfinance does; or https://fc.yahoo.com)"},
 	{"quotes", "crumb", NUM(TW_CFG_BOOL, quotes, crumb), "true", 0, 1, NULL, 0,
 	 "yahoo: fetch the cookie and crumb first and add crumb= to each request"},
-	{"quotes", "rate", NUM(TW_CFG_INT, quotes, rate), "2", 1, 10000, NULL, 0,
+	{"quotes", "rate", NUM(TW_CFG_INT, quotes, rate), "5", 1, 10000, NULL, 0,
 	 "most requests per second to one quote source (token bucket)"},
 	{"quotes", "connections", NUM(TW_CFG_INT, quotes, connections), "2", 1, 8, NULL, 0,
 	 "keep-alive connections per quote source, fetching in parallel"},

@@ -254,6 +254,48 @@ static void rate_limits_name_their_wait(void **state)
 	assert_in_range(tw_quotes_hold_ms(&src, 0), 15000, 30000);
 }
 
+static struct {
+	int calls[2], rc[2];
+	char err[2][256];
+} two;
+
+static void done2(void *arg, int rc, const struct tw_quotes_item *q, const char *err)
+{
+	int i = arg != NULL;
+
+	(void)q;
+	two.calls[i]++;
+	two.rc[i] = rc;
+	snprintf(two.err[i], sizeof two.err[i], "%s", err);
+}
+
+/* Two connections wait for one session; it fails: each fetch ends once, with its ticker. */
+static void waiters_share_one_session(void **state)
+{
+	char err[256];
+	static int one = 1;
+
+	(void)state;
+	memset(&two, 0, sizeof two);
+	cfg.quotes.connections = 2;
+	(void)peer("HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n");
+	assert_int_equal(open_src(), 0);
+	assert_int_equal(tw_quotes_fetch(&src, "AAPL", NULL, done2, NULL, err, sizeof err),
+			 TW_ERR_WOULD_BLOCK);
+	assert_int_equal(tw_quotes_fetch(&src, "MSFT", NULL, done2, &one, err, sizeof err),
+			 TW_ERR_WOULD_BLOCK);
+	assert_int_equal(tw_quotes_idle(&src, 0), 0);
+	for (int i = 0; i < 5000 && (two.calls[0] == 0 || two.calls[1] == 0); i++)
+		tw_loop_run_once(&loop, 60000);
+	assert_int_equal(two.calls[0], 1);
+	assert_int_equal(two.calls[1], 1);
+	assert_int_equal(two.rc[0], TW_ERR_QUOTES_AUTH);
+	assert_int_equal(two.rc[1], TW_ERR_QUOTES_AUTH);
+	assert_non_null(strstr(two.err[0], "AAPL: "));
+	assert_non_null(strstr(two.err[1], "MSFT: "));
+	assert_int_equal(src.src[0].requests, 1); /* one cookie request for both */
+}
+
 static void crumb_off_sends_the_plain_request(void **state)
 {
 	int a;
@@ -277,6 +319,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(no_cookie_or_crumb_fails_the_fetch, setup, teardown),
 		cmocka_unit_test_setup_teardown(rate_limits_name_their_wait, setup, teardown),
 		cmocka_unit_test_setup_teardown(crumb_off_sends_the_plain_request, setup, teardown),
+		cmocka_unit_test_setup_teardown(waiters_share_one_session, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
