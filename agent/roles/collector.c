@@ -27,33 +27,34 @@
 
 typedef char ticker_t[TW_QUOTES_TICKER_MAX + 1];
 
-#define SLOTS (TW_QUOTES_CONN_MAX * TW_QUOTES_SOURCES)
+#define SLOTS (2 * TW_QUOTES_CONN_MAX * TW_QUOTES_SOURCES) /* a fetch and a save per connection */
 
 enum phase { PH_IDLE, PH_QUERY, PH_FETCH };
-enum slot_state { SL_FREE, SL_FETCHING, SL_STASHED };
+enum slot_state { SL_FREE, SL_FETCHING, SL_SAVING };
 
 struct cycle_figures {
 	uint64_t cycle;
 	size_t tickers, saved, unchanged, rejected, failed, limited, skipped, save_failed, overflow;
 	size_t by_src[TW_QUOTES_SOURCES]; /* quotes saved, per source */
-	int64_t ms;
+	int64_t ms, fetch_ms; /* the whole cycle; until the last fetch ended */
 	int woke;
 };
 
 struct collector;
 
-/* One fetch in flight, or its quote waiting for the save. */
+/* One fetch in flight, then its quote's save (each slot its own command). */
 struct slot {
 	struct collector *c;
 	enum slot_state st;
 	unsigned src;
 	struct tw_quotes_item item;
+	struct tw_cqrs_op op;
 };
 
 struct collector {
 	struct tw_agent *ag;
 	struct tw_cqrs *db;
-	struct tw_cqrs_op qop, sop;
+	struct tw_cqrs_op qop;
 	struct tw_kafka k;
 	struct tw_quotes src;
 	struct tw_breaker br[TW_QUOTES_SOURCES];
@@ -62,10 +63,8 @@ struct collector {
 	size_t cap;
 	size_t idx;
 	enum phase ph;
-	int saving;
 	struct slot slot[SLOTS];
 	unsigned nslots;
-	struct tw_quotes_item saving_item;
 	long long rate_timer; /* the rate cap's wait (0: none) */
 	tw_mono_t started;
 	struct cycle_figures cur, last;
@@ -161,10 +160,10 @@ static void finish_cycle(struct collector *c)
 	tw_log(TW_LOG_INFO, "collector",
 	       "cycle %" PRIu64 ": %zu tickers, %zu saved, %zu unchanged, %zu rejected, %zu failed, "
 	       "%zu skipped (breaker %s), %zu not stored, %lld ms, wake-up %s; %zu rate-limited; "
-	       "sources: %s",
+	       "fetches done in %lld ms; sources: %s",
 	       f->cycle, f->tickers, f->saved, f->unchanged, f->rejected, f->failed, f->skipped,
 	       tw_breaker_state_name(c->br[0].state), f->save_failed, (long long)f->ms,
-	       f->woke ? "sent" : "none (nothing new)", f->limited, brs);
+	       f->woke ? "sent" : "none (nothing new)", f->limited, (long long)f->fetch_ms, brs);
 	if (f->overflow)
 		tw_log(TW_LOG_WARN, "collector",
 		       "%zu tickers beyond [limits] tickers (%zu) were not fetched: raise it",
@@ -174,14 +173,15 @@ static void finish_cycle(struct collector *c)
 
 static void on_saved(void *arg, const struct tw_cqrs_result *r)
 {
-	struct collector *c = arg;
+	struct slot *sl = arg;
+	struct collector *c = sl->c;
 
-	c->saving = 0;
+	sl->st = SL_FREE;
 	if (r->rc == TW_OK && r->count == 0) {
 		c->cur.unchanged++;
 	} else if (r->rc == TW_OK) {
 		c->cur.saved++;
-		c->cur.by_src[c->saving_item.src % TW_QUOTES_SOURCES]++;
+		c->cur.by_src[sl->src % TW_QUOTES_SOURCES]++;
 	} else {
 		c->cur.save_failed++;
 		tw_log(TW_LOG_WARN, "collector", "quote not stored: %s", r->msg);
@@ -193,19 +193,16 @@ static void start_save(struct collector *c, struct slot *sl)
 {
 	int rc;
 
-	c->saving_item = sl->item;
-	sl->st = SL_FREE;
-	rc = tw_cqrs_save_quote_from(c->db, &c->sop, c->saving_item.ticker, c->saving_item.price,
-				     c->saving_item.time_s * 1000,
-				     tw_quotes_source_name(&c->src, c->saving_item.src), on_saved,
-				     c);
-	if (rc == TW_OK) {
-		c->saving = 1;
+	sl->st = SL_SAVING;
+	rc = tw_cqrs_save_quote_from(c->db, &sl->op, sl->item.ticker, sl->item.price,
+				     sl->item.time_s * 1000, tw_quotes_source_name(&c->src, sl->src),
+				     on_saved, sl);
+	if (rc == TW_OK)
 		return;
-	}
+	sl->st = SL_FREE;
 	c->cur.save_failed++;
-	tw_log(TW_LOG_WARN, "collector", "%s: quote not stored: %s", c->saving_item.ticker,
-	       tw_cqrs_op_result(&c->sop)->msg);
+	tw_log(TW_LOG_WARN, "collector", "%s: quote not stored: %s", sl->item.ticker,
+	       tw_cqrs_op_result(&sl->op)->msg);
 }
 
 static void got_quote(struct collector *c, struct slot *sl, int rc,
@@ -218,7 +215,7 @@ static void got_quote(struct collector *c, struct slot *sl, int rc,
 		tw_breaker_success(br);
 		sl->item = *q;
 		sl->item.src = sl->src;
-		sl->st = SL_STASHED;
+		start_save(c, sl);
 	} else if (rc == TW_ERR_QUOTES_LIMITED) {
 		/* Quiet for as long as the source asked: the breaker holds every request. */
 		c->cur.limited++;
@@ -245,6 +242,7 @@ static void on_quote(void *arg, int rc, const struct tw_quotes_item *q, const ch
 	struct slot *sl = arg;
 	struct collector *c = sl->c;
 
+	c->cur.fetch_ms = (tw_hal_now() - c->started) / TW_MONO_PER_MS;
 	got_quote(c, sl, rc, q, err);
 	pump(c);
 }
@@ -291,7 +289,7 @@ static struct slot *free_slot(struct collector *c)
 	return NULL;
 }
 
-/* Keep the connections busy and one save in flight; end the cycle when all is drained. */
+/* Keep the connections busy (each quote saved as it comes); end the cycle when all is drained. */
 static void pump(struct collector *c)
 {
 	char err[TW_QUOTES_ERR_LEN];
@@ -302,13 +300,10 @@ static void pump(struct collector *c)
 		struct slot *sl;
 		int64_t wait;
 
-		for (unsigned k = 0; k < c->nslots; k++) {
-			if (!c->saving && c->slot[k].st == SL_STASHED)
-				start_save(c, &c->slot[k]);
+		for (unsigned k = 0; k < c->nslots; k++)
 			busy |= c->slot[k].st != SL_FREE;
-		}
 		if (c->idx >= c->cur.tickers) {
-			if (!busy && !c->saving)
+			if (!busy)
 				finish_cycle(c);
 			return;
 		}
@@ -441,7 +436,7 @@ static int start(struct tw_agent *ag, void **state, char *err, size_t errlen)
 	}
 	c->nslots = c->src.kind == 1 ? 1 : 0;
 	for (unsigned i = 0; c->src.kind != 1 && i < c->nsrc; i++)
-		c->nslots += c->src.src[i].nconn;
+		c->nslots += 2 * c->src.src[i].nconn; /* the next fetch runs while a quote is saved */
 	if (c->nslots > SLOTS)
 		c->nslots = SLOTS;
 	for (unsigned i = 0; i < SLOTS; i++)
