@@ -61,7 +61,7 @@ static int month_token(const char *t, size_t len)
 	if (len < 3)
 		return -1;
 	for (int i = 0; i < 12; i++) {
-		if (strncasecmp(t, names + i * 3, 3) == 0)
+		if (strncasecmp(t, names + (size_t)i * 3, 3) == 0)
 			return i + 1;
 	}
 	return -1;
@@ -130,7 +130,7 @@ int tw_http_date_parse(const char *s, int64_t *t)
 	if (year < 1601 || day < 1 || day > days_in_month(year, month) || hh > 23 || mi > 59 ||
 	    ss > 59)
 		return -1;
-	*t = days_from_civil(year, month, day) * 86400 + hh * 3600 + mi * 60 + ss;
+	*t = days_from_civil(year, month, day) * 86400 + (int64_t)hh * 3600 + (int64_t)mi * 60 + ss;
 	return 0;
 }
 

@@ -46,7 +46,7 @@ static int64_t last_sunday_0100(int64_t y, int month)
 
 int64_t tw_stooq_warsaw_to_utc(int y, int mo, int d, int h, int mi, int s)
 {
-	int64_t local = civil_days(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;
+	int64_t local = civil_days(y, mo, d) * 86400 + (int64_t)h * 3600 + (int64_t)mi * 60 + s;
 	int64_t summer = local - 7200, begin = last_sunday_0100(y, 3), end = last_sunday_0100(y, 10);
 
 	if (summer >= begin && summer < end)
