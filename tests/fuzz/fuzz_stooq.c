@@ -44,7 +44,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	/* the same bytes as a [quotes] stooq_map */
 	{
-		size_t n = strcspn(in, "\n");
+		const char *nl = memchr(in, '\n', size - 1);
+		size_t n = nl ? (size_t)(nl - in) : size - 1;
 
 		if (n >= sizeof map)
 			n = sizeof map - 1;
