@@ -173,6 +173,9 @@ static const struct tw_cfg_key keys[] = {
 	 "a request must arrive and its answer be taken within this"},
 	{"http", "out_kb", NUM(TW_CFG_INT, http, out_kb), "64", 4, 16384, NULL, 0,
 	 "largest answer (the /metrics page), KiB per slot"},
+	{"http", "public_url", STR(http, public_url), "", 0, 0, NULL, 0,
+	 "base URL users reach the http role at (e.g. https://alerts.example.com): e-mails carry "
+	 "one-click unsubscribe links to <public_url>/unsubscribe; empty: no links"},
 
 	{"limits", "arena_kb", NUM(TW_CFG_INT, limits, arena_kb), "8192", 64, 1048576, NULL, 0,
 	 "size of the one memory arena all buffers are carved from, KiB"},
@@ -957,6 +960,13 @@ int tw_config_check(struct tw_config *c, char *err, size_t errlen)
 	if (split_hostport(c->rpc.listen, 1) != 0) {
 		snprintf(err, errlen, "[rpc] listen: '%s' is not host:port or none",
 			 c->rpc.listen);
+		return TW_ERR_ARG;
+	}
+	if (c->http.public_url[0] && ((strncmp(c->http.public_url, "https://", 8) != 0 &&
+					strncmp(c->http.public_url, "http://", 7) != 0) ||
+				       strpbrk(c->http.public_url, " \t\"<>?#") != NULL)) {
+		snprintf(err, errlen, "[http] public_url: '%s' is not an http(s):// base URL "
+			 "(no spaces, quotes, <, >, ? or #)", c->http.public_url);
 		return TW_ERR_ARG;
 	}
 	if (c->http.listen[0] && split_hostport(c->http.listen, 0) != 0) {

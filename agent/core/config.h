@@ -102,6 +102,7 @@ struct tw_config {
 		int64_t slots;
 		int64_t timeout_ms;
 		int64_t out_kb;
+		char public_url[256];
 	} http;
 	struct {
 		int64_t arena_kb;

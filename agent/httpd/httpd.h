@@ -16,7 +16,9 @@
  *     (431) or body (413), a Transfer-Encoding request body (501), a bad
  *     Content-Length, a version other than HTTP/1.0 or 1.1 (505), control
  *     bytes, and anything else that is not RFC 9112's grammar (400).
- * Handlers run on the loop and answer at once into the slot's output buffer.
+ * Handlers run on the loop and answer at once into the slot's output buffer, or mark the
+ * answer pending and complete it later (tw_httpd_complete); a request still waiting at its
+ * deadline is answered 503.
  */
 #ifndef TW_HTTPD_H
 #define TW_HTTPD_H
@@ -77,8 +79,17 @@ struct tw_arena;
 struct tw_loop;
 struct tw_httpd;
 
-/** What a handler fills in: status, type and the body, written into body[0..cap). */
+/** Names one waiting request (a handler that answers later, e.g. after a database call). */
+struct tw_httpd_ticket {
+	uint32_t slot;
+	uint32_t gen;
+};
+
+/** What a handler fills in: status, type and the body, written into body[0..cap). Or it sets
+ * @c pending, keeps @c ticket, and answers later with tw_httpd_complete(). */
 struct tw_httpd_resp {
+	int pending;
+	struct tw_httpd_ticket ticket;
 	int status;
 	const char *content_type; /**< a constant; NULL: text/plain; charset=utf-8 */
 	const char *allow;        /**< for a 405: the Allow header's value (a constant) */
@@ -112,6 +123,14 @@ size_t tw_httpd_budget(int slots, size_t out_cap);
 /** Listen and serve on @p loop. @return 0 or an error with text in @p err. */
 int tw_httpd_start(struct tw_httpd **out, struct tw_arena *a, struct tw_loop *loop,
 		   const struct tw_httpd_opts *o, char *err, size_t errlen);
+
+/**
+ * Answer the request @p t named, if it still waits (it may have met its deadline: then it
+ * was answered 503 and this does nothing). @p text is the body (a line, NUL-terminated),
+ * @p content_type as in struct tw_httpd_resp. @return 1 when answered, 0 when too late.
+ */
+int tw_httpd_complete(struct tw_httpd *h, struct tw_httpd_ticket t, int status,
+		      const char *content_type, const char *text);
 
 /** Close every connection and the listener. Safe on NULL. */
 void tw_httpd_stop(struct tw_httpd *h);

@@ -21,12 +21,14 @@
 #define HDR_RESERVE 384 /* status line + headers of an answer */
 #define ACCEPT_BATCH 16
 
-enum { SLOT_FREE = 0, SLOT_READ, SLOT_WRITE, SLOT_DRAIN };
+enum { SLOT_FREE = 0, SLOT_READ, SLOT_WAIT, SLOT_WRITE, SLOT_DRAIN };
 
 struct slot {
 	struct tw_httpd *h;
 	int state;
 	int fd;
+	uint32_t gen; /* bumped whenever a request ends: a late completion no longer matches */
+	int head_only;
 	tw_mono_t deadline;
 	char in[TW_HTTPD_HEAD_MAX + TW_HTTPD_BODY_MAX];
 	size_t in_len;
@@ -63,6 +65,7 @@ static void slot_close(struct slot *s)
 	tw_loop_del_fd(s->h->loop, s->fd);
 	tw_hal_close(s->fd);
 	s->fd = -1;
+	s->gen++;
 	s->state = SLOT_FREE;
 	s->h->c.open--;
 }
@@ -126,6 +129,7 @@ static void answer(struct slot *s, const struct tw_httpd_resp *r, int head_only)
 	s->out_off = HDR_RESERVE - (size_t)n;
 	s->out_end = HDR_RESERVE + (head_only ? 0 : r->len);
 	s->drain = r->status >= 400;
+	s->gen++;
 	s->h->c.requests++;
 	if (r->status >= 100 && r->status < 600)
 		s->h->c.by_class[r->status / 100]++;
@@ -134,15 +138,35 @@ static void answer(struct slot *s, const struct tw_httpd_resp *r, int head_only)
 	flush(s);
 }
 
-static void simple(struct slot *s, int status, const char *text, const char *allow)
+static void simple_typed(struct slot *s, int status, const char *ctype, const char *text,
+			 const char *allow)
 {
-	struct tw_httpd_resp r = {.status = status, .allow = allow,
+	struct tw_httpd_resp r = {.status = status, .allow = allow, .content_type = ctype,
 				  .body = s->out + HDR_RESERVE,
 				  .cap = s->h->out_cap - HDR_RESERVE};
 	int n = snprintf(r.body, r.cap, "%s\n", text);
 
 	r.len = n > 0 && (size_t)n < r.cap ? (size_t)n : 0;
-	answer(s, &r, 0);
+	answer(s, &r, s->head_only);
+}
+
+static void simple(struct slot *s, int status, const char *text, const char *allow)
+{
+	simple_typed(s, status, NULL, text, allow);
+}
+
+int tw_httpd_complete(struct tw_httpd *h, struct tw_httpd_ticket t, int status,
+		      const char *content_type, const char *text)
+{
+	struct slot *s;
+
+	if (t.slot >= h->nslots)
+		return 0;
+	s = &h->slots[t.slot];
+	if (s->state != SLOT_WAIT || s->gen != t.gen)
+		return 0;
+	simple_typed(s, status, content_type, text, NULL);
+	return 1;
 }
 
 static const char *allow_text(unsigned methods)
@@ -158,6 +182,7 @@ static void dispatch(struct slot *s, const struct tw_httpd_req *req)
 	struct tw_httpd_resp r;
 	unsigned m = req->method == TW_HTTPD_HEAD ? TW_HTTPD_GET : req->method;
 
+	s->head_only = req->method == TW_HTTPD_HEAD;
 	for (size_t i = 0; i < s->h->nroutes; i++) {
 		if (strcmp(s->h->routes[i].path, req->path) == 0) {
 			rt = &s->h->routes[i];
@@ -176,10 +201,17 @@ static void dispatch(struct slot *s, const struct tw_httpd_req *req)
 	r.status = 200;
 	r.body = s->out + HDR_RESERVE;
 	r.cap = s->h->out_cap - HDR_RESERVE;
+	r.ticket.slot = (uint32_t)(s - s->h->slots);
+	r.ticket.gen = s->gen;
 	rt->fn(rt->arg, req, s->in + req->head_len, req->content_length, &r);
+	if (r.pending) {
+		s->state = SLOT_WAIT;
+		tw_loop_set_mask(s->h->loop, s->fd, 0);
+		return;
+	}
 	if (r.len > r.cap)
 		r.len = r.cap;
-	answer(s, &r, req->method == TW_HTTPD_HEAD);
+	answer(s, &r, s->head_only);
 }
 
 static void read_some(struct slot *s)
@@ -263,6 +295,7 @@ static void on_listen(struct tw_loop *l, int fd, unsigned ready, void *arg)
 		s->in_len = 0;
 		s->out_off = s->out_end = 0;
 		s->drain = 0;
+		s->head_only = 0;
 		s->deadline = tw_hal_now() + h->timeout_ms * TW_MONO_PER_MS;
 		snprintf(s->peer, sizeof s->peer, "%s", peer);
 		h->c.open++;
@@ -281,7 +314,11 @@ int64_t tw_httpd_sweep(struct tw_httpd *h)
 		if (s->state == SLOT_FREE)
 			continue;
 		left = (int64_t)((s->deadline - now) / TW_MONO_PER_MS);
-		if (left <= 0) {
+		if (left <= 0 && s->state == SLOT_WAIT) {
+			/* its handler never answered: say so rather than close without a word */
+			s->deadline = now + h->timeout_ms * TW_MONO_PER_MS;
+			simple(s, 503, "no answer in time: try again", NULL);
+		} else if (left <= 0) {
 			h->c.timeouts++;
 			tw_log(TW_LOG_DEBUG, "http", "%s: closed after [http] timeout", s->peer);
 			slot_close(s);

@@ -5,8 +5,13 @@ scraped with curl. /healthz is 200 "ready" while the database is up and 503 "deg
 the outage when it is not; /metrics passes `promtool check metrics`, names the roles running and
 counts this endpoint's own answers exactly; refusals (404, 405 with Allow, 431, 501, a sixth
 connection over 5 slots gets 503, idle connections closed at [http] timeout) as docs/http.md
-says. Expected values come from the docs, never from the agent's code.
+says; /unsubscribe (RFC 8058) with a token this test signs itself from the documented rule:
+GET changes nothing, a forged token is refused 403, the one-click POST deletes the user.
+Expected values come from the docs, never from the agent's code.
 usage: test_http.py TICKWATCH_BINARY"""
+import hashlib
+import hmac
+import json
 import os
 import re
 import socket
@@ -16,7 +21,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
-from twlib import Fail, check, drop_db, free_port, make_db, stack_env  # noqa: E402
+from twlib import Fail, check, drop_db, free_port, make_db, sql, stack_env  # noqa: E402
 
 BIN = os.path.abspath(sys.argv[1])
 ENV = stack_env()
@@ -25,13 +30,15 @@ WORK = tempfile.mkdtemp(prefix="tw-it-http.")
 WAIT = 30  # bound on every wait, never an assertion on speed
 
 
-def start(db_url, name):
+def start(db_url, name, extra=None):
     port = free_port()
-    env = dict(os.environ, TICKWATCH_DB_WRITE_URL=db_url,
+    env = dict(os.environ)
+    env.update(TICKWATCH_DB_WRITE_URL=db_url,
                TICKWATCH_RPC_LISTEN="127.0.0.1:%d" % free_port(),
                TICKWATCH_HTTP_LISTEN="127.0.0.1:%d" % port, TICKWATCH_HTTP_SLOTS="5",
                TICKWATCH_HTTP_TIMEOUT="2s", TICKWATCH_DB_CONNECT_TIMEOUT="2s",
                TICKWATCH_AGENT_NAME=name, TICKWATCH_AGENT_LOG_LEVEL="info")
+    env.update(extra or {})
     log = open(os.path.join(WORK, name + ".log"), "w")
     proc = subprocess.Popen([BIN, "run", "--roles", "rpc,http", "--console", "none"], env=env,
                             stdout=log, stderr=subprocess.STDOUT)
@@ -162,6 +169,81 @@ def healthy_agent():
         drop_db(ADMIN, db)
 
 
+def token(key, email):
+    """docs/http.md: hex of the address, a dot, hex of the first 16 bytes of
+    HMAC-SHA256(key = the 64 ASCII hex digits of notif_key.key, "tickwatch-unsubscribe|" + email)."""
+    mac = hmac.new(key.encode(), ("tickwatch-unsubscribe|" + email).encode(), hashlib.sha256)
+    return email.encode().hex() + "." + mac.hexdigest()[:32]
+
+
+def rpc(port, method, params):
+    s = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+    s.sendall((json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
+               + "\n").encode())
+    line = b""
+    while not line.endswith(b"\n"):
+        b = s.recv(4096)
+        check(b, "rpc connection closed before the answer")
+        line += b
+    s.close()
+    return json.loads(line)
+
+
+def unsubscribe():
+    db = "tw_it_http_u_%d" % os.getpid()
+    url = make_db(ADMIN, db)
+    rport = free_port()
+    proc, port = start(url, "http-unsub", {"TICKWATCH_HTTP_PUBLIC_URL": "https://alerts.example",
+                                            "TICKWATCH_RPC_LISTEN": "127.0.0.1:%d" % rport})
+    try:
+        users = ("o'neil&co@example.com", "keep@example.com")
+        for u in users:
+            r = rpc(rport, "user.register", {"email": u, "ticker": "AAPL", "high": 200,
+                                             "request_id": "reg-" + u.encode().hex()})
+            check("result" in r, "user.register %s: %s" % (u, r))
+        key = sql(url, "SELECT key FROM notif_key")[0][0]
+        good = token(key, users[0])
+        forged = good[:-1] + ("0" if good[-1] != "0" else "1")
+        other = users[1].encode().hex() + good[-33:]  # user 0's MAC on user 1's address
+        path = "/unsubscribe?t=" + good
+
+        def present(email):
+            return int(sql(url, "SELECT count(*) FROM users WHERE email = :'v1'", email)[0][0]) == 1
+
+        deadline = time.time() + WAIT
+        st = 503
+        while st == 503 and time.time() < deadline:  # the key loads shortly after start
+            st, head, page = curl(port, path)
+            time.sleep(0.2)
+        check(st == 200 and "text/html" in head and "o&#39;neil&amp;co@example.com" in page
+              and 'method="post"' in page, "GET %s: %d %s" % (path, st, page))
+        check(present(users[0]), "a GET deleted the user (scanners open links)")
+        for bad in (forged, other, "zz." + good.split(".")[1], good.split(".")[0]):
+            st, _, _ = curl(port, "/unsubscribe?t=" + bad, "-d", "List-Unsubscribe=One-Click")
+            check(st == 403, "forged token %s: %d" % (bad[:20], st))
+        check(present(users[0]) and present(users[1]), "a forged token deleted a user")
+        st, _, body = curl(port, path, "-X", "POST")
+        check(st == 400, "POST without the one-click body: %d %s" % (st, body))
+        check(present(users[0]), "a POST without List-Unsubscribe=One-Click deleted the user")
+        st, _, body = curl(port, path, "-d", "List-Unsubscribe=One-Click")
+        check(st == 200 and "unsubscribed" in body and users[0] in body,
+              "one-click POST: %d %s" % (st, body))
+        check(not present(users[0]), "the user is still there after the one-click POST")
+        check(present(users[1]), "another user went too")
+        st, _, body = curl(port, path, "-d", "List-Unsubscribe=One-Click")
+        check(st == 200, "a second click: %d %s" % (st, body))
+        st, _, page = curl(port, "/metrics")
+        s = samples(page)
+        check(s.get("tickwatch_http_unsubscribes_total") == 1 and
+              s.get("tickwatch_http_unsubscribe_forged_total") == 4, "unsubscribe counters: %s"
+              % page)
+        print("ok - /unsubscribe: GET shows, forged refused, one-click POST deletes that user")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=WAIT)
+        drop_db(ADMIN, db)
+
+
 def degraded_agent():
     dead = "postgresql://tickwatch:x@127.0.0.1:%d/none" % free_port()
     proc, port = start(dead, "http-down")
@@ -189,7 +271,7 @@ def degraded_agent():
 
 def main():
     failed = 0
-    for t in (healthy_agent, degraded_agent):
+    for t in (healthy_agent, unsubscribe, degraded_agent):
         try:
             t()
         except Fail as e:
