@@ -397,7 +397,7 @@ long tw_notif_unsub_token(const char *email, const struct tw_notif_key *k, char 
 	unsigned char mac[32];
 	int rc;
 
-	if (n == 0 || n > TW_CQRS_EMAIL_MAX || len < 2 * n + 1 + 2 * TW_NOTIF_UNSUB_MAC + 1)
+	if (n == 0 || n > TW_CQRS_EMAIL_MAX || len < 2 * n + 1 + 2 * (size_t)TW_NOTIF_UNSUB_MAC + 1)
 		return TW_ERR_NOTIF_SIZE;
 	if ((rc = unsub_mac(email, k, mac)) != TW_OK)
 		return rc;
@@ -431,7 +431,7 @@ int tw_notif_unsub_check(const char *token, const struct tw_notif_key *k,
 	if (k == NULL || !k->set)
 		return TW_ERR_NOTIF_KEY;
 	if (dot == NULL || n == 0 || n % 2 || n / 2 > TW_CQRS_EMAIL_MAX ||
-	    strlen(dot + 1) != 2 * TW_NOTIF_UNSUB_MAC)
+	    strlen(dot + 1) != 2 * (size_t)TW_NOTIF_UNSUB_MAC)
 		return TW_ERR_ARG;
 	for (size_t i = 0; i < n / 2; i++) {
 		int hi = unhex(token[2 * i]), lo = unhex(token[2 * i + 1]);
