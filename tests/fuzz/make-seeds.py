@@ -210,4 +210,13 @@ for i, (k, v) in enumerate([("smtp.from", "tickwatch <alerts@example.com>"), ("q
                             ("smtp.verify", "false"), ("kafka.fetch_max_bytes", "2m"),
                             ("rpc.listen", "0.0.0.0:7070"), ("db.write_url", "postgresql://u:p@h:5432/db")]):
     write("config", "set-%d" % i, b"\x01" + k.encode() + b"\x00" + v.encode())
+# every key of agent/core/config.c's table at its default, as one file (each as `config set`
+# reaches no edge the set-* seeds above do not: one per kind of value is enough)
+cfg_keys = re.findall(r'^\s*\{"([a-z]+)", "([a-z_.]+)", [A-Z]+\([^)]*\),\s*"([^"]*)"',
+                      read("agent/core/config.c").decode(), re.M)
+defaults = b""
+for sec in dict.fromkeys(k[0] for k in cfg_keys):
+    defaults += b"[%s]\n" % sec.encode() + b"".join(b"%s = %s\n" % (k.encode(), v.encode())
+                                                   for s_, k, v in cfg_keys if s_ == sec and v)
+write("config", "defaults", b"\x00" + defaults)
 print("seeds written under", os.path.join(here, "corpus"))
