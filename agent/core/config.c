@@ -121,6 +121,8 @@ static const struct tw_cfg_key keys[] = {
 	 "consecutive failed SMTP sessions that open the relay's circuit breaker"},
 	{"smtp", "breaker_recovery", NUM(TW_CFG_DURATION, smtp, breaker_recovery_ms), "30s", 1 * MS_S,
 	 1 * MS_D, NULL, 0, "time an open SMTP breaker waits before one trial session"},
+	{"smtp", "html", NUM(TW_CFG_BOOL, smtp, html), "false", 0, 1, NULL, 0,
+	 "send multipart/alternative: the text and a small HTML part (else text only)"},
 
 	{"quotes", "source", STR(quotes, source), "yahoo", 0, 0, NULL, 0,
 	 "quote source: yahoo, or replay:FILE"},

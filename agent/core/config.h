@@ -72,6 +72,7 @@ struct tw_config {
 		int64_t batch_linger_ms;
 		int64_t breaker_failures;
 		int64_t breaker_recovery_ms;
+		int64_t html;
 	} smtp;
 	struct {
 		char source[256];

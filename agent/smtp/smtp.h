@@ -108,6 +108,8 @@ struct tw_smtp_msg {
 	 * most TW_SMTP_UNSUB_URL_MAX bytes): List-Unsubscribe and List-Unsubscribe-Post
 	 * (RFC 8058) headers and a footer line with the link. */
 	const char *unsub_url;
+	/** 1: multipart/alternative, the text (quoted-printable) and a small HTML part. */
+	int html;
 	/* results, set by the client */
 	int outcome;         /**< enum tw_smtp_outcome */
 	int attempted;       /**< 1 when MAIL FROM for it was sent in this session */
