@@ -125,7 +125,7 @@ static const struct tw_cfg_key keys[] = {
 	 "send multipart/alternative: the text and a small HTML part (else text only)"},
 
 	{"quotes", "source", STR(quotes, source), "yahoo", 0, 0, NULL, 0,
-	 "quote source: yahoo, or replay:FILE"},
+	 "quote source: yahoo, stooq, a failover list such as yahoo,stooq, or replay:FILE"},
 	{"quotes", "base", STR(quotes, base), "https://query1.finance.yahoo.com", 0, 0, NULL, 0,
 	 "base URL of the Yahoo chart API"},
 	{"quotes", "ca_file", STR(quotes, ca_file), "/etc/ssl/certs/ca-certificates.crt", 0, 0,
@@ -140,6 +140,19 @@ static const struct tw_cfg_key keys[] = {
 	 0, "consecutive source failures that open the circuit breaker"},
 	{"quotes", "breaker_recovery", NUM(TW_CFG_DURATION, quotes, breaker_recovery_ms), "30s",
 	 1 * MS_S, 1 * MS_D, NULL, 0, "time an open breaker waits before one trial request"},
+	{"quotes", "cookie_url", STR(quotes, cookie_url), "", 0, 0, NULL, 0,
+	 "yahoo: URL whose answer sets the session cookie (empty: / of the base host, as "
+	 "yfinance does; or https://fc.yahoo.com)"},
+	{"quotes", "crumb", NUM(TW_CFG_BOOL, quotes, crumb), "true", 0, 1, NULL, 0,
+	 "yahoo: fetch the cookie and crumb first and add crumb= to each request"},
+	{"quotes", "rate", NUM(TW_CFG_INT, quotes, rate), "5", 1, 10000, NULL, 0,
+	 "most requests per second to one quote source (token bucket)"},
+	{"quotes", "connections", NUM(TW_CFG_INT, quotes, connections), "2", 1, 8, NULL, 0,
+	 "keep-alive connections per quote source, fetching in parallel"},
+	{"quotes", "stooq_base", STR(quotes, stooq_base), "https://stooq.com", 0, 0, NULL, 0,
+	 "base URL of the Stooq CSV quote endpoint"},
+	{"quotes", "stooq_map", STR(quotes, stooq_map), "", 0, 0, NULL, 0,
+	 "Stooq symbols of tickers: TICKER=symbol,... (others: lower case, .us if no dot)"},
 
 	{"rpc", "listen", STR(rpc, listen), "127.0.0.1:7070", 0, 0, NULL, 0,
 	 "host:port the JSON-RPC server listens on (\"none\": console only)"},
@@ -935,6 +948,29 @@ static int valid_pg_url(const char *u)
 	return strncmp(u, "postgresql://", 13) == 0 || strncmp(u, "postgres://", 11) == 0;
 }
 
+/* [quotes] source: replay:FILE, or one or two distinct names of yahoo, stooq, comma-separated. */
+int tw_config_check_sources(const char *v)
+{
+	const char *p = v;
+	int n = 0, seen[2] = {0, 0};
+
+	if (strncmp(v, "replay:", 7) == 0)
+		return v[7] != '\0' ? 0 : -1;
+	for (;;) {
+		size_t l = strcspn(p, ",");
+		int k = (l == 5 && strncmp(p, "yahoo", 5) == 0)   ? 0
+			: (l == 5 && strncmp(p, "stooq", 5) == 0) ? 1
+								  : -1;
+
+		if (k < 0 || seen[k] || ++n > 2)
+			return -1;
+		seen[k] = 1;
+		if (p[l] == '\0')
+			return 0;
+		p += l + 1;
+	}
+}
+
 int tw_config_check(struct tw_config *c, char *err, size_t errlen)
 {
 	char *tok, *save = NULL, roles[sizeof c->agent.roles];
@@ -1001,10 +1037,9 @@ int tw_config_check(struct tw_config *c, char *err, size_t errlen)
 			 c->smtp.host);
 		return TW_ERR_ARG;
 	}
-	if (strcmp(c->quotes.source, "yahoo") != 0 &&
-	    !(strncmp(c->quotes.source, "replay:", 7) == 0 && c->quotes.source[7] != '\0')) {
-		snprintf(err, errlen, "[quotes] source: '%s' is not yahoo or replay:FILE",
-			 c->quotes.source);
+	if (tw_config_check_sources(c->quotes.source) != 0) {
+		snprintf(err, errlen, "[quotes] source: '%s' is not replay:FILE or a list of up to "
+			 "two of yahoo, stooq (e.g. yahoo,stooq)", c->quotes.source);
 		return TW_ERR_ARG;
 	}
 	if (strncmp(c->quotes.base, "https://", 8) != 0 && strncmp(c->quotes.base, "http://", 7) != 0) {

@@ -83,6 +83,12 @@ struct tw_config {
 		int64_t max_age_ms;
 		int64_t breaker_failures;
 		int64_t breaker_recovery_ms;
+		char cookie_url[256];
+		int64_t crumb;
+		int64_t rate;
+		int64_t connections;
+		char stooq_base[256];
+		char stooq_map[256];
 	} quotes;
 	struct {
 		char listen[128];
@@ -225,5 +231,8 @@ int tw_config_baud_ok(int64_t baud);
  *  properties, and any name containing secret, key, password, token, pem, jaas or
  *  credential (any case). "config show" masks those. */
 int tw_config_kafka_secret(const char *name);
+
+/** @return 0 when @p v is a valid [quotes] source (replay:FILE, yahoo, stooq, yahoo,stooq...). */
+int tw_config_check_sources(const char *v);
 
 #endif

@@ -257,6 +257,11 @@ int tw_cqrs_expire_requests(struct tw_cqrs *q, struct tw_cqrs_op *op, int64_t tt
 int tw_cqrs_save_quote(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *ticker,
 		       double value, int64_t time_ms, tw_cqrs_done_fn done, void *arg);
 
+/** SaveQuote recording the quote's @p source (1..16 of a-z: "yahoo", "stooq"; schema 9). */
+int tw_cqrs_save_quote_from(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *ticker,
+			    double value, int64_t time_ms, const char *source,
+			    tw_cqrs_done_fn done, void *arg);
+
 /**
  * AdvanceAlert (alert role): record that each item's user was notified for its
  * ticker, condition and integer part, for @p n users (1..TW_CQRS_PAGE_MAX) in ONE

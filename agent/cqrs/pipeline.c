@@ -10,8 +10,15 @@
 int tw_cqrs_save_quote(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *ticker,
 		       double value, int64_t time_ms, tw_cqrs_done_fn done, void *arg)
 {
+	return tw_cqrs_save_quote_from(q, op, ticker, value, time_ms, NULL, done, arg);
+}
+
+int tw_cqrs_save_quote_from(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *ticker,
+			    double value, int64_t time_ms, const char *source,
+			    tw_cqrs_done_fn done, void *arg)
+{
 	char t[TW_CQRS_TICKER_MAX + 1], vb[32], tb[24], why[TW_CQRS_MSG_MAX];
-	const char *p[3] = {t, tb, vb};
+	const char *p[4] = {t, tb, vb, source};
 
 	tw_cqrs_op_begin(op, q, TW_CQRS_K_QUOTE, done, arg);
 	if (tw_cqrs_take_ticker(op, ticker, t) != TW_OK)
@@ -20,14 +27,28 @@ int tw_cqrs_save_quote(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *tic
 		return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "value", "value %s", why);
 	if (time_ms <= 0)
 		return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "time", "time must be after 1970");
+	if (source && (source[0] == '\0' || strlen(source) > 16 ||
+		       strspn(source, "abcdefghijklmnopqrstuvwxyz") != strlen(source)))
+		return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "source",
+				       "source must be 1 to 16 of a-z");
 	snprintf(vb, sizeof vb, "%.17g", value);
 	snprintf(tb, sizeof tb, "%lld", (long long)time_ms);
+	if (source == NULL)
+		return tw_cqrs_submit_write(op,
+					    "INSERT INTO quotes (ticker, at, value) VALUES ($1, "
+					    "to_timestamp($2::double precision / 1000), $3) ON CONFLICT "
+					    "(ticker, at) DO UPDATE SET value = EXCLUDED.value, received_at = now() "
+					    "WHERE quotes.value IS DISTINCT FROM EXCLUDED.value",
+					    3, p);
+	/* The source of the quote (schema 9); a repeat of the stored value is no news whoever
+	 * gives it, so the row keeps the source of its first teller. */
 	return tw_cqrs_submit_write(op,
-				    "INSERT INTO quotes (ticker, at, value) VALUES ($1, "
-				    "to_timestamp($2::double precision / 1000), $3) ON CONFLICT "
-				    "(ticker, at) DO UPDATE SET value = EXCLUDED.value, received_at = now() "
-				    "WHERE quotes.value IS DISTINCT FROM EXCLUDED.value",
-				    3, p);
+				    "INSERT INTO quotes (ticker, at, value, source) VALUES ($1, "
+				    "to_timestamp($2::double precision / 1000), $3, $4) ON CONFLICT "
+				    "(ticker, at) DO UPDATE SET value = EXCLUDED.value, received_at = now(), "
+				    "source = EXCLUDED.source WHERE quotes.value IS DISTINCT FROM "
+				    "EXCLUDED.value",
+				    4, p);
 }
 
 /* RearmInsideBand, one page of the users that are not armed (alert_state's primary key walked

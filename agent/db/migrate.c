@@ -106,6 +106,10 @@ static const struct tw_db_migration migrations[] = {
 	 " AND NOT EXISTS (SELECT 1 FROM users o WHERE o.email <> u.email"
 	 "  AND " FOLD("o.email") " = " FOLD("u.email") ");"
 	 "CREATE INDEX users_email_unfolded_idx ON users (email) WHERE email <> " FOLD("email") ";"},
+	/* The quote source that gave each quote (yahoo, stooq, replay; NULL: before 9). */
+	{9, "quotes.source (the quote source of each row)",
+	 "ALTER TABLE quotes ADD COLUMN source text"
+	 " CHECK (source IS NULL OR source ~ '^[a-z]{1,16}$');"},
 };
 
 #define NMIG (sizeof migrations / sizeof migrations[0])
