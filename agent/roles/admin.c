@@ -86,7 +86,8 @@ static void on_ensured(struct tw_kafka_cluster *c, int rc, const char *err, void
 	if (rc == TW_OK) {
 		a->phase = PH_READY;
 		a->last_err[0] = '\0';
-		tw_log(TW_LOG_INFO, "admin", "topics ready (%d created)", c->created);
+		tw_log(TW_LOG_INFO, "admin", "topics ready (%d created, %d grown)", c->created,
+		       c->grown);
 		if (tw_kafka_cluster_refresh(c) != TW_OK)
 			tw_log(TW_LOG_DEBUG, "admin", "report already running");
 		return;
