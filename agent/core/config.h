@@ -82,6 +82,7 @@ struct tw_config {
 		int64_t max_age_ms;
 		int64_t breaker_failures;
 		int64_t breaker_recovery_ms;
+		int64_t shards;
 	} quotes;
 	struct {
 		char listen[128];
