@@ -72,6 +72,7 @@ struct tw_config {
 		int64_t batch_linger_ms;
 		int64_t breaker_failures;
 		int64_t breaker_recovery_ms;
+		int64_t html;
 	} smtp;
 	struct {
 		char source[256];
@@ -98,6 +99,13 @@ struct tw_config {
 		int64_t auth_window_ms;
 		int64_t auth_ban_ms;
 	} rpc;
+	struct {
+		char listen[128]; /* "" : off */
+		int64_t slots;
+		int64_t timeout_ms;
+		int64_t out_kb;
+		char public_url[256];
+	} http;
 	struct {
 		int64_t arena_kb;
 		int64_t log_lines;
