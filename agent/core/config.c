@@ -68,7 +68,8 @@ static const struct tw_cfg_key keys[] = {
 	{"kafka", "ca_file", STR(kafka, ca_file), "", 0, 0, NULL, 0,
 	 "PEM CA bundle that signs the brokers' certificates (SSL, SASL_SSL)"},
 	{"kafka", "partitions", NUM(TW_CFG_INT, kafka, partitions), "1", 1, 1000, NULL, 0,
-	 "partitions of the topics the admin role creates"},
+	 "partitions of both topics: the admin role creates them so and grows smaller ones "
+	 "(never shrinks); the collectors wake each one (docs/scale.md)"},
 	{"kafka", "replication", NUM(TW_CFG_INT, kafka, replication), "3", 1, 16, NULL, 0,
 	 "replication factor of the topics the admin role creates"},
 	{"kafka", "queue_kbytes", NUM(TW_CFG_INT, kafka, queue_kbytes), "4096", 64, 1048576, NULL, 0,
@@ -153,6 +154,9 @@ static const struct tw_cfg_key keys[] = {
 	 "base URL of the Stooq CSV quote endpoint"},
 	{"quotes", "stooq_map", STR(quotes, stooq_map), "", 0, 0, NULL, 0,
 	 "Stooq symbols of tickers: TICKER=symbol,... (others: lower case, .us if no dot)"},
+	{"quotes", "shards", NUM(TW_CFG_INT, quotes, shards), "16", 1, 256, NULL, 0,
+	 "buckets the tickers are split into across collectors (PostgreSQL advisory locks; the "
+	 "same on every agent: docs/scale.md)"},
 
 	{"rpc", "listen", STR(rpc, listen), "127.0.0.1:7070", 0, 0, NULL, 0,
 	 "host:port the JSON-RPC server listens on (\"none\": console only)"},

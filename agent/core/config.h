@@ -89,6 +89,7 @@ struct tw_config {
 		int64_t connections;
 		char stooq_base[256];
 		char stooq_map[256];
+		int64_t shards;
 	} quotes;
 	struct {
 		char listen[128];

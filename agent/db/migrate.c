@@ -106,6 +106,17 @@ static const struct tw_db_migration migrations[] = {
 	 " AND NOT EXISTS (SELECT 1 FROM users o WHERE o.email <> u.email"
 	 "  AND " FOLD("o.email") " = " FOLD("u.email") ");"
 	 "CREATE INDEX users_email_unfolded_idx ON users (email) WHERE email <> " FOLD("email") ";"},
+	/* The alert pass's shard slot (agent/cqrs/shards.h): 12 bits of md5(email), generated
+	 * and stored, so it follows the e-mail and never depends on the partition count;
+	 * indexed in the sharded pages' (shard, email) order. */
+	{8, "users.shard, alert_state.shard (the sharded alert pass's slot) and their indexes",
+	 "ALTER TABLE users ADD COLUMN shard integer NOT NULL GENERATED ALWAYS AS"
+	 " (('x' || substr(md5(email), 1, 3))::bit(12)::integer) STORED;"
+	 "CREATE INDEX users_shard_idx ON users (shard, email);"
+	 "ALTER TABLE alert_state ADD COLUMN shard integer NOT NULL GENERATED ALWAYS AS"
+	 " (('x' || substr(md5(email), 1, 3))::bit(12)::integer) STORED;"
+	 "CREATE INDEX alert_state_shard_idx ON alert_state (shard, email)"
+	 " WHERE last_condition IS NOT NULL;"},
 	/* The quote source that gave each quote (yahoo, stooq, replay; NULL: before 9). */
 	{9, "quotes.source (the quote source of each row)",
 	 "ALTER TABLE quotes ADD COLUMN source text"

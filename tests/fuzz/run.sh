@@ -19,7 +19,7 @@
 #   --merge      add what this run found (only what is new) to the committed corpus
 #   --minimise   rewrite the committed corpus as seeds + the fewest inputs that add edges
 #   --no-build   use build/fuzz as it is
-#   TARGET       json rpc http yahoo replay smtp_reply smtp_format notif config (default: all)
+#   TARGET       json rpc http yahoo replay smtp_reply smtp_format notif config httpd wakeup (default: all)
 # Prints one line per target (exec/s, coverage cov/ft, corpus) and "fuzz: N passed, N failed".
 # One target for ten minutes, the long run of docs/fuzzing.md (nice: the machine is shared):
 #   nice -n 10 tests/fuzz/run.sh --seconds 600 --minimise notif
@@ -44,13 +44,13 @@ while [ $# -gt 0 ]; do
 	*) targets+=("$1"); shift ;;
 	esac
 done
-all=(json rpc http yahoo replay smtp_reply smtp_format notif config httpd stooq cookie retry_after)
+all=(json rpc http yahoo replay smtp_reply smtp_format notif config httpd stooq cookie retry_after wakeup)
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 
 # Longest input per target: a little above the largest real input the parser takes.
 declare -A max_len=([json]=4096 [rpc]=8192 [http]=8192 [yahoo]=8192 [replay]=4096
 	[smtp_reply]=4096 [smtp_format]=8192 [notif]=8300 [config]=8192 [httpd]=6144 [stooq]=1024
-	[cookie]=4096 [retry_after]=256)
+	[cookie]=4096 [retry_after]=256 [wakeup]=16)
 
 out=$repo/build/fuzz-run
 mkdir -p "$out"
