@@ -36,6 +36,15 @@ int tw_db_ready(const struct tw_db *db)
 	return db->state == TW_DB_S_READY;
 }
 
+size_t tw_db_queued(const struct tw_db *db)
+{
+	size_t n = 0;
+
+	for (const struct tw_db_job *j = db->head; j; j = j->next)
+		n++;
+	return n;
+}
+
 const char *tw_db_value(const struct pg_result *res, int row, int col)
 {
 	if (res == NULL || row >= PQntuples(res) || col >= PQnfields(res) ||

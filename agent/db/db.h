@@ -132,6 +132,9 @@ void tw_db_close(struct tw_db *db);
 /** @return 1 when connected (TW_DB_S_READY), else 0. */
 int tw_db_ready(const struct tw_db *db);
 
+/** @return the jobs queued on @p db, the running one included. */
+size_t tw_db_queued(const struct tw_db *db);
+
 /** @return "down", "connecting", "ready" or "backoff". */
 const char *tw_db_state_name(const struct tw_db *db);
 
