@@ -392,8 +392,8 @@ static int register_once(struct tw_cqrs_op *op)
 	snprintf(rc, sizeof rc, "%d", TW_ERR_CQRS_EXISTS);
 	snprintf(msg, sizeof msg, "%s is already registered", op->user.email);
 	op->step = S_FAST;
-	return tw_db_submit(tw_cqrs_writer(op->q), &op->job, sql_register_once, 10, p, 0, user_step,
-			    op);
+	return tw_db_submit(tw_cqrs_writer(op->q), &op->job, sql_register_once, 10, p,
+			    TW_DB_PREPARED, user_step, op);
 }
 
 static int start_user_cmd(struct tw_cqrs_op *op, const struct tw_cqrs_idem *idem)

@@ -26,10 +26,27 @@ static void migrated(void *arg, int rc, const char *msg)
 	snprintf(q->mig_msg, sizeof q->mig_msg, "%s", msg);
 }
 
+/* One connection came up: the server is back, so the others stop waiting out their backoff
+ * (reads and writes resume together, not seconds apart). */
+static void retry_others(struct tw_cqrs *q)
+{
+	tw_db_retry_now(&q->wr);
+	tw_db_retry_now(&q->rd);
+	for (size_t i = 0; i < q->npool; i++)
+		tw_db_retry_now(&q->pool[i]);
+}
+
+static void other_ready(struct tw_db *db, void *arg)
+{
+	(void)db;
+	retry_others(arg);
+}
+
 static void write_ready(struct tw_db *db, void *arg)
 {
 	struct tw_cqrs *q = arg;
 
+	retry_others(q);
 	if (!q->mig.job.active && tw_db_migrate_start(db, &q->mig, migrated, q) != TW_OK)
 		tw_log(TW_LOG_ERROR, "cqrs", "cannot queue the schema migration");
 }
@@ -50,7 +67,7 @@ struct tw_cqrs *tw_cqrs_open(struct tw_agent *ag, char *err, size_t errlen)
 		       c->db.statement_timeout_ms, write_ready, q, err, errlen) != TW_OK)
 		return NULL;
 	if (tw_db_open(&q->rd, &ag->loop, "read", rurl, c->db.connect_timeout_ms,
-		       c->db.statement_timeout_ms, NULL, NULL, err, errlen) != TW_OK) {
+		       c->db.statement_timeout_ms, other_ready, q, err, errlen) != TW_OK) {
 		tw_db_close(&q->wr);
 		return NULL;
 	}
@@ -83,8 +100,8 @@ int tw_cqrs_open_writers(struct tw_cqrs *q, struct tw_agent *ag, struct tw_db *p
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (tw_db_open(&pool[i], &ag->loop, "rpc write", c->db.write_url,
-			       c->db.connect_timeout_ms, c->db.statement_timeout_ms, NULL, NULL, err,
-			       errlen) != TW_OK) {
+			       c->db.connect_timeout_ms, c->db.statement_timeout_ms, other_ready, q,
+			       err, errlen) != TW_OK) {
 			for (size_t k = 0; k < i; k++)
 				tw_db_close(&pool[k]);
 			return TW_ERR_ARG;
