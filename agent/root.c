@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,7 +152,7 @@ static size_t library_caps(const struct tw_agent *ag, void (*fn)(const char *lin
 	size_t recv_kb = (size_t)(c->kafka.fetch_max_bytes + 65536) / 1024;
 	size_t fetch_kb = (size_t)c->kafka.fetch_max_bytes / 1024;
 	size_t queue_kb = (size_t)c->kafka.queue_kbytes;
-	size_t image_kb = (size_t)(&_end - &__executable_start + 1023) / 1024;
+	size_t image_kb = ((uintptr_t)&_end - (uintptr_t)&__executable_start + 1023) / 1024;
 	size_t arena_kb = ag->arena.size / 1024;
 	size_t pq_kb, adv_kb = 0, total;
 

@@ -180,7 +180,11 @@ with open(out, "w") as f:
     f.write("Written by `bench/all.sh` (do not edit by hand; run it again). Every figure sits next "
             "to a reference measured in the same run on the same machine, so the ratio is what "
             "to compare between runs: these machines are shared and noisy, absolute rates are "
-            "not. Instruction counts (callgrind) are stable whatever the machine does.\n\n")
+            "not. Instruction counts (callgrind) are stable whatever the machine does. The memory "
+            "total is the first line of the agent's boot budget: its arena, its program image and "
+            "the caps of its libraries (librdkafka's queues and fetch and receive buffers per "
+            "broker, libpq's buffers and largest row per connection; the Mbed TLS heap is a carve "
+            "of the arena), the most its RSS can reach.\n\n")
     f.write("Run of %s UTC on %s, %d CPUs, %d s in all; sizes: alert %s users, notifier %d "
             "e-mails, rpc %d s per rate.\n\n" % (time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
                                               host, cpus, secs, format(users, ","), nn, rsec))
