@@ -167,6 +167,18 @@ static const struct tw_cfg_key keys[] = {
 	{"rpc", "auth_ban", NUM(TW_CFG_DURATION, rpc, auth_ban_ms), "5m", 1 * MS_S, 30 * MS_D, NULL,
 	 0, "how long a banned address's connections are refused"},
 
+	{"http", "listen", STR(http, listen), "", 0, 0, NULL, 0,
+	 "host:port of the operators' HTTP endpoint (/healthz, /metrics); empty: off"},
+	{"http", "slots", NUM(TW_CFG_INT, http, slots), "4", 1, 256, NULL, 0,
+	 "concurrent HTTP connections (one more gets a 503)"},
+	{"http", "timeout", NUM(TW_CFG_DURATION, http, timeout_ms), "10s", 100, 5 * MS_MIN, NULL, 0,
+	 "a request must arrive and its answer be taken within this"},
+	{"http", "out_kb", NUM(TW_CFG_INT, http, out_kb), "64", 4, 16384, NULL, 0,
+	 "largest answer (the /metrics page), KiB per slot"},
+	{"http", "public_url", STR(http, public_url), "", 0, 0, NULL, 0,
+	 "base URL users reach the http role at (e.g. https://alerts.example.com): e-mails carry "
+	 "one-click unsubscribe links to <public_url>/unsubscribe; empty: no links"},
+
 	{"limits", "arena_kb", NUM(TW_CFG_INT, limits, arena_kb), "8192", 64, 1048576, NULL, 0,
 	 "size of the one memory arena all buffers are carved from, KiB"},
 	{"limits", "log_lines", NUM(TW_CFG_INT, limits, log_lines), "200", 8, 100000, NULL, 0,
@@ -697,7 +709,7 @@ static int on_entry(void *user, const char *section, const char *name, const cha
 		return fail(p, "line too long (at most %d characters)", INI_LINE_LIMIT);
 	if (!known_section(section))
 		return fail(p, "unknown section [%s] (sections: agent, kafka, db, smtp, quotes, rpc, "
-			       "limits)",
+			       "http, limits)",
 			    section);
 	snprintf(full, sizeof full, "%s.%s", section, name);
 	idx = tw_config_find(full);
@@ -952,6 +964,18 @@ int tw_config_check(struct tw_config *c, char *err, size_t errlen)
 			 c->rpc.listen);
 		return TW_ERR_ARG;
 	}
+	if (c->http.public_url[0] && ((strncmp(c->http.public_url, "https://", 8) != 0 &&
+					strncmp(c->http.public_url, "http://", 7) != 0) ||
+				       strpbrk(c->http.public_url, " \t\"<>?#") != NULL)) {
+		snprintf(err, errlen, "[http] public_url: '%s' is not an http(s):// base URL "
+			 "(no spaces, quotes, <, >, ? or #)", c->http.public_url);
+		return TW_ERR_ARG;
+	}
+	if (c->http.listen[0] && split_hostport(c->http.listen, 0) != 0) {
+		snprintf(err, errlen, "[http] listen: '%s' is not host:port (empty: off)",
+			 c->http.listen);
+		return TW_ERR_ARG;
+	}
 	if (strcmp(c->rpc.listen, "none") != 0 && !tw_config_is_loopback(c->rpc.listen) &&
 	    c->rpc.token[0] == '\0') {
 		snprintf(err, errlen,
@@ -1175,7 +1199,8 @@ void tw_config_write(const struct tw_config *c, FILE *f)
 
 /* ---- config save: the user's file, edited in place ---- */
 
-static const char *const sections[] = {"agent", "kafka", "db", "smtp", "quotes", "rpc", "limits"};
+static const char *const sections[] = {"agent", "kafka", "db", "smtp", "quotes", "rpc", "http",
+					    "limits"};
 #define NSECTIONS (sizeof sections / sizeof sections[0])
 #define SAVE_LINE 1024 /* lines longer than this are copied through, never edited */
 

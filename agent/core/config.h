@@ -99,6 +99,13 @@ struct tw_config {
 		int64_t auth_ban_ms;
 	} rpc;
 	struct {
+		char listen[128]; /* "" : off */
+		int64_t slots;
+		int64_t timeout_ms;
+		int64_t out_kb;
+		char public_url[256];
+	} http;
+	struct {
 		int64_t arena_kb;
 		int64_t log_lines;
 		int64_t log_line_len;

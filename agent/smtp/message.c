@@ -239,6 +239,14 @@ long tw_smtp_format(const struct tw_smtp_msg *m, const char *from, int eightbit,
 		snprintf(err, errlen, "[smtp] from is not printable ASCII of at most 255 bytes");
 		return TW_ERR_SMTP_MESSAGE;
 	}
+	if (m->unsub_url &&
+	    ((strncmp(m->unsub_url, "https://", 8) != 0 && strncmp(m->unsub_url, "http://", 7) != 0) ||
+	     !header_text_ok(m->unsub_url) || strchr(m->unsub_url, ' ') ||
+	     strlen(m->unsub_url) > TW_SMTP_UNSUB_URL_MAX)) {
+		snprintf(err, errlen, "unsubscribe link is not an http(s) URL of printable ASCII "
+			 "without spaces, at most %d bytes", TW_SMTP_UNSUB_URL_MAX);
+		return TW_ERR_SMTP_MESSAGE;
+	}
 	tw_jw_init_bytes(&w.jw, out, cap);
 	as8 = eightbit && body_fits_8bit(m->body ? m->body : "");
 	if (used_8bit)
@@ -257,6 +265,11 @@ long tw_smtp_format(const struct tw_smtp_msg *m, const char *from, int eightbit,
 	puts_(&w, "Message-ID: <");
 	puts_(&w, m->id);
 	puts_(&w, "@tickwatch>\r\n");
+	if (m->unsub_url) {
+		puts_(&w, "List-Unsubscribe: <");
+		puts_(&w, m->unsub_url);
+		puts_(&w, ">\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n");
+	}
 	puts_(&w, "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n");
 	puts_(&w, as8 ? "Content-Transfer-Encoding: 8bit\r\n" : "Content-Transfer-Encoding: quoted-printable\r\n");
 	puts_(&w, "\r\n");
@@ -267,6 +280,24 @@ long tw_smtp_format(const struct tw_smtp_msg *m, const char *from, int eightbit,
 			puts_(&w, "\r\n");
 		} else {
 			qp_line(&w, &l);
+		}
+	}
+	if (m->unsub_url) { /* the footer: ASCII lines, as 8bit or as quoted-printable */
+		static const char sep[] = "--";
+		static const char say[] = "To stop these alerts, open: ";
+		char foot[sizeof say + TW_SMTP_UNSUB_URL_MAX];
+		const char *lines[2] = {sep, foot};
+
+		snprintf(foot, sizeof foot, "%s%s", say, m->unsub_url);
+		for (int i = 0; i < 2; i++) {
+			l.p = lines[i];
+			l.n = strlen(lines[i]);
+			if (as8) {
+				put(&w, l.p, l.n);
+				puts_(&w, "\r\n");
+			} else {
+				qp_line(&w, &l);
+			}
 		}
 	}
 	if (stuff) {

@@ -35,12 +35,12 @@ while [ $# -gt 0 ]; do
 	*) targets+=("$1"); shift ;;
 	esac
 done
-all=(json rpc http yahoo replay smtp_reply smtp_format notif config)
+all=(json rpc http yahoo replay smtp_reply smtp_format notif config httpd)
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 
 # Longest input per target: a little above the largest real input the parser takes.
 declare -A max_len=([json]=4096 [rpc]=8192 [http]=8192 [yahoo]=8192 [replay]=4096
-	[smtp_reply]=4096 [smtp_format]=8192 [notif]=8300 [config]=8192)
+	[smtp_reply]=4096 [smtp_format]=8192 [notif]=8300 [config]=8192 [httpd]=6144)
 
 out=$repo/build/fuzz-run
 mkdir -p "$out"

@@ -662,6 +662,46 @@ static void dot_stuffing_and_crlf(void **state)
 	assert_int_equal(out[n - 3], 't');
 }
 
+/* RFC 8058: both headers, the footer line, in 8bit and quoted-printable; a bad link refused. */
+static void unsubscribe_headers_and_footer(void **state)
+{
+	static const char url[] = "https://alerts.example/unsubscribe?t=6140622e636f6d.0123456789abcdef"
+				  "0123456789abcdef";
+	struct tw_smtp_msg m;
+	char err[128];
+	long n;
+
+	(void)state;
+	msg_init(&m, "un", "a@b.com");
+	m.body = "AAPL crossed 200";
+	m.unsub_url = url;
+	for (int eight = 0; eight < 2; eight++) {
+		n = tw_smtp_format(&m, "x@example.com", eight, 0, out, sizeof out, NULL, err,
+				   sizeof err);
+		assert_true(n > 0 && (size_t)n < sizeof out);
+		out[n] = '\0';
+		assert_non_null(strstr(out, "\r\nList-Unsubscribe: <https://alerts.example/unsubscribe"
+					    "?t=6140622e636f6d.0123456789abcdef0123456789abcdef>\r\n"
+					    "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"));
+		assert_true(strstr(out, "List-Unsubscribe") < strstr(out, "\r\n\r\n"));
+		assert_non_null(strstr(out, "AAPL crossed 200\r\n--\r\nTo stop these alerts, open: "));
+	}
+	/* 8bit: the link whole on the footer line */
+	assert_non_null(strstr(out, url));
+	m.unsub_url = "javascript:alert(1)";
+	assert_int_equal(tw_smtp_format(&m, "x@example.com", 1, 0, out, sizeof out, NULL, err,
+					sizeof err),
+			 TW_ERR_SMTP_MESSAGE);
+	m.unsub_url = "https://a.example/u?t=x\r\nBcc: evil@example.com";
+	assert_int_equal(tw_smtp_format(&m, "x@example.com", 1, 0, out, sizeof out, NULL, err,
+					sizeof err),
+			 TW_ERR_SMTP_MESSAGE);
+	m.unsub_url = NULL;
+	n = tw_smtp_format(&m, "x@example.com", 1, 0, out, sizeof out, NULL, err, sizeof err);
+	out[n] = '\0';
+	assert_null(strstr(out, "List-Unsubscribe"));
+}
+
 static void long_lines_wrapped_quoted_printable(void **state)
 {
 	struct tw_smtp_msg m;
@@ -1189,6 +1229,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(hold_reply_while_held_fails_session, setup,
 						teardown),
 		cmocka_unit_test(dot_stuffing_and_crlf),
+		cmocka_unit_test(unsubscribe_headers_and_footer),
 		cmocka_unit_test(long_lines_wrapped_quoted_printable),
 		cmocka_unit_test(headers_and_subject_encoding),
 		cmocka_unit_test(measuring_matches_writing),
