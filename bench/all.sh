@@ -156,7 +156,7 @@ if n and s1:
     add("notifier", "%s e-mails into smtp-sink: %s e-mails/s" % (n.group(1), n.group(3)),
         "smtp-source, one session: %s/s" % s1.group(1), "%.2f" % (num(n.group(3)) / num(s1.group(1))))
 for line in t.splitlines():  # what else it measured (sessions, connections), as it says it
-    if re.search(r"sessions?.*e-mails/s.*ratio|ratio.*sessions?", line):
+    if re.search(r"\d+ sessions", line):
         add("notifier", line.strip(), "", "")
 failed("notifier")
 
