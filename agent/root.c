@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,20 +92,153 @@ static int select_roles(struct tw_agent *ag, const char *list, char *err, size_t
 	return TW_OK;
 }
 
+/* Memory bounds of one libpq connection (agent/db), for the budget: its input and output
+ * buffers (16 KiB each at first) and the largest result the agent's statements hold at once
+ * (single-row mode streams the long ones; the largest row is a user or a stored outcome,
+ * schema-bounded under DB_ROW_BYTES, times the 20 rows of a ListUsers page); one item of the
+ * alert's advance statement in libpq's output buffer (its array literals, agent/cqrs). */
+#define DB_ROW_BYTES (8 * 1024)
+#define DB_CONN_BYTES (2 * 16 * 1024 + 20 * DB_ROW_BYTES)
+#define DB_ADVANCE_ITEM_BYTES 1024
+/* A librdkafka client's threads (one per broker and two of its own) and metadata, beyond its
+ * capped queues: not bounded by any key, so an allowance measured on the stack. */
+#define KAFKA_CLIENT_KB 1024
+
+/* The program image (text, data, bss of the static binary): its pages are all the RSS it adds. */
+extern char __executable_start, _end; /* NOLINT: the linker's symbols */
+
+/* Kafka clients each role makes (agent/roles): producers, consumers, admin clients. */
+static const struct {
+	const char *role;
+	int producers, consumers, admins;
+} kafka_clients[] = {
+	{"collector", 1, 0, 0},
+	{"alert", 1, 1, 0},
+	{"notifier", 0, 1, 0},
+	{"admin", 0, 0, 1},
+};
+
+/* Database connections each role's cqrs use opens: the shared write and read ones once. */
+static int has_role(const struct tw_agent *ag, const char *name)
+{
+	for (size_t i = 0; i < ag->nroles; i++) {
+		if (strcmp(ag->roles[i]->name, name) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static size_t brokers(const struct tw_config *c)
+{
+	size_t n = 1;
+
+	for (const char *p = c->kafka.bootstrap; *p; p++)
+		n += *p == ',';
+	return n;
+}
+
+/*
+ * What the agent may hold beyond its arena, line by line to @p fn, bounded by configuration:
+ * librdkafka's queues and receive buffers, libpq's buffers and largest row per connection,
+ * the program image; the Mbed TLS heap is a carve of the arena. @return the total in KiB of
+ * the arena, the image and these caps: the most the agent's RSS can reach.
+ */
+static size_t library_caps(const struct tw_agent *ag, void (*fn)(const char *line, void *arg),
+			   void *arg)
+{
+	const struct tw_config *c = &ag->cfg;
+	char line[200];
+	size_t nb = brokers(c), prod = 0, cons = 0, adm = 0, kib = 0, dbs = 0;
+	size_t recv_kb = (size_t)(c->kafka.fetch_max_bytes + 65536) / 1024;
+	size_t fetch_kb = (size_t)c->kafka.fetch_max_bytes / 1024;
+	size_t queue_kb = (size_t)c->kafka.queue_kbytes;
+	size_t image_kb = ((uintptr_t)&_end - (uintptr_t)&__executable_start + 1023) / 1024;
+	size_t arena_kb = ag->arena.size / 1024;
+	size_t pq_kb, adv_kb = 0, total;
+
+	for (size_t i = 0; i < sizeof kafka_clients / sizeof kafka_clients[0]; i++) {
+		if (has_role(ag, kafka_clients[i].role)) {
+			prod += (size_t)kafka_clients[i].producers;
+			cons += (size_t)kafka_clients[i].consumers;
+			adm += (size_t)kafka_clients[i].admins;
+		}
+	}
+	if (has_role(ag, "rpc") || has_role(ag, "collector") || has_role(ag, "alert") ||
+	    has_role(ag, "notifier"))
+		dbs = 2;
+	if (has_role(ag, "rpc"))
+		dbs += (size_t)c->db.write_connections;
+	if (has_role(ag, "alert")) /* its advance statement: one page of items on the write one */
+		adv_kb = ((size_t)c->limits.alert_page * DB_ADVANCE_ITEM_BYTES + 1023) / 1024;
+	pq_kb = dbs * DB_CONN_BYTES / 1024 + adv_kb;
+	total = arena_kb + image_kb + pq_kb +
+		prod * (queue_kb + nb * recv_kb) + cons * (queue_kb + nb * (recv_kb + fetch_kb)) +
+		adm * nb * recv_kb + (prod + cons + adm) * KAFKA_CLIENT_KB;
+	snprintf(line, sizeof line, "memory total: %zu KiB at most, fixed at start: arena %zu KiB, "
+		 "program image %zu KiB, library caps %zu KiB (below)", total, arena_kb, image_kb,
+		 total - arena_kb - image_kb);
+	fn(line, arg);
+	if (prod) {
+		kib = prod * (queue_kb + nb * recv_kb);
+		snprintf(line, sizeof line, "  librdkafka %zu producer%s: queue.buffering.max.kbytes %zu + "
+			 "%zu brokers x receive.message.max.bytes %zu KiB = %zu KiB", prod,
+			 prod > 1 ? "s" : "", queue_kb, nb, recv_kb, kib);
+		fn(line, arg);
+	}
+	if (cons) {
+		kib = cons * (queue_kb + nb * (recv_kb + fetch_kb));
+		snprintf(line, sizeof line, "  librdkafka %zu consumer%s: queued.max.messages.kbytes %zu + "
+			 "%zu brokers x (receive %zu + fetch.max.bytes %zu KiB) = %zu KiB", cons,
+			 cons > 1 ? "s" : "", queue_kb, nb, recv_kb, fetch_kb, kib);
+		fn(line, arg);
+	}
+	if (adm) {
+		snprintf(line, sizeof line, "  librdkafka admin client: %zu brokers x receive %zu KiB = "
+			 "%zu KiB", nb, recv_kb, adm * nb * recv_kb);
+		fn(line, arg);
+	}
+	if (prod + cons + adm) {
+		snprintf(line, sizeof line, "  librdkafka threads and metadata: %zu clients x %d KiB "
+			 "(an allowance: no key caps it)", prod + cons + adm, KAFKA_CLIENT_KB);
+		fn(line, arg);
+	}
+	if (dbs) {
+		snprintf(line, sizeof line, "  libpq %zu connections x %d KiB (buffers and largest row "
+			 "%d KiB)%s = %zu KiB", dbs, DB_CONN_BYTES / 1024, DB_ROW_BYTES / 1024,
+			 adv_kb ? " + the alert's advance statement" : "", pq_kb);
+		fn(line, arg);
+	}
+#ifdef TW_HAVE_TLS
+	snprintf(line, sizeof line, "  Mbed TLS heap: %lld KiB, carved from the arena ([limits] "
+		 "tls_heap_kb)", (long long)c->limits.tls_heap_kb);
+	fn(line, arg);
+#endif
+	return total;
+}
+
 /* The memory budget, one line at a time to @p fn: never cut, however many carves. */
-static void budget_each(const struct tw_arena *a, void (*fn)(const char *line, void *arg),
+static void budget_each(const struct tw_agent *ag, void (*fn)(const char *line, void *arg),
 			void *arg)
 {
+	const struct tw_arena *a = &ag->arena;
 	char line[160];
 	size_t shown = a->ncarves < TW_ARENA_MAX_CARVES ? a->ncarves : TW_ARENA_MAX_CARVES;
+
+	(void)library_caps(ag, fn, arg);
 
 	snprintf(line, sizeof line, "memory budget: %zu KiB arena, %zu KiB used, %zu KiB free",
 		 a->size / 1024, (a->used + 1023) / 1024, (a->size - a->used) / 1024);
 	fn(line, arg);
 	for (size_t i = 0; i < shown; i++) {
-		snprintf(line, sizeof line, "  %-24.40s %8zu bytes  [limits] %.40s",
-			 a->carves[i].what, a->carves[i].bytes,
-			 a->carves[i].limit_key ? a->carves[i].limit_key : "-");
+		const char *key = a->carves[i].limit_key ? a->carves[i].limit_key : "-";
+		const char *dot = strchr(key, '.'); /* "db.write_connections": another section's */
+
+		if (dot)
+			snprintf(line, sizeof line, "  %-24.40s %8zu bytes  [%.*s] %.40s",
+				 a->carves[i].what, a->carves[i].bytes, (int)(dot - key), key, dot + 1);
+		else
+			snprintf(line, sizeof line, "  %-24.40s %8zu bytes  [limits] %.40s",
+				 a->carves[i].what, a->carves[i].bytes, key);
 		fn(line, arg);
 	}
 	if (a->ncarves > shown) {
@@ -146,7 +280,7 @@ static void cmd_status(struct tw_agent *ag)
 		tw_console_write(&ag->console, buf, strnlen(buf, sizeof buf));
 		tw_console_write(&ag->console, "\n", 1);
 	}
-	budget_each(&ag->arena, budget_to_console, ag);
+	budget_each(ag, budget_to_console, ag);
 	tw_console_printf(&ag->console, "loop: %llu turns; console: %llu lines in, %llu bytes "
 					"dropped\n",
 			  (unsigned long long)ag->loop.turns,
@@ -557,7 +691,7 @@ static int boot(struct tw_agent *ag, const struct tw_run_opts *opts, char *err, 
 		}
 	}
 	tw_arena_seal(&ag->arena);
-	budget_each(&ag->arena, budget_to_log, NULL);
+	budget_each(ag, budget_to_log, NULL);
 	return TW_OK;
 }
 

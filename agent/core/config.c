@@ -101,6 +101,8 @@ static const struct tw_cfg_key keys[] = {
 	 "rows deleted per prune statement (rpc_requests go after [rpc] request_ttl)"},
 	{"db", "prune_interval", NUM(TW_CFG_DURATION, db, prune_interval_ms), "10m", 1 * MS_S,
 	 1 * MS_D, NULL, 0, "how often the collector role prunes the tables past retention"},
+	{"db", "write_connections", NUM(TW_CFG_INT, db, write_connections), "4", 1, 16, NULL, 0,
+	 "write connections of the rpc role's commands, on top of the shared write and read ones"},
 
 	{"smtp", "host", STR(smtp, host), "127.0.0.1", 0, 0, NULL, 0, "SMTP relay host"},
 	{"smtp", "port", NUM(TW_CFG_INT, smtp, port), "587", 1, 65535, NULL, 0, "SMTP relay port"},

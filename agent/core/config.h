@@ -58,6 +58,7 @@ struct tw_config {
 		int64_t retain_quotes_ms;
 		int64_t prune_batch;
 		int64_t prune_interval_ms;
+		int64_t write_connections; /* the rpc role's pool of write connections */
 	} db;
 	struct {
 		char host[256];

@@ -8,8 +8,10 @@
 #include "cqrs_int.h"
 
 /* The at-most-once transaction: BEGIN, claim the id, run the command, store the outcome,
- * COMMIT; or, when the id is known: BEGIN, claim (no row), look the outcome up, COMMIT. */
-enum { S_CMD = 1, S_BEGIN, S_CLAIM, S_STORE, S_LOOKUP, S_COMMIT };
+ * COMMIT; or, when the id is known: BEGIN, claim (no row), look the outcome up, COMMIT.
+ * A register goes first as ONE statement (S_FAST, one round trip) and falls back to that
+ * transaction only when a repeat of its id raced it on another connection. */
+enum { S_CMD = 1, S_BEGIN, S_CLAIM, S_STORE, S_LOOKUP, S_COMMIT, S_FAST };
 
 static const char sql_claim[] =
 	"INSERT INTO rpc_requests (request_id, method, params_hash) VALUES ($1, $2, $3) "
@@ -37,6 +39,51 @@ static const char sql_lookup[] =
 	"CASE WHEN response::json->>'v' = '1' THEN response::json END END AS o "
 	"FROM rpc_requests WHERE request_id = $1) r";
 enum { L_METHOD = 6, L_HASH, L_LEGACY, L_RC, L_FIELD, L_MSG };
+
+/*
+ * RegisterUser at most once in one statement (its own transaction): the outcome stored with
+ * a live id ("prev") is looked up, else the user is inserted, the outcome built as the same
+ * JSON sql_store writes and the id claimed with it; the columns are sql_lookup's, plus
+ * whether the outcome is new. Data-modifying CTEs all run on one snapshot, so a repeat of the
+ * id committed by another connection after that snapshot is not in prev: the claim then
+ * waits for it and finds it taken (no row), and the guard divides by zero (SQLSTATE 22012)
+ * so the whole statement, the user's row with it, rolls back; the op then runs the
+ * transaction above, which sees the other's outcome and replays it. Params: $1 id, $2 method,
+ * $3 params hash, $4 ttl ms, $5 email, $6 ticker, $7 high, $8 low, $9 the rc and $10 the
+ * message of "already registered".
+ */
+static const char sql_register_once[] =
+	"WITH prev AS (SELECT method, params_hash, response FROM rpc_requests "
+	"WHERE request_id = $1 AND created_at >= now() - $4::bigint * interval '1 millisecond'), "
+	"ins AS (INSERT INTO users (email, ticker, high, low) SELECT $5, $6, $7::float8, $8::float8 "
+	"WHERE NOT EXISTS (SELECT 1 FROM prev) ON CONFLICT (email) DO NOTHING "
+	"RETURNING email, ticker, high, low, created_at, updated_at), "
+	"outcome AS (SELECT json_build_object('v', 1, "
+	"'rc', CASE WHEN i.email IS NULL THEN $9::integer ELSE 0 END, "
+	"'field', CASE WHEN i.email IS NULL THEN 'email' END, "
+	"'msg', CASE WHEN i.email IS NULL THEN $10::text ELSE '' END, "
+	"'user', CASE WHEN i.email IS NULL THEN NULL ELSE json_build_object('email', i.email, "
+	"'ticker', i.ticker, 'high', i.high, 'low', i.low, "
+	"'created_ms', (extract(epoch FROM i.created_at) * 1000)::bigint, "
+	"'updated_ms', (extract(epoch FROM i.updated_at) * 1000)::bigint) END)::text AS response "
+	"FROM (SELECT 1) one LEFT JOIN ins i ON true WHERE NOT EXISTS (SELECT 1 FROM prev)), "
+	"claim AS (INSERT INTO rpc_requests AS r (request_id, method, params_hash, response) "
+	"SELECT $1, $2, $3, response FROM outcome ON CONFLICT (request_id) DO UPDATE SET "
+	"method = EXCLUDED.method, params_hash = EXCLUDED.params_hash, "
+	"response = EXCLUDED.response, created_at = now() "
+	"WHERE r.created_at < now() - $4::bigint * interval '1 millisecond' "
+	"RETURNING method, params_hash, response), "
+	"guard AS (SELECT CASE WHEN EXISTS (SELECT 1 FROM outcome) "
+	"THEN 1 / (SELECT count(*)::integer FROM claim) ELSE 1 END AS ok) "
+	"SELECT o->'user'->>'email', o->'user'->>'ticker', o->'user'->>'high', "
+	"o->'user'->>'low', o->'user'->>'created_ms', o->'user'->>'updated_ms', method, "
+	"params_hash, CASE WHEN o IS NULL THEN response END, o->>'rc', o->>'field', o->>'msg', fresh "
+	"FROM guard, (SELECT method, params_hash, response, fresh, CASE WHEN left(response, 1) = '{' "
+	"THEN CASE WHEN response::json->>'v' = '1' THEN response::json END END AS o FROM "
+	"(SELECT method, params_hash, response, 0 AS fresh FROM prev UNION ALL "
+	"SELECT method, params_hash, response, 1 FROM claim) u) r WHERE guard.ok = 1";
+enum { L_FRESH = L_MSG + 1 };
+#define SQLSTATE_RACED "22012" /* the guard of sql_register_once: division by zero */
 
 static const char sql_register[] =
 	"INSERT INTO users (email, ticker, high, low) VALUES ($1, $2, $3, $4) "
@@ -192,6 +239,8 @@ static void replay(struct tw_cqrs_op *op, const struct pg_result *res)
 	}
 }
 
+static void fail_all_rows(struct tw_cqrs_op *op);
+
 /*
  * One handler per state of the transaction, as its statement's result comes in: each sends
  * the next statement (@return tw_db_then's: 0, or an error that fails the op) or finishes
@@ -261,18 +310,40 @@ static int on_committed(struct tw_db_job *j, struct tw_cqrs_op *op, const struct
 	return TW_OK;
 }
 
+/* The one-statement register answered: its new outcome, or the one stored with the id. */
+static int on_fast(struct tw_db_job *j, struct tw_cqrs_op *op, const struct pg_result *res)
+{
+	const char *fresh = tw_db_value(res, 0, L_FRESH);
+
+	(void)j;
+	if (tw_db_rows(res) != 1) { /* cannot happen: the guard or a row */
+		fail_all_rows(op);
+		tw_cqrs_op_fail(op, TW_ERR_DB_UNAVAILABLE, NULL,
+				"database unavailable: the register returned %d rows", tw_db_rows(res));
+	} else {
+		replay(op, res);
+		if (fresh && strcmp(fresh, "1") == 0 && !op->legacy[0])
+			op->replayed = 0;
+	}
+	tw_cqrs_op_finish(op);
+	return TW_OK;
+}
+
 static int (*const on_step[])(struct tw_db_job *, struct tw_cqrs_op *, const struct pg_result *) = {
 	[S_CMD] = on_command,    [S_BEGIN] = on_begun,      [S_CLAIM] = on_claimed,
 	[S_STORE] = on_stored,   [S_LOOKUP] = on_looked_up, [S_COMMIT] = on_committed,
+	[S_FAST] = on_fast,
 };
 
 /* A failed transaction reports no row and no replay: only why it failed. */
-static void fail_all(struct tw_cqrs_op *op)
+static void fail_all_rows(struct tw_cqrs_op *op)
 {
 	memset(&op->user, 0, sizeof op->user);
 	op->legacy[0] = '\0';
 	op->replayed = 0;
 }
+
+static int begin_txn(struct tw_cqrs_op *op);
 
 static int user_step(struct tw_db_job *j, int ev, const struct pg_result *res, void *arg)
 {
@@ -281,20 +352,48 @@ static int user_step(struct tw_db_job *j, int ev, const struct pg_result *res, v
 	if (ev == TW_DB_ROW)
 		return 0;
 	if (ev == TW_DB_FAIL) {
-		fail_all(op);
+		if (op->step == S_FAST && strcmp(j->sqlstate, SQLSTATE_RACED) == 0) {
+			/* a repeat of the id raced this one: the transaction path replays it */
+			if (begin_txn(op) == TW_OK)
+				return 0;
+		}
+		fail_all_rows(op);
 		tw_cqrs_op_db_fail(op, j);
 		tw_cqrs_op_finish(op);
 		return 0;
 	}
-	if (op->step < S_CMD || op->step > S_COMMIT)
+	if (op->step < S_CMD || op->step > S_FAST)
 		op->step = S_COMMIT; /* cannot happen: end the op rather than jump nowhere */
 	if (on_step[op->step](j, op, res) != TW_OK) {
-		fail_all(op);
+		fail_all_rows(op);
 		tw_cqrs_op_fail(op, TW_ERR_DB_UNAVAILABLE, NULL, "database unavailable: %.200s",
 				j->err);
 		tw_cqrs_op_finish(op);
 	}
 	return 0;
+}
+
+/* Start the at-most-once transaction (S_BEGIN) on a write connection. @return tw_db_submit's. */
+static int begin_txn(struct tw_cqrs_op *op)
+{
+	op->step = S_BEGIN;
+	return tw_db_submit(tw_cqrs_writer(op->q), &op->job, "BEGIN", 0, NULL, 0, user_step, op);
+}
+
+/* Send the one-statement register (S_FAST). @return tw_db_submit's. */
+static int register_once(struct tw_cqrs_op *op)
+{
+	char ttl[24], hb[32], lb[32], rc[16], msg[TW_CQRS_EMAIL_MAX + 32];
+	const char *p[10] = {op->reqid, op->method, op->hash, ttl, op->user.email, op->user.ticker,
+			     tw_cqrs_num(hb, sizeof hb, op->user.high),
+			     tw_cqrs_num(lb, sizeof lb, op->user.low), rc, msg};
+
+	snprintf(ttl, sizeof ttl, "%lld", (long long)op->idem.ttl_ms);
+	snprintf(rc, sizeof rc, "%d", TW_ERR_CQRS_EXISTS);
+	snprintf(msg, sizeof msg, "%s is already registered", op->user.email);
+	op->step = S_FAST;
+	return tw_db_submit(tw_cqrs_writer(op->q), &op->job, sql_register_once, 10, p,
+			    TW_DB_PREPARED, user_step, op);
 }
 
 static int start_user_cmd(struct tw_cqrs_op *op, const struct tw_cqrs_idem *idem)
@@ -315,8 +414,7 @@ static int start_user_cmd(struct tw_cqrs_op *op, const struct tw_cqrs_idem *idem
 		op->idem.request_id = op->reqid;
 		op->idem.method = op->method;
 		params_hash(op);
-		op->step = S_BEGIN;
-		rc = tw_db_submit(&op->q->wr, &op->job, "BEGIN", 0, NULL, 0, user_step, op);
+		rc = op->kind == TW_CQRS_K_REGISTER ? register_once(op) : begin_txn(op);
 	} else {
 		char hb[32], lb[32];
 		const char *p[4];
@@ -324,7 +422,7 @@ static int start_user_cmd(struct tw_cqrs_op *op, const struct tw_cqrs_idem *idem
 		const char *sql = cmd_sql(op, p, &n, hb, lb);
 
 		op->step = S_CMD;
-		rc = tw_db_submit(&op->q->wr, &op->job, sql, n, p, 0, user_step, op);
+		rc = tw_db_submit(tw_cqrs_writer(op->q), &op->job, sql, n, p, 0, user_step, op);
 	}
 	return rc == TW_OK ? TW_OK : tw_cqrs_op_submit_fail(op, rc);
 }

@@ -197,6 +197,24 @@ struct tw_cqrs *tw_cqrs_open(struct tw_agent *ag, char *err, size_t errlen);
 /** Drop one reference; the last one closes both connections. */
 void tw_cqrs_close(struct tw_cqrs *q);
 
+/**
+ * The rpc role's pool ([db] write_connections): @p n connections to [db] write_url in
+ * @p pool (caller-owned, carved; tw_cqrs_writers_budget() bytes), over which the user
+ * commands spread (each goes to the least busy ready one; the shared write connection
+ * while the schema is not migrated yet or no pool connection is up). Every at-most-once
+ * guarantee holds across connections: the claim of a request id is a unique row, so a
+ * repeat racing its original on another connection waits for it and gets its outcome.
+ * @return 0, or TW_ERR_ARG with text in @p err.
+ */
+int tw_cqrs_open_writers(struct tw_cqrs *q, struct tw_agent *ag, struct tw_db *pool, size_t n,
+			 char *err, size_t errlen);
+
+/** Close the pool (its waiting commands fail with TW_ERR_DB_UNAVAILABLE). Safe twice. */
+void tw_cqrs_close_writers(struct tw_cqrs *q);
+
+/** Bytes of the pool for @p cfg's [db] write_connections. */
+size_t tw_cqrs_writers_budget(const struct tw_config *cfg);
+
 /** @return 1 when the write connection is up and migrated, the read one up. */
 int tw_cqrs_ready(const struct tw_cqrs *q);
 

@@ -10,6 +10,8 @@ struct tw_cqrs {
 	int refs;
 	struct tw_db wr;
 	struct tw_db rd;
+	struct tw_db *pool; /* the rpc role's write connections (tw_cqrs_open_writers), or NULL */
+	size_t npool;
 	struct tw_db_migrate mig;
 	int migrated; /* the schema was brought up to date at least once */
 	int mig_failed;
@@ -83,6 +85,12 @@ void tw_cqrs_parse_user(const struct pg_result *res, int row, struct tw_user *u)
 
 /** "%.17g", or NULL for TW_CQRS_UNSET (SQL NULL). */
 const char *tw_cqrs_num(char *buf, size_t len, double v);
+
+/**
+ * The connection a user command goes to: the least busy ready connection of the pool once
+ * the schema is migrated, else the shared write connection (it queues behind the migration).
+ */
+struct tw_db *tw_cqrs_writer(struct tw_cqrs *q);
 
 /** The read connection, or NULL (with the op failed) when the schema is not ready. */
 struct tw_db *tw_cqrs_reader(struct tw_cqrs_op *op);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* service.c - the shared CQRS service: write and read connections, migrations, op helpers. */
+/* service.c - the shared CQRS service: write and read connections, the rpc role's pool of write
+ * connections, migrations, op helpers. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,10 +26,27 @@ static void migrated(void *arg, int rc, const char *msg)
 	snprintf(q->mig_msg, sizeof q->mig_msg, "%s", msg);
 }
 
+/* One connection came up: the server is back, so the others stop waiting out their backoff
+ * (reads and writes resume together, not seconds apart). */
+static void retry_others(struct tw_cqrs *q)
+{
+	tw_db_retry_now(&q->wr);
+	tw_db_retry_now(&q->rd);
+	for (size_t i = 0; i < q->npool; i++)
+		tw_db_retry_now(&q->pool[i]);
+}
+
+static void other_ready(struct tw_db *db, void *arg)
+{
+	(void)db;
+	retry_others(arg);
+}
+
 static void write_ready(struct tw_db *db, void *arg)
 {
 	struct tw_cqrs *q = arg;
 
+	retry_others(q);
 	if (!q->mig.job.active && tw_db_migrate_start(db, &q->mig, migrated, q) != TW_OK)
 		tw_log(TW_LOG_ERROR, "cqrs", "cannot queue the schema migration");
 }
@@ -49,7 +67,7 @@ struct tw_cqrs *tw_cqrs_open(struct tw_agent *ag, char *err, size_t errlen)
 		       c->db.statement_timeout_ms, write_ready, q, err, errlen) != TW_OK)
 		return NULL;
 	if (tw_db_open(&q->rd, &ag->loop, "read", rurl, c->db.connect_timeout_ms,
-		       c->db.statement_timeout_ms, NULL, NULL, err, errlen) != TW_OK) {
+		       c->db.statement_timeout_ms, other_ready, q, err, errlen) != TW_OK) {
 		tw_db_close(&q->wr);
 		return NULL;
 	}
@@ -66,8 +84,71 @@ void tw_cqrs_close(struct tw_cqrs *q)
 		return;
 	if (--q->refs > 0)
 		return;
+	tw_cqrs_close_writers(q);
 	tw_db_close(&q->wr);
 	tw_db_close(&q->rd);
+}
+
+int tw_cqrs_open_writers(struct tw_cqrs *q, struct tw_agent *ag, struct tw_db *pool, size_t n,
+			 char *err, size_t errlen)
+{
+	const struct tw_config *c = &ag->cfg;
+
+	if (q == NULL || pool == NULL || n == 0 || q->pool != NULL) {
+		snprintf(err, errlen, "cqrs: no pool of write connections to open");
+		return TW_ERR_ARG;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (tw_db_open(&pool[i], &ag->loop, "rpc write", c->db.write_url,
+			       c->db.connect_timeout_ms, c->db.statement_timeout_ms, other_ready, q,
+			       err, errlen) != TW_OK) {
+			for (size_t k = 0; k < i; k++)
+				tw_db_close(&pool[k]);
+			return TW_ERR_ARG;
+		}
+	}
+	q->pool = pool;
+	q->npool = n;
+	tw_log(TW_LOG_INFO, "cqrs", "user commands spread over %zu write connections", n);
+	return TW_OK;
+}
+
+void tw_cqrs_close_writers(struct tw_cqrs *q)
+{
+	if (q == NULL || q->pool == NULL)
+		return;
+	for (size_t i = 0; i < q->npool; i++)
+		tw_db_close(&q->pool[i]);
+	q->pool = NULL;
+	q->npool = 0;
+}
+
+size_t tw_cqrs_writers_budget(const struct tw_config *cfg)
+{
+	return (size_t)cfg->db.write_connections * sizeof(struct tw_db);
+}
+
+struct tw_db *tw_cqrs_writer(struct tw_cqrs *q)
+{
+	struct tw_db *best = NULL;
+	size_t least = 0;
+
+	if (!q->migrated)
+		return &q->wr;
+	for (size_t i = 0; i < q->npool; i++) {
+		size_t n;
+
+		if (!tw_db_ready(&q->pool[i]))
+			continue;
+		n = tw_db_queued(&q->pool[i]);
+		if (best == NULL || n < least) {
+			best = &q->pool[i];
+			least = n;
+		}
+		if (n == 0)
+			break;
+	}
+	return best ? best : &q->wr;
 }
 
 int tw_cqrs_ready(const struct tw_cqrs *q)
@@ -81,11 +162,21 @@ void tw_cqrs_status(const struct tw_cqrs *q, char *buf, size_t len)
 		snprintf(buf, len, "db closed");
 		return;
 	}
-	snprintf(buf, len, "db write %s, read %s, schema %s, %llu statements, %llu failures%s%.120s",
-		 tw_db_state_name(&q->wr), tw_db_state_name(&q->rd),
-		 q->migrated ? "ok" : (q->mig_failed ? "FAILED" : "pending"),
-		 (unsigned long long)q->wr.statements + (unsigned long long)q->rd.statements,
-		 (unsigned long long)q->wr.failures + (unsigned long long)q->rd.failures,
+	unsigned long long st = q->wr.statements + q->rd.statements;
+	unsigned long long fl = q->wr.failures + q->rd.failures;
+	size_t up = 0;
+	char pool[48] = "";
+
+	for (size_t i = 0; i < q->npool; i++) {
+		st += q->pool[i].statements;
+		fl += q->pool[i].failures;
+		up += (size_t)tw_db_ready(&q->pool[i]);
+	}
+	if (q->npool)
+		snprintf(pool, sizeof pool, ", rpc writes %zu/%zu ready", up, q->npool);
+	snprintf(buf, len, "db write %s, read %s%s, schema %s, %llu statements, %llu failures%s%.120s",
+		 tw_db_state_name(&q->wr), tw_db_state_name(&q->rd), pool,
+		 q->migrated ? "ok" : (q->mig_failed ? "FAILED" : "pending"), st, fl,
 		 q->wr.last_err[0] ? "; last error: " : "", q->wr.last_err);
 }
 

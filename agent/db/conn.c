@@ -36,6 +36,15 @@ int tw_db_ready(const struct tw_db *db)
 	return db->state == TW_DB_S_READY;
 }
 
+size_t tw_db_queued(const struct tw_db *db)
+{
+	size_t n = 0;
+
+	for (const struct tw_db_job *j = db->head; j; j = j->next)
+		n++;
+	return n;
+}
+
 const char *tw_db_value(const struct pg_result *res, int row, int col)
 {
 	if (res == NULL || row >= PQntuples(res) || col >= PQnfields(res) ||
@@ -125,6 +134,8 @@ static void drop_conn(struct tw_db *db)
 	PQclear(db->last);
 	db->last = NULL;
 	db->busy = 0;
+	db->nprepared = 0; /* a new session has none */
+	db->preparing = 0;
 }
 
 /* The connection is unusable: fail what waits on it, and try again after a backoff. */
@@ -305,6 +316,14 @@ static int64_t on_backoff(struct tw_loop *l, void *arg)
 	return TW_TIMER_STOP;
 }
 
+void tw_db_retry_now(struct tw_db *db)
+{
+	if (db->loop == NULL || db->closing || db->state != TW_DB_S_BACKOFF)
+		return;
+	set_timer(db, 0, NULL);
+	start_connect(db);
+}
+
 static void connect_step(struct tw_db *db)
 {
 	PostgresPollingStatusType st = PQconnectPoll(db->pg);
@@ -363,19 +382,62 @@ static int64_t on_watchdog(struct tw_loop *l, void *arg)
 	return TW_TIMER_STOP;
 }
 
-static int send_stmt(struct tw_db *db, struct tw_db_job *j, const char *sql, int n,
-		     const char *const *pv, unsigned flags)
+/* @return the index of @p sql among this session's prepared statements, or -1. */
+static int prepared_index(const struct tw_db *db, const char *sql)
 {
-	int ok;
+	for (int i = 0; i < db->nprepared; i++) {
+		if (db->prepared[i] == sql)
+			return i;
+	}
+	return -1;
+}
 
-	if (n == 0 && (flags & TW_DB_MULTI))
-		ok = PQsendQuery(db->pg, sql); /* embedded multi-statement SQL, no parameters */
-	else
-		ok = PQsendQueryParams(db->pg, sql, n, NULL, pv, NULL, NULL, 0);
-	if (!ok)
+static void prepared_name(char *buf, size_t len, int i)
+{
+	snprintf(buf, len, "tw_s%d", i);
+}
+
+/* Run prepared statement @p k for @p j (its own parameters). @return 0 or unavailable. */
+static int send_prepared(struct tw_db *db, struct tw_db_job *j, int k, int n,
+			 const char *const *pv, unsigned flags)
+{
+	char name[16];
+
+	prepared_name(name, sizeof name, k);
+	(void)j;
+	if (!PQsendQueryPrepared(db->pg, name, n, pv, NULL, NULL, 0))
 		return TW_ERR_DB_UNAVAILABLE;
 	if ((flags & TW_DB_SINGLE_ROW) && !PQsetSingleRowMode(db->pg))
 		return TW_ERR_DB_UNAVAILABLE;
+	return TW_OK;
+}
+
+static int send_stmt(struct tw_db *db, struct tw_db_job *j, const char *sql, int n,
+		     const char *const *pv, unsigned flags)
+{
+	int ok, k = (flags & TW_DB_PREPARED) ? prepared_index(db, sql) : -1;
+
+	if (k >= 0) {
+		if (send_prepared(db, j, k, n, pv, flags) != TW_OK)
+			return TW_ERR_DB_UNAVAILABLE;
+	} else {
+		if ((flags & TW_DB_PREPARED) && pv == j->pv && db->nprepared < TW_DB_PREPARED_MAX) {
+			/* the job's own copy of its parameters outlives the prepare's round trip */
+			char name[16];
+
+			prepared_name(name, sizeof name, db->nprepared);
+			ok = PQsendPrepare(db->pg, name, sql, n, NULL);
+			db->preparing = ok;
+		} else if (n == 0 && (flags & TW_DB_MULTI)) {
+			ok = PQsendQuery(db->pg, sql); /* embedded multi-statement SQL, no parameters */
+		} else {
+			ok = PQsendQueryParams(db->pg, sql, n, NULL, pv, NULL, NULL, 0);
+		}
+		if (!ok)
+			return TW_ERR_DB_UNAVAILABLE;
+		if (!db->preparing && (flags & TW_DB_SINGLE_ROW) && !PQsetSingleRowMode(db->pg))
+			return TW_ERR_DB_UNAVAILABLE;
+	}
 	db->busy = 1;
 	db->statements++;
 	j->paused = 0;
@@ -469,6 +531,23 @@ static void pump(struct tw_db *db)
 		if (PQisBusy(db->pg))
 			break;
 		r = PQgetResult(db->pg);
+		if (r == NULL && db->preparing) {
+			/* the statement is prepared: run it now with the job's parameters */
+			PQclear(db->last);
+			db->last = NULL;
+			db->preparing = 0;
+			if (!j->stmt_failed) {
+				db->prepared[db->nprepared] = j->sql;
+				if (send_prepared(db, j, db->nprepared++, j->nparams, j->pv,
+						  j->flags) != TW_OK) {
+					broken(db, TW_ERR_DB_UNAVAILABLE, PQerrorMessage(db->pg));
+					return;
+				}
+				if (PQflush(db->pg) == 1)
+					set_mask(db, TW_HAL_READ | TW_HAL_WRITE);
+				continue;
+			}
+		}
 		if (r == NULL) {
 			PGresult *l = db->last;
 			int failed = j->stmt_failed;

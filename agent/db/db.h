@@ -44,7 +44,16 @@ enum tw_db_event {
 enum {
 	TW_DB_SINGLE_ROW = 1u << 0, /**< stream rows one by one */
 	TW_DB_MULTI = 1u << 1,      /**< embedded multi-statement SQL, no parameters (migrations) */
+	/**
+	 * Prepare @p sql once per connection (named by the pointer: pass a static string) and
+	 * run it prepared from then on: parsed and planned once, not per call. The first use on
+	 * a connection costs one more round trip. Honoured by tw_db_submit(); tw_db_then()
+	 * runs it prepared only once it is, else as an unprepared statement.
+	 */
+	TW_DB_PREPARED = 1u << 2,
 };
+
+#define TW_DB_PREPARED_MAX 16 /* prepared statements per connection; more run unprepared */
 
 struct tw_db_job;
 
@@ -114,6 +123,9 @@ struct tw_db {
 	void *ready_arg;
 	struct pg_result *last;       /* last complete result of the running statement */
 	struct tw_db_job rollback;    /* ROLLBACK after a job that left a transaction open */
+	const char *prepared[TW_DB_PREPARED_MAX]; /* TW_DB_PREPARED statements on this session */
+	int nprepared;
+	int preparing; /* the head job's statement is being prepared (its run follows) */
 	uint64_t connects, failures, statements;
 	char last_err[TW_DB_ERR_LEN];
 };
@@ -129,8 +141,17 @@ int tw_db_open(struct tw_db *db, struct tw_loop *loop, const char *name, const c
 /** Fail every job with TW_ERR_DB_UNAVAILABLE, close the connection and its timers. Safe twice. */
 void tw_db_close(struct tw_db *db);
 
+/**
+ * When @p db waits out a backoff, connect now instead (another connection to the same
+ * server just came up: it is back). Otherwise nothing.
+ */
+void tw_db_retry_now(struct tw_db *db);
+
 /** @return 1 when connected (TW_DB_S_READY), else 0. */
 int tw_db_ready(const struct tw_db *db);
+
+/** @return the jobs queued on @p db, the running one included. */
+size_t tw_db_queued(const struct tw_db *db);
 
 /** @return "down", "connecting", "ready" or "backoff". */
 const char *tw_db_state_name(const struct tw_db *db);

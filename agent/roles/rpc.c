@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* rpc.c - the rpc role: user management over JSON-RPC (TCP and console) on the CQRS service. */
+/* rpc.c - the rpc role: user management over JSON-RPC (TCP and console) on the CQRS service,
+ * its commands spread over a pool of [db] write_connections of its own. */
 #include <stdio.h>
 #include <string.h>
 
@@ -11,11 +12,12 @@
 struct rpc_role {
 	struct tw_cqrs *q;
 	struct tw_rpc *srv;
+	struct tw_db *writers; /* [db] write_connections */
 };
 
 static size_t budget(const struct tw_config *cfg)
 {
-	return sizeof(struct rpc_role) + tw_rpc_budget(cfg);
+	return sizeof(struct rpc_role) + tw_cqrs_writers_budget(cfg) + tw_rpc_budget(cfg);
 }
 
 static int start(struct tw_agent *ag, void **state, char *err, size_t errlen)
@@ -27,11 +29,25 @@ static int start(struct tw_agent *ag, void **state, char *err, size_t errlen)
 		snprintf(err, errlen, "%s", ag->arena.err);
 		return TW_ERR_NOMEM;
 	}
+	r->writers = tw_arena_carve(&ag->arena, tw_cqrs_writers_budget(&ag->cfg),
+				    "rpc write connections", "db.write_connections");
+	if (r->writers == NULL) {
+		snprintf(err, errlen, "%s", ag->arena.err);
+		return TW_ERR_NOMEM;
+	}
 	r->q = tw_cqrs_open(ag, err, errlen);
 	if (r->q == NULL)
 		return TW_ERR_ARG;
+	rc = tw_cqrs_open_writers(r->q, ag, r->writers, (size_t)ag->cfg.db.write_connections, err,
+				  errlen);
+	if (rc != TW_OK) {
+		tw_cqrs_close(r->q);
+		r->q = NULL;
+		return rc;
+	}
 	rc = tw_rpc_start(&r->srv, ag, r->q, err, errlen);
 	if (rc != TW_OK) {
+		tw_cqrs_close_writers(r->q);
 		tw_cqrs_close(r->q);
 		r->q = NULL;
 		return rc;
@@ -56,6 +72,7 @@ static void stop(struct tw_agent *ag, void *state)
 	if (r == NULL)
 		return;
 	tw_rpc_stop(r->srv);
+	tw_cqrs_close_writers(r->q);
 	tw_cqrs_close(r->q);
 	r->q = NULL;
 }

@@ -89,7 +89,7 @@ budget_lines() { # FILE: the budget block of a boot log or a status, one carve a
 }
 budget_lines "$work/run.log" >"$work/budget"
 check "boot budget lists every carve whole (with every role)" bash -c \
-	"[ \$(wc -l <'$work/budget') -ge 20 ] && ! grep -qvE '^  .{1,40} +[0-9]+ bytes  \[limits\] [a-z_-]+\$' '$work/budget'"
+	"[ \$(wc -l <'$work/budget') -ge 20 ] && ! grep -qvE '^  .{1,40} +[0-9]+ bytes  \[[a-z]+\] [a-z_-]+\$' '$work/budget'"
 check "boot budget reaches the notifier's last carve" grep -qE "^  SMTP TLS session +[0-9]+ bytes" "$work/budget"
 kill -TERM "$agent_pid"
 wait "$agent_pid"

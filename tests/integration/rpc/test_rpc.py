@@ -171,9 +171,15 @@ def busy_refusal_has_reason():
     a = Agent(BIN, URL, WORK, extra={"TICKWATCH_LIMITS_RPC_SLOTS": "1"})
     a.start()
     try:
-        hold = socket.create_connection(("127.0.0.1", a.port), timeout=5)
-        hold.sendall(b'{"jsonrpc":"2.0","id":1,"method":"agent.status"}\n')
-        hold.recv(4096)  # answered: the one slot is ours while we keep it open
+        # answered: the one slot is ours while we keep it open (a refusal means the agent had
+        # not yet seen a.start()'s own status client close: its slot frees a moment later)
+        for _ in range(50):
+            hold = socket.create_connection(("127.0.0.1", a.port), timeout=5)
+            hold.sendall(b'{"jsonrpc":"2.0","id":1,"method":"agent.status"}\n')
+            if b'"result"' in hold.makefile("rb").readline():
+                break
+            hold.close()
+            time.sleep(0.1)
         s2 = socket.create_connection(("127.0.0.1", a.port), timeout=5)
         line = s2.makefile().readline()
         s2.close()
