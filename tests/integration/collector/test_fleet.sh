@@ -109,7 +109,7 @@ vals=
 for t in $TICKERS; do vals="$vals${vals:+,}('u.$t@it.example', '$t')"; done
 sql "INSERT INTO users (email, ticker) VALUES $vals"
 fleet_start 2 collector
-wait_until 60 "two collectors started" has_members 2
+wait_until 60 "agent 2: its first cycle" more_cycles "$AGENT_NAME-2" 0
 LIVE=("$A1" "$AGENT_NAME-2")
 stop_all
 
@@ -120,7 +120,7 @@ ok "2 collectors: each ticker fetched exactly once per cycle across the fleet (s
 
 # A third agent joins.
 fleet_start 3 collector
-wait_until 60 "three collectors started" has_members 3
+wait_until 60 "agent 3: its first cycle" more_cycles "$AGENT_NAME-3" 0
 LIVE+=("$AGENT_NAME-3")
 stop_all
 for r in 1 2; do qctl step -d by=1; one_round "3 agents, settling" none; done
