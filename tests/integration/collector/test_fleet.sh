@@ -101,6 +101,7 @@ has_members() { [ "$(members)" = "$1" ]; }
 # Agent 1 makes the schema and the topics; then the users; then agent 2.
 fleet_start 1 admin,collector
 A1=$AGENT_NAME-1
+# shellcheck disable=SC2034 # read by lib.sh (log_has)
 AGENT_DIR=${DIR[$A1]}
 wait_until 60 "the agent's schema in $DB_NAME" sql "SELECT 1 FROM users LIMIT 1"
 wait_until 90 "topics ready" log_has "\[admin\] topics ready"
@@ -114,8 +115,8 @@ LIVE=("$A1" "$AGENT_NAME-2")
 stop_all
 
 # Two agents: shares settle in two rounds (release at one claim, take at the next).
-for r in 1 2; do qctl step -d by=1; one_round "2 agents, settling" none; done
-for r in 1 2; do qctl step -d by=1; one_round "2 agents" once; done
+for _ in 1 2; do qctl step -d by=1; one_round "2 agents, settling" none; done
+for _ in 1 2; do qctl step -d by=1; one_round "2 agents" once; done
 ok "2 collectors: each ticker fetched exactly once per cycle across the fleet (server counts)"
 
 # A third agent joins.
@@ -123,8 +124,8 @@ fleet_start 3 collector
 wait_until 60 "agent 3: its first cycle" more_cycles "$AGENT_NAME-3" 0
 LIVE+=("$AGENT_NAME-3")
 stop_all
-for r in 1 2; do qctl step -d by=1; one_round "3 agents, settling" none; done
-for r in 1 2; do qctl step -d by=1; one_round "3 agents" once; done
+for _ in 1 2; do qctl step -d by=1; one_round "3 agents, settling" none; done
+for _ in 1 2; do qctl step -d by=1; one_round "3 agents" once; done
 ok "3 collectors: each ticker fetched exactly once per cycle across the fleet (server counts)"
 
 # No new quote: every cycle says so, and no wake-up (checked on the topic below).
@@ -137,7 +138,7 @@ kill -KILL "${PID[$K]}"
 wait "${PID[$K]}" 2>/dev/null
 LIVE=("$A1" "$AGENT_NAME-3")
 wait_until 60 "the killed collector's session gone" has_members 2
-for r in 1 2; do qctl step -d by=1; one_round "agent 2 killed" once; done
+for _ in 1 2; do qctl step -d by=1; one_round "agent 2 killed" once; done
 grep "^$((QUIET + 1)) " "$WORK/rounds" | grep -q "of $SHARDS (2 agents)" ||
 	fail "first round after the kill: the survivors did not count 2 agents: $(grep "^$((QUIET + 1)) " "$WORK/rounds")"
 ok "agent 2 SIGKILLed: its tickers fetched by the survivors from the next cycle on, once each"
