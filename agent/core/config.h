@@ -72,6 +72,9 @@ struct tw_config {
 		int64_t batch_linger_ms;
 		int64_t breaker_failures;
 		int64_t breaker_recovery_ms;
+		int64_t retry_interval_ms;
+		int64_t retry_max_interval_ms;
+		int64_t max_retry_age_ms;
 	} smtp;
 	struct {
 		char source[256];
