@@ -72,6 +72,7 @@ struct item {
 	size_t keylen;
 	char *msg;              /* raw, NUL-terminated (for the schedule), or NULL: too large */
 	int retry;              /* a scheduled row being re-driven */
+	int revoked;            /* its partition was revoked: abandoned, its offset not committed */
 	int row_attempts;       /* its attempts before this re-drive */
 	int64_t first_ms;       /* its first attempt (the database's wall clock) */
 	int64_t db_now_ms;      /* the database's clock at the claim ... */
@@ -122,6 +123,7 @@ struct notifier {
 	struct tw_cqrs_op dl_op; /* the console's deadletters / redrive */
 	int dl_busy;
 	uint64_t deferred, redriven, rescheduled, retry_dead;
+	uint64_t revocations, abandoned;
 	struct tw_smtp_msg sendv[BATCH_MAX];
 	size_t sendmap[BATCH_MAX];
 	size_t nsend;
@@ -171,13 +173,18 @@ static void kick(struct notifier *nt, int64_t ms)
 
 static void take(struct notifier *nt)
 {
+	rd_kafka_message_t *got_msgs[BATCH_MAX];
 	size_t got;
 
 	if (nt->phase != P_COLLECT || nt->n >= BATCH_MAX)
 		return;
-	got = tw_kafka_consume_batch(&nt->k, nt->msgs + nt->n, BATCH_MAX - nt->n);
+	/* (into a local array: a revocation served inside the call may drop collected ones) */
+	got = tw_kafka_consume_batch(&nt->k, got_msgs, BATCH_MAX - nt->n);
+	if (got > BATCH_MAX - nt->n)
+		got = BATCH_MAX - nt->n; /* cannot happen */
 	if (got > 0 && nt->n == 0)
 		nt->opened = tw_hal_now();
+	memcpy(nt->msgs + nt->n, got_msgs, got * sizeof got_msgs[0]);
 	nt->n += got;
 	if (nt->n == BATCH_MAX)
 		kick(nt, 0);
@@ -190,6 +197,54 @@ static void on_ready(struct tw_kafka *k, void *arg)
 {
 	(void)k;
 	take(arg);
+}
+
+/* A rebalance. Revoked partitions are someone else's now: collected messages of theirs are
+ * given back, and a held batch's items of theirs are abandoned without committing (those already
+ * in an SMTP session finish and are recorded; the 'sending' rows' owner and lease keep the new
+ * owner from sending them meanwhile). Assigned ones are fetched from the committed offset. */
+static void abandon_revoked(struct notifier *nt);
+
+static void on_rebalance(struct tw_kafka *k, int assigned,
+			 const rd_kafka_topic_partition_list_t *parts, void *arg)
+{
+	struct notifier *nt = arg;
+	size_t kept = 0, dropped = 0, abandoned = 0;
+	int batch = nt->phase == P_WORK && !nt->unit_retry;
+
+	(void)k;
+	if (assigned || nt->phase == P_STOPPED)
+		return;
+	nt->revocations++;
+	if (batch) {
+		for (size_t i = 0; i < nt->ni; i++) {
+			struct item *it = &nt->items[i];
+
+			if (it->km && !it->revoked && tw_kafka_in_parts(parts, it->km)) {
+				it->revoked = 1;
+				abandoned++;
+			}
+		}
+		abandon_revoked(nt);
+	} else {
+		for (size_t i = 0; i < nt->n; i++) {
+			if (tw_kafka_in_parts(parts, nt->msgs[i])) {
+				tw_kafka_release(&nt->msgs[i], 1);
+				dropped++;
+			} else {
+				nt->msgs[kept++] = nt->msgs[i];
+			}
+		}
+		for (size_t i = kept; i < nt->n; i++)
+			nt->msgs[i] = NULL;
+		nt->n = kept;
+	}
+	nt->abandoned += abandoned + dropped;
+	if (abandoned + dropped)
+		tw_log(TW_LOG_WARN, "notifier", "partitions revoked: %zu message(s) of them %s "
+		       "without a commit (their new owner reads them again; sent ids are skipped)",
+		       abandoned + dropped, batch ? "abandoned in the held batch" : "given back");
+	kick(nt, 0);
 }
 
 static void on_commit(struct tw_kafka *k, int rc, const char *err, void *arg)
@@ -260,6 +315,7 @@ static void parse_item(struct notifier *nt, size_t i)
 static void open_batch(struct notifier *nt)
 {
 	nt->batches++;
+	tw_kafka_hold(&nt->k); /* paused, and kept alive in the group, until its commit */
 	nt->ni = nt->n;
 	nt->unit_retry = 0;
 	for (size_t i = 0; i < nt->n; i++) {
@@ -728,7 +784,7 @@ static void start_session(struct notifier *nt, tw_mono_t now)
 		struct item *it = &nt->items[i];
 		struct tw_smtp_msg *m = &nt->sendv[nt->nsend];
 
-		if (it->state != I_DUE || it->next_try > now || it->op_busy)
+		if (it->state != I_DUE || it->next_try > now || it->op_busy || it->revoked)
 			continue;
 		it->marked = it->already = 0;
 		it->unrecorded = TW_NOTIFY_REC_OK;
@@ -750,11 +806,32 @@ static void start_session(struct notifier *nt, tw_mono_t now)
 
 /* ---- the batch ---- */
 
+/* Items of a revoked partition that have nothing left to record are done (not committed). */
+static void abandon_revoked(struct notifier *nt)
+{
+	for (size_t i = 0; i < nt->ni; i++) {
+		struct item *it = &nt->items[i];
+
+		if (!it->revoked || it->op_busy || it->state == I_DONE)
+			continue;
+		/* sent: its record is still written; a 'sending' row still forgotten */
+		if (it->state == I_NEW || it->state == I_DUE || it->state == I_DEAD ||
+		    it->state == I_DEFER || it->state == I_DROP)
+			it->state = I_DONE;
+	}
+}
+
 static void commit(struct notifier *nt)
 {
 	char err[256];
+	rd_kafka_message_t *mine[BATCH_MAX];
+	size_t nmine = 0;
 
-	if (tw_kafka_commit_batch(&nt->k, nt->msgs, nt->n, err, sizeof err) != TW_OK) {
+	for (size_t i = 0; i < nt->n && i < nt->ni; i++) {
+		if (!nt->items[i].revoked)
+			mine[nmine++] = nt->msgs[i];
+	}
+	if (tw_kafka_commit_batch(&nt->k, mine, nmine, err, sizeof err) != TW_OK) {
 		tw_log(TW_LOG_WARN, "notifier", "commit: %s", err);
 		snprintf(nt->last_err, sizeof nt->last_err, "commit: %.200s", err);
 	} else {
@@ -765,6 +842,7 @@ static void commit(struct notifier *nt)
 	nt->n = 0;
 	nt->ni = 0;
 	nt->phase = P_COLLECT;
+	tw_kafka_unhold(&nt->k); /* fetching goes on after the committed batch */
 	take(nt);
 }
 
@@ -819,12 +897,14 @@ static void on_claimed(void *arg, const struct tw_cqrs_result *r)
 			db_down(nt);
 		nt->ni = 0;
 		nt->phase = P_COLLECT;
+		tw_kafka_unhold(&nt->k);
 		kick(nt, 0);
 		return;
 	}
 	db_ok(nt);
 	if (nt->ni == 0) {
 		nt->phase = P_COLLECT;
+		tw_kafka_unhold(&nt->k);
 		kick(nt, 0);
 		return;
 	}
@@ -858,6 +938,7 @@ static int claim_due(struct notifier *nt, tw_mono_t now)
 		return 0;
 	}
 	nt->phase = P_CLAIM;
+	tw_kafka_hold(&nt->k); /* collected messages wait; the group is kept alive meanwhile */
 	return 1;
 }
 
@@ -870,6 +951,7 @@ static void unit_done(struct notifier *nt)
 	nt->unit_retry = 0;
 	nt->ni = 0;
 	nt->phase = P_COLLECT;
+	tw_kafka_unhold(&nt->k);
 	kick(nt, 0);
 }
 
@@ -894,6 +976,7 @@ static void work(struct notifier *nt)
 		nt->phase = P_WORK;
 		open_batch(nt);
 	}
+	abandon_revoked(nt);
 	db_steps(nt, now);
 	for (size_t i = 0; i < nt->ni; i++) {
 		const struct item *it = &nt->items[i];
@@ -957,6 +1040,7 @@ static int start(struct tw_agent *ag, void **state, char *err, size_t errlen)
 		.topics = topics,
 		.on_ready = on_ready,
 		.on_commit = on_commit,
+		.on_rebalance = on_rebalance,
 	};
 	struct tw_smtp_opts so = {
 		.host = cfg->smtp.host,
@@ -1039,6 +1123,8 @@ static int64_t step(struct tw_agent *ag, void *state)
 	(void)ag;
 	if (nt->phase == P_COLLECT)
 		work(nt);
+	else if (nt->phase != P_STOPPED)
+		tw_kafka_keepalive(&nt->k); /* a held batch: stay in the group, serve rebalances */
 	return IDLE_POLL_MS;
 }
 
@@ -1116,6 +1202,7 @@ static void status(struct tw_agent *ag, void *state, char *buf, size_t len)
 		 "%llu, duplicates %llu, recipient gone %llu, held by a peer %llu, dead %llu, "
 		 "transient %llu, malformed %llu, batches %llu, commits %llu; retry schedule: "
 		 "deferred %llu, re-driven %llu, rescheduled %llu, dead after max_retry_age %llu; "
+		 "revocations %llu (abandoned uncommitted %llu); "
 		 "smtp %s; %s%s%s",
 		 nt->phase == P_COLLECT ? "collecting" : nt->phase == P_CLAIM ? "claiming retries"
 		 : nt->phase == P_WORK ? (nt->unit_retry ? "re-driving" : "sending") : "stopped",
@@ -1127,7 +1214,8 @@ static void status(struct tw_agent *ag, void *state, char *buf, size_t len)
 		 (unsigned long long)nt->malformed, (unsigned long long)nt->batches,
 		 (unsigned long long)nt->commits, (unsigned long long)nt->deferred,
 		 (unsigned long long)nt->redriven, (unsigned long long)nt->rescheduled,
-		 (unsigned long long)nt->retry_dead, tw_smtp_state_name(nt->smtp.state), br,
+		 (unsigned long long)nt->retry_dead, (unsigned long long)nt->revocations,
+		 (unsigned long long)nt->abandoned, tw_smtp_state_name(nt->smtp.state), br,
 		 nt->last_err[0] ? "; last error: " : "", nt->last_err);
 }
 
