@@ -16,9 +16,21 @@
  *            no answer after it left keeps the row and retries with the same Message-ID (the
  *            "ambiguous delivery" log line). A record refused by the ledger is retried 3 times,
  *            then dead-lettered; a database outage holds sessions back with a growing wait.
+ *            A 4xx is tried once more after 1 s, then DEFERRED: its whole signed message goes
+ *            to the retry schedule (notify_retry, agent/cqrs/retry.c) and the item is done, so
+ *            one deferred recipient never holds the partition.
  *            The breaker guards the relay: while open, no session is tried;
- *   commit   when every message is sent, skipped or dead-lettered (and recorded), the batch's
- *            offsets are committed and a new batch starts.
+ *   commit   when every message is sent, skipped, deferred or dead-lettered (and recorded), the
+ *            batch's offsets are committed and a new batch starts.
+ * The retry schedule: between batches, due rows are CLAIMED (at most 5, owner + lease, SKIP
+ * LOCKED: two notifiers never take one) and re-driven as a unit through the same steps
+ * (signature, LedgerCheck, MarkSending, one session, same id and Message-ID); a failure puts the
+ * row back with a doubling wait ([smtp] retry_interval .. retry_max_interval), and past [smtp]
+ * max_retry_age it becomes a dead letter that keeps its message (deadletter.redrive, the
+ * console's "redrive", puts it back). Decisions: agent/notify/batch.c (tw_notify_schedule).
+ * While a unit is in work the Kafka partitions are paused and the consumer kept alive every
+ * second (the member stays in its group); a revocation abandons the batch's items of those
+ * partitions without committing them (items in the session finish and are recorded).
  * A stop abandons an unfinished batch without committing it: it comes again after a restart,
  * and LedgerCheck sorts the ids already recorded. A 'sent' id is skipped. A 'sending' id (the
  * agent died after the end of data was released and before the answer was recorded: it may or
