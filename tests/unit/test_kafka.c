@@ -491,7 +491,7 @@ static void held_batch_survives_max_poll_and_a_rebalance(void **state)
 						   RD_KAFKA_V_END),
 				 0);
 	}
-	end = real_ms() + 20000;
+	end = real_ms() + 15000;
 	while (d.ok < 8 && real_ms() < end)
 		serve_for(&p, 200, 0);
 	if (d.ok != 8)
@@ -499,7 +499,7 @@ static void held_batch_survives_max_poll_and_a_rebalance(void **state)
 	assert_int_equal(d.ok, 8);
 	/* A takes a batch (both partitions are its) and holds it */
 	assert_int_equal(tw_kafka_open(&a, &cfg, NULL, &ao, err, sizeof err), 0);
-	end = real_ms() + 30000;
+	end = real_ms() + 20000;
 	while (got == 0 && real_ms() < end) {
 		serve_until(&a, &ha.ready, 500);
 		ha.ready = 0;
@@ -516,7 +516,7 @@ static void held_batch_survives_max_poll_and_a_rebalance(void **state)
 	assert_true(a.keepalives > 0);
 	/* B joins: the rebalance is served inside A's keep-alive, the revocation reaches it */
 	assert_int_equal(tw_kafka_open(&b, &cfg, NULL, &bo, err, sizeof err), 0);
-	end = real_ms() + 30000;
+	end = real_ms() + 20000;
 	while ((ha.revoked == 0 || hb.assigned == 0) && real_ms() < end) {
 		serve_for(&a, 200, 1);
 		serve_for(&b, 200, 0);
@@ -533,7 +533,7 @@ static void held_batch_survives_max_poll_and_a_rebalance(void **state)
 	got = 0;
 	tw_kafka_unhold(&a);
 	/* every message is read again by whoever owns its partition now: none lost */
-	end = real_ms() + 30000;
+	end = real_ms() + 20000;
 	for (;;) {
 		int all = 1;
 
