@@ -457,7 +457,7 @@ size_t tw_kafka_consume_batch(struct tw_kafka *k, rd_kafka_message_t **msgs, siz
 	/* what a keep-alive took first, in its order */
 	while (kept < max && k->nstash > 0) {
 		msgs[kept++] = k->stash[0];
-		memmove(k->stash, k->stash + 1, (k->nstash - 1) * sizeof k->stash[0]);
+		memmove(k->stash, k->stash + 1, (k->nstash - 1) * sizeof(rd_kafka_message_t *));
 		k->nstash--;
 	}
 	if (kept == max)
@@ -536,7 +536,7 @@ void tw_kafka_keepalive(struct tw_kafka *k)
 			rd_kafka_message_destroy(m);
 			/* shift the rest down over it */
 			memmove(k->stash + k->nstash, k->stash + k->nstash + 1,
-				(size_t)(got - i - 1) * sizeof k->stash[0]);
+				(size_t)(got - i - 1) * sizeof(rd_kafka_message_t *));
 			continue;
 		}
 		k->nstash++;

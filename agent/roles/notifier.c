@@ -196,7 +196,7 @@ static void take(struct notifier *nt)
 		got = BATCH_MAX - nt->n; /* cannot happen */
 	if (got > 0 && nt->n == 0)
 		nt->opened = tw_hal_now();
-	memcpy(nt->msgs + nt->n, got_msgs, got * sizeof got_msgs[0]);
+	memcpy(nt->msgs + nt->n, got_msgs, got * sizeof(rd_kafka_message_t *));
 	nt->n += got;
 	if (nt->n == BATCH_MAX)
 		kick(nt, 0);
