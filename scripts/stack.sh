@@ -51,12 +51,14 @@ usage: scripts/stack.sh COMMAND
   kafka-start N           start Kafka node N again and wait until the cluster has 3 brokers
   smtp-mode MODE [--count N] [RCPT...]
                           MODE: normal | refuse | 421 | 451 | 550 | stall
-  quotes-mode MODE [--count N] [--delay-ms D]
+  quotes-mode MODE [--count N] [--delay-ms D] [--source yahoo|stooq|all] [--retry-after S|date|none]
                           MODE: normal | slow | reset | an HTTP status such as 500, 503, 429
   quotes-step [N|+N]      advance the scenario by one step (or +N), or go to step N
   quotes-set KEY VALUE    encoding length|chunked ; advance manual|request
   quotes-scenario FILE    load another scenario file (step back to 0)
   quotes-reset            step 0, mode normal, encoding length, advance manual
+  quotes-crumb require|optional|expire   demand cookie + crumb / stop / expire the crumbs
+  quotes-freeze T1,T2|all|none           freeze tickers' market time (a shut market)
 EOF
 }
 
@@ -77,6 +79,8 @@ main() {
         quotes-set) cmd_quotes_set "$@" ;;
         quotes-scenario) cmd_quotes_scenario "$@" ;;
         quotes-reset) cmd_quotes_reset "$@" ;;
+        quotes-crumb) cmd_quotes_crumb "$@" ;;
+        quotes-freeze) cmd_quotes_freeze "$@" ;;
         help|-h|--help) usage ;;
         *) echo "stack.sh: unknown command '$cmd'" >&2; usage >&2; exit 2 ;;
     esac

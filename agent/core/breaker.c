@@ -23,8 +23,17 @@ static void open_now(struct tw_breaker *b, const char *why)
 	b->opened_at = tw_hal_now();
 	b->trial_out = 0;
 	b->trips++;
+	if (b->wait_ms <= 0)
+		b->wait_ms = b->recovery_ms;
 	tw_log(TW_LOG_WARN, "breaker", "%s: open (%s); next trial in %lld ms", b->name, why,
-	       (long long)b->recovery_ms);
+	       (long long)b->wait_ms);
+}
+
+void tw_breaker_open_for(struct tw_breaker *b, int64_t ms, const char *why)
+{
+	b->wait_ms = ms > 0 ? ms : 1;
+	b->failures = 0;
+	open_now(b, why);
 }
 
 int tw_breaker_allow(struct tw_breaker *b)
@@ -33,12 +42,13 @@ int tw_breaker_allow(struct tw_breaker *b)
 	case TW_BREAKER_CLOSED:
 		return 1;
 	case TW_BREAKER_OPEN:
-		if (tw_hal_now() - b->opened_at < b->recovery_ms * TW_MONO_PER_MS) {
+		if (tw_hal_now() - b->opened_at < b->wait_ms * TW_MONO_PER_MS) {
 			b->rejected++;
 			return 0;
 		}
 		b->state = TW_BREAKER_HALF_OPEN;
 		b->trial_out = 1;
+		b->wait_ms = 0;
 		tw_log(TW_LOG_INFO, "breaker", "%s: half-open, one trial call", b->name);
 		return 1;
 	case TW_BREAKER_HALF_OPEN:
@@ -92,7 +102,7 @@ int64_t tw_breaker_retry_in_ms(const struct tw_breaker *b)
 
 	if (b->state != TW_BREAKER_OPEN)
 		return 0;
-	left = b->recovery_ms - (tw_hal_now() - b->opened_at) / TW_MONO_PER_MS;
+	left = b->wait_ms - (tw_hal_now() - b->opened_at) / TW_MONO_PER_MS;
 	return left > 0 ? left : 0;
 }
 

@@ -23,6 +23,7 @@ struct tw_breaker {
 	unsigned failures;  /* consecutive, while closed */
 	unsigned threshold; /* failures that open it (>= 1) */
 	int64_t recovery_ms;
+	int64_t wait_ms;    /* this opening's wait: recovery_ms, or tw_breaker_open_for()'s */
 	tw_mono_t opened_at;
 	int trial_out;      /* half-open: the one trial call is running */
 	uint64_t trips;     /* times it opened */
@@ -53,6 +54,12 @@ void tw_breaker_failure(struct tw_breaker *b);
  * are left as they are.
  */
 void tw_breaker_release(struct tw_breaker *b);
+
+/**
+ * Open now for @p ms (a rate limit's Retry-After or back-off; at least 1 ms), whatever the
+ * state, then half-open as after a failure. @p why is logged.
+ */
+void tw_breaker_open_for(struct tw_breaker *b, int64_t ms, const char *why);
 
 /** @return ms until an open breaker lets a trial through (0 when not open). */
 int64_t tw_breaker_retry_in_ms(const struct tw_breaker *b);

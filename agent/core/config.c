@@ -68,7 +68,8 @@ static const struct tw_cfg_key keys[] = {
 	{"kafka", "ca_file", STR(kafka, ca_file), "", 0, 0, NULL, 0,
 	 "PEM CA bundle that signs the brokers' certificates (SSL, SASL_SSL)"},
 	{"kafka", "partitions", NUM(TW_CFG_INT, kafka, partitions), "1", 1, 1000, NULL, 0,
-	 "partitions of the topics the admin role creates"},
+	 "partitions of both topics: the admin role creates them so and grows smaller ones "
+	 "(never shrinks); the collectors wake each one (docs/scale.md)"},
 	{"kafka", "replication", NUM(TW_CFG_INT, kafka, replication), "3", 1, 16, NULL, 0,
 	 "replication factor of the topics the admin role creates"},
 	{"kafka", "queue_kbytes", NUM(TW_CFG_INT, kafka, queue_kbytes), "4096", 64, 1048576, NULL, 0,
@@ -128,9 +129,11 @@ static const struct tw_cfg_key keys[] = {
 	{"smtp", "max_retry_age", NUM(TW_CFG_DURATION, smtp, max_retry_age_ms), "24h", 1 * MS_S,
 	 30 * MS_D, NULL, 0, "a deferred e-mail still failing this long after its first attempt is "
 	 "a dead letter"},
+	{"smtp", "html", NUM(TW_CFG_BOOL, smtp, html), "false", 0, 1, NULL, 0,
+	 "send multipart/alternative: the text and a small HTML part (else text only)"},
 
 	{"quotes", "source", STR(quotes, source), "yahoo", 0, 0, NULL, 0,
-	 "quote source: yahoo, or replay:FILE"},
+	 "quote source: yahoo, stooq, a failover list such as yahoo,stooq, or replay:FILE"},
 	{"quotes", "base", STR(quotes, base), "https://query1.finance.yahoo.com", 0, 0, NULL, 0,
 	 "base URL of the Yahoo chart API"},
 	{"quotes", "ca_file", STR(quotes, ca_file), "/etc/ssl/certs/ca-certificates.crt", 0, 0,
@@ -145,6 +148,22 @@ static const struct tw_cfg_key keys[] = {
 	 0, "consecutive source failures that open the circuit breaker"},
 	{"quotes", "breaker_recovery", NUM(TW_CFG_DURATION, quotes, breaker_recovery_ms), "30s",
 	 1 * MS_S, 1 * MS_D, NULL, 0, "time an open breaker waits before one trial request"},
+	{"quotes", "cookie_url", STR(quotes, cookie_url), "", 0, 0, NULL, 0,
+	 "yahoo: URL whose answer sets the session cookie (empty: / of the base host, as "
+	 "yfinance does; or https://fc.yahoo.com)"},
+	{"quotes", "crumb", NUM(TW_CFG_BOOL, quotes, crumb), "true", 0, 1, NULL, 0,
+	 "yahoo: fetch the cookie and crumb first and add crumb= to each request"},
+	{"quotes", "rate", NUM(TW_CFG_INT, quotes, rate), "5", 1, 10000, NULL, 0,
+	 "most requests per second to one quote source (token bucket)"},
+	{"quotes", "connections", NUM(TW_CFG_INT, quotes, connections), "2", 1, 8, NULL, 0,
+	 "keep-alive connections per quote source, fetching in parallel"},
+	{"quotes", "stooq_base", STR(quotes, stooq_base), "https://stooq.com", 0, 0, NULL, 0,
+	 "base URL of the Stooq CSV quote endpoint"},
+	{"quotes", "stooq_map", STR(quotes, stooq_map), "", 0, 0, NULL, 0,
+	 "Stooq symbols of tickers: TICKER=symbol,... (others: lower case, .us if no dot)"},
+	{"quotes", "shards", NUM(TW_CFG_INT, quotes, shards), "16", 1, 256, NULL, 0,
+	 "buckets the tickers are split into across collectors (PostgreSQL advisory locks; the "
+	 "same on every agent: docs/scale.md)"},
 
 	{"rpc", "listen", STR(rpc, listen), "127.0.0.1:7070", 0, 0, NULL, 0,
 	 "host:port the JSON-RPC server listens on (\"none\": console only)"},
@@ -171,6 +190,18 @@ static const struct tw_cfg_key keys[] = {
 	 NULL, 0, "the window auth_failures are counted in, from an address's first failure"},
 	{"rpc", "auth_ban", NUM(TW_CFG_DURATION, rpc, auth_ban_ms), "5m", 1 * MS_S, 30 * MS_D, NULL,
 	 0, "how long a banned address's connections are refused"},
+
+	{"http", "listen", STR(http, listen), "", 0, 0, NULL, 0,
+	 "host:port of the operators' HTTP endpoint (/healthz, /metrics); empty: off"},
+	{"http", "slots", NUM(TW_CFG_INT, http, slots), "4", 1, 256, NULL, 0,
+	 "concurrent HTTP connections (one more gets a 503)"},
+	{"http", "timeout", NUM(TW_CFG_DURATION, http, timeout_ms), "10s", 100, 5 * MS_MIN, NULL, 0,
+	 "a request must arrive and its answer be taken within this"},
+	{"http", "out_kb", NUM(TW_CFG_INT, http, out_kb), "64", 4, 16384, NULL, 0,
+	 "largest answer (the /metrics page), KiB per slot"},
+	{"http", "public_url", STR(http, public_url), "", 0, 0, NULL, 0,
+	 "base URL users reach the http role at (e.g. https://alerts.example.com): e-mails carry "
+	 "one-click unsubscribe links to <public_url>/unsubscribe; empty: no links"},
 
 	{"limits", "arena_kb", NUM(TW_CFG_INT, limits, arena_kb), "8192", 64, 1048576, NULL, 0,
 	 "size of the one memory arena all buffers are carved from, KiB"},
@@ -702,7 +733,7 @@ static int on_entry(void *user, const char *section, const char *name, const cha
 		return fail(p, "line too long (at most %d characters)", INI_LINE_LIMIT);
 	if (!known_section(section))
 		return fail(p, "unknown section [%s] (sections: agent, kafka, db, smtp, quotes, rpc, "
-			       "limits)",
+			       "http, limits)",
 			    section);
 	snprintf(full, sizeof full, "%s.%s", section, name);
 	idx = tw_config_find(full);
@@ -928,6 +959,29 @@ static int valid_pg_url(const char *u)
 	return strncmp(u, "postgresql://", 13) == 0 || strncmp(u, "postgres://", 11) == 0;
 }
 
+/* [quotes] source: replay:FILE, or one or two distinct names of yahoo, stooq, comma-separated. */
+int tw_config_check_sources(const char *v)
+{
+	const char *p = v;
+	int n = 0, seen[2] = {0, 0};
+
+	if (strncmp(v, "replay:", 7) == 0)
+		return v[7] != '\0' ? 0 : -1;
+	for (;;) {
+		size_t l = strcspn(p, ",");
+		int k = (l == 5 && strncmp(p, "yahoo", 5) == 0)   ? 0
+			: (l == 5 && strncmp(p, "stooq", 5) == 0) ? 1
+								  : -1;
+
+		if (k < 0 || seen[k] || ++n > 2)
+			return -1;
+		seen[k] = 1;
+		if (p[l] == '\0')
+			return 0;
+		p += l + 1;
+	}
+}
+
 int tw_config_check(struct tw_config *c, char *err, size_t errlen)
 {
 	char *tok, *save = NULL, roles[sizeof c->agent.roles];
@@ -957,6 +1011,18 @@ int tw_config_check(struct tw_config *c, char *err, size_t errlen)
 			 c->rpc.listen);
 		return TW_ERR_ARG;
 	}
+	if (c->http.public_url[0] && ((strncmp(c->http.public_url, "https://", 8) != 0 &&
+					strncmp(c->http.public_url, "http://", 7) != 0) ||
+				       strpbrk(c->http.public_url, " \t\"<>?#") != NULL)) {
+		snprintf(err, errlen, "[http] public_url: '%s' is not an http(s):// base URL "
+			 "(no spaces, quotes, <, >, ? or #)", c->http.public_url);
+		return TW_ERR_ARG;
+	}
+	if (c->http.listen[0] && split_hostport(c->http.listen, 0) != 0) {
+		snprintf(err, errlen, "[http] listen: '%s' is not host:port (empty: off)",
+			 c->http.listen);
+		return TW_ERR_ARG;
+	}
 	if (strcmp(c->rpc.listen, "none") != 0 && !tw_config_is_loopback(c->rpc.listen) &&
 	    c->rpc.token[0] == '\0') {
 		snprintf(err, errlen,
@@ -982,10 +1048,9 @@ int tw_config_check(struct tw_config *c, char *err, size_t errlen)
 			 c->smtp.host);
 		return TW_ERR_ARG;
 	}
-	if (strcmp(c->quotes.source, "yahoo") != 0 &&
-	    !(strncmp(c->quotes.source, "replay:", 7) == 0 && c->quotes.source[7] != '\0')) {
-		snprintf(err, errlen, "[quotes] source: '%s' is not yahoo or replay:FILE",
-			 c->quotes.source);
+	if (tw_config_check_sources(c->quotes.source) != 0) {
+		snprintf(err, errlen, "[quotes] source: '%s' is not replay:FILE or a list of up to "
+			 "two of yahoo, stooq (e.g. yahoo,stooq)", c->quotes.source);
 		return TW_ERR_ARG;
 	}
 	if (strncmp(c->quotes.base, "https://", 8) != 0 && strncmp(c->quotes.base, "http://", 7) != 0) {
@@ -1180,7 +1245,8 @@ void tw_config_write(const struct tw_config *c, FILE *f)
 
 /* ---- config save: the user's file, edited in place ---- */
 
-static const char *const sections[] = {"agent", "kafka", "db", "smtp", "quotes", "rpc", "limits"};
+static const char *const sections[] = {"agent", "kafka", "db", "smtp", "quotes", "rpc", "http",
+					    "limits"};
 #define NSECTIONS (sizeof sections / sizeof sections[0])
 #define SAVE_LINE 1024 /* lines longer than this are copied through, never edited */
 

@@ -75,6 +75,7 @@ struct tw_config {
 		int64_t retry_interval_ms;
 		int64_t retry_max_interval_ms;
 		int64_t max_retry_age_ms;
+		int64_t html;
 	} smtp;
 	struct {
 		char source[256];
@@ -85,6 +86,13 @@ struct tw_config {
 		int64_t max_age_ms;
 		int64_t breaker_failures;
 		int64_t breaker_recovery_ms;
+		char cookie_url[256];
+		int64_t crumb;
+		int64_t rate;
+		int64_t connections;
+		char stooq_base[256];
+		char stooq_map[256];
+		int64_t shards;
 	} quotes;
 	struct {
 		char listen[128];
@@ -100,6 +108,13 @@ struct tw_config {
 		int64_t auth_window_ms;
 		int64_t auth_ban_ms;
 	} rpc;
+	struct {
+		char listen[128]; /* "" : off */
+		int64_t slots;
+		int64_t timeout_ms;
+		int64_t out_kb;
+		char public_url[256];
+	} http;
 	struct {
 		int64_t arena_kb;
 		int64_t log_lines;
@@ -220,5 +235,8 @@ int tw_config_baud_ok(int64_t baud);
  *  properties, and any name containing secret, key, password, token, pem, jaas or
  *  credential (any case). "config show" masks those. */
 int tw_config_kafka_secret(const char *name);
+
+/** @return 0 when @p v is a valid [quotes] source (replay:FILE, yahoo, stooq, yahoo,stooq...). */
+int tw_config_check_sources(const char *v);
 
 #endif

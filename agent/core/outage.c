@@ -98,6 +98,24 @@ size_t tw_outage_report(char *buf, size_t len)
 	return off;
 }
 
+size_t tw_outage_each(void (*fn)(const char *name, const char *reason, long long seconds,
+				 void *arg),
+		      void *arg)
+{
+	tw_mono_t now = tw_hal_now();
+	size_t n = 0;
+
+	for (size_t i = 0; i < TW_OUTAGE_MAX; i++) {
+		if (!table[i].used)
+			continue;
+		n++;
+		if (fn)
+			fn(table[i].name, table[i].reason,
+			   (long long)((now - table[i].since) / TW_MONO_PER_S), arg);
+	}
+	return n;
+}
+
 void tw_outage_reset(void)
 {
 	memset(table, 0, sizeof table);

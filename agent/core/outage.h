@@ -40,6 +40,14 @@ int tw_outage_active(const char *name);
  */
 size_t tw_outage_report(char *buf, size_t len);
 
+/**
+ * Call @p fn for each current outage with its name, reason and age in seconds
+ * (the /metrics page). @return how many there are.
+ */
+size_t tw_outage_each(void (*fn)(const char *name, const char *reason, long long seconds,
+				 void *arg),
+		      void *arg);
+
 /** Forget every outage (tests, agent stop). */
 void tw_outage_reset(void);
 

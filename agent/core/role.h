@@ -10,6 +10,7 @@
 
 struct tw_agent;
 struct tw_config;
+struct tw_metrics;
 
 struct tw_role {
 	const char *name;
@@ -36,6 +37,11 @@ struct tw_role {
 	void (*stop)(struct tw_agent *ag, void *state);
 	/** One line of state for the console's status. */
 	void (*status)(struct tw_agent *ag, void *state, char *buf, size_t len);
+	/**
+	 * Optional. The role's families for /metrics (core/metrics.h), names
+	 * beginning "tickwatch_<role>_"; called on the loop, must not block.
+	 */
+	void (*metrics)(struct tw_agent *ag, void *state, struct tw_metrics *m);
 };
 
 #define TW_ROLE_COUNT_ONE(name) +1

@@ -10,7 +10,8 @@
 	X(admin)        \
 	X(collector)    \
 	X(alert)        \
-	X(notifier)
+	X(notifier)     \
+	X(http)
 
 /* " rpc, admin, ..., notifier," for help texts: "a comma list of" TW_ROLE_NAMES " or all". */
 #define TW_ROLE_NAME_TEXT(name) " " #name ","

@@ -89,6 +89,7 @@ struct tw_crossing {
 	int64_t episode;        /* re-arm counter; part of a deterministic notification id */
 	int64_t generation;     /* users.generation: new at each registration (0: registered
 				 * before migration 4); part of the notification id too */
+	int shard;              /* users.shard (cqrs/shards.h): the sharded pass's keyset */
 };
 
 /** One user of a batched AdvanceAlert (tw_cqrs_advance_alerts). */
@@ -118,6 +119,7 @@ struct tw_cqrs_result {
 	/* keyset-paged commands (tw_cqrs_rearm_page): */
 	long long scanned;     /* keys the page walked */
 	const char *last_key;  /* the last of them, to pass as the next page's after (NULL: none) */
+	int last_shard;        /* sharded pages (cqrs/shards.h): the shard of last_key */
 	const char *sign_key;  /* tw_cqrs_notif_key: the key, 64 lower-case hex digits */
 };
 
@@ -177,6 +179,7 @@ struct tw_cqrs_op {
 	const char *arrays[6]; /* batched AdvanceAlert: the array literals in the caller's buffer */
 	long long scanned;
 	char last_key[TW_CQRS_EMAIL_MAX + 1];
+	int last_shard;
 	char sign_key[TW_CQRS_SIGN_KEY_LEN + 1];
 };
 
@@ -256,6 +259,11 @@ int tw_cqrs_expire_requests(struct tw_cqrs *q, struct tw_cqrs_op *op, int64_t tt
  */
 int tw_cqrs_save_quote(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *ticker,
 		       double value, int64_t time_ms, tw_cqrs_done_fn done, void *arg);
+
+/** SaveQuote recording the quote's @p source (1..16 of a-z: "yahoo", "stooq"; schema 9). */
+int tw_cqrs_save_quote_from(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *ticker,
+			    double value, int64_t time_ms, const char *source,
+			    tw_cqrs_done_fn done, void *arg);
 
 /**
  * AdvanceAlert (alert role): record that each item's user was notified for its

@@ -5,13 +5,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cqrs/shards.h"
 #include "cqrs_int.h"
 
 int tw_cqrs_save_quote(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *ticker,
 		       double value, int64_t time_ms, tw_cqrs_done_fn done, void *arg)
 {
+	return tw_cqrs_save_quote_from(q, op, ticker, value, time_ms, NULL, done, arg);
+}
+
+int tw_cqrs_save_quote_from(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *ticker,
+			    double value, int64_t time_ms, const char *source,
+			    tw_cqrs_done_fn done, void *arg)
+{
 	char t[TW_CQRS_TICKER_MAX + 1], vb[32], tb[24], why[TW_CQRS_MSG_MAX];
-	const char *p[3] = {t, tb, vb};
+	const char *p[4] = {t, tb, vb, source};
 
 	tw_cqrs_op_begin(op, q, TW_CQRS_K_QUOTE, done, arg);
 	if (tw_cqrs_take_ticker(op, ticker, t) != TW_OK)
@@ -20,14 +28,28 @@ int tw_cqrs_save_quote(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *tic
 		return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "value", "value %s", why);
 	if (time_ms <= 0)
 		return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "time", "time must be after 1970");
+	if (source && (source[0] == '\0' || strlen(source) > 16 ||
+		       strspn(source, "abcdefghijklmnopqrstuvwxyz") != strlen(source)))
+		return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "source",
+				       "source must be 1 to 16 of a-z");
 	snprintf(vb, sizeof vb, "%.17g", value);
 	snprintf(tb, sizeof tb, "%lld", (long long)time_ms);
+	if (source == NULL)
+		return tw_cqrs_submit_write(op,
+					    "INSERT INTO quotes (ticker, at, value) VALUES ($1, "
+					    "to_timestamp($2::double precision / 1000), $3) ON CONFLICT "
+					    "(ticker, at) DO UPDATE SET value = EXCLUDED.value, received_at = now() "
+					    "WHERE quotes.value IS DISTINCT FROM EXCLUDED.value",
+					    3, p);
+	/* The source of the quote (schema 9); a repeat of the stored value is no news whoever
+	 * gives it, so the row keeps the source of its first teller. */
 	return tw_cqrs_submit_write(op,
-				    "INSERT INTO quotes (ticker, at, value) VALUES ($1, "
-				    "to_timestamp($2::double precision / 1000), $3) ON CONFLICT "
-				    "(ticker, at) DO UPDATE SET value = EXCLUDED.value, received_at = now() "
-				    "WHERE quotes.value IS DISTINCT FROM EXCLUDED.value",
-				    3, p);
+				    "INSERT INTO quotes (ticker, at, value, source) VALUES ($1, "
+				    "to_timestamp($2::double precision / 1000), $3, $4) ON CONFLICT "
+				    "(ticker, at) DO UPDATE SET value = EXCLUDED.value, received_at = now(), "
+				    "source = EXCLUDED.source WHERE quotes.value IS DISTINCT FROM "
+				    "EXCLUDED.value",
+				    4, p);
 }
 
 /* RearmInsideBand, one page of the users that are not armed (alert_state's primary key walked
@@ -46,6 +68,24 @@ static const char sql_rearm_page[] =
 	"WHERE s.email = c.email AND s.last_condition IS NOT NULL AND (c.high IS NULL OR lq.value "
 	"<= c.high) AND (c.low IS NULL OR lq.value >= c.low) RETURNING 1) "
 	"SELECT (SELECT count(*) FROM r), (SELECT max(email) FROM r), (SELECT count(*) FROM upd)";
+
+/* The same over the slots [$1, $2): alert_state_shard_idx (shard, email) of the users not
+ * armed, walked from the keyset ($3, $4), at most $5; the last walked comes back with its
+ * shard. */
+static const char sql_rearm_shard[] =
+	"WITH r AS (SELECT s.email, s.shard FROM alert_state s WHERE s.shard >= $1::integer AND "
+	"s.shard < $2::integer AND (s.shard, s.email) > ($3::integer, $4::text) AND "
+	"s.last_condition IS NOT NULL ORDER BY s.shard, s.email LIMIT $5::integer), "
+	"c AS (SELECT u.email, u.ticker, u.high, u.low FROM r JOIN users u ON u.email = r.email), "
+	"lq AS (SELECT t.ticker, q.value FROM (SELECT DISTINCT ticker FROM c) t CROSS JOIN LATERAL "
+	"(SELECT value FROM quotes WHERE quotes.ticker = t.ticker ORDER BY at DESC LIMIT 1) q), "
+	"upd AS (UPDATE alert_state s SET last_ticker = NULL, last_condition = NULL, last_int = "
+	"NULL, episode = s.episode + 1, updated_at = now() FROM c JOIN lq ON lq.ticker = c.ticker "
+	"WHERE s.email = c.email AND s.last_condition IS NOT NULL AND (c.high IS NULL OR lq.value "
+	"<= c.high) AND (c.low IS NULL OR lq.value >= c.low) RETURNING 1), "
+	"l AS (SELECT shard, email FROM r ORDER BY shard DESC, email DESC LIMIT 1) "
+	"SELECT (SELECT count(*) FROM r), (SELECT email FROM l), (SELECT count(*) FROM upd), "
+	"(SELECT shard FROM l)";
 
 static int rearm_page_step(struct tw_db_job *j, int ev, const struct pg_result *res, void *arg)
 {
@@ -72,6 +112,10 @@ static int rearm_page_step(struct tw_db_job *j, int ev, const struct pg_result *
 	}
 	v = tw_db_value(res, 0, 2);
 	op->count = v ? strtoll(v, NULL, 10) : 0;
+	if (op->step == 1) { /* the sharded page: the last walked user's shard */
+		v = tw_db_value(res, 0, 3);
+		op->last_shard = v ? atoi(v) : 0;
+	}
 	tw_cqrs_op_finish(op);
 	return 0;
 }
@@ -97,6 +141,22 @@ int tw_cqrs_rearm_page(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *tic
 				       "after must be an e-mail of at most 254 characters");
 	snprintf(lb, sizeof lb, "%lld", limit);
 	rc = tw_db_submit(&op->q->wr, &op->job, sql_rearm_page, 3, p, 0, rearm_page_step, op);
+	return rc == TW_OK ? TW_OK : tw_cqrs_op_submit_fail(op, rc);
+}
+
+int tw_cqrs_rearm_shard_page(struct tw_cqrs *q, struct tw_cqrs_op *op, int lo, int hi,
+			     int after_shard, const char *after, long long limit,
+			     tw_cqrs_done_fn done, void *arg)
+{
+	char b[4][24];
+	const char *p[5];
+	int rc;
+
+	tw_cqrs_op_begin(op, q, TW_CQRS_K_REARM_PAGE, done, arg);
+	if (tw_cqrs_shard_args(op, lo, hi, after_shard, after, limit, b, p) != TW_OK)
+		return op->rc;
+	op->step = 1;
+	rc = tw_db_submit(&op->q->wr, &op->job, sql_rearm_shard, 5, p, 0, rearm_page_step, op);
 	return rc == TW_OK ? TW_OK : tw_cqrs_op_submit_fail(op, rc);
 }
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cqrs/shards.h"
 #include "cqrs_int.h"
 
 static const char sql_get[] = "SELECT " TW_CQRS_USER_COLS " FROM users WHERE email = $1";
@@ -38,12 +39,24 @@ static const char sql_crossing_page[] =
 	"SELECT u.email, u.ticker, lq.value, (extract(epoch FROM lq.at) * 1000)::bigint, "
 	"CASE WHEN u.high IS NOT NULL AND lq.value > u.high THEN 'higher' ELSE 'lower' END, "
 	"CASE WHEN u.high IS NOT NULL AND lq.value > u.high THEN u.high ELSE u.low END, "
-	"s.last_ticker, s.last_condition, s.last_int, coalesce(s.episode, 0), u.generation "
-	"FROM users u JOIN LATERAL (SELECT value, at FROM quotes WHERE ticker = u.ticker "
+	"s.last_ticker, s.last_condition, s.last_int, coalesce(s.episode, 0), u.generation, "
+	"u.shard FROM users u JOIN LATERAL (SELECT value, at FROM quotes WHERE ticker = u.ticker "
 	"ORDER BY at DESC LIMIT 1) lq ON true LEFT JOIN alert_state s ON s.email = u.email AND "
 	"s.email > $2 WHERE ($1::text IS NULL OR u.ticker = $1) AND u.email > $2 AND ((u.high IS NOT NULL AND "
 	"lq.value > u.high) OR (u.low IS NOT NULL AND lq.value < u.low)) "
 	"ORDER BY u.email LIMIT $3::integer";
+/* The same over the slots [$1, $2) (cqrs/shards.h): users_shard_idx (shard, email) walked from
+ * the keyset ($3, $4) in its order, at most $5 crossing users a page. */
+static const char sql_crossing_shard[] =
+	"SELECT u.email, u.ticker, lq.value, (extract(epoch FROM lq.at) * 1000)::bigint, "
+	"CASE WHEN u.high IS NOT NULL AND lq.value > u.high THEN 'higher' ELSE 'lower' END, "
+	"CASE WHEN u.high IS NOT NULL AND lq.value > u.high THEN u.high ELSE u.low END, "
+	"s.last_ticker, s.last_condition, s.last_int, coalesce(s.episode, 0), u.generation, "
+	"u.shard FROM users u JOIN LATERAL (SELECT value, at FROM quotes WHERE ticker = u.ticker "
+	"ORDER BY at DESC LIMIT 1) lq ON true LEFT JOIN alert_state s ON s.email = u.email "
+	"WHERE u.shard >= $1::integer AND u.shard < $2::integer AND (u.shard, u.email) > "
+	"($3::integer, $4::text) AND ((u.high IS NOT NULL AND lq.value > u.high) OR "
+	"(u.low IS NOT NULL AND lq.value < u.low)) ORDER BY u.shard, u.email LIMIT $5::integer";
 static const char sql_notif_key[] = "SELECT key FROM notif_key WHERE one";
 static const char sql_is_sent[] = "SELECT state FROM sent_notifications WHERE notification_id = $1";
 
@@ -82,6 +95,8 @@ static int row_crossing(struct tw_cqrs_op *op, const struct pg_result *res)
 	c.episode = v ? strtoll(v, NULL, 10) : 0;
 	v = tw_db_value(res, 0, 10);
 	c.generation = v ? strtoll(v, NULL, 10) : 0;
+	v = tw_db_value(res, 0, 11);
+	c.shard = v ? atoi(v) : 0;
 	if (c.email == NULL || c.ticker == NULL)
 		return 0;
 	op->count++;
@@ -336,6 +351,48 @@ int tw_cqrs_users_crossing_page(struct tw_cqrs *q, struct tw_cqrs_op *op, const 
 				       "after must be an e-mail of at most 254 characters");
 	snprintf(lb, sizeof lb, "%lld", limit);
 	return submit_on(op, 1, sql_crossing_page, 3, p, TW_DB_SINGLE_ROW);
+}
+
+/* The bounds of a sharded page: 0 <= lo < hi <= slots, lo <= after_shard < hi. */
+int tw_cqrs_shard_args(struct tw_cqrs_op *op, int lo, int hi, int after_shard, const char *after,
+		       long long limit, char (*b)[24], const char **p)
+{
+	if (lo < 0 || hi > TW_SHARD_SLOTS || lo >= hi || after_shard < lo || after_shard >= hi)
+		return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "shard",
+				       "shard range must be 0 <= lo <= after < hi <= %d",
+				       TW_SHARD_SLOTS);
+	if (limit < 1 || limit > TW_CQRS_PAGE_MAX)
+		return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "limit",
+				       "limit must be a whole number from 1 to %d", TW_CQRS_PAGE_MAX);
+	if (after == NULL)
+		after = "";
+	if (strlen(after) > TW_CQRS_EMAIL_MAX)
+		return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "after",
+				       "after must be an e-mail of at most 254 characters");
+	snprintf(b[0], sizeof b[0], "%d", lo);
+	snprintf(b[1], sizeof b[1], "%d", hi);
+	snprintf(b[2], sizeof b[2], "%d", after_shard);
+	snprintf(b[3], sizeof b[3], "%lld", limit);
+	p[0] = b[0];
+	p[1] = b[1];
+	p[2] = b[2];
+	p[3] = after;
+	p[4] = b[3];
+	return TW_OK;
+}
+
+int tw_cqrs_users_crossing_shard_page(struct tw_cqrs *q, struct tw_cqrs_op *op, int lo, int hi,
+				      int after_shard, const char *after, long long limit,
+				      tw_cqrs_crossing_fn row, tw_cqrs_done_fn done, void *arg)
+{
+	char b[4][24];
+	const char *p[5];
+
+	tw_cqrs_op_begin(op, q, TW_CQRS_K_CROSSING, done, arg);
+	op->row.crossing = row;
+	if (tw_cqrs_shard_args(op, lo, hi, after_shard, after, limit, b, p) != TW_OK)
+		return op->rc;
+	return submit_on(op, 1, sql_crossing_shard, 5, p, TW_DB_SINGLE_ROW);
 }
 
 int tw_cqrs_is_sent(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *notification_id,

@@ -119,6 +119,7 @@ void tw_cqrs_op_begin(struct tw_cqrs_op *op, struct tw_cqrs *q, int kind, tw_cqr
 	op->reqid[0] = '\0';
 	op->scanned = 0;
 	op->last_key[0] = '\0';
+	op->last_shard = 0;
 	memset(&op->user, 0, sizeof op->user);
 	memset(&op->quote, 0, sizeof op->quote);
 	memset(&op->res, 0, sizeof op->res);
@@ -138,6 +139,7 @@ static void fill(struct tw_cqrs_op *op)
 	op->res.legacy_response = op->legacy[0] ? op->legacy : NULL;
 	op->res.scanned = op->scanned;
 	op->res.last_key = op->last_key[0] ? op->last_key : NULL;
+	op->res.last_shard = op->last_shard;
 }
 
 int tw_cqrs_op_fail(struct tw_cqrs_op *op, int rc, const char *field, const char *fmt, ...)

@@ -124,6 +124,21 @@ static const struct tw_db_migration migrations[] = {
 	 "CREATE INDEX notify_retry_next_idx ON notify_retry (next_at);"
 	 "ALTER TABLE dead_letters ADD COLUMN message text, ADD COLUMN msg_key text,"
 	 " ADD COLUMN first_at timestamptz;"},
+	/* The alert pass's shard slot (agent/cqrs/shards.h): 12 bits of md5(email), generated
+	 * and stored, so it follows the e-mail and never depends on the partition count;
+	 * indexed in the sharded pages' (shard, email) order. */
+	{8, "users.shard, alert_state.shard (the sharded alert pass's slot) and their indexes",
+	 "ALTER TABLE users ADD COLUMN shard integer NOT NULL GENERATED ALWAYS AS"
+	 " (('x' || substr(md5(email), 1, 3))::bit(12)::integer) STORED;"
+	 "CREATE INDEX users_shard_idx ON users (shard, email);"
+	 "ALTER TABLE alert_state ADD COLUMN shard integer NOT NULL GENERATED ALWAYS AS"
+	 " (('x' || substr(md5(email), 1, 3))::bit(12)::integer) STORED;"
+	 "CREATE INDEX alert_state_shard_idx ON alert_state (shard, email)"
+	 " WHERE last_condition IS NOT NULL;"},
+	/* The quote source that gave each quote (yahoo, stooq, replay; NULL: before 9). */
+	{9, "quotes.source (the quote source of each row)",
+	 "ALTER TABLE quotes ADD COLUMN source text"
+	 " CHECK (source IS NULL OR source ~ '^[a-z]{1,16}$');"},
 };
 
 #define NMIG (sizeof migrations / sizeof migrations[0])

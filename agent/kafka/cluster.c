@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* cluster.c - ensure the topics exist and describe the cluster, all through async admin events. */
+/* cluster.c - ensure the topics exist with [kafka] partitions (created, or grown with
+ * CreatePartitions; never shrunk: a topic with more is left as it is and warned about) and
+ * describe the cluster, all through async admin events. */
 #include "kafka/cluster.h"
 
 #include <ctype.h>
@@ -13,6 +15,7 @@ enum op {
 	OP_ENSURE_CLUSTER = 1,
 	OP_ENSURE_TOPICS,
 	OP_CREATE,
+	OP_GROW,
 	OP_VERIFY,
 	OP_REPORT_CLUSTER,
 	OP_REPORT_TOPICS,
@@ -49,7 +52,7 @@ static rd_kafka_AdminOptions_t *options(struct tw_kafka_cluster *c, rd_kafka_adm
 	rd_kafka_AdminOptions_t *o = rd_kafka_AdminOptions_new(c->k->rk, api);
 
 	rd_kafka_AdminOptions_set_request_timeout(o, c->timeout_ms, why, sizeof why);
-	if (api == RD_KAFKA_ADMIN_OP_CREATETOPICS)
+	if (api == RD_KAFKA_ADMIN_OP_CREATETOPICS || api == RD_KAFKA_ADMIN_OP_CREATEPARTITIONS)
 		rd_kafka_AdminOptions_set_operation_timeout(o, c->timeout_ms, why, sizeof why);
 	if (c->via_broker >= 0)
 		rd_kafka_AdminOptions_set_broker(o, c->via_broker, why, sizeof why);
@@ -85,6 +88,7 @@ int tw_kafka_cluster_ensure(struct tw_kafka_cluster *c)
 		return TW_ERR_WOULD_BLOCK;
 	c->ensuring = 1;
 	c->created = 0;
+	c->grown = 0;
 	describe_cluster(c, OP_ENSURE_CLUSTER);
 	return TW_OK;
 }
@@ -308,12 +312,92 @@ static int take_create(struct tw_kafka_cluster *c, rd_kafka_event_t *ev, char *e
 	return rc;
 }
 
+/* Topics that exist with fewer partitions than [kafka] partitions. */
+static int count_short(const struct tw_kafka_cluster *c)
+{
+	int n = 0;
+
+	for (int i = 0; i < c->meta.ntopics; i++)
+		n += c->meta.topics[i].exists && c->meta.topics[i].npart < c->partitions;
+	return n;
+}
+
+/* CreatePartitions for the topics that have fewer than [kafka] partitions; a topic with more
+ * is left as it is (Kafka cannot shrink a topic), with a warning. @return requests sent. */
+static int grow_short(struct tw_kafka_cluster *c)
+{
+	rd_kafka_NewPartitions_t *nps[TW_KAFKA_MAX_TOPICS];
+	int n = 0;
+	char why[256];
+	rd_kafka_AdminOptions_t *o;
+
+	for (int i = 0; i < c->meta.ntopics; i++) {
+		const struct tw_kafka_topic_info *t = &c->meta.topics[i];
+
+		if (!t->exists)
+			continue;
+		if (t->npart >= c->partitions)
+			continue;
+		nps[n] = rd_kafka_NewPartitions_new(t->name, (size_t)c->partitions, why, sizeof why);
+		if (nps[n] == NULL) {
+			tw_log(TW_LOG_ERROR, c->k->role, "topic %s: %s", t->name, why);
+			continue;
+		}
+		tw_log(TW_LOG_INFO, c->k->role, "growing topic %s from %d to %d partitions",
+		       t->name, t->npart, c->partitions);
+		n++;
+	}
+	if (n == 0)
+		return 0;
+	o = options(c, RD_KAFKA_ADMIN_OP_CREATEPARTITIONS, OP_GROW);
+	rd_kafka_CreatePartitions(c->k->rk, nps, (size_t)n, o, tw_kafka_admin_queue(c->k));
+	rd_kafka_AdminOptions_destroy(o);
+	rd_kafka_NewPartitions_destroy_array(nps, (size_t)n);
+	return n;
+}
+
+static int take_grow(struct tw_kafka_cluster *c, rd_kafka_event_t *ev, char *err,
+		     size_t errlen)
+{
+	const rd_kafka_CreatePartitions_result_t *res = rd_kafka_event_CreatePartitions_result(ev);
+	const rd_kafka_topic_result_t **trs;
+	size_t n;
+	int rc = TW_OK;
+
+	if (rd_kafka_event_error(ev) || res == NULL) {
+		snprintf(err, errlen, "create partitions failed: %s",
+			 rd_kafka_event_error_string(ev));
+		return TW_ERR_KAFKA_ADMIN;
+	}
+	trs = rd_kafka_CreatePartitions_result_topics(res, &n);
+	for (size_t i = 0; i < n; i++) {
+		rd_kafka_resp_err_t e = rd_kafka_topic_result_error(trs[i]);
+		const char *name = rd_kafka_topic_result_name(trs[i]);
+
+		if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+			c->grown++;
+			tw_log(TW_LOG_INFO, c->k->role, "topic %s grown to %d partitions", name,
+			       c->partitions);
+		} else if (e == RD_KAFKA_RESP_ERR_INVALID_PARTITIONS) {
+			/* another agent grew it meanwhile (or beyond): the verify step judges */
+			tw_log(TW_LOG_INFO, c->k->role, "topic %s not grown: %s", name,
+			       rd_kafka_topic_result_error_string(trs[i]));
+		} else if (rc == TW_OK) {
+			snprintf(err, errlen, "topic %s: growing to %d partitions failed: %s (%s)",
+				 name, c->partitions, rd_kafka_err2name(e),
+				 rd_kafka_topic_result_error_string(trs[i]));
+			rc = TW_ERR_KAFKA_ADMIN;
+		}
+	}
+	return rc;
+}
+
 void tw_kafka_cluster_on_event(struct tw_kafka *k, rd_kafka_event_t *ev, void *arg)
 {
 	struct tw_kafka_cluster *c = arg;
 	const char *tag = rd_kafka_event_opaque(ev);
 	char err[512] = "";
-	int rc, missing = 0;
+	int rc, missing = 0, nshort;
 
 	(void)k;
 	if (tag == NULL || tag < op_tags || tag > &op_tags[OP_REPORT_TOPICS])
@@ -336,13 +420,25 @@ void tw_kafka_cluster_on_event(struct tw_kafka *k, rd_kafka_event_t *ev, void *a
 				snprintf(err, sizeof err, "topic %s: %s", t->name, t->err);
 				return ensured(c, TW_ERR_KAFKA_ADMIN, err);
 			}
-			if (t->exists)
+			if (t->exists && t->npart > c->partitions)
+				tw_log(TW_LOG_WARN, c->k->role,
+				       "topic %s has %d partitions, more than [kafka] partitions %d: "
+				       "left as it is (a topic never shrinks; set [kafka] partitions "
+				       "to %d on every agent)",
+				       t->name, t->npart, c->partitions, t->npart);
+			if (t->exists && t->npart >= c->partitions)
 				log_layout(c, t, "exists, left as it is");
-			else
+			else if (!t->exists)
 				missing++;
 		}
-		if (missing == 0)
+		nshort = count_short(c);
+		if (missing == 0 && nshort == 0)
 			return ensured(c, TW_OK, "");
+		if (missing == 0) {
+			if (grow_short(c) == 0)
+				return ensured(c, TW_ERR_KAFKA_ADMIN, "no partitions request could be made");
+			return;
+		}
 		if (c->meta.nbrokers < c->replication) {
 			snprintf(err, sizeof err,
 				 "cannot create %d topic(s) with replication factor %d: the cluster "
@@ -357,6 +453,14 @@ void tw_kafka_cluster_on_event(struct tw_kafka *k, rd_kafka_event_t *ev, void *a
 		rc = take_create(c, ev, err, sizeof err);
 		if (rc != TW_OK)
 			return ensured(c, rc, err);
+		if (count_short(c) && grow_short(c))
+			return; /* the verify follows the grow */
+		describe_topics(c, OP_VERIFY);
+		return;
+	case OP_GROW:
+		rc = take_grow(c, ev, err, sizeof err);
+		if (rc != TW_OK)
+			return ensured(c, rc, err);
 		describe_topics(c, OP_VERIFY);
 		return;
 	case OP_VERIFY:
@@ -368,6 +472,14 @@ void tw_kafka_cluster_on_event(struct tw_kafka *k, rd_kafka_event_t *ev, void *a
 				snprintf(err, sizeof err,
 					 "topic %s was created but is not visible yet",
 					 c->meta.topics[i].name);
+				return ensured(c, TW_ERR_KAFKA_ADMIN, err);
+			}
+			if (c->meta.topics[i].npart < c->partitions) {
+				snprintf(err, sizeof err,
+					 "topic %s was grown to %d partitions but shows %d: not "
+					 "visible yet",
+					 c->meta.topics[i].name, c->partitions,
+					 c->meta.topics[i].npart);
 				return ensured(c, TW_ERR_KAFKA_ADMIN, err);
 			}
 			log_layout(c, &c->meta.topics[i], "ready");

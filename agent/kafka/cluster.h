@@ -66,6 +66,7 @@ struct tw_kafka_cluster {
 	int partitions, replication, min_isr, timeout_ms;
 	int ensuring, refreshing;
 	int created; /* topics created by the last ensure */
+	int grown;   /* topics grown to [kafka] partitions by the last ensure */
 	/* Admin requests go to the controller; -1 keeps that. librdkafka's mock cluster
 	 * names no controller, so its tests send them to a broker id instead. */
 	int32_t via_broker;
@@ -86,7 +87,9 @@ void tw_kafka_cluster_init(struct tw_kafka_cluster *c, struct tw_kafka *k,
 /**
  * Create the topics that are missing: DescribeCluster (brokers), DescribeTopics,
  * then CreateTopics for the missing ones if there are enough brokers for the
- * replication factor, then DescribeTopics again. Ends in on_ensured.
+ * replication factor, then CreatePartitions for those with fewer partitions than
+ * asked (a topic with more is left as it is, warned: Kafka never shrinks one),
+ * then DescribeTopics again. Ends in on_ensured.
  * @return 0 when started, TW_ERR_WOULD_BLOCK when one is already running.
  */
 int tw_kafka_cluster_ensure(struct tw_kafka_cluster *c);

@@ -375,3 +375,80 @@ int tw_notif_parse(struct tw_notif *n, const char *value, size_t len, const char
 		return TW_ERR_ARG;
 	return TW_OK;
 }
+
+/* ---- one-click unsubscribe tokens ---- */
+
+#define UNSUB_PREFIX "tickwatch-unsubscribe|"
+
+static int unsub_mac(const char *email, const struct tw_notif_key *k,
+		     unsigned char mac[32])
+{
+	char in[sizeof UNSUB_PREFIX + TW_CQRS_EMAIL_MAX];
+	int n = snprintf(in, sizeof in, "%s%s", UNSUB_PREFIX, email);
+
+	if (n < 0 || (size_t)n >= sizeof in)
+		return TW_ERR_NOTIF_SIZE;
+	return hmac(k, in, (size_t)n, mac);
+}
+
+long tw_notif_unsub_token(const char *email, const struct tw_notif_key *k, char *out, size_t len)
+{
+	size_t n = strlen(email), o = 0;
+	unsigned char mac[32];
+	int rc;
+
+	if (n == 0 || n > TW_CQRS_EMAIL_MAX || len < 2 * n + 1 + 2 * (size_t)TW_NOTIF_UNSUB_MAC + 1)
+		return TW_ERR_NOTIF_SIZE;
+	if ((rc = unsub_mac(email, k, mac)) != TW_OK)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		out[o++] = hexd[(unsigned char)email[i] >> 4];
+		out[o++] = hexd[(unsigned char)email[i] & 15];
+	}
+	out[o++] = '.';
+	for (size_t i = 0; i < TW_NOTIF_UNSUB_MAC; i++) {
+		out[o++] = hexd[mac[i] >> 4];
+		out[o++] = hexd[mac[i] & 15];
+	}
+	out[o] = '\0';
+	return (long)o;
+}
+
+static int unhex(char c)
+{
+	const char *p = c ? strchr(hexd, c) : NULL;
+
+	return p ? (int)(p - hexd) : -1;
+}
+
+int tw_notif_unsub_check(const char *token, const struct tw_notif_key *k,
+			 char email[TW_CQRS_EMAIL_MAX + 1])
+{
+	const char *dot = strchr(token, '.');
+	size_t n = dot ? (size_t)(dot - token) : 0;
+	unsigned char mac[32], diff = 0;
+
+	if (k == NULL || !k->set)
+		return TW_ERR_NOTIF_KEY;
+	if (dot == NULL || n == 0 || n % 2 || n / 2 > TW_CQRS_EMAIL_MAX ||
+	    strlen(dot + 1) != 2 * (size_t)TW_NOTIF_UNSUB_MAC)
+		return TW_ERR_ARG;
+	for (size_t i = 0; i < n / 2; i++) {
+		int hi = unhex(token[2 * i]), lo = unhex(token[2 * i + 1]);
+
+		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+			return TW_ERR_ARG;
+		email[i] = (char)(hi * 16 + lo);
+	}
+	email[n / 2] = '\0';
+	if (unsub_mac(email, k, mac) != TW_OK)
+		return TW_ERR_ARG;
+	for (size_t i = 0; i < TW_NOTIF_UNSUB_MAC; i++) {
+		int hi = unhex(dot[1 + 2 * i]), lo = unhex(dot[2 + 2 * i]);
+
+		if (hi < 0 || lo < 0)
+			return TW_ERR_ARG;
+		diff |= (unsigned char)(mac[i] ^ (unsigned char)(hi * 16 + lo));
+	}
+	return diff == 0 ? TW_OK : TW_ERR_ARG;
+}

@@ -137,4 +137,27 @@ int tw_notif_parse(struct tw_notif *n, const char *value, size_t len, const char
  */
 const struct tw_notif_key *tw_notif_key_poll(struct tw_cqrs *q);
 
+/* ---- one-click unsubscribe (RFC 8058): a link per recipient, signed with the same key ---- */
+
+#define TW_NOTIF_UNSUB_MAC 16 /* bytes of the HMAC kept in a token */
+/* "<hex of the e-mail>.<hex of 16 bytes of HMAC>" and its NUL */
+#define TW_NOTIF_UNSUB_TOKEN_MAX (2 * TW_CQRS_EMAIL_MAX + 1 + 2 * TW_NOTIF_UNSUB_MAC + 1)
+
+/**
+ * The unsubscribe token of @p email: its bytes in lower-case hex, a dot, and the first
+ * 16 bytes of HMAC-SHA256 under @p k of "tickwatch-unsubscribe|" + email, in hex. Only a
+ * holder of the key can make one; it names no secret and stays valid for that address.
+ * @return its length, TW_ERR_NOTIF_SIZE (e-mail too long or @p len too small) or
+ *         TW_ERR_NOTIF_KEY.
+ */
+long tw_notif_unsub_token(const char *email, const struct tw_notif_key *k, char *out, size_t len);
+
+/**
+ * Check @p token (as made by tw_notif_unsub_token(), compared in constant time) and put
+ * the e-mail it names into @p email (TW_CQRS_EMAIL_MAX + 1 bytes).
+ * @return 0, TW_ERR_ARG (malformed or forged) or TW_ERR_NOTIF_KEY (no key).
+ */
+int tw_notif_unsub_check(const char *token, const struct tw_notif_key *k,
+			 char email[TW_CQRS_EMAIL_MAX + 1]);
+
 #endif

@@ -35,6 +35,11 @@ enum {
 
 /* ---- parser (http_parse.c: pure, fed any split of the bytes) ---- */
 
+/** A header of the response, name and value trimmed (valid during the call). */
+typedef void (*tw_http_header_fn)(void *arg, const char *name, const char *value);
+
+#define TW_HTTP_RETRY_AFTER_MAX 48
+
 struct tw_http_parser {
 	int state;
 	int status;
@@ -47,6 +52,9 @@ struct tw_http_parser {
 	size_t line_len;
 	unsigned char *body;
 	size_t body_len, body_cap;
+	char retry_after[TW_HTTP_RETRY_AFTER_MAX]; /* the Retry-After value, "" when none */
+	tw_http_header_fn on_header;               /* every header also goes here (may be NULL) */
+	void *header_arg;
 };
 
 /** Start a response into @p body (capacity @p cap, one byte kept for a NUL). */
@@ -59,6 +67,9 @@ void tw_http_parser_init(struct tw_http_parser *p, unsigned char *body, size_t c
  */
 int tw_http_parse(struct tw_http_parser *p, const unsigned char *data, size_t len, size_t *used,
 		  char *err, size_t errlen);
+
+/** Call @p fn for each header of the response (set after tw_http_parser_init; kept over 1xx). */
+void tw_http_parser_on_header(struct tw_http_parser *p, tw_http_header_fn fn, void *arg);
 
 /**
  * The peer closed the stream. @return 1 when that ends a body read until
@@ -92,13 +103,15 @@ struct tw_http_client {
 	int retried;  /* a stale kept-alive connection was replaced once */
 	size_t got;   /* response bytes received for this request */
 	long long timer;
-	char req[1024];
+	char req[2048];
 	size_t req_len, req_off;
 	struct tw_http_parser p;
 	unsigned char *rbuf;
 	size_t rbuf_cap;
 	tw_http_done_fn done;
 	void *arg;
+	tw_http_header_fn on_header; /* given to the parser of every response */
+	void *header_arg;
 	char err[TW_HTTP_ERR_LEN];
 	uint64_t requests, connects, reuses;
 };
@@ -125,6 +138,34 @@ int tw_http_parse_url(const char *url, int *tls, char *host, size_t hostlen, uin
  * @return 0 (done is called later), TW_ERR_HTTP_BUSY, or an error with text in c->err.
  */
 int tw_http_get(struct tw_http_client *c, const char *path, tw_http_done_fn done, void *arg);
+
+/**
+ * As tw_http_get() with @p extra header lines (each "Name: value\r\n"; printable ASCII,
+ * may be NULL or ""), e.g. a Cookie header.
+ */
+int tw_http_get_with(struct tw_http_client *c, const char *path, const char *extra,
+		     tw_http_done_fn done, void *arg);
+
+/** Every response header of this client goes to @p fn too (NULL: none). */
+void tw_http_client_on_header(struct tw_http_client *c, tw_http_header_fn fn, void *arg);
+
+/* ---- dates and Retry-After (http_date.c: pure) ---- */
+
+/**
+ * Parse an HTTP date (IMF-fixdate, RFC 850 or asctime form) or a cookie's Expires by the
+ * RFC 6265 section 5.1.1 algorithm (which accepts all three). @return 0 and Unix seconds
+ * in *t, or -1.
+ */
+int tw_http_date_parse(const char *s, int64_t *t);
+
+#define TW_HTTP_RETRY_AFTER_CAP_S 86400 /* a longer Retry-After is taken as one day */
+
+/**
+ * Retry-After (RFC 9110 10.2.3): delay-seconds (digits) or an HTTP date. @return 0 and the
+ * wait from @p now_s in *delay_s (a past date: 0; capped at TW_HTTP_RETRY_AFTER_CAP_S), or
+ * -1 when @p v is neither.
+ */
+int tw_http_retry_after(const char *v, int64_t now_s, int64_t *delay_s);
 
 /** Abort any request (its done is not called) and close the connection. Safe twice. */
 void tw_http_client_close(struct tw_http_client *c);

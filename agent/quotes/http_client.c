@@ -349,7 +349,19 @@ static void on_io(struct tw_loop *l, int fd, unsigned ready, void *arg)
 	}
 }
 
+void tw_http_client_on_header(struct tw_http_client *c, tw_http_header_fn fn, void *arg)
+{
+	c->on_header = fn;
+	c->header_arg = arg;
+}
+
 int tw_http_get(struct tw_http_client *c, const char *path, tw_http_done_fn done, void *arg)
+{
+	return tw_http_get_with(c, path, NULL, done, arg);
+}
+
+int tw_http_get_with(struct tw_http_client *c, const char *path, const char *extra,
+		     tw_http_done_fn done, void *arg)
 {
 	int n, rc;
 
@@ -367,11 +379,26 @@ int tw_http_get(struct tw_http_client *c, const char *path, tw_http_done_fn done
 			return TW_ERR_ARG;
 		}
 	}
+	if (extra == NULL)
+		extra = "";
+	for (const char *s = extra; *s; s++) {
+		/* Header lines: printable ASCII, each ended by CR LF, never a bare CR or LF. */
+		if ((*s < ' ' || *s >= 0x7f) &&
+		    !(*s == '\r' && s[1] == '\n') && !(*s == '\n' && s > extra && s[-1] == '\r')) {
+			snprintf(c->err, sizeof c->err, "extra header has a control or non-ASCII byte");
+			return TW_ERR_ARG;
+		}
+	}
+	n = (int)strlen(extra);
+	if (n > 0 && (n < 2 || extra[n - 2] != '\r' || extra[n - 1] != '\n')) {
+		snprintf(c->err, sizeof c->err, "extra header lines must end with CR LF");
+		return TW_ERR_ARG;
+	}
 	n = snprintf(c->req, sizeof c->req,
 		     "GET %s%s HTTP/1.1\r\nHost: %s\r\nUser-Agent: Mozilla/5.0 (compatible; "
-		     "tickwatch/" TW_VERSION ")\r\nAccept: application/json\r\nConnection: "
-		     "keep-alive\r\n\r\n",
-		     c->prefix, path, c->hosthdr);
+		     "tickwatch/" TW_VERSION ")\r\nAccept: application/json, text/csv, "
+		     "*/*\r\n%sConnection: keep-alive\r\n\r\n",
+		     c->prefix, path, c->hosthdr, extra);
 	if (n < 0 || (size_t)n >= sizeof c->req) {
 		snprintf(c->err, sizeof c->err, "request line too long");
 		return TW_ERR_ARG;
@@ -384,6 +411,7 @@ int tw_http_get(struct tw_http_client *c, const char *path, tw_http_done_fn done
 	c->arg = arg;
 	c->requests++;
 	tw_http_parser_init(&c->p, c->p.body, c->p.body_cap);
+	tw_http_parser_on_header(&c->p, c->on_header, c->header_arg);
 	if (c->state == C_KEPT) {
 		c->reused = 1;
 		c->reuses++;

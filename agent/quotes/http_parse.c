@@ -29,6 +29,12 @@ void tw_http_parser_init(struct tw_http_parser *p, unsigned char *body, size_t c
 	p->body_cap = cap;
 }
 
+void tw_http_parser_on_header(struct tw_http_parser *p, tw_http_header_fn fn, void *arg)
+{
+	p->on_header = fn;
+	p->header_arg = arg;
+}
+
 static int perr(int rc, char *err, size_t errlen, const char *what, const char *line)
 {
 	char shown[80];
@@ -108,7 +114,13 @@ static int header_line(struct tw_http_parser *p, char *l, char *err, size_t errl
 			p->conn_close = 1;
 		if (strcasestr(v, "keep-alive"))
 			p->keep_alive = 1;
+	} else if (strcasecmp(l, "Retry-After") == 0) {
+		/* Kept only when it fits: a longer one is no delay nor date anyway. */
+		if (vl < sizeof p->retry_after)
+			memcpy(p->retry_after, v, vl + 1);
 	}
+	if (p->on_header)
+		p->on_header(p->header_arg, l, v);
 	return 0;
 }
 
@@ -117,9 +129,12 @@ static int end_of_head(struct tw_http_parser *p, char *err, size_t errlen)
 {
 	if (p->status < 200) { /* 1xx: an interim answer, the real one follows */
 		int minor = p->minor;
+		tw_http_header_fn fn = p->on_header;
+		void *arg = p->header_arg;
 
 		tw_http_parser_init(p, p->body, p->body_cap);
 		p->minor = minor;
+		tw_http_parser_on_header(p, fn, arg);
 		return 0;
 	}
 	if (p->status == 204 || p->status == 304) {

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* quotes.c - opens the configured quote source and dispatches cycle/fetch/close to it. */
+/* quotes.c - opens the configured quote sources (their connections, rate caps, Yahoo session)
+ * and runs a fetch on a free connection: request, status (429: rate limit; 401/403: one new
+ * crumb), the answer read by yahoo.c or stooq.c. */
 #include "quotes/quotes.h"
 
 #include <stdio.h>
@@ -8,6 +10,7 @@
 #include "core/arena.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "quotes/crumb.h"
 
 #define YAHOO_RBUF 4096
 
@@ -22,6 +25,8 @@ static unsigned token_count(const struct tw_config *cfg)
 	return (unsigned)(cfg->limits.quote_response_kb * 1024 / 16);
 }
 
+static size_t net_budget(const struct tw_config *cfg);
+
 static int is_replay(const struct tw_config *cfg)
 {
 	return strncmp(cfg->quotes.source, "replay:", 7) == 0;
@@ -33,7 +38,7 @@ size_t tw_quotes_budget(const struct tw_config *cfg)
 	long n;
 
 	if (!is_replay(cfg))
-		return body_bytes(cfg) + YAHOO_RBUF + token_count(cfg) * tw_yahoo_token_size();
+		return net_budget(cfg);
 	n = tw_replay_count(cfg->quotes.source + 7, err, sizeof err);
 	if (n < 0)
 		return 0;
@@ -76,40 +81,161 @@ static int open_replay(struct tw_quotes *s, const struct tw_config *cfg, struct 
 	return TW_OK;
 }
 
-static int open_yahoo(struct tw_quotes *s, const struct tw_config *cfg, struct tw_loop *loop,
-		      struct tw_arena *a, char *err, size_t errlen)
+static unsigned conns(const struct tw_config *cfg)
 {
-	struct tw_yahoo *y = &s->y;
-	unsigned char *body = tw_arena_carve(a, body_bytes(cfg), "quote response",
-					     "quote_response_kb");
-	unsigned char *rbuf = tw_arena_carve(a, YAHOO_RBUF, "quote read buffer", "arena_kb");
-	void *toks = tw_arena_carve(a, token_count(cfg) * tw_yahoo_token_size(),
-				    "quote JSON tokens", "quote_response_kb");
-	int rc;
+	int64_t n = cfg->quotes.connections;
 
-	if (body == NULL || rbuf == NULL || toks == NULL) {
-		snprintf(err, errlen, "%s", a->err);
-		return TW_ERR_NOMEM;
+	return n < 1 ? 1 : n > TW_QUOTES_CONN_MAX ? TW_QUOTES_CONN_MAX : (unsigned)n;
+}
+
+/* The sources named by [quotes] source ("yahoo,stooq"): kinds into @p kinds. @return count. */
+static unsigned parse_sources(const char *v, int *kinds)
+{
+	unsigned n = 0;
+
+	for (const char *p = v; *p && n < TW_QUOTES_SOURCES;) {
+		size_t l = strcspn(p, ",");
+
+		if (l == 5 && strncmp(p, "yahoo", 5) == 0)
+			kinds[n++] = TW_QSRC_YAHOO;
+		else if (l == 5 && strncmp(p, "stooq", 5) == 0)
+			kinds[n++] = TW_QSRC_STOOQ;
+		p += l + (p[l] == ',');
 	}
-	y->toks = toks;
-	y->ntoks = token_count(cfg);
-	y->max_age_s = cfg->quotes.max_age_ms / 1000;
-	if (strncmp(cfg->quotes.base, "https://", 8) == 0) {
-		rc = tw_tls_config_init(&y->tlscfg, cfg->quotes.ca_file, 1, err, errlen);
-		if (rc != TW_OK)
-			return rc;
-		y->tls_ready = 1;
-		tw_stream_init(&y->stream, &y->tlscfg, &y->tls);
-	} else {
-		tw_stream_init(&y->stream, NULL, NULL);
+	return n;
+}
+
+/* One connection: body, read buffer, tokens (yahoo); plus yahoo's session: its own client. */
+static size_t conn_bytes(const struct tw_config *cfg, int kind)
+{
+	return body_bytes(cfg) + YAHOO_RBUF +
+	       (kind == TW_QSRC_YAHOO ? token_count(cfg) * tw_yahoo_token_size() : 0);
+}
+
+static size_t net_budget(const struct tw_config *cfg)
+{
+	int kinds[TW_QUOTES_SOURCES];
+	unsigned n = parse_sources(cfg->quotes.source, kinds);
+	size_t b = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		b += conns(cfg) * (sizeof(struct tw_qconn) + conn_bytes(cfg, kinds[i]) + 64);
+		if (kinds[i] == TW_QSRC_YAHOO)
+			b += sizeof(struct tw_yauth) + body_bytes(cfg) + YAHOO_RBUF +
+			     TW_COOKIE_SLOTS * sizeof(struct tw_cookie) + 64;
 	}
-	rc = tw_http_client_init(&y->http, loop, cfg->quotes.base, &y->stream, body,
-				 body_bytes(cfg), rbuf, YAHOO_RBUF, cfg->quotes.timeout_ms, err,
-				 errlen);
+	return b;
+}
+
+static int open_net(struct tw_quotes *s, const struct tw_config *cfg, struct tw_loop *loop,
+		    struct tw_arena *a, char *err, size_t errlen)
+{
+	int kinds[TW_QUOTES_SOURCES], rc;
+	unsigned n = parse_sources(cfg->quotes.source, kinds);
+
+	if (n == 0) {
+		snprintf(err, errlen, "[quotes] source: '%s' names no source", cfg->quotes.source);
+		return TW_ERR_ARG;
+	}
+	rc = tw_stooq_check_map(cfg->quotes.stooq_map, err, errlen);
 	if (rc != TW_OK)
 		return rc;
+	snprintf(s->stooq_map, sizeof s->stooq_map, "%s", cfg->quotes.stooq_map);
+	s->max_age_s = cfg->quotes.max_age_ms / 1000;
+	s->backoff_ms = cfg->quotes.breaker_recovery_ms;
 	s->kind = 0;
-	snprintf(s->name, sizeof s->name, "yahoo");
+	snprintf(s->name, sizeof s->name, "%.63s", cfg->quotes.source);
+	for (unsigned i = 0; i < n; i++) {
+		struct tw_qsrc *src = &s->src[i];
+		const char *base = kinds[i] == TW_QSRC_YAHOO ? cfg->quotes.base : cfg->quotes.stooq_base;
+
+		src->kind = kinds[i];
+		src->q = s;
+		snprintf(src->name, sizeof src->name, "%s", kinds[i] == TW_QSRC_YAHOO ? "yahoo" : "stooq");
+		snprintf(src->base, sizeof src->base, "%s", base);
+		if (strncmp(base, "https://", 8) == 0 && !s->tls_ready) {
+			rc = tw_tls_config_init(&s->tlscfg, cfg->quotes.ca_file, 1, err, errlen);
+			if (rc != TW_OK)
+				return rc;
+			s->tls_ready = 1;
+		}
+		tw_rate_init(&src->rate, (unsigned)cfg->quotes.rate, (unsigned)cfg->quotes.rate);
+		src->nconn = conns(cfg);
+		src->conn = tw_arena_carve(a, src->nconn * sizeof *src->conn, "quote connections",
+					   "arena_kb");
+		if (src->conn == NULL) {
+			snprintf(err, errlen, "%s", a->err);
+			return TW_ERR_NOMEM;
+		}
+		memset(src->conn, 0, src->nconn * sizeof *src->conn);
+		for (unsigned k = 0; k < src->nconn; k++) {
+			struct tw_qconn *c = &src->conn[k];
+			unsigned char *body = tw_arena_carve(a, body_bytes(cfg), "quote response",
+							     "quote_response_kb");
+			unsigned char *rbuf = tw_arena_carve(a, YAHOO_RBUF, "quote read buffer",
+							     "arena_kb");
+			int https = strncmp(base, "https://", 8) == 0;
+
+			if (body == NULL || rbuf == NULL) {
+				snprintf(err, errlen, "%s", a->err);
+				return TW_ERR_NOMEM;
+			}
+			c->src = src;
+			if (kinds[i] == TW_QSRC_YAHOO) {
+				c->toks = tw_arena_carve(a, token_count(cfg) * tw_yahoo_token_size(),
+							 "quote JSON tokens", "quote_response_kb");
+				if (c->toks == NULL) {
+					snprintf(err, errlen, "%s", a->err);
+					return TW_ERR_NOMEM;
+				}
+				c->ntoks = token_count(cfg);
+			}
+			tw_stream_init(&c->stream, https ? &s->tlscfg : NULL, https ? &c->tls : NULL);
+			rc = tw_http_client_init(&c->http, loop, base, &c->stream, body,
+						 body_bytes(cfg), rbuf, YAHOO_RBUF,
+						 cfg->quotes.timeout_ms, err, errlen);
+			if (rc != TW_OK)
+				return rc;
+		}
+		if (kinds[i] == TW_QSRC_YAHOO && cfg->quotes.crumb) {
+			struct tw_yauth *au = tw_arena_carve(a, sizeof *au, "yahoo session", "arena_kb");
+			struct tw_cookie *slots = tw_arena_carve(a, TW_COOKIE_SLOTS * sizeof *slots,
+								 "cookie jar", "arena_kb");
+			unsigned char *body = tw_arena_carve(a, body_bytes(cfg), "crumb response",
+							     "quote_response_kb");
+			unsigned char *rbuf = tw_arena_carve(a, YAHOO_RBUF, "crumb read buffer",
+							     "arena_kb");
+			const char *first = cfg->quotes.cookie_url[0] ? cfg->quotes.cookie_url : base;
+			int https = strncmp(first, "https://", 8) == 0 ||
+				    strncmp(base, "https://", 8) == 0;
+
+			if (au == NULL || slots == NULL || body == NULL || rbuf == NULL) {
+				snprintf(err, errlen, "%s", a->err);
+				return TW_ERR_NOMEM;
+			}
+			memset(au, 0, sizeof *au);
+			if (https && !s->tls_ready) {
+				rc = tw_tls_config_init(&s->tlscfg, cfg->quotes.ca_file, 1, err, errlen);
+				if (rc != TW_OK)
+					return rc;
+				s->tls_ready = 1;
+			}
+			tw_cookie_jar_init(&au->jar, slots, TW_COOKIE_SLOTS);
+			snprintf(au->cookie_url, sizeof au->cookie_url, "%s", cfg->quotes.cookie_url);
+			tw_stream_init(&au->stream, https ? &s->tlscfg : NULL, https ? &au->tls : NULL);
+			rc = tw_http_client_init(&au->http, loop, first, &au->stream, body,
+						 body_bytes(cfg), rbuf, YAHOO_RBUF,
+						 cfg->quotes.timeout_ms, err, errlen);
+			if (rc != TW_OK)
+				return rc;
+			tw_http_client_on_header(&au->http, tw_yauth_on_header, src);
+			au->on_base = cfg->quotes.cookie_url[0] == '\0';
+			src->auth = au;
+			for (unsigned k = 0; k < src->nconn; k++)
+				tw_http_client_on_header(&src->conn[k].http, tw_yauth_on_header, src);
+		}
+		s->nsrc++;
+	}
 	return TW_OK;
 }
 
@@ -119,9 +245,10 @@ int tw_quotes_open(struct tw_quotes *s, const struct tw_config *cfg, struct tw_l
 	memset(s, 0, sizeof *s);
 	if (is_replay(cfg))
 		return open_replay(s, cfg, a, err, errlen);
-	if (strcmp(cfg->quotes.source, "yahoo") == 0)
-		return open_yahoo(s, cfg, loop, a, err, errlen);
-	snprintf(err, errlen, "[quotes] source: '%s' is not yahoo or replay:FILE", cfg->quotes.source);
+	if (tw_config_check_sources(cfg->quotes.source) == 0)
+		return open_net(s, cfg, loop, a, err, errlen);
+	snprintf(err, errlen, "[quotes] source: '%s' is not yahoo, stooq, a list of them or "
+		 "replay:FILE", cfg->quotes.source);
 	return TW_ERR_ARG;
 }
 
@@ -135,39 +262,219 @@ void tw_quotes_cycle(struct tw_quotes *s)
 		s->r.step++;
 }
 
-static void yahoo_done(void *arg, int rc, int status, const char *body, size_t len,
-		       const char *err)
+unsigned tw_quotes_sources(const struct tw_quotes *s)
 {
-	struct tw_quotes *s = arg;
-	struct tw_yahoo *y = &s->y;
-	tw_quotes_done_fn done = y->done;
+	return s->kind == 1 ? 1 : s->nsrc;
+}
 
-	y->done = NULL;
-	if (rc == TW_OK && status != 200 && status != 404) {
-		snprintf(y->err, sizeof y->err, "%s: HTTP %d from %s", y->cur.ticker, status,
-			 y->http.host);
-		rc = TW_ERR_QUOTES_STATUS;
-	} else if (rc == TW_OK) {
-		rc = tw_yahoo_extract(body, len, y->toks, y->ntoks, y->cur.ticker,
-				      tw_hal_wall_ms() / 1000, y->max_age_s, &y->cur, y->err,
-				      sizeof y->err);
-	} else {
-		snprintf(y->err, sizeof y->err, "%s: %s", y->cur.ticker, err);
+const char *tw_quotes_source_name(const struct tw_quotes *s, unsigned i)
+{
+	if (s->kind == 1)
+		return "replay";
+	return i < s->nsrc ? s->src[i].name : "?";
+}
+
+static struct tw_qconn *free_conn(const struct tw_quotes *s, unsigned i)
+{
+	if (s->kind == 1 || i >= s->nsrc)
+		return NULL;
+	for (unsigned k = 0; k < s->src[i].nconn; k++) {
+		if (!s->src[i].conn[k].busy)
+			return &s->src[i].conn[k];
 	}
-	if (rc == TW_OK)
-		s->fetched++;
-	else if (tw_quotes_is_failure(rc))
-		s->failed++;
-	else
-		s->rejected++;
+	return NULL;
+}
+
+int tw_quotes_idle(const struct tw_quotes *s, unsigned i)
+{
+	return s->kind == 1 || free_conn(s, i) != NULL;
+}
+
+int tw_quotes_quiet(const struct tw_quotes *s)
+{
+	if (s->kind == 1)
+		return 1;
+	for (unsigned i = 0; i < s->nsrc; i++) {
+		for (unsigned k = 0; k < s->src[i].nconn; k++) {
+			if (s->src[i].conn[k].busy)
+				return 0;
+		}
+	}
+	return 1;
+}
+
+int64_t tw_quotes_rate_take(struct tw_quotes *s, unsigned i)
+{
+	if (s->kind == 1 || i >= s->nsrc)
+		return 0;
+	return tw_rate_take(&s->src[i].rate, tw_hal_now());
+}
+
+int64_t tw_quotes_hold_ms(const struct tw_quotes *s, unsigned i)
+{
+	return s->kind == 1 || i >= s->nsrc ? 0 : s->src[i].hold_ms;
+}
+
+void tw_qsrc_limited(struct tw_qsrc *src, const char *retry_after)
+{
+	int64_t d;
+
+	src->limited++;
+	if (retry_after && retry_after[0] &&
+	    tw_http_retry_after(retry_after, tw_hal_wall_ms() / 1000, &d) == 0) {
+		/* A Retry-After of 0 (or a date just past) still waits a second: never spin. */
+		src->hold_ms = d > 0 ? d * 1000 : 1000;
+		src->backoffs = 0;
+		return;
+	} else {
+		/* Exponential back-off with jitter: base * 2^(n-1), at most 64 base, then a
+		 * random point in its upper half. */
+		unsigned n = src->backoffs < 7 ? src->backoffs++ : 6;
+		int64_t full = src->q->backoff_ms << n, r = 0;
+		uint32_t rnd = 0;
+
+		if (full > (int64_t)TW_HTTP_RETRY_AFTER_CAP_S * 1000)
+			full = (int64_t)TW_HTTP_RETRY_AFTER_CAP_S * 1000;
+		if (tw_hal_entropy(&rnd, sizeof rnd) == 0)
+			r = (int64_t)(rnd % (uint32_t)(full / 2 + 1));
+		src->hold_ms = full - full / 2 + r;
+		if (src->hold_ms < 1000)
+			src->hold_ms = 1000;
+	}
+}
+
+/* The fetch of @p c ends: counters, then its done (the connection is free again first). */
+static void conn_end(struct tw_qconn *c, int rc)
+{
+	struct tw_qsrc *src = c->src;
+	tw_quotes_done_fn done = c->done;
+
+	c->busy = 0;
+	c->done = NULL;
+	c->last_rc = rc;
+	if (rc == TW_OK) {
+		src->fetched++;
+		src->q->fetched++;
+		src->backoffs = 0;
+	} else if (tw_quotes_is_failure(rc)) {
+		src->failed++;
+		src->q->failed++;
+	} else {
+		src->rejected++;
+		src->q->rejected++;
+	}
 	if (done)
-		done(y->arg, rc, rc == TW_OK ? &y->cur : NULL, y->err);
+		done(c->arg, rc, rc == TW_OK ? &c->cur : NULL, c->err);
+}
+
+void tw_qconn_fail(struct tw_qconn *c, int rc, const char *err)
+{
+	snprintf(c->err, sizeof c->err, "%s: %.200s", c->cur.ticker, err);
+	conn_end(c, rc);
+}
+
+static void on_response(void *arg, int rc, int status, const char *body, size_t len,
+			const char *err)
+{
+	struct tw_qconn *c = arg;
+	struct tw_qsrc *src = c->src;
+	int64_t now_s = tw_hal_wall_ms() / 1000;
+
+	if (rc != TW_OK) {
+		snprintf(c->err, sizeof c->err, "%s: %.200s", c->cur.ticker, err);
+		conn_end(c, rc);
+		return;
+	}
+	if (status == 429) {
+		tw_qsrc_limited(src, c->http.p.retry_after);
+		snprintf(c->err, sizeof c->err, "%s: HTTP 429 from %s%s%s: quiet for %lld ms",
+			 c->cur.ticker, c->http.host, c->http.p.retry_after[0] ? ", Retry-After " : "",
+			 c->http.p.retry_after, (long long)src->hold_ms);
+		conn_end(c, TW_ERR_QUOTES_LIMITED);
+		return;
+	}
+	if ((status == 401 || status == 403) && src->auth && !c->recrumbed) {
+		/* yfinance: on 401/403 a new cookie and crumb, and the request once more */
+		c->recrumbed = 1;
+		tw_yauth_stale(c);
+		tw_qconn_send(c);
+		return;
+	}
+	if (src->kind == TW_QSRC_YAHOO && status != 200 && status != 404) {
+		snprintf(c->err, sizeof c->err, "%s: HTTP %d from %s%s", c->cur.ticker, status,
+			 c->http.host, c->recrumbed ? " (after a new crumb)" : "");
+		conn_end(c, TW_ERR_QUOTES_STATUS);
+		return;
+	}
+	if (src->kind == TW_QSRC_STOOQ && status != 200) {
+		snprintf(c->err, sizeof c->err, "%s: HTTP %d from %s", c->cur.ticker, status,
+			 c->http.host);
+		conn_end(c, TW_ERR_QUOTES_STATUS);
+		return;
+	}
+	if (src->kind == TW_QSRC_YAHOO)
+		rc = tw_yahoo_extract(body, len, c->toks, c->ntoks, c->cur.ticker, now_s,
+				      src->q->max_age_s, &c->cur, c->err, sizeof c->err);
+	else
+		rc = tw_stooq_extract(body, len, c->cur.ticker, c->symbol, now_s, src->q->max_age_s,
+				      &c->cur, c->err, sizeof c->err);
+	conn_end(c, rc);
+}
+
+void tw_qconn_send(struct tw_qconn *c)
+{
+	struct tw_qsrc *src = c->src;
+	char path[384], hdr[TW_COOKIE_VALUE_MAX + 128];
+	int rc;
+
+	hdr[0] = '\0';
+	if (src->kind == TW_QSRC_STOOQ) {
+		char sym[64];
+		size_t o = 0;
+
+		/* '^' of an index is sent as %5E */
+		for (const char *p = c->symbol; *p && o + 4 < sizeof sym; p++) {
+			if (*p == '^') {
+				memcpy(sym + o, "%5E", 3);
+				o += 3;
+			} else {
+				sym[o++] = *p;
+			}
+		}
+		sym[o] = '\0';
+		snprintf(path, sizeof path, "/q/l/?s=%s&f=sd2t2ohlcv&h&e=csv", sym);
+	} else if (src->auth) {
+		if (tw_yauth_need(c))
+			return; /* sent (or failed) when the session is there */
+		c->gen = src->auth->gen;
+		snprintf(path, sizeof path, "/v8/finance/chart/%s?range=1d&interval=1d&crumb=%s",
+			 c->cur.ticker, src->auth->crumb_q);
+		if (tw_cookie_jar_header(&src->auth->jar, tw_hal_wall_ms() / 1000, hdr, sizeof hdr) <
+		    0)
+			hdr[0] = '\0';
+	} else {
+		snprintf(path, sizeof path, "/v8/finance/chart/%s?range=1d&interval=1d",
+			 c->cur.ticker);
+	}
+	src->requests++;
+	rc = tw_http_get_with(&c->http, path, hdr, on_response, c);
+	if (rc != TW_OK) {
+		snprintf(c->err, sizeof c->err, "%s: %.200s", c->cur.ticker, c->http.err);
+		conn_end(c, rc);
+	}
 }
 
 int tw_quotes_fetch(struct tw_quotes *s, const char *ticker, struct tw_quotes_item *out,
 		    tw_quotes_done_fn done, void *arg, char *err, size_t errlen)
 {
-	char path[96];
+	return tw_quotes_fetch_from(s, 0, ticker, out, done, arg, err, errlen);
+}
+
+int tw_quotes_fetch_from(struct tw_quotes *s, unsigned i, const char *ticker,
+			 struct tw_quotes_item *out, tw_quotes_done_fn done, void *arg, char *err,
+			 size_t errlen)
+{
+	struct tw_qconn *c;
 	int rc;
 
 	if (tw_quotes_check_ticker(ticker) != TW_OK) {
@@ -178,24 +485,59 @@ int tw_quotes_fetch(struct tw_quotes *s, const char *ticker, struct tw_quotes_it
 	}
 	if (s->kind == 1) {
 		rc = tw_replay_get(&s->r, ticker, out, err, errlen);
+		out->src = 0;
 		if (rc == TW_OK)
 			s->fetched++;
 		else
 			s->rejected++;
 		return rc;
 	}
-	snprintf(s->y.cur.ticker, sizeof s->y.cur.ticker, "%s", ticker);
-	snprintf(path, sizeof path, "/v8/finance/chart/%s?range=1d&interval=1d", ticker);
-	s->y.done = done;
-	s->y.arg = arg;
-	rc = tw_http_get(&s->y.http, path, yahoo_done, s);
-	if (rc != TW_OK) {
-		s->y.done = NULL;
-		s->failed++;
-		snprintf(err, errlen, "%s: %s", ticker, s->y.http.err);
-		return rc;
+	c = free_conn(s, i);
+	if (c == NULL) {
+		snprintf(err, errlen, "%s: every connection of %s is busy", ticker,
+			 tw_quotes_source_name(s, i));
+		return TW_ERR_HTTP_BUSY;
 	}
+	memset(&c->cur, 0, sizeof c->cur);
+	snprintf(c->cur.ticker, sizeof c->cur.ticker, "%s", ticker);
+	c->cur.src = i;
+	if (c->src->kind == TW_QSRC_STOOQ &&
+	    tw_stooq_symbol(ticker, s->stooq_map, c->symbol, sizeof c->symbol) != TW_OK) {
+		snprintf(err, errlen, "rejected: %s has no Stooq symbol", ticker);
+		s->rejected++;
+		return TW_ERR_QUOTES_REJECTED;
+	}
+	c->busy = 1;
+	c->recrumbed = 0;
+	c->wait_auth = 0;
+	c->done = NULL; /* a failure inside the send is returned, not called back */
+	c->arg = arg;
+	tw_qconn_send(c);
+	if (!c->busy) {
+		snprintf(err, errlen, "%s", c->err);
+		return c->last_rc;
+	}
+	c->done = done;
 	return TW_ERR_WOULD_BLOCK;
+}
+
+void tw_quotes_status(const struct tw_quotes *s, unsigned i, char *buf, size_t len)
+{
+	const struct tw_qsrc *src;
+
+	if (s->kind == 1 || i >= s->nsrc) {
+		snprintf(buf, len, "replay: %llu fetched, %llu rejected",
+			 (unsigned long long)s->fetched, (unsigned long long)s->rejected);
+		return;
+	}
+	src = &s->src[i];
+	snprintf(buf, len,
+		 "%s: %llu requests, %llu fetched, %llu rejected, %llu failed, %llu rate-limited, "
+		 "%llu rate waits, %llu crumbs",
+		 src->name, (unsigned long long)src->requests, (unsigned long long)src->fetched,
+		 (unsigned long long)src->rejected, (unsigned long long)src->failed,
+		 (unsigned long long)src->limited, (unsigned long long)src->rate.waits,
+		 (unsigned long long)(src->auth ? src->auth->crumbs : 0));
 }
 
 int tw_quotes_is_failure(int rc)
@@ -205,12 +547,22 @@ int tw_quotes_is_failure(int rc)
 
 void tw_quotes_close(struct tw_quotes *s)
 {
-	if (s->kind == 0) {
-		s->y.done = NULL;
-		if (s->y.http.loop)
-			tw_http_client_close(&s->y.http);
-		if (s->y.tls_ready)
-			tw_tls_config_free(&s->y.tlscfg);
-		s->y.tls_ready = 0;
+	if (s->kind != 0)
+		return;
+	for (unsigned i = 0; i < s->nsrc; i++) {
+		struct tw_qsrc *src = &s->src[i];
+
+		for (unsigned k = 0; k < src->nconn; k++) {
+			src->conn[k].done = NULL;
+			src->conn[k].busy = 0;
+			src->conn[k].wait_auth = 0;
+			if (src->conn[k].http.loop)
+				tw_http_client_close(&src->conn[k].http);
+		}
+		if (src->auth && src->auth->http.loop)
+			tw_http_client_close(&src->auth->http);
 	}
+	if (s->tls_ready)
+		tw_tls_config_free(&s->tlscfg);
+	s->tls_ready = 0;
 }

@@ -1,16 +1,22 @@
 /* SPDX-License-Identifier: MIT */
-/* quotes.h - quote sources behind one interface: "yahoo" (HTTPS chart API) and "replay:FILE".
+/* quotes.h - quote sources behind one interface: "yahoo" (HTTPS chart API with cookie and crumb),
+ * "stooq" (HTTPS CSV), a failover list of them ("yahoo,stooq"), and "replay:FILE".
  *
- * A source is opened once at start from [quotes] (buffers carved from the
- * arena). Each collection cycle calls tw_quotes_cycle(), then
- * tw_quotes_fetch() once per ticker, one at a time:
+ * The sources are opened once at start from [quotes] (buffers carved from the arena). A
+ * network source has [quotes] connections keep-alive connections, a request-rate cap
+ * ([quotes] rate) and, for yahoo, the session cookie and crumb (crumb.c). Each collection
+ * cycle calls tw_quotes_cycle(), then, per ticker, picks a source i (docs/quotes.md: the
+ * first whose breaker allows) and, while tw_quotes_idle(s, i) and tw_quotes_rate_take(s, i)
+ * say so, tw_quotes_fetch(s, i, ...):
  *   - returns 0: the quote is in *out now (replay);
- *   - returns TW_ERR_WOULD_BLOCK: @p done is called later from the loop (yahoo);
+ *   - returns TW_ERR_WOULD_BLOCK: @p done is called later from the loop (network);
  *   - returns another negative code: failed now, text in @p err.
- * tw_quotes_is_failure() tells a failure of the source (network, time-out,
- * HTTP 5xx, garbage), which counts against the circuit breaker, from a quote
- * rejected on its merits (unknown ticker, stale time, NaN, zero, negative),
- * which is logged and skipped.
+ * tw_quotes_is_failure() tells a failure of the source (network, time-out, HTTP 5xx,
+ * garbage), which counts against the circuit breaker, from a quote rejected on its merits
+ * (unknown ticker, stale time, NaN, zero, negative), which is logged and skipped.
+ * TW_ERR_QUOTES_LIMITED is a rate limit (HTTP 429, a "Too Many Requests" crumb): the source
+ * asks for quiet for tw_quotes_hold_ms() (its Retry-After, else an exponential back-off with
+ * jitter), and the caller opens that source's breaker for that long.
  */
 #ifndef TW_QUOTES_H
 #define TW_QUOTES_H
@@ -18,7 +24,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "quotes/cookie.h"
 #include "quotes/http.h"
+#include "quotes/ratelimit.h"
 #include "tls/stream.h"
 #include "tls/tls.h"
 
@@ -28,11 +36,17 @@ struct tw_loop;
 
 #define TW_QUOTES_TICKER_MAX 15
 #define TW_QUOTES_ERR_LEN 256
+#define TW_QUOTES_SOURCES 2  /* sources in a failover list */
+#define TW_QUOTES_CONN_MAX 8 /* largest [quotes] connections */
+#define TW_QUOTES_CRUMB_MAX 64
 
 enum {
 	TW_ERR_QUOTES_REJECTED = -410, /**< a valid answer, but no usable quote (see text) */
 	TW_ERR_QUOTES_BAD_JSON = -411, /**< not the Yahoo chart shape */
 	TW_ERR_QUOTES_STATUS = -412,   /**< HTTP status other than 200/404 */
+	TW_ERR_QUOTES_LIMITED = -413,  /**< rate limited: 429 or "Too Many Requests" (hold) */
+	TW_ERR_QUOTES_BAD_CSV = -414,  /**< not the Stooq CSV shape */
+	TW_ERR_QUOTES_AUTH = -415,     /**< no cookie or crumb from the source */
 	TW_ERR_REPLAY_SYNTAX = -420,   /**< replay file: bad line (file:line in the text) */
 	TW_ERR_REPLAY_IO = -421,       /**< replay file cannot be read */
 };
@@ -41,6 +55,7 @@ struct tw_quotes_item {
 	char ticker[TW_QUOTES_TICKER_MAX + 1];
 	double price;
 	int64_t time_s; /* the market time of the price, Unix seconds */
+	unsigned src;   /* the index of the source that gave it */
 };
 
 typedef void (*tw_quotes_done_fn)(void *arg, int rc, const struct tw_quotes_item *q,
@@ -63,25 +78,74 @@ struct tw_replay {
 	char path[256];
 };
 
-struct tw_yahoo {
+enum { TW_QSRC_YAHOO, TW_QSRC_STOOQ };
+
+struct tw_qsrc;
+
+/* One keep-alive connection of a network source and the fetch it runs. */
+struct tw_qconn {
 	struct tw_http_client http;
-	struct tw_stream stream; /* the HTTP client's: in clear, or TLS for https:// */
-	struct tw_tls tls;       /* the stream's TLS session */
-	struct tw_tls_config tlscfg;
-	int tls_ready;
-	void *toks; /* jsmntok_t[ntoks] */
+	struct tw_stream stream; /* in clear, or TLS for https:// */
+	struct tw_tls tls;
+	struct tw_qsrc *src;
+	int busy;      /* a fetch runs (done is owed) */
+	int wait_auth; /* waiting for the source's cookie and crumb */
+	int recrumbed; /* this fetch had its one new crumb already */
+	unsigned gen;  /* the crumb generation its request carried */
+	int last_rc;   /* how the last fetch ended */
+	void *toks;    /* jsmntok_t[ntoks] (yahoo) */
 	unsigned ntoks;
-	int64_t max_age_s;
+	char symbol[32]; /* the source's name of the ticker (stooq: aapl.us) */
 	struct tw_quotes_item cur;
 	tw_quotes_done_fn done;
 	void *arg;
 	char err[TW_QUOTES_ERR_LEN];
 };
 
+/* Yahoo's session: the cookie (from [quotes] cookie_url, or "/" of the base host) and the
+ * crumb (GET {base}/v1/test/getcrumb with that cookie), shared by the source's connections;
+ * fetched on its own connection (crumb.c). */
+struct tw_yauth {
+	struct tw_http_client http;
+	struct tw_stream stream;
+	struct tw_tls tls;
+	struct tw_cookie_jar jar;
+	int state;     /* TW_AUTH_* */
+	unsigned gen;  /* bumped each time a new crumb is asked for */
+	int on_base;   /* the client is set up for the base URL (else the cookie URL) */
+	char cookie_url[256];
+	char crumb[TW_QUOTES_CRUMB_MAX + 1];
+	char crumb_q[3 * TW_QUOTES_CRUMB_MAX + 1]; /* percent-encoded for the query */
+	char err[TW_QUOTES_ERR_LEN];
+	uint64_t cookies, crumbs, failures;
+};
+
+enum { TW_AUTH_NONE, TW_AUTH_COOKIE, TW_AUTH_CRUMB, TW_AUTH_HAVE };
+
+struct tw_qsrc {
+	int kind; /* TW_QSRC_* */
+	char name[16];
+	struct tw_quotes *q;
+	char base[256];
+	struct tw_qconn *conn;
+	unsigned nconn;
+	struct tw_rate rate;
+	struct tw_yauth *auth; /* yahoo: the session; NULL for stooq */
+	int64_t hold_ms;       /* the last rate limit's wait */
+	unsigned backoffs;     /* rate limits in a row without Retry-After */
+	uint64_t fetched, rejected, failed, limited, requests;
+};
+
 struct tw_quotes {
-	int kind; /* 0 yahoo, 1 replay */
+	int kind; /* 0 network sources, 1 replay */
 	char name[64];
-	struct tw_yahoo y;
+	struct tw_qsrc src[TW_QUOTES_SOURCES];
+	unsigned nsrc;
+	struct tw_tls_config tlscfg; /* shared by every https:// connection */
+	int tls_ready;
+	int64_t max_age_s;
+	int64_t backoff_ms; /* first back-off of a 429 without Retry-After ([quotes] breaker_recovery) */
+	char stooq_map[256];
 	struct tw_replay r;
 	uint64_t fetched, rejected, failed;
 };
@@ -100,9 +164,35 @@ int tw_quotes_open(struct tw_quotes *s, const struct tw_config *cfg, struct tw_l
 /** A new cycle begins (replay: the next step, the last one repeating). */
 void tw_quotes_cycle(struct tw_quotes *s);
 
-/** Fetch @p ticker (see the file comment for the three outcomes). */
+/** Sources in the list (replay: 1). */
+unsigned tw_quotes_sources(const struct tw_quotes *s);
+
+/** Name of source @p i: "yahoo", "stooq" or "replay". */
+const char *tw_quotes_source_name(const struct tw_quotes *s, unsigned i);
+
+/** @return 1 when source @p i has a free connection (replay: always). */
+int tw_quotes_idle(const struct tw_quotes *s, unsigned i);
+
+/** @return 1 when no fetch of any source is running. */
+int tw_quotes_quiet(const struct tw_quotes *s);
+
+/** The rate cap of source @p i: 0 (a request may go now, counted) or the ms to wait. */
+int64_t tw_quotes_rate_take(struct tw_quotes *s, unsigned i);
+
+/** After TW_ERR_QUOTES_LIMITED from source @p i: how long it asked for quiet, in ms. */
+int64_t tw_quotes_hold_ms(const struct tw_quotes *s, unsigned i);
+
+/** Fetch @p ticker from source @p i (see the file comment for the three outcomes). */
+int tw_quotes_fetch_from(struct tw_quotes *s, unsigned i, const char *ticker,
+			 struct tw_quotes_item *out, tw_quotes_done_fn done, void *arg, char *err,
+			 size_t errlen);
+
+/** tw_quotes_fetch_from() of source 0. */
 int tw_quotes_fetch(struct tw_quotes *s, const char *ticker, struct tw_quotes_item *out,
 		    tw_quotes_done_fn done, void *arg, char *err, size_t errlen);
+
+/** One line of figures of source @p i (requests, rate-limits, crumbs...). */
+void tw_quotes_status(const struct tw_quotes *s, unsigned i, char *buf, size_t len);
 
 /** @return 1 when @p rc is a failure of the source (breaker), 0 for a rejected quote. */
 int tw_quotes_is_failure(int rc);
@@ -125,6 +215,35 @@ int tw_yahoo_extract(const char *json, size_t len, void *toks, unsigned ntoks,
 
 /** Bytes of one jsmn token (to size the scratch). */
 size_t tw_yahoo_token_size(void);
+
+/**
+ * Read the Stooq CSV answer for @p symbol (tw_stooq_symbol's) into @p out as @p ticker; same
+ * rejections as tw_yahoo_extract (plus N/D: no data). @return 0, TW_ERR_QUOTES_REJECTED or
+ * TW_ERR_QUOTES_BAD_CSV with text.
+ */
+int tw_stooq_extract(const char *csv, size_t len, const char *ticker, const char *symbol,
+		     int64_t now_s, int64_t max_age_s, struct tw_quotes_item *out, char *err,
+		     size_t errlen);
+
+/**
+ * Stooq's symbol of @p ticker: the entry of @p map ("TICKER=symbol,..." e.g.
+ * "SAP.DE=sap.de,^GSPC=^spx") if any, else the ticker in lower case, with ".us" added when
+ * it has no '.', '^' or '=' (a plain US ticker). @return 0 or TW_ERR_ARG (does not fit).
+ */
+int tw_stooq_symbol(const char *ticker, const char *map, char *out, size_t len);
+
+/** Check a [quotes] stooq_map value. @return 0 or TW_ERR_ARG with text. */
+int tw_stooq_check_map(const char *map, char *err, size_t errlen);
+
+/** Unix seconds of a Europe/Warsaw wall-clock time (CET/CEST by the EU rule). */
+int64_t tw_stooq_warsaw_to_utc(int y, int mo, int d, int h, int mi, int s);
+
+/**
+ * Is @p body (the getcrumb answer) a crumb? @return 0 and the crumb copied into @p out,
+ * TW_ERR_QUOTES_LIMITED for a "Too Many Requests" body, or TW_ERR_QUOTES_AUTH (empty, HTML,
+ * too long, a control byte or a blank).
+ */
+int tw_yahoo_crumb_check(const char *body, size_t len, char *out, size_t outlen);
 
 /** @return 0 when @p t is a ticker we accept (1..15 of A-Z a-z 0-9 . - ^ =). */
 int tw_quotes_check_ticker(const char *t);

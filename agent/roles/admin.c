@@ -1,10 +1,18 @@
 /* SPDX-License-Identifier: MIT */
-/* admin.c - the admin role: creates the topics, then reports brokers and topic layouts. */
+/* admin.c - the admin role: creates (or grows) the topics, then reports brokers and topic layouts.
+ *
+ * One report for the fleet: before each periodic report the role claims the admin report lock
+ * (a session advisory lock, cqrs/buckets.h with one bucket, on a connection of its own to
+ * [db] write_url). The agent holding it logs the report; the others stand by, and the first to
+ * claim after the holder's session ends takes over. When the database cannot be asked, the
+ * report is logged anyway (two reports beat none). The console's "kafka" and the RPC method
+ * answer on every agent. */
 #include <stdio.h>
 #include <string.h>
 
 #include "core/agent.h"
 #include "core/log.h"
+#include "cqrs/buckets.h"
 #include "kafka/cluster.h"
 #include "kafka/kafka.h"
 
@@ -25,6 +33,9 @@ struct admin {
 	int attempts;
 	int console_waiting;
 	long long retry_timer;
+	struct tw_buckets lock; /* the fleet's one report */
+	int lock_open;
+	uint64_t reports, stood_by;
 	char last_err[512];
 	char report[ADMIN_REPORT_MAX];
 };
@@ -86,7 +97,8 @@ static void on_ensured(struct tw_kafka_cluster *c, int rc, const char *err, void
 	if (rc == TW_OK) {
 		a->phase = PH_READY;
 		a->last_err[0] = '\0';
-		tw_log(TW_LOG_INFO, "admin", "topics ready (%d created)", c->created);
+		tw_log(TW_LOG_INFO, "admin", "topics ready (%d created, %d grown)", c->created,
+		       c->grown);
 		if (tw_kafka_cluster_refresh(c) != TW_OK)
 			tw_log(TW_LOG_DEBUG, "admin", "report already running");
 		return;
@@ -177,6 +189,17 @@ static int start(struct tw_agent *ag, void **state, char *err, size_t errlen)
 	rc = tw_kafka_open(&a->k, cfg, &ag->loop, &o, err, errlen);
 	if (rc != TW_OK)
 		return rc;
+	if (cfg->db.write_url[0]) {
+		char why[256];
+
+		if (tw_buckets_open(&a->lock, &ag->loop, cfg->db.write_url, cfg->db.connect_timeout_ms,
+				    cfg->db.statement_timeout_ms, TW_BUCKETS_NS_ADMIN, 1, why,
+				    sizeof why) == TW_OK)
+			a->lock_open = 1;
+		else
+			tw_log(TW_LOG_WARN, "admin", "no report lock (%s): this agent always reports",
+			       why);
+	}
 	if (tw_agent_add_command(ag, "kafka", "brokers and topic layouts of the Kafka cluster",
 				 cmd_kafka, a) != TW_OK ||
 	    tw_agent_add_method(ag, "kafka.metadata", method_metadata, a) != TW_OK) {
@@ -191,7 +214,31 @@ static int start(struct tw_agent *ag, void **state, char *err, size_t errlen)
 	return TW_OK;
 }
 
-/* First call: ensure the topics. Then every report_interval: the cluster report. */
+static void report_now(struct admin *a)
+{
+	a->reports++;
+	if (tw_kafka_cluster_refresh(&a->c) != TW_OK)
+		tw_log(TW_LOG_WARN, "admin", "previous cluster report still running");
+}
+
+static void on_lock(struct tw_buckets *b, int rc, void *arg)
+{
+	struct admin *a = arg;
+
+	if (rc != TW_OK) {
+		tw_log(TW_LOG_WARN, "admin", "report lock not claimed (%s): reporting anyway", b->err);
+		report_now(a);
+	} else if (tw_buckets_holds(b, 0)) {
+		report_now(a);
+	} else {
+		a->stood_by++;
+		tw_log(TW_LOG_DEBUG, "admin", "another agent reports the cluster (%d admins): "
+		       "standing by", b->members);
+	}
+}
+
+/* First call: ensure the topics. Then every report_interval: the cluster report, by the agent
+ * holding the report lock. */
 static int64_t step(struct tw_agent *ag, void *state)
 {
 	struct admin *a = state;
@@ -200,8 +247,10 @@ static int64_t step(struct tw_agent *ag, void *state)
 		a->phase = PH_ENSURING;
 		a->attempts = 1;
 		tw_kafka_cluster_ensure(&a->c);
-	} else if (tw_kafka_cluster_refresh(&a->c) != TW_OK) {
-		tw_log(TW_LOG_WARN, "admin", "previous cluster report still running");
+	} else if (!a->lock_open || tw_buckets_claim(&a->lock, on_lock, a) == TW_ERR_DB_UNAVAILABLE) {
+		if (a->lock_open)
+			tw_log(TW_LOG_WARN, "admin", "report lock: %s; reporting anyway", a->lock.err);
+		report_now(a);
 	}
 	return ag->cfg.kafka.report_interval_ms;
 }
@@ -212,6 +261,9 @@ static void stop(struct tw_agent *ag, void *state)
 
 	if (a->retry_timer > 0)
 		tw_loop_del_timer(&ag->loop, a->retry_timer);
+	if (a->lock_open)
+		tw_buckets_close(&a->lock);
+	a->lock_open = 0;
 	tw_kafka_close(&a->k, 2000);
 }
 
@@ -229,8 +281,12 @@ static void status(struct tw_agent *ag, void *state, char *buf, size_t len)
 			 (long long)((tw_hal_now() - at) / TW_MONO_PER_S));
 	else
 		snprintf(when, sizeof when, "never");
-	snprintf(buf, len, "%s; %d broker(s); last report %s%s%s", names[a->phase],
-		 a->c.meta.nbrokers, when, a->last_err[0] ? "; last error: " : "", a->last_err);
+	snprintf(buf, len, "%s; %d broker(s); last report %s; report lock %s (%d admin(s)), "
+		 "%llu reports, %llu stood by%s%s",
+		 names[a->phase], a->c.meta.nbrokers, when,
+		 !a->lock_open ? "off" : tw_buckets_holds(&a->lock, 0) ? "held" : "standing by",
+		 a->lock.members, (unsigned long long)a->reports, (unsigned long long)a->stood_by,
+		 a->last_err[0] ? "; last error: " : "", a->last_err);
 }
 
 const struct tw_role tw_role_admin = {

@@ -24,6 +24,14 @@
  *   but not advanced is produced again with the same notification id, which the
  *   notifier skips when it already sent it.
  *
+ * Sharding (docs/scale.md): each collector cycle wakes every partition of to-alert-system,
+ * and a pass covers only the users of the partitions its wake-ups came from: partition p of
+ * P (the wake-up's "tw-partitions" header) is the users.shard range p of P (cqrs/shards.h).
+ * The ranges of the wake-ups a pass holds are merged and walked one after the other, each in
+ * (shard, email) keyset pages; an agent owning every partition walks [0, 4096) in one go, as
+ * one unsharded pass did. A wake-up without the header asks for every shard. What a pass
+ * decides and the notification ids it produces depend only on the rows, never on who runs it.
+ *
  * Memory: a fixed pool of [limits] alert_inflight records (one per message between
  * its produce and its advance), carved at start; a page is only asked for when
  * the pool has room for all its rows, so no statement waits on Kafka, and a pass
@@ -38,7 +46,9 @@
 #include "core/agent.h"
 #include "core/log.h"
 #include "cqrs/cqrs.h"
+#include "cqrs/shards.h"
 #include "kafka/kafka.h"
+#include "kafka/wakeup.h"
 #include "notif/notif.h"
 
 #define ALERT_ADV_BUF_MAX ((size_t)128 * 1024) /* advance batch arrays: ~2,000 typical e-mails */
@@ -92,6 +102,10 @@ struct alert {
 	size_t page;      /* rows per page: [limits] alert_page, at most half the pool */
 	long long page_limit, page_rows;
 	char after[TW_CQRS_EMAIL_MAX + 1]; /* keyset: the last e-mail of the previous page */
+	int after_shard;                   /* ... and its shard */
+	struct tw_shard_range *ranges;     /* the slots of this pass, merged (parts_cap + 1) */
+	size_t nranges, range_i;
+	int covered;                       /* slots the last pass covered */
 	int again;        /* wake-ups came during the pass */
 	int committing;
 	uint32_t pass;    /* number of the running (or last) pass */
@@ -142,6 +156,7 @@ static size_t budget(const struct tw_config *cfg)
 {
 	return sizeof(struct alert) + (size_t)cfg->limits.alert_inflight * sizeof(struct rec) +
 	       2 * parts_cap(cfg) * sizeof(rd_kafka_message_t *) + TW_NOTIF_MAX_BYTES + 256 +
+	       (parts_cap(cfg) + 1) * sizeof(struct tw_shard_range) +
 	       (size_t)cfg->limits.alert_page * sizeof(struct tw_cqrs_advance) + advbuf_size(cfg);
 }
 
@@ -454,6 +469,7 @@ static int on_crossing(void *arg, const struct tw_crossing *c)
 		return -1;
 	}
 	memcpy(a->after, c->email, strlen(c->email) + 1);
+	a->after_shard = c->shard;
 	a->page_rows++;
 	a->now.rows++;
 	if (tw_alert_check_row(c, why, sizeof why) != TW_OK ||
@@ -518,6 +534,56 @@ static int on_crossing(void *arg, const struct tw_crossing *c)
 	return 0;
 }
 
+/* ---- the shard ranges of a pass ---- */
+
+static void range_start(struct alert *a, size_t i)
+{
+	a->range_i = i;
+	a->after[0] = '\0';
+	a->after_shard = i < a->nranges ? a->ranges[i].lo : 0;
+}
+
+/* The current range is walked: start the next one. @return 0 when none is left. */
+static int range_next(struct alert *a)
+{
+	if (a->range_i + 1 >= a->nranges)
+		return 0;
+	range_start(a, a->range_i + 1);
+	return 1;
+}
+
+/* The slots the pass covers: the shard range of each held wake-up's partition, merged. */
+static void pass_ranges(struct alert *a)
+{
+	size_t n = 0;
+	int full = a->inpass.n == 0;
+
+	for (size_t i = 0; i < a->inpass.n && !full; i++) {
+		const rd_kafka_message_t *m = a->inpass.m[i];
+		int parts = tw_wakeup_parts(m);
+
+		if (parts < 0)
+			tw_log(TW_LOG_WARN, "alert", "wake-up at partition %" PRId32 " offset %" PRId64
+			       " has a malformed %s header: a full pass", m->partition, m->offset,
+			       TW_WAKEUP_HEADER);
+		if (parts <= 0 || tw_shard_range((int)m->partition, parts, &a->ranges[n]) != 0) {
+			full = 1; /* more work than needed, never less */
+			break;
+		}
+		n++;
+	}
+	if (full) {
+		a->ranges[0].lo = 0;
+		a->ranges[0].hi = TW_SHARD_SLOTS;
+		n = 1;
+	}
+	a->nranges = tw_shard_merge(a->ranges, n);
+	a->covered = 0;
+	for (size_t i = 0; i < a->nranges; i++)
+		a->covered += a->ranges[i].hi - a->ranges[i].lo;
+	range_start(a, 0);
+}
+
 static void on_crossing_done(void *arg, const struct tw_cqrs_result *res)
 {
 	struct alert *a = arg;
@@ -530,8 +596,8 @@ static void on_crossing_done(void *arg, const struct tw_cqrs_result *res)
 		fail(a, "UsersCrossingThresholds: %s", res->msg);
 	} else {
 		a->now.pages++;
-		if (a->page_rows < a->page_limit)
-			a->more = 0; /* a short page: the last one */
+		if (a->page_rows < a->page_limit && !range_next(a))
+			a->more = 0; /* a short page of the last range: the last one */
 	}
 	next_step(a);
 }
@@ -542,8 +608,10 @@ static void start_cross_page(struct alert *a)
 	a->page_limit = (long long)a->page;
 	a->stream_on = 1;
 	a->paused = 0;
-	if (tw_cqrs_users_crossing_page(a->q, &a->stream, NULL, a->after, a->page_limit,
-					on_crossing, on_crossing_done, a) != TW_OK) {
+	if (tw_cqrs_users_crossing_shard_page(a->q, &a->stream, a->ranges[a->range_i].lo,
+					      a->ranges[a->range_i].hi, a->after_shard, a->after,
+					      a->page_limit, on_crossing, on_crossing_done,
+					      a) != TW_OK) {
 		a->stream_on = 0;
 		fail(a, "UsersCrossingThresholds: %s", tw_cqrs_op_result(&a->stream)->msg);
 	}
@@ -562,10 +630,13 @@ static void on_rearmed(void *arg, const struct tw_cqrs_result *res)
 		fail(a, "RearmInsideBand: %s", res->msg);
 	} else {
 		a->now.rearmed += (uint64_t)res->count;
-		if (res->scanned < (long long)a->page || res->last_key == NULL)
-			a->more = 0;
-		else
+		if (res->scanned < (long long)a->page || res->last_key == NULL) {
+			if (!range_next(a))
+				a->more = 0;
+		} else {
 			snprintf(a->after, sizeof a->after, "%s", res->last_key);
+			a->after_shard = res->last_shard;
+		}
 	}
 	next_step(a);
 }
@@ -573,8 +644,9 @@ static void on_rearmed(void *arg, const struct tw_cqrs_result *res)
 static void start_rearm_page(struct alert *a)
 {
 	a->stream_on = 1;
-	if (tw_cqrs_rearm_page(a->q, &a->stream, NULL, a->after, (long long)a->page, on_rearmed,
-			       a) != TW_OK) {
+	if (tw_cqrs_rearm_shard_page(a->q, &a->stream, a->ranges[a->range_i].lo,
+				     a->ranges[a->range_i].hi, a->after_shard, a->after,
+				     (long long)a->page, on_rearmed, a) != TW_OK) {
 		a->stream_on = 0;
 		fail(a, "RearmInsideBand: %s", tw_cqrs_op_result(&a->stream)->msg);
 	}
@@ -602,7 +674,7 @@ static void start_pass(struct alert *a)
 	a->phase = PH_REARM;
 	a->paused = 0;
 	a->more = 1;
-	a->after[0] = '\0';
+	pass_ranges(a);
 	start_rearm_page(a);
 	next_step(a);
 }
@@ -652,9 +724,9 @@ static void finish_pass(struct alert *a)
 	       "pass %" PRIu32 " done: %" PRIu64 " rows, %" PRIu64 " sent, %" PRIu64
 	       " suppressed, %" PRIu64 " invalid, %" PRIu64 " re-armed; %" PRIu64
 	       " pages, %" PRIu64 " advance batches; wake-up to last ack %" PRId64 " ms; %" PRIu64
-	       " superseded",
+	       " superseded; shard slots %d of %d in %zu range(s)",
 	       a->pass, a->now.rows, a->now.sent, a->now.suppressed, a->now.invalid, a->now.rearmed,
-	       a->now.pages, a->now.batches, a->last_ms, a->now.superseded);
+	       a->now.pages, a->now.batches, a->last_ms, a->now.superseded, a->covered, TW_SHARD_SLOTS, a->nranges);
 	a->wake_at = 0;
 	if (a->waiting.n)
 		a->wake_at = tw_hal_now();
@@ -710,7 +782,7 @@ static void next_step(struct alert *a)
 		}
 		a->phase = PH_CROSS;
 		a->more = 1;
-		a->after[0] = '\0';
+		range_start(a, 0);
 		/* fall through */
 	case PH_CROSS:
 		/* The next page only when the pool holds all its rows: a page never waits. */
@@ -771,8 +843,10 @@ static int start(struct tw_agent *ag, void **state, char *err, size_t errlen)
 				  "alert advance batch", "alert_page");
 	a->advbuf_len = advbuf_size(cfg);
 	a->advbuf = tw_arena_carve(&ag->arena, a->advbuf_len, "alert advance arrays", "alert_page");
+	a->ranges = tw_arena_carve(&ag->arena, (cap + 1) * sizeof *a->ranges, "alert shard ranges",
+				   "arena_kb");
 	if (a->recs == NULL || a->msg == NULL || a->inpass.m == NULL || a->waiting.m == NULL ||
-	    a->items == NULL || a->advbuf == NULL)
+	    a->items == NULL || a->advbuf == NULL || a->ranges == NULL)
 		goto nomem;
 	/* At most half the pool per page, so the next page can run while one awaits its acks. */
 	a->page = (size_t)cfg->limits.alert_page;
@@ -864,7 +938,7 @@ static void stop(struct tw_agent *ag, void *state)
 static void status(struct tw_agent *ag, void *state, char *buf, size_t len)
 {
 	struct alert *a = state;
-	char ks[128];
+	char ks[128], parts[96];
 
 	(void)ag;
 	if (a == NULL) {
@@ -872,12 +946,13 @@ static void status(struct tw_agent *ag, void *state, char *buf, size_t len)
 		return;
 	}
 	tw_kafka_status(&a->prod, ks, sizeof ks);
+	tw_kafka_assignment_list(&a->cons, parts, sizeof parts);
 	snprintf(buf, len,
-		 "%s, pass %" PRIu32 "; passes %" PRIu64 " ok %" PRIu64 " failed %" PRIu64
+		 "%s, partitions %s, last pass %d/%d shard slots, pass %" PRIu32 "; passes %" PRIu64 " ok %" PRIu64 " failed %" PRIu64
 		 " coalesced %" PRIu64 ", wake-ups %" PRIu64 "; last pass: %" PRIu64 " rows %" PRIu64
 		 " sent %" PRIu64 " suppressed %" PRIu64 " re-armed %" PRIu64 " pages %" PRIu64
 		 " batches, %" PRId64 " ms; in flight %zu/%zu; %s%s%s",
-		 phase_names[a->phase], a->pass, a->passes, a->good, a->failures, a->coalesced,
+		 phase_names[a->phase], parts, a->covered, TW_SHARD_SLOTS, a->pass, a->passes, a->good, a->failures, a->coalesced,
 		 a->wakeups, a->last.rows, a->last.sent, a->last.suppressed, a->last.rearmed,
 		 a->last.pages, a->last.batches, a->last_ms, a->recs_used, a->nrecs, ks, a->last_err[0] ? "; last error: " : "",
 		 a->last_err);

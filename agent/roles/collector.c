@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* collector.c - the collector role: each interval, fetch every watched ticker's quote, save it,
- * and wake the alert side with one message on to-alert-system. Every [db] prune_interval it
+ * and wake the alert side with one message on to-alert-system. Up to [quotes] connections
+ * fetches run in parallel; each source of the [quotes] source list has its breaker, and a
+ * ticker goes to the first source whose breaker lets it through (failover, docs/quotes.md);
+ * a rate limit opens the source's breaker for the time it asked; the rate cap waits on a
+ * loop timer. Every [db] prune_interval it
  * also prunes the tables past retention (docs/schema.md, Retention): sent_notifications,
  * dead_letters, rpc_requests and quotes, [db] prune_batch rows per statement, one statement
  * at a time. */
@@ -23,28 +27,45 @@
 
 typedef char ticker_t[TW_QUOTES_TICKER_MAX + 1];
 
+#define SLOTS (2 * TW_QUOTES_CONN_MAX * TW_QUOTES_SOURCES) /* a fetch and a save per connection */
+
 enum phase { PH_IDLE, PH_QUERY, PH_FETCH };
+enum slot_state { SL_FREE, SL_FETCHING, SL_SAVING };
 
 struct cycle_figures {
 	uint64_t cycle;
-	size_t tickers, saved, unchanged, rejected, failed, skipped, save_failed, overflow;
-	int64_t ms;
+	size_t tickers, saved, unchanged, rejected, failed, limited, skipped, save_failed, overflow;
+	size_t by_src[TW_QUOTES_SOURCES]; /* quotes saved, per source */
+	int64_t ms, fetch_ms; /* the whole cycle; until the last fetch ended */
 	int woke;
+};
+
+struct collector;
+
+/* One fetch in flight, then its quote's save (each slot its own command). */
+struct slot {
+	struct collector *c;
+	enum slot_state st;
+	unsigned src;
+	struct tw_quotes_item item;
+	struct tw_cqrs_op op;
 };
 
 struct collector {
 	struct tw_agent *ag;
 	struct tw_cqrs *db;
-	struct tw_cqrs_op qop, sop;
+	struct tw_cqrs_op qop;
 	struct tw_kafka k;
 	struct tw_quotes src;
-	struct tw_breaker br;
+	struct tw_breaker br[TW_QUOTES_SOURCES];
+	unsigned nsrc;
 	ticker_t *tickers;
 	size_t cap;
 	size_t idx;
 	enum phase ph;
-	int fetching, saving, stashed;
-	struct tw_quotes_item item, stash;
+	struct slot slot[SLOTS];
+	unsigned nslots;
+	long long rate_timer; /* the rate cap's wait (0: none) */
 	tw_mono_t started;
 	struct cycle_figures cur, last;
 	uint64_t cycles, overruns;
@@ -108,7 +129,7 @@ static void on_delivery(struct tw_kafka *k, int rc, const char *err, const rd_ka
 static void finish_cycle(struct collector *c)
 {
 	struct cycle_figures *f = &c->cur;
-	char msg[320], err[TW_KAFKA_ERR_LEN];
+	char msg[320], err[TW_KAFKA_ERR_LEN], brs[160];
 	int n;
 
 	f->ms = (tw_hal_now() - c->started) / TW_MONO_PER_MS;
@@ -131,12 +152,18 @@ static void finish_cycle(struct collector *c)
 			       f->cycle, err);
 		}
 	}
+	brs[0] = '\0';
+	for (unsigned i = 0, o = 0; i < c->nsrc && o < sizeof brs; i++)
+		o += (unsigned)snprintf(brs + o, sizeof brs - o, "%s%s %s %zu", i ? ", " : "",
+					tw_quotes_source_name(&c->src, i),
+					tw_breaker_state_name(c->br[i].state), f->by_src[i]);
 	tw_log(TW_LOG_INFO, "collector",
 	       "cycle %" PRIu64 ": %zu tickers, %zu saved, %zu unchanged, %zu rejected, %zu failed, "
-	       "%zu skipped (breaker %s), %zu not stored, %lld ms, wake-up %s",
+	       "%zu skipped (breaker %s), %zu not stored, %lld ms, wake-up %s; %zu rate-limited; "
+	       "fetches done in %lld ms; sources: %s",
 	       f->cycle, f->tickers, f->saved, f->unchanged, f->rejected, f->failed, f->skipped,
-	       tw_breaker_state_name(c->br.state), f->save_failed, (long long)f->ms,
-	       f->woke ? "sent" : "none (nothing new)");
+	       tw_breaker_state_name(c->br[0].state), f->save_failed, (long long)f->ms,
+	       f->woke ? "sent" : "none (nothing new)", f->limited, (long long)f->fetch_ms, brs);
 	if (f->overflow)
 		tw_log(TW_LOG_WARN, "collector",
 		       "%zu tickers beyond [limits] tickers (%zu) were not fetched: raise it",
@@ -146,13 +173,15 @@ static void finish_cycle(struct collector *c)
 
 static void on_saved(void *arg, const struct tw_cqrs_result *r)
 {
-	struct collector *c = arg;
+	struct slot *sl = arg;
+	struct collector *c = sl->c;
 
-	c->saving = 0;
+	sl->st = SL_FREE;
 	if (r->rc == TW_OK && r->count == 0) {
 		c->cur.unchanged++;
 	} else if (r->rc == TW_OK) {
 		c->cur.saved++;
+		c->cur.by_src[sl->src % TW_QUOTES_SOURCES]++;
 	} else {
 		c->cur.save_failed++;
 		tw_log(TW_LOG_WARN, "collector", "quote not stored: %s", r->msg);
@@ -160,36 +189,49 @@ static void on_saved(void *arg, const struct tw_cqrs_result *r)
 	pump(c);
 }
 
-static void start_save(struct collector *c)
+static void start_save(struct collector *c, struct slot *sl)
 {
 	int rc;
 
-	c->stashed = 0;
-	rc = tw_cqrs_save_quote(c->db, &c->sop, c->stash.ticker, c->stash.price,
-				c->stash.time_s * 1000, on_saved, c);
-	if (rc == TW_OK) {
-		c->saving = 1;
+	sl->st = SL_SAVING;
+	rc = tw_cqrs_save_quote_from(c->db, &sl->op, sl->item.ticker, sl->item.price,
+				     sl->item.time_s * 1000, tw_quotes_source_name(&c->src, sl->src),
+				     on_saved, sl);
+	if (rc == TW_OK)
 		return;
-	}
+	sl->st = SL_FREE;
 	c->cur.save_failed++;
-	tw_log(TW_LOG_WARN, "collector", "%s: quote not stored: %s", c->stash.ticker,
-	       tw_cqrs_op_result(&c->sop)->msg);
+	tw_log(TW_LOG_WARN, "collector", "%s: quote not stored: %s", sl->item.ticker,
+	       tw_cqrs_op_result(&sl->op)->msg);
 }
 
-static void got_quote(struct collector *c, int rc, const struct tw_quotes_item *q,
-		      const char *err)
+static void got_quote(struct collector *c, struct slot *sl, int rc,
+		      const struct tw_quotes_item *q, const char *err)
 {
+	struct tw_breaker *br = &c->br[sl->src];
+
+	sl->st = SL_FREE;
 	if (rc == TW_OK) {
-		tw_breaker_success(&c->br);
-		c->stash = *q;
-		c->stashed = 1;
+		tw_breaker_success(br);
+		sl->item = *q;
+		sl->item.src = sl->src;
+		start_save(c, sl);
+	} else if (rc == TW_ERR_QUOTES_LIMITED) {
+		/* Quiet for as long as the source asked: the breaker holds every request. */
+		c->cur.limited++;
+		tw_log(TW_LOG_WARN, "collector", "quote source %s rate-limited: %s",
+		       tw_quotes_source_name(&c->src, sl->src), err);
+		if (br->state != TW_BREAKER_OPEN || tw_breaker_retry_in_ms(br) <
+							    tw_quotes_hold_ms(&c->src, sl->src))
+			tw_breaker_open_for(br, tw_quotes_hold_ms(&c->src, sl->src), "rate limited");
 	} else if (tw_quotes_is_failure(rc)) {
-		tw_breaker_failure(&c->br);
+		tw_breaker_failure(br);
 		c->cur.failed++;
-		tw_log(TW_LOG_WARN, "collector", "quote source %s failed: %s", c->src.name, err);
+		tw_log(TW_LOG_WARN, "collector", "quote source %s failed: %s",
+		       tw_quotes_source_name(&c->src, sl->src), err);
 	} else {
 		/* The source answered: it works, this quote is just not usable. */
-		tw_breaker_success(&c->br);
+		tw_breaker_success(br);
 		c->cur.rejected++;
 		tw_log(TW_LOG_INFO, "collector", "%s", err);
 	}
@@ -197,42 +239,103 @@ static void got_quote(struct collector *c, int rc, const struct tw_quotes_item *
 
 static void on_quote(void *arg, int rc, const struct tw_quotes_item *q, const char *err)
 {
-	struct collector *c = arg;
+	struct slot *sl = arg;
+	struct collector *c = sl->c;
 
-	c->fetching = 0;
-	got_quote(c, rc, q, err);
+	c->cur.fetch_ms = (tw_hal_now() - c->started) / TW_MONO_PER_MS;
+	got_quote(c, sl, rc, q, err);
 	pump(c);
 }
 
-/* Keep one fetch and one save in flight; end the cycle when both are drained. */
+static int64_t on_rate(struct tw_loop *l, void *arg)
+{
+	struct collector *c = arg;
+
+	(void)l;
+	c->rate_timer = 0;
+	pump(c);
+	return TW_TIMER_STOP;
+}
+
+enum { PICK_WAIT = -1, PICK_SKIP = -2 };
+
+/* The source for the next ticker: the first whose breaker would let a request through
+ * (failover), if it has a free connection; PICK_WAIT when that source is busy or a trial of
+ * an earlier one runs with no later one to use; PICK_SKIP when every breaker is open. */
+static int pick(struct collector *c)
+{
+	int trial_out = 0;
+
+	for (unsigned i = 0; i < c->nsrc; i++) {
+		const struct tw_breaker *b = &c->br[i];
+
+		if (b->state == TW_BREAKER_OPEN && tw_breaker_retry_in_ms(b) > 0)
+			continue;
+		if (b->state == TW_BREAKER_HALF_OPEN && b->trial_out) {
+			trial_out = 1;
+			continue;
+		}
+		return tw_quotes_idle(&c->src, i) ? (int)i : PICK_WAIT;
+	}
+	return trial_out ? PICK_WAIT : PICK_SKIP;
+}
+
+static struct slot *free_slot(struct collector *c)
+{
+	for (unsigned i = 0; i < c->nslots; i++) {
+		if (c->slot[i].st == SL_FREE)
+			return &c->slot[i];
+	}
+	return NULL;
+}
+
+/* Keep the connections busy (each quote saved as it comes); end the cycle when all is drained. */
 static void pump(struct collector *c)
 {
 	char err[TW_QUOTES_ERR_LEN];
 	int rc;
 
 	while (c->ph == PH_FETCH) {
-		if (!c->saving && c->stashed)
-			start_save(c);
-		if (c->fetching || c->stashed)
-			return;
+		int busy = 0, i;
+		struct slot *sl;
+		int64_t wait;
+
+		for (unsigned k = 0; k < c->nslots; k++)
+			busy |= c->slot[k].st != SL_FREE;
 		if (c->idx >= c->cur.tickers) {
-			if (!c->saving)
+			if (!busy)
 				finish_cycle(c);
 			return;
 		}
-		if (!tw_breaker_allow(&c->br)) {
-			/* Open: skip the rest of this cycle at once, without waiting on the source. */
+		i = pick(c);
+		if (i == PICK_SKIP) {
+			/* Every source open: skip the rest of this cycle at once, without waiting. */
 			c->cur.skipped += c->cur.tickers - c->idx;
 			c->idx = c->cur.tickers;
 			continue;
 		}
-		rc = tw_quotes_fetch(&c->src, c->tickers[c->idx++], &c->item, on_quote, c, err,
-				     sizeof err);
-		if (rc == TW_ERR_WOULD_BLOCK) {
-			c->fetching = 1;
-			continue;
+		sl = free_slot(c);
+		if (i == PICK_WAIT || sl == NULL || c->rate_timer)
+			return; /* a fetch's end, the trial's or the rate timer calls again */
+		wait = tw_quotes_rate_take(&c->src, (unsigned)i);
+		if (wait > 0) {
+			c->rate_timer = tw_loop_add_timer(&c->ag->loop, wait, on_rate, c);
+			if (c->rate_timer < 0) {
+				c->rate_timer = 0;
+				tw_log(TW_LOG_ERROR, "collector", "no free timer for the rate cap: raise "
+				       "[limits] max_timers");
+			}
+			return;
 		}
-		got_quote(c, rc, &c->item, err);
+		if (!tw_breaker_allow(&c->br[i]))
+			continue; /* pick() said it would: state moved on, ask again */
+		sl->src = (unsigned)i;
+		sl->st = SL_FETCHING;
+		rc = tw_quotes_fetch_from(&c->src, (unsigned)i, c->tickers[c->idx++], &sl->item,
+					  on_quote, sl, err, sizeof err);
+		if (rc == TW_ERR_WOULD_BLOCK)
+			continue;
+		got_quote(c, sl, rc, &sl->item, err);
 	}
 }
 
@@ -316,11 +419,28 @@ static int start(struct tw_agent *ag, void **state, char *err, size_t errlen)
 		snprintf(err, errlen, "%s", ag->arena.err);
 		return TW_ERR_NOMEM;
 	}
-	tw_breaker_init(&c->br, "quotes", (unsigned)cfg->quotes.breaker_failures,
-			cfg->quotes.breaker_recovery_ms);
 	rc = tw_quotes_open(&c->src, cfg, &ag->loop, &ag->arena, err, errlen);
 	if (rc != TW_OK)
 		return rc;
+	c->nsrc = tw_quotes_sources(&c->src);
+	for (unsigned i = 0; i < c->nsrc; i++) {
+		char bn[32];
+
+		/* one source: "quotes"; a list: "quotes-yahoo", "quotes-stooq" */
+		if (c->nsrc == 1)
+			snprintf(bn, sizeof bn, "quotes");
+		else
+			snprintf(bn, sizeof bn, "quotes-%s", tw_quotes_source_name(&c->src, i));
+		tw_breaker_init(&c->br[i], bn, (unsigned)cfg->quotes.breaker_failures,
+				cfg->quotes.breaker_recovery_ms);
+	}
+	c->nslots = c->src.kind == 1 ? 1 : 0;
+	for (unsigned i = 0; c->src.kind != 1 && i < c->nsrc; i++)
+		c->nslots += 2 * c->src.src[i].nconn; /* the next fetch runs while a quote is saved */
+	if (c->nslots > SLOTS)
+		c->nslots = SLOTS;
+	for (unsigned i = 0; i < SLOTS; i++)
+		c->slot[i].c = c;
 	o.arg = c;
 	rc = tw_kafka_open(&c->k, cfg, &ag->loop, &o, err, errlen);
 	if (rc != TW_OK) {
@@ -334,10 +454,12 @@ static int start(struct tw_agent *ag, void **state, char *err, size_t errlen)
 		return TW_ERR_IO;
 	}
 	*state = c;
-	tw_log(TW_LOG_INFO, "collector", "source %s%s%s, every %lld ms, up to %zu tickers",
+	tw_log(TW_LOG_INFO, "collector",
+	       "source %s%s%s, every %lld ms, up to %zu tickers, %lld connections, %lld requests/s",
 	       c->src.name, c->src.kind ? " " : " at ",
 	       c->src.kind ? cfg->quotes.source + 7 : cfg->quotes.base,
-	       (long long)cfg->quotes.interval_ms, c->cap);
+	       (long long)cfg->quotes.interval_ms, c->cap, (long long)cfg->quotes.connections,
+	       (long long)cfg->quotes.rate);
 	return TW_OK;
 }
 
@@ -447,9 +569,11 @@ static void stop(struct tw_agent *ag, void *state)
 {
 	struct collector *c = state;
 
-	(void)ag;
 	c->ph = PH_IDLE;
 	c->stopping = 1;
+	if (c->rate_timer > 0)
+		tw_loop_del_timer(&ag->loop, c->rate_timer);
+	c->rate_timer = 0;
 	tw_quotes_close(&c->src);
 	tw_kafka_close(&c->k, COLLECTOR_FLUSH_MS);
 	tw_cqrs_close(c->db);
@@ -460,19 +584,28 @@ static void status(struct tw_agent *ag, void *state, char *buf, size_t len)
 {
 	struct collector *c = state;
 	const struct cycle_figures *f = &c->last;
-	char br[160];
+	char br[320], src[320];
+	size_t o = 0, so = 0;
 
 	(void)ag;
+	br[0] = src[0] = '\0';
+	for (unsigned i = 0; i < c->nsrc && o < sizeof br - 2 && so < sizeof src - 2; i++) {
+		char one[160], q[200];
+
+		o += (size_t)snprintf(br + o, sizeof br - o, "%s%s", i ? "; " : "",
+				      tw_breaker_status(&c->br[i], one, sizeof one));
+		tw_quotes_status(&c->src, i, q, sizeof q);
+		so += (size_t)snprintf(src + so, sizeof src - so, "%s%s", i ? "; " : "", q);
+	}
 	snprintf(buf, len,
 		 "%s cycle %" PRIu64 "; last: %zu tickers, %zu saved, %zu unchanged, %zu rejected, %zu failed, "
 		 "%zu skipped in %lld ms; wake-ups %" PRIu64 " sent, %" PRIu64 " delivered, %" PRIu64
 		 " lost; %s; pruned %" PRIu64 " sent, %" PRIu64 " dead, %" PRIu64 " requests, %" PRIu64
-		 " quotes in %" PRIu64 " rounds (%" PRIu64 " failed)",
+		 " quotes in %" PRIu64 " rounds (%" PRIu64 " failed); %s",
 		 c->ph == PH_IDLE ? "idle after" : "running", c->ph == PH_IDLE ? f->cycle : c->cur.cycle,
 		 f->tickers, f->saved, f->unchanged, f->rejected, f->failed, f->skipped, (long long)f->ms,
-		 c->wake_sent, c->wake_ok, c->wake_lost, tw_breaker_status(&c->br, br, sizeof br),
-		 c->pruned[0], c->pruned[1], c->pruned[2], c->pruned[3], c->prune_rounds,
-		 c->prune_failed);
+		 c->wake_sent, c->wake_ok, c->wake_lost, br, c->pruned[0], c->pruned[1], c->pruned[2],
+		 c->pruned[3], c->prune_rounds, c->prune_failed, src);
 }
 
 const struct tw_role tw_role_collector = {

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "core/agent.h"
+#include "core/hostport.h"
 #include "core/log.h"
 #include "rpc_int.h"
 #include "tls/tls.h"
@@ -588,27 +589,6 @@ static int tls_start(struct tw_rpc *r, const struct tw_config *c, char *err, siz
 	return TW_OK;
 }
 
-static int split_listen(const char *hp, char *host, size_t hostlen, uint16_t *port)
-{
-	const char *colon = strrchr(hp, ':');
-	long p;
-	char *end;
-
-	if (colon == NULL || (size_t)(colon - hp) >= hostlen)
-		return TW_ERR_ARG;
-	memcpy(host, hp, (size_t)(colon - hp));
-	host[colon - hp] = '\0';
-	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
-		memmove(host, host + 1, strlen(host));
-		host[strlen(host) - 1] = '\0';
-	}
-	p = strtol(colon + 1, &end, 10);
-	if (*end || p < 0 || p > 65535)
-		return TW_ERR_ARG;
-	*port = (uint16_t)p;
-	return TW_OK;
-}
-
 int tw_rpc_start(struct tw_rpc **out, struct tw_agent *ag, struct tw_cqrs *q, char *err,
 		 size_t errlen)
 {
@@ -683,7 +663,7 @@ int tw_rpc_start(struct tw_rpc **out, struct tw_agent *ag, struct tw_cqrs *q, ch
 	r->console->state = SLOT_READ;
 	snprintf(r->console->peer, sizeof r->console->peer, "console");
 	if (strcmp(c->rpc.listen, "none") != 0) {
-		if (split_listen(c->rpc.listen, host, sizeof host, &port) != TW_OK) {
+		if (tw_hostport_split(c->rpc.listen, host, sizeof host, &port) != TW_OK) {
 			snprintf(err, errlen, "[rpc] listen: '%s' is not host:port", c->rpc.listen);
 			return TW_ERR_ARG;
 		}

@@ -186,43 +186,132 @@ static int body_fits_8bit(const char *body)
 	return 1;
 }
 
-static void qp_line(struct w *w, const struct line *l)
+/* One byte quoted-printable at column *col, with a soft break before it when the line is
+ * full; @p last: the line's last byte (trailing white space must be encoded). */
+static void qp_char(struct w *w, size_t *col, unsigned char c, int last)
 {
 	static const char hex[] = "0123456789ABCDEF";
+	char enc[3];
+	size_t elen;
+
+	if ((c >= 33 && c <= 126 && c != '=') || ((c == ' ' || c == '\t') && !last)) {
+		enc[0] = (char)c;
+		elen = 1;
+	} else {
+		enc[0] = '=';
+		enc[1] = hex[c >> 4];
+		enc[2] = hex[c & 15];
+		elen = 3;
+	}
+	/* Room for the soft break "=" unless this is the line's last piece. */
+	if (*col + elen > (last ? QP_LINE : QP_LINE - 1)) {
+		puts_(w, "=\r\n");
+		*col = 0;
+	}
+	put(w, enc, elen);
+	*col += elen;
+}
+
+static void qp_line(struct w *w, const struct line *l)
+{
+	size_t col = 0;
+
+	for (size_t i = 0; i < l->n; i++)
+		qp_char(w, &col, (unsigned char)l->p[i], i + 1 == l->n);
+	puts_(w, "\r\n");
+}
+
+/* Plain ASCII @p s quoted-printable, continuing at *col (never a line's last byte). */
+static void qp_text(struct w *w, size_t *col, const char *s)
+{
+	for (; *s; s++)
+		qp_char(w, col, (unsigned char)*s, 0);
+}
+
+/* One body line as HTML text (& < > " escaped) ending in <br>, quoted-printable. */
+static void html_line(struct w *w, const struct line *l)
+{
 	size_t col = 0;
 
 	for (size_t i = 0; i < l->n; i++) {
-		unsigned char c = (unsigned char)l->p[i];
-		char enc[3];
-		size_t elen;
-		int last = i + 1 == l->n;
+		char c = l->p[i];
 
-		if ((c >= 33 && c <= 126 && c != '=') || ((c == ' ' || c == '\t') && !last)) {
-			enc[0] = (char)c;
-			elen = 1;
-		} else {
-			enc[0] = '=';
-			enc[1] = hex[c >> 4];
-			enc[2] = hex[c & 15];
-			elen = 3;
-		}
-		/* Room for the soft break "=" unless this is the line's last piece. */
-		if (col + elen > (last ? QP_LINE : QP_LINE - 1)) {
-			puts_(w, "=\r\n");
-			col = 0;
-		}
-		put(w, enc, elen);
-		col += elen;
+		if (c == '&')
+			qp_text(w, &col, "&amp;");
+		else if (c == '<')
+			qp_text(w, &col, "&lt;");
+		else if (c == '>')
+			qp_text(w, &col, "&gt;");
+		else if (c == '"')
+			qp_text(w, &col, "&quot;");
+		else
+			qp_char(w, &col, (unsigned char)c, 0);
 	}
+	qp_text(w, &col, "<br>");
 	puts_(w, "\r\n");
+}
+
+/* The text part's lines (body, then the footer when there is a link). */
+static void text_part(struct w *w, const struct tw_smtp_msg *m, int as8)
+{
+	static const char sep[] = "--";
+	static const char say[] = "To stop these alerts, open: ";
+	char foot[sizeof say + TW_SMTP_UNSUB_URL_MAX];
+	const char *p;
+	struct line l;
+
+	for (p = m->body ? m->body : ""; *p;) {
+		p = next_line(p, &l);
+		if (as8) {
+			put(w, l.p, l.n);
+			puts_(w, "\r\n");
+		} else {
+			qp_line(w, &l);
+		}
+	}
+	if (m->unsub_url == NULL)
+		return;
+	/* the footer: ASCII lines, as 8bit or as quoted-printable */
+	snprintf(foot, sizeof foot, "%s%s", say, m->unsub_url);
+	for (int i = 0; i < 2; i++) {
+		l.p = i == 0 ? sep : foot;
+		l.n = strlen(l.p);
+		if (as8) {
+			put(w, l.p, l.n);
+			puts_(w, "\r\n");
+		} else {
+			qp_line(w, &l);
+		}
+	}
+}
+
+/* The HTML alternative: the body's lines, and the unsubscribe link as an anchor. */
+static void html_part(struct w *w, const struct tw_smtp_msg *m)
+{
+	const char *p;
+	struct line l;
+	size_t col = 0;
+
+	puts_(w, "<!doctype html><html><head><meta charset=3D\"utf-8\"></head><body><p>\r\n");
+	for (p = m->body ? m->body : ""; *p;) {
+		p = next_line(p, &l);
+		html_line(w, &l);
+	}
+	puts_(w, "</p>\r\n");
+	if (m->unsub_url) {
+		/* the URL is printable ASCII without spaces, quotes or angle brackets (checked) */
+		qp_text(w, &col, "<p style=\"font-size:small\"><a href=\"");
+		qp_text(w, &col, m->unsub_url);
+		qp_text(w, &col, "\">Stop these alerts</a></p>");
+		puts_(w, "\r\n");
+	}
+	puts_(w, "</body></html>\r\n");
 }
 
 long tw_smtp_format(const struct tw_smtp_msg *m, const char *from, int eightbit, int stuff,
 		    char *out, size_t cap, int *used_8bit, char *err, size_t errlen)
 {
 	struct w w = {.stuff = stuff, .bol = 1};
-	const char *p;
-	struct line l;
 	int as8;
 
 	if (!tw_smtp_addr_ok(m->to)) {
@@ -239,8 +328,16 @@ long tw_smtp_format(const struct tw_smtp_msg *m, const char *from, int eightbit,
 		snprintf(err, errlen, "[smtp] from is not printable ASCII of at most 255 bytes");
 		return TW_ERR_SMTP_MESSAGE;
 	}
+	if (m->unsub_url &&
+	    ((strncmp(m->unsub_url, "https://", 8) != 0 && strncmp(m->unsub_url, "http://", 7) != 0) ||
+	     !header_text_ok(m->unsub_url) || strpbrk(m->unsub_url, " \"<>") ||
+	     strlen(m->unsub_url) > TW_SMTP_UNSUB_URL_MAX)) {
+		snprintf(err, errlen, "unsubscribe link is not an http(s) URL of printable ASCII "
+			 "without spaces, at most %d bytes", TW_SMTP_UNSUB_URL_MAX);
+		return TW_ERR_SMTP_MESSAGE;
+	}
 	tw_jw_init_bytes(&w.jw, out, cap);
-	as8 = eightbit && body_fits_8bit(m->body ? m->body : "");
+	as8 = !m->html && eightbit && body_fits_8bit(m->body ? m->body : "");
 	if (used_8bit)
 		*used_8bit = as8;
 	date_header(&w, m->date_ms ? m->date_ms : tw_hal_wall_ms());
@@ -257,17 +354,35 @@ long tw_smtp_format(const struct tw_smtp_msg *m, const char *from, int eightbit,
 	puts_(&w, "Message-ID: <");
 	puts_(&w, m->id);
 	puts_(&w, "@tickwatch>\r\n");
-	puts_(&w, "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n");
-	puts_(&w, as8 ? "Content-Transfer-Encoding: 8bit\r\n" : "Content-Transfer-Encoding: quoted-printable\r\n");
-	puts_(&w, "\r\n");
-	for (p = m->body ? m->body : ""; *p;) {
-		p = next_line(p, &l);
-		if (as8) {
-			put(&w, l.p, l.n);
-			puts_(&w, "\r\n");
-		} else {
-			qp_line(&w, &l);
-		}
+	if (m->unsub_url) {
+		puts_(&w, "List-Unsubscribe: <");
+		puts_(&w, m->unsub_url);
+		puts_(&w, ">\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n");
+	}
+	if (m->html) {
+		/* "=_" never occurs in quoted-printable text: a boundary no part can contain */
+		puts_(&w, "MIME-Version: 1.0\r\nContent-Type: multipart/alternative; "
+			  "boundary=\"=_tw_");
+		puts_(&w, m->id);
+		puts_(&w, "\"\r\n\r\n--=_tw_");
+		puts_(&w, m->id);
+		puts_(&w, "\r\nContent-Type: text/plain; charset=UTF-8\r\n"
+			  "Content-Transfer-Encoding: quoted-printable\r\n\r\n");
+		text_part(&w, m, 0);
+		puts_(&w, "--=_tw_");
+		puts_(&w, m->id);
+		puts_(&w, "\r\nContent-Type: text/html; charset=UTF-8\r\n"
+			  "Content-Transfer-Encoding: quoted-printable\r\n\r\n");
+		html_part(&w, m);
+		puts_(&w, "--=_tw_");
+		puts_(&w, m->id);
+		puts_(&w, "--\r\n");
+	} else {
+		puts_(&w, "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n");
+		puts_(&w, as8 ? "Content-Transfer-Encoding: 8bit\r\n" :
+				"Content-Transfer-Encoding: quoted-printable\r\n");
+		puts_(&w, "\r\n");
+		text_part(&w, m, as8);
 	}
 	if (stuff) {
 		w.stuff = 0; /* the terminator itself is not stuffed */

@@ -96,12 +96,20 @@ enum {
 #define TW_SMTP_ERR_LEN 256
 
 /** One e-mail of a batch. The caller owns the strings until its outcome is reported. */
+#define TW_SMTP_UNSUB_URL_MAX 900 /* fits a header line under RFC 5322's 998 octets */
+
 struct tw_smtp_msg {
 	const char *id;      /**< notification id: Message-ID <id@tickwatch>; [A-Za-z0-9._-]{1,64} */
 	const char *to;      /**< recipient address (ASCII, no angle brackets) */
 	const char *subject; /**< UTF-8 */
 	const char *body;    /**< UTF-8, LF or CRLF line ends */
 	int64_t date_ms;     /**< Date header, ms since the epoch (0: the HAL's wall clock) */
+	/** NULL, or the recipient's one-click unsubscribe link (http(s)://, printable ASCII, at
+	 * most TW_SMTP_UNSUB_URL_MAX bytes): List-Unsubscribe and List-Unsubscribe-Post
+	 * (RFC 8058) headers and a footer line with the link. */
+	const char *unsub_url;
+	/** 1: multipart/alternative, the text (quoted-printable) and a small HTML part. */
+	int html;
 	/* results, set by the client */
 	int outcome;         /**< enum tw_smtp_outcome */
 	int attempted;       /**< 1 when MAIL FROM for it was sent in this session */

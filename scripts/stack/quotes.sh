@@ -9,7 +9,7 @@ quotes_up_begin() {
     mkdir -p "$STATE/quotes"
     spawn quotes "$STATE/quotes/quotes.log" "$PY" -u "$ENVDIR/quotes/quoted.py" \
         --host 127.0.0.1 --port "$CFG_QUOTES_PORT" --control-port "$CFG_QUOTES_CONTROL_PORT" \
-        --cert "$STATE/tls/server-chain.crt" --key "$STATE/tls/server.key" \
+        --cert "$STATE/tls/quotes-chain.crt" --key "$STATE/tls/quotes.key" \
         --scenario "$CFG_QUOTES_SCENARIO"
 }
 
@@ -35,15 +35,17 @@ quotes_status() {  # the server and its control state (mode, step, ...); status_
 }
 
 # ---------------------------------------------------------------- commands
-cmd_quotes_mode() { # MODE [--count N] [--delay-ms D]
+cmd_quotes_mode() { # MODE [--count N] [--delay-ms D] [--source yahoo|stooq|all] [--retry-after S|date|none]
     require_up
-    local mode=${1:-}; [ -n "$mode" ] || die "usage: quotes-mode normal|slow|reset|HTTPSTATUS [--count N] [--delay-ms D]"
+    local mode=${1:-}; [ -n "$mode" ] || die "usage: quotes-mode normal|slow|reset|HTTPSTATUS [--count N] [--delay-ms D] [--source yahoo|stooq|all] [--retry-after S|date|none]"
     shift
     local args=(--data-urlencode "mode=$mode")
     while [ $# -gt 0 ]; do
         case $1 in
             --count) args+=(--data-urlencode "count=$2"); shift 2 ;;
             --delay-ms) args+=(--data-urlencode "delay_ms=$2"); shift 2 ;;
+            --source) args+=(--data-urlencode "source=$2"); shift 2 ;;
+            --retry-after) args+=(--data-urlencode "retry_after=$2"); shift 2 ;;
             *) die "unknown option $1" ;;
         esac
     done
@@ -77,6 +79,21 @@ cmd_quotes_scenario() { # FILE : load a scenario (step back to 0)
     [ -f "$f" ] && [ -r "$f" ] || die "quotes-scenario: $f: not a readable file"
     require_up
     ctl "$QUOTES_CONTROL/scenario" --data-urlencode "path=$(cd "$(dirname "$f")" && pwd)/$(basename "$f")"
+}
+
+cmd_quotes_crumb() { # require|optional|expire : demand cookie + crumb, stop demanding, expire crumbs
+    case ${1:-} in
+        require) require_up; ctl "$QUOTES_CONTROL/crumb" --data-urlencode require=1 ;;
+        optional) require_up; ctl "$QUOTES_CONTROL/crumb" --data-urlencode require=0 ;;
+        expire) require_up; ctl "$QUOTES_CONTROL/crumb" --data-urlencode expire=1 ;;
+        *) die "usage: quotes-crumb require|optional|expire" ;;
+    esac
+}
+
+cmd_quotes_freeze() { # TICKERS|all|none : those tickers' market time and price stop moving
+    [ $# -eq 1 ] || die "usage: quotes-freeze T1,T2|all|none"
+    require_up
+    ctl "$QUOTES_CONTROL/freeze" --data-urlencode "tickers=$1"
 }
 
 cmd_quotes_reset() { # step 0, cursors 0, mode normal, encoding length, advance manual

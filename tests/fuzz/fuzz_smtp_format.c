@@ -2,7 +2,8 @@
 /* fuzz_smtp_format.c - the e-mail formatter and dot-stuffer (agent/smtp/message.c) on any
  * subject and body.
  *
- * Input: byte 0 bit 0 offers 8BITMIME; the rest is SUBJECT NUL BODY. The message is formatted
+ * Input: byte 0 bit 0 offers 8BITMIME, bit 1 asks for the HTML alternative (multipart), bit 2
+ * adds an unsubscribe link (headers and footer); the rest is SUBJECT NUL BODY. The message is formatted
  * dot-stuffed (as sent in DATA) and plain. Properties: CRLF line ends only; the stuffed text
  * ends with "\r\n.\r\n" and holds no "\r\n.\r\n" before that end; removing the stuffing dots
  * gives the plain text; no line longer than 998 octets (not counting a stuffing dot); the
@@ -56,6 +57,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	m.subject = subject;
 	m.body = body;
 	m.date_ms = 1764363600000LL;
+	m.html = (data[0] >> 1) & 1;
+	if (data[0] & 4)
+		m.unsub_url = "https://alerts.example/unsubscribe?t=75736572.0123456789abcdef";
 	ls = tw_smtp_format(&m, "tickwatch <alerts@example.com>", data[0] & 1, 1, stuffed, CAP,
 			    &e8, err, sizeof err);
 	lp = tw_smtp_format(&m, "tickwatch <alerts@example.com>", data[0] & 1, 0, plain, CAP, &p8,
@@ -90,6 +94,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		FZ_CHECK(c == '\r' || c == '\n' || (c >= 0x20 && c < 0x7f) || (c == '\t' && i > head),
 			 "byte 0x%02x at %zu in the %s", c, i, i < head ? "head" : "QP body");
+	}
+	if (m.html) { /* the boundary opens two parts and closes once, nowhere else */
+		static const char b[] = "\r\n--=_tw_0123456789abcdef0123456789abcdef";
+		int opens = 0, closes = 0;
+
+		FZ_CHECK(!e8, "a multipart message went 8bit");
+		for (const char *q = plain; (q = memmem(q, (size_t)(plain + lp - q), b,
+							 sizeof b - 1)) != NULL;
+		     q += sizeof b - 1) {
+			if (q + sizeof b + 1 < plain + lp && memcmp(q + sizeof b - 1, "--", 2) == 0)
+				closes++;
+			else
+				opens++;
+		}
+		FZ_CHECK(opens == 2 && closes == 1, "boundary: %d opens, %d closes", opens, closes);
 	}
 out:
 	free(subject);

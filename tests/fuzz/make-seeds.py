@@ -3,10 +3,14 @@
 # make-seeds.py - (re)write the hand-made seeds of tests/fuzz/corpus/<target>/seed-*: real inputs
 # taken from the repository (captured Yahoo answers of tests/unit/data, the docs' JSON-RPC
 # examples, the board configurations, the demo replay file, the unit tests' cases). Files that
-# libFuzzer added (run.sh --merge: names are SHA-1 sums) are left alone.
+# libFuzzer added (run.sh --merge: names are SHA-1 sums) are left alone; the seed-* files of a
+# target are removed first, so a seed renamed or dropped here does not linger.
 #
 # usage: tests/fuzz/make-seeds.py
 import glob
+import hashlib
+import hmac
+import json
 import os
 import re
 import struct
@@ -20,9 +24,16 @@ def read(path):
         return f.read()
 
 
+cleared = set()
+
+
 def write(target, name, data):
     d = os.path.join(here, "corpus", target)
     os.makedirs(d, exist_ok=True)
+    if target not in cleared:  # a seed renamed or dropped here does not linger
+        cleared.add(target)
+        for old in glob.glob(os.path.join(d, "seed-*")):
+            os.remove(old)
     with open(os.path.join(d, "seed-" + name), "wb") as f:
         f.write(data)
 
@@ -51,6 +62,7 @@ for p in quotes:
     if p.endswith(".json"):
         write("json", os.path.basename(p), open(p, "rb").read())
 write("json", "alert-higher.json", alert)
+write("json", "alert-higher-v2.json", read("tests/unit/data/alert/higher-v2.json"))
 for i, l in enumerate(rpc_lines):
     write("json", "rpc-%02d" % i, l.encode())
 write("json", "escapes", b'["a\\"b\\\\c\\/\\b\\f\\n\\r\\t","\\u00e9\\u20ac\\ud83d\\ude00",-0,1.5e-3,true,false,null,{}]')
@@ -107,10 +119,86 @@ write("smtp_format", "utf8", "\x01Prix \u20ac: 12 \u00e9l\u00e9phant =?x?= " .en
       + "tr\u00e8s\tcher = \u20ac\r.\rend".encode())
 
 # ---- notif: a message value (bit 0 clear), or a crossing to build (bit 0 set) ----
-write("notif", "alert-higher", b"\x00" + alert)
-write("notif", "docs-example", b"\x00" + re.search(rb"```json\n(.*?)```", read("docs/notifications.md"), re.S).group(1))
+# Format version 2 (docs/notifications.md): one line, fields in the writer's order, signed last
+# with ,"sig":"<HMAC-SHA256 hex of every byte before it, the comma included>"}. The key is the
+# one fuzz_notif.c holds (its 64 hex digits are the HMAC key, as tw_notif_key_set() keeps
+# them), so a seed written here passes the signature check and reaches the field reader. The
+# target also signs what it is given (a value ending in '}' gets the tail), so each message is
+# kept both signed and unsigned; a few refusals (v1, another key, a bad tail) cover the checks
+# that come before the fields.
+NOTIF_KEY = b"00112233445566778899aabbccddeeff" * 2
+
+
+def notif_esc(s):
+    o = bytearray(b'"')
+    for ch in s.encode():
+        if ch in (0x22, 0x5c):
+            o += b"\\" + bytes([ch])
+        elif ch == 0x0a:
+            o += b"\\n"
+        elif ch < 0x20 or ch == 0x7f:
+            o += b"\\u%04x" % ch
+        else:
+            o.append(ch)
+    return bytes(o + b'"')
+
+
+def notif_num(v):
+    """tw_notif_number(): the fewest decimals that read back as the same double."""
+    for prec in range(18):
+        t = "%.*f" % (prec, v)
+        if float(t) == v:
+            return t.encode()
+    return ("%.17g" % v).encode()
+
+
+def notif_unsigned(ident, email, ticker, value, threshold, cond, qt, subject, body):
+    """The writer's bytes before the signature, closed with '}' (the target signs it)."""
+    return (b'{"v":2,"id":' + notif_esc(ident) + b',"email":' + notif_esc(email)
+            + b',"ticker":' + notif_esc(ticker) + b',"value":' + notif_num(value)
+            + b',"threshold":' + notif_num(threshold) + b',"condition":"' + cond.encode()
+            + b'","quote_time":%d,"subject":' % qt + notif_esc(subject) + b',"body":'
+            + notif_esc(body) + b"}")
+
+
+def notif_sign(unsigned, key=NOTIF_KEY):
+    head = unsigned[:-1] + b","
+    return head + b'"sig":"' + hmac.new(key, head, hashlib.sha256).hexdigest().encode() + b'"}'
+
+
+v2 = json.loads(read("tests/unit/data/alert/higher-v2.json"))
+docs_msg = json.loads(re.search(rb"```json\n(.*?)```", read("docs/notifications.md"), re.S).group(1))
+fields = ("id", "email", "ticker", "value", "threshold", "condition", "quote_time", "subject", "body")
+notif_msgs = {
+    "alert-higher": notif_unsigned(*(v2[f] for f in fields)),
+    "docs-example": notif_unsigned(*(docs_msg[f] for f in fields)),
+    "lower": notif_unsigned("0f1e2d3c4b5a69788796a5b4c3d2e1f0", "bob@example.org", "BRK-B", 99.5, 100.0,
+                            "lower", 1767225600, "BRK-B is below 100.00: 99.50",
+                            "BRK-B traded at 99.50 at 2026-01-01 00:00 UTC, below your low threshold of 100.00.\n"),
+    "escapes": notif_unsigned("ffffffffffffffffffffffffffffffff", "o'neil+fx@mail.example.co.uk", "EURUSD=X",
+                              1.0850001, 1.085, "higher", 253402300799,
+                              "Prix \u20ac \"haut\" \\ 1.09 \u00e9\U0001f600",
+                              "l1\nl2\tt\x7f\x01 \u00e9l\u00e9phant \u20ac \U0001f4c8 end\n"),
+    "index": notif_unsigned("00000000000000000000000000000000", "a@b.co", "^GSPC", 0.0001, 12345678.9,
+                            "lower", 0, "^GSPC is below 12345678.90: 0.00", "x"),
+    "long-body": notif_unsigned("1234567890abcdef1234567890abcdef", "carol@example.net", "MSFT", 412.5, 400,
+                                "higher", 1767225600, "MSFT is above 400.00: 412.50",
+                                ("MSFT traded at 412.50, above 400.00. " * 100) + "\n"),
+}
+for name, m in notif_msgs.items():
+    write("notif", "v2-" + name, b"\x00" + m)
+    write("notif", "v2-signed-" + name, b"\x00" + notif_sign(m))
+# refusals before the fields: the old version, another database's key (the unit tests'), a
+# tail that is not lower-case hex, a field the writer does not write, a field twice
+write("notif", "v1-refused", b"\x00" + alert)
+write("notif", "v2-other-key", b"\x00" + read("tests/unit/data/alert/higher-v2.json").strip())
+signed = notif_sign(notif_msgs["alert-higher"])
+write("notif", "v2-sig-upper", b"\x00" + signed[:-66] + signed[-66:-2].upper() + b'"}')
+write("notif", "v2-extra-field", b"\x00" + notif_sign(notif_msgs["alert-higher"][:-1] + b',"x":1}'))
+write("notif", "v2-email-twice", b"\x00" + notif_sign(notif_msgs["alert-higher"][:-1] + b',"email":"m@x.y"}'))
 write("notif", "build-higher", b"\x03alice@example.com\x00AAPL\x00" + struct.pack("<ddqqq", 191.23, 190.0, 1767225600123, 191, 3))
 write("notif", "build-lower", b"\x01bob@example.org\x00BRK-B\x00" + struct.pack("<ddqqq", 99.5, 100.0, 1767225600000, 99, 0))
+write("notif", "build-close", b"\x03a@b.co\x00EURUSD=X\x00" + struct.pack("<ddqqq", 1.0850001, 1.085, 253402300799999, 1, 7))
 
 # ---- config: a file (bit 0 clear) or "section.key" NUL value (bit 0 set) ----
 write("config", "good", b"\x00" + read("tests/unit/data/good.conf"))
@@ -122,4 +210,13 @@ for i, (k, v) in enumerate([("smtp.from", "tickwatch <alerts@example.com>"), ("q
                             ("smtp.verify", "false"), ("kafka.fetch_max_bytes", "2m"),
                             ("rpc.listen", "0.0.0.0:7070"), ("db.write_url", "postgresql://u:p@h:5432/db")]):
     write("config", "set-%d" % i, b"\x01" + k.encode() + b"\x00" + v.encode())
+# every key of agent/core/config.c's table at its default, as one file (each as `config set`
+# reaches no edge the set-* seeds above do not: one per kind of value is enough)
+cfg_keys = re.findall(r'^\s*\{"([a-z]+)", "([a-z_.]+)", [A-Z]+\([^)]*\),\s*"([^"]*)"',
+                      read("agent/core/config.c").decode(), re.M)
+defaults = b""
+for sec in dict.fromkeys(k[0] for k in cfg_keys):
+    defaults += b"[%s]\n" % sec.encode() + b"".join(b"%s = %s\n" % (k.encode(), v.encode())
+                                                   for s_, k, v in cfg_keys if s_ == sec and v)
+write("config", "defaults", b"\x00" + defaults)
 print("seeds written under", os.path.join(here, "corpus"))

@@ -132,3 +132,98 @@ JSON
     rm -f "$f.bad"
     assert_eq 1.5 "$(get ZZZ | json 'd["chart"]["result"][0]["meta"]["regularMarketPrice"]')" "a rejected scenario leaves the old one"
 }
+
+qstate() { curl -sf -m 10 "$TW_QUOTES_CONTROL/state"; }
+
+test_quotes_rsa_chain_three_levels_tls12_floor() {
+    fresh
+    local chain n
+    chain=$(openssl s_client -connect "127.0.0.1:$TW_QUOTES_PORT" -servername localhost -showcerts \
+        -CAfile "$TW_CA_FILE" </dev/null 2>/dev/null)
+    assert_contains "$chain" "Verify return code: 0 (ok)" "chain verifies against the stack CA bundle"
+    n=$(grep -c "BEGIN CERTIFICATE" <<<"$chain")
+    assert_eq 2 "$n" "certificates sent (leaf + intermediate; the root is the trust anchor)"
+    assert_contains "$(openssl x509 -noout -text <<<"$chain")" "Public-Key: (2048 bit)" "RSA-2048 leaf"
+    assert_contains "$(openssl x509 -noout -text <<<"$chain")" "rsaEncryption" "leaf key is RSA"
+    assert_contains "$chain" "i:O = tickwatch stack, CN = tickwatch stack quote intermediate CA" "leaf issued by the intermediate"
+    assert_contains "$chain" "tickwatch stack quote root CA" "intermediate issued by the RSA root"
+    local rc=0
+    openssl s_client -connect "127.0.0.1:$TW_QUOTES_PORT" -tls1_1 </dev/null >/dev/null 2>&1 || rc=$?
+    [ "$rc" != 0 ] || fail "a TLS 1.1 handshake was accepted"
+    local v out
+    for v in 2 3; do   # the whole output first: a grep -q ending the pipe early is no answer
+        out=$(openssl s_client -connect "127.0.0.1:$TW_QUOTES_PORT" "-tls1_$v" -CAfile "$TW_CA_FILE" </dev/null 2>/dev/null)
+        grep -Eq "New, TLSv1\.$v,|Protocol *: TLSv1\.$v" <<<"$out" || fail "no TLS 1.$v"
+    done
+}
+
+test_quotes_cookie_crumb_required_and_expired() {
+    fresh
+    jar=$TW_STACK_DIR/cookies-$$   # global: the EXIT trap runs after this function returns
+    local crumb code
+    trap 'qctl reset; rm -f "$jar"' EXIT
+    "$STACK" quotes-crumb require >/dev/null
+    assert_eq 401 "$(get AAPL -o /dev/null -w '%{http_code}')" "chart without cookie or crumb"
+    assert_eq 401 "$(curl -s -m 10 --cacert "$TW_CA_FILE" -o /dev/null -w '%{http_code}' "$TW_QUOTES_BASE/v1/test/getcrumb")" "getcrumb without the cookie"
+    code=$(curl -s -m 10 --cacert "$TW_CA_FILE" -c "$jar" -o /dev/null -w '%{http_code}' "$TW_QUOTES_BASE/")
+    assert_eq 404 "$code" "the cookie comes with a 404, like fc.yahoo.com"
+    grep -q "A3" "$jar" || fail "no A3 cookie in the jar"
+    crumb=$(curl -sf -m 10 --cacert "$TW_CA_FILE" -b "$jar" "$TW_QUOTES_BASE/v1/test/getcrumb") || fail "no crumb"
+    [ -n "$crumb" ] || fail "empty crumb"
+    local enc; enc=$($PY -c 'import sys,urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$crumb")
+    assert_eq 200 "$(curl -s -m 10 --cacert "$TW_CA_FILE" -b "$jar" -o /dev/null -w '%{http_code}' "$TW_QUOTES_BASE/v8/finance/chart/AAPL?crumb=$enc")" "chart with cookie + crumb"
+    assert_eq 401 "$(get "AAPL?crumb=$enc" -o /dev/null -w '%{http_code}')" "crumb without the cookie"
+    "$STACK" quotes-crumb expire >/dev/null
+    assert_eq 401 "$(curl -s -m 10 --cacert "$TW_CA_FILE" -b "$jar" -o /dev/null -w '%{http_code}' "$TW_QUOTES_BASE/v8/finance/chart/AAPL?crumb=$enc")" "expired crumb"
+    assert_eq 1 "$(qstate | json 'd["crumb_requests"] - 1')" "crumb requests counted (2)"
+    assert_eq 3 "$(qstate | json 'd["unauthorized"]')" "refused chart requests counted"
+}
+
+test_quotes_429_retry_after_and_counts() {
+    fresh
+    local h
+    "$STACK" quotes-mode 429 --count 2 --retry-after 7 >/dev/null
+    h=$(curl -s -m 10 --cacert "$TW_CA_FILE" -D - -o /dev/null "$TW_QUOTES_BASE/v8/finance/chart/AAPL")
+    assert_contains "$h" "HTTP/1.1 429" "status"
+    assert_contains "$h" "Retry-After: 7" "delay-seconds"
+    get MSFT -o /dev/null   # inside the window: counted as early
+    assert_eq 2 "$(qstate | json 'd["limited"]')" "429s answered"
+    assert_eq 1 "$(qstate | json 'd["early"]')" "requests inside the window"
+    assert_eq '{"AAPL": 1, "MSFT": 1}' "$(qstate | json 'd["requests"]["yahoo"]')" "per-ticker counts"
+    "$STACK" quotes-mode 429 --count 1 --retry-after date >/dev/null
+    h=$(curl -s -m 10 --cacert "$TW_CA_FILE" -D - -o /dev/null "$TW_QUOTES_BASE/v8/finance/chart/AAPL")
+    assert_contains "$h" "GMT" "Retry-After as an HTTP date"
+    "$STACK" quotes-mode 429 --count 1 --retry-after none >/dev/null
+    h=$(curl -s -m 10 --cacert "$TW_CA_FILE" -D - -o /dev/null "$TW_QUOTES_BASE/v8/finance/chart/AAPL")
+    assert_not_contains "$h" "Retry-After" "no Retry-After"
+}
+
+test_quotes_stooq_csv_and_failover_source() {
+    fresh
+    local body t0 want
+    body=$(curl -sf -m 10 --cacert "$TW_CA_FILE" "$TW_QUOTES_BASE/q/l/?s=aapl.us&f=sd2t2ohlcv&h&e=csv") || fail "no CSV"
+    assert_contains "$body" "Symbol,Date,Time,Open,High,Low,Close,Volume" "header"
+    t0=$(scen 'd["start_time"]')
+    # the scenario's start, 2026-01-01 09:00 UTC, is 10:00 in Warsaw (CET)
+    [ "$t0" = 1767258000 ] || fail "scenario start moved: fix this oracle"
+    want="AAPL.US,2026-01-01,10:00:00,$(scen 'd["tickers"]["AAPL"]["prices"][0]')"
+    assert_contains "$body" "$want" "data line"
+    assert_contains "$(curl -sf -m 10 --cacert "$TW_CA_FILE" "$TW_QUOTES_BASE/q/l/?s=sap.de&f=sd2t2ohlcv&h&e=csv")" "SAP.DE,2026-01-01" "non-US symbol"
+    assert_contains "$(curl -sf -m 10 --cacert "$TW_CA_FILE" "$TW_QUOTES_BASE/q/l/?s=zzzz.us&f=sd2t2ohlcv&h&e=csv")" "ZZZZ.US,N/D,N/D" "unknown symbol"
+    "$STACK" quotes-mode 503 --source yahoo >/dev/null
+    assert_eq 503 "$(get AAPL -o /dev/null -w '%{http_code}')" "yahoo fails"
+    assert_eq 200 "$(curl -s -m 10 --cacert "$TW_CA_FILE" -o /dev/null -w '%{http_code}' "$TW_QUOTES_BASE/q/l/?s=aapl.us&f=sd2t2ohlcv&h&e=csv")" "stooq still answers"
+    assert_eq '{"AAPL": 2, "SAP.DE": 1, "ZZZZ": 1}' "$(qstate | json 'd["requests"]["stooq"]')" "stooq counts"
+}
+
+test_quotes_freeze_market() {
+    fresh
+    local t
+    "$STACK" quotes-freeze AAPL >/dev/null
+    "$STACK" quotes-step 3 >/dev/null
+    t=$(get AAPL | json 'd["chart"]["result"][0]["meta"]["regularMarketTime"]')
+    assert_eq "$(scen 'd["start_time"]')" "$t" "a frozen ticker keeps its market time"
+    assert_eq "$(scen 'd["start_time"] + 3 * d["step_seconds"]')" "$(get MSFT | json 'd["chart"]["result"][0]["meta"]["regularMarketTime"]')" "others move on"
+    "$STACK" quotes-freeze none >/dev/null
+    assert_eq "$(scen 'd["start_time"] + 3 * d["step_seconds"]')" "$(get AAPL | json 'd["chart"]["result"][0]["meta"]["regularMarketTime"]')" "thawed"
+}

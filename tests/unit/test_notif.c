@@ -436,6 +436,40 @@ static void round_trip_of_a_row(void **state)
 }
 
 /* Inputs tests/fuzz/fuzz_notif.c found: the reader took what the writer cannot produce. */
+/* One-click unsubscribe tokens: the documented form, checked, refused when changed. */
+static void unsubscribe_tokens(void **state)
+{
+	char tok[TW_NOTIF_UNSUB_TOKEN_MAX + 1], email[TW_CQRS_EMAIL_MAX + 1], bad[sizeof tok];
+	struct tw_notif_key other, none = {0};
+	long tn;
+
+	(void)state;
+	tn = tw_notif_unsub_token("a.b@example.com", &key, tok, sizeof tok);
+	assert_int_equal(tn, 2 * 15 + 1 + 32);
+	assert_memory_equal(tok, "612e62406578616d706c652e636f6d.", 31); /* the address in hex */
+	assert_int_equal(tw_notif_unsub_check(tok, &key, email), TW_OK);
+	assert_string_equal(email, "a.b@example.com");
+	/* another key, a changed MAC, a changed address, cut, no dot, upper case, a NUL */
+	assert_int_equal(tw_notif_key_set(&other, OTHER_KEY), TW_OK);
+	assert_int_equal(tw_notif_unsub_check(tok, &other, email), TW_ERR_ARG);
+	assert_int_equal(tw_notif_unsub_check(tok, &none, email), TW_ERR_NOTIF_KEY);
+	for (size_t i = 0; i < (size_t)tn; i++) {
+		if (tok[i] == '.')
+			continue;
+		memcpy(bad, tok, (size_t)tn + 1);
+		bad[i] = bad[i] == '0' ? '1' : '0';
+		assert_int_equal(tw_notif_unsub_check(bad, &key, email), TW_ERR_ARG);
+	}
+	memcpy(bad, tok, (size_t)tn + 1);
+	bad[tn - 1] = '\0';
+	assert_int_equal(tw_notif_unsub_check(bad, &key, email), TW_ERR_ARG);
+	assert_int_equal(tw_notif_unsub_check("612e62", &key, email), TW_ERR_ARG);
+	assert_int_equal(tw_notif_unsub_check("00.00000000000000000000000000000000", &key, email),
+			 TW_ERR_ARG);
+	/* too small a buffer: never a cut token */
+	assert_int_equal(tw_notif_unsub_token("a.b@example.com", &key, tok, 40), TW_ERR_NOTIF_SIZE);
+}
+
 static void fuzz_found(void **state)
 {
 	(void)state;
@@ -462,6 +496,7 @@ int main(void)
 		cmocka_unit_test(round_trip_of_every_field_and_hostile_text),
 		cmocka_unit_test(round_trip_of_a_row),
 		cmocka_unit_test(fuzz_found),
+		cmocka_unit_test(unsubscribe_tokens),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);

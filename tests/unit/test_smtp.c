@@ -662,6 +662,115 @@ static void dot_stuffing_and_crlf(void **state)
 	assert_int_equal(out[n - 3], 't');
 }
 
+/* RFC 8058: both headers, the footer line, in 8bit and quoted-printable; a bad link refused. */
+static void unsubscribe_headers_and_footer(void **state)
+{
+	static const char url[] = "https://alerts.example/unsubscribe?t=6140622e636f6d.0123456789abcdef"
+				  "0123456789abcdef";
+	struct tw_smtp_msg m;
+	char err[128];
+	long n;
+
+	(void)state;
+	msg_init(&m, "un", "a@b.com");
+	m.body = "AAPL crossed 200";
+	m.unsub_url = url;
+	for (int eight = 0; eight < 2; eight++) {
+		n = tw_smtp_format(&m, "x@example.com", eight, 0, out, sizeof out, NULL, err,
+				   sizeof err);
+		assert_true(n > 0 && (size_t)n < sizeof out);
+		out[n] = '\0';
+		assert_non_null(strstr(out, "\r\nList-Unsubscribe: <https://alerts.example/unsubscribe"
+					    "?t=6140622e636f6d.0123456789abcdef0123456789abcdef>\r\n"
+					    "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"));
+		assert_true(strstr(out, "List-Unsubscribe") < strstr(out, "\r\n\r\n"));
+		assert_non_null(strstr(out, "AAPL crossed 200\r\n--\r\nTo stop these alerts, open: "));
+	}
+	/* 8bit: the link whole on the footer line */
+	assert_non_null(strstr(out, url));
+	m.unsub_url = "javascript:alert(1)";
+	assert_int_equal(tw_smtp_format(&m, "x@example.com", 1, 0, out, sizeof out, NULL, err,
+					sizeof err),
+			 TW_ERR_SMTP_MESSAGE);
+	m.unsub_url = "https://a.example/u?t=x\r\nBcc: evil@example.com";
+	assert_int_equal(tw_smtp_format(&m, "x@example.com", 1, 0, out, sizeof out, NULL, err,
+					sizeof err),
+			 TW_ERR_SMTP_MESSAGE);
+	m.unsub_url = NULL;
+	n = tw_smtp_format(&m, "x@example.com", 1, 0, out, sizeof out, NULL, err, sizeof err);
+	out[n] = '\0';
+	assert_null(strstr(out, "List-Unsubscribe"));
+}
+
+/* Quoted-printable decoded (soft breaks dropped, =XX decoded) from @p in up to @p end. */
+static void qp_decode(const char *in, const char *end, char *dst, size_t cap)
+{
+	size_t o = 0;
+
+	while (in < end && o + 1 < cap) {
+		if (in[0] == '=' && in + 2 < end && in[1] == '\r' && in[2] == '\n') {
+			in += 3;
+		} else if (in[0] == '=' && in + 2 < end) {
+			unsigned v;
+
+			assert_int_equal(sscanf(in + 1, "%2X", &v), 1);
+			dst[o++] = (char)v;
+			in += 3;
+		} else {
+			dst[o++] = *in++;
+		}
+	}
+	dst[o] = '\0';
+}
+
+/* multipart/alternative: both parts under one boundary no part contains, HTML escaped. */
+static void html_alternative(void **state)
+{
+	struct tw_smtp_msg m;
+	char err[128];
+	long n;
+	const char *text, *html, *end;
+
+	(void)state;
+	msg_init(&m, "hx", "a@b.com");
+	m.body = "AAPL < 200 & \"falling\"\n--=_tw_hx\n.dot";
+	m.unsub_url = "https://alerts.example/unsubscribe?t=61.00";
+	m.html = 1;
+	n = tw_smtp_format(&m, "x@example.com", 1, 1, out, sizeof out, NULL, err, sizeof err);
+	assert_true(n > 0 && (size_t)n < sizeof out);
+	out[n] = '\0';
+	assert_non_null(strstr(out, "\r\nContent-Type: multipart/alternative; boundary=\"=_tw_hx\"\r\n"));
+	text = strstr(out, "\r\n--=_tw_hx\r\nContent-Type: text/plain; charset=UTF-8\r\n"
+			   "Content-Transfer-Encoding: quoted-printable\r\n\r\n");
+	html = strstr(out, "\r\n--=_tw_hx\r\nContent-Type: text/html; charset=UTF-8\r\n"
+			   "Content-Transfer-Encoding: quoted-printable\r\n\r\n");
+	end = strstr(out, "\r\n--=_tw_hx--\r\n.\r\n");
+	assert_non_null(text);
+	assert_non_null(html);
+	assert_non_null(end);
+	assert_true(text < html && html < end);
+	assert_int_equal(out + n - end, (long)strlen("\r\n--=_tw_hx--\r\n.\r\n"));
+	/* the body's own "--=_tw_hx" line is quoted-printable: "=3D", never the boundary */
+	assert_non_null(strstr(text, "\r\n--=3D_tw_hx\r\n"));
+	assert_non_null(strstr(text, "\r\n..dot\r\n")); /* dot-stuffed */
+	assert_non_null(strstr(html, "AAPL &lt; 200 &amp; &quot;falling&quot;<br>\r\n"));
+	{
+		char dec[2048];
+
+		qp_decode(strstr(html, "\r\n\r\n") + 4, end, dec, sizeof dec);
+		assert_non_null(strstr(dec, "<meta charset=\"utf-8\">"));
+		assert_non_null(strstr(dec, "<a href=\"https://alerts.example/unsubscribe?t=61.00\">"
+					    "Stop these alerts</a>"));
+	}
+	assert_non_null(strstr(text, "To stop these alerts, open: https://alerts.example/unsubscribe"
+				     "?t=3D61.00\r\n"));
+	/* a link with a quote or angle bracket could break out of the anchor: refused */
+	m.unsub_url = "https://a.example/\"onclick=x";
+	assert_int_equal(tw_smtp_format(&m, "x@example.com", 1, 1, out, sizeof out, NULL, err,
+					sizeof err),
+			 TW_ERR_SMTP_MESSAGE);
+}
+
 static void long_lines_wrapped_quoted_printable(void **state)
 {
 	struct tw_smtp_msg m;
@@ -1189,6 +1298,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(hold_reply_while_held_fails_session, setup,
 						teardown),
 		cmocka_unit_test(dot_stuffing_and_crlf),
+		cmocka_unit_test(unsubscribe_headers_and_footer),
+		cmocka_unit_test(html_alternative),
 		cmocka_unit_test(long_lines_wrapped_quoted_printable),
 		cmocka_unit_test(headers_and_subject_encoding),
 		cmocka_unit_test(measuring_matches_writing),

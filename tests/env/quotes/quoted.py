@@ -1,10 +1,31 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
-"""The stack's quote server: HTTPS, Yahoo Finance chart API shape, scripted by a scenario.
+"""The stack's quote server: HTTPS, Yahoo Finance chart API and Stooq CSV shapes, scripted by a
+scenario.
 
   GET /v8/finance/chart/{TICKER}[?anything]   -> Yahoo chart JSON (200), or for a ticker not
       in the scenario 404 {"chart": {"result": null, "error": {"code": "Not Found", ...}}}
+  GET /                                       -> 404 with Set-Cookie: A3=... (fc.yahoo.com's way
+      of handing out the session cookie)
+  GET /v1/test/getcrumb  (Cookie: A3=...)     -> 200 text/plain crumb; 401 without the cookie
+  GET /q/l/?s=aapl.us&f=sd2t2ohlcv&h&e=csv    -> Stooq CSV: header + one line; the symbol is the
+      ticker in lower case with ".us" for a plain US ticker (any other suffix kept: sap.de);
+      Date/Time are Europe/Warsaw wall-clock time; an unknown symbol has N/D fields
   GET /health                                 -> {"ok": true}
+
+Crumb (POST /crumb require=1): a chart request needs the A3 cookie and a crumb= the server
+issued, else 401 {"finance": {"error": {"code": "Unauthorized", "description": "Invalid
+Crumb"}}}; POST /crumb expire=1 forgets every crumb issued (the next chart request is 401).
+
+Rate limit (POST /mode mode=429 [count=N] [retry_after=SECONDS|date|none]): each answered 429
+carries Retry-After (delay-seconds, default 2; "date": an HTTP-date 3 s ahead; "none": no
+header) and starts a window of that length; a chart or CSV request arriving inside a window
+is counted in "early" (state). Every chart/CSV request is counted per ticker ("requests":
+{"yahoo": {...}, "stooq": {...}}), the cookie and crumb requests too.
+
+Faults apply to the chart API, the CSV or both: POST /mode ... source=yahoo|stooq|all
+(default all). POST /freeze tickers=AAPL,MSFT|all|none: those tickers' market (time and
+price) stays at the step they were frozen at (a shut market).
 
 HTTP/1.1 with keep-alive; bodies are sent with Content-Length, or with chunked transfer
 encoding when `encoding` is `chunked` (HTTP/1.1 requests only).
@@ -28,12 +49,17 @@ Control channel (plain HTTP on loopback), form or query parameters:
   POST /step     by=N (default 1) | to=N
   POST /set      encoding=length|chunked, advance=manual|request
   POST /scenario path=FILE   (load; step and cursors back to 0)
-  POST /reset    step 0, cursors 0, mode normal, encoding length, advance manual
+  POST /crumb    require=0|1, expire=1
+  POST /freeze   tickers=T1,T2|all|none
+  POST /reset    step 0, cursors 0, mode normal, encoding length, advance manual, no crumb
+                 required, nothing frozen, counts 0
 """
 import argparse
+import email.utils
 import json
 import os
 import re
+import secrets
 import socket
 import ssl
 import struct
@@ -42,7 +68,9 @@ import threading
 import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlparse
+from datetime import datetime, timezone
+from urllib.parse import parse_qs, urlparse
+from zoneinfo import ZoneInfo
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
 from control import ControlHandler, log, serve  # noqa: E402  (tests/lib/control.py)
@@ -77,19 +105,43 @@ class State:
         self.step = 0
         self.cursors = {}
         self.mode, self.count, self.delay_ms = "normal", None, 10000
+        self.fault_source, self.retry_after = "all", "2"
         self.encoding, self.advance = "length", "manual"
+        self.crumb_required, self.cookies, self.crumbs = False, set(), set()
+        self.frozen = {}            # ticker -> step it was frozen at
+        self.requests = {"yahoo": {}, "stooq": {}}
+        self.cookie_requests = self.crumb_requests = self.unauthorized = 0
+        self.limited = self.early = 0
+        self.limit_until = 0.0
 
     def snapshot(self):
         with self.lock:
             return {"mode": self.mode, "count": self.count, "delay_ms": self.delay_ms,
                     "encoding": self.encoding, "advance": self.advance, "step": self.step,
                     "cursors": dict(self.cursors), "served": self.served,
+                    "source": self.fault_source, "retry_after": self.retry_after,
+                    "crumb_required": self.crumb_required, "crumbs_issued": len(self.crumbs),
+                    "frozen": dict(self.frozen),
+                    "requests": {k: dict(v) for k, v in self.requests.items()},
+                    "cookie_requests": self.cookie_requests,
+                    "crumb_requests": self.crumb_requests, "unauthorized": self.unauthorized,
+                    "limited": self.limited, "early": self.early,
                     "scenario": self.scenario["path"],
                     "tickers": {k: len(v["prices"]) for k, v in self.scenario["tickers"].items()}}
 
-    def take_fault(self):
+    def count_request(self, source, ticker):
+        """A chart or CSV request: counted per ticker, and as early inside a 429 window."""
+        with self.lock:
+            per = self.requests[source]
+            per[ticker] = per.get(ticker, 0) + 1
+            if time.monotonic() < self.limit_until:
+                self.early += 1
+
+    def take_fault(self, source):
         with self.lock:
             mode, delay = self.mode, self.delay_ms
+            if self.fault_source not in ("all", source):
+                return "normal", delay
             if mode != "normal" and self.count is not None:
                 self.count -= 1
                 if self.count <= 0:
@@ -103,7 +155,9 @@ class State:
             t = sc["tickers"].get(symbol.upper())
             if t is None:
                 return None
-            if self.advance == "request":
+            if symbol.upper() in self.frozen:
+                step = self.frozen[symbol.upper()]
+            elif self.advance == "request":
                 step = self.cursors.get(symbol.upper(), 0)
                 self.cursors[symbol.upper()] = step + 1
             else:
@@ -139,6 +193,25 @@ def chart_body(q):
     }], "error": None}}
 
 
+WARSAW = ZoneInfo("Europe/Warsaw")
+
+
+def stooq_ticker(symbol):
+    """Stooq symbol -> scenario ticker: aapl.us -> AAPL, sap.de -> SAP.DE."""
+    s = symbol.upper()
+    return s[:-3] if s.endswith(".US") else s
+
+
+def stooq_csv(symbol, q):
+    head = "Symbol,Date,Time,Open,High,Low,Close,Volume\r\n"
+    if q is None:
+        return head + f"{symbol.upper()},N/D,N/D,N/D,N/D,N/D,N/D,N/D\r\n"
+    local = datetime.fromtimestamp(q["time"], timezone.utc).astimezone(WARSAW)
+    p, prev = q["price"], q["prev"]
+    return head + (f"{symbol.upper()},{local:%Y-%m-%d},{local:%H:%M:%S},{prev},{max(p, prev)},"
+                   f"{min(p, prev)},{p},0\r\n")
+
+
 def error_body(code, description):
     return {"chart": {"result": None, "error": {"code": code, "description": description}}}
 
@@ -152,11 +225,11 @@ class QuoteHandler(BaseHTTPRequestHandler):
     def log_message(self, fmt, *a):
         log(f"{self.client_address[0]}:{self.client_address[1]} {fmt % a}")
 
-    def send_json(self, code, obj, extra=()):
+    def send_json(self, code, obj, extra=(), ctype="application/json;charset=utf-8"):
         st = self.server.state
-        body = json.dumps(obj).encode()
+        body = obj.encode() if isinstance(obj, str) else json.dumps(obj).encode()
         self.send_response(code)
-        self.send_header("Content-Type", "application/json;charset=utf-8")
+        self.send_header("Content-Type", ctype)
         self.send_header("Cache-Control", "no-store")
         for k, v in extra:
             self.send_header(k, v)
@@ -192,24 +265,117 @@ class QuoteHandler(BaseHTTPRequestHandler):
             pass
         self.close_connection = True
 
-    def do_GET(self):
-        path = urlparse(self.path).path
-        if path == "/health":
-            return self.send_json(200, {"ok": True})
-        m = re.fullmatch(r"/v8/finance/chart/([^/]+)", path)
-        if not m:
-            return self.send_json(404, error_body("Not Found", "HTTP 404 Not Found"))
-        mode, delay = self.server.state.take_fault()
+    def cookie(self):
+        """The A3 cookie of the request, or None."""
+        for part in (self.headers.get("Cookie") or "").split(";"):
+            k, _, v = part.strip().partition("=")
+            if k == "A3":
+                return v
+        return None
+
+    def give_cookie(self):
+        st = self.server.state
+        value = "d=AQABBK" + secrets.token_urlsafe(24) + "&S=AQAAA" + secrets.token_urlsafe(8)
+        with st.lock:
+            st.cookie_requests += 1
+            st.cookies.add(value)
+        expires = email.utils.formatdate(time.time() + 365 * 86400, usegmt=True)
+        self.send_json(404, "<html><body>Not Found</body></html>", ctype="text/html", extra=[
+            ("Set-Cookie", f"A3={value}; Expires={expires}; Max-Age=31557600; Domain=127.0.0.1;"
+                           f" Path=/; SameSite=None; Secure; HttpOnly")])
+
+    def give_crumb(self):
+        st = self.server.state
+        with st.lock:
+            st.crumb_requests += 1
+            ok = self.cookie() in st.cookies
+            crumb = secrets.token_urlsafe(8)[:11].replace("-", "/") if ok else None
+            if ok:
+                st.crumbs.add(crumb)
+        if not ok:
+            return self.send_json(401, error_body("Unauthorized", "Invalid Cookie"))
+        self.send_json(200, crumb, ctype="text/plain;charset=utf-8")
+
+    def crumb_ok(self, query):
+        st = self.server.state
+        with st.lock:
+            if not st.crumb_required:
+                return True
+            crumb = parse_qs(query).get("crumb", [""])[-1]
+            ok = crumb in st.crumbs and self.cookie() in st.cookies
+            if not ok:
+                st.unauthorized += 1
+            return ok
+
+    def fault(self, source, path):
+        """Apply the fault mode. -> True when it answered (or cut) the request."""
+        st = self.server.state
+        mode, delay = st.take_fault(source)
         if mode == "reset":
             log(f"fault reset for {path}")
-            return self.reset_connection()
+            self.reset_connection()
+            return True
         if mode == "slow":
             log(f"fault slow {delay} ms for {path}")
             time.sleep(delay / 1000.0)
-        elif mode != "normal":
-            code = int(mode)
-            log(f"fault {code} for {path}")
-            return self.send_json(code, error_body(HTTPStatus(code).phrase, "stack fault mode"))
+            return False
+        if mode == "normal":
+            return False
+        code = int(mode)
+        extra = []
+        if code == 429:
+            with st.lock:
+                ra = st.retry_after
+                st.limited += 1
+                if ra == "date":
+                    # an HTTP-date 3 s ahead (whole seconds): the window ends at that instant
+                    when = int(time.time()) + 3
+                    extra.append(("Retry-After", email.utils.formatdate(when, usegmt=True)))
+                    end = time.monotonic() + (when - time.time())
+                elif ra != "none":
+                    extra.append(("Retry-After", ra))
+                    end = time.monotonic() + int(ra)
+                else:
+                    end = 0.0
+                st.limit_until = max(st.limit_until, end)
+        log(f"fault {code} for {path}")
+        if source == "stooq":
+            self.send_json(code, HTTPStatus(code).phrase + "\r\n", extra=extra,
+                           ctype="text/plain")
+        else:
+            self.send_json(code, error_body(HTTPStatus(code).phrase, "stack fault mode"),
+                           extra=extra)
+        return True
+
+    def do_GET(self):
+        u = urlparse(self.path)
+        path = u.path
+        st = self.server.state
+        if path == "/health":
+            return self.send_json(200, {"ok": True})
+        if path == "/":
+            return self.give_cookie()
+        if path == "/v1/test/getcrumb":
+            return self.give_crumb()
+        if path == "/q/l/" or path == "/q/l":
+            sym = parse_qs(u.query).get("s", [""])[-1]
+            if not re.fullmatch(r"[A-Za-z0-9.^=_-]{1,32}", sym):
+                return self.send_json(200, "No data\r\n", ctype="text/plain")
+            st.count_request("stooq", stooq_ticker(sym))
+            if self.fault("stooq", path):
+                return None
+            got = st.quote(stooq_ticker(sym))
+            return self.send_json(200, stooq_csv(sym, got[0] if got else None),
+                                  ctype="text/csv")
+        m = re.fullmatch(r"/v8/finance/chart/([^/]+)", path)
+        if not m:
+            return self.send_json(404, error_body("Not Found", "HTTP 404 Not Found"))
+        st.count_request("yahoo", m.group(1).upper())
+        if not self.crumb_ok(u.query):
+            return self.send_json(401, {"finance": {"result": None, "error": {
+                "code": "Unauthorized", "description": "Invalid Crumb"}}})
+        if self.fault("yahoo", path):
+            return None
         got = self.server.state.quote(m.group(1))
         if got is None:
             return self.send_json(404, error_body(
@@ -263,7 +429,14 @@ def control_server(host, port, state):
                         count = int(q["count"]) if q.get("count") else None
                         if count is not None and count < 1:
                             raise ValueError("count must be >= 1")
+                        src = q.get("source", "all")
+                        if src not in ("all", "yahoo", "stooq"):
+                            raise ValueError("source must be all, yahoo or stooq")
+                        ra = q.get("retry_after", state.retry_after)
+                        if not (ra.isdigit() or ra in ("date", "none")):
+                            raise ValueError("retry_after must be seconds, date or none")
                         state.mode, state.count = mode, count
+                        state.fault_source, state.retry_after = src, ra
                         if q.get("delay_ms"):
                             state.delay_ms = int(q["delay_ms"])
                     elif path == "/step":
@@ -285,6 +458,24 @@ def control_server(host, port, state):
                     elif path == "/scenario":
                         state.scenario = load_scenario(q["path"])
                         state.step, state.cursors = 0, {}
+                    elif path == "/crumb":
+                        if "require" in q:
+                            if q["require"] not in ("0", "1"):
+                                raise ValueError("require must be 0 or 1")
+                            state.crumb_required = q["require"] == "1"
+                        if q.get("expire") == "1":
+                            state.crumbs = set()
+                    elif path == "/freeze":
+                        t = q.get("tickers", "")
+                        if t == "none":
+                            state.frozen = {}
+                        else:
+                            names = list(state.scenario["tickers"]) if t == "all" else \
+                                [x.strip().upper() for x in t.split(",") if x.strip()]
+                            if not names:
+                                raise ValueError("tickers must be T1,T2, all or none")
+                            for n in names:
+                                state.frozen.setdefault(n, state.step)
                     elif path == "/reset":
                         state.reset()
                     else:
@@ -311,6 +502,7 @@ def main():
 
     state = State(load_scenario(args.scenario))
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2   # as Yahoo's and Stooq's front ends
     ctx.load_cert_chain(args.cert, args.key)
     srv = TLSServer((args.host, args.port), QuoteHandler)
     srv.ctx, srv.state = ctx, state

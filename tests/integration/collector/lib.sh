@@ -6,6 +6,9 @@
 # shellcheck source=../kafka/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../kafka/lib.sh"
 
+qstate() { curl -sf -m 10 "$TW_QUOTES_CONTROL/state" || fail "quote server state unreadable"; }
+# qget EXPR : EXPR of the quote server's state (d: the /state JSON)
+qget() { qstate | json "$1"; }
 qctl() { curl -sf -m 10 -X POST "$TW_QUOTES_CONTROL/$1" "${@:2}" >/dev/null || fail "quote server control $1 failed"; }
 scen() { json "$1" <"$TW_QUOTES_SCENARIO"; }
 sql() { psql "$DB_URL" -XAtq -v ON_ERROR_STOP=1 -c "$1"; }
@@ -24,7 +27,8 @@ collector_setup() {
 		TICKWATCH_QUOTES_BASE=$TW_QUOTES_BASE TICKWATCH_QUOTES_CA_FILE=$TW_CA_FILE \
 		TICKWATCH_QUOTES_INTERVAL=1s TICKWATCH_QUOTES_MAX_AGE=3650d \
 		TICKWATCH_QUOTES_TIMEOUT=3s TICKWATCH_QUOTES_BREAKER_FAILURES=3 \
-		TICKWATCH_QUOTES_BREAKER_RECOVERY=2s TICKWATCH_KAFKA_REPORT_INTERVAL=1h
+		TICKWATCH_QUOTES_BREAKER_RECOVERY=2s TICKWATCH_KAFKA_REPORT_INTERVAL=1h \
+		TICKWATCH_QUOTES_RATE=100
 }
 
 collector_cleanup() {
@@ -44,6 +48,12 @@ collector_start() {
 	     ('c@it.example', 'NVDA'), ('d@it.example', 'SAP.DE'), ('e@it.example', 'ZZZZ'),
 	     ('f@it.example', 'AAPL')"
 }
+
+# rows_from STEP SOURCE : the quotes of STEP stored with that source
+rows_from() { sql "SELECT count(*) FROM quotes WHERE source = '$2' AND at = to_timestamp($(($(scen 'd["start_time"]') + $1 * $(scen 'd["step_seconds"]'))))"; }
+has_rows_from() { [ "$(rows_from "$1" "$2")" = "$3" ]; }
+# cycles_after LINE : cycle lines the agent logged after log line LINE
+cycles_after() { tail -n +"$1" "$AGENT_DIR/log" | grep -c "\[collector\] cycle [0-9]*:" || true; }
 
 # rows_at STEP : the quotes stored for the scenario time of STEP
 rows_at() { sql "SELECT count(*) FROM quotes WHERE at = to_timestamp($(($(scen 'd["start_time"]') + $1 * $(scen 'd["step_seconds"]'))))"; }

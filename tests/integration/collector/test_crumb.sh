@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# test_crumb.sh - the quote server demands Yahoo's cookie and crumb: the collector gets them
+# first (GET /, then /v1/test/getcrumb with the cookie) and quotes are stored; the crumbs are
+# expired: the next cycle's chart requests are refused (401) and the collector fetches exactly
+# one new cookie and crumb (two connections refused together make one), then stores quotes
+# again. The collector also verifies the server's RSA chain: without its root, no quote.
+# Usage: test_crumb.sh TICKWATCH_BINARY
+export TW_BIN=${1:?binary} # read by lib.sh
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+need_stack
+collector_setup "$(mktemp -d /tmp/tw-it-crumb.XXXXXX)"
+trap collector_cleanup EXIT
+export TICKWATCH_QUOTES_CONNECTIONS=2
+
+qctl crumb -d require=1
+collector_start
+wait_until 30 "quotes of step 0 stored with a crumb" has_rows_at 0 4
+[ "$(qget 'd["crumb_requests"]')" = 1 ] || fail "expected one crumb request, state: $(qstate)"
+[ "$(qget 'd["cookie_requests"]')" = 1 ] || fail "expected one cookie request, state: $(qstate)"
+[ "$(qget 'd["unauthorized"]')" = 0 ] || fail "a chart request was refused: $(qstate)"
+[ "$(sql "SELECT count(*) FROM quotes WHERE source = 'yahoo'")" = 4 ] || fail "rows without source yahoo"
+ok "crumb required: one cookie, one crumb, 4 quotes stored (source yahoo), no 401"
+
+# Expire every crumb the server gave: the next requests are 401, one new crumb is fetched.
+qctl crumb -d expire=1
+qctl step -d to=1
+wait_until 30 "quotes of step 1 stored after the crumb expired" has_rows_at 1 4
+wait_until 10 "the new crumb in the log" log_has "crumb 2)"
+sleep 3 # a few more cycles: no further crumb while the new one is good
+[ "$(qget 'd["crumb_requests"]')" = 2 ] || fail "expected exactly one re-crumb, state: $(qstate)"
+[ "$(qget 'd["cookie_requests"]')" = 2 ] || fail "expected one new cookie, state: $(qstate)"
+refused=$(qget 'd["unauthorized"]')
+[ "$refused" -ge 1 ] && [ "$refused" -le 2 ] || fail "expected 1 or 2 refused requests (one per connection), got $refused"
+[ "$(log_count "crumb 1 refused")" = 1 ] || fail "the stale crumb was dropped $(log_count "crumb 1 refused") times"
+ok "crumb expired: $refused request(s) refused, exactly one new cookie + crumb, step 1 stored"
+agent_stop
+
+# The chain: a CA file with only the stack's P-256 CA (not the quote server's RSA root).
+$PY - "$TW_CA_FILE" "$WORK/p256-only.crt" <<'PYEOF'
+import sys
+pem = open(sys.argv[1]).read()
+first = pem[:pem.index("-----END CERTIFICATE-----") + len("-----END CERTIFICATE-----")] + "\n"
+open(sys.argv[2], "w").write(first)
+PYEOF
+mkdir "$WORK/p256"
+export TICKWATCH_QUOTES_CA_FILE=$WORK/p256-only.crt
+agent_start "$WORK/p256" --roles collector --console -
+wait_until 30 "a failed handshake" log_has "quote source yahoo failed: .*\(verify\|certificate\)"
+qctl step -d to=2
+sleep 3
+[ "$(rows_at 2)" = 0 ] || fail "quotes stored from an unverified server"
+ok "without the RSA root the server is not trusted: $(grep -m1 -o 'quote source yahoo failed: .*' "$AGENT_DIR/log" | cut -c1-160)"
