@@ -105,6 +105,7 @@ struct item {
 	tw_mono_t after_try;
 	char reason[TW_SMTP_TEXT_MAX + 64];
 	char dead_id[64];
+	char unsub[TW_SMTP_UNSUB_URL_MAX + 1]; /* its one-click link ([http] public_url), or "" */
 	struct tw_cqrs_op op;
 	struct notifier *nt;
 };
@@ -789,6 +790,24 @@ static void on_session(struct tw_smtp *s, int rc, const char *err, void *arg)
 	kick(nt, 0);
 }
 
+
+/* The recipient's unsubscribe link (docs/http.md), or NULL when [http] public_url is empty or
+ * the link cannot be made (the e-mail then goes without it: the alert matters more). */
+static const char *unsub_link(struct notifier *nt, struct item *it)
+{
+	const char *base = nt->ag->cfg.http.public_url;
+	char token[TW_NOTIF_UNSUB_TOKEN_MAX + 1];
+	size_t bl = strlen(base);
+	int n;
+
+	if (base[0] == '\0' ||
+	    tw_notif_unsub_token(it->n.email, tw_notif_key_poll(nt->q), token, sizeof token) < 0)
+		return NULL;
+	n = snprintf(it->unsub, sizeof it->unsub, "%.*s/unsubscribe?t=%s",
+		     (int)(bl && base[bl - 1] == '/' ? bl - 1 : bl), base, token);
+	return n > 0 && (size_t)n < sizeof it->unsub ? it->unsub : NULL;
+}
+
 static void start_session(struct notifier *nt, tw_mono_t now)
 {
 	nt->nsend = 0;
@@ -805,6 +824,8 @@ static void start_session(struct notifier *nt, tw_mono_t now)
 		m->to = it->n.email;
 		m->subject = it->n.subject;
 		m->body = it->n.body;
+		m->html = nt->ag->cfg.smtp.html != 0;
+		m->unsub_url = unsub_link(nt, it);
 		nt->sendmap[nt->nsend++] = i;
 		it->state = I_SENDING;
 	}
