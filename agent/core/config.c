@@ -124,6 +124,13 @@ static const struct tw_cfg_key keys[] = {
 	 "consecutive failed SMTP sessions that open the relay's circuit breaker"},
 	{"smtp", "breaker_recovery", NUM(TW_CFG_DURATION, smtp, breaker_recovery_ms), "30s", 1 * MS_S,
 	 1 * MS_D, NULL, 0, "time an open SMTP breaker waits before one trial session"},
+	{"smtp", "retry_interval", NUM(TW_CFG_DURATION, smtp, retry_interval_ms), "1m", 1 * MS_S,
+	 1 * MS_D, NULL, 0, "wait before the first re-drive of an e-mail deferred by a 4xx (doubling)"},
+	{"smtp", "retry_max_interval", NUM(TW_CFG_DURATION, smtp, retry_max_interval_ms), "1h",
+	 1 * MS_S, 1 * MS_D, NULL, 0, "longest wait between two re-drives of a deferred e-mail"},
+	{"smtp", "max_retry_age", NUM(TW_CFG_DURATION, smtp, max_retry_age_ms), "24h", 1 * MS_S,
+	 30 * MS_D, NULL, 0, "a deferred e-mail still failing this long after its first attempt is "
+	 "a dead letter"},
 	{"smtp", "html", NUM(TW_CFG_BOOL, smtp, html), "false", 0, 1, NULL, 0,
 	 "send multipart/alternative: the text and a small HTML part (else text only)"},
 

@@ -73,6 +73,9 @@ struct tw_config {
 		int64_t batch_linger_ms;
 		int64_t breaker_failures;
 		int64_t breaker_recovery_ms;
+		int64_t retry_interval_ms;
+		int64_t retry_max_interval_ms;
+		int64_t max_retry_age_ms;
 		int64_t html;
 	} smtp;
 	struct {

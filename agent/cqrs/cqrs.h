@@ -465,4 +465,95 @@ int tw_cqrs_prune(struct tw_cqrs *q, struct tw_cqrs_op *op, int table, int64_t o
 /** "higher", "lower" or "none". */
 const char *tw_cqrs_condition_name(int condition);
 
+/* ---- the notifier's retry schedule and the dead letters (retry.c; docs/notifications.md) ---- */
+
+#define TW_CQRS_RETRY_MSG_MAX 1400   /* a scheduled message, at most (an alert role's fit) */
+#define TW_CQRS_RETRY_REASON_MAX 200 /* a stored reason, at most */
+#define TW_CQRS_RETRY_CLAIM_MAX 10   /* rows one claim takes, at most */
+#define TW_CQRS_DEAD_LIST_MAX 10     /* DeadLetterList: page size from 1 to this */
+
+/** One scheduled e-mail as claimed (valid during the row call). */
+struct tw_cqrs_retry_row {
+	const char *notification_id, *email, *message;
+	const char *key;   /* the Kafka key it came with, NULL: none */
+	const char *reason; /* the last failure */
+	int attempts;      /* SMTP attempts so far */
+	int64_t first_ms;  /* its first attempt, the database's wall clock (ms since the epoch) */
+	int64_t now_ms;    /* the database's now() at the claim */
+};
+
+/** One dead letter of DeadLetterList (valid during the row call). */
+struct tw_cqrs_dead_row {
+	long long id;
+	const char *notification_id, *email, *reason;
+	int attempts;
+	int64_t created_ms;
+	int redrivable; /* its whole message is stored: DeadLetterRedrive can send it again */
+};
+
+typedef int (*tw_cqrs_retry_fn)(void *arg, const struct tw_cqrs_retry_row *r);
+typedef int (*tw_cqrs_dead_fn)(void *arg, const struct tw_cqrs_dead_row *r);
+
+/**
+ * Defer (notifier): put a transiently refused e-mail into the schedule: its whole signed
+ * @p message (1..TW_CQRS_RETRY_MSG_MAX bytes; @p has_key: it came with a Kafka key, the
+ * e-mail), @p attempts so far, due @p delay_ms from now. The same id already scheduled keeps
+ * its row. done: count = 1 (scheduled) or 0 (it was already).
+ */
+int tw_cqrs_retry_defer(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *notification_id,
+			const char *email, const char *message, int has_key, int attempts,
+			int64_t delay_ms, const char *reason, tw_cqrs_done_fn done, void *arg);
+
+/**
+ * Claim (notifier): take at most @p limit (1..TW_CQRS_RETRY_CLAIM_MAX) due rows nobody holds
+ * (no owner, an expired lease, or an earlier life of this agent: the part of @p owner before
+ * its '/'), as @p owner until now + @p lease_ms, streamed to @p row. count = rows claimed.
+ */
+int tw_cqrs_retry_claim(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *owner,
+			int64_t lease_ms, long long limit, tw_cqrs_retry_fn row, tw_cqrs_done_fn done,
+			void *arg);
+
+/** Reschedule a claimed row (still @p owner's): attempts, due @p delay_ms from now, released.
+ *  count = 1, or 0 when another notifier holds it now. */
+int tw_cqrs_retry_reschedule(struct tw_cqrs *q, struct tw_cqrs_op *op,
+			     const char *notification_id, const char *owner, int attempts,
+			     int64_t delay_ms, const char *reason, tw_cqrs_done_fn done, void *arg);
+
+/** RecordSent of a scheduled e-mail and the end of its schedule, in one statement. */
+int tw_cqrs_retry_sent(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *notification_id,
+		       const char *email, tw_cqrs_done_fn done, void *arg);
+
+/** The end of a claimed row's schedule without a send (sent already, recipient gone). */
+int tw_cqrs_retry_drop(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *notification_id,
+		       const char *owner, tw_cqrs_done_fn done, void *arg);
+
+/** A claimed row given up: moved into dead_letters, its message kept (re-drive). count = 1,
+ *  or 0 when it was not @p owner's any more. */
+int tw_cqrs_retry_dead(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *notification_id,
+		       const char *owner, const char *reason, int attempts, tw_cqrs_done_fn done,
+		       void *arg);
+
+/** RecordDeadLetter of a valid message, kept whole so it can be re-driven. count = 1. */
+int tw_cqrs_dead_message(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *notification_id,
+			 const char *email, const char *message, int has_key, const char *reason,
+			 int attempts, tw_cqrs_done_fn done, void *arg);
+
+/**
+ * DeadLetterList (read connection): dead letters with an id above @p after_id (0: from the
+ * first), in id order, at most @p limit (1..TW_CQRS_DEAD_LIST_MAX), streamed to @p row.
+ * done: count = rows, scanned = the last id streamed.
+ */
+int tw_cqrs_deadletter_list(struct tw_cqrs *q, struct tw_cqrs_op *op, long long after_id,
+			    long long limit, tw_cqrs_dead_fn row, tw_cqrs_done_fn done, void *arg);
+
+/**
+ * DeadLetterRedrive, at most once per @p idem request id (as the user commands): dead letter
+ * @p dead_id moves back into the retry schedule, due now, with a new first attempt; the
+ * notifier then sends it under the ledger's rules (LedgerCheck, signature, the recipient's
+ * alert). done: msg = its notification id; TW_ERR_CQRS_NOT_FOUND (no such dead letter),
+ * TW_ERR_CQRS_INVALID field "id" (no message stored: not re-drivable); replayed as commands.
+ */
+int tw_cqrs_deadletter_redrive(struct tw_cqrs *q, struct tw_cqrs_op *op, long long dead_id,
+			       const struct tw_cqrs_idem *idem, tw_cqrs_done_fn done, void *arg);
+
 #endif

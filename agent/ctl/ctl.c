@@ -45,6 +45,9 @@ static const char *const usage =
 	"  average N EMAIL | average N --ticker T       average of the last N quotes\n"
 	"  list [--after EMAIL] [--limit N]             users, a page at a time\n"
 	"  status                                       the agent's status\n"
+	"  deadletters [--after ID] [--limit N]         dead letters, a page at a time (N <= 10)\n"
+	"  redrive ID                                   move dead letter ID back into the retry\n"
+	"                                               schedule (at most once: a request id)\n"
 	"\n"
 	"options:\n"
 	"  --connect HOST:PORT  the agent's RPC address (default: [rpc] listen of the configuration)\n"
@@ -374,6 +377,31 @@ static void print_result(const char *cmd, const struct tw_json *j, int res)
 		printf("(%d user%s)\n", n, n == 1 ? "" : "s");
 		if (get_str(j, res, "next", a, sizeof a) == 0)
 			printf("more: tickwatch ctl list --after %s\n", a);
+	} else if (strcmp(cmd, "deadletters") == 0) {
+		int dl = tw_json_member(j, res, "dead_letters"), n = 0;
+		char nid[160], em[300], why[600], at[32], rd[8];
+
+		for (int i = dl + 1; dl >= 0 && i < j->n && j->t[i].start < j->t[dl].end;
+		     i = tw_json_skip(j, i), n++) {
+			get_str(j, i, "id", a, sizeof a);
+			get_str(j, i, "notification_id", nid, sizeof nid);
+			get_str(j, i, "email", em, sizeof em);
+			get_str(j, i, "attempts", at, sizeof at);
+			get_str(j, i, "redrivable", rd, sizeof rd);
+			get_str(j, i, "reason", why, sizeof why);
+			get_str(j, i, "created_ms", c, sizeof c);
+			printf("%s  %s  %s  attempts %s  %s  ", a, nid, em, at,
+			       strcmp(rd, "true") == 0 ? "re-drivable" : "not re-drivable");
+			print_time(strtoll(c, NULL, 10));
+			printf("\n    %s\n", why);
+		}
+		printf("(%d dead letter%s)\n", n, n == 1 ? "" : "s");
+		if (get_str(j, res, "next", a, sizeof a) == 0)
+			printf("more: tickwatch ctl deadletters --after %s\n", a);
+	} else if (strcmp(cmd, "redrive") == 0) {
+		get_str(j, res, "redriven", a, sizeof a);
+		get_str(j, res, "notification_id", b, sizeof b);
+		printf("dead letter %s re-driven: %s is due in the retry schedule\n", a, b);
 	} else if (strcmp(cmd, "status") == 0) {
 		int roles = tw_json_member(j, res, "roles");
 		char st[1024];
@@ -471,6 +499,33 @@ static int build_request(const char *cmd, int argc, char **argv, const struct op
 				return usage_err("--limit: not a whole number:", o->limit);
 			tw_jw_printf(&w, "%s\"limit\":%s", o->after ? "," : "", o->limit);
 		}
+	} else if (strcmp(cmd, "deadletters") == 0) {
+		if (argc != 0)
+			return usage_err("deadletters takes no argument (use --after and --limit)",
+					 NULL);
+		tw_jw_lit(&w, "\"deadletter.list\",\"params\":{");
+		if (o->after) {
+			jstr(ab, sizeof ab, o->after);
+			tw_jw_printf(&w, "\"after\":%s", ab);
+		}
+		if (o->limit) {
+			char *end;
+
+			(void)strtoll(o->limit, &end, 10);
+			if (*o->limit == '\0' || *end != '\0')
+				return usage_err("--limit: not a whole number:", o->limit);
+			tw_jw_printf(&w, "%s\"limit\":%s", o->after ? "," : "", o->limit);
+		}
+	} else if (strcmp(cmd, "redrive") == 0) {
+		char *end;
+
+		if (argc != 1)
+			return usage_err("redrive takes ID (a dead letter id, from deadletters)", NULL);
+		(void)strtoll(argv[0], &end, 10);
+		if (*argv[0] == '\0' || *end != '\0')
+			return usage_err("redrive: ID is not a whole number:", argv[0]);
+		tw_jw_printf(&w, "\"deadletter.redrive\",\"params\":{\"id\":%s", argv[0]);
+		mut = 1;
 	} else if (strcmp(cmd, "status") == 0) {
 		if (argc != 0)
 			return usage_err("status takes no argument", NULL);

@@ -106,6 +106,24 @@ static const struct tw_db_migration migrations[] = {
 	 " AND NOT EXISTS (SELECT 1 FROM users o WHERE o.email <> u.email"
 	 "  AND " FOLD("o.email") " = " FOLD("u.email") ");"
 	 "CREATE INDEX users_email_unfolded_idx ON users (email) WHERE email <> " FOLD("email") ";"},
+	/* The notifier's retry schedule (docs/notifications.md): an e-mail deferred by a transient
+	 * SMTP failure, with the whole signed message so a re-drive sends it with the same id and
+	 * Message-ID; claimed by owner and lease. dead_letters keep the message too (re-drive). */
+	{7, "notify_retry (the retry schedule), dead_letters.message, msg_key, first_at",
+	 "CREATE TABLE notify_retry ("
+	 " notification_id text PRIMARY KEY CHECK (length(notification_id) BETWEEN 1 AND 128),"
+	 " email text NOT NULL CHECK (length(email) BETWEEN 1 AND 254),"
+	 " message text NOT NULL CHECK (length(message) BETWEEN 1 AND 8192),"
+	 " msg_key text CHECK (msg_key IS NULL OR length(msg_key) <= 254),"
+	 " attempts integer NOT NULL DEFAULT 0 CHECK (attempts >= 0),"
+	 " first_at timestamptz NOT NULL DEFAULT now(),"
+	 " next_at timestamptz NOT NULL DEFAULT now(),"
+	 " last_reason text NOT NULL DEFAULT '',"
+	 " owner text CHECK (owner IS NULL OR length(owner) BETWEEN 1 AND 64),"
+	 " lease_until timestamptz);"
+	 "CREATE INDEX notify_retry_next_idx ON notify_retry (next_at);"
+	 "ALTER TABLE dead_letters ADD COLUMN message text, ADD COLUMN msg_key text,"
+	 " ADD COLUMN first_at timestamptz;"},
 	/* The alert pass's shard slot (agent/cqrs/shards.h): 12 bits of md5(email), generated
 	 * and stored, so it follows the e-mail and never depends on the partition count;
 	 * indexed in the sharded pages' (shard, email) order. */

@@ -137,6 +137,74 @@ static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t e,
 		tw_log(TW_LOG_ERROR, k->role, "%s", err);
 }
 
+/* Stashed messages of the partitions in @p parts are dropped (revoked: not ours to commit). */
+static void unstash(struct tw_kafka *k, const rd_kafka_topic_partition_list_t *parts)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < k->nstash; i++) {
+		if (parts == NULL || tw_kafka_in_parts(parts, k->stash[i]))
+			rd_kafka_message_destroy(k->stash[i]);
+		else
+			k->stash[kept++] = k->stash[i];
+	}
+	k->nstash = kept;
+}
+
+/* Served from the consumer queue (a take, a keep-alive) or from the close: the role hears of a
+ * revocation before the partitions go, and of an assignment after it; an assignment while a
+ * batch is held is paused at once. Eager and cooperative protocols alike. */
+static void rebalance(struct tw_kafka *k, rd_kafka_resp_err_t e,
+		      rd_kafka_topic_partition_list_t *parts)
+{
+	int coop = strcmp(rd_kafka_rebalance_protocol(k->rk), "COOPERATIVE") == 0;
+	rd_kafka_error_t *er = NULL;
+	rd_kafka_resp_err_t re = RD_KAFKA_RESP_ERR_NO_ERROR;
+
+	k->rebalances++;
+	if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+		if (coop)
+			er = rd_kafka_incremental_assign(k->rk, parts);
+		else
+			re = rd_kafka_assign(k->rk, parts);
+		if (k->held && parts)
+			rd_kafka_pause_partitions(k->rk, parts);
+		tw_log(TW_LOG_INFO, k->role, "kafka: %d partition(s) assigned%s",
+		       parts ? parts->cnt : 0, k->held ? " (paused: a batch is held)" : "");
+		if (k->o.on_rebalance && !k->closed)
+			k->o.on_rebalance(k, 1, parts, k->o.arg);
+	} else {
+		k->revoked_parts += parts ? (uint64_t)parts->cnt : 0;
+		tw_log(TW_LOG_INFO, k->role, "kafka: %d partition(s) revoked (%s)",
+		       parts ? parts->cnt : 0, rd_kafka_err2name(e));
+		if (k->o.on_rebalance && !k->closed)
+			k->o.on_rebalance(k, 0, parts, k->o.arg);
+		unstash(k, parts);
+		/* librdkafka keeps a partition's pause across an unassign: cleared here, so
+		 * the partition fetches when it comes back after tw_kafka_unhold() (and is
+		 * paused again if it comes back while a batch is still held) */
+		if (parts)
+			rd_kafka_resume_partitions(k->rk, parts);
+		if (coop)
+			er = rd_kafka_incremental_unassign(k->rk, parts);
+		else
+			re = rd_kafka_assign(k->rk, NULL);
+	}
+	if (er) {
+		tw_log(TW_LOG_WARN, k->role, "kafka: rebalance: %s", rd_kafka_error_string(er));
+		rd_kafka_error_destroy(er);
+	} else if (re) {
+		tw_log(TW_LOG_WARN, k->role, "kafka: rebalance: %s", rd_kafka_err2str(re));
+	}
+}
+
+static void on_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
+			    rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+	(void)rk;
+	rebalance(opaque, e, parts);
+}
+
 rd_kafka_conf_t *tw_kafka_conf(const struct tw_config *cfg, const struct tw_kafka_opts *o,
 			       char *err, size_t errlen)
 {
@@ -194,6 +262,7 @@ rd_kafka_conf_t *tw_kafka_conf(const struct tw_config *cfg, const struct tw_kafk
 		rc |= setn(conf, "max.partition.fetch.bytes", fetch < 1048576 ? fetch : 1048576,
 			   err, errlen);
 		rd_kafka_conf_set_offset_commit_cb(conf, on_commit);
+		rd_kafka_conf_set_rebalance_cb(conf, on_rebalance_cb);
 		break;
 	}
 	rd_kafka_conf_set_log_cb(conf, on_log);
@@ -381,25 +450,111 @@ int tw_kafka_outq_len(const struct tw_kafka *k)
 size_t tw_kafka_consume_batch(struct tw_kafka *k, rd_kafka_message_t **msgs, size_t max)
 {
 	ssize_t got;
-	size_t kept = 0;
+	size_t kept = 0, fresh = 0;
 
 	if (k->consumerq == NULL || max == 0)
 		return 0;
-	got = rd_kafka_consume_batch_queue(k->consumerq, 0, msgs, max);
+	/* what a keep-alive took first, in its order */
+	while (kept < max && k->nstash > 0) {
+		msgs[kept++] = k->stash[0];
+		memmove(k->stash, k->stash + 1, (k->nstash - 1) * sizeof(rd_kafka_message_t *));
+		k->nstash--;
+	}
+	if (kept == max)
+		return kept;
+	got = rd_kafka_consume_batch_queue(k->consumerq, 0, msgs + kept, max - kept);
 	for (ssize_t i = 0; i < got; i++) {
-		if (msgs[i]->err) {
+		rd_kafka_message_t *m = msgs[kept + (size_t)i];
+
+		if (m->err) {
 			/* Partition EOF and transport errors come as messages: log, drop. */
-			if (msgs[i]->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+			if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
 				tw_log(TW_LOG_WARN, k->role, "kafka consume: %s",
-				       rd_kafka_message_errstr(msgs[i]));
-			rd_kafka_message_destroy(msgs[i]);
+				       rd_kafka_message_errstr(m));
+			rd_kafka_message_destroy(m);
 			continue;
 		}
-		msgs[kept++] = msgs[i];
+		msgs[kept + fresh++] = m;
 	}
-	if (kept)
+	if (fresh)
 		kafka_works(k);
-	return kept;
+	return kept + fresh;
+}
+
+/* The current assignment, paused or resumed. */
+static void pause_all(struct tw_kafka *k, int pause)
+{
+	rd_kafka_topic_partition_list_t *parts = NULL;
+
+	if (k->rk == NULL || k->consumerq == NULL)
+		return;
+	if (rd_kafka_assignment(k->rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || parts == NULL)
+		return;
+	if (parts->cnt > 0) {
+		if (pause)
+			rd_kafka_pause_partitions(k->rk, parts);
+		else
+			rd_kafka_resume_partitions(k->rk, parts);
+	}
+	rd_kafka_topic_partition_list_destroy(parts);
+}
+
+void tw_kafka_hold(struct tw_kafka *k)
+{
+	if (k->held)
+		return;
+	k->held = 1;
+	pause_all(k, 1);
+}
+
+void tw_kafka_unhold(struct tw_kafka *k)
+{
+	if (!k->held)
+		return;
+	k->held = 0;
+	pause_all(k, 0);
+}
+
+void tw_kafka_keepalive(struct tw_kafka *k)
+{
+	ssize_t got;
+
+	if (k->consumerq == NULL || k->closed || k->nstash >= TW_KAFKA_STASH)
+		return;
+	k->keepalives++;
+	/* a poll of the consumer queue: rebalances are served here, and it counts as the
+	 * application's poll for max.poll.interval.ms */
+	got = rd_kafka_consume_batch_queue(k->consumerq, 0, k->stash + k->nstash,
+					   TW_KAFKA_STASH - k->nstash);
+	for (ssize_t i = 0; i < got; i++) {
+		rd_kafka_message_t *m = k->stash[k->nstash];
+
+		if (m->err) {
+			if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+				tw_log(TW_LOG_WARN, k->role, "kafka consume: %s",
+				       rd_kafka_message_errstr(m));
+			rd_kafka_message_destroy(m);
+			/* shift the rest down over it */
+			memmove(k->stash + k->nstash, k->stash + k->nstash + 1,
+				(size_t)(got - i - 1) * sizeof(rd_kafka_message_t *));
+			continue;
+		}
+		k->nstash++;
+	}
+}
+
+int tw_kafka_in_parts(const rd_kafka_topic_partition_list_t *parts, const rd_kafka_message_t *m)
+{
+	const char *t;
+
+	if (parts == NULL || m == NULL || m->rkt == NULL)
+		return 0;
+	t = rd_kafka_topic_name(m->rkt);
+	for (int i = 0; i < parts->cnt; i++) {
+		if (parts->elems[i].partition == m->partition && strcmp(parts->elems[i].topic, t) == 0)
+			return 1;
+	}
+	return 0;
 }
 
 int tw_kafka_commit_batch(struct tw_kafka *k, rd_kafka_message_t *const *msgs, size_t n,
@@ -454,7 +609,7 @@ void tw_kafka_close(struct tw_kafka *k, int timeout_ms)
 
 	if (k->closed || k->rk == NULL)
 		return;
-	k->closed = 1;
+	k->closed = 1; /* (no on_rebalance from here on: the role is stopping) */
 	if (k->loop && k->pipe_rd >= 0)
 		tw_loop_del_fd(k->loop, k->pipe_rd);
 	if (k->o.kind != TW_KAFKA_CONSUMER && rd_kafka_outq_len(k->rk) > 0) {
@@ -479,9 +634,15 @@ void tw_kafka_close(struct tw_kafka *k, int timeout_ms)
 		while (!rd_kafka_consumer_closed(k->rk) && tw_hal_now() < end) {
 			rd_kafka_event_t *ev = rd_kafka_queue_poll(k->consumerq, 100);
 
+			/* with a rebalance callback configured, the close's revocation comes
+			 * as an event to answer (unassign) */
+			if (ev && rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
+				rebalance(k, rd_kafka_event_error(ev),
+					  rd_kafka_event_topic_partition_list(ev));
 			if (ev)
 				rd_kafka_event_destroy(ev);
 		}
+		unstash(k, NULL);
 	}
 	rd_kafka_queue_io_event_enable(k->mainq, -1, NULL, 0);
 	rd_kafka_queue_io_event_enable(k->logq, -1, NULL, 0);

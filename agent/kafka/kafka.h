@@ -19,6 +19,16 @@
  * Because librdkafka only signals an empty queue becoming non-empty, a role
  * that stops taking messages must call tw_kafka_consume_batch() again later
  * (it returns 0 when the queue is empty), and within max.poll.interval.ms.
+ *
+ * Holding a batch: a role whose work on a batch may outlast max.poll.interval.ms
+ * (an SMTP outage) calls tw_kafka_hold() when it takes the batch: every assigned
+ * partition is paused (and any assigned while held), and tw_kafka_keepalive(),
+ * called at least every second meanwhile, keeps polling the consumer so the
+ * member stays in its group and rebalances are served. tw_kafka_unhold() after
+ * the commit resumes fetching where the batch ended. A consumer always has a
+ * rebalance callback: on_rebalance tells the role which partitions were revoked
+ * (before they go: drop the work of those, commit none of their offsets) and
+ * assigned (fetched from the committed offset; paused at once while held).
  */
 #ifndef TW_KAFKA_H
 #define TW_KAFKA_H
@@ -60,6 +70,10 @@ typedef void (*tw_kafka_delivery_fn)(struct tw_kafka *k, int rc, const char *err
 typedef void (*tw_kafka_ready_fn)(struct tw_kafka *k, void *arg);
 /** An async commit finished: @p rc 0 or TW_ERR_KAFKA_COMMIT. */
 typedef void (*tw_kafka_commit_fn)(struct tw_kafka *k, int rc, const char *err, void *arg);
+/** A rebalance: @p assigned 1 (partitions given to this member) or 0 (revoked: stop work on
+ *  them and commit none of their offsets; called before they are taken away). */
+typedef void (*tw_kafka_rebalance_fn)(struct tw_kafka *k, int assigned,
+				      const rd_kafka_topic_partition_list_t *parts, void *arg);
 /** An admin result event (CreateTopics, DescribeTopics...); the callee must not destroy it. */
 typedef void (*tw_kafka_event_fn)(struct tw_kafka *k, rd_kafka_event_t *ev, void *arg);
 
@@ -73,8 +87,11 @@ struct tw_kafka_opts {
 	tw_kafka_ready_fn on_ready;
 	tw_kafka_commit_fn on_commit;
 	tw_kafka_event_fn on_event;
+	tw_kafka_rebalance_fn on_rebalance; /**< consumer: optional */
 	void *arg; /**< passed to every callback */
 };
+
+#define TW_KAFKA_STASH 32 /* messages a keep-alive poll may have to keep for the next take */
 
 struct tw_kafka {
 	rd_kafka_t *rk;
@@ -84,7 +101,11 @@ struct tw_kafka {
 	struct tw_kafka_opts o;
 	char role[32];
 	uint64_t wakeups, delivered, failed, committed;
+	uint64_t rebalances, revoked_parts, keepalives;
 	int closed;
+	int held; /* tw_kafka_hold(): assigned partitions paused */
+	rd_kafka_message_t *stash[TW_KAFKA_STASH]; /* taken by a keep-alive, handed out first */
+	size_t nstash;
 };
 
 /**
@@ -149,6 +170,22 @@ size_t tw_kafka_consume_batch(struct tw_kafka *k, rd_kafka_message_t **msgs, siz
  */
 int tw_kafka_commit_batch(struct tw_kafka *k, rd_kafka_message_t *const *msgs, size_t n,
 			  char *err, size_t errlen);
+
+/** Pause every assigned partition (and those assigned later) while a batch is held. */
+void tw_kafka_hold(struct tw_kafka *k);
+
+/** Resume the partitions tw_kafka_hold() paused (after the batch's commit). */
+void tw_kafka_unhold(struct tw_kafka *k);
+
+/**
+ * While held: poll the consumer without waiting, so the member stays in its group
+ * (max.poll.interval.ms) and rebalance callbacks run. A message that still arrives
+ * (fetched before the pause took effect) is kept for the next tw_kafka_consume_batch().
+ */
+void tw_kafka_keepalive(struct tw_kafka *k);
+
+/** @return 1 when @p m's topic and partition are in @p parts. */
+int tw_kafka_in_parts(const rd_kafka_topic_partition_list_t *parts, const rd_kafka_message_t *m);
 
 /** Give back messages from tw_kafka_consume_batch(). */
 void tw_kafka_release(rd_kafka_message_t **msgs, size_t n);

@@ -95,13 +95,36 @@ void tw_notify_after(int outcome, int attempted, int rec, int marked, const char
 		v->retry_ms = TW_NOTIFY_BACKOFF_FIRST_MS;
 		return;
 	}
-	if (++t->attempts >= TW_NOTIFY_ATTEMPTS_MAX) {
-		dead(v, "gave up, attempted", t->attempts, text);
+	/* A transient refusal (4xx, greylisting): tried again once in the batch, then deferred
+	 * into the persisted retry schedule, so it never holds the partition. */
+	if (++t->attempts >= TW_NOTIFY_DEFER_AFTER) {
+		v->next = TW_NOTIFY_DEFER;
+		snprintf(v->reason, sizeof v->reason, "transient: %.200s", text ? text : "");
 		return;
 	}
 	v->next = TW_NOTIFY_RETRY;
 	v->retry_ms = tw_notify_backoff_ms(t->attempts, TW_NOTIFY_BACKOFF_FIRST_MS,
 					   TW_NOTIFY_BACKOFF_MAX_MS);
+}
+
+void tw_notify_schedule(const struct tw_notify_sched_cfg *c, int attempts, int64_t first_ms,
+			int64_t now_ms, struct tw_notify_sched *s)
+{
+	int64_t age = now_ms - first_ms, left, wait;
+	int k = attempts - TW_NOTIFY_DEFER_AFTER + 1;
+
+	memset(s, 0, sizeof *s);
+	if (age < 0)
+		age = 0; /* a clock step back: count from now */
+	if (age >= c->max_age_ms) {
+		s->dead = 1;
+		return;
+	}
+	wait = tw_notify_backoff_ms(k < 1 ? 1 : k, c->interval_ms, c->max_interval_ms);
+	left = c->max_age_ms - age;
+	s->delay_ms = wait < left ? wait : left;
+	if (s->delay_ms < 1)
+		s->delay_ms = 1;
 }
 
 char *tw_notify_ambiguous_line(char *buf, size_t len, const char *id, const char *email,

@@ -13,6 +13,9 @@
  *                        bounded, so one message never holds the partition;
  *   tw_notify_backoff_ms() the growing wait between attempts, and between
  *                        tries of a database that is down;
+ *   tw_notify_schedule() the persisted retry schedule of a deferred e-mail: when
+ *                        it is tried next (growing intervals, capped), or that
+ *                        [smtp] max_retry_age has passed and it is a dead letter;
  *   tw_notify_ambiguous_line() the one log line that names an e-mail which may
  *                        reach its recipient twice (docs/notifications.md).
  */
@@ -22,11 +25,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TW_NOTIFY_ATTEMPTS_MAX 5    /* SMTP attempts of one e-mail before it is a dead letter */
+#define TW_NOTIFY_ATTEMPTS_MAX 5    /* ends of data without an answer, then a dead letter */
 #define TW_NOTIFY_UNRECORDED_MAX 3  /* ledger refusals (not outages) before it is a dead letter */
 #define TW_NOTIFY_BACKOFF_FIRST_MS 1000
 #define TW_NOTIFY_BACKOFF_MAX_MS 30000
 #define TW_NOTIFY_REASON_MAX 264
+#define TW_NOTIFY_DEFER_AFTER 2     /* in-batch attempts of a transient failure, then deferred */
 
 /** Why the caller held back an end of data (its ledger record did not commit). */
 enum tw_notify_unrecorded {
@@ -39,6 +43,8 @@ enum tw_notify_next {
 	TW_NOTIFY_RECORD = 1, /**< sent: write RecordSent */
 	TW_NOTIFY_RETRY,      /**< send again after retry_ms */
 	TW_NOTIFY_DEAD,       /**< give up: write a dead letter */
+	TW_NOTIFY_DEFER,      /**< transient, tried TW_NOTIFY_DEFER_AFTER times: into the retry
+			       *   schedule (tw_notify_schedule), and the batch moves on */
 };
 
 /** An item's counters across attempts (the caller keeps one per message). */
@@ -74,6 +80,28 @@ int64_t tw_notify_backoff_ms(int k, int64_t first, int64_t max);
  */
 void tw_notify_after(int outcome, int attempted, int rec, int marked, const char *text,
 		     struct tw_notify_tries *t, struct tw_notify_verdict *v);
+
+/** The retry schedule's settings ([smtp] retry_interval, retry_max_interval, max_retry_age). */
+struct tw_notify_sched_cfg {
+	int64_t interval_ms;     /**< the wait after the first deferral */
+	int64_t max_interval_ms; /**< the waits double up to this */
+	int64_t max_age_ms;      /**< from the first attempt: then it is a dead letter */
+};
+
+/** What follows a failed attempt of a scheduled e-mail. */
+struct tw_notify_sched {
+	int dead;          /**< max_age passed: a dead letter */
+	int64_t delay_ms;  /**< !dead: try again this long after now (> 0) */
+};
+
+/**
+ * The retry schedule, on a wall clock in ms (the database's): an e-mail first tried at
+ * @p first_ms has failed @p attempts times (>= 1) by @p now_ms. Dead when now - first >=
+ * max_age; otherwise the wait is interval * 2^(k-1), k = attempts - TW_NOTIFY_DEFER_AFTER + 1
+ * (at least 1), capped at max_interval, and never past first + max_age (one last try then).
+ */
+void tw_notify_schedule(const struct tw_notify_sched_cfg *c, int attempts, int64_t first_ms,
+			int64_t now_ms, struct tw_notify_sched *s);
 
 /**
  * The log line of an e-mail that may arrive twice (same Message-ID), exactly:

@@ -16,9 +16,21 @@
  *            no answer after it left keeps the row and retries with the same Message-ID (the
  *            "ambiguous delivery" log line). A record refused by the ledger is retried 3 times,
  *            then dead-lettered; a database outage holds sessions back with a growing wait.
+ *            A 4xx is tried once more after 1 s, then DEFERRED: its whole signed message goes
+ *            to the retry schedule (notify_retry, agent/cqrs/retry.c) and the item is done, so
+ *            one deferred recipient never holds the partition.
  *            The breaker guards the relay: while open, no session is tried;
- *   commit   when every message is sent, skipped or dead-lettered (and recorded), the batch's
- *            offsets are committed and a new batch starts.
+ *   commit   when every message is sent, skipped, deferred or dead-lettered (and recorded), the
+ *            batch's offsets are committed and a new batch starts.
+ * The retry schedule: between batches, due rows are CLAIMED (at most 5, owner + lease, SKIP
+ * LOCKED: two notifiers never take one) and re-driven as a unit through the same steps
+ * (signature, LedgerCheck, MarkSending, one session, same id and Message-ID); a failure puts the
+ * row back with a doubling wait ([smtp] retry_interval .. retry_max_interval), and past [smtp]
+ * max_retry_age it becomes a dead letter that keeps its message (deadletter.redrive, the
+ * console's "redrive", puts it back). Decisions: agent/notify/batch.c (tw_notify_schedule).
+ * While a unit is in work the Kafka partitions are paused and the consumer kept alive every
+ * second (the member stays in its group); a revocation abandons the batch's items of those
+ * partitions without committing them (items in the session finish and are recorded).
  * A stop abandons an unfinished batch without committing it: it comes again after a restart,
  * and LedgerCheck sorts the ids already recorded. A 'sent' id is skipped. A 'sending' id (the
  * agent died after the end of data was released and before the answer was recorded: it may or
@@ -28,6 +40,7 @@
  * (docs/notifications.md states the guarantee).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/agent.h"
@@ -47,6 +60,8 @@
 #define LEASE_TIMEOUTS 4   /* a 'sending' row's lease: this many [smtp] timeouts */
 #define IDLE_POLL_MS 1000  /* re-poll the consumer queue while idle (librdkafka wakes us too) */
 #define DEAD_PAYLOAD_MAX 1000
+#define RETRY_BATCH 5      /* scheduled e-mails re-driven in one session, at most */
+#define RETRY_LEASES 2     /* a claimed row's lease: this many 'sending' leases */
 
 enum item_state {
 	I_NEW = 0,   /* not yet validated */
@@ -56,11 +71,25 @@ enum item_state {
 	I_FORGET,    /* not taken by the server: ForgetSending to do / in flight, then `after` */
 	I_RECORD,    /* sent: RecordSent to do / in flight */
 	I_DEAD,      /* dead letter to record / in flight */
+	I_DEFER,     /* transient: into the retry schedule (a scheduled row: rescheduled) */
+	I_DROP,      /* a scheduled row that needs no send any more: its row to delete */
 	I_DONE,      /* sent and recorded, skipped, or dead letter recorded */
 };
 
 struct item {
-	rd_kafka_message_t *km;
+	rd_kafka_message_t *km; /* a Kafka message, or NULL: a scheduled row (retry) */
+	const char *raw;        /* the signed message: km's payload, or the row's */
+	size_t rawlen;
+	const char *key;        /* the Kafka key it came with (NULL: none) */
+	size_t keylen;
+	char *msg;              /* raw, NUL-terminated (for the schedule), or NULL: too large */
+	int retry;              /* a scheduled row being re-driven */
+	int revoked;            /* its partition was revoked: abandoned, its offset not committed */
+	int row_attempts;       /* its attempts before this re-drive */
+	int64_t first_ms;       /* its first attempt (the database's wall clock) */
+	int64_t db_now_ms;      /* the database's clock at the claim ... */
+	tw_mono_t claimed_at;   /* ... and ours */
+	char rid[TW_CQRS_NOTIF_ID_MAX + 1]; /* the row's notification id */
 	struct tw_notif n;
 	int valid;
 	int state;
@@ -76,11 +105,12 @@ struct item {
 	tw_mono_t after_try;
 	char reason[TW_SMTP_TEXT_MAX + 64];
 	char dead_id[64];
+	char unsub[TW_SMTP_UNSUB_URL_MAX + 1]; /* its one-click link ([http] public_url), or "" */
 	struct tw_cqrs_op op;
 	struct notifier *nt;
 };
 
-enum phase { P_COLLECT, P_WORK, P_STOPPED };
+enum phase { P_COLLECT, P_CLAIM, P_WORK, P_STOPPED };
 
 struct notifier {
 	struct tw_agent *ag;
@@ -94,7 +124,19 @@ struct notifier {
 	rd_kafka_message_t *msgs[BATCH_MAX];
 	size_t n;
 	tw_mono_t opened; /* first message of the batch taken */
+	size_t ni;        /* items of the unit in work: the Kafka batch's n, or rows claimed */
+	int unit_retry;   /* the unit in work is scheduled rows (no offsets to commit) */
 	struct item items[BATCH_MAX];
+	char msgbuf[BATCH_MAX][TW_CQRS_RETRY_MSG_MAX + 1];
+	char keybuf[RETRY_BATCH][TW_CQRS_EMAIL_MAX + 1];
+	struct tw_cqrs_op claim_op;
+	tw_mono_t retry_next;    /* no claim of due rows before this */
+	int64_t retry_poll_ms;
+	struct tw_notify_sched_cfg sched;
+	struct tw_cqrs_op dl_op; /* the console's deadletters / redrive */
+	int dl_busy;
+	uint64_t deferred, redriven, rescheduled, retry_dead;
+	uint64_t revocations, abandoned;
 	struct tw_smtp_msg sendv[BATCH_MAX];
 	size_t sendmap[BATCH_MAX];
 	size_t nsend;
@@ -144,13 +186,18 @@ static void kick(struct notifier *nt, int64_t ms)
 
 static void take(struct notifier *nt)
 {
+	rd_kafka_message_t *got_msgs[BATCH_MAX];
 	size_t got;
 
 	if (nt->phase != P_COLLECT || nt->n >= BATCH_MAX)
 		return;
-	got = tw_kafka_consume_batch(&nt->k, nt->msgs + nt->n, BATCH_MAX - nt->n);
+	/* (into a local array: a revocation served inside the call may drop collected ones) */
+	got = tw_kafka_consume_batch(&nt->k, got_msgs, BATCH_MAX - nt->n);
+	if (got > BATCH_MAX - nt->n)
+		got = BATCH_MAX - nt->n; /* cannot happen */
 	if (got > 0 && nt->n == 0)
 		nt->opened = tw_hal_now();
+	memcpy(nt->msgs + nt->n, got_msgs, got * sizeof(rd_kafka_message_t *));
 	nt->n += got;
 	if (nt->n == BATCH_MAX)
 		kick(nt, 0);
@@ -163,6 +210,54 @@ static void on_ready(struct tw_kafka *k, void *arg)
 {
 	(void)k;
 	take(arg);
+}
+
+/* A rebalance. Revoked partitions are someone else's now: collected messages of theirs are
+ * given back, and a held batch's items of theirs are abandoned without committing (those already
+ * in an SMTP session finish and are recorded; the 'sending' rows' owner and lease keep the new
+ * owner from sending them meanwhile). Assigned ones are fetched from the committed offset. */
+static void abandon_revoked(struct notifier *nt);
+
+static void on_rebalance(struct tw_kafka *k, int assigned,
+			 const rd_kafka_topic_partition_list_t *parts, void *arg)
+{
+	struct notifier *nt = arg;
+	size_t kept = 0, dropped = 0, abandoned = 0;
+	int batch = nt->phase == P_WORK && !nt->unit_retry;
+
+	(void)k;
+	if (assigned || nt->phase == P_STOPPED)
+		return;
+	nt->revocations++;
+	if (batch) {
+		for (size_t i = 0; i < nt->ni; i++) {
+			struct item *it = &nt->items[i];
+
+			if (it->km && !it->revoked && tw_kafka_in_parts(parts, it->km)) {
+				it->revoked = 1;
+				abandoned++;
+			}
+		}
+		abandon_revoked(nt);
+	} else {
+		for (size_t i = 0; i < nt->n; i++) {
+			if (tw_kafka_in_parts(parts, nt->msgs[i])) {
+				tw_kafka_release(&nt->msgs[i], 1);
+				dropped++;
+			} else {
+				nt->msgs[kept++] = nt->msgs[i];
+			}
+		}
+		for (size_t i = kept; i < nt->n; i++)
+			nt->msgs[i] = NULL;
+		nt->n = kept;
+	}
+	nt->abandoned += abandoned + dropped;
+	if (abandoned + dropped)
+		tw_log(TW_LOG_WARN, "notifier", "partitions revoked: %zu message(s) of them %s "
+		       "without a commit (their new owner reads them again; sent ids are skipped)",
+		       abandoned + dropped, batch ? "abandoned in the held batch" : "given back");
+	kick(nt, 0);
 }
 
 static void on_commit(struct tw_kafka *k, int rc, const char *err, void *arg)
@@ -189,11 +284,53 @@ static void sanitize(const char *in, size_t len, char *out, size_t cap)
 	out[o] = '\0';
 }
 
-static void open_batch(struct notifier *nt)
+/* Parse and check the signed message of item @p i (a Kafka message or a scheduled row): the
+ * same rules for both (signature under the current key, every field). */
+static void parse_item(struct notifier *nt, size_t i)
 {
+	struct item *it = &nt->items[i];
 	char err[256];
 
+	int other_id;
+
+	if (it->raw && it->rawlen <= TW_CQRS_RETRY_MSG_MAX &&
+	    memchr(it->raw, '\0', it->rawlen) == NULL) {
+		if (it->raw != nt->msgbuf[i]) /* a scheduled row's is there already */
+			memcpy(nt->msgbuf[i], it->raw, it->rawlen);
+		nt->msgbuf[i][it->rawlen] = '\0';
+		it->msg = nt->msgbuf[i];
+	}
+	if (tw_notif_parse(&it->n, it->raw, it->rawlen, it->key, it->keylen,
+			   tw_notif_key_poll(nt->q), err, sizeof err) == TW_OK) {
+		other_id = it->retry && strcmp(it->n.id, it->rid) != 0;
+		if (!other_id) {
+			it->valid = 1;
+			it->state = I_NEW;
+			return;
+		}
+		snprintf(err, sizeof err, "the message's id %s is not its row's", it->n.id);
+	}
+	nt->malformed++;
+	snprintf(it->reason, sizeof it->reason, "malformed: %.200s", err);
+	if (it->retry) {
+		tw_log(TW_LOG_WARN, "notifier", "scheduled %s: %s; dead-lettered", it->rid,
+		       it->reason);
+	} else {
+		snprintf(it->dead_id, sizeof it->dead_id, "malformed:%d:%lld",
+			 (int)it->km->partition, (long long)it->km->offset);
+		tw_log(TW_LOG_WARN, "notifier", "to-notifier partition %d offset %lld: %s; "
+		       "dead-lettered", (int)it->km->partition, (long long)it->km->offset,
+		       it->reason);
+	}
+	it->state = I_DEAD;
+}
+
+static void open_batch(struct notifier *nt)
+{
 	nt->batches++;
+	tw_kafka_hold(&nt->k); /* paused, and kept alive in the group, until its commit */
+	nt->ni = nt->n;
+	nt->unit_retry = 0;
 	for (size_t i = 0; i < nt->n; i++) {
 		struct item *it = &nt->items[i];
 		rd_kafka_message_t *km = nt->msgs[i];
@@ -201,19 +338,11 @@ static void open_batch(struct notifier *nt)
 		memset(it, 0, sizeof *it);
 		it->nt = nt;
 		it->km = km;
-		if (tw_notif_parse(&it->n, km->payload, km->len, km->key, km->key ? km->key_len : 0,
-				   tw_notif_key_poll(nt->q), err, sizeof err) == TW_OK) {
-			it->valid = 1;
-			it->state = I_NEW;
-			continue;
-		}
-		nt->malformed++;
-		snprintf(it->reason, sizeof it->reason, "malformed: %.200s", err);
-		snprintf(it->dead_id, sizeof it->dead_id, "malformed:%d:%lld", (int)km->partition,
-			 (long long)km->offset);
-		tw_log(TW_LOG_WARN, "notifier", "to-notifier partition %d offset %lld: %s; "
-		       "dead-lettered", (int)km->partition, (long long)km->offset, it->reason);
-		it->state = I_DEAD;
+		it->raw = km->payload;
+		it->rawlen = km->len;
+		it->key = km->key;
+		it->keylen = km->key ? km->key_len : 0;
+		parse_item(nt, i);
 	}
 	/* The same id twice in one batch (an at-least-once produce, a re-run pass, a rebalance):
 	 * the first is sent, the others are done with it. */
@@ -306,12 +435,12 @@ static void on_checked(void *arg, const struct tw_cqrs_result *r)
 		       "changed since it was queued): not sent", it->n.id, it->n.email,
 		       tw_cqrs_condition_name(it->n.condition), it->n.ticker);
 		nt->gone++;
-		it->state = I_DONE;
+		it->state = it->retry ? I_DROP : I_DONE;
 	} else if (r->count > 0) {
 		tw_log(TW_LOG_INFO, "notifier", "%s to %s already sent: skipped", it->n.id,
 		       it->n.email);
 		nt->skipped++;
-		it->state = I_DONE;
+		it->state = it->retry ? I_DROP : I_DONE;
 	} else {
 		db_ok(nt);
 		it->state = I_DUE;
@@ -333,7 +462,8 @@ static void on_recorded(void *arg, const struct tw_cqrs_result *r)
 		int64_t ms = is_outage(r->rc) ? db_down(nt) : DB_RETRY_MS;
 
 		tw_log(TW_LOG_WARN, "notifier", "recording %s: %s; retrying in %lld ms",
-		       it->state == I_RECORD ? "a sent id" : "a dead letter", r->msg, (long long)ms);
+		       it->state == I_RECORD ? "a sent id" : it->state == I_DEAD ? "a dead letter"
+		       : "its retry schedule", r->msg, (long long)ms);
 		it->next_try = tw_hal_now() + ms * TW_MONO_PER_MS;
 	} else {
 		db_ok(nt);
@@ -366,9 +496,95 @@ static void on_forgot(void *arg, const struct tw_cqrs_result *r)
 	kick(nt, 0);
 }
 
+/* The database's wall clock now, as seen from a scheduled row's claim. */
+static int64_t row_now_ms(const struct item *it, tw_mono_t now)
+{
+	return it->db_now_ms + (int64_t)((now - it->claimed_at) / TW_MONO_PER_MS);
+}
+
+/* The dead letter of @p it: a scheduled row moves (message kept); a valid message is kept
+ * whole (re-drivable); anything else is recorded as it came. */
+static int submit_dead(struct notifier *nt, struct item *it)
+{
+	char payload[DEAD_PAYLOAD_MAX + 1];
+	int rc;
+
+	if (it->retry)
+		return tw_cqrs_retry_dead(nt->q, &it->op, it->rid, nt->owner, it->reason,
+					  it->row_attempts + it->attempts, on_recorded, it);
+	if (it->valid && it->msg)
+		return tw_cqrs_dead_message(nt->q, &it->op, it->n.id, it->n.email, it->msg,
+					    it->key != NULL, it->reason, it->attempts, on_recorded,
+					    it);
+	sanitize(it->raw ? it->raw : "", it->rawlen, payload, sizeof payload);
+	rc = tw_cqrs_record_dead_letter(nt->q, &it->op, it->valid ? it->n.id : it->dead_id,
+					it->valid ? it->n.email : "unknown", payload, it->reason,
+					it->attempts, on_recorded, it);
+	if (rc == TW_ERR_CQRS_INVALID) {
+		/* Even its dead letter is refused: record it under its offset, so the
+		 * partition never waits on it. */
+		snprintf(it->dead_id, sizeof it->dead_id, "invalid:%d:%lld", (int)it->km->partition,
+			 (long long)it->km->offset);
+		rc = tw_cqrs_record_dead_letter(nt->q, &it->op, it->dead_id, "unknown", payload,
+						it->reason, it->attempts, on_recorded, it);
+	}
+	return rc;
+}
+
+/* Into the retry schedule (a Kafka message), or on in it (a scheduled row), or -- past
+ * [smtp] max_retry_age, or too large to keep -- a dead letter. @return the submit's rc, or 1
+ * when the item became I_DEAD instead (nothing submitted). */
+static int submit_defer(struct notifier *nt, struct item *it, tw_mono_t now)
+{
+	struct tw_notify_sched sc;
+	char why[TW_SMTP_TEXT_MAX + 64];
+	int total = it->row_attempts + it->attempts;
+
+	if (it->retry) {
+		int64_t wall = row_now_ms(it, now);
+
+		tw_notify_schedule(&nt->sched, total, it->first_ms, wall, &sc);
+		if (sc.dead) {
+			snprintf(why, sizeof why, "%s", it->reason);
+			snprintf(it->reason, sizeof it->reason, "max_retry_age %llds passed after %d "
+				 "attempts, last: %.120s", (long long)(nt->sched.max_age_ms / 1000),
+				 total, why);
+			tw_log(TW_LOG_ERROR, "notifier", "dead letter %s to %s: %s", it->rid,
+			       it->n.email, it->reason);
+			nt->dead++;
+			nt->retry_dead++;
+			it->state = I_DEAD;
+			return 1;
+		}
+		tw_log(TW_LOG_WARN, "notifier", "%s to %s still deferred (%s): attempt %d, next in "
+		       "%lld s", it->rid, it->n.email, it->reason, total,
+		       (long long)((sc.delay_ms + 999) / 1000));
+		nt->rescheduled++;
+		return tw_cqrs_retry_reschedule(nt->q, &it->op, it->rid, nt->owner, total,
+						sc.delay_ms, it->reason, on_recorded, it);
+	}
+	if (it->msg == NULL) {
+		snprintf(why, sizeof why, "%s", it->reason);
+		snprintf(it->reason, sizeof it->reason, "%.120s (the message is larger than the "
+			 "retry schedule keeps, %d bytes)", why, TW_CQRS_RETRY_MSG_MAX);
+		tw_log(TW_LOG_ERROR, "notifier", "dead letter %s to %s: %s", it->n.id, it->n.email,
+		       it->reason);
+		nt->dead++;
+		it->state = I_DEAD;
+		return 1;
+	}
+	tw_notify_schedule(&nt->sched, total, 0, 0, &sc);
+	tw_log(TW_LOG_WARN, "notifier", "%s to %s deferred (%s): into the retry schedule, next in "
+	       "%lld s; the batch goes on", it->n.id, it->n.email, it->reason,
+	       (long long)((sc.delay_ms + 999) / 1000));
+	nt->deferred++;
+	return tw_cqrs_retry_defer(nt->q, &it->op, it->n.id, it->n.email, it->msg,
+				   it->key != NULL, total, sc.delay_ms, it->reason, on_recorded, it);
+}
+
 static void db_steps(struct notifier *nt, tw_mono_t now)
 {
-	for (size_t i = 0; i < nt->n; i++) {
+	for (size_t i = 0; i < nt->ni; i++) {
 		struct item *it = &nt->items[i];
 		int rc = TW_OK;
 
@@ -381,26 +597,22 @@ static void db_steps(struct notifier *nt, tw_mono_t now)
 			if (rc != TW_OK)
 				it->state = I_NEW;
 		} else if (it->state == I_RECORD) {
-			rc = tw_cqrs_record_sent(nt->q, &it->op, it->n.id, it->n.email, on_recorded, it);
+			rc = it->retry ? tw_cqrs_retry_sent(nt->q, &it->op, it->n.id, it->n.email,
+							    on_recorded, it)
+				       : tw_cqrs_record_sent(nt->q, &it->op, it->n.id, it->n.email,
+							     on_recorded, it);
 		} else if (it->state == I_FORGET) {
 			rc = tw_cqrs_forget_sending(nt->q, &it->op, it->n.id, on_forgot, it);
 		} else if (it->state == I_DEAD) {
-			char payload[DEAD_PAYLOAD_MAX + 1];
-
-			sanitize(it->km->payload, it->km->len, payload, sizeof payload);
-			rc = tw_cqrs_record_dead_letter(nt->q, &it->op,
-							it->valid ? it->n.id : it->dead_id,
-							it->valid ? it->n.email : "unknown", payload,
-							it->reason, it->attempts, on_recorded, it);
-			if (rc == TW_ERR_CQRS_INVALID) {
-				/* Even its dead letter is refused: record it under its offset, so the
-				 * partition never waits on it. */
-				snprintf(it->dead_id, sizeof it->dead_id, "invalid:%d:%lld",
-					 (int)it->km->partition, (long long)it->km->offset);
-				rc = tw_cqrs_record_dead_letter(nt->q, &it->op, it->dead_id, "unknown",
-								payload, it->reason, it->attempts,
-								on_recorded, it);
+			rc = submit_dead(nt, it);
+		} else if (it->state == I_DEFER) {
+			rc = submit_defer(nt, it, now);
+			if (rc == 1) {
+				i--; /* now I_DEAD: its dead letter goes at once */
+				continue;
 			}
+		} else if (it->state == I_DROP) {
+			rc = tw_cqrs_retry_drop(nt->q, &it->op, it->rid, nt->owner, on_recorded, it);
 		} else {
 			continue;
 		}
@@ -496,6 +708,14 @@ static void on_msg(struct tw_smtp *s, struct tw_smtp_msg *m, void *arg)
 	tw_notify_after(m->outcome, m->attempted, it->unrecorded, it->marked && !it->kept_row,
 			m->text, &it->tries, &v);
 	it->attempts = it->tries.attempts;
+	if (it->retry && v.next == TW_NOTIFY_RETRY && !v.db_wait && !v.ambiguous &&
+	    it->unrecorded == TW_NOTIFY_REC_OK) {
+		/* A scheduled e-mail refused again (or its session failed before its turn): back
+		 * into the schedule at once, never held in this unit. */
+		v.next = TW_NOTIFY_DEFER;
+		snprintf(v.reason, sizeof v.reason, "%s: %.200s",
+			 m->attempted ? "transient" : "session", m->text);
+	}
 	if (v.next == TW_NOTIFY_RECORD) {
 		nt->sent++;
 		it->state = I_RECORD;
@@ -520,14 +740,20 @@ static void on_msg(struct tw_smtp *s, struct tw_smtp_msg *m, void *arg)
 		nt->dead++;
 		tw_log(TW_LOG_ERROR, "notifier", "dead letter %s to %s: %s", it->n.id, it->n.email,
 		       it->reason);
+	} else if (v.next == TW_NOTIFY_DEFER) {
+		/* Written to the schedule (committed before this batch's offsets), then done
+		 * here: one deferred recipient never holds the partition. */
+		snprintf(it->reason, sizeof it->reason, "%s", v.reason);
+		nt->transient++;
+		target = I_DEFER;
 	} else {
 		nt->transient++;
 		target = I_DUE;
 		target_try = tw_hal_now() + v.retry_ms * TW_MONO_PER_MS;
 		if (m->attempted && it->unrecorded == TW_NOTIFY_REC_OK)
-			tw_log(TW_LOG_WARN, "notifier", "%s to %s: %s; attempt %d of %d, retry in %lld ms",
+			tw_log(TW_LOG_WARN, "notifier", "%s to %s: %s; attempt %d, retry in %lld ms",
 			       it->n.id, it->n.email, m->text, it->tries.attempts,
-			       TW_NOTIFY_ATTEMPTS_MAX, (long long)v.retry_ms);
+			       (long long)v.retry_ms);
 	}
 	if (v.forget) {
 		/* Its 'sending' record (committed or in flight) goes first: the server did not
@@ -564,14 +790,32 @@ static void on_session(struct tw_smtp *s, int rc, const char *err, void *arg)
 	kick(nt, 0);
 }
 
+
+/* The recipient's unsubscribe link (docs/http.md), or NULL when [http] public_url is empty or
+ * the link cannot be made (the e-mail then goes without it: the alert matters more). */
+static const char *unsub_link(struct notifier *nt, struct item *it)
+{
+	const char *base = nt->ag->cfg.http.public_url;
+	char token[TW_NOTIF_UNSUB_TOKEN_MAX + 1];
+	size_t bl = strlen(base);
+	int n;
+
+	if (base[0] == '\0' ||
+	    tw_notif_unsub_token(it->n.email, tw_notif_key_poll(nt->q), token, sizeof token) < 0)
+		return NULL;
+	n = snprintf(it->unsub, sizeof it->unsub, "%.*s/unsubscribe?t=%s",
+		     (int)(bl && base[bl - 1] == '/' ? bl - 1 : bl), base, token);
+	return n > 0 && (size_t)n < sizeof it->unsub ? it->unsub : NULL;
+}
+
 static void start_session(struct notifier *nt, tw_mono_t now)
 {
 	nt->nsend = 0;
-	for (size_t i = 0; i < nt->n; i++) {
+	for (size_t i = 0; i < nt->ni; i++) {
 		struct item *it = &nt->items[i];
 		struct tw_smtp_msg *m = &nt->sendv[nt->nsend];
 
-		if (it->state != I_DUE || it->next_try > now || it->op_busy)
+		if (it->state != I_DUE || it->next_try > now || it->op_busy || it->revoked)
 			continue;
 		it->marked = it->already = 0;
 		it->unrecorded = TW_NOTIFY_REC_OK;
@@ -580,6 +824,8 @@ static void start_session(struct notifier *nt, tw_mono_t now)
 		m->to = it->n.email;
 		m->subject = it->n.subject;
 		m->body = it->n.body;
+		m->html = nt->ag->cfg.smtp.html != 0;
+		m->unsub_url = unsub_link(nt, it);
 		nt->sendmap[nt->nsend++] = i;
 		it->state = I_SENDING;
 	}
@@ -593,11 +839,32 @@ static void start_session(struct notifier *nt, tw_mono_t now)
 
 /* ---- the batch ---- */
 
+/* Items of a revoked partition that have nothing left to record are done (not committed). */
+static void abandon_revoked(struct notifier *nt)
+{
+	for (size_t i = 0; i < nt->ni; i++) {
+		struct item *it = &nt->items[i];
+
+		if (!it->revoked || it->op_busy || it->state == I_DONE)
+			continue;
+		/* sent: its record is still written; a 'sending' row still forgotten */
+		if (it->state == I_NEW || it->state == I_DUE || it->state == I_DEAD ||
+		    it->state == I_DEFER || it->state == I_DROP)
+			it->state = I_DONE;
+	}
+}
+
 static void commit(struct notifier *nt)
 {
 	char err[256];
+	rd_kafka_message_t *mine[BATCH_MAX];
+	size_t nmine = 0;
 
-	if (tw_kafka_commit_batch(&nt->k, nt->msgs, nt->n, err, sizeof err) != TW_OK) {
+	for (size_t i = 0; i < nt->n && i < nt->ni; i++) {
+		if (!nt->items[i].revoked)
+			mine[nmine++] = nt->msgs[i];
+	}
+	if (tw_kafka_commit_batch(&nt->k, mine, nmine, err, sizeof err) != TW_OK) {
 		tw_log(TW_LOG_WARN, "notifier", "commit: %s", err);
 		snprintf(nt->last_err, sizeof nt->last_err, "commit: %.200s", err);
 	} else {
@@ -606,8 +873,119 @@ static void commit(struct notifier *nt)
 	tw_kafka_release(nt->msgs, nt->n);
 	memset(nt->msgs, 0, sizeof nt->msgs);
 	nt->n = 0;
+	nt->ni = 0;
 	nt->phase = P_COLLECT;
+	tw_kafka_unhold(&nt->k); /* fetching goes on after the committed batch */
 	take(nt);
+}
+
+/* ---- the retry schedule: due rows claimed a few at a time and sent as a unit ---- */
+
+static int on_claim_row(void *arg, const struct tw_cqrs_retry_row *r)
+{
+	struct notifier *nt = arg;
+	size_t i = nt->ni;
+	struct item *it;
+	size_t len = strlen(r->message);
+
+	if (i >= RETRY_BATCH)
+		return 0; /* cannot happen: the claim's limit */
+	it = &nt->items[i];
+	memset(it, 0, sizeof *it);
+	it->nt = nt;
+	it->retry = 1;
+	snprintf(it->rid, sizeof it->rid, "%s", r->notification_id);
+	/* the row's message in this item's buffer (parse_item copies it onto itself) */
+	if (len > TW_CQRS_RETRY_MSG_MAX)
+		len = TW_CQRS_RETRY_MSG_MAX; /* the table's CHECK: cannot happen; parse refuses */
+	memcpy(nt->msgbuf[i], r->message, len);
+	nt->msgbuf[i][len] = '\0';
+	it->raw = nt->msgbuf[i];
+	it->rawlen = len;
+	if (r->key) {
+		snprintf(nt->keybuf[i], sizeof nt->keybuf[i], "%s", r->key);
+		it->key = nt->keybuf[i];
+		it->keylen = strlen(nt->keybuf[i]);
+	}
+	it->row_attempts = r->attempts;
+	it->first_ms = r->first_ms;
+	it->db_now_ms = r->now_ms;
+	it->claimed_at = tw_hal_now();
+	snprintf(it->reason, sizeof it->reason, "%s", r->reason ? r->reason : "");
+	nt->ni++;
+	return 0;
+}
+
+static void on_claimed(void *arg, const struct tw_cqrs_result *r)
+{
+	struct notifier *nt = arg;
+	tw_mono_t now = tw_hal_now();
+
+	if (nt->phase == P_STOPPED)
+		return;
+	nt->retry_next = now + nt->retry_poll_ms * TW_MONO_PER_MS;
+	if (r->rc != TW_OK) {
+		tw_log(TW_LOG_WARN, "notifier", "claiming due retries: %s", r->msg);
+		if (is_outage(r->rc))
+			db_down(nt);
+		nt->ni = 0;
+		nt->phase = P_COLLECT;
+		tw_kafka_unhold(&nt->k);
+		kick(nt, 0);
+		return;
+	}
+	db_ok(nt);
+	if (nt->ni == 0) {
+		nt->phase = P_COLLECT;
+		tw_kafka_unhold(&nt->k);
+		kick(nt, 0);
+		return;
+	}
+	if (nt->ni == RETRY_BATCH)
+		nt->retry_next = now; /* a full page: more may be due (after the next Kafka batch) */
+	nt->redriven += nt->ni;
+	nt->unit_retry = 1;
+	nt->phase = P_WORK;
+	for (size_t i = 0; i < nt->ni; i++) {
+		struct item *it = &nt->items[i];
+
+		tw_log(TW_LOG_INFO, "notifier", "re-driving %s (attempts so far %d; last: %s)",
+		       it->rid, it->row_attempts, it->reason);
+		it->reason[0] = '\0';
+		parse_item(nt, i);
+	}
+	kick(nt, 0);
+}
+
+/* Claim due rows when the schedule's timer says so and a session could run. @return 1 when a
+ * claim is in flight (the unit starts when it answers). */
+static int claim_due(struct notifier *nt, tw_mono_t now)
+{
+	if (nt->draining || now < nt->retry_next || !tw_cqrs_ready(nt->q) ||
+	    nt->db_hold_until > now || nt->br.state == TW_BREAKER_OPEN || !tw_notif_key_poll(nt->q))
+		return 0;
+	nt->ni = 0;
+	if (tw_cqrs_retry_claim(nt->q, &nt->claim_op, nt->owner, RETRY_LEASES * nt->lease_ms,
+				RETRY_BATCH, on_claim_row, on_claimed, nt) != TW_OK) {
+		nt->retry_next = now + nt->retry_poll_ms * TW_MONO_PER_MS;
+		return 0;
+	}
+	nt->phase = P_CLAIM;
+	tw_kafka_hold(&nt->k); /* collected messages wait; the group is kept alive meanwhile */
+	return 1;
+}
+
+static void unit_done(struct notifier *nt)
+{
+	if (!nt->unit_retry) {
+		commit(nt);
+		return;
+	}
+	nt->unit_retry = 0;
+	nt->ni = 0;
+	nt->phase = P_COLLECT;
+	tw_kafka_unhold(&nt->k);
+	kick(nt, 0);
 }
 
 static void work(struct notifier *nt)
@@ -616,11 +994,13 @@ static void work(struct notifier *nt)
 	tw_mono_t next = 0;
 	size_t done = 0, due = 0, checking = 0;
 
-	if (nt->phase == P_STOPPED)
+	if (nt->phase == P_STOPPED || nt->phase == P_CLAIM)
 		return;
 	if (nt->phase == P_COLLECT && nt->draining)
 		return;
 	if (nt->phase == P_COLLECT) {
+		if (claim_due(nt, now))
+			return;
 		take(nt);
 		/* (the signing key: no batch is read, so none dead-lettered, before it is loaded) */
 		if (nt->n == 0 || !tw_notif_key_poll(nt->q) || (nt->n < BATCH_MAX &&
@@ -629,8 +1009,9 @@ static void work(struct notifier *nt)
 		nt->phase = P_WORK;
 		open_batch(nt);
 	}
+	abandon_revoked(nt);
 	db_steps(nt, now);
-	for (size_t i = 0; i < nt->n; i++) {
+	for (size_t i = 0; i < nt->ni; i++) {
 		const struct item *it = &nt->items[i];
 
 		if (it->state == I_DONE)
@@ -643,12 +1024,12 @@ static void work(struct notifier *nt)
 				next = it->next_try;
 		}
 		if ((it->state == I_NEW || it->state == I_RECORD || it->state == I_DEAD ||
-		     it->state == I_FORGET) &&
+		     it->state == I_FORGET || it->state == I_DEFER || it->state == I_DROP) &&
 		    !it->op_busy && it->next_try > now && (next == 0 || it->next_try < next))
 			next = it->next_try;
 	}
-	if (done == nt->n) {
-		commit(nt);
+	if (done == nt->ni) {
+		unit_done(nt);
 		return;
 	}
 	/* The whole batch goes in one session: wait until every id was checked. */
@@ -677,6 +1058,8 @@ static void work(struct notifier *nt)
 /* ---- the role ---- */
 
 static void cmd_status(struct tw_agent *ag, const char *args, void *arg);
+static void cmd_deadletters(struct tw_agent *ag, const char *args, void *arg);
+static void cmd_redrive(struct tw_agent *ag, const char *args, void *arg);
 
 static int start(struct tw_agent *ag, void **state, char *err, size_t errlen)
 {
@@ -690,6 +1073,7 @@ static int start(struct tw_agent *ag, void **state, char *err, size_t errlen)
 		.topics = topics,
 		.on_ready = on_ready,
 		.on_commit = on_commit,
+		.on_rebalance = on_rebalance,
 	};
 	struct tw_smtp_opts so = {
 		.host = cfg->smtp.host,
@@ -715,6 +1099,13 @@ static int start(struct tw_agent *ag, void **state, char *err, size_t errlen)
 	snprintf(nt->owner, sizeof nt->owner, "%.40s/%lld.%lld", cfg->agent.name,
 		 (long long)tw_hal_wall_ms(), (long long)(tw_hal_now() % 1000000));
 	nt->lease_ms = LEASE_TIMEOUTS * cfg->smtp.timeout_ms;
+	nt->sched.interval_ms = cfg->smtp.retry_interval_ms;
+	nt->sched.max_interval_ms = cfg->smtp.retry_max_interval_ms > cfg->smtp.retry_interval_ms
+					    ? cfg->smtp.retry_max_interval_ms
+					    : cfg->smtp.retry_interval_ms;
+	nt->sched.max_age_ms = cfg->smtp.max_retry_age_ms;
+	/* due rows are looked for this often (a short indexed page; at once after a full one) */
+	nt->retry_poll_ms = cfg->smtp.retry_interval_ms < 5000 ? 1000 : 5000;
 	so.mode = (int)cfg->smtp.mode;
 	if (so.mode != TW_SMTP_PLAIN) {
 		rc = tw_tls_config_init(&nt->tls, cfg->smtp.ca_file, cfg->smtp.verify != 0, err, errlen);
@@ -743,8 +1134,12 @@ static int start(struct tw_agent *ag, void **state, char *err, size_t errlen)
 		return rc;
 	}
 	if (tw_agent_add_command(ag, "notifier", "notifier batch, counters and SMTP breaker",
-				 cmd_status, nt) != TW_OK)
-		tw_log(TW_LOG_WARN, "notifier", "no room for the 'notifier' console command");
+				 cmd_status, nt) != TW_OK ||
+	    tw_agent_add_command(ag, "deadletters", "[AFTER_ID]: list dead letters (10 a page)",
+				 cmd_deadletters, nt) != TW_OK ||
+	    tw_agent_add_command(ag, "redrive", "ID: move dead letter ID back into the retry "
+				 "schedule (once)", cmd_redrive, nt) != TW_OK)
+		tw_log(TW_LOG_WARN, "notifier", "no room for the notifier's console commands");
 	*state = nt;
 	tw_log(TW_LOG_INFO, "notifier", "SMTP %s:%lld (%s), batches of %d or %lld ms", cfg->smtp.host,
 	       (long long)cfg->smtp.port,
@@ -761,6 +1156,8 @@ static int64_t step(struct tw_agent *ag, void *state)
 	(void)ag;
 	if (nt->phase == P_COLLECT)
 		work(nt);
+	else if (nt->phase != P_STOPPED)
+		tw_kafka_keepalive(&nt->k); /* a held batch: stay in the group, serve rebalances */
 	return IDLE_POLL_MS;
 }
 
@@ -779,10 +1176,13 @@ static int drain(struct tw_agent *ag, void *state)
 	nt->draining = 1;
 	if (tw_smtp_busy(&nt->smtp))
 		return 1;
-	for (size_t i = 0; nt->phase == P_WORK && i < nt->n; i++) {
+	if (nt->phase == P_CLAIM)
+		return 1;
+	for (size_t i = 0; nt->phase == P_WORK && i < nt->ni; i++) {
 		const struct item *it = &nt->items[i];
 
-		if (it->op_busy || it->state == I_RECORD || it->state == I_FORGET)
+		if (it->op_busy || it->state == I_RECORD || it->state == I_FORGET ||
+		    it->state == I_DEFER || it->state == I_DROP)
 			return 1;
 	}
 	return 0;
@@ -794,9 +1194,10 @@ static void stop(struct tw_agent *ag, void *state)
 
 	if (nt == NULL)
 		return;
-	if (nt->n > 0 && nt->phase == P_WORK)
-		tw_log(TW_LOG_INFO, "notifier", "stopping: abandoning a batch of %zu without commit "
-		       "(it comes again; sent ids are skipped)", nt->n);
+	if (nt->ni > 0 && nt->phase == P_WORK)
+		tw_log(TW_LOG_INFO, "notifier", "stopping: abandoning %s of %zu without commit "
+		       "(it comes again; sent ids are skipped)",
+		       nt->unit_retry ? "re-driven e-mails" : "a batch", nt->ni);
 	if (tw_smtp_held(&nt->smtp)) {
 		const struct item *it = item_of(nt, tw_smtp_held(&nt->smtp));
 
@@ -832,25 +1233,130 @@ static void status(struct tw_agent *ag, void *state, char *buf, size_t len)
 	snprintf(buf, len,
 		 "%s, batch %zu/%d; sent %llu, skipped %llu, resent after a crash %llu, ambiguous "
 		 "%llu, duplicates %llu, recipient gone %llu, held by a peer %llu, dead %llu, "
-		 "transient %llu, malformed %llu, batches %llu, commits %llu; smtp %s; %s%s%s",
-		 nt->phase == P_COLLECT ? "collecting" : nt->phase == P_WORK ? "sending" : "stopped",
+		 "transient %llu, malformed %llu, batches %llu, commits %llu; retry schedule: "
+		 "deferred %llu, re-driven %llu, rescheduled %llu, dead after max_retry_age %llu; "
+		 "revocations %llu (abandoned uncommitted %llu); "
+		 "smtp %s; %s%s%s",
+		 nt->phase == P_COLLECT ? "collecting" : nt->phase == P_CLAIM ? "claiming retries"
+		 : nt->phase == P_WORK ? (nt->unit_retry ? "re-driving" : "sending") : "stopped",
 		 nt->n, BATCH_MAX, (unsigned long long)nt->sent, (unsigned long long)nt->skipped,
 		 (unsigned long long)nt->in_flight, (unsigned long long)nt->ambiguous,
 		 (unsigned long long)nt->duplicates, (unsigned long long)nt->gone,
 		 (unsigned long long)nt->held, (unsigned long long)nt->dead,
 		 (unsigned long long)nt->transient,
 		 (unsigned long long)nt->malformed, (unsigned long long)nt->batches,
-		 (unsigned long long)nt->commits, tw_smtp_state_name(nt->smtp.state), br,
+		 (unsigned long long)nt->commits, (unsigned long long)nt->deferred,
+		 (unsigned long long)nt->redriven, (unsigned long long)nt->rescheduled,
+		 (unsigned long long)nt->retry_dead, (unsigned long long)nt->revocations,
+		 (unsigned long long)nt->abandoned, tw_smtp_state_name(nt->smtp.state), br,
 		 nt->last_err[0] ? "; last error: " : "", nt->last_err);
 }
 
 static void cmd_status(struct tw_agent *ag, const char *args, void *arg)
 {
-	char line[768];
+	char line[1024];
 
 	(void)args;
 	status(ag, arg, line, sizeof line);
 	tw_agent_say(ag, "notifier: %s\n", line);
+}
+
+/* ---- console: the dead letters (the rpc methods deadletter.list / .redrive do the same) ---- */
+
+static int on_dead_row(void *arg, const struct tw_cqrs_dead_row *r)
+{
+	struct notifier *nt = arg;
+
+	tw_agent_say(nt->ag, "dead letter %lld: %s to %s, %d attempts, %s: %s\n", r->id,
+		     r->notification_id ? r->notification_id : "?", r->email ? r->email : "?",
+		     r->attempts, r->redrivable ? "re-drivable" : "not re-drivable",
+		     r->reason ? r->reason : "");
+	return 0;
+}
+
+static void on_dead_listed(void *arg, const struct tw_cqrs_result *r)
+{
+	struct notifier *nt = arg;
+
+	nt->dl_busy = 0;
+	if (r->rc != TW_OK)
+		tw_agent_say(nt->ag, "deadletters: %s\n", r->msg);
+	else if (r->count == TW_CQRS_DEAD_LIST_MAX)
+		tw_agent_say(nt->ag, "(%lld shown; more: deadletters %lld)\n", r->count, r->scanned);
+	else
+		tw_agent_say(nt->ag, "(%lld dead letter%s)\n", r->count, r->count == 1 ? "" : "s");
+}
+
+static void on_redriven(void *arg, const struct tw_cqrs_result *r)
+{
+	struct notifier *nt = arg;
+
+	nt->dl_busy = 0;
+	if (r->rc != TW_OK)
+		tw_agent_say(nt->ag, "redrive: %s\n", r->msg);
+	else
+		tw_agent_say(nt->ag, "dead letter re-driven: %s is due in the retry schedule\n",
+			     r->msg);
+}
+
+/* A whole number >= 0 from a console argument, or -1. */
+static long long console_id(const char *args)
+{
+	char *end;
+	long long v;
+
+	while (args && *args == ' ')
+		args++;
+	if (args == NULL || *args == '\0')
+		return 0;
+	v = strtoll(args, &end, 10);
+	while (*end == ' ')
+		end++;
+	return end == args || *end != '\0' || v < 0 ? -1 : v;
+}
+
+static void cmd_deadletters(struct tw_agent *ag, const char *args, void *arg)
+{
+	struct notifier *nt = arg;
+	long long after = console_id(args);
+
+	if (after < 0 || nt->q == NULL) {
+		tw_agent_say(ag, "usage: deadletters [AFTER_ID]\n");
+		return;
+	}
+	if (nt->dl_busy) {
+		tw_agent_say(ag, "deadletters: the last one is still running\n");
+		return;
+	}
+	if (tw_cqrs_deadletter_list(nt->q, &nt->dl_op, after, TW_CQRS_DEAD_LIST_MAX, on_dead_row,
+				    on_dead_listed, nt) != TW_OK)
+		tw_agent_say(ag, "deadletters: %s\n", tw_cqrs_op_result(&nt->dl_op)->msg);
+	else
+		nt->dl_busy = 1;
+}
+
+static void cmd_redrive(struct tw_agent *ag, const char *args, void *arg)
+{
+	struct notifier *nt = arg;
+	long long id = console_id(args);
+	char reqid[64];
+	struct tw_cqrs_idem idem = {.request_id = reqid, .method = "deadletter.redrive",
+				    .ttl_ms = ag->cfg.rpc.request_ttl_ms};
+
+	if (id < 1 || nt->q == NULL) {
+		tw_agent_say(ag, "usage: redrive ID (a dead letter id, from deadletters)\n");
+		return;
+	}
+	if (nt->dl_busy) {
+		tw_agent_say(ag, "redrive: the last command is still running\n");
+		return;
+	}
+	/* one typed command, one request id: it runs at most once */
+	snprintf(reqid, sizeof reqid, "console-redrive-%lld-%lld", id, (long long)tw_hal_wall_ms());
+	if (tw_cqrs_deadletter_redrive(nt->q, &nt->dl_op, id, &idem, on_redriven, nt) != TW_OK)
+		tw_agent_say(ag, "redrive: %s\n", tw_cqrs_op_result(&nt->dl_op)->msg);
+	else
+		nt->dl_busy = 1;
 }
 
 const struct tw_role tw_role_notifier = {

@@ -113,8 +113,8 @@ static int take_value(struct rpc_slot *s, const struct tw_json *j, int v, int pi
 			return bad(s, TW_RPC_INVALID_PARAMS, msg, tw_rpc_pnames[pi]);
 		}
 		return 0;
-	default: /* n, limit: whole numbers */
-		dst = pi == P_N ? &p->n : &p->limit;
+	default: /* n, limit, id: whole numbers */
+		dst = pi == P_N ? &p->n : pi == P_ID ? &p->id : &p->limit;
 		if (tw_json_number(j, v, dst) != 0 || *dst != floor(*dst) || fabs(*dst) > 1e15) {
 			snprintf(msg, sizeof msg, "%s must be a whole number", tw_rpc_pnames[pi]);
 			return bad(s, TW_RPC_INVALID_PARAMS, msg, tw_rpc_pnames[pi]);

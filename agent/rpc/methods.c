@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* methods.c - the method table: each method's params and its handler over agent/cqrs. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/agent.h"
@@ -8,7 +9,7 @@
 #include "rpc_int.h"
 
 const char *const tw_rpc_pnames[P_COUNT] = {"email", "ticker", "high", "low", "request_id",
-					    "n", "after", "limit"};
+					    "n", "after", "limit", "id"};
 
 /* The request over (from the loop): the server goes on with the slot. */
 static void over(struct rpc_slot *s)
@@ -322,6 +323,82 @@ static int run_status(struct rpc_slot *s, const struct rpc_method *m, const stru
 	return RPC_DONE;
 }
 
+/* ---- the dead letters (docs/notifications.md): a page, and a re-drive at most once ---- */
+
+static int dead_row(void *arg, const struct tw_cqrs_dead_row *r)
+{
+	struct rpc_slot *s = arg;
+
+	if (s->list_rows++)
+		tw_jw_lit(&s->list, ",");
+	tw_jw_printf(&s->list, "{\"id\":%lld,\"notification_id\":", r->id);
+	tw_jw_str(&s->list, r->notification_id ? r->notification_id : "");
+	tw_jw_lit(&s->list, ",\"email\":");
+	tw_jw_str(&s->list, r->email ? r->email : "");
+	tw_jw_lit(&s->list, ",\"reason\":");
+	tw_jw_str(&s->list, r->reason ? r->reason : "");
+	tw_jw_printf(&s->list, ",\"attempts\":%d,\"created_ms\":%lld,\"redrivable\":%s}",
+		     r->attempts, (long long)r->created_ms, r->redrivable ? "true" : "false");
+	if (s->list.overflow)
+		return -1;
+	snprintf(s->list_last, sizeof s->list_last, "%lld", r->id);
+	return 0;
+}
+
+static int run_dead_list(struct rpc_slot *s, const struct rpc_method *m, const struct rpc_params *p)
+{
+	long long after = 0;
+	char *end = NULL;
+
+	(void)m;
+	if (p->seen & RPC_P(AFTER)) {
+		after = strtoll(p->after, &end, 10);
+		if (p->after[0] == '\0' || *end != '\0' || after < 0) {
+			tw_rpc_respond_error(s, TW_RPC_VALIDATION, "after must be the \"next\" of the "
+					     "page before (a dead letter id)", "after");
+			return RPC_DONE;
+		}
+	}
+	tw_rpc_result_open(s, &s->list);
+	tw_jw_lit(&s->list, "{\"dead_letters\":[");
+	s->list_rows = 0;
+	s->list_last[0] = '\0';
+	s->list_limit = (p->seen & RPC_P(LIMIT)) ? (long long)p->limit : TW_CQRS_DEAD_LIST_MAX;
+	return started(s, tw_cqrs_deadletter_list(s->rpc->q, &s->op, after, s->list_limit, dead_row,
+						  list_done, s));
+}
+
+static void redrive_done(void *arg, const struct tw_cqrs_result *r)
+{
+	struct rpc_slot *s = arg;
+	char json[TW_CQRS_MSG_MAX * 6 + 64];
+	struct tw_jw w;
+
+	if (!command_answered(s, r)) {
+		tw_jw_init(&w, json, sizeof json);
+		tw_jw_printf(&w, "{\"redriven\":%s,\"notification_id\":",
+			     r->last_key ? r->last_key : "null");
+		tw_jw_str(&w, r->msg);
+		tw_jw_lit(&w, "}");
+		tw_rpc_respond_result(s, json, w.len);
+	}
+	over(s);
+}
+
+static int run_dead_redrive(struct rpc_slot *s, const struct rpc_method *m,
+			    const struct rpc_params *p)
+{
+	struct tw_cqrs_idem idem = idem_of(s, m, p);
+
+	if (p->id < 1 || p->id > 9e15) {
+		tw_rpc_respond_error(s, TW_RPC_VALIDATION, "id must be a dead letter id (a whole "
+				     "number >= 1, from deadletter.list)", "id");
+		return RPC_DONE;
+	}
+	return started(s, tw_cqrs_deadletter_redrive(s->rpc->q, &s->op, (long long)p->id, &idem,
+						     redrive_done, s));
+}
+
 /* ---- the table ---- */
 
 #define CMD_ID RPC_P(REQID)
@@ -339,6 +416,8 @@ const struct rpc_method tw_rpc_methods[] = {
 	{"quote.average", RPC_P(EMAIL) | RPC_P(TICKER) | RPC_P(N), RPC_P(N), run_average},
 	{"user.list", RPC_P(AFTER) | RPC_P(LIMIT), 0, run_list},
 	{"agent.status", 0, 0, run_status},
+	{"deadletter.list", RPC_P(AFTER) | RPC_P(LIMIT), 0, run_dead_list},
+	{"deadletter.redrive", RPC_P(ID) | CMD_ID, RPC_P(ID) | CMD_ID, run_dead_redrive},
 };
 
 const size_t tw_rpc_nmethods = sizeof tw_rpc_methods / sizeof tw_rpc_methods[0];

@@ -153,7 +153,7 @@ int tw_rpc_dispatch(struct rpc_slot *s, const char *line, size_t len, tw_rpc_ove
 /* ---- methods.c: the method table ---- */
 
 /* The params a method may take, one bit each (P_* in pnames' order). */
-enum { P_EMAIL, P_TICKER, P_HIGH, P_LOW, P_REQID, P_N, P_AFTER, P_LIMIT, P_COUNT };
+enum { P_EMAIL, P_TICKER, P_HIGH, P_LOW, P_REQID, P_N, P_AFTER, P_LIMIT, P_ID, P_COUNT };
 #define RPC_P(name) (1u << P_##name)
 
 /** The name of param P_*. */
@@ -166,6 +166,7 @@ struct rpc_params {
 	char request_id[TW_CQRS_REQID_MAX + 2];
 	char after[TW_CQRS_EMAIL_MAX + 2];
 	double high, low, n, limit;
+	double id; /* deadletter.redrive: a dead letter id */
 	unsigned seen; /* RPC_P() of every param given */
 };
 

@@ -5,7 +5,9 @@ server's mail folder and the ids the agents logged as ambiguous.
 Pass: 0 lost; no e-mail the rules don't call for (a recipient, subject and body the oracle
 does not list, or listed fewer times than delivered under distinct Message-IDs); a Message-ID
 delivered more than once only when an agent logged that id as ambiguous (its end of data was in
-flight at a crash or a time-out), and every copy of it with the same text."""
+flight at a crash or a time-out), and every copy of it with the same text. An e-mail the notifier
+deferred into its retry schedule (a 4xx: "ID to EMAIL deferred (...)") counts as delivered once it
+arrives -- late is not lost -- and the same rules hold for it: exactly once unless ambiguous."""
 import email.parser
 import email.policy
 import glob
@@ -19,6 +21,11 @@ from collections import Counter, defaultdict
 # reset waiting for the reply to the final dot).
 AMBIGUOUS = re.compile(r"^(\S+) .*?ambiguous delivery id=([0-9a-f]{32}) to=(\S+) (window=.*)$",
                        re.M)
+
+
+# The notifier's line for an e-mail put into the persisted retry schedule (docs/notifications.md,
+# "The retry schedule"): "ID to EMAIL deferred (REASON): into the retry schedule, ...".
+DEFERRED = re.compile(r"\[notifier\] ([0-9a-f]{32}) to (\S+) deferred \(", re.M)
 
 
 def norm(s):
@@ -59,9 +66,18 @@ def ambiguous(logs):
     return out
 
 
-def audit(expected, mails, amb):
+def deferred(logs):
+    """{id: email} of every e-mail an agent deferred into the retry schedule."""
+    out = {}
+    for text in logs.values():
+        for nid, rcpt in DEFERRED.findall(text):
+            out[nid] = rcpt.lower()
+    return out
+
+
+def audit(expected, mails, amb, defer=None):
     """-> dict: counts and lists (lost, unexpected, unexplained duplicates, second copies,
-    mismatched copies) and ok."""
+    mismatched copies, deferred ids delivered / not delivered) and ok."""
     want = Counter((e["email"].lower(), e["subject"], norm(e["body"])) for e in expected)
     by_id = defaultdict(list)
     for m in mails:
@@ -82,7 +98,13 @@ def audit(expected, mails, amb):
             (seconds if nid in amb else unexplained).append(entry)
     lost = list((want - logical).elements())
     unexpected = list((logical - want).elements())
+    defer = defer or {}
+    ids = {mid.strip("<>").split("@")[0] for mid in by_id}
+    deferred_delivered = sorted(n for n in defer if n in ids)
+    deferred_missing = sorted(n for n in defer if n not in ids)
     return {"expected": sum(want.values()), "delivered": len(by_id), "files": len(mails),
+            "deferred": len(defer), "deferred_delivered": deferred_delivered,
+            "deferred_missing": deferred_missing,
             "lost": lost, "unexpected": unexpected, "second_copies": seconds,
             "unexplained_duplicates": unexplained, "mismatched_copies": mismatched,
             "bad_message_ids": bad_ids,

@@ -154,6 +154,11 @@ ca_file = %(ca)s
 from = alerts@tickwatch.test
 timeout = 10s
 breaker_recovery = 5s
+# a 4xx defers into the retry schedule: re-driven within seconds here, never old enough to
+# become a dead letter within a run
+retry_interval = 2s
+retry_max_interval = 10s
+max_retry_age = 1h
 [quotes]
 source = yahoo
 base = %(quotes)s
@@ -509,6 +514,10 @@ class Run:
             if not ok:
                 return False
         rows = sql(self.url, "SELECT count(*) FROM sent_notifications WHERE state = 'sending'")
+        if int(rows[0][0]) != 0:
+            return False
+        # and the retry schedule re-drove every deferred e-mail (sent, or dropped by its rules)
+        rows = sql(self.url, "SELECT count(*) FROM notify_retry")
         return int(rows[0][0]) == 0
 
     def logs(self):
@@ -552,7 +561,8 @@ class Run:
         for a in self.agents.values():
             a.stop()
         amb = audit.ambiguous(self.logs())
-        rep = audit.audit(self.expected, audit.read_mails(self.env["TW_MAIL_DIR"], self.tag), amb)
+        rep = audit.audit(self.expected, audit.read_mails(self.env["TW_MAIL_DIR"], self.tag), amb,
+                          audit.deferred(self.logs()))
         self.report(rep, time.monotonic() - t_start)
         return rep["ok"] and not self.faults.errors
 
@@ -573,6 +583,11 @@ class Run:
               "unexplained duplicates %d, unexpected %d" % (
                   rep["expected"], rep["delivered"], rep["files"], len(rep["lost"]), nsec,
                   len(rep["unexplained_duplicates"]), len(rep["unexpected"])))
+        print("deferred into the retry schedule: %d, delivered later %d, not delivered %d" % (
+            rep.get("deferred", 0), len(rep.get("deferred_delivered", [])),
+            len(rep.get("deferred_missing", []))))
+        for nid in rep.get("deferred_missing", [])[:10]:
+            print("  deferred, never delivered: %s" % nid)
         for mid, n, rcpt, subj, why in rep["second_copies"]:
             print("  second copy: %s x%d to %s (%s); window: %s" % (
                 mid, n, rcpt, subj, "; ".join("%s at %s: %s" % (a, w, r[:80])

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* test_kafka.c - the Kafka layer on librdkafka's mock cluster: configuration, topic ensure with
- * RF 3, the error when the cluster is too small, delivery failure, consume + commit. */
+ * RF 3, the error when the cluster is too small, delivery failure, consume + commit, and a batch
+ * held past max.poll.interval.ms (paused, kept alive) through a rebalance: no eviction, the
+ * revocation reaches the role, and nothing uncommitted is lost. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -401,6 +403,168 @@ static void consume_batch_then_commit(void **state)
 	tw_kafka_close(&p, 2000);
 }
 
+/* ---- a held batch (issue 11, item 8) ---- */
+
+struct held_state {
+	int ready;
+	int revoked, assigned; /* on_rebalance calls */
+	int revoked_parts;
+};
+
+static void held_rebalance(struct tw_kafka *k, int assigned,
+			   const rd_kafka_topic_partition_list_t *parts, void *arg)
+{
+	struct held_state *h = arg;
+
+	(void)k;
+	if (assigned) {
+		h->assigned++;
+	} else {
+		h->revoked++;
+		h->revoked_parts += parts ? parts->cnt : 0;
+	}
+}
+
+static void held_ready(struct tw_kafka *k, void *arg)
+{
+	(void)k;
+	((struct held_state *)arg)->ready = 1;
+}
+
+static void set_extra(const char *key, const char *value)
+{
+	snprintf(cfg.kafka.extra[cfg.kafka.nextra].key, sizeof cfg.kafka.extra[0].key, "%s", key);
+	snprintf(cfg.kafka.extra[cfg.kafka.nextra].value, sizeof cfg.kafka.extra[0].value, "%s",
+		 value);
+	cfg.kafka.nextra++;
+}
+
+/* Serve @p k's wake-ups for @p ms, polling it as a held batch does (keepalive), or not. */
+static void serve_for(struct tw_kafka *k, int ms, int keepalive)
+{
+	int64_t end = real_ms() + ms;
+
+	while (real_ms() < end) {
+		struct pollfd p = {.fd = tw_kafka_fd(k), .events = POLLIN};
+
+		if (poll(&p, 1, 100) > 0)
+			tw_kafka_serve(k);
+		if (keepalive)
+			tw_kafka_keepalive(k);
+	}
+}
+
+static void held_batch_survives_max_poll_and_a_rebalance(void **state)
+{
+	struct tw_kafka p, a, b;
+	struct dr d = {0};
+	struct held_state ha = {0}, hb = {0};
+	static const char *const subs[] = {"held", NULL};
+	struct tw_kafka_opts po = {.kind = TW_KAFKA_PRODUCER, .role = "alert", .linger_ms = 5,
+				   .on_delivery = on_dr, .arg = &d};
+	struct tw_kafka_opts ao = {.kind = TW_KAFKA_CONSUMER, .role = "notifier", .topics = subs,
+				   .group_id = "held-group", .on_ready = held_ready,
+				   .on_rebalance = held_rebalance, .arg = &ha};
+	struct tw_kafka_opts bo = ao;
+	rd_kafka_message_t *msgs[32];
+	int seen[2][8] = {{0}};
+	size_t got = 0, n;
+	int64_t end;
+	char err[256], key[2] = "a";
+
+	(void)state;
+	bo.arg = &hb;
+	start_mock(1);
+	rd_kafka_mock_group_initial_rebalance_delay_ms(mc, 0);
+	assert_int_equal(rd_kafka_mock_topic_create(mc, "held", 2, 1), 0);
+	/* a short max.poll.interval.ms: the held batch outlasts it several times over */
+	set_extra("max.poll.interval.ms", "3000");
+	set_extra("session.timeout.ms", "3000");
+	set_extra("heartbeat.interval.ms", "500");
+	assert_int_equal(tw_kafka_open(&p, &cfg, NULL, &po, err, sizeof err), 0);
+	for (int i = 0; i < 8; i++) {
+		key[0] = (char)('a' + i % 2);
+		assert_int_equal(rd_kafka_producev(p.rk, RD_KAFKA_V_TOPIC("held"),
+						   RD_KAFKA_V_PARTITION(i % 2),
+						   RD_KAFKA_V_VALUE(key, 1),
+						   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+						   RD_KAFKA_V_END),
+				 0);
+	}
+	end = real_ms() + 15000;
+	while (d.ok < 8 && real_ms() < end)
+		serve_for(&p, 200, 0);
+	if (d.ok != 8)
+		fprintf(stderr, "deliveries: %d ok, %d failed: %s\n", d.ok, d.failed, d.err);
+	assert_int_equal(d.ok, 8);
+	/* A takes a batch (both partitions are its) and holds it */
+	assert_int_equal(tw_kafka_open(&a, &cfg, NULL, &ao, err, sizeof err), 0);
+	end = real_ms() + 20000;
+	while (got == 0 && real_ms() < end) {
+		serve_until(&a, &ha.ready, 500);
+		ha.ready = 0;
+		got = tw_kafka_consume_batch(&a, msgs, 3);
+	}
+	assert_true(got > 0);
+	assert_int_equal(ha.assigned, 1);
+	tw_kafka_hold(&a);
+	/* held three times max.poll.interval.ms: still a member (no revocation), and paused:
+	 * nothing more is fetched meanwhile */
+	serve_for(&a, 9000, 1);
+	assert_int_equal(ha.revoked, 0);
+	assert_int_equal(a.nstash, 0);
+	assert_true(a.keepalives > 0);
+	/* B joins: the rebalance is served inside A's keep-alive, the revocation reaches it */
+	assert_int_equal(tw_kafka_open(&b, &cfg, NULL, &bo, err, sizeof err), 0);
+	end = real_ms() + 20000;
+	while ((ha.revoked == 0 || hb.assigned == 0) && real_ms() < end) {
+		serve_for(&a, 200, 1);
+		serve_for(&b, 200, 0);
+		n = tw_kafka_consume_batch(&b, msgs + got, 32 - got); /* B polls as it always does */
+		for (size_t i = got; i < got + n; i++)
+			seen[msgs[i]->partition][msgs[i]->offset]++;
+		tw_kafka_release(msgs + got, n);
+	}
+	assert_true(ha.revoked >= 1);
+	assert_true(ha.revoked_parts >= 1);
+	assert_true(hb.assigned >= 1);
+	/* A abandons its batch uncommitted (as the notifier does) and lets go */
+	tw_kafka_release(msgs, got);
+	got = 0;
+	tw_kafka_unhold(&a);
+	/* every message is read again by whoever owns its partition now: none lost */
+	end = real_ms() + 20000;
+	for (;;) {
+		int all = 1;
+
+		for (int pt = 0; pt < 2; pt++)
+			for (int o = 0; o < 4; o++)
+				all &= seen[pt][o] > 0;
+		if (all || real_ms() >= end)
+			break;
+		serve_for(&a, 100, 0);
+		serve_for(&b, 100, 0);
+		n = tw_kafka_consume_batch(&a, msgs, 16);
+		n += tw_kafka_consume_batch(&b, msgs + n, 16);
+		for (size_t i = 0; i < n; i++)
+			if (msgs[i]->offset < 8)
+				seen[msgs[i]->partition][msgs[i]->offset]++;
+		tw_kafka_release(msgs, n);
+	}
+	for (int pt = 0; pt < 2; pt++)
+		for (int o = 0; o < 4; o++)
+			if (seen[pt][o] == 0)
+				fprintf(stderr, "never read again: partition %d offset %d (A: %d "
+					"assigned, %d revoked; B: %d assigned, %d revoked)\n", pt, o,
+					ha.assigned, ha.revoked, hb.assigned, hb.revoked);
+	for (int pt = 0; pt < 2; pt++)
+		for (int o = 0; o < 4; o++)
+			assert_true(seen[pt][o] > 0);
+	tw_kafka_close(&b, 5000);
+	tw_kafka_close(&a, 5000);
+	tw_kafka_close(&p, 2000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -413,6 +577,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(delivery_failure_reaches_the_callback, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(consume_batch_then_commit, setup, teardown),
+		cmocka_unit_test_setup_teardown(held_batch_survives_max_poll_and_a_rebalance, setup,
+						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

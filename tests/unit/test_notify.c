@@ -113,13 +113,70 @@ static void relay_outcomes(void **state)
 		assert_int_equal(v.next, TW_NOTIFY_RETRY);
 	}
 	assert_int_equal(t.attempts, 0);
-	for (int i = 1; i < TW_NOTIFY_ATTEMPTS_MAX; i++) {
+	/* Issue 11, item 9: a 4xx is tried again once in the batch, then deferred into the
+	 * retry schedule (never a dead letter after a few seconds, never holding the batch). */
+	for (int i = 1; i < TW_NOTIFY_DEFER_AFTER; i++) {
 		tw_notify_after(TW_SMTP_TRANSIENT, 1, TW_NOTIFY_REC_OK, 0, "451 later", &t, &v);
 		assert_int_equal(v.next, TW_NOTIFY_RETRY);
 	}
-	tw_notify_after(TW_SMTP_TRANSIENT, 1, TW_NOTIFY_REC_OK, 0, "451 later", &t, &v);
-	assert_int_equal(v.next, TW_NOTIFY_DEAD);
+	tw_notify_after(TW_SMTP_TRANSIENT, 1, TW_NOTIFY_REC_OK, 1, "451 later", &t, &v);
+	assert_int_equal(v.next, TW_NOTIFY_DEFER);
+	assert_true(v.forget); /* its 'sending' row goes first: the server did not take it */
+	assert_int_equal(t.attempts, TW_NOTIFY_DEFER_AFTER);
 	assert_non_null(strstr(v.reason, "451 later"));
+}
+
+/* Issue 11, item 9: the retry schedule on a fake wall clock: waits of 1, 2, 4 ... minutes,
+ * capped; never past first + max_age (a last try exactly then); dead once max_age passed. */
+static void retry_schedule(void **state)
+{
+	const struct tw_notify_sched_cfg c = {.interval_ms = 60000, .max_interval_ms = 3600000,
+					      .max_age_ms = 86400000};
+	const int64_t first = 1767225600000; /* 2026-01-01T00:00:00Z */
+	int64_t now = first;
+	struct tw_notify_sched s;
+	static const int64_t want[] = {60000, 120000, 240000, 480000, 960000, 1920000, 3600000,
+				       3600000};
+	int attempts = TW_NOTIFY_DEFER_AFTER;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++, attempts++) {
+		tw_notify_schedule(&c, attempts, first, now, &s);
+		assert_false(s.dead);
+		assert_int_equal(s.delay_ms, want[i]);
+		now += s.delay_ms;
+	}
+	/* on, at the cap, until the last wait ends exactly at max_age */
+	for (;;) {
+		tw_notify_schedule(&c, attempts++, first, now, &s);
+		if (s.dead)
+			break;
+		assert_true(s.delay_ms > 0 && s.delay_ms <= 3600000);
+		assert_true(now + s.delay_ms <= first + c.max_age_ms);
+		now += s.delay_ms;
+	}
+	assert_int_equal(now, first + c.max_age_ms);
+	/* before the first deferral's count (attempts 1): the first interval */
+	tw_notify_schedule(&c, 1, first, first, &s);
+	assert_int_equal(s.delay_ms, 60000);
+	/* an age past max_age at once: dead; a clock step back counts as age 0 */
+	tw_notify_schedule(&c, 2, first, first + c.max_age_ms + 1, &s);
+	assert_true(s.dead);
+	tw_notify_schedule(&c, 2, first, first - 5000, &s);
+	assert_false(s.dead);
+	assert_int_equal(s.delay_ms, 60000);
+	/* a max_age shorter than the first interval: the one retry comes at max_age */
+	{
+		const struct tw_notify_sched_cfg shortc = {.interval_ms = 60000,
+							   .max_interval_ms = 3600000,
+							   .max_age_ms = 10000};
+
+		tw_notify_schedule(&shortc, 2, first, first + 4000, &s);
+		assert_false(s.dead);
+		assert_int_equal(s.delay_ms, 6000);
+		tw_notify_schedule(&shortc, 3, first, first + 10000, &s);
+		assert_true(s.dead);
+	}
 }
 
 int main(void)
@@ -130,6 +187,7 @@ int main(void)
 		cmocka_unit_test(database_outage_waits),
 		cmocka_unit_test(ambiguous_keeps_the_row),
 		cmocka_unit_test(relay_outcomes),
+		cmocka_unit_test(retry_schedule),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -222,6 +222,29 @@ int tw_cqrs_list_users(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *aft
 	return start_op(op, NULL, done, arg, "");
 }
 
+int tw_cqrs_deadletter_list(struct tw_cqrs *q, struct tw_cqrs_op *op, long long after_id,
+			    long long limit, tw_cqrs_dead_fn row, tw_cqrs_done_fn done, void *arg)
+{
+	struct tw_cqrs_dead_row r = {.id = 7, .notification_id = "n7", .email = "a@example.com",
+				     .reason = "max_retry_age", .attempts = 9, .redrivable = 1};
+
+	(void)q;
+	(void)after_id;
+	for (long long i = 0; i < limit && i < 2; i++)
+		row(arg, &r);
+	return start_op(op, NULL, done, arg, "");
+}
+
+int tw_cqrs_deadletter_redrive(struct tw_cqrs *q, struct tw_cqrs_op *op, long long dead_id,
+			       const struct tw_cqrs_idem *idem, tw_cqrs_done_fn done, void *arg)
+{
+	char params[32];
+
+	(void)q;
+	snprintf(params, sizeof params, "%lld", dead_id);
+	return start_op(op, idem, done, arg, params);
+}
+
 int tw_cqrs_expire_requests(struct tw_cqrs *q, struct tw_cqrs_op *op, int64_t ttl_ms,
 			    tw_cqrs_done_fn done, void *arg)
 {
