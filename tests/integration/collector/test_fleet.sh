@@ -144,7 +144,16 @@ grep "^$((QUIET + 1)) " "$WORK/rounds" | grep -q "of $SHARDS (2 agents)" ||
 ok "agent 2 SIGKILLed: its tickers fetched by the survivors from the next cycle on, once each"
 
 # Wake-ups: every cycle that logged one is on every partition 0..P-1 with the header; a cycle
-# that logged none has none; every stepped round woke every partition.
+# that logged none has none; every stepped round woke every partition. An agent held right
+# after its cycle line may not have sent its last wake-ups yet: stop the survivors (a stop
+# flushes the producer) before reading the topic.
+for n in "${LIVE[@]}"; do kill -CONT "${PID[$n]}"; kill -TERM "${PID[$n]}"; done
+for n in "${LIVE[@]}"; do
+	for ((i = 0; i < 200; i++)); do kill -0 "${PID[$n]}" 2>/dev/null || break; sleep 0.1; done
+	kill -0 "${PID[$n]}" 2>/dev/null && fail "$n did not stop after SIGTERM"
+done
+lost=$(grep -h "\[collector\] .*wake-up.*\(lost\|given up\|not queued\)" "${DIR[$A1]}/log" "${DIR[$AGENT_NAME-3]}/log" | head -3)
+[ -z "$lost" ] || fail "wake-ups lost: $lost"
 kcat -b "$TW_KAFKA_BOOTSTRAP" -C -t to-alert-system -o beginning -e -q -f '%p\t%k\t%h\t%s\n' 2>/dev/null |
 	awk -F'\t' -v k="$AGENT_NAME-" 'index($2, k) == 1' >"$WORK/topic"
 bad=$($PY -c 'import json,sys
