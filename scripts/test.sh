@@ -5,19 +5,18 @@
 # smoke test, the linters and a short pass of the fuzz targets (tests/fuzz), then brings the real
 # local stack up and runs the stack, integration and end-to-end suites against it, the ARM
 # boards' cross builds (static, under qemu, end to end against the same stack) and their
-# bootable images under qemu-system (tests/device). Prints one closing line
-# "test: N passed, N failed".
+# bootable images under qemu-system (tests/device), and last the chaos suite (tests/chaos,
+# docs/chaos.md: 3 minutes, seed 1). Prints one closing line "test: N passed, N failed".
+# Longer chaos runs are a separate command: tests/chaos/run.sh --minutes 30 --seed S.
 #
-# usage: scripts/test.sh [--no-stack | --chaos]
+# usage: scripts/test.sh [--no-stack]
 #   --no-stack: stop after unit, smoke, lint and fuzz
-#   --chaos:    also run the chaos suite (tests/chaos, docs/chaos.md: 3 minutes, seed 1) last
 set -uo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo" || exit 1
-with_stack=1 with_chaos=0
+with_stack=1
 [ "${1:-}" = "--no-stack" ] && with_stack=0
-[ "${1:-}" = "--chaos" ] && with_chaos=1
 log_dir=$repo/build/test-logs
 mkdir -p "$log_dir"
 
@@ -58,10 +57,8 @@ if [ "$with_stack" = 1 ]; then
 	suite "cross: ARM boards (cross.sh, static, qemu, end to end)" tests/cross/run.sh
 	suite "device: ARM images booted under qemu-system, serial console, attach as in production" tests/device/run.sh
 	# Last: it kills brokers and restarts PostgreSQL (everything is healed when it ends).
-	if [ "$with_chaos" = 1 ]; then
-		suite "chaos: 2 agents, seeded faults, oracle vs mail folder (3 min, seed 1)" \
-			tests/chaos/run.sh --minutes 3 --seed 1
-	fi
+	suite "chaos: 2 agents, seeded faults, oracle vs mail folder (3 min, seed 1)" \
+		tests/chaos/run.sh --minutes 3 --seed 1
 fi
 
 suite_summary
