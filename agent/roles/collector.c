@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* collector.c - the collector role: each interval, fetch every watched ticker's quote, save it,
- * and wake the alert side with one message on to-alert-system. Up to [quotes] connections
+/* collector.c - the collector role: each interval, claim this agent's share of the [quotes]
+ * shards buckets (cqrs/buckets.h: PostgreSQL session advisory locks, so across a fleet each
+ * ticker is fetched by exactly one collector per cycle and a dead collector's buckets are taken
+ * at the others' next claim), fetch the quotes of the watched tickers in the buckets held, save
+ * them, and when a quote was new wake EVERY partition 0..[kafka] partitions-1 of to-alert-system
+ * (kafka/wakeup.h; docs/scale.md). A failed claim fetches nothing that cycle. Up to [quotes] connections
  * fetches run in parallel; each source of the [quotes] source list has its breaker, and a
  * ticker goes to the first source whose breaker lets it through (failover, docs/quotes.md);
  * a rate limit opens the source's breaker for the time it asked; the rate cap waits on a
@@ -16,8 +20,10 @@
 #include "core/agent.h"
 #include "core/breaker.h"
 #include "core/log.h"
+#include "cqrs/buckets.h"
 #include "cqrs/cqrs.h"
 #include "kafka/kafka.h"
+#include "kafka/wakeup.h"
 #include "quotes/quotes.h"
 
 #define COLLECTOR_NOT_READY_MS 1000 /* re-check the database this often before the first cycle */
@@ -71,6 +77,8 @@ struct collector {
 	uint64_t cycles, overruns;
 	uint64_t wake_sent, wake_ok, wake_failed, wake_lost;
 	int said_not_ready;
+	struct tw_buckets bk; /* this agent's share of the tickers (own connection) */
+	int bk_open;
 	char name[64]; /* [agent] name, JSON-safe: the wake-up's key and "agent" */
 	/* retention: one prune statement at a time, table after table */
 	struct tw_cqrs_op pop;
@@ -119,8 +127,9 @@ static void on_delivery(struct tw_kafka *k, int rc, const char *err, const rd_ka
 	}
 	tw_log(TW_LOG_WARN, "collector", "wake-up of cycle %" PRIu64 " not delivered (%s): sending it again",
 	       cycle, err);
-	if (tw_kafka_produce(k, TW_KAFKA_TOPIC_ALERT, c->name, strlen(c->name), m->payload, m->len,
-			     wake_tag(cycle, attempt + 1), why, sizeof why) != TW_OK) {
+	if (tw_wakeup_produce(k, m->partition, (int)c->ag->cfg.kafka.partitions, c->name,
+			      strlen(c->name), m->payload, m->len, wake_tag(cycle, attempt + 1), why,
+			      sizeof why) != TW_OK) {
 		c->wake_lost++;
 		tw_log(TW_LOG_ERROR, "collector", "wake-up of cycle %" PRIu64 " lost: %s", cycle, why);
 	}
@@ -129,28 +138,29 @@ static void on_delivery(struct tw_kafka *k, int rc, const char *err, const rd_ka
 static void finish_cycle(struct collector *c)
 {
 	struct cycle_figures *f = &c->cur;
-	char msg[320], err[TW_KAFKA_ERR_LEN], brs[160];
-	int n;
+	char msg[320], err[TW_KAFKA_ERR_LEN], brs[160], bks[128];
+	int n, parts = (int)c->ag->cfg.kafka.partitions;
+	size_t queued = 0;
 
 	f->ms = (tw_hal_now() - c->started) / TW_MONO_PER_MS;
 	c->ph = PH_IDLE;
 	if (f->saved > 0) {
-		/* One wake-up per cycle that stored a new quote: the alert side re-reads the table.
-		 * A quote already held (same market time and price: a shut market) is no news. */
+		/* A cycle that stored a new quote wakes every partition (each alert instance runs
+		 * the pass of its shards): the alert side re-reads the table. A quote already held
+		 * (same market time and price: a shut market) is no news: no wake-up at all. */
 		n = snprintf(msg, sizeof msg,
 			     "{\"cycle\":%" PRIu64 ",\"time\":%lld,\"tickers\":%zu,\"saved\":%zu,"
 			     "\"agent\":\"%s\"}",
 			     f->cycle, (long long)tw_hal_wall_ms(), f->tickers, f->saved, c->name);
-		if (tw_kafka_produce(&c->k, TW_KAFKA_TOPIC_ALERT, c->name, strlen(c->name), msg,
-				     (size_t)n,
-				     wake_tag(f->cycle, 0), err, sizeof err) == TW_OK) {
-			f->woke = 1;
-			c->wake_sent++;
-		} else {
-			c->wake_lost++;
-			tw_log(TW_LOG_ERROR, "collector", "cycle %" PRIu64 ": wake-up not queued: %s",
-			       f->cycle, err);
+		if (tw_wakeup_produce_all(&c->k, parts, c->name, strlen(c->name), msg, (size_t)n,
+					  wake_tag(f->cycle, 0), &queued, err, sizeof err) != TW_OK) {
+			c->wake_lost += (uint64_t)parts - queued;
+			tw_log(TW_LOG_ERROR, "collector",
+			       "cycle %" PRIu64 ": %zu of %d wake-ups not queued: %s", f->cycle,
+			       (size_t)parts - queued, parts, err);
 		}
+		c->wake_sent += queued;
+		f->woke = queued > 0;
 	}
 	brs[0] = '\0';
 	for (unsigned i = 0, o = 0; i < c->nsrc && o < sizeof brs; i++)
@@ -160,10 +170,11 @@ static void finish_cycle(struct collector *c)
 	tw_log(TW_LOG_INFO, "collector",
 	       "cycle %" PRIu64 ": %zu tickers, %zu saved, %zu unchanged, %zu rejected, %zu failed, "
 	       "%zu skipped (breaker %s), %zu not stored, %lld ms, wake-up %s; %zu rate-limited; "
-	       "fetches done in %lld ms; sources: %s",
+	       "fetches done in %lld ms; sources: %s; %s",
 	       f->cycle, f->tickers, f->saved, f->unchanged, f->rejected, f->failed, f->skipped,
 	       tw_breaker_state_name(c->br[0].state), f->save_failed, (long long)f->ms,
-	       f->woke ? "sent" : "none (nothing new)", f->limited, (long long)f->fetch_ms, brs);
+	       f->woke ? "sent" : "none (nothing new)", f->limited, (long long)f->fetch_ms, brs,
+	       tw_buckets_status(&c->bk, bks, sizeof bks));
 	if (f->overflow)
 		tw_log(TW_LOG_WARN, "collector",
 		       "%zu tickers beyond [limits] tickers (%zu) were not fetched: raise it",
@@ -349,6 +360,8 @@ static int on_ticker(void *arg, const char *ticker)
 		       ticker);
 		return 0;
 	}
+	if (!tw_buckets_holds_ticker(&c->bk, ticker))
+		return 0; /* another collector's bucket this cycle */
 	if (c->cur.tickers == c->cap) {
 		c->cur.overflow++;
 		return 0;
@@ -372,19 +385,38 @@ static void on_tickers(void *arg, const struct tw_cqrs_result *r)
 	pump(c);
 }
 
+/* This cycle's buckets are known: read the tickers (on_ticker keeps the ones held). */
+static void on_claimed(struct tw_buckets *b, int rc, void *arg)
+{
+	struct collector *c = arg;
+
+	if (c->stopping)
+		return;
+	if (rc != TW_OK) {
+		/* nothing is held: fetching nothing beats fetching a peer's tickers twice */
+		tw_log(TW_LOG_ERROR, "collector", "cycle %" PRIu64 ": buckets not claimed (%s): "
+		       "nothing fetched this cycle", c->cur.cycle, b->err);
+		c->ph = PH_IDLE;
+		return;
+	}
+	rc = tw_cqrs_distinct_tickers(c->db, &c->qop, on_ticker, on_tickers, c);
+	if (rc != TW_OK) {
+		tw_log(TW_LOG_ERROR, "collector", "cycle %" PRIu64 ": cannot read the tickers: %s",
+		       c->cur.cycle, tw_cqrs_op_result(&c->qop)->msg);
+		c->ph = PH_IDLE;
+	}
+}
+
 static void start_cycle(struct collector *c)
 {
-	int rc;
-
 	memset(&c->cur, 0, sizeof c->cur);
 	c->cur.cycle = ++c->cycles;
 	c->started = tw_hal_now();
 	c->ph = PH_QUERY;
 	tw_quotes_cycle(&c->src);
-	rc = tw_cqrs_distinct_tickers(c->db, &c->qop, on_ticker, on_tickers, c);
-	if (rc != TW_OK) {
-		tw_log(TW_LOG_ERROR, "collector", "cycle %" PRIu64 ": cannot read the tickers: %s",
-		       c->cur.cycle, tw_cqrs_op_result(&c->qop)->msg);
+	if (tw_buckets_claim(&c->bk, on_claimed, c) != TW_OK) {
+		tw_log(TW_LOG_ERROR, "collector", "cycle %" PRIu64 ": buckets not claimed (%s): "
+		       "nothing fetched this cycle", c->cur.cycle, c->bk.err);
 		c->ph = PH_IDLE;
 	}
 }
@@ -453,6 +485,17 @@ static int start(struct tw_agent *ag, void **state, char *err, size_t errlen)
 		tw_quotes_close(&c->src);
 		return TW_ERR_IO;
 	}
+	rc = tw_buckets_open(&c->bk, &ag->loop, cfg->db.write_url, cfg->db.connect_timeout_ms,
+			     cfg->db.statement_timeout_ms, TW_BUCKETS_NS_COLLECT,
+			     (int)cfg->quotes.shards, err, errlen);
+	if (rc != TW_OK) {
+		tw_cqrs_close(c->db);
+		c->db = NULL;
+		tw_kafka_close(&c->k, 0);
+		tw_quotes_close(&c->src);
+		return rc;
+	}
+	c->bk_open = 1;
 	*state = c;
 	tw_log(TW_LOG_INFO, "collector",
 	       "source %s%s%s, every %lld ms, up to %zu tickers, %lld connections, %lld requests/s",
@@ -547,7 +590,7 @@ static int64_t step(struct tw_agent *ag, void *state)
 	struct collector *c = state;
 	int64_t interval = ag->cfg.quotes.interval_ms;
 
-	if (!tw_cqrs_ready(c->db)) {
+	if (!tw_cqrs_ready(c->db) || !tw_db_ready(&c->bk.db)) { /* both connections up */
 		if (!c->said_not_ready)
 			tw_log(TW_LOG_INFO, "collector", "waiting for the database before the first cycle");
 		c->said_not_ready = 1;
@@ -578,13 +621,16 @@ static void stop(struct tw_agent *ag, void *state)
 	tw_kafka_close(&c->k, COLLECTOR_FLUSH_MS);
 	tw_cqrs_close(c->db);
 	c->db = NULL;
+	if (c->bk_open)
+		tw_buckets_close(&c->bk); /* the session's locks go with it */
+	c->bk_open = 0;
 }
 
 static void status(struct tw_agent *ag, void *state, char *buf, size_t len)
 {
 	struct collector *c = state;
 	const struct cycle_figures *f = &c->last;
-	char br[320], src[320];
+	char br[320], src[320], bks[128];
 	size_t o = 0, so = 0;
 
 	(void)ag;
@@ -601,11 +647,12 @@ static void status(struct tw_agent *ag, void *state, char *buf, size_t len)
 		 "%s cycle %" PRIu64 "; last: %zu tickers, %zu saved, %zu unchanged, %zu rejected, %zu failed, "
 		 "%zu skipped in %lld ms; wake-ups %" PRIu64 " sent, %" PRIu64 " delivered, %" PRIu64
 		 " lost; %s; pruned %" PRIu64 " sent, %" PRIu64 " dead, %" PRIu64 " requests, %" PRIu64
-		 " quotes in %" PRIu64 " rounds (%" PRIu64 " failed); %s",
+		 " quotes in %" PRIu64 " rounds (%" PRIu64 " failed); %s; %s",
 		 c->ph == PH_IDLE ? "idle after" : "running", c->ph == PH_IDLE ? f->cycle : c->cur.cycle,
 		 f->tickers, f->saved, f->unchanged, f->rejected, f->failed, f->skipped, (long long)f->ms,
 		 c->wake_sent, c->wake_ok, c->wake_lost, br, c->pruned[0], c->pruned[1], c->pruned[2],
-		 c->pruned[3], c->prune_rounds, c->prune_failed, src);
+		 c->pruned[3], c->prune_rounds, c->prune_failed, src,
+		 tw_buckets_status(&c->bk, bks, sizeof bks));
 }
 
 const struct tw_role tw_role_collector = {
