@@ -941,6 +941,16 @@ static int valid_ehlo(const char *s)
 	}
 }
 
+/* Visible ASCII only (0x21..0x7e): what a link in a mail header may hold. */
+static int printable_ascii(const char *s)
+{
+	for (; *s; s++) {
+		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
+			return 0;
+	}
+	return 1;
+}
+
 static int split_hostport(const char *s, int allow_none)
 {
 	const char *colon = strrchr(s, ':');
@@ -996,6 +1006,12 @@ int tw_config_check(struct tw_config *c, char *err, size_t errlen)
 		c->db.read_follows = 1;
 	if (c->db.read_follows)
 		memcpy(c->db.read_url, c->db.write_url, sizeof c->db.read_url);
+	if (strlen(c->agent.name) > TW_AGENT_NAME_MAX) {
+		snprintf(err, errlen, "[agent] name: '%.64s' is longer than %d characters: the "
+			 "delivery ledger tells agents apart by it (docs/scale.md)", c->agent.name,
+			 TW_AGENT_NAME_MAX);
+		return TW_ERR_ARG;
+	}
 	if (!valid_ehlo(c->agent.name)) {
 		snprintf(err, errlen,
 			 "[agent] name: '%.64s' is not a host name (letters, digits, '-' and '.') "
@@ -1015,9 +1031,11 @@ int tw_config_check(struct tw_config *c, char *err, size_t errlen)
 	}
 	if (c->http.public_url[0] && ((strncmp(c->http.public_url, "https://", 8) != 0 &&
 					strncmp(c->http.public_url, "http://", 7) != 0) ||
-				       strpbrk(c->http.public_url, " \t\"<>?#") != NULL)) {
+				       strpbrk(c->http.public_url, "\"<>?#") != NULL ||
+				       !printable_ascii(c->http.public_url))) {
 		snprintf(err, errlen, "[http] public_url: '%s' is not an http(s):// base URL "
-			 "(no spaces, quotes, <, >, ? or #)", c->http.public_url);
+			 "(visible ASCII only: an IDN host in its xn-- form; no quotes, <, >, ? or #)",
+			 c->http.public_url);
 		return TW_ERR_ARG;
 	}
 	if (c->http.listen[0] && split_hostport(c->http.listen, 0) != 0) {

@@ -15,6 +15,9 @@ enum tw_kafka_security { TW_KAFKA_PLAINTEXT, TW_KAFKA_SSL, TW_KAFKA_SASL_PLAINTE
 enum tw_kafka_sasl { TW_SASL_PLAIN, TW_SASL_SCRAM_256, TW_SASL_SCRAM_512 };
 enum tw_smtp_mode { TW_SMTP_STARTTLS, TW_SMTP_TLS, TW_SMTP_PLAIN };
 
+/* [agent] name, at most: the delivery ledger's owner is "<name>/<start>" in 64 bytes. */
+#define TW_AGENT_NAME_MAX 40
+
 struct tw_config {
 	struct {
 		char name[64];

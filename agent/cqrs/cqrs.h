@@ -469,6 +469,14 @@ const char *tw_cqrs_condition_name(int condition);
 
 #define TW_CQRS_RETRY_MSG_MAX 1400   /* a scheduled message, at most (an alert role's fit) */
 #define TW_CQRS_RETRY_REASON_MAX 200 /* a stored reason, at most */
+#define TW_CQRS_DEAD_REASON_MAX 400  /* a dead letter's reason, at most */
+
+/**
+ * @p in as stored in a reason column: printable ASCII only (any other byte, a relay's
+ * Latin-1 or a cut UTF-8 sequence included, becomes '?'), cut to @p len - 1 bytes, so the
+ * database never refuses it as invalid UTF-8. @return @p buf.
+ */
+const char *tw_cqrs_text_ascii(const char *in, char *buf, size_t len);
 #define TW_CQRS_RETRY_CLAIM_MAX 10   /* rows one claim takes, at most */
 #define TW_CQRS_DEAD_LIST_MAX 10     /* DeadLetterList: page size from 1 to this */
 

@@ -98,9 +98,9 @@ int tw_cqrs_record_dead_letter(struct tw_cqrs *q, struct tw_cqrs_op *op,
 			       const char *payload, const char *reason, int attempts,
 			       tw_cqrs_done_fn done, void *arg)
 {
-	char ab[16];
-	const char *p[5] = {notification_id, email, payload ? payload : "", reason ? reason : "",
-			    ab};
+	char ab[16], rb[TW_CQRS_DEAD_REASON_MAX + 1];
+	const char *p[5] = {notification_id, email, payload ? payload : "",
+			    tw_cqrs_text_ascii(reason, rb, sizeof rb), ab};
 
 	tw_cqrs_op_begin(op, q, TW_CQRS_K_DEAD, done, arg);
 	if (check_notif(op, notification_id) != TW_OK)

@@ -51,19 +51,11 @@ static int check_email(struct tw_cqrs_op *op, const char *email)
 	return TW_OK;
 }
 
-/* A reason as stored: at most 200 bytes, cut on a byte boundary that keeps UTF-8 whole. */
+/* A reason as stored: tw_cqrs_text_ascii() (a relay's reply may hold any bytes; PostgreSQL
+ * refuses invalid UTF-8, and a refused write would hold the e-mail forever). */
 static const char *reason_of(const char *r, char *buf, size_t len)
 {
-	size_t n;
-
-	snprintf(buf, len, "%s", r ? r : "");
-	n = strlen(buf);
-	while (n > 0 && ((unsigned char)buf[n - 1] & 0xC0) == 0x80)
-		n--; /* a cut continuation: drop the whole character */
-	if (n > 0 && (unsigned char)buf[n - 1] >= 0xC0 && n == len - 1)
-		n--;
-	buf[n] = '\0';
-	return buf;
+	return tw_cqrs_text_ascii(r, buf, len);
 }
 
 int tw_cqrs_retry_defer(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *notification_id,

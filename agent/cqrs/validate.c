@@ -141,3 +141,18 @@ const char *tw_cqrs_condition_name(int condition)
 {
 	return condition == TW_COND_HIGHER ? "higher" : condition == TW_COND_LOWER ? "lower" : "none";
 }
+
+const char *tw_cqrs_text_ascii(const char *in, char *buf, size_t len)
+{
+	size_t o = 0;
+
+	if (len == 0)
+		return buf;
+	for (; in && in[o] && o + 1 < len; o++) {
+		unsigned char c = (unsigned char)in[o];
+
+		buf[o] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+	}
+	buf[o] = '\0';
+	return buf;
+}

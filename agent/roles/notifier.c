@@ -1096,7 +1096,7 @@ static int start(struct tw_agent *ag, void **state, char *err, size_t errlen)
 	/* This instance: its name, and when it started. A restart of the same agent takes its
 	 * predecessor's 'sending' rows at once (that process is gone: agent names are unique in a
 	 * fleet, they are also the Kafka client ids); another agent's wait for their lease. */
-	snprintf(nt->owner, sizeof nt->owner, "%.40s/%lld.%lld", cfg->agent.name,
+	snprintf(nt->owner, sizeof nt->owner, "%.40s/%lld.%lld", cfg->agent.name, /* <= 40: config */
 		 (long long)tw_hal_wall_ms(), (long long)(tw_hal_now() % 1000000));
 	nt->lease_ms = LEASE_TIMEOUTS * cfg->smtp.timeout_ms;
 	nt->sched.interval_ms = cfg->smtp.retry_interval_ms;

@@ -237,6 +237,18 @@ static void env_bad_value(void **state)
 static void cross_key_rules(void **state)
 {
 	(void)state;
+	/* the ledger tells agents apart by the name's first 40 characters: longer is refused */
+	assert_int_equal(load_text("[agent]\nname = a234567890123456789012345678901234567890\n", NULL),
+			 TW_OK);
+	assert_int_equal(load_text("[agent]\nname = a2345678901234567890123456789012345678901\n",
+				   NULL),
+			 TW_ERR_ARG);
+	assert_non_null(strstr(err, "longer than 40 characters"));
+	assert_int_equal(load_text("[http]\npublic_url = https://b\xc3\xbc" "cher.example\n", NULL),
+			 TW_ERR_ARG);
+	assert_non_null(strstr(err, "[http] public_url"));
+	assert_int_equal(load_text("[http]\npublic_url = https://xn--bcher-kva.example/tw\n", NULL),
+			 TW_OK);
 	assert_int_equal(load_text("[rpc]\nlisten = 0.0.0.0:7070\n", NULL), TW_ERR_ARG);
 	assert_non_null(strstr(err, "[rpc] token: required"));
 	assert_int_equal(strncmp(err, path, strlen(path)), 0);

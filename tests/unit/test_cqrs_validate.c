@@ -256,6 +256,21 @@ static void calls_validate_before_the_database(void **state)
 	assert_string_equal(tw_cqrs_condition_name(TW_COND_LOWER), "lower");
 }
 
+/* A relay's reply stored as a reason: ASCII only, whatever bytes came (the database refuses
+ * invalid UTF-8, which would hold the e-mail forever), never past its bound. */
+static void reasons_are_ascii(void **state)
+{
+	char b[16];
+
+	(void)state;
+	assert_string_equal(tw_cqrs_text_ascii("451 caf\xc3\xa9", b, sizeof b), "451 caf??");
+	assert_string_equal(tw_cqrs_text_ascii("450 \xe2\x82", b, sizeof b), "450 ??");
+	assert_string_equal(tw_cqrs_text_ascii("tab\there\x7f", b, sizeof b), "tab?here?");
+	assert_string_equal(tw_cqrs_text_ascii("0123456789abcdefXYZ", b, sizeof b),
+			    "0123456789abcde");
+	assert_string_equal(tw_cqrs_text_ascii(NULL, b, sizeof b), "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -264,6 +279,7 @@ int main(void)
 		cmocka_unit_test(thresholds),
 		cmocka_unit_test(request_ids_and_bounds),
 		cmocka_unit_test(calls_validate_before_the_database),
+		cmocka_unit_test(reasons_are_ascii),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
