@@ -4,15 +4,14 @@
 # three agents (admin, alert, notifier, rpc) with [kafka] partitions = 6 share 3,000 users on
 # 30 tickers. The quotes go into PostgreSQL and each cycle's wake-ups go to every partition of
 # to-alert-system with the tw-partitions header, as the wired collector sends them (the
-# collector's own wiring and its per-ticker fetch-once check are not part of this suite yet).
+# collector's per-ticker fetch-once check is tests/integration/collector/test_fleet.sh).
 # Round 1: every user e-mailed exactly once, and the passes were sharded (no agent's pass
 # covered every slot). Round 2: SIGKILL one agent mid-round: its partitions move (agent.status
 # of the survivors shows them), nothing is lost, a second copy only for the ids a survivor
 # logged ambiguous. Round 3: a fourth agent joins mid-round: a rebalance without duplicates.
 # Fails (never skips) without the stack. usage: test_scale.py BINARY
-# Known (2026-12-02): round 2 fails while the notifier stalls on ids whose lease a killed peer
-# held ("being sent by another agent: looking again in 2000 ms", then no poll for 300 s), a
-# notifier bug this suite found; docs/scale.md, Limits.
+# It found (2026-12-02) the notifier leaving its group while it waited out a killed peer's
+# 'sending' leases (no poll for 300 s); with held batches kept in the group it passes.
 import os
 import re
 import subprocess
