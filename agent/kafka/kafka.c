@@ -233,6 +233,9 @@ rd_kafka_conf_t *tw_kafka_conf(const struct tw_config *cfg, const struct tw_kafk
 		rc |= set(conf, "ssl.ca.location", cfg->kafka.ca_file, "[kafka] ca_file", err,
 			  errlen);
 	rc |= set(conf, "log.queue", "true", "[kafka]", err, errlen);
+	/* Partitions added by the admin role ([kafka] partitions raised) are seen within 30 s,
+	 * not librdkafka's default 5 min: consumers are assigned them, producers use them. */
+	rc |= set(conf, "topic.metadata.refresh.interval.ms", "30000", "[kafka]", err, errlen);
 	/* Memory caps: responses and fetches are bounded by fetch_max_bytes. */
 	rc |= setn(conf, "receive.message.max.bytes", fetch + 65536, err, errlen);
 	switch (o->kind) {
