@@ -62,3 +62,16 @@ agent_stop() {
 log_has() { grep -q -- "$1" "$AGENT_DIR/log"; }
 log_count() { grep -c -- "$1" "$AGENT_DIR/log" || true; }
 out_has() { grep -q -- "$1" "$AGENT_DIR/out"; }
+
+# drain_group GROUP TOPIC : commit GROUP's offsets at the end of every partition of TOPIC, so an
+# agent in GROUP reads only what is produced after this (the shared topics hold other suites'
+# backlogs). Every message is read and committed: a partition the group never committed on
+# (one the admin role added later, say) starts at its beginning, as the agent's consumer would
+# (auto.offset.reset=earliest); "end" would commit nothing there and leave the backlog behind.
+# A topic that does not exist yet has no backlog (listing all topics never creates one).
+drain_group() {
+	kcat -b "$TW_KAFKA_BOOTSTRAP" -L -m 10 | grep -q "topic \"$2\"" || return 0
+	timeout 180 kcat -b "$TW_KAFKA_BOOTSTRAP" -G "$1" -X enable.auto.commit=true \
+		-X auto.offset.reset=beginning -q -e "$2" >/dev/null 2>&1 ||
+		fail "could not drain group $1 on $2"
+}

@@ -45,11 +45,7 @@ user() { for e in "$@"; do sql "INSERT INTO users (email, ticker, high) VALUES (
 ctl() { "$TW_BIN" ctl --connect "127.0.0.1:$RPC_PORT" "$@"; }
 
 # move the group past any backlog other suites left on the shared topic
-if kcat -b "$TW_KAFKA_BOOTSTRAP" -L -m 10 | grep -q 'topic "to-notifier"'; then
-	timeout 180 kcat -b "$TW_KAFKA_BOOTSTRAP" -G tickwatch-notifier -X enable.auto.commit=true \
-		-X auto.offset.reset=end -q -e to-notifier >/dev/null 2>&1 ||
-		fail "could not drain the tickwatch-notifier group"
-fi
+drain_group tickwatch-notifier to-notifier
 
 TICKWATCH_KAFKA_BOOTSTRAP=$TW_KAFKA_BOOTSTRAP TICKWATCH_DB_WRITE_URL=$URL TICKWATCH_DB_READ_URL=$URL \
 	TICKWATCH_SMTP_HOST=$TW_SMTP_HOST TICKWATCH_SMTP_PORT=$TW_SMTP_PORT_STARTTLS \
