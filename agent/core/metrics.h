@@ -3,7 +3,7 @@
  *
  * The http role's /metrics page is one call of each started role's optional
  * `metrics` callback (role.h) into one struct tw_metrics over a buffer carved
- * at start ([http] metrics_kb). Every family is written as
+ * at start ([http] out_kb per slot). Every family is written as
  *
  *   # HELP <name> <help>
  *   # TYPE <name> counter|gauge|histogram
