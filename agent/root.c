@@ -5,13 +5,16 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdalign.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "core/arena.h"
 #include "core/log.h"
 #include "core/outage.h"
 #include "core/resolve.h"
@@ -343,14 +346,16 @@ int tw_agent_check(const struct tw_config *c, char *err, size_t errlen)
 	}
 #endif
 #ifdef TW_HAVE_QUOTES
-	/* the replay file, read and parsed as the collector will (before start-up: the
-	 * rows are heap memory here, freed at once; the collector carves its own) */
+	/* the replay file, read and parsed as the collector will, into rows carved from an
+	 * arena of the check's own (before start-up, sized from the file and bounded by
+	 * [limits] replay_rows, released at once; the collector carves its own at start) */
 	if (strncmp(c->quotes.source, "replay:", 7) == 0 && role_wanted(c->agent.roles, "collector")) {
 		const char *path = c->quotes.source + 7;
 		long n = tw_replay_count(path, why, sizeof why);
+		struct tw_arena a;
 		struct tw_replay r;
-		struct tw_replay_row *rows;
-		size_t *steps;
+		struct tw_replay_row *rows = NULL;
+		size_t *steps = NULL;
 		int rc;
 
 		if (n >= 0 && n > c->limits.replay_rows) {
@@ -364,17 +369,28 @@ int tw_agent_check(const struct tw_config *c, char *err, size_t errlen)
 		}
 		if (n == 0)
 			n = 1; /* the load reports the empty file */
-		rows = calloc((size_t)n, sizeof *rows);
-		steps = calloc((size_t)n + 1, sizeof *steps);
+		/* both carves, each rounded up to the arena's alignment */
+		if (tw_arena_init(&a, (size_t)n * sizeof *rows + ((size_t)n + 1) * sizeof *steps +
+					      2 * alignof(max_align_t)) == TW_OK) {
+			rows = tw_arena_carve(&a, (size_t)n * sizeof *rows, "replay check quotes",
+					      "replay_rows");
+			steps = tw_arena_carve(&a, ((size_t)n + 1) * sizeof *steps,
+					       "replay check steps", "replay_rows");
+		}
 		rc = rows && steps ? tw_replay_load(&r, path, rows, steps, (size_t)n, why, sizeof why)
 				   : TW_ERR_NOMEM;
-		free(rows);
-		free(steps);
+		tw_arena_free(&a);
 		if (rc != TW_OK) {
 			snprintf(err, errlen, "[quotes] source: %s",
 				 rc == TW_ERR_NOMEM ? "out of memory reading the replay file" : why);
 			return TW_ERR_ARG;
 		}
+	}
+	/* [quotes] stooq_map, checked as the collector's network sources check it at start */
+	if (strncmp(c->quotes.source, "replay:", 7) != 0 && role_wanted(c->agent.roles, "collector") &&
+	    tw_stooq_check_map(c->quotes.stooq_map, why, sizeof why) != TW_OK) {
+		snprintf(err, errlen, "%s", why);
+		return TW_ERR_ARG;
 	}
 #endif
 	/* CA files the TLS layers of the roles that will run would load: present, readable, PEM */

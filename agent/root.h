@@ -18,8 +18,11 @@ int tw_agent_run(const struct tw_run_opts *opts);
 /**
  * The checks "run" makes before it opens any connection, beyond the key table's own
  * (tw_config_load): librdkafka's rd_kafka_conf_set on every property each Kafka client
- * would get; for the roles in [agent] roles, the replay: file read and parsed (collector)
- * and the CA files their TLS would load present and PEM. "config check" runs the same. Uses the heap: call before start-up only.
+ * would get; for the roles in [agent] roles, the replay: file read and parsed or [quotes]
+ * stooq_map checked (collector) and the CA files their TLS would load present and PEM.
+ * "config check" runs the same. The replay rows go into an arena of the check's own (one
+ * block sized from the file, bounded by [limits] replay_rows, released before it returns):
+ * call before start-up only.
  * @return 0, or TW_ERR_ARG with one line naming the key in @p err.
  */
 int tw_agent_check(const struct tw_config *c, char *err, size_t errlen);

@@ -4,34 +4,16 @@
 # quote server (fetch each quote over one keep-alive TLS connection, store it in PostgreSQL,
 # produce the wake-up), printed as a ratio to references measured in the same run: a Python
 # http.client and one curl process fetching the same 1,000 URLs sequentially over keep-alive.
-# It loads a 1,000-ticker scenario into the shared quote server and restores the default after.
-# usage: bench/collector.sh [TICKWATCH_BINARY]   (needs scripts/stack.sh up)
+# It loads a 1,000-ticker scenario into the shared quote server and restores the default after
+# (bench/lib.sh).
+# usage: bench/collector.sh [TICKWATCH_BINARY]   (needs scripts/stack.sh up; TW_BENCH_TICKERS=N
+# for another size than 1,000)
 set -uo pipefail
-SRC=$(cd "$(dirname "$0")/.." && pwd)
-TW_BIN=${1:-$SRC/build/host/tickwatch}
-N=1000
-. "$SRC/tests/integration/collector/lib.sh"
-need_stack
-[ -x "$TW_BIN" ] || fail "no binary at $TW_BIN (cmake --build --preset host)"
-collector_setup "$(mktemp -d /tmp/tw-bench-coll.XXXXXX)"
-restore() {
-	curl -sf -m 10 -X POST "$TW_QUOTES_CONTROL/scenario" --data-urlencode "path=$TW_QUOTES_SCENARIO" >/dev/null 2>&1
-	curl -sf -m 10 -X POST "$TW_QUOTES_CONTROL/set" -d advance=manual >/dev/null 2>&1
-	collector_cleanup
-}
-trap restore EXIT
-
-# A scenario with N tickers T0000..T0999, and the user rows that watch them.
-$PY - "$WORK/scenario.json" "$N" <<'PYEOF'
-import json, sys
-n = int(sys.argv[2])
-json.dump({"start_time": 1767258000, "step_seconds": 60,
-           "tickers": {"T%04d" % i: {"prices": [100 + i / 100, 101 + i / 100]} for i in range(n)}},
-          open(sys.argv[1], "w"))
-PYEOF
-qctl scenario --data-urlencode "path=$WORK/scenario.json"
-# Each request moves its ticker's market time on, so every timed cycle stores N new quotes.
-qctl set -d advance=request
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+bench_setup coll "$@"
+# N tickers T0000.. (two prices each), and the user rows that watch them (below).
+bench_scenario 2
 for i in $(seq 0 $((N - 1))); do printf '%s/v8/finance/chart/T%04d\n' "$TW_QUOTES_BASE" "$i"; done >"$WORK/urls"
 
 # Reference 1: Python http.client, one TLS connection, sequential GETs.

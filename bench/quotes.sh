@@ -7,33 +7,14 @@
 # crumb off (the very same URLs as curl) and [quotes] rate 10000 (no cap in the way); a cycle
 # also stores each quote in PostgreSQL (the inserts go one after another on the write
 # connection) and produces the wake-up; "fetch ms" is the cycle until its last fetch ended.
-# It loads a 1,000-ticker scenario into the shared quote server and restores the default after.
+# It loads a 1,000-ticker scenario into the shared quote server and restores the default after
+# (bench/lib.sh).
 # usage: bench/quotes.sh [TICKWATCH_BINARY]   (needs scripts/stack.sh up)
 set -uo pipefail
-SRC=$(cd "$(dirname "$0")/.." && pwd)
-TW_BIN=${1:-$SRC/build/host/tickwatch}
-N=${TW_BENCH_TICKERS:-1000}
-. "$SRC/tests/integration/collector/lib.sh"
-need_stack
-[ -x "$TW_BIN" ] || fail "no binary at $TW_BIN (cmake --build --preset host)"
-collector_setup "$(mktemp -d /tmp/tw-bench-quotes.XXXXXX)"
-restore() {
-	curl -sf -m 10 -X POST "$TW_QUOTES_CONTROL/scenario" --data-urlencode "path=$TW_QUOTES_SCENARIO" >/dev/null 2>&1
-	curl -sf -m 10 -X POST "$TW_QUOTES_CONTROL/set" -d advance=manual >/dev/null 2>&1
-	collector_cleanup
-}
-trap restore EXIT
-
-$PY - "$WORK/scenario.json" "$N" <<'PYEOF'
-import json, sys
-n = int(sys.argv[2])
-json.dump({"start_time": 1767258000, "step_seconds": 60,
-           "tickers": {"T%04d" % i: {"prices": [100 + i / 100 + k for k in range(50)]}
-                       for i in range(n)}},
-          open(sys.argv[1], "w"))
-PYEOF
-qctl scenario --data-urlencode "path=$WORK/scenario.json"
-qctl set -d advance=request # each request moves its ticker on: every cycle stores N new quotes
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+bench_setup quotes "$@"
+bench_scenario 50
 for i in $(seq 0 $((N - 1))); do
 	printf 'url = "%s/v8/finance/chart/T%04d?range=1d&interval=1d"\noutput = /dev/null\n' "$TW_QUOTES_BASE" "$i"
 done >"$WORK/curl.cfg"

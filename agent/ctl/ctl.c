@@ -422,6 +422,34 @@ static void print_result(const char *cmd, const struct tw_json *j, int res)
 	}
 }
 
+/* @return 1 when @p s is a whole number as strtoll reads it, all of it. */
+static int whole(const char *s)
+{
+	char *end;
+
+	(void)strtoll(s, &end, 10);
+	return *s != '\0' && *end == '\0';
+}
+
+/* The method and the paging params of a list (--after, --limit) into @p w.
+ * @return EXIT_OK, or EXIT_USAGE (said on stderr) when --limit is not a number. */
+static int page(struct tw_jw *w, const char *method, const struct opts *o)
+{
+	char ab[600];
+
+	tw_jw_printf(w, "\"%s\",\"params\":{", method);
+	if (o->after) {
+		jstr(ab, sizeof ab, o->after);
+		tw_jw_printf(w, "\"after\":%s", ab);
+	}
+	if (o->limit) {
+		if (!whole(o->limit))
+			return usage_err("--limit: not a whole number:", o->limit);
+		tw_jw_printf(w, "%s\"limit\":%s", o->after ? "," : "", o->limit);
+	}
+	return EXIT_OK;
+}
+
 static int build_request(const char *cmd, int argc, char **argv, const struct opts *o,
 			 const char *reqid, char *req, size_t len)
 {
@@ -473,12 +501,9 @@ static int build_request(const char *cmd, int argc, char **argv, const struct op
 		tw_jw_printf(&w, "\"quote.last\",\"params\":{\"%s\":%s", o->ticker ? "ticker" : "email",
 			     o->ticker ? ab : e);
 	} else if (strcmp(cmd, "average") == 0) {
-		char *end;
-
 		if (argc < 1 || (argc != 2) == (o->ticker == NULL))
 			return usage_err("average takes N and EMAIL, or N and --ticker T", NULL);
-		(void)strtoll(argv[0], &end, 10);
-		if (*argv[0] == '\0' || *end != '\0')
+		if (!whole(argv[0]))
 			return usage_err("average: N is not a whole number:", argv[0]);
 		jstr(ab, sizeof ab, o->ticker ? o->ticker : (argc > 1 ? argv[1] : ""));
 		tw_jw_printf(&w, "\"quote.average\",\"params\":{\"n\":%s,\"%s\":%s", argv[0],
@@ -486,43 +511,18 @@ static int build_request(const char *cmd, int argc, char **argv, const struct op
 	} else if (strcmp(cmd, "list") == 0) {
 		if (argc != 0)
 			return usage_err("list takes no argument (use --after and --limit)", NULL);
-		tw_jw_lit(&w, "\"user.list\",\"params\":{");
-		if (o->after) {
-			jstr(ab, sizeof ab, o->after);
-			tw_jw_printf(&w, "\"after\":%s", ab);
-		}
-		if (o->limit) {
-			char *end;
-
-			(void)strtoll(o->limit, &end, 10);
-			if (*o->limit == '\0' || *end != '\0')
-				return usage_err("--limit: not a whole number:", o->limit);
-			tw_jw_printf(&w, "%s\"limit\":%s", o->after ? "," : "", o->limit);
-		}
+		if (page(&w, "user.list", o) != EXIT_OK)
+			return EXIT_USAGE;
 	} else if (strcmp(cmd, "deadletters") == 0) {
 		if (argc != 0)
 			return usage_err("deadletters takes no argument (use --after and --limit)",
 					 NULL);
-		tw_jw_lit(&w, "\"deadletter.list\",\"params\":{");
-		if (o->after) {
-			jstr(ab, sizeof ab, o->after);
-			tw_jw_printf(&w, "\"after\":%s", ab);
-		}
-		if (o->limit) {
-			char *end;
-
-			(void)strtoll(o->limit, &end, 10);
-			if (*o->limit == '\0' || *end != '\0')
-				return usage_err("--limit: not a whole number:", o->limit);
-			tw_jw_printf(&w, "%s\"limit\":%s", o->after ? "," : "", o->limit);
-		}
+		if (page(&w, "deadletter.list", o) != EXIT_OK)
+			return EXIT_USAGE;
 	} else if (strcmp(cmd, "redrive") == 0) {
-		char *end;
-
 		if (argc != 1)
 			return usage_err("redrive takes ID (a dead letter id, from deadletters)", NULL);
-		(void)strtoll(argv[0], &end, 10);
-		if (*argv[0] == '\0' || *end != '\0')
+		if (!whole(argv[0]))
 			return usage_err("redrive: ID is not a whole number:", argv[0]);
 		tw_jw_printf(&w, "\"deadletter.redrive\",\"params\":{\"id\":%s", argv[0]);
 		mut = 1;

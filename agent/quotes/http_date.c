@@ -7,6 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "quotes/datefield.h"
+
 /* RFC 6265 5.1.1 delimiter: %x09 / %x20-2F / %x3B-40 / %x5B-60 / %x7B-7E */
 static int is_delim(unsigned char c)
 {
@@ -14,22 +16,17 @@ static int is_delim(unsigned char c)
 	       (c >= 0x5b && c <= 0x60) || (c >= 0x7b && c <= 0x7e);
 }
 
-/* 1*max DIGIT at @p t, then a non-digit or the end. @return the digits, or -1. */
-static int digits(const char *t, size_t len, size_t min, size_t max, size_t *used)
+/* min..max DIGIT at @p t, then a non-digit or the end. @return their value, or -1. */
+static int digit_run(const char *t, size_t len, size_t min, size_t max, size_t *used)
 {
 	size_t i = 0;
-	int v = 0;
 
-	while (i < len && isdigit((unsigned char)t[i])) {
-		if (i >= max)
-			return -1;
-		v = v * 10 + (t[i] - '0');
+	while (i < len && i <= max && isdigit((unsigned char)t[i]))
 		i++;
-	}
-	if (i < min)
+	if (i < min || i > max)
 		return -1;
 	*used = i;
-	return v;
+	return tw_quotes_digits(t, i);
 }
 
 static int time_token(const char *t, size_t len, int *h, int *m, int *s)
@@ -38,7 +35,7 @@ static int time_token(const char *t, size_t len, int *h, int *m, int *s)
 	int v[3];
 
 	for (int k = 0; k < 3; k++) {
-		v[k] = digits(t + o, len - o, 1, 2, &u);
+		v[k] = digit_run(t + o, len - o, 1, 2, &u);
 		if (v[k] < 0)
 			return -1;
 		o += u;
@@ -65,19 +62,6 @@ static int month_token(const char *t, size_t len)
 			return i + 1;
 	}
 	return -1;
-}
-
-/* Days from 1970-01-01 to y-m-d (proleptic Gregorian; H. Hinnant's days_from_civil). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
 }
 
 static int days_in_month(int y, int m)
@@ -110,13 +94,13 @@ int tw_http_date_parse(const char *s, int64_t *t)
 			continue;
 		if (!have_time && time_token(s + b, len, &hh, &mi, &ss) == 0) {
 			have_time = 1;
-		} else if (!have_day && (v = digits(s + b, len, 1, 2, &u)) >= 0) {
+		} else if (!have_day && (v = digit_run(s + b, len, 1, 2, &u)) >= 0) {
 			day = v;
 			have_day = 1;
 		} else if (!have_month && (v = month_token(s + b, len)) > 0) {
 			month = v;
 			have_month = 1;
-		} else if (!have_year && (v = digits(s + b, len, 2, 4, &u)) >= 0) {
+		} else if (!have_year && (v = digit_run(s + b, len, 2, 4, &u)) >= 0) {
 			year = v;
 			have_year = 1;
 		}
@@ -130,7 +114,8 @@ int tw_http_date_parse(const char *s, int64_t *t)
 	if (year < 1601 || day < 1 || day > days_in_month(year, month) || hh > 23 || mi > 59 ||
 	    ss > 59)
 		return -1;
-	*t = days_from_civil(year, month, day) * 86400 + (int64_t)hh * 3600 + (int64_t)mi * 60 + ss;
+	*t = tw_quotes_civil_days(year, month, day) * 86400 + (int64_t)hh * 3600 +
+	     (int64_t)mi * 60 + ss;
 	return 0;
 }
 

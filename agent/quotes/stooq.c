@@ -17,28 +17,16 @@
 #include <string.h>
 #include <strings.h>
 
+#include "quotes/datefield.h"
 #include "quotes/quotes.h"
 
 #define CSV_LINE_MAX 512
 #define CSV_FIELDS 16
 
-/* Days from 1970-01-01 (as in http_date.c; kept local so either file stands alone). */
-static int64_t civil_days(int64_t y, int m, int d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
 /* Unix seconds of the last Sunday of @p month (3 or 10) of @p y at 01:00 UTC. */
 static int64_t last_sunday_0100(int64_t y, int month)
 {
-	int64_t d = civil_days(y, month, 31);
+	int64_t d = tw_quotes_civil_days(y, month, 31);
 	int64_t wd = ((d % 7) + 7 + 4) % 7; /* 1970-01-01 was a Thursday (4); 0 = Sunday */
 
 	return (d - wd) * 86400 + 3600;
@@ -46,7 +34,8 @@ static int64_t last_sunday_0100(int64_t y, int month)
 
 int64_t tw_stooq_warsaw_to_utc(int y, int mo, int d, int h, int mi, int s)
 {
-	int64_t local = civil_days(y, mo, d) * 86400 + (int64_t)h * 3600 + (int64_t)mi * 60 + s;
+	int64_t local = tw_quotes_civil_days(y, mo, d) * 86400 + (int64_t)h * 3600 +
+			(int64_t)mi * 60 + s;
 	int64_t summer = local - 7200, begin = last_sunday_0100(y, 3), end = last_sunday_0100(y, 10);
 
 	if (summer >= begin && summer < end)
@@ -103,7 +92,10 @@ int tw_stooq_check_map(const char *map, char *err, size_t errlen)
 		tl = eq ? (size_t)(eq - p) : 0;
 		if (eq == NULL || tl == 0 || tl > TW_QUOTES_TICKER_MAX || e - eq - 1 < 1 ||
 		    e - eq - 1 > 31) {
-			snprintf(err, errlen, "[quotes] stooq_map: '%.*s' is not TICKER=symbol",
+			snprintf(err, errlen,
+				 "[quotes] stooq_map: '%.*s' is not TICKER=symbol (entries separated "
+				 "by commas, e.g. ^GSPC=^spx,SAP.DE=sap.de; a symbol of 1 to 31 "
+				 "characters)",
 				 (int)(e - p > 40 ? 40 : e - p), p);
 			return TW_ERR_ARG;
 		}
@@ -112,6 +104,15 @@ int tw_stooq_check_map(const char *map, char *err, size_t errlen)
 		if (tw_quotes_check_ticker(t) != TW_OK) {
 			snprintf(err, errlen, "[quotes] stooq_map: '%s' is not a ticker", t);
 			return TW_ERR_ARG;
+		}
+		/* tw_stooq_symbol takes the first entry of a ticker: a second would be ignored */
+		for (const char *q = map, *qe; q < p && (qe = strchr(q, ',')) != NULL; q = qe + 1) {
+			const char *qq = memchr(q, '=', (size_t)(qe - q));
+
+			if (qq && (size_t)(qq - q) == tl && strncasecmp(q, t, tl) == 0) {
+				snprintf(err, errlen, "[quotes] stooq_map: %s is mapped twice", t);
+				return TW_ERR_ARG;
+			}
 		}
 		for (const char *c = eq + 1; c < e; c++) {
 			if (!isalnum((unsigned char)*c) && !strchr(".-^_", *c)) {
@@ -173,13 +174,6 @@ static int is_number(const char *s, double *v)
 	return *e == '\0' && isfinite(*v);
 }
 
-static int two(const char *s)
-{
-	return isdigit((unsigned char)s[0]) && isdigit((unsigned char)s[1]) ? (s[0] - '0') * 10 +
-										 (s[1] - '0')
-									   : -1;
-}
-
 /* "YYYY-MM-DD" and "HH:MM:SS" (or "HHMMSS", Stooq's t format) to Unix seconds. */
 static int when(const char *d, const char *t, int64_t *out)
 {
@@ -188,22 +182,21 @@ static int when(const char *d, const char *t, int64_t *out)
 
 	if (strlen(d) != 10 || d[4] != '-' || d[7] != '-')
 		return -1;
-	y = two(d) * 100 + two(d + 2);
-	mo = two(d + 5);
-	da = two(d + 8);
-	if (two(d) < 0 || two(d + 2) < 0 || mo < 1 || mo > 12 || da < 1 || da > dm[mo - 1] ||
-	    y < 1970)
+	y = tw_quotes_digits(d, 4);
+	mo = tw_quotes_digits(d + 5, 2);
+	da = tw_quotes_digits(d + 8, 2);
+	if (y < 1970 || mo < 1 || mo > 12 || da < 1 || da > dm[mo - 1])
 		return -1;
 	if (mo == 2 && da == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
 		return -1;
 	if (strlen(t) == 8 && t[2] == ':' && t[5] == ':') {
-		h = two(t);
-		mi = two(t + 3);
-		s = two(t + 6);
+		h = tw_quotes_digits(t, 2);
+		mi = tw_quotes_digits(t + 3, 2);
+		s = tw_quotes_digits(t + 6, 2);
 	} else if (strlen(t) == 6) {
-		h = two(t);
-		mi = two(t + 2);
-		s = two(t + 4);
+		h = tw_quotes_digits(t, 2);
+		mi = tw_quotes_digits(t + 2, 2);
+		s = tw_quotes_digits(t + 4, 2);
 	} else {
 		return -1;
 	}

@@ -148,6 +148,13 @@ badcheck "a bad librdkafka value" '[kafka]\nsocket.timeout.ms = abc\n' "librdkaf
 badcheck "a baud rate the tty does not take" '[agent]\nconsole_baud = 12345\n' "'12345' is not a rate the serial console takes"
 badcheck "a missing replay file" '[quotes]\nsource = replay:/nonexistent/q.txt\n' "[quotes] source: /nonexistent/q.txt"
 badcheck "a replay file that does not parse" "[quotes]\nsource = replay:$work/bad.replay\n" "bad.replay:1:"
+printf '# t ticker price\n1767258000 AAPL 190.5\n1767258000 MSFT 410\n1767258060 AAPL 191\n' >"$work/good.replay"
+printf '[quotes]\nsource = replay:%s\n' "$work/good.replay" >"$work/replay.conf"
+check "config check reads and takes a good replay file" "$bin" config check "$work/replay.conf"
+printf '[quotes]\nsource = replay:%s\n[limits]\nreplay_rows = 2\n' "$work/good.replay" >"$work/chk.conf"
+out=$("$bin" config check "$work/chk.conf" 2>&1)
+check "config check refuses a replay file beyond [limits] replay_rows" grep -qF "good.replay: 3 quotes, more than [limits] replay_rows (2)" <<<"$out"
+badcheck "a malformed [quotes] stooq_map" '[quotes]\nsource = yahoo,stooq\nstooq_map = SAP.DE\n' "[quotes] stooq_map: 'SAP.DE' is not TICKER=symbol"
 badcheck "a missing CA file" '[kafka]\nsecurity = SSL\nca_file = /nonexistent/ca.pem\n' "[kafka] ca_file: cannot read /nonexistent/ca.pem"
 badcheck "a section header without ]" '; c\n[agent\nname = x\n' "chk.conf:2: section header '[agent' is missing ']'"
 badcheck "an agent.name that is no EHLO name" '[agent]\nname = my box\n' "[agent] name: 'my box' is not a host name"

@@ -404,6 +404,35 @@ static void parser_every_split(void **state)
 	}
 }
 
+/* HTTP dates: the digit fields of the three formats RFC 9110 5.6.7 names, read by RFC 6265 5.1.1
+ * (oracle: RFC 9110's example, Sun, 06 Nov 1994 08:49:37 GMT = 784111777 Unix seconds). */
+static void http_date_fields(void **state)
+{
+	static const char *const good[] = {
+		"Sun, 06 Nov 1994 08:49:37 GMT",  /* IMF-fixdate */
+		"Sunday, 06-Nov-94 08:49:37 GMT", /* RFC 850, a two-digit year */
+		"Sun Nov  6 08:49:37 1994",       /* asctime */
+		"Sun, 6 Nov 1994 8:49:37 GMT",    /* one-digit day and hour */
+	};
+	static const char *const bad[] = {
+		"Sun, 006 Nov 1994 08:49:37 GMT", /* a day of three digits */
+		"Sun, 06 Nov 19945 08:49:37 GMT", /* a year of five digits */
+		"Sun, 06 Nov 1994 08:4x:37 GMT",  /* a minute that is no number */
+		"Sun, 06 Nov 1994 08:49:370 GMT", /* a second of three digits */
+		"Sun, 06 Nov 1994 GMT",           /* no time */
+	};
+	int64_t t;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+		t = 0;
+		assert_int_equal(tw_http_date_parse(good[i], &t), 0);
+		assert_int_equal(t, 784111777);
+	}
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		assert_int_equal(tw_http_date_parse(bad[i], &t), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -421,6 +450,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(interim_100_and_204, setup, teardown),
 		cmocka_unit_test_setup_teardown(url_parsing, setup, teardown),
 		cmocka_unit_test_setup_teardown(parser_every_split, setup, teardown),
+		cmocka_unit_test(http_date_fields),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

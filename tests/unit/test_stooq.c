@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "quotes/datefield.h"
 #include "quotes/quotes.h"
 
 #define HEAD "Symbol,Date,Time,Open,High,Low,Close,Volume\r\n"
@@ -45,6 +46,39 @@ static void symbols(void **state)
 	assert_int_equal(tw_stooq_check_map("SAP.DE", err, sizeof err), TW_ERR_ARG);
 	assert_int_equal(tw_stooq_check_map("A=b c", err, sizeof err), TW_ERR_ARG);
 	assert_int_equal(tw_stooq_check_map("A/B=x", err, sizeof err), TW_ERR_ARG);
+}
+
+/* [quotes] stooq_map, as the config check and the collector's start read it (docs/quotes.md:
+ * TICKER=symbol entries separated by commas). */
+static void stooq_map_check(void **state)
+{
+	static const char *const good[] = {"^GSPC=^spx", "SAP.DE=sap.de,BRK-B=brk-b.us,X=a_b",
+					   "A=b,"};
+	static const struct {
+		const char *map, *says;
+	} bad[] = {
+		{"SAP.DE", "'SAP.DE' is not TICKER=symbol"},
+		{"=spx", "'=spx' is not TICKER=symbol"},
+		{"A=", "'A=' is not TICKER=symbol"},
+		{"A=b,,C=d", "'' is not TICKER=symbol"},
+		{"A=0123456789012345678901234567890123", "is not TICKER=symbol"}, /* 32 characters */
+		{"ABCDEFGHIJKLMNOP=x", "is not TICKER=symbol"},                 /* a 16-byte ticker */
+		{"A B=x", "'A B' is not a ticker"},
+		{"A=b c", "symbol of A has ' '"},
+		{"A=b=c", "symbol of A has '='"},
+		{"AAPL=x,MSFT=y,aapl=z", "aapl is mapped twice"},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+		assert_int_equal(tw_stooq_check_map(good[i], err, sizeof err), 0);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		err[0] = '\0';
+		assert_int_equal(tw_stooq_check_map(bad[i].map, err, sizeof err), TW_ERR_ARG);
+		assert_non_null(strstr(err, "[quotes] stooq_map: "));
+		if (strstr(err, bad[i].says) == NULL)
+			fail_msg("map '%s': got \"%s\", wanted \"%s\"", bad[i].map, err, bad[i].says);
+	}
 }
 
 static void warsaw_time(void **state)
@@ -130,13 +164,49 @@ static void rejections_and_garbage(void **state)
 			 TW_ERR_QUOTES_BAD_CSV);
 }
 
+/* The shared digit field and civil-day count (datefield.c), and the CSV dates they read. */
+static void digit_fields(void **state)
+{
+	struct tw_quotes_item q;
+	static const char *const bad[][2] = {
+		{"20x6-01-01", "10:00:00"}, {"2026-0x-01", "10:00:00"}, {"2026-01-0x", "10:00:00"},
+		{"2026-+1-01", "10:00:00"}, {"2026- 1-01", "10:00:00"}, {"1969-12-31", "10:00:00"},
+		{"2026-01-01", "1x:00:00"}, {"2026-01-01", "10:00:-1"}, {"2026-01-01", "10000x"},
+		{"2026-01-01", "10:00"},    {"2026-1-001", "10:00:00"},
+	};
+	char line[160];
+
+	(void)state;
+	assert_int_equal(tw_quotes_digits("2026", 4), 2026);
+	assert_int_equal(tw_quotes_digits("07", 2), 7);
+	assert_int_equal(tw_quotes_digits("12x", 2), 12); /* reads n bytes, no more */
+	assert_int_equal(tw_quotes_digits("123456789", 9), 123456789);
+	assert_int_equal(tw_quotes_digits("1234567890", 10), -1);
+	assert_int_equal(tw_quotes_digits("1", 0), -1);
+	assert_int_equal(tw_quotes_digits("2a", 2), -1);
+	assert_int_equal(tw_quotes_digits("+1", 2), -1);
+	assert_int_equal(tw_quotes_digits(" 1", 2), -1);
+	/* days since 1970-01-01: 2000-01-01 is day 10957 (30 years, 7 of them leap) */
+	assert_int_equal(tw_quotes_civil_days(1970, 1, 1), 0);
+	assert_int_equal(tw_quotes_civil_days(1969, 12, 31), -1);
+	assert_int_equal(tw_quotes_civil_days(2000, 3, 1), 10957 + 31 + 29);
+	assert_int_equal(tw_quotes_civil_days(2026, 1, 1) * 86400, NOW - 9 * 3600);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		snprintf(line, sizeof line, HEAD "AAPL.US,%s,%s,1,1,1,1,1\r\n", bad[i][0], bad[i][1]);
+		assert_int_equal(csv(line, "AAPL", "aapl.us", &q), TW_ERR_QUOTES_REJECTED);
+		assert_non_null(strstr(err, "is not a time"));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(symbols),
+		cmocka_unit_test(stooq_map_check),
 		cmocka_unit_test(warsaw_time),
 		cmocka_unit_test(a_quote),
 		cmocka_unit_test(rejections_and_garbage),
+		cmocka_unit_test(digit_fields),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
