@@ -6,7 +6,8 @@
  *   CHECK    validate each (malformed, or an address the ledger would refuse: dead letter), send
  *            an id repeated in the batch once, and ask LedgerCheck (one statement on the writer)
  *            whether it was sent, whether a live peer holds it, and whether the recipient still
- *            has that alert (gone: skipped);
+ *            has that alert (gone: skipped). An id a live peer holds waits alone: the session
+ *            waits for every id's first check only, and the held id is checked again every 2 s;
  *   SEND     one SMTP session for every message due, never while the ledger cannot be written.
  *            Two-phase record per e-mail: when its 354 arrives the id is written as 'sending'
  *            (owner: this instance, lease: 4 x [smtp] timeout) while the body goes out, and the
@@ -19,17 +20,21 @@
  *            A 4xx is tried once more after 1 s, then DEFERRED: its whole signed message goes
  *            to the retry schedule (notify_retry, agent/cqrs/retry.c) and the item is done, so
  *            one deferred recipient never holds the partition.
- *            The breaker guards the relay: while open, no session is tried;
+ *            The breaker guards the relay: while open, no session is tried. [smtp] max_rate: a
+ *            token bucket (batch.c); a session carries at most its burst and starts, on the
+ *            timer, once the bucket holds a token for each;
  *   commit   when every message is sent, skipped, deferred or dead-lettered (and recorded), the
  *            batch's offsets are committed and a new batch starts.
  * The retry schedule: between batches, due rows are CLAIMED (at most 5, owner + lease, SKIP
- * LOCKED: two notifiers never take one) and re-driven as a unit through the same steps
+ * LOCKED: two notifiers never take one; after such a unit, messages already collected go next as
+ * a batch at once, so a backlog and fresh mail take turns) and re-driven as a unit through the same steps
  * (signature, LedgerCheck, MarkSending, one session, same id and Message-ID); a failure puts the
  * row back with a doubling wait ([smtp] retry_interval .. retry_max_interval), and past [smtp]
  * max_retry_age it becomes a dead letter that keeps its message (deadletter.redrive, the
  * console's "redrive", puts it back). Decisions: agent/notify/batch.c (tw_notify_schedule).
- * While a unit is in work the Kafka partitions are paused and the consumer kept alive every
- * second (the member stays in its group); a revocation abandons the batch's items of those
+ * While a Kafka batch is in work its partitions are paused and the consumer kept alive every
+ * second (the member stays in its group; during a unit of scheduled rows it is kept alive but
+ * not paused, so fresh messages are fetched meanwhile); a revocation abandons the batch's items of those
  * partitions without committing them (items in the session finish and are recorded).
  * A stop abandons an unfinished batch without committing it: it comes again after a restart,
  * and LedgerCheck sorts the ids already recorded. A 'sent' id is skipped. A 'sending' id (the
@@ -37,7 +42,8 @@
  * may not have reached the server, nothing can tell) is sent again with the same Message-ID,
  * logged "ambiguous delivery id=ID window=crash", once its owner's lease allows. Those windows
  * may give a second copy, which mail clients fold by its Message-ID, instead of a lost alert
- * (docs/notifications.md states the guarantee).
+ * (docs/notifications.md states the guarantee). The role's /metrics families: metrics() below
+ * (docs/smtp.md lists them).
  */
 #include <stdio.h>
 #include <stdlib.h>
