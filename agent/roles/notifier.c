@@ -26,16 +26,17 @@
  *   commit   when every message is sent, skipped, deferred or dead-lettered (and recorded), the
  *            batch's offsets are committed and a new batch starts.
  * The retry schedule: between batches, due rows are CLAIMED (at most 5, owner + lease, SKIP
- * LOCKED: two notifiers never take one; after such a unit, messages already collected go next as
- * a batch at once, so a backlog and fresh mail take turns) and re-driven as a unit through the same steps
- * (signature, LedgerCheck, MarkSending, one session, same id and Message-ID); a failure puts the
+ * LOCKED: two notifiers never take one; after such a unit, messages already collected go next
+ * as a batch at once, so a backlog and fresh mail take turns) and re-driven as a unit through
+ * the same steps (signature, LedgerCheck, MarkSending, one session, same id and Message-ID); a
+ * failure puts the
  * row back with a doubling wait ([smtp] retry_interval .. retry_max_interval), and past [smtp]
  * max_retry_age it becomes a dead letter that keeps its message (deadletter.redrive, the
  * console's "redrive", puts it back). Decisions: agent/notify/batch.c (tw_notify_schedule).
  * While a Kafka batch is in work its partitions are paused and the consumer kept alive every
  * second (the member stays in its group; during a unit of scheduled rows it is kept alive but
- * not paused, so fresh messages are fetched meanwhile); a revocation abandons the batch's items of those
- * partitions without committing them (items in the session finish and are recorded).
+ * not paused, so fresh messages are fetched meanwhile); a revocation abandons the batch's items
+ * of those partitions without committing them (items in the session finish and are recorded).
  * A stop abandons an unfinished batch without committing it: it comes again after a restart,
  * and LedgerCheck sorts the ids already recorded. A 'sent' id is skipped. A 'sending' id (the
  * agent died after the end of data was released and before the answer was recorded: it may or

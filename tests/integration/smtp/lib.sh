@@ -11,10 +11,12 @@
 #   smtp_agent ROLES ENV= ... start the agent with the relay's settings plus ENV=VALUE pairs, and
 #                         wait until it has its topics, schema and signing key
 #   smtp_warm             one e-mail through, so the consumer has its partition and fetches live
+#   smtp_sentinel         one more e-mail through: the event a "no second copy" check waits for
 # shellcheck source=../kafka/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../kafka/lib.sh"
 
-NOTIF_BODY=${NOTIF_BODY:-'AAPL traded at 191.23, above your high threshold of 190.00.\\n'}
+# the body as JSON string text (\n: a line feed once decoded)
+NOTIF_BODY=${NOTIF_BODY:-'AAPL traded at 191.23, above your high threshold of 190.00.\n'}
 PRODUCE_ARGS=${PRODUCE_ARGS:-}
 
 smtp_suite() {
@@ -84,4 +86,16 @@ smtp_warm() {
 	user "warm-$RUN@example.test"
 	notif "$warm" "warm-$RUN@example.test" | produce
 	wait_until 90 "the warm-up mail" has_files "$warm"
+}
+
+# smtp_sentinel : one more e-mail through, produced now (to the partition PRODUCE_ARGS names) and
+# delivered: the positive event after which a negative check ("no second copy") is made, instead
+# of a fixed sleep -- the notifier finished what it had in work before it (a Kafka batch or a
+# unit of re-driven rows) and took a new batch.
+smtp_sentinel() {
+	local s
+	s=$(newid)
+	user "s-$s@example.test"
+	notif "$s" "s-$s@example.test" | produce
+	wait_until 90 "a later e-mail (the sentinel $s)" has_files "$s"
 }
