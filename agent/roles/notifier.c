@@ -161,9 +161,9 @@ struct notifier {
 	uint64_t batches, sent, skipped, dead, transient, malformed, commits, in_flight;
 	uint64_t duplicates, ambiguous, gone, held;
 	int retry_yield;       /* a unit of scheduled rows ran: a waiting Kafka batch goes next */
+	int rate_waiting;      /* the session waits for the bucket (logged once a wait) */
 	struct tw_notify_bucket bucket; /* [smtp] max_rate */
 	int64_t burst;         /* the bucket's size: e-mails in one session at most, when limited */
-	int rate_waiting;      /* the session waits for the bucket (logged once a wait) */
 	uint64_t rate_waits, sessions, sessions_ended, session_failures;
 	tw_mono_t session_at;  /* the running session began */
 	uint64_t session_hist[SESSION_BOUNDS_N]; /* sessions that took <= session_bounds[i] */
@@ -1067,7 +1067,9 @@ static void work(struct notifier *nt)
 		/* Due retries and fresh messages take turns: after a unit of scheduled rows, a
 		 * Kafka batch that is waiting goes first (a backlog never holds fresh e-mails). */
 		take(nt);
-		if (!(nt->retry_yield && nt->n > 0) && claim_due(nt, now))
+		if (nt->n == 0)
+			nt->retry_yield = 0; /* nothing was waiting: the turn passes */
+		if (!nt->retry_yield && claim_due(nt, now))
 			return;
 		/* (the signing key: no batch is read, so none dead-lettered, before it is loaded) */
 		/* (after a unit of scheduled rows, what is collected goes at once: its linger

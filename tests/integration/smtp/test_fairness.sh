@@ -10,8 +10,9 @@
 #     is still being worked (one unit of at most 5 before it), and every e-mail arrives once.
 # Private database of the stack's PostgreSQL; fails (never skips) without the stack.
 # Usage: test_fairness.sh TICKWATCH_BINARY
+# shellcheck disable=SC2154 # work (and the rest of the suite's setup): set by smtp_suite, lib.sh
 export TW_BIN=${1:?binary} # read by lib.sh
-PRODUCE_ARGS="-p 0" # one partition: one batch means what it says
+export PRODUCE_ARGS="-p 0" # one partition: one batch means what it says
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 smtp_suite fairness

@@ -9,8 +9,9 @@
 # "smtp-mode normal". Runs in a private database of the stack's PostgreSQL, where each recipient is
 # registered as a user with an AAPL high threshold. Fails (never skips) without the stack.
 # Usage: test_notifier.sh TICKWATCH_BINARY
+# shellcheck disable=SC2154 # work (and the rest of the suite's setup): set by smtp_suite, lib.sh
 export TW_BIN=${1:?binary} # read by lib.sh
-NOTIF_BODY='AAPL traded at 191.23, above your high threshold of 190.00.\n.dot line\n'
+export NOTIF_BODY='AAPL traded at 191.23, above your high threshold of 190.00.\n.dot line\n'
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 smtp_suite notifier

@@ -9,6 +9,7 @@
 # and the dead letters hold. A bad max_rate is refused with a clear error.
 # Private database of the stack's PostgreSQL; fails (never skips) without the stack.
 # Usage: test_notifier_metrics.sh TICKWATCH_BINARY
+# shellcheck disable=SC2154 # work (and the rest of the suite's setup): set by smtp_suite, lib.sh
 export TW_BIN=${1:?binary} # read by lib.sh
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"

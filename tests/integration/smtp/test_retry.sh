@@ -9,9 +9,10 @@
 # it back and it arrives once; the console's deadletters / the RPC deadletter.list show it.
 # Private database of the stack's PostgreSQL; fails (never skips) without the stack.
 # Usage: test_retry.sh TICKWATCH_BINARY
+# shellcheck disable=SC2154 # work (and the rest of the suite's setup): set by smtp_suite, lib.sh
 export TW_BIN=${1:?binary} # read by lib.sh
 # every message of this test to partition 0: one partition, so "not held" means what it says
-PRODUCE_ARGS="-p 0"
+export PRODUCE_ARGS="-p 0"
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 smtp_suite retry
