@@ -11,6 +11,7 @@
 #   smtp_agent ROLES ENV= ... start the agent with the relay's settings plus ENV=VALUE pairs, and
 #                         wait until it has its topics, schema and signing key
 #   smtp_warm             one e-mail through, so the consumer has its partition and fetches live
+#                         (and no dead letter: the drain left no backlog of other suites)
 #   smtp_sentinel         one more e-mail through: the event a "no second copy" check waits for
 # shellcheck source=../kafka/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../kafka/lib.sh"
@@ -86,6 +87,9 @@ smtp_warm() {
 	user "warm-$RUN@example.test"
 	notif "$warm" "warm-$RUN@example.test" | produce
 	wait_until 90 "the warm-up mail" has_files "$warm"
+	# the drain left no backlog for this agent: it dead-lettered nothing it was not sent here
+	[ "$(sql "SELECT count(*) FROM dead_letters")" = 0 ] ||
+		fail "the agent read another suite's backlog: $(sql "SELECT count(*) FROM dead_letters") dead letters before the test sent any"
 }
 
 # smtp_sentinel : one more e-mail through, produced now (to the partition PRODUCE_ARGS names) and
