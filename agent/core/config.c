@@ -133,6 +133,9 @@ static const struct tw_cfg_key keys[] = {
 	 "a dead letter"},
 	{"smtp", "html", NUM(TW_CFG_BOOL, smtp, html), "false", 0, 1, NULL, 0,
 	 "send multipart/alternative: the text and a small HTML part (else text only)"},
+	{"smtp", "max_rate", NUM(TW_CFG_INT, smtp, max_rate), "0", 0, 100000, NULL, 0,
+	 "most e-mails sent a second (a token bucket; burst: one second's worth, at most one batch "
+	 "of 10), for a relay's quota such as Amazon SES's; 0: unlimited"},
 
 	{"quotes", "source", STR(quotes, source), "yahoo", 0, 0, NULL, 0,
 	 "quote source: yahoo, stooq, a failover list such as yahoo,stooq, or replay:FILE"},

@@ -80,6 +80,7 @@ struct tw_config {
 		int64_t retry_max_interval_ms;
 		int64_t max_retry_age_ms;
 		int64_t html;
+		int64_t max_rate; /* e-mails a second at most; 0: unlimited */
 	} smtp;
 	struct {
 		char source[256];

@@ -51,6 +51,40 @@ static int check_email(struct tw_cqrs_op *op, const char *email)
 	return TW_OK;
 }
 
+/* The fields a statement of this file takes, validated in one place: the notification id always,
+ * and those of V_* in @p which. @return TW_OK, or the op failed with the field's error. */
+enum { V_EMAIL = 1, V_OWNER = 2, V_MESSAGE = 4 };
+
+struct fields {
+	const char *id, *email, *owner, *message;
+};
+
+static int begin_checked(struct tw_cqrs_op *op, struct tw_cqrs *q, int kind, tw_cqrs_done_fn done,
+			 void *arg, unsigned which, const struct fields *f)
+{
+	tw_cqrs_op_begin(op, q, kind, done, arg);
+	if (check_id(op, f->id) != TW_OK ||
+	    ((which & V_EMAIL) && check_email(op, f->email) != TW_OK) ||
+	    ((which & V_OWNER) && check_owner(op, f->owner) != TW_OK) ||
+	    ((which & V_MESSAGE) && check_message(op, f->message) != TW_OK))
+		return op->rc;
+	return TW_OK;
+}
+
+/* @p attempts (and @p delay_ms, when @p db is given) checked >= 0 and written as decimal text
+ * into @p ab (16 bytes) and @p db (24 bytes). */
+static int counts(struct tw_cqrs_op *op, int attempts, int64_t delay_ms, char *ab, char *db)
+{
+	if (attempts < 0 || (db && delay_ms < 0))
+		return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "attempts",
+				       db ? "attempts and delay must be >= 0"
+					  : "attempts must be >= 0");
+	snprintf(ab, 16, "%d", attempts);
+	if (db)
+		snprintf(db, 24, "%lld", (long long)delay_ms);
+	return TW_OK;
+}
+
 /* A reason as stored: tw_cqrs_text_ascii() (a relay's reply may hold any bytes; PostgreSQL
  * refuses invalid UTF-8, and a refused write would hold the e-mail forever). */
 static const char *reason_of(const char *r, char *buf, size_t len)
@@ -65,16 +99,11 @@ int tw_cqrs_retry_defer(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *no
 	char ab[16], db[24], rb[TW_CQRS_RETRY_REASON_MAX + 1];
 	const char *p[6] = {notification_id, email, message, has_key ? "t" : "f", ab, db};
 	const char *p7[7];
+	const struct fields f = {.id = notification_id, .email = email, .message = message};
 
-	tw_cqrs_op_begin(op, q, K_DEFER, done, arg);
-	if (check_id(op, notification_id) != TW_OK || check_email(op, email) != TW_OK ||
-	    check_message(op, message) != TW_OK)
+	if (begin_checked(op, q, K_DEFER, done, arg, V_EMAIL | V_MESSAGE, &f) != TW_OK ||
+	    counts(op, attempts, delay_ms, ab, db) != TW_OK)
 		return op->rc;
-	if (attempts < 0 || delay_ms < 0)
-		return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "attempts",
-				       "attempts and delay must be >= 0");
-	snprintf(ab, sizeof ab, "%d", attempts);
-	snprintf(db, sizeof db, "%lld", (long long)delay_ms);
 	memcpy(p7, p, sizeof p);
 	p7[6] = reason_of(reason, rb, sizeof rb);
 	/* A row already there (the same id deferred before: a second copy on the topic) keeps
@@ -161,15 +190,11 @@ int tw_cqrs_retry_reschedule(struct tw_cqrs *q, struct tw_cqrs_op *op,
 {
 	char ab[16], db[24], rb[TW_CQRS_RETRY_REASON_MAX + 1];
 	const char *p[5] = {notification_id, owner, ab, db, NULL};
+	const struct fields f = {.id = notification_id, .owner = owner};
 
-	tw_cqrs_op_begin(op, q, K_RESCHEDULE, done, arg);
-	if (check_id(op, notification_id) != TW_OK || check_owner(op, owner) != TW_OK)
+	if (begin_checked(op, q, K_RESCHEDULE, done, arg, V_OWNER, &f) != TW_OK ||
+	    counts(op, attempts, delay_ms, ab, db) != TW_OK)
 		return op->rc;
-	if (attempts < 0 || delay_ms < 0)
-		return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "attempts",
-				       "attempts and delay must be >= 0");
-	snprintf(ab, sizeof ab, "%d", attempts);
-	snprintf(db, sizeof db, "%lld", (long long)delay_ms);
 	p[4] = reason_of(reason, rb, sizeof rb);
 	/* Only while ours: a row whose lease ran out and another notifier took is its now. */
 	return tw_cqrs_submit_write(op,
@@ -183,9 +208,9 @@ int tw_cqrs_retry_sent(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *not
 		       const char *email, tw_cqrs_done_fn done, void *arg)
 {
 	const char *p[2] = {notification_id, email};
+	const struct fields f = {.id = notification_id, .email = email};
 
-	tw_cqrs_op_begin(op, q, K_RETRY_SENT, done, arg);
-	if (check_id(op, notification_id) != TW_OK || check_email(op, email) != TW_OK)
+	if (begin_checked(op, q, K_RETRY_SENT, done, arg, V_EMAIL, &f) != TW_OK)
 		return op->rc;
 	/* RecordSent and the end of its schedule, in one statement. */
 	return tw_cqrs_submit_write(op,
@@ -200,9 +225,9 @@ int tw_cqrs_retry_drop(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *not
 		       const char *owner, tw_cqrs_done_fn done, void *arg)
 {
 	const char *p[2] = {notification_id, owner};
+	const struct fields f = {.id = notification_id, .owner = owner};
 
-	tw_cqrs_op_begin(op, q, K_RETRY_DROP, done, arg);
-	if (check_id(op, notification_id) != TW_OK || check_owner(op, owner) != TW_OK)
+	if (begin_checked(op, q, K_RETRY_DROP, done, arg, V_OWNER, &f) != TW_OK)
 		return op->rc;
 	return tw_cqrs_submit_write(op,
 				    "DELETE FROM notify_retry WHERE notification_id = $1 AND owner = $2",
@@ -215,13 +240,11 @@ int tw_cqrs_retry_dead(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *not
 {
 	char ab[16], rb[TW_CQRS_RETRY_REASON_MAX + 1];
 	const char *p[4] = {notification_id, owner, NULL, ab};
+	const struct fields f = {.id = notification_id, .owner = owner};
 
-	tw_cqrs_op_begin(op, q, K_RETRY_DEAD, done, arg);
-	if (check_id(op, notification_id) != TW_OK || check_owner(op, owner) != TW_OK)
+	if (begin_checked(op, q, K_RETRY_DEAD, done, arg, V_OWNER, &f) != TW_OK ||
+	    counts(op, attempts, 0, ab, NULL) != TW_OK)
 		return op->rc;
-	if (attempts < 0)
-		return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "attempts", "attempts must be >= 0");
-	snprintf(ab, sizeof ab, "%d", attempts);
 	p[2] = reason_of(reason, rb, sizeof rb);
 	/* The row moves, message and first attempt included (so it can be re-driven). */
 	return tw_cqrs_submit_write(op,
@@ -240,14 +263,11 @@ int tw_cqrs_dead_message(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *n
 {
 	char ab[16], rb[TW_CQRS_RETRY_REASON_MAX + 1];
 	const char *p[6] = {notification_id, email, message, has_key ? "t" : "f", NULL, ab};
+	const struct fields f = {.id = notification_id, .email = email, .message = message};
 
-	tw_cqrs_op_begin(op, q, K_DEAD_MESSAGE, done, arg);
-	if (check_id(op, notification_id) != TW_OK || check_email(op, email) != TW_OK ||
-	    check_message(op, message) != TW_OK)
+	if (begin_checked(op, q, K_DEAD_MESSAGE, done, arg, V_EMAIL | V_MESSAGE, &f) != TW_OK ||
+	    counts(op, attempts, 0, ab, NULL) != TW_OK)
 		return op->rc;
-	if (attempts < 0)
-		return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "attempts", "attempts must be >= 0");
-	snprintf(ab, sizeof ab, "%d", attempts);
 	p[4] = reason_of(reason, rb, sizeof rb);
 	return tw_cqrs_submit_write(op,
 				    "INSERT INTO dead_letters (notification_id, email, payload, reason, "

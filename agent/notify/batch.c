@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* batch.c - the notifier's pure decisions: in-batch duplicates, what follows an outcome, backoff. */
+/* batch.c - the notifier's pure decisions: in-batch duplicates, what follows an outcome, backoff,
+ * the retry schedule, and the [smtp] max_rate token bucket. */
 #include "notify/batch.h"
 
 #include <stdio.h>
@@ -134,4 +135,61 @@ char *tw_notify_ambiguous_line(char *buf, size_t len, const char *id, const char
 		 "ambiguous delivery id=%s to=%s window=%s: sent again with the same Message-ID", id,
 		 email, window);
 	return buf;
+}
+
+int64_t tw_notify_bucket_burst(int64_t rate, int64_t batch_max)
+{
+	if (rate < 1)
+		return 1;
+	return rate < batch_max ? rate : batch_max;
+}
+
+static void refill(struct tw_notify_bucket *b, int64_t now_ms)
+{
+	int64_t dt = now_ms - b->last_ms;
+
+	if (dt <= 0) {
+		if (dt < 0)
+			b->last_ms = now_ms; /* a clock step back: count from now */
+		return;
+	}
+	b->last_ms = now_ms;
+	/* (a long idle time cannot overflow: capped before the multiply) */
+	if (dt >= b->cap * 1000)
+		b->milli = b->cap * 1000;
+	else
+		b->milli += dt * b->rate;
+	if (b->milli > b->cap * 1000)
+		b->milli = b->cap * 1000;
+}
+
+void tw_notify_bucket_init(struct tw_notify_bucket *b, int64_t rate, int64_t cap, int64_t now_ms)
+{
+	b->rate = rate > 0 ? rate : 0;
+	b->cap = cap > 0 ? cap : 1;
+	b->milli = b->cap * 1000;
+	b->last_ms = now_ms;
+}
+
+int64_t tw_notify_bucket_wait_ms(struct tw_notify_bucket *b, int64_t n, int64_t now_ms)
+{
+	int64_t need;
+
+	if (b->rate == 0)
+		return 0;
+	refill(b, now_ms);
+	if (n > b->cap)
+		n = b->cap;
+	need = n * 1000 - b->milli;
+	return need <= 0 ? 0 : (need + b->rate - 1) / b->rate;
+}
+
+void tw_notify_bucket_take(struct tw_notify_bucket *b, int64_t n, int64_t now_ms)
+{
+	if (b->rate == 0)
+		return;
+	refill(b, now_ms);
+	b->milli -= n * 1000;
+	if (b->milli < 0)
+		b->milli = 0;
 }

@@ -17,7 +17,9 @@
  *                        it is tried next (growing intervals, capped), or that
  *                        [smtp] max_retry_age has passed and it is a dead letter;
  *   tw_notify_ambiguous_line() the one log line that names an e-mail which may
- *                        reach its recipient twice (docs/notifications.md).
+ *                        reach its recipient twice (docs/notifications.md);
+ *   tw_notify_bucket_*() [smtp] max_rate: a token bucket of e-mails per second, how long
+ *                        the next session must wait for its e-mails' tokens.
  */
 #ifndef TW_NOTIFY_BATCH_H
 #define TW_NOTIFY_BATCH_H
@@ -112,5 +114,30 @@ void tw_notify_schedule(const struct tw_notify_sched_cfg *c, int attempts, int64
  */
 char *tw_notify_ambiguous_line(char *buf, size_t len, const char *id, const char *email,
 			       const char *window);
+
+/**
+ * [smtp] max_rate as a token bucket, in thousandths of a token (whole ms, no floating point):
+ * @p rate tokens a second, at most @p cap kept (the burst), full at the start. One e-mail
+ * takes one token, so in any window of W seconds at most cap + rate * W e-mails leave.
+ * rate 0: unlimited (every wait is 0).
+ */
+struct tw_notify_bucket {
+	int64_t rate;    /**< tokens a second; 0: unlimited */
+	int64_t cap;     /**< tokens kept at most (>= 1) */
+	int64_t milli;   /**< thousandths of a token in the bucket */
+	int64_t last_ms; /**< when milli was last brought up to date */
+};
+
+/** The burst of [smtp] max_rate @p rate: one second's tokens, 1 to @p batch_max. */
+int64_t tw_notify_bucket_burst(int64_t rate, int64_t batch_max);
+
+/** A full bucket of @p rate tokens a second and @p cap at most, at @p now_ms. */
+void tw_notify_bucket_init(struct tw_notify_bucket *b, int64_t rate, int64_t cap, int64_t now_ms);
+
+/** @return ms from @p now_ms until @p n tokens (at most cap) are there; 0: now. */
+int64_t tw_notify_bucket_wait_ms(struct tw_notify_bucket *b, int64_t n, int64_t now_ms);
+
+/** Take @p n tokens at @p now_ms (the caller waited for them: never below 0). */
+void tw_notify_bucket_take(struct tw_notify_bucket *b, int64_t n, int64_t now_ms);
 
 #endif

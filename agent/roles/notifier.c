@@ -6,7 +6,8 @@
  *   CHECK    validate each (malformed, or an address the ledger would refuse: dead letter), send
  *            an id repeated in the batch once, and ask LedgerCheck (one statement on the writer)
  *            whether it was sent, whether a live peer holds it, and whether the recipient still
- *            has that alert (gone: skipped);
+ *            has that alert (gone: skipped). An id a live peer holds waits alone: the session
+ *            waits for every id's first check only, and the held id is checked again every 2 s;
  *   SEND     one SMTP session for every message due, never while the ledger cannot be written.
  *            Two-phase record per e-mail: when its 354 arrives the id is written as 'sending'
  *            (owner: this instance, lease: 4 x [smtp] timeout) while the body goes out, and the
@@ -19,25 +20,31 @@
  *            A 4xx is tried once more after 1 s, then DEFERRED: its whole signed message goes
  *            to the retry schedule (notify_retry, agent/cqrs/retry.c) and the item is done, so
  *            one deferred recipient never holds the partition.
- *            The breaker guards the relay: while open, no session is tried;
+ *            The breaker guards the relay: while open, no session is tried. [smtp] max_rate: a
+ *            token bucket (batch.c); a session carries at most its burst and starts, on the
+ *            timer, once the bucket holds a token for each;
  *   commit   when every message is sent, skipped, deferred or dead-lettered (and recorded), the
  *            batch's offsets are committed and a new batch starts.
  * The retry schedule: between batches, due rows are CLAIMED (at most 5, owner + lease, SKIP
- * LOCKED: two notifiers never take one) and re-driven as a unit through the same steps
- * (signature, LedgerCheck, MarkSending, one session, same id and Message-ID); a failure puts the
+ * LOCKED: two notifiers never take one; after such a unit, messages already collected go next
+ * as a batch at once, so a backlog and fresh mail take turns) and re-driven as a unit through
+ * the same steps (signature, LedgerCheck, MarkSending, one session, same id and Message-ID); a
+ * failure puts the
  * row back with a doubling wait ([smtp] retry_interval .. retry_max_interval), and past [smtp]
  * max_retry_age it becomes a dead letter that keeps its message (deadletter.redrive, the
  * console's "redrive", puts it back). Decisions: agent/notify/batch.c (tw_notify_schedule).
- * While a unit is in work the Kafka partitions are paused and the consumer kept alive every
- * second (the member stays in its group); a revocation abandons the batch's items of those
- * partitions without committing them (items in the session finish and are recorded).
+ * While a Kafka batch is in work its partitions are paused and the consumer kept alive every
+ * second (the member stays in its group; during a unit of scheduled rows it is kept alive but
+ * not paused, so fresh messages are fetched meanwhile); a revocation abandons the batch's items
+ * of those partitions without committing them (items in the session finish and are recorded).
  * A stop abandons an unfinished batch without committing it: it comes again after a restart,
  * and LedgerCheck sorts the ids already recorded. A 'sent' id is skipped. A 'sending' id (the
  * agent died after the end of data was released and before the answer was recorded: it may or
  * may not have reached the server, nothing can tell) is sent again with the same Message-ID,
  * logged "ambiguous delivery id=ID window=crash", once its owner's lease allows. Those windows
  * may give a second copy, which mail clients fold by its Message-ID, instead of a lost alert
- * (docs/notifications.md states the guarantee).
+ * (docs/notifications.md states the guarantee). The role's /metrics families: metrics() below
+ * (docs/smtp.md lists them).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +53,7 @@
 #include "core/agent.h"
 #include "core/breaker.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "cqrs/cqrs.h"
 #include "kafka/kafka.h"
 #include "notif/notif.h"
@@ -62,6 +70,9 @@
 #define DEAD_PAYLOAD_MAX 1000
 #define RETRY_BATCH 5      /* scheduled e-mails re-driven in one session, at most */
 #define RETRY_LEASES 2     /* a claimed row's lease: this many 'sending' leases */
+#define SESSION_BOUNDS_N 8 /* the SMTP session duration histogram's buckets */
+
+static const double session_bounds[SESSION_BOUNDS_N] = {0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
 
 enum item_state {
 	I_NEW = 0,   /* not yet validated */
@@ -100,6 +111,7 @@ struct item {
 	int unrecorded;   /* we refused its end of data: enum tw_notify_unrecorded */
 	int already;      /* MarkSending left it: 'sent', or a live peer holds it */
 	int kept_row;     /* an ambiguous end of data: its 'sending' row stays, never forgotten */
+	int held;         /* a live peer held it at a check: its later checks hold no session */
 	struct tw_notify_tries tries;
 	int after;        /* state after I_FORGET (I_DUE or I_DEAD) */
 	tw_mono_t after_try;
@@ -148,6 +160,14 @@ struct notifier {
 	int64_t lease_ms;
 	uint64_t batches, sent, skipped, dead, transient, malformed, commits, in_flight;
 	uint64_t duplicates, ambiguous, gone, held;
+	int retry_yield;       /* a unit of scheduled rows ran: a waiting Kafka batch goes next */
+	int rate_waiting;      /* the session waits for the bucket (logged once a wait) */
+	struct tw_notify_bucket bucket; /* [smtp] max_rate */
+	int64_t burst;         /* the bucket's size: e-mails in one session at most, when limited */
+	uint64_t rate_waits, sessions, sessions_ended, session_failures;
+	tw_mono_t session_at;  /* the running session began */
+	uint64_t session_hist[SESSION_BOUNDS_N]; /* sessions that took <= session_bounds[i] */
+	double session_sum;    /* seconds, all sessions */
 	char last_err[TW_SMTP_ERR_LEN];
 };
 
@@ -426,7 +446,9 @@ static void on_checked(void *arg, const struct tw_cqrs_result *r)
 		db_ok(nt);
 		nt->held++;
 		tw_log(TW_LOG_INFO, "notifier", "%s to %s is being sent by another agent: looking "
-		       "again in %d ms", it->n.id, it->n.email, HELD_RETRY_MS);
+		       "again in %d ms (the rest of the batch goes on)", it->n.id, it->n.email,
+		       HELD_RETRY_MS);
+		it->held = 1; /* it waits alone: the others' session does not wait for it */
 		it->state = I_NEW;
 		it->next_try = tw_hal_now() + HELD_RETRY_MS * TW_MONO_PER_MS;
 	} else if (r->count == TW_CQRS_SENT_GONE) {
@@ -700,7 +722,8 @@ static void on_msg(struct tw_smtp *s, struct tw_smtp_msg *m, void *arg)
 	(void)s;
 	if (it->already && m->outcome != TW_SMTP_SENT) {
 		/* MarkSending left the row: 'sent' by someone else, or a live peer holds it. The
-		 * ledger says which (and the end of data never left). */
+		 * ledger says which (and the end of data never left). It waits alone. */
+		it->held = 1;
 		it->state = I_NEW;
 		it->next_try = tw_hal_now() + HELD_RETRY_MS * TW_MONO_PER_MS;
 		return;
@@ -771,8 +794,15 @@ static void on_msg(struct tw_smtp *s, struct tw_smtp_msg *m, void *arg)
 static void on_session(struct tw_smtp *s, int rc, const char *err, void *arg)
 {
 	struct notifier *nt = arg;
+	double secs = (double)(tw_hal_now() - nt->session_at) / (double)(TW_MONO_PER_MS * 1000);
 
 	(void)s;
+	nt->sessions_ended++;
+	nt->session_sum += secs;
+	for (size_t i = 0; i < SESSION_BOUNDS_N; i++)
+		nt->session_hist[i] += secs <= session_bounds[i];
+	if (rc != TW_OK)
+		nt->session_failures++;
 	if (rc == TW_OK) {
 		tw_breaker_success(&nt->br);
 	} else if (rc == TW_ERR_SMTP_UNRECORDED) {
@@ -808,14 +838,45 @@ static const char *unsub_link(struct notifier *nt, struct item *it)
 	return n > 0 && (size_t)n < sizeof it->unsub ? it->unsub : NULL;
 }
 
+/* An item the next session would carry. */
+static int sendable(const struct item *it, tw_mono_t now)
+{
+	return it->state == I_DUE && it->next_try <= now && !it->op_busy && !it->revoked;
+}
+
+/* [smtp] max_rate: ms until the bucket holds the tokens of the next session's e-mails (as many
+ * as are due, at most the burst); 0: now (or unlimited). */
+static int64_t rate_wait(struct notifier *nt, tw_mono_t now)
+{
+	int64_t n = 0, ms;
+
+	if (nt->bucket.rate == 0)
+		return 0;
+	for (size_t i = 0; i < nt->ni; i++)
+		n += sendable(&nt->items[i], now);
+	if (n == 0)
+		return 0;
+	ms = tw_notify_bucket_wait_ms(&nt->bucket, n < nt->burst ? n : nt->burst,
+				      now / TW_MONO_PER_MS);
+	if (ms > 0 && !nt->rate_waiting) {
+		nt->rate_waits++;
+		tw_log(TW_LOG_INFO, "notifier", "[smtp] max_rate %lld/s: %lld e-mail(s) wait %lld ms "
+		       "for the rate", (long long)nt->bucket.rate, (long long)n, (long long)ms);
+	}
+	nt->rate_waiting = ms > 0;
+	return ms;
+}
+
 static void start_session(struct notifier *nt, tw_mono_t now)
 {
+	size_t limit = nt->bucket.rate ? (size_t)nt->burst : BATCH_MAX;
+
 	nt->nsend = 0;
-	for (size_t i = 0; i < nt->ni; i++) {
+	for (size_t i = 0; i < nt->ni && nt->nsend < limit; i++) {
 		struct item *it = &nt->items[i];
 		struct tw_smtp_msg *m = &nt->sendv[nt->nsend];
 
-		if (it->state != I_DUE || it->next_try > now || it->op_busy || it->revoked)
+		if (!sendable(it, now))
 			continue;
 		it->marked = it->already = 0;
 		it->unrecorded = TW_NOTIFY_REC_OK;
@@ -831,10 +892,15 @@ static void start_session(struct notifier *nt, tw_mono_t now)
 	}
 	if (nt->nsend == 0)
 		return;
+	nt->session_at = now;
+	nt->sessions++;
 	if (tw_smtp_send_batch(&nt->smtp, nt->sendv, nt->nsend, on_msg, on_session, nt) != TW_OK) {
+		nt->sessions--;
 		for (size_t i = 0; i < nt->nsend; i++)
 			nt->items[nt->sendmap[i]].state = I_DUE;
+		return;
 	}
+	tw_notify_bucket_take(&nt->bucket, (int64_t)nt->nsend, now / TW_MONO_PER_MS);
 }
 
 /* ---- the batch ---- */
@@ -930,19 +996,17 @@ static void on_claimed(void *arg, const struct tw_cqrs_result *r)
 			db_down(nt);
 		nt->ni = 0;
 		nt->phase = P_COLLECT;
-		tw_kafka_unhold(&nt->k);
 		kick(nt, 0);
 		return;
 	}
 	db_ok(nt);
 	if (nt->ni == 0) {
 		nt->phase = P_COLLECT;
-		tw_kafka_unhold(&nt->k);
 		kick(nt, 0);
 		return;
 	}
 	if (nt->ni == RETRY_BATCH)
-		nt->retry_next = now; /* a full page: more may be due (after the next Kafka batch) */
+		nt->retry_next = now; /* a full page: more may be due (after a waiting Kafka batch) */
 	nt->redriven += nt->ni;
 	nt->unit_retry = 1;
 	nt->phase = P_WORK;
@@ -970,8 +1034,9 @@ static int claim_due(struct notifier *nt, tw_mono_t now)
 		nt->retry_next = now + nt->retry_poll_ms * TW_MONO_PER_MS;
 		return 0;
 	}
+	/* Not paused: fresh messages are fetched meanwhile (the step's keep-alive polls the
+	 * consumer), so the Kafka batch that follows this unit has them; collected ones wait. */
 	nt->phase = P_CLAIM;
-	tw_kafka_hold(&nt->k); /* collected messages wait; the group is kept alive meanwhile */
 	return 1;
 }
 
@@ -983,8 +1048,8 @@ static void unit_done(struct notifier *nt)
 	}
 	nt->unit_retry = 0;
 	nt->ni = 0;
+	nt->retry_yield = 1;
 	nt->phase = P_COLLECT;
-	tw_kafka_unhold(&nt->k);
 	kick(nt, 0);
 }
 
@@ -999,14 +1064,22 @@ static void work(struct notifier *nt)
 	if (nt->phase == P_COLLECT && nt->draining)
 		return;
 	if (nt->phase == P_COLLECT) {
-		if (claim_due(nt, now))
-			return;
+		/* Due retries and fresh messages take turns: after a unit of scheduled rows, a
+		 * Kafka batch that is waiting goes first (a backlog never holds fresh e-mails). */
 		take(nt);
+		if (nt->n == 0)
+			nt->retry_yield = 0; /* nothing was waiting: the turn passes */
+		if (!nt->retry_yield && claim_due(nt, now))
+			return;
 		/* (the signing key: no batch is read, so none dead-lettered, before it is loaded) */
-		if (nt->n == 0 || !tw_notif_key_poll(nt->q) || (nt->n < BATCH_MAX &&
-				   now - nt->opened < nt->ag->cfg.smtp.batch_linger_ms * TW_MONO_PER_MS))
+		/* (after a unit of scheduled rows, what is collected goes at once: its linger
+		 * would hold the next due rows back for nothing) */
+		if (nt->n == 0 || !tw_notif_key_poll(nt->q) ||
+		    (nt->n < BATCH_MAX && !nt->retry_yield &&
+		     now - nt->opened < nt->ag->cfg.smtp.batch_linger_ms * TW_MONO_PER_MS))
 			return;
 		nt->phase = P_WORK;
+		nt->retry_yield = 0;
 		open_batch(nt);
 	}
 	abandon_revoked(nt);
@@ -1016,7 +1089,8 @@ static void work(struct notifier *nt)
 
 		if (it->state == I_DONE)
 			done++;
-		if (it->state == I_NEW || it->state == I_CHECKING)
+		/* (an id a live peer held is looked at again on its own: no session waits) */
+		if ((it->state == I_NEW || it->state == I_CHECKING) && !it->held)
 			checking++;
 		if (it->state == I_DUE) {
 			due++;
@@ -1032,7 +1106,8 @@ static void work(struct notifier *nt)
 		unit_done(nt);
 		return;
 	}
-	/* The whole batch goes in one session: wait until every id was checked. */
+	/* The whole batch goes in one session: wait until every id was checked (once: an id a
+	 * live peer holds waits alone, and the others go without it). */
 	if (due > 0 && checking == 0 && !tw_smtp_busy(&nt->smtp) && !nt->draining) {
 		/* No session while the ledger cannot be written: every end of data would be
 		 * held back, and the relay would get a full session for nothing. */
@@ -1041,14 +1116,20 @@ static void work(struct notifier *nt)
 		else if (next <= now && !tw_cqrs_ready(nt->q))
 			next = now + DB_RETRY_MS * TW_MONO_PER_MS;
 		if (next <= now) {
-			if (tw_breaker_allow(&nt->br)) {
+			int64_t wait = rate_wait(nt, now);
+
+			if (wait > 0) {
+				/* [smtp] max_rate: the timer brings the session (nothing blocks) */
+				next = now + wait * TW_MONO_PER_MS;
+			} else if (tw_breaker_allow(&nt->br)) {
 				start_session(nt, now);
 				return;
+			} else {
+				/* Open: wait for the trial without polling the relay. */
+				next = now + tw_breaker_retry_in_ms(&nt->br) * TW_MONO_PER_MS;
+				if (next <= now)
+					next = now + 100 * TW_MONO_PER_MS;
 			}
-			/* Open: wait for the trial without polling the relay. */
-			next = now + tw_breaker_retry_in_ms(&nt->br) * TW_MONO_PER_MS;
-			if (next <= now)
-				next = now + 100 * TW_MONO_PER_MS;
 		}
 	}
 	if (next > now)
@@ -1086,6 +1167,7 @@ static int start(struct tw_agent *ag, void **state, char *err, size_t errlen)
 		.out_bytes = (size_t)cfg->limits.smtp_buffer_kb * 1024,
 		.on_before_dot = on_before_dot,
 	};
+	char rate[96] = "";
 	int rc;
 
 	if (nt == NULL) {
@@ -1104,6 +1186,9 @@ static int start(struct tw_agent *ag, void **state, char *err, size_t errlen)
 					    ? cfg->smtp.retry_max_interval_ms
 					    : cfg->smtp.retry_interval_ms;
 	nt->sched.max_age_ms = cfg->smtp.max_retry_age_ms;
+	nt->burst = tw_notify_bucket_burst(cfg->smtp.max_rate, BATCH_MAX);
+	tw_notify_bucket_init(&nt->bucket, cfg->smtp.max_rate, nt->burst,
+			      tw_hal_now() / TW_MONO_PER_MS);
 	/* due rows are looked for this often (a short indexed page; at once after a full one) */
 	nt->retry_poll_ms = cfg->smtp.retry_interval_ms < 5000 ? 1000 : 5000;
 	so.mode = (int)cfg->smtp.mode;
@@ -1141,10 +1226,13 @@ static int start(struct tw_agent *ag, void **state, char *err, size_t errlen)
 				 "schedule (once)", cmd_redrive, nt) != TW_OK)
 		tw_log(TW_LOG_WARN, "notifier", "no room for the notifier's console commands");
 	*state = nt;
-	tw_log(TW_LOG_INFO, "notifier", "SMTP %s:%lld (%s), batches of %d or %lld ms", cfg->smtp.host,
-	       (long long)cfg->smtp.port,
+	if (cfg->smtp.max_rate)
+		snprintf(rate, sizeof rate, ", at most %lld e-mails a second (burst %lld)",
+			 (long long)cfg->smtp.max_rate, (long long)nt->burst);
+	tw_log(TW_LOG_INFO, "notifier", "SMTP %s:%lld (%s), batches of %d or %lld ms%s",
+	       cfg->smtp.host, (long long)cfg->smtp.port,
 	       so.mode == TW_SMTP_TLS ? "tls" : so.mode == TW_SMTP_PLAIN ? "plain" : "starttls",
-	       BATCH_MAX, (long long)cfg->smtp.batch_linger_ms);
+	       BATCH_MAX, (long long)cfg->smtp.batch_linger_ms, rate);
 	return TW_OK;
 }
 
@@ -1250,6 +1338,76 @@ static void status(struct tw_agent *ag, void *state, char *buf, size_t len)
 		 (unsigned long long)nt->retry_dead, (unsigned long long)nt->revocations,
 		 (unsigned long long)nt->abandoned, tw_smtp_state_name(nt->smtp.state), br,
 		 nt->last_err[0] ? "; last error: " : "", nt->last_err);
+}
+
+/* /metrics (docs/http.md lists the families): the counters of this state, written on the loop. */
+static void metric_labelled(struct tw_metrics *m, const char *name, const char *help,
+			    const char *label, const char *const *values, const uint64_t *counts,
+			    size_t n)
+{
+	tw_metrics_family(m, name, "counter", help);
+	for (size_t i = 0; i < n; i++) {
+		const struct tw_metric_label l[] = {{label, values[i]}, {NULL, NULL}};
+
+		tw_metrics_int(m, name, l, (int64_t)counts[i]);
+	}
+}
+
+static void metric_counter(struct tw_metrics *m, const char *name, const char *help,
+			   uint64_t value)
+{
+	tw_metrics_family(m, name, "counter", help);
+	tw_metrics_int(m, name, NULL, (int64_t)value);
+}
+
+static void metrics(struct tw_agent *ag, void *state, struct tw_metrics *m)
+{
+	const struct notifier *nt = state;
+	static const char *const results[] = {"sent", "skipped", "duplicate", "gone", "deferred",
+					      "dead", "malformed"};
+	static const char *const events[] = {"deferred", "redriven", "rescheduled", "expired"};
+	const uint64_t by_result[] = {nt->sent, nt->skipped, nt->duplicates, nt->gone,
+				      nt->deferred, nt->dead, nt->malformed};
+	const uint64_t by_event[] = {nt->deferred, nt->redriven, nt->rescheduled, nt->retry_dead};
+
+	(void)ag;
+	metric_labelled(m, "tickwatch_notifier_emails_total",
+			"e-mails by result: sent (250), skipped (already sent), duplicate (twice in "
+			"one batch), gone (recipient no longer has the alert), deferred (into the "
+			"retry schedule), dead (dead letter), malformed (dead letter, unreadable)",
+			"result", results, by_result, sizeof results / sizeof results[0]);
+	metric_labelled(m, "tickwatch_notifier_retries_total",
+			"the retry schedule: deferred (rows written), redriven (due rows claimed), "
+			"rescheduled (failed again), expired (dead after max_retry_age)",
+			"event", events, by_event, sizeof events / sizeof events[0]);
+	metric_counter(m, "tickwatch_notifier_ambiguous_total",
+		       "e-mails that may arrive twice (same Message-ID): no answer after the end "
+		       "of data, or found in flight after a crash", nt->ambiguous);
+	metric_counter(m, "tickwatch_notifier_held_total",
+		       "ledger checks that found the id held by a live peer's lease", nt->held);
+	metric_counter(m, "tickwatch_notifier_batches_total", "to-notifier batches opened",
+		       nt->batches);
+	metric_counter(m, "tickwatch_notifier_commits_total", "batches whose offsets were committed",
+		       nt->commits);
+	metric_counter(m, "tickwatch_notifier_revocations_total",
+		       "partition revocations seen (held batches abandoned uncommitted)",
+		       nt->revocations);
+	metric_counter(m, "tickwatch_notifier_smtp_sessions_total", "SMTP sessions opened",
+		       nt->sessions);
+	metric_counter(m, "tickwatch_notifier_smtp_session_failures_total",
+		       "SMTP sessions that ended in an error", nt->session_failures);
+	metric_counter(m, "tickwatch_notifier_rate_waits_total",
+		       "times a session waited for [smtp] max_rate", nt->rate_waits);
+	tw_metrics_family(m, "tickwatch_notifier_smtp_breaker_state", "gauge",
+			  "the SMTP breaker: 0 closed, 1 open, 2 half-open");
+	tw_metrics_int(m, "tickwatch_notifier_smtp_breaker_state", NULL,
+		       nt->br.state == TW_BREAKER_OPEN ? 1 : nt->br.state == TW_BREAKER_HALF_OPEN ? 2
+		       : 0);
+	tw_metrics_family(m, "tickwatch_notifier_smtp_session_seconds", "histogram",
+			  "SMTP session duration (connect to QUIT or failure), seconds");
+	tw_metrics_histogram(m, "tickwatch_notifier_smtp_session_seconds", NULL, session_bounds,
+			     nt->session_hist, SESSION_BOUNDS_N, nt->sessions_ended,
+			     nt->session_sum);
 }
 
 static void cmd_status(struct tw_agent *ag, const char *args, void *arg)
@@ -1367,4 +1525,5 @@ const struct tw_role tw_role_notifier = {
 	.drain = drain,
 	.stop = stop,
 	.status = status,
+	.metrics = metrics,
 };

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* test_notify.c - the notifier's pure batch decisions: in-batch duplicates, bounded attempts of
- * every kind (relay, ledger refusal, database outage), the ambiguous end of data, its log line. */
+ * every kind (relay, ledger refusal, database outage), the ambiguous end of data, its log line, and
+ * the [smtp] max_rate token bucket. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -179,6 +180,70 @@ static void retry_schedule(void **state)
 	}
 }
 
+/* [smtp] max_rate (docs/smtp.md): a bucket of `rate` tokens a second holding at most the burst
+ * (one second's tokens, 1 .. one batch), full at the start; one token per e-mail. */
+static void rate_bucket_waits(void **state)
+{
+	struct tw_notify_bucket b;
+
+	(void)state;
+	assert_int_equal(tw_notify_bucket_burst(14, 10), 10);
+	assert_int_equal(tw_notify_bucket_burst(2, 10), 2);
+	assert_int_equal(tw_notify_bucket_burst(1, 10), 1);
+	assert_int_equal(tw_notify_bucket_burst(0, 10), 1);
+	tw_notify_bucket_init(&b, 2, 2, 1000);
+	assert_int_equal(tw_notify_bucket_wait_ms(&b, 2, 1000), 0); /* full: the burst at once */
+	tw_notify_bucket_take(&b, 2, 1000);
+	assert_int_equal(tw_notify_bucket_wait_ms(&b, 1, 1000), 500); /* 2 a second */
+	assert_int_equal(tw_notify_bucket_wait_ms(&b, 2, 1000), 1000);
+	assert_int_equal(tw_notify_bucket_wait_ms(&b, 5, 1000), 1000); /* never more than the burst */
+	assert_int_equal(tw_notify_bucket_wait_ms(&b, 1, 1250), 250);
+	assert_int_equal(tw_notify_bucket_wait_ms(&b, 1, 1500), 0);
+	tw_notify_bucket_take(&b, 1, 1500);
+	assert_int_equal(tw_notify_bucket_wait_ms(&b, 1, 1500), 500);
+	/* a long idle time fills it to the burst, no more */
+	assert_int_equal(tw_notify_bucket_wait_ms(&b, 2, 10000000000LL), 0);
+	tw_notify_bucket_take(&b, 2, 10000000000LL);
+	assert_int_equal(tw_notify_bucket_wait_ms(&b, 1, 10000000000LL), 500);
+	/* a clock step back refills nothing */
+	assert_int_equal(tw_notify_bucket_wait_ms(&b, 1, 5000), 500);
+	/* 0: unlimited */
+	tw_notify_bucket_init(&b, 0, 1, 0);
+	tw_notify_bucket_take(&b, 100, 0);
+	assert_int_equal(tw_notify_bucket_wait_ms(&b, 100, 0), 0);
+}
+
+/* The bound the docs state: in any window of W seconds at most burst + rate * W e-mails,
+ * for a sender that takes every token as soon as the bucket allows (1 ms steps, 60 s). */
+static void rate_bucket_bound(void **state)
+{
+	static int64_t at[2000];
+	const int64_t rates[] = {1, 3, 14};
+
+	(void)state;
+	for (size_t r = 0; r < sizeof rates / sizeof rates[0]; r++) {
+		struct tw_notify_bucket b;
+		int64_t burst = tw_notify_bucket_burst(rates[r], 10);
+		size_t n = 0;
+
+		tw_notify_bucket_init(&b, rates[r], burst, 0);
+		for (int64_t t = 0; t < 60000 && n < 2000; t++) {
+			while (n < 2000 && tw_notify_bucket_wait_ms(&b, 1, t) == 0) {
+				tw_notify_bucket_take(&b, 1, t);
+				at[n++] = t;
+			}
+		}
+		assert_true(n >= (size_t)(rates[r] * 59)); /* it does send at the rate */
+		for (size_t i = 0; i < n; i++) {
+			for (size_t j = i; j < n && at[j] - at[i] < 3000; j++) {
+				/* e-mails i..j lie in a window of (at[j] - at[i]) ms */
+				assert_true((int64_t)(j - i + 1) * 1000 <=
+					    burst * 1000 + rates[r] * (at[j] - at[i]));
+			}
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -188,6 +253,8 @@ int main(void)
 		cmocka_unit_test(ambiguous_keeps_the_row),
 		cmocka_unit_test(relay_outcomes),
 		cmocka_unit_test(retry_schedule),
+		cmocka_unit_test(rate_bucket_waits),
+		cmocka_unit_test(rate_bucket_bound),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,60 +9,20 @@
 # it back and it arrives once; the console's deadletters / the RPC deadletter.list show it.
 # Private database of the stack's PostgreSQL; fails (never skips) without the stack.
 # Usage: test_retry.sh TICKWATCH_BINARY
+# shellcheck disable=SC2154 # work (and the rest of the suite's setup): set by smtp_suite, lib.sh
 export TW_BIN=${1:?binary} # read by lib.sh
-# shellcheck source=../kafka/lib.sh
-. "$(dirname "$0")/../kafka/lib.sh"
-need_stack
-[ -n "${TW_SMTP_PORT_STARTTLS:-}" ] || fail "no SMTP in the stack env: run scripts/stack.sh up"
-"$STACK" smtp-mode normal >/dev/null 2>&1 || fail "the stack's SMTP server does not answer"
-
-work=$(mktemp -d /tmp/tw-it-retry.XXXXXX)
-db="tw_it_retry_$$_$(date +%s)"
-URL="${TW_DB_URL%/*}/$db"
-RPC_PORT=$((20000 + $$ % 20000))
-psql "$TW_DB_URL" -X -q -c "CREATE DATABASE \"$db\"" || fail "cannot create database $db"
-trap 'agent_stop; "$STACK" smtp-mode normal >/dev/null 2>&1; cp "$work/log" /tmp/tw-it-retry-last.log 2>/dev/null; rm -rf "$work"; psql "$TW_DB_URL" -X -q -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1' EXIT
-
-RUN=$(date +%s%N)
-newid() { $PY -c 'import uuid; print(uuid.uuid4().hex)'; }
-# notif ID EMAIL : one signed contract message (docs/notifications.md), key|value for kcat -K '|'
-notif() {
-	local pre key
-	pre=$(printf '{"v":2,"id":"%s","email":"%s","ticker":"AAPL","value":191.23,"threshold":190.0,"condition":"higher","quote_time":1767225600,"subject":"AAPL is above 190.00: 191.23 (%s)","body":"AAPL traded at 191.23, above your high threshold of 190.00.\\n",' \
-		"$1" "$2" "$RUN")
-	key=$(sql "SELECT key FROM notif_key")
-	printf '%s|%s"sig":"%s"}\n' "$2" "$pre" \
-		"$(printf '%s' "$pre" | openssl dgst -sha256 -hmac "$key" -r | cut -d' ' -f1)"
-}
 # every message of this test to partition 0: one partition, so "not held" means what it says
-produce() { kcat -P -b "$TW_KAFKA_BOOTSTRAP" -t to-notifier -p 0 -K '|' || fail "kcat produce"; }
-files_for() { grep -l -F "Message-ID: <$1@tickwatch>" "$TW_MAIL_DIR"/*.eml 2>/dev/null; }
-count_for() { files_for "$1" | wc -l; }
-has_files() { [ "$(count_for "$1")" -ge 1 ]; }
-sql() { psql "$URL" -X -A -t -q -c "$1"; }
-sql_is() { [ "$(sql "$1" 2>/dev/null)" = "$2" ]; }
-user() { for e in "$@"; do sql "INSERT INTO users (email, ticker, high) VALUES ('$e', 'AAPL', 190)" >/dev/null || fail "cannot register $e"; done; }
+export PRODUCE_ARGS="-p 0"
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+smtp_suite retry
+RPC_PORT=$((20000 + $$ % 20000))
 ctl() { "$TW_BIN" ctl --connect "127.0.0.1:$RPC_PORT" "$@"; }
 
-# move the group past any backlog other suites left on the shared topic
-drain_group tickwatch-notifier to-notifier
-
-TICKWATCH_KAFKA_BOOTSTRAP=$TW_KAFKA_BOOTSTRAP TICKWATCH_DB_WRITE_URL=$URL TICKWATCH_DB_READ_URL=$URL \
-	TICKWATCH_SMTP_HOST=$TW_SMTP_HOST TICKWATCH_SMTP_PORT=$TW_SMTP_PORT_STARTTLS \
-	TICKWATCH_SMTP_MODE=starttls TICKWATCH_SMTP_USER=$TW_SMTP_USER \
-	TICKWATCH_SMTP_PASSWORD=$TW_SMTP_PASSWORD TICKWATCH_SMTP_CA_FILE=$TW_CA_FILE \
-	TICKWATCH_SMTP_FROM="Tickwatch <alerts@tickwatch.test>" TICKWATCH_SMTP_TIMEOUT=5s \
-	TICKWATCH_SMTP_RETRY_INTERVAL=1s TICKWATCH_SMTP_RETRY_MAX_INTERVAL=4s \
-	TICKWATCH_SMTP_MAX_RETRY_AGE=40s TICKWATCH_RPC_LISTEN="127.0.0.1:$RPC_PORT" \
-	agent_start "$work" --roles admin,notifier,rpc --console -
-wait_until 30 "notifier started" log_has "\[notifier\] SMTP"
-wait_until 60 "admin: topics ready" log_has "\[admin\] topics ready"
-wait_until 60 "the signing key in notif_key" sql "SELECT key FROM notif_key"
-wait_until 60 "the schema in $db" sql "SELECT 1 FROM users LIMIT 0"
-warm=$(newid)
-user "warm-$RUN@example.test"
-notif "$warm" "warm-$RUN@example.test" | produce
-wait_until 90 "the warm-up mail" has_files "$warm"
+smtp_agent admin,notifier,rpc TICKWATCH_SMTP_TIMEOUT=5s TICKWATCH_SMTP_RETRY_INTERVAL=1s \
+	TICKWATCH_SMTP_RETRY_MAX_INTERVAL=4s TICKWATCH_SMTP_MAX_RETRY_AGE=40s \
+	TICKWATCH_RPC_LISTEN="127.0.0.1:$RPC_PORT"
+smtp_warm
 
 # 1. a 451 for one recipient: deferred, the partition goes on, then delivered exactly once
 d1=$(newid) a1=$(newid) a2=$(newid)
@@ -88,7 +48,7 @@ wait_until 90 "$d1 delivered after the 451 lifted" has_files "$d1"
 wait_until 30 "its schedule row gone" sql_is "SELECT count(*) FROM notify_retry WHERE notification_id = '$d1'" 0
 sql_is "SELECT state FROM sent_notifications WHERE notification_id = '$d1'" sent ||
 	fail "$d1 not recorded as sent"
-sleep 2
+smtp_sentinel # a later e-mail through: no second copy of d1 can be still on its way
 [ "$(count_for "$d1")" -eq 1 ] || fail "$d1 delivered $(count_for "$d1") times"
 for id in "$a1" "$a2"; do [ "$(count_for "$id")" -eq 1 ] || fail "$id delivered $(count_for "$id") times"; done
 ok "a 451 recipient was deferred, later messages of its partition went on, and it arrived once"
@@ -125,7 +85,7 @@ sql_is "SELECT count(*) FROM dead_letters WHERE notification_id = '$d2'" 0 || fa
 # another request id for the same (now gone) dead letter: not found, nothing scheduled
 ctl --request-id "redrive2-$RUN" redrive "$dl" >"$work/r3" 2>&1 && fail "a gone dead letter re-driven: $(cat "$work/r3")"
 grep -q "no dead letter $dl" "$work/r3" || fail "unexpected answer: $(cat "$work/r3")"
-sleep 2
+smtp_sentinel # a later e-mail through: no second copy of d2 can be still on its way
 [ "$(count_for "$d2")" -eq 1 ] || fail "$d2 delivered $(count_for "$d2") times"
 ok "the dead letter listed (ctl, console), re-driven once (same request id twice) and delivered once"
 exit 0
