@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# bench/all.sh - runs every bench (callgrind, boot, rpc, collector, notifier, alert) in one go
+# bench/all.sh - runs every bench (callgrind, boot, rpc, collector, notifier, alert, scale) in one go
 # and writes one markdown table of their figures and ratios, each against the reference the
 # bench measures in the same run, into docs/performance.md (the raw output of each follows the
 # table). Benches print, they never assert timings; a bench that fails is marked in the table
 # and the others still run. Sizes are parameters, so the whole run fits about 15 minutes on
 # 2 cores with the defaults:
 #   ALERT_USERS (1000000), ALERT_TICKERS (10000), NOTIFIER_N (20000), RPC_SECONDS (5),
-#   CALLGRIND_N (1000), BOOT_RUNS (15), TW_BIN (build/host/tickwatch), OUT (docs/performance.md)
+#   CALLGRIND_N (1000), BOOT_RUNS (15), SCALE_EMAILS (600), SCALE_USERS (ALERT_USERS),
+#   TW_BIN (build/host/tickwatch), OUT (docs/performance.md)
 # Needs the host build (cmake --preset host && cmake --build --preset host) and the local stack:
 # started here (and stopped at the end) when `scripts/stack.sh env` finds none running.
 # usage: bench/all.sh
@@ -21,6 +22,8 @@ NOTIFIER_N=${NOTIFIER_N:-20000}
 RPC_SECONDS=${RPC_SECONDS:-5}
 CALLGRIND_N=${CALLGRIND_N:-1000}
 BOOT_RUNS=${BOOT_RUNS:-15}
+SCALE_EMAILS=${SCALE_EMAILS:-600}
+SCALE_USERS=${SCALE_USERS:-$ALERT_USERS}
 STACK=$SRC/scripts/stack.sh
 fail() { echo "bench/all: $*" >&2; exit 1; }
 [ -x "$BIN" ] || fail "$BIN missing: cmake --preset host && cmake --build --preset host"
@@ -70,6 +73,7 @@ run rpc 600 python3 "$SRC/bench/rpc.py" "$BIN" "$RPC_SECONDS"
 run collector 600 "$SRC/bench/collector.sh" "$BIN"
 run notifier 900 env TW_BIN="$BIN" "$SRC/bench/notifier.sh" "$NOTIFIER_N"
 run alert 3600 python3 "$SRC/bench/alert" "$BIN" "$ALERT_USERS" "$ALERT_TICKERS"
+run scale 3600 python3 "$SRC/bench/scale" "$BIN" "$SCALE_EMAILS" "$SCALE_USERS" "$ALERT_TICKERS"
 
 python3 - "$work" "$OUT" "$((SECONDS - t_all))" "$ALERT_USERS" "$NOTIFIER_N" "$RPC_SECONDS" <<'PY'
 import os, re, subprocess, sys, time
@@ -173,6 +177,19 @@ if m:
         "the boot budget's memory total: %s KiB (%s)" % (m.group(2), m.group(4)), m.group(3))
 failed("alert")
 
+t = text("scale")
+one = re.search(r"1 agent\(s\): +([\d.]+) e-mails/s", t)
+for k, rate, ratio in re.findall(r"([23]) agent\(s\): +([\d.]+) e-mails/s .*ratio to one agent ([\d.]+)", t):
+    add("scale", "%s notifier agents, sink answering after 20 ms: %s e-mails/s" % (k, rate),
+        "one agent, same sink: %s e-mails/s" % (one.group(1) if one else "?"),
+        "%s (linear: %s)" % (ratio, k))
+p1 = re.search(r"pass, 1 agent: +([\d.]+) s \((\d+) rows", t)
+p3 = re.search(r"pass, 3 agents: +([\d.]+) s .*time ratio to one agent ([\d.]+)", t)
+if p1 and p3:
+    add("scale", "sharded pass, 3 alert agents: %s s" % p3.group(1),
+        "one agent, same users: %s s" % p1.group(1), "%s of the time" % p3.group(2))
+failed("scale")
+
 host = subprocess.run(["uname", "-srm"], capture_output=True, text=True).stdout.strip()
 cpus = os.cpu_count()
 with open(out, "w") as f:
@@ -194,7 +211,7 @@ with open(out, "w") as f:
     f.write("\nWhat each bench does: the top comment of its file in `bench/`. Goals (issue 17): "
             "`user.register` >= 0.5x pgbench's one-row INSERT; alert pass <= 1.25x its slowest "
             "bare part; peak RSS within the boot budget's memory total.\n\n## Raw output\n")
-    for name in ("callgrind", "boot", "rpc", "collector", "notifier", "alert"):
+    for name in ("callgrind", "boot", "rpc", "collector", "notifier", "alert", "scale"):
         rc, s = meta(name)
         f.write("\n### %s (exit %d, %d s)\n\n```\n%s```\n" % (name, rc, s, text(name)[-6000:]))
 print("bench/all: wrote %s (%d rows)" % (out, len(rows)))

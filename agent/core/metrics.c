@@ -4,6 +4,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void tw_metrics_init(struct tw_metrics *m, char *buf, size_t cap)
@@ -174,8 +175,15 @@ static void fmt_float(char *out, size_t len, double v)
 		snprintf(out, len, "NaN");
 	else if (isinf(v))
 		snprintf(out, len, "%s", v > 0 ? "+Inf" : "-Inf");
-	else
-		snprintf(out, len, "%.17g", v);
+	else {
+		/* the shortest of 15..17 significant digits that reads back as @p v: 0.05, not
+		 * 0.050000000000000003 */
+		for (int prec = 15; prec <= 17; prec++) {
+			snprintf(out, len, "%.*g", prec, v);
+			if (strtod(out, NULL) == v)
+				break;
+		}
+	}
 }
 
 void tw_metrics_int(struct tw_metrics *m, const char *name, const struct tw_metric_label *labels,
@@ -213,4 +221,44 @@ void tw_metrics_histogram(struct tw_metrics *m, const char *name,
 	sample(m, name, "_sum", labels, NULL, NULL, v);
 	snprintf(v, sizeof v, "%llu", (unsigned long long)count);
 	sample(m, name, "_count", labels, NULL, NULL, v);
+}
+
+int tw_hist_init(struct tw_hist *h, const double *bounds, size_t n)
+{
+	memset(h, 0, sizeof *h);
+	if (bounds == NULL || n == 0 || n > TW_HIST_BUCKETS)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (!isfinite(bounds[i]) || (i > 0 && !(bounds[i] > bounds[i - 1])))
+			return -1;
+	}
+	h->bounds = bounds;
+	h->n = n;
+	return 0;
+}
+
+void tw_hist_observe(struct tw_hist *h, double v)
+{
+	if (isnan(v))
+		return;
+	h->count++;
+	h->sum += v;
+	for (size_t i = 0; i < h->n; i++) {
+		if (v <= h->bounds[i]) {
+			h->in[i]++;
+			return;
+		}
+	}
+}
+
+void tw_metrics_hist(struct tw_metrics *m, const char *name, const struct tw_metric_label *labels,
+		     const struct tw_hist *h)
+{
+	uint64_t cum[TW_HIST_BUCKETS], run = 0;
+
+	for (size_t i = 0; i < h->n; i++) {
+		run += h->in[i];
+		cum[i] = run;
+	}
+	tw_metrics_histogram(m, name, labels, h->bounds, cum, h->n, h->count, h->sum);
 }

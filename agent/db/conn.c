@@ -3,7 +3,9 @@
  * libpq resolves a host name inside PQconnectStartParams, synchronously: the name is resolved
  * first through core/resolve.h (off the loop, cached) and handed over as hostaddr (every
  * address, in order, libpq trying each), with host kept for TLS verify-full. Losing and
- * regaining the server is an outage (core/outage.h): one warn line each way. */
+ * regaining the server is an outage (core/outage.h): one warn line each way. Each
+ * connection's statements, failures, connects and state are also counted in a fixed table of
+ * pools (by the connection's name) for /metrics: tw_db_metrics(). */
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +13,7 @@
 
 #include "core/log.h"
 #include "core/loop.h"
+#include "core/metrics.h"
 #include "core/outage.h"
 #include "core/resolve.h"
 #include "db.h"
@@ -18,11 +21,131 @@
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 10000
 #define WATCHDOG_MARGIN_MS 5000
+#define POOLS 8 /* distinct connection names counted; a ninth is counted as the eighth */
+
+enum { F_SQL, F_TIMEOUT, F_UNAVAILABLE, F_KINDS };
+
+/* The figures of every connection of one name, process-wide (the loop's thread only). */
+struct pool {
+	const char *name;
+	char label[24];
+	uint64_t statements, failed[F_KINDS], refused, connect_ok, connect_failed, lost;
+	int64_t in_state[TW_DB_S_BACKOFF + 1];
+};
+
+static struct pool pools[POOLS];
+static size_t npools;
 
 static void on_fd(struct tw_loop *l, int fd, unsigned ready, void *arg);
 static void run_queue(struct tw_db *db);
 static void pump(struct tw_db *db);
 
+
+static struct pool *pool_of(const struct tw_db *db)
+{
+	return db->pool_id ? &pools[db->pool_id - 1] : NULL;
+}
+
+/* The entry of @p name (found, else added; the table full: its last entry). */
+static unsigned pool_join(const char *name)
+{
+	size_t i;
+
+	if (name == NULL)
+		name = "db";
+	for (i = 0; i < npools; i++) {
+		if (strcmp(pools[i].name, name) == 0)
+			return (unsigned)i + 1;
+	}
+	if (npools == POOLS)
+		return POOLS;
+	pools[i].name = name;
+	snprintf(pools[i].label, sizeof pools[i].label, "%s", name);
+	for (char *p = pools[i].label; *p; p++) {
+		if (*p == ' ')
+			*p = '_';
+	}
+	npools++;
+	return (unsigned)i + 1;
+}
+
+static void set_state(struct tw_db *db, int st)
+{
+	struct pool *p = pool_of(db);
+
+	if (p) {
+		p->in_state[db->state]--;
+		p->in_state[st]++;
+	}
+	db->state = st;
+}
+
+static void count_failure(struct tw_db *db, int rc)
+{
+	struct pool *p = pool_of(db);
+
+	if (p)
+		p->failed[rc == TW_ERR_DB_TIMEOUT ? F_TIMEOUT : rc == TW_ERR_DB_SQL ? F_SQL :
+			  F_UNAVAILABLE]++;
+}
+
+void tw_db_metrics(struct tw_metrics *m)
+{
+	static const char *const fails[F_KINDS] = {"sql", "timeout", "unavailable"};
+	static const char *const states[] = {"down", "connecting", "ready", "backoff"};
+
+#define POOL_LABEL(i) {"pool", pools[i].label}
+	tw_metrics_family(m, "tickwatch_db_statements_total", "counter",
+			  "statements sent to PostgreSQL, by connection pool");
+	for (size_t i = 0; i < npools; i++)
+		tw_metrics_int(m, "tickwatch_db_statements_total",
+			       (const struct tw_metric_label[]){POOL_LABEL(i), {NULL, NULL}},
+			       (int64_t)pools[i].statements);
+	tw_metrics_family(m, "tickwatch_db_statement_failures_total", "counter",
+			  "statements that failed: refused by the server (sql), timed out, or lost "
+			  "with their connection (unavailable)");
+	for (size_t i = 0; i < npools; i++)
+		for (int k = 0; k < F_KINDS; k++)
+			tw_metrics_int(m, "tickwatch_db_statement_failures_total",
+				       (const struct tw_metric_label[]){POOL_LABEL(i),
+									{"reason", fails[k]},
+									{NULL, NULL}},
+				       (int64_t)pools[i].failed[k]);
+	tw_metrics_family(m, "tickwatch_db_refused_total", "counter",
+			  "jobs refused at once because their connection was down");
+	for (size_t i = 0; i < npools; i++)
+		tw_metrics_int(m, "tickwatch_db_refused_total",
+			       (const struct tw_metric_label[]){POOL_LABEL(i), {NULL, NULL}},
+			       (int64_t)pools[i].refused);
+	tw_metrics_family(m, "tickwatch_db_connects_total", "counter",
+			  "connection attempts that ended ready (ok) or failed");
+	for (size_t i = 0; i < npools; i++) {
+		tw_metrics_int(m, "tickwatch_db_connects_total",
+			       (const struct tw_metric_label[]){POOL_LABEL(i), {"result", "ok"},
+								{NULL, NULL}},
+			       (int64_t)pools[i].connect_ok);
+		tw_metrics_int(m, "tickwatch_db_connects_total",
+			       (const struct tw_metric_label[]){POOL_LABEL(i), {"result", "failed"},
+								{NULL, NULL}},
+			       (int64_t)pools[i].connect_failed);
+	}
+	tw_metrics_family(m, "tickwatch_db_connections_lost_total", "counter",
+			  "ready connections that broke (then reconnect after a backoff)");
+	for (size_t i = 0; i < npools; i++)
+		tw_metrics_int(m, "tickwatch_db_connections_lost_total",
+			       (const struct tw_metric_label[]){POOL_LABEL(i), {NULL, NULL}},
+			       (int64_t)pools[i].lost);
+	tw_metrics_family(m, "tickwatch_db_connections", "gauge",
+			  "open connections by state: connecting, ready, backoff");
+	for (size_t i = 0; i < npools; i++)
+		for (int st = TW_DB_S_CONNECTING; st <= TW_DB_S_BACKOFF; st++)
+			tw_metrics_int(m, "tickwatch_db_connections",
+				       (const struct tw_metric_label[]){POOL_LABEL(i),
+									{"state", states[st]},
+									{NULL, NULL}},
+				       pools[i].in_state[st]);
+#undef POOL_LABEL
+}
 
 const char *tw_db_state_name(const struct tw_db *db)
 {
@@ -143,7 +266,14 @@ static void broken(struct tw_db *db, int rc, const char *why)
 {
 	char msg[TW_DB_ERR_LEN + 96];
 	int was_ready = db->state == TW_DB_S_READY;
+	struct pool *pl = pool_of(db);
 
+	if (pl && was_ready)
+		pl->lost++;
+	else if (pl && db->state == TW_DB_S_CONNECTING)
+		pl->connect_failed++;
+	if (db->busy && db->head)
+		count_failure(db, rc); /* the running statement goes with the connection */
 	snprintf(db->last_err, sizeof db->last_err, "%s", why);
 	for (char *p = db->last_err; *p; p++) {
 		if (*p == '\n' || *p == '\t')
@@ -166,7 +296,7 @@ static void broken(struct tw_db *db, int rc, const char *why)
 		snprintf(name, sizeof name, "database (%s)", db->name);
 		tw_outage_begin(name, db->last_err);
 	}
-	db->state = TW_DB_S_BACKOFF;
+	set_state(db, TW_DB_S_BACKOFF);
 	set_timer(db, db->backoff_ms, on_backoff);
 	tw_log(was_ready ? TW_LOG_WARN : TW_LOG_INFO, "db", "%s: %s; retrying in %lld ms",
 	       db->name, msg, (long long)db->backoff_ms);
@@ -293,7 +423,7 @@ static void start_connect(struct tw_db *db)
 {
 	char host[TW_HAL_HOST_MAX];
 
-	db->state = TW_DB_S_CONNECTING;
+	set_state(db, TW_DB_S_CONNECTING);
 	db->connects++;
 	db->via_name = 0;
 	if (!host_to_resolve(db, host, sizeof host)) {
@@ -356,7 +486,9 @@ static void connect_step(struct tw_db *db)
 		return;
 	}
 	set_timer(db, 0, NULL);
-	db->state = TW_DB_S_READY;
+	set_state(db, TW_DB_S_READY);
+	if (pool_of(db))
+		pool_of(db)->connect_ok++;
 	db->backoff_ms = BACKOFF_MIN_MS;
 	set_mask(db, TW_HAL_READ);
 	tw_log(TW_LOG_INFO, "db", "%s connection ready (server %d)", db->name,
@@ -440,6 +572,8 @@ static int send_stmt(struct tw_db *db, struct tw_db_job *j, const char *sql, int
 	}
 	db->busy = 1;
 	db->statements++;
+	if (pool_of(db))
+		pool_of(db)->statements++;
 	j->paused = 0;
 	j->dropping = 0;
 	j->flags = flags;
@@ -485,6 +619,8 @@ static void statement_end(struct tw_db *db, PGresult *last, int failed)
 
 		if (!failed)
 			snprintf(j->err, sizeof j->err, "rows dropped by the caller");
+		else
+			count_failure(db, rc);
 		PQclear(last);
 		fail_job(db, j, rc, j->err);
 	} else {
@@ -649,6 +785,8 @@ int tw_db_open(struct tw_db *db, struct tw_loop *loop, const char *name, const c
 	db->backoff_ms = BACKOFF_MIN_MS;
 	db->on_ready = on_ready;
 	db->ready_arg = ready_arg;
+	db->pool_id = pool_join(name);
+	pools[db->pool_id - 1].in_state[TW_DB_S_DOWN]++;
 	start_connect(db);
 	return TW_OK;
 }
@@ -663,7 +801,10 @@ void tw_db_close(struct tw_db *db)
 		tw_loop_del_timer(db->loop, db->kick);
 	db->kick = 0;
 	drop_conn(db);
-	db->state = TW_DB_S_DOWN;
+	set_state(db, TW_DB_S_DOWN);
+	if (pool_of(db))
+		pool_of(db)->in_state[TW_DB_S_DOWN]--;
+	db->pool_id = 0;
 	fail_all(db, TW_ERR_DB_UNAVAILABLE, "database unavailable (the agent is stopping)");
 	db->loop = NULL;
 }
@@ -677,6 +818,8 @@ static int enqueue(struct tw_db *db, struct tw_db_job *j, const char *sql, int n
 		return TW_ERR_DB_BUSY;
 	if (db->loop == NULL || db->closing || db->state == TW_DB_S_DOWN ||
 	    db->state == TW_DB_S_BACKOFF) {
+		if (pool_of(db))
+			pool_of(db)->refused++;
 		j->rc = TW_ERR_DB_UNAVAILABLE;
 		snprintf(j->err, sizeof j->err, "database unavailable (%s connection: %.180s)", db->name,
 			 db->last_err[0] ? db->last_err : "not connected");

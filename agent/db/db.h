@@ -7,6 +7,10 @@
  * from its TW_DB_DONE event. The connection reconnects with a capped backoff;
  * while it is down, tw_db_submit() fails at once with TW_ERR_DB_UNAVAILABLE.
  * Parameterised SQL only: user data always travels as parameters.
+ *
+ * Every connection is counted, process-wide, under its name (its pool: "write", "read",
+ * "rpc write", "buckets"): statements, their failures, jobs refused while down, connects
+ * and losses, and the connections in each state, for /metrics (tw_db_metrics()).
  */
 #ifndef TW_DB_H
 #define TW_DB_H
@@ -18,6 +22,7 @@
 #include "hal.h"
 
 struct tw_loop;
+struct tw_metrics;
 struct pg_conn;
 struct pg_result;
 
@@ -127,6 +132,7 @@ struct tw_db {
 	int nprepared;
 	int preparing; /* the head job's statement is being prepared (its run follows) */
 	uint64_t connects, failures, statements;
+	unsigned pool_id; /* 1 + its entry in conn.c's table of pools; 0: not counted */
 	char last_err[TW_DB_ERR_LEN];
 };
 
@@ -183,6 +189,12 @@ int tw_db_then(struct tw_db_job *j, const char *sql, int nparams, const char *co
 
 /** Resume a job paused by its row callback. */
 void tw_db_resume(struct tw_db_job *j);
+
+/**
+ * The tickwatch_db_* families (docs/http.md) of every connection this process opened,
+ * by pool (the connection's name, spaces as '_'). Called on the loop; never blocks.
+ */
+void tw_db_metrics(struct tw_metrics *m);
 
 /** Text of field @p col of row @p row, or NULL when SQL NULL / out of range. */
 const char *tw_db_value(const struct pg_result *res, int row, int col);

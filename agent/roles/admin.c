@@ -6,12 +6,14 @@
  * [db] write_url). The agent holding it logs the report; the others stand by, and the first to
  * claim after the holder's session ends takes over. When the database cannot be asked, the
  * report is logged anyway (two reports beat none). The console's "kafka" and the RPC method
- * answer on every agent. */
+ * answer on every agent. Metrics (/metrics, docs/http.md): topic checks by result, topics
+ * created and grown, reports made and stood by, topics ready and the brokers last seen. */
 #include <stdio.h>
 #include <string.h>
 
 #include "core/agent.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "cqrs/buckets.h"
 #include "kafka/cluster.h"
 #include "kafka/kafka.h"
@@ -36,6 +38,7 @@ struct admin {
 	struct tw_buckets lock; /* the fleet's one report */
 	int lock_open;
 	uint64_t reports, stood_by;
+	uint64_t checks_ok, checks_failed, created, grown; /* topic ensures, since start */
 	char last_err[512];
 	char report[ADMIN_REPORT_MAX];
 };
@@ -95,6 +98,9 @@ static void on_ensured(struct tw_kafka_cluster *c, int rc, const char *err, void
 	struct admin *a = arg;
 
 	if (rc == TW_OK) {
+		a->checks_ok++;
+		a->created += (uint64_t)(c->created > 0 ? c->created : 0);
+		a->grown += (uint64_t)(c->grown > 0 ? c->grown : 0);
 		a->phase = PH_READY;
 		a->last_err[0] = '\0';
 		tw_log(TW_LOG_INFO, "admin", "topics ready (%d created, %d grown)", c->created,
@@ -103,6 +109,7 @@ static void on_ensured(struct tw_kafka_cluster *c, int rc, const char *err, void
 			tw_log(TW_LOG_DEBUG, "admin", "report already running");
 		return;
 	}
+	a->checks_failed++;
 	snprintf(a->last_err, sizeof a->last_err, "%s", err);
 	/* A topic just created and not in the metadata yet is how a fresh cluster
 	 * behaves (kafka/cluster.c says "not visible yet"): info, not an error. */
@@ -289,8 +296,46 @@ static void status(struct tw_agent *ag, void *state, char *buf, size_t len)
 		 a->last_err[0] ? "; last error: " : "", a->last_err);
 }
 
+static void metrics(struct tw_agent *ag, void *state, struct tw_metrics *m)
+{
+	const struct admin *a = state;
+
+	(void)ag;
+	tw_metrics_family(m, "tickwatch_admin_topic_checks_total", "counter",
+			  "checks that the topics exist with [kafka] partitions, by result");
+	tw_metrics_int(m, "tickwatch_admin_topic_checks_total",
+		       (const struct tw_metric_label[]){{"result", "ok"}, {NULL, NULL}},
+		       (int64_t)a->checks_ok);
+	tw_metrics_int(m, "tickwatch_admin_topic_checks_total",
+		       (const struct tw_metric_label[]){{"result", "failed"}, {NULL, NULL}},
+		       (int64_t)a->checks_failed);
+	tw_metrics_family(m, "tickwatch_admin_topics_changed_total", "counter",
+			  "topics this agent created, or grew to [kafka] partitions");
+	tw_metrics_int(m, "tickwatch_admin_topics_changed_total",
+		       (const struct tw_metric_label[]){{"action", "created"}, {NULL, NULL}},
+		       (int64_t)a->created);
+	tw_metrics_int(m, "tickwatch_admin_topics_changed_total",
+		       (const struct tw_metric_label[]){{"action", "grown"}, {NULL, NULL}},
+		       (int64_t)a->grown);
+	tw_metrics_family(m, "tickwatch_admin_topics_ready", "gauge",
+			  "1 once the topics were checked ready");
+	tw_metrics_int(m, "tickwatch_admin_topics_ready", NULL, a->phase == PH_READY);
+	tw_metrics_family(m, "tickwatch_admin_cluster_reports_total", "counter",
+			  "periodic cluster reports: made by this agent, or stood by for another");
+	tw_metrics_int(m, "tickwatch_admin_cluster_reports_total",
+		       (const struct tw_metric_label[]){{"result", "reported"}, {NULL, NULL}},
+		       (int64_t)a->reports);
+	tw_metrics_int(m, "tickwatch_admin_cluster_reports_total",
+		       (const struct tw_metric_label[]){{"result", "stood_by"}, {NULL, NULL}},
+		       (int64_t)a->stood_by);
+	tw_metrics_family(m, "tickwatch_admin_brokers", "gauge",
+			  "brokers in the last cluster metadata this agent read");
+	tw_metrics_int(m, "tickwatch_admin_brokers", NULL, a->c.meta.nbrokers);
+}
+
 const struct tw_role tw_role_admin = {
 	.name = "admin",
+	.metrics = metrics,
 	.budget = budget,
 	.start = start,
 	.step = step,

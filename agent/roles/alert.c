@@ -36,6 +36,11 @@
  * its produce and its advance), carved at start; a page is only asked for when
  * the pool has room for all its rows, so no statement waits on Kafka, and a pass
  * over a million users uses what a pass over one does.
+ *
+ * Metrics (/metrics, docs/http.md): the passes by kind (full: every shard slot; sharded) and
+ * result, their duration histogram, rows checked, re-arms, notifications produced and
+ * acknowledged, advances, errors, wake-ups and the in-flight pool, all counted in this
+ * state (no allocation) as they happen.
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -45,6 +50,7 @@
 #include "alert/alert.h"
 #include "core/agent.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "cqrs/cqrs.h"
 #include "cqrs/shards.h"
 #include "kafka/kafka.h"
@@ -88,6 +94,13 @@ struct counts {
 	uint64_t rows, sent, suppressed, invalid, rearmed, pages, batches, superseded;
 };
 
+enum { KIND_FULL, KIND_SHARDED, KINDS };
+enum { RES_OK, RES_FAILED, RESULTS };
+
+/* Upper bounds of the pass duration histogram, seconds. */
+static const double pass_bounds[] = {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120,
+				     300, 600};
+
 struct alert {
 	struct tw_agent *ag;
 	struct tw_cqrs *q;
@@ -129,7 +142,10 @@ struct alert {
 	int64_t backoff_ms;
 	struct held inpass, waiting;
 	tw_mono_t wake_at, pass_at, last_ack_at;
-	struct counts now, last;
+	struct counts now, last, all; /* this pass, the last one, since start */
+	uint64_t by_kind[KINDS][RESULTS]; /* passes ended */
+	struct tw_hist pass_s;            /* their durations */
+	uint64_t produced, acked, produce_failed;
 	int64_t last_ms; /* wake-up to last acknowledged produce, of the last good pass */
 	uint64_t passes, good, failures, coalesced, wakeups, delivery_failed, advance_failed;
 	char last_err[256];
@@ -364,11 +380,14 @@ static void on_advanced(void *arg, const struct tw_cqrs_result *res)
 		fail(a, "advance of %zu users: %s", a->batch_n, res->msg);
 	} else {
 		a->now.sent += a->batch_n;
+		a->all.sent += a->batch_n;
 		a->now.batches++;
+		a->all.batches++;
 		if ((size_t)res->count < a->batch_n) {
 			/* produced (and so mailed), but the user was re-armed, deleted or registered
 			 * again since the decision: that state stands, the next pass decides again */
 			a->now.superseded += a->batch_n - (size_t)res->count;
+			a->all.superseded += a->batch_n - (size_t)res->count;
 			tw_log(TW_LOG_INFO, "alert", "advance: %zu of %zu users were re-armed, deleted "
 			       "or registered again meanwhile: their new state kept",
 			       a->batch_n - (size_t)res->count, a->batch_n);
@@ -400,6 +419,7 @@ static void on_delivery(struct tw_kafka *k, int rc, const char *err, const rd_ka
 		return;
 	}
 	a->last_ack_at = tw_hal_now();
+	a->acked++;
 	r->state = R_DELIVERED;
 	r->next = -1;
 	if (a->fifo_tail >= 0)
@@ -423,6 +443,7 @@ static int produce(struct alert *a, struct rec *r, size_t len)
 	if (rc == TW_OK) {
 		r->state = R_PRODUCED;
 		a->pending = NULL;
+		a->produced++;
 		return TW_OK;
 	}
 	if (rc == TW_ERR_KAFKA_FULL) {
@@ -431,6 +452,7 @@ static int produce(struct alert *a, struct rec *r, size_t len)
 		return rc;
 	}
 	a->pending = NULL;
+	a->produce_failed++;
 	fail(a, "produce for %s: %s", r->email, err);
 	rec_put(a, r);
 	return rc;
@@ -472,15 +494,18 @@ static int on_crossing(void *arg, const struct tw_crossing *c)
 	a->after_shard = c->shard;
 	a->page_rows++;
 	a->now.rows++;
+	a->all.rows++;
 	if (tw_alert_check_row(c, why, sizeof why) != TW_OK ||
 	    tw_cqrs_check_email(c->email, why, sizeof why) != TW_OK) {
 		/* (an e-mail AdvanceAlert would refuse could never be advanced: skip it) */
 		a->now.invalid++;
+		a->all.invalid++;
 		tw_log(TW_LOG_WARN, "alert", "row skipped: %s", why);
 		return 0;
 	}
 	if (tw_alert_decide(c) == TW_ALERT_SUPPRESS) {
 		a->now.suppressed++;
+		a->all.suppressed++;
 		return 0;
 	}
 	r = rec_get(a);
@@ -497,6 +522,7 @@ static int on_crossing(void *arg, const struct tw_crossing *c)
 	}
 	if (len < 0) {
 		a->now.invalid++;
+		a->all.invalid++;
 		tw_log(TW_LOG_WARN, "alert", "message for %s does not fit in %d bytes", c->email,
 		       TW_NOTIF_MAX_BYTES);
 		rec_put(a, r);
@@ -596,6 +622,7 @@ static void on_crossing_done(void *arg, const struct tw_cqrs_result *res)
 		fail(a, "UsersCrossingThresholds: %s", res->msg);
 	} else {
 		a->now.pages++;
+		a->all.pages++;
 		if (a->page_rows < a->page_limit && !range_next(a))
 			a->more = 0; /* a short page of the last range: the last one */
 	}
@@ -630,6 +657,7 @@ static void on_rearmed(void *arg, const struct tw_cqrs_result *res)
 		fail(a, "RearmInsideBand: %s", res->msg);
 	} else {
 		a->now.rearmed += (uint64_t)res->count;
+		a->all.rearmed += (uint64_t)res->count;
 		if (res->scanned < (long long)a->page || res->last_key == NULL) {
 			if (!range_next(a))
 				a->more = 0;
@@ -702,6 +730,9 @@ static void finish_pass(struct alert *a)
 	char err[TW_KAFKA_ERR_LEN];
 
 	a->last = a->now;
+	a->by_kind[a->covered == TW_SHARD_SLOTS ? KIND_FULL : KIND_SHARDED]
+		  [a->failed ? RES_FAILED : RES_OK]++;
+	tw_hist_observe(&a->pass_s, (double)(tw_hal_now() - a->pass_at) / (double)TW_MONO_PER_S);
 	if (a->failed) {
 		a->failures++;
 		a->phase = PH_BACKOFF;
@@ -853,6 +884,7 @@ static int start(struct tw_agent *ag, void **state, char *err, size_t errlen)
 	if (a->page > a->nrecs / 2)
 		a->page = a->nrecs / 2;
 	a->batch_head = -1;
+	(void)tw_hist_init(&a->pass_s, pass_bounds, sizeof pass_bounds / sizeof pass_bounds[0]);
 	a->inpass.cap = a->waiting.cap = cap;
 	for (size_t i = 0; i < a->nrecs; i++)
 		a->recs[i].next = i + 1 < a->nrecs ? (int32_t)(i + 1) : -1;
@@ -958,8 +990,89 @@ static void status(struct tw_agent *ag, void *state, char *buf, size_t len)
 		 a->last_err);
 }
 
+static void counter(struct tw_metrics *m, const char *name, const char *help, uint64_t v)
+{
+	tw_metrics_family(m, name, "counter", help);
+	tw_metrics_int(m, name, NULL, (int64_t)v);
+}
+
+static void metrics(struct tw_agent *ag, void *state, struct tw_metrics *m)
+{
+	const struct alert *a = state;
+	static const char *const kinds[KINDS] = {"full", "sharded"};
+	static const char *const results[RESULTS] = {"ok", "failed"};
+	uint64_t notify = a->all.rows - a->all.suppressed - a->all.invalid;
+
+	(void)ag;
+	tw_metrics_family(m, "tickwatch_alert_passes_total", "counter",
+			  "alert passes ended, by kind (full: every shard slot) and result");
+	for (int k = 0; k < KINDS; k++)
+		for (int r = 0; r < RESULTS; r++)
+			tw_metrics_int(m, "tickwatch_alert_passes_total",
+				       (const struct tw_metric_label[]){{"kind", kinds[k]},
+									{"result", results[r]},
+									{NULL, NULL}},
+				       (int64_t)a->by_kind[k][r]);
+	tw_metrics_family(m, "tickwatch_alert_pass_duration_seconds", "histogram",
+			  "duration of each ended alert pass, from its start to its end");
+	tw_metrics_hist(m, "tickwatch_alert_pass_duration_seconds", NULL, &a->pass_s);
+	tw_metrics_family(m, "tickwatch_alert_rows_checked_total", "counter",
+			  "alert rows the crossing pages gave, by what was decided");
+	tw_metrics_int(m, "tickwatch_alert_rows_checked_total",
+		       (const struct tw_metric_label[]){{"outcome", "notify"}, {NULL, NULL}},
+		       (int64_t)notify);
+	tw_metrics_int(m, "tickwatch_alert_rows_checked_total",
+		       (const struct tw_metric_label[]){{"outcome", "suppressed"}, {NULL, NULL}},
+		       (int64_t)a->all.suppressed);
+	tw_metrics_int(m, "tickwatch_alert_rows_checked_total",
+		       (const struct tw_metric_label[]){{"outcome", "invalid"}, {NULL, NULL}},
+		       (int64_t)a->all.invalid);
+	counter(m, "tickwatch_alert_rearmed_total", "alerts re-armed: back inside their band",
+		a->all.rearmed);
+	counter(m, "tickwatch_alert_pages_total", "crossing pages read", a->all.pages);
+	counter(m, "tickwatch_alert_notifications_produced_total",
+		"to-notifier messages handed to the producer", a->produced);
+	counter(m, "tickwatch_alert_notifications_acknowledged_total",
+		"to-notifier messages the brokers acknowledged", a->acked);
+	counter(m, "tickwatch_alert_advanced_total",
+		"acknowledged notifications recorded as e-mailed (AdvanceAlert)", a->all.sent);
+	counter(m, "tickwatch_alert_superseded_total",
+		"acknowledged notifications whose user changed meanwhile (state kept)",
+		a->all.superseded);
+	counter(m, "tickwatch_alert_advance_batches_total", "AdvanceAlert statements that succeeded",
+		a->all.batches);
+	tw_metrics_family(m, "tickwatch_alert_errors_total", "counter",
+			  "failures that fail the pass, by stage");
+	tw_metrics_int(m, "tickwatch_alert_errors_total",
+		       (const struct tw_metric_label[]){{"stage", "produce"}, {NULL, NULL}},
+		       (int64_t)a->produce_failed);
+	tw_metrics_int(m, "tickwatch_alert_errors_total",
+		       (const struct tw_metric_label[]){{"stage", "delivery"}, {NULL, NULL}},
+		       (int64_t)a->delivery_failed);
+	tw_metrics_int(m, "tickwatch_alert_errors_total",
+		       (const struct tw_metric_label[]){{"stage", "advance"}, {NULL, NULL}},
+		       (int64_t)a->advance_failed);
+	counter(m, "tickwatch_alert_wakeups_total", "to-alert-system messages taken", a->wakeups);
+	counter(m, "tickwatch_alert_wakeups_coalesced_total",
+		"wake-ups taken while a pass ran (folded into one more pass)", a->coalesced);
+	tw_metrics_family(m, "tickwatch_alert_inflight_records", "gauge",
+			  "the pool of notifications between produce and advance: used and its "
+			  "cap ([limits] alert_inflight)");
+	tw_metrics_int(m, "tickwatch_alert_inflight_records",
+		       (const struct tw_metric_label[]){{"kind", "used"}, {NULL, NULL}},
+		       (int64_t)a->recs_used);
+	tw_metrics_int(m, "tickwatch_alert_inflight_records",
+		       (const struct tw_metric_label[]){{"kind", "cap"}, {NULL, NULL}},
+		       (int64_t)a->nrecs);
+	tw_metrics_family(m, "tickwatch_alert_producer_queue_messages", "gauge",
+			  "messages and requests in the producer's librdkafka queue");
+	tw_metrics_int(m, "tickwatch_alert_producer_queue_messages", NULL,
+		       a->prod_open ? tw_kafka_outq_len(&a->prod) : 0);
+}
+
 const struct tw_role tw_role_alert = {
 	.name = "alert",
+	.metrics = metrics,
 	.budget = budget,
 	.start = start,
 	.stop = stop,

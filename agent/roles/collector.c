@@ -11,7 +11,9 @@
  * loop timer. Every [db] prune_interval it
  * also prunes the tables past retention (docs/schema.md, Retention): sent_notifications,
  * dead_letters, rpc_requests and quotes, [db] prune_batch rows per statement, one statement
- * at a time. */
+ * at a time. Metrics (/metrics, docs/http.md): fetches by source and result, each source's
+ * breaker state and trips, quotes saved by source, cycles, wake-ups and pruned rows, counted
+ * in this state as they happen. */
 #include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -20,6 +22,7 @@
 #include "core/agent.h"
 #include "core/breaker.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "cqrs/buckets.h"
 #include "cqrs/cqrs.h"
 #include "kafka/kafka.h"
@@ -37,6 +40,11 @@ typedef char ticker_t[TW_QUOTES_TICKER_MAX + 1];
 
 enum phase { PH_IDLE, PH_QUERY, PH_FETCH };
 enum slot_state { SL_FREE, SL_FETCHING, SL_SAVING };
+
+/* How a fetch ended (tickwatch_collector_fetches_total's result label). */
+enum { FR_OK, FR_REJECTED, FR_ERROR, FR_LIMITED, FRESULTS };
+/* How a save ended (tickwatch_collector_quote_saves_total's result label). */
+enum { SV_SAVED, SV_UNCHANGED, SV_FAILED, SRESULTS };
 
 struct cycle_figures {
 	uint64_t cycle;
@@ -76,6 +84,9 @@ struct collector {
 	struct cycle_figures cur, last;
 	uint64_t cycles, overruns;
 	uint64_t wake_sent, wake_ok, wake_failed, wake_lost;
+	uint64_t fetches[TW_QUOTES_SOURCES][FRESULTS]; /* since start */
+	uint64_t saves[TW_QUOTES_SOURCES][SRESULTS];
+	uint64_t skipped; /* tickers not fetched: every breaker open */
 	int said_not_ready;
 	struct tw_buckets bk; /* this agent's share of the tickers (own connection) */
 	int bk_open;
@@ -190,11 +201,14 @@ static void on_saved(void *arg, const struct tw_cqrs_result *r)
 	sl->st = SL_FREE;
 	if (r->rc == TW_OK && r->count == 0) {
 		c->cur.unchanged++;
+		c->saves[sl->src % TW_QUOTES_SOURCES][SV_UNCHANGED]++;
 	} else if (r->rc == TW_OK) {
 		c->cur.saved++;
 		c->cur.by_src[sl->src % TW_QUOTES_SOURCES]++;
+		c->saves[sl->src % TW_QUOTES_SOURCES][SV_SAVED]++;
 	} else {
 		c->cur.save_failed++;
+		c->saves[sl->src % TW_QUOTES_SOURCES][SV_FAILED]++;
 		tw_log(TW_LOG_WARN, "collector", "quote not stored: %s", r->msg);
 	}
 	pump(c);
@@ -212,6 +226,7 @@ static void start_save(struct collector *c, struct slot *sl)
 		return;
 	sl->st = SL_FREE;
 	c->cur.save_failed++;
+	c->saves[sl->src % TW_QUOTES_SOURCES][SV_FAILED]++;
 	tw_log(TW_LOG_WARN, "collector", "%s: quote not stored: %s", sl->item.ticker,
 	       tw_cqrs_op_result(&sl->op)->msg);
 }
@@ -220,8 +235,11 @@ static void got_quote(struct collector *c, struct slot *sl, int rc,
 		      const struct tw_quotes_item *q, const char *err)
 {
 	struct tw_breaker *br = &c->br[sl->src];
+	uint64_t *fr = c->fetches[sl->src % TW_QUOTES_SOURCES];
 
 	sl->st = SL_FREE;
+	fr[rc == TW_OK ? FR_OK : rc == TW_ERR_QUOTES_LIMITED ? FR_LIMITED :
+	   tw_quotes_is_failure(rc) ? FR_ERROR : FR_REJECTED]++;
 	if (rc == TW_OK) {
 		tw_breaker_success(br);
 		sl->item = *q;
@@ -322,6 +340,7 @@ static void pump(struct collector *c)
 		if (i == PICK_SKIP) {
 			/* Every source open: skip the rest of this cycle at once, without waiting. */
 			c->cur.skipped += c->cur.tickers - c->idx;
+			c->skipped += c->cur.tickers - c->idx;
 			c->idx = c->cur.tickers;
 			continue;
 		}
@@ -655,8 +674,94 @@ static void status(struct tw_agent *ag, void *state, char *buf, size_t len)
 		 tw_buckets_status(&c->bk, bks, sizeof bks));
 }
 
+static void metrics(struct tw_agent *ag, void *state, struct tw_metrics *m)
+{
+	const struct collector *c = state;
+	static const char *const fres[FRESULTS] = {"ok", "rejected", "error", "rate_limited"};
+	static const char *const sres[SRESULTS] = {"saved", "unchanged", "failed"};
+
+	(void)ag;
+	tw_metrics_family(m, "tickwatch_collector_fetches_total", "counter",
+			  "quote fetches by source and result: ok, rejected (no usable quote), error "
+			  "(counts against the breaker), rate_limited");
+	for (unsigned i = 0; i < c->nsrc; i++)
+		for (int r = 0; r < FRESULTS; r++)
+			tw_metrics_int(m, "tickwatch_collector_fetches_total",
+				       (const struct tw_metric_label[]){
+					       {"source", tw_quotes_source_name(&c->src, i)},
+					       {"result", fres[r]},
+					       {NULL, NULL}},
+				       (int64_t)c->fetches[i][r]);
+	tw_metrics_family(m, "tickwatch_collector_breaker_state", "gauge",
+			  "each quote source's circuit breaker: 0 closed, 1 open, 2 half-open");
+	for (unsigned i = 0; i < c->nsrc; i++)
+		tw_metrics_int(m, "tickwatch_collector_breaker_state",
+			       (const struct tw_metric_label[]){
+				       {"source", tw_quotes_source_name(&c->src, i)}, {NULL, NULL}},
+			       c->br[i].state == TW_BREAKER_OPEN ? 1 :
+			       c->br[i].state == TW_BREAKER_HALF_OPEN ? 2 : 0);
+	tw_metrics_family(m, "tickwatch_collector_breaker_trips_total", "counter",
+			  "times each quote source's breaker opened");
+	for (unsigned i = 0; i < c->nsrc; i++)
+		tw_metrics_int(m, "tickwatch_collector_breaker_trips_total",
+			       (const struct tw_metric_label[]){
+				       {"source", tw_quotes_source_name(&c->src, i)}, {NULL, NULL}},
+			       (int64_t)c->br[i].trips);
+	tw_metrics_family(m, "tickwatch_collector_quote_saves_total", "counter",
+			  "fetched quotes stored by source: saved (new), unchanged (already held), "
+			  "failed");
+	for (unsigned i = 0; i < c->nsrc; i++)
+		for (int r = 0; r < SRESULTS; r++)
+			tw_metrics_int(m, "tickwatch_collector_quote_saves_total",
+				       (const struct tw_metric_label[]){
+					       {"source", tw_quotes_source_name(&c->src, i)},
+					       {"result", sres[r]},
+					       {NULL, NULL}},
+				       (int64_t)c->saves[i][r]);
+	tw_metrics_family(m, "tickwatch_collector_skipped_total", "counter",
+			  "tickers not fetched because every source's breaker was open");
+	tw_metrics_int(m, "tickwatch_collector_skipped_total", NULL, (int64_t)c->skipped);
+	tw_metrics_family(m, "tickwatch_collector_cycles_total", "counter",
+			  "collection cycles started");
+	tw_metrics_int(m, "tickwatch_collector_cycles_total", NULL, (int64_t)c->cycles);
+	tw_metrics_family(m, "tickwatch_collector_cycle_overruns_total", "counter",
+			  "interval ticks skipped because the previous cycle still ran");
+	tw_metrics_int(m, "tickwatch_collector_cycle_overruns_total", NULL, (int64_t)c->overruns);
+	tw_metrics_family(m, "tickwatch_collector_wakeups_total", "counter",
+			  "to-alert-system wake-ups: queued, delivered, failed (then sent again) and "
+			  "lost (given up)");
+	tw_metrics_int(m, "tickwatch_collector_wakeups_total",
+		       (const struct tw_metric_label[]){{"result", "queued"}, {NULL, NULL}},
+		       (int64_t)c->wake_sent);
+	tw_metrics_int(m, "tickwatch_collector_wakeups_total",
+		       (const struct tw_metric_label[]){{"result", "delivered"}, {NULL, NULL}},
+		       (int64_t)c->wake_ok);
+	tw_metrics_int(m, "tickwatch_collector_wakeups_total",
+		       (const struct tw_metric_label[]){{"result", "failed"}, {NULL, NULL}},
+		       (int64_t)c->wake_failed);
+	tw_metrics_int(m, "tickwatch_collector_wakeups_total",
+		       (const struct tw_metric_label[]){{"result", "lost"}, {NULL, NULL}},
+		       (int64_t)c->wake_lost);
+	tw_metrics_family(m, "tickwatch_collector_pruned_rows_total", "counter",
+			  "rows deleted past retention, by table");
+	for (int t = 0; t < TW_CQRS_PRUNE_TABLES; t++)
+		tw_metrics_int(m, "tickwatch_collector_pruned_rows_total",
+			       (const struct tw_metric_label[]){{"table", prune_names[t]},
+								{NULL, NULL}},
+			       (int64_t)c->pruned[t]);
+	tw_metrics_family(m, "tickwatch_collector_prune_failures_total", "counter",
+			  "prune statements that failed or were not started");
+	tw_metrics_int(m, "tickwatch_collector_prune_failures_total", NULL,
+		       (int64_t)c->prune_failed);
+	tw_metrics_family(m, "tickwatch_collector_producer_queue_messages", "gauge",
+			  "messages and requests in the producer's librdkafka queue");
+	tw_metrics_int(m, "tickwatch_collector_producer_queue_messages", NULL,
+		       c->stopping ? 0 : tw_kafka_outq_len(&c->k));
+}
+
 const struct tw_role tw_role_collector = {
 	.name = "collector",
+	.metrics = metrics,
 	.budget = budget,
 	.start = start,
 	.step = step,

@@ -4,8 +4,9 @@
  * Off unless [http] listen is set. /healthz answers 200 "ready" while no
  * dependency is in an outage (core/outage.h) and 503 "degraded" with the
  * outages otherwise; /metrics answers the Prometheus text format: the agent's
- * own families (build, uptime, arena, log ring, loop, roles, outages, this
- * server's requests) followed by each started role's `metrics` callback. A
+ * own families (build, uptime, arena, log ring, loop, roles, outages, the database
+ * connections of every role (db/db.h), the librdkafka queue cap, this server's requests)
+ * followed by each started role's `metrics` callback. A
  * page that does not fit [http] out_kb is answered 500 naming the key, never
  * served cut short. With [http] public_url set it also serves /unsubscribe?t=TOKEN
  * (RFC 8058): GET shows a confirmation page and changes nothing, POST with
@@ -20,6 +21,7 @@
 #include "core/metrics.h"
 #include "core/outage.h"
 #include "cqrs/cqrs.h"
+#include "db/db.h"
 #include "httpd/httpd.h"
 #include "notif/notif.h"
 
@@ -134,6 +136,11 @@ static void agent_metrics(struct http_role *h, struct tw_metrics *m)
 	tw_metrics_family(m, "tickwatch_outage_seconds", "gauge",
 			  "for each dependency in an outage now, how long it has lasted");
 	tw_outage_each(outage_metric, m);
+	tw_db_metrics(m);
+	tw_metrics_family(m, "tickwatch_kafka_queue_cap_bytes", "gauge",
+			  "the cap of each librdkafka client's local queue ([kafka] queue_kbytes: "
+			  "queue.buffering.max.kbytes, queued.max.messages.kbytes)");
+	tw_metrics_int(m, "tickwatch_kafka_queue_cap_bytes", NULL, ag->cfg.kafka.queue_kbytes * 1024);
 	if (h->q) {
 		tw_metrics_family(m, "tickwatch_http_unsubscribes_total", "counter",
 				  "one-click unsubscribes that deleted a user");

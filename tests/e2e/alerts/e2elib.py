@@ -296,11 +296,13 @@ def end_offsets(env, topic):
 
 def consumer_group_to_end(env, group, topic):
     """Move @group past everything on @topic (used after a bench that nobody should mail):
-    consume to the end as a member of the group and commit (kcat -G ... -e)."""
+    consume to the end as a member of the group and commit (kcat -G ... -e). Where the group
+    never committed (a partition added later) it reads from the beginning, as the agents would:
+    kcat's default, the end, would commit nothing there and leave the backlog for the agents."""
     try:
         r = subprocess.run(["kcat", "-b", env["TW_KAFKA_BOOTSTRAP"], "-G", group, "-e", "-q",
                             "-X", "enable.auto.commit=true", "-X", "auto.commit.interval.ms=200",
-                            "-f", "", topic], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            "-X", "auto.offset.reset=beginning", "-f", "", topic], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                            text=True, timeout=600)
     except subprocess.TimeoutExpired:
         return False, "kcat did not reach the end of %s within 600 s" % topic

@@ -7,8 +7,16 @@ counts this endpoint's own answers exactly; refusals (404, 405 with Allow, 431, 
 connection over 5 slots gets 503, idle connections closed at [http] timeout) as docs/http.md
 says; /unsubscribe (RFC 8058) with a token this test signs itself from the documented rule:
 GET changes nothing, a forged token is refused 403, the one-click POST deletes the user.
+live_run: admin, alert, collector and http roles on the whole stack (the quote server, Kafka,
+PostgreSQL), /metrics scraped after each of two market steps: the page passes promtool, and
+the role families count what really happened: alert passes = the passes the agent logged,
+rows checked = the rows those passes logged, notifications acknowledged = the messages on
+to-notifier for this run's users (and exactly the ones the documented rule expects), quote
+fetches = the quote server's own request count, quotes saved = rows in the quotes table; then
+the quote server fails every request: the breaker gauge turns open after [quotes]
+breaker_failures errors, each counted.
 Expected values come from the docs, never from the agent's code.
-usage: test_http.py TICKWATCH_BINARY"""
+usage: test_http.py TICKWATCH_BINARY [TEST...]"""
 import hashlib
 import hmac
 import json
@@ -22,6 +30,10 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
 from twlib import Fail, check, drop_db, free_port, make_db, sql, stack_env  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "e2e",
+                                "alerts"))
+import e2elib  # noqa: E402  (Agent, Kafka offsets, kcat reads)
 
 BIN = os.path.abspath(sys.argv[1])
 ENV = stack_env()
@@ -269,9 +281,233 @@ def degraded_agent():
         proc.wait(timeout=WAIT)
 
 
+def promtool(page):
+    r = subprocess.run(["promtool", "check", "metrics"], input=page, capture_output=True,
+                       text=True, timeout=WAIT)
+    check(r.returncode == 0, "promtool check metrics: %s %s\n%s" % (r.stdout, r.stderr, page))
+
+
+def total(s, name, **labels):
+    """The sum of the samples of @name whose labels include @labels."""
+    out, found = 0, False
+    for k, v in s.items():
+        n, _, rest = k.partition("{")
+        if n != name:
+            continue
+        have = dict(re.findall(r'(\w+)="([^"]*)"', rest))
+        if all(have.get(a) == b for a, b in labels.items()):
+            out += v
+            found = True
+    check(found, "no sample of %s%s on the page" % (name, labels))
+    return out
+
+
+def qctl(env, path, **form):
+    r = subprocess.run(["curl", "-sf", "-m", "10", "-X", "POST", env["TW_QUOTES_CONTROL"] + path]
+                       + sum((["-d", "%s=%s" % kv] for kv in form.items()), []),
+                       capture_output=True, text=True, timeout=WAIT)
+    check(r.returncode == 0, "quote server %s: %s" % (path, r.stderr))
+
+
+def qrequests(env, tickers):
+    """The quote server's own count of chart requests for @tickers (its /state)."""
+    r = subprocess.run(["curl", "-sf", "-m", "10", env["TW_QUOTES_CONTROL"] + "/state"],
+                       capture_output=True, text=True, timeout=WAIT)
+    check(r.returncode == 0, "quote server state: %s" % r.stderr)
+    per = json.loads(r.stdout)["requests"]["yahoo"]
+    return {t: per.get(t, 0) for t in tickers}
+
+
+# docs/alerts.md, the seed's rule: a user is e-mailed when its ticker crosses a threshold and
+# the ticker, the condition or the integer part of the price changed since its last e-mail.
+# The stack's scenario (tests/env/quotes/scenario.json): step 0 AAPL 190.00, MSFT 410.00,
+# NVDA 120.00; step 1 AAPL 190.50, MSFT 410.20, NVDA 121.00. ZZZZ is not in it (404).
+LIVE_USERS = {"a": ("AAPL", "100", "\\N"), "m": ("MSFT", "\\N", "500"),
+              "n": ("NVDA", "100", "\\N"), "z": ("ZZZZ", "1", "\\N")}
+LIVE_STEPS = [{"a", "m", "n"}, {"n"}]  # who is e-mailed at step 0, then at step 1
+DONE = re.compile(r"\[alert\] pass (\d+) done: (\d+) rows, (\d+) sent")
+
+
+def live_run():
+    env = e2elib.stack_env()
+    tag = "h%d" % os.getpid()
+    emails = {k: "%s.%s@metrics.test" % (k, tag) for k in LIVE_USERS}
+    db = "tw_it_http_live_%d" % os.getpid()
+    url = make_db(ADMIN, db)
+    group = "tickwatch-alert-http-%d" % os.getpid()
+    hport = free_port()
+    agent = None
+    try:
+        e2elib.migrate(BIN, url)
+        sql(url, "COPY users (email, ticker, high, low) FROM STDIN",
+            stdin="".join("%s\t%s\t%s\t%s\n" % ((emails[k],) + v)
+                          for k, v in sorted(LIVE_USERS.items())))
+        qctl(env, "/reset")  # step 0, counts 0, every request answered
+        agent = e2elib.Agent(BIN, env, WORK, "http-live", url, "admin,alert,collector,http",
+                             extra="[quotes]\nbase = %s\nca_file = %s\nmax_age = 3650d\n"
+                                   "breaker_failures = 3\nbreaker_recovery = 1h\nrate = 100\n"
+                                   "connections = 1\n"
+                                   "[http]\nlisten = 127.0.0.1:%d\n[kafka]\ngroup.id = %s\n"
+                                   "report_interval = 1h\n"
+                             % (env["TW_QUOTES_BASE"], env["TW_CA_FILE"], hport, group))
+        agent.start()
+        e2elib.wait_for("admin: topics ready", lambda: "[admin] topics ready" in agent.text(),
+                        WAIT * 2)
+        # this run's messages are the ones keyed by its addresses, wherever they are
+        notifier_from = {p: "beginning" for p in
+                         e2elib.kafkaq.partitions(env["TW_KAFKA_BOOTSTRAP"], "to-notifier")}
+
+        def cycles():
+            return [ln for ln in agent.text().splitlines()
+                    if re.search(r"\[collector\] cycle \d+: \d+ tickers", ln)]
+
+        def scrape():
+            st, _, page = curl(hport, "/metrics")
+            check(st == 200, "/metrics during the run: %d %s" % (st, page[:300]))
+            with open(os.path.join(WORK, "live-metrics.txt"), "w") as f:
+                f.write(page)  # the last page, for a failure's post-mortem
+            return page
+
+        def quiet(step):
+            """Wait until the step's quotes are stored, the collector's cycles find nothing
+            new (no more wake-ups), every wake-up it queued was delivered and the alert group
+            committed them all (every pass they caused is over)."""
+            e2elib.wait_for("the quotes of step %d stored" % step, lambda: int(sql(
+                url, "SELECT count(*) FROM quotes WHERE source = 'yahoo'")[0][0]) == 3 * (step + 1),
+                WAIT * 2)
+            mark = len(cycles())
+            e2elib.wait_for("a collector cycle that found nothing new", lambda: any(
+                "wake-up none" in c for c in cycles()[mark:]), WAIT * 2)
+            e2elib.wait_for("every wake-up delivered", lambda: (
+                lambda s: total(s, "tickwatch_collector_wakeups_total", result="queued")
+                == total(s, "tickwatch_collector_wakeups_total", result="delivered"))(
+                samples(scrape())), WAIT)
+            e2elib.wait_for("%s committed to the end of to-alert-system" % group,
+                            lambda: agent.alive() and e2elib.caught_up(env, group,
+                                                                       "to-alert-system"),
+                            WAIT * 4)
+
+        def passes_match():
+            """The pass counter against the agent's log (the log ring may trail the counter
+            by a turn: waited for, never more than WAIT)."""
+            got = {}
+
+            def same():
+                s = samples(scrape())
+                done = DONE.findall(agent.text())
+                got.update(s=s, done=done)
+                check(total(s, "tickwatch_alert_passes_total", result="ok") >= len(done),
+                      "more passes logged (%d) than counted: %s" % (len(done), s))
+                return total(s, "tickwatch_alert_passes_total", result="ok") == len(done)
+            e2elib.wait_for("tickwatch_alert_passes_total = the passes logged", same, WAIT)
+            return got["s"], got["done"]
+
+        def to_notifier():
+            msgs = [m for m in e2elib.topic_messages(env, "to-notifier", notifier_from)
+                    if (m["key"] or "").endswith(".%s@metrics.test" % tag)]
+            return [json.loads(m["payload"])["email"] for m in msgs]
+
+        def fetches_match():
+            """tickwatch_collector_fetches_total against the quote server's request count,
+            read before and after the scrape; equal once no request is in flight."""
+            tickers = [v[0] for v in LIVE_USERS.values()]
+            got = {}
+
+            def same():
+                before = qrequests(env, tickers)
+                s = samples(scrape())
+                after = qrequests(env, tickers)
+                fetched = total(s, "tickwatch_collector_fetches_total", source="yahoo")
+                check(fetched <= sum(after.values()), "more fetches counted (%d) than the "
+                      "quote server answered (%s)" % (fetched, after))
+                got.update(s=s, q=after)
+                return before == after and fetched == sum(after.values())
+            e2elib.wait_for("tickwatch_collector_fetches_total = the quote server's count",
+                            same, WAIT)
+            return got["s"], got["q"]
+
+        pages = []
+        for step, want in enumerate(LIVE_STEPS):
+            if step:
+                qctl(env, "/step", by="1")
+            quiet(step)
+            promtool(scrape())
+            s, done = passes_match()
+            pages.append(s)
+            check(total(s, "tickwatch_alert_passes_total", result="failed") == 0,
+                  "failed passes: %s" % s)
+            check(total(s, "tickwatch_alert_pass_duration_seconds_count") ==
+                  total(s, "tickwatch_alert_passes_total"), "histogram count != passes")
+            check(total(s, "tickwatch_alert_rows_checked_total") ==
+                  sum(int(d[1]) for d in done), "rows checked != the rows the passes logged")
+            mailed = to_notifier()
+            expect = sorted(emails[k] for st in LIVE_STEPS[:step + 1] for k in st)
+            check(sorted(mailed) == expect, "to-notifier after step %d: %s, want %s"
+                  % (step, sorted(mailed), expect))
+            for name in ("tickwatch_alert_notifications_produced_total",
+                         "tickwatch_alert_notifications_acknowledged_total",
+                         "tickwatch_alert_advanced_total"):
+                check(total(s, name) == len(mailed), "%s = %d, to-notifier holds %d"
+                      % (name, total(s, name), len(mailed)))
+            check(sum(int(d[2]) for d in done) == len(mailed), "sent in the log != to-notifier")
+            stored = int(sql(url, "SELECT count(*) FROM quotes WHERE source = 'yahoo'")[0][0])
+            check(total(s, "tickwatch_collector_quote_saves_total", source="yahoo",
+                        result="saved") == stored, "quotes saved != rows in quotes (%d)" % stored)
+            s, q = fetches_match()
+            check(total(s, "tickwatch_collector_fetches_total", source="yahoo", result="ok") ==
+                  q["AAPL"] + q["MSFT"] + q["NVDA"], "ok fetches != the server's: %s" % q)
+            check(total(s, "tickwatch_collector_fetches_total", source="yahoo",
+                        result="rejected") == q["ZZZZ"], "rejected fetches != ZZZZ's: %s" % q)
+            check(s['tickwatch_collector_breaker_state{source="yahoo"}'] == 0, "breaker not closed")
+            for pool in ("write", "read"):
+                check(s['tickwatch_db_connections{pool="%s",state="ready"}' % pool] == 1,
+                      "%s connection not ready: %s" % (pool, s))
+            check(total(s, "tickwatch_db_statement_failures_total") == 0 and
+                  total(s, "tickwatch_db_refused_total") == 0, "database failures: %s" % s)
+            check(total(s, "tickwatch_admin_topic_checks_total", result="ok") ==
+                  agent.text().count("[admin] topics ready"), "topic checks != the log's")
+        a, b = pages
+        check(total(b, "tickwatch_alert_passes_total") > total(a, "tickwatch_alert_passes_total"),
+              "no pass between the two scrapes")
+        check(total(b, "tickwatch_db_statements_total", pool="write") >
+              total(a, "tickwatch_db_statements_total", pool="write"), "no write statement")
+        # every request fails now: [quotes] breaker_failures (3) errors in a row on its one
+        # connection open the breaker, which then holds (breaker_recovery 1h): no further
+        # request, each error counted
+        before = qrequests(env, [v[0] for v in LIVE_USERS.values()])
+        qctl(env, "/mode", mode="500")
+        s = e2elib.wait_for("the yahoo breaker open", lambda: (
+            lambda s: s if s['tickwatch_collector_breaker_state{source="yahoo"}'] == 1 else None)(
+            samples(scrape())), WAIT)
+        promtool(scrape())
+        s, q = fetches_match()
+        errors = sum(q.values()) - sum(before.values())
+        check(errors == 3 and total(s, "tickwatch_collector_fetches_total", source="yahoo",
+                                    result="error") == 3,
+              "errors: the server answered %d failing requests, counted %d, want 3"
+              % (errors, total(s, "tickwatch_collector_fetches_total", result="error")))
+        check(s['tickwatch_collector_breaker_trips_total{source="yahoo"}'] == 1, "trips")
+        e2elib.wait_for("a cycle skipped by the open breaker", lambda: total(samples(scrape()),
+                        "tickwatch_collector_skipped_total") > 0, WAIT)
+        print("ok - live run: %d passes, %d notifications, %d fetches, each as the log, Kafka "
+              "and the quote server say; breaker open after 3 errors; page %d bytes"
+              % (total(b, "tickwatch_alert_passes_total"), len(to_notifier()), sum(q.values()),
+                 len(scrape())))
+    finally:
+        if agent:
+            agent.stop()
+        qctl(env, "/reset")
+        # nobody mails this run's addresses later (the notifier group moves past them)
+        e2elib.consumer_group_to_end(env, "tickwatch-notifier", "to-notifier")
+        drop_db(ADMIN, db)
+
+
 def main():
     failed = 0
-    for t in (healthy_agent, unsubscribe, degraded_agent):
+    only = sys.argv[2:]  # names of the tests to run (all when none)
+    for t in (healthy_agent, unsubscribe, degraded_agent, live_run):
+        if only and t.__name__ not in only:
+            continue
         try:
             t()
         except Fail as e:

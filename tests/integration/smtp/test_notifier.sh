@@ -73,6 +73,9 @@ warm=$(newid)
 user "warm-$RUN@example.test"
 notif "$warm" "warm-$RUN@example.test" | produce
 wait_until 90 "the warm-up mail" has_files "$warm"
+# the drain above left no backlog for this agent: it dead-lettered nothing it was not sent here
+[ "$(sql "SELECT count(*) FROM dead_letters")" = 0 ] ||
+	fail "the agent read another suite's backlog: $(sql "SELECT count(*) FROM dead_letters") dead letters before the test sent any"
 
 # 1. a batch of five, in one SMTP session
 ids=()
