@@ -1,13 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /* kafka.c - librdkafka clients configured from [kafka] and served from the event loop. All
  * brokers down begins an outage (core/outage.h, one warn line); the next delivery, commit or
- * consumed message ends it (librdkafka reports no "brokers up" event). */
+ * consumed message ends it (librdkafka reports no "brokers up" event).
+ * Close: bounded flush or group leave, then the consumer queue is drained to empty (an op left
+ * there pins a broker thread that rd_kafka_destroy() joins without a time-out), then the destroy
+ * runs on a thread of its own, waited for at most TW_KAFKA_DESTROY_MS: past that the client is
+ * left behind with an error line, so a stop is always bounded (docs/kafka.md "Closing").
+ * A held batch's keep-alive polls whatever its stash holds; a message a full stash cannot take is
+ * freed and its (paused) partition rewound to it. */
 #include "kafka/kafka.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/config.h"
@@ -518,31 +527,69 @@ void tw_kafka_unhold(struct tw_kafka *k)
 	pause_all(k, 0);
 }
 
+/* A message a full stash has no room for: given back (freed) and its partition set to fetch
+ * it again after the unhold (a seek of the paused partition), so nothing is skipped. */
+static void overflow(struct tw_kafka *k, const rd_kafka_message_t *m)
+{
+	rd_kafka_topic_partition_list_t *at = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_error_t *e;
+
+	rd_kafka_topic_partition_list_add(at, rd_kafka_topic_name(m->rkt), m->partition)->offset =
+		m->offset;
+	e = rd_kafka_seek_partitions(k->rk, at, 0); /* 0 ms: asynchronous */
+	if (e) {
+		tw_log(TW_LOG_WARN, k->role, "kafka: cannot rewind partition %d to %lld: %s",
+		       (int)m->partition, (long long)m->offset, rd_kafka_error_string(e));
+		rd_kafka_error_destroy(e);
+	}
+	rd_kafka_topic_partition_list_destroy(at);
+	k->overflowed++;
+}
+
 void tw_kafka_keepalive(struct tw_kafka *k)
 {
 	ssize_t got;
+	rd_kafka_event_t *ev;
 
-	if (k->consumerq == NULL || k->closed || k->nstash >= TW_KAFKA_STASH)
+	if (k->consumerq == NULL || k->closed)
 		return;
 	k->keepalives++;
-	/* a poll of the consumer queue: rebalances are served here, and it counts as the
-	 * application's poll for max.poll.interval.ms */
-	got = rd_kafka_consume_batch_queue(k->consumerq, 0, k->stash + k->nstash,
-					   TW_KAFKA_STASH - k->nstash);
+	if (k->nstash >= TW_KAFKA_STASH) {
+		/* Full: still a poll (the group membership depends on it), but nothing is taken.
+		 * A fresh pause first: what librdkafka fetched before it is dropped there and
+		 * fetched again after the unhold; anything that still comes is rewound. */
+		pause_all(k, 1);
+		while ((ev = rd_kafka_queue_poll(k->consumerq, 0)) != NULL) {
+			const rd_kafka_message_t *m;
+
+			if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
+				rebalance(k, rd_kafka_event_error(ev),
+					  rd_kafka_event_topic_partition_list(ev));
+			while ((m = rd_kafka_event_message_next(ev)) != NULL)
+				if (!m->err)
+					overflow(k, m);
+			rd_kafka_event_destroy(ev);
+		}
+		return;
+	}
+	/* a poll of the consumer queue: rebalances are served here (the callback may drop
+	 * stashed messages: the new ones are then placed after what it kept), and it counts
+	 * as the application's poll for max.poll.interval.ms */
+	got = rd_kafka_consume_batch_queue(k->consumerq, 0, k->take, TW_KAFKA_STASH - k->nstash);
 	for (ssize_t i = 0; i < got; i++) {
-		rd_kafka_message_t *m = k->stash[k->nstash];
+		rd_kafka_message_t *m = k->take[i];
 
 		if (m->err) {
 			if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
 				tw_log(TW_LOG_WARN, k->role, "kafka consume: %s",
 				       rd_kafka_message_errstr(m));
 			rd_kafka_message_destroy(m);
-			/* shift the rest down over it */
-			memmove(k->stash + k->nstash, k->stash + k->nstash + 1,
-				(size_t)(got - i - 1) * sizeof(rd_kafka_message_t *));
-			continue;
+		} else if (k->nstash < TW_KAFKA_STASH) {
+			k->stash[k->nstash++] = m;
+		} else {
+			overflow(k, m);
+			rd_kafka_message_destroy(m);
 		}
-		k->nstash++;
 	}
 }
 
@@ -606,6 +653,101 @@ rd_kafka_queue_t *tw_kafka_admin_queue(struct tw_kafka *k)
 	return k->adminq;
 }
 
+/* Serve every op left on the consumer queue, without waiting. The queue must be empty before
+ * the destroy: each op left (a fetched message, and the version barrier that every pause,
+ * resume, seek and fetch stop puts there) holds its partition, the partition holds its
+ * broker, and rd_kafka_destroy() waits forever for that broker's thread. The close's last
+ * unassign (on librdkafka's main thread) queues a barrier after the close loop's last poll
+ * when the machine is busy. @return ops served. */
+static int drain_consumer(struct tw_kafka *k)
+{
+	rd_kafka_event_t *ev;
+	int n = 0;
+
+	while ((ev = rd_kafka_queue_poll(k->consumerq, 0)) != NULL) {
+		if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
+			rebalance(k, rd_kafka_event_error(ev),
+				  rd_kafka_event_topic_partition_list(ev));
+		rd_kafka_event_destroy(ev);
+		n++;
+	}
+	return n;
+}
+
+struct destroy_job {
+	rd_kafka_t *rk;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int done;     /* under mu */
+	int abandoned; /* under mu: the waiter left; the thread frees the job */
+};
+
+static void *destroy_thread(void *arg)
+{
+	struct destroy_job *j = arg;
+	int abandoned;
+
+	rd_kafka_destroy_flags(j->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+	pthread_mutex_lock(&j->mu);
+	j->done = 1;
+	abandoned = j->abandoned;
+	pthread_cond_signal(&j->cv);
+	pthread_mutex_unlock(&j->mu);
+	if (abandoned) {
+		pthread_mutex_destroy(&j->mu);
+		pthread_cond_destroy(&j->cv);
+		free(j);
+	}
+	return NULL;
+}
+
+/* rd_kafka_destroy() waits for every librdkafka thread without a time-out. The backstop: it
+ * runs on a thread of its own and is waited for at most TW_KAFKA_DESTROY_MS; past that the
+ * client is left behind (logged as an error) so the stop goes on. @return 1 when it finished. */
+static int destroy_bounded(struct tw_kafka *k)
+{
+	struct destroy_job *j = calloc(1, sizeof *j);
+	struct timespec until;
+	pthread_t t;
+	int done;
+
+	if (j == NULL || pthread_mutex_init(&j->mu, NULL) != 0) {
+		free(j);
+		rd_kafka_destroy_flags(k->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+		return 1;
+	}
+	pthread_cond_init(&j->cv, NULL);
+	j->rk = k->rk;
+	if (pthread_create(&t, NULL, destroy_thread, j) != 0) {
+		pthread_cond_destroy(&j->cv);
+		pthread_mutex_destroy(&j->mu);
+		free(j);
+		rd_kafka_destroy_flags(k->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+		return 1;
+	}
+	pthread_detach(t);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += TW_KAFKA_DESTROY_MS / 1000;
+	until.tv_nsec += (long)(TW_KAFKA_DESTROY_MS % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&j->mu);
+	while (!j->done && pthread_cond_timedwait(&j->cv, &j->mu, &until) == 0)
+		;
+	done = j->done;
+	if (!done)
+		j->abandoned = 1;
+	pthread_mutex_unlock(&j->mu);
+	if (!done)
+		return 0;
+	pthread_cond_destroy(&j->cv);
+	pthread_mutex_destroy(&j->mu);
+	free(j);
+	return 1;
+}
+
 void tw_kafka_close(struct tw_kafka *k, int timeout_ms)
 {
 	tw_mono_t end = tw_hal_now() + (tw_mono_t)timeout_ms * TW_MONO_PER_MS;
@@ -646,6 +788,11 @@ void tw_kafka_close(struct tw_kafka *k, int timeout_ms)
 				rd_kafka_event_destroy(ev);
 		}
 		unstash(k, NULL);
+		drain_consumer(k);
+		k->left_at_close = (uint64_t)rd_kafka_queue_length(k->consumerq);
+		if (k->left_at_close)
+			tw_log(TW_LOG_WARN, k->role, "kafka: %llu op(s) left on the consumer queue "
+			       "at its destroy", (unsigned long long)k->left_at_close);
 	}
 	rd_kafka_queue_io_event_enable(k->mainq, -1, NULL, 0);
 	rd_kafka_queue_io_event_enable(k->logq, -1, NULL, 0);
@@ -662,7 +809,13 @@ void tw_kafka_close(struct tw_kafka *k, int timeout_ms)
 		rd_kafka_queue_destroy(k->consumerq);
 	}
 	k->logq = k->mainq = k->adminq = k->consumerq = NULL;
-	rd_kafka_destroy_flags(k->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+	if (!destroy_bounded(k)) {
+		k->abandoned = 1;
+		tw_log(TW_LOG_ERROR, k->role,
+		       "kafka: librdkafka's destroy did not finish within %d ms (one of its "
+		       "threads is still held): the client is left behind so the stop goes on",
+		       TW_KAFKA_DESTROY_MS);
+	}
 	k->rk = NULL;
 	close(k->pipe_rd);
 	close(k->pipe_wr);

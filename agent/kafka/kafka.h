@@ -92,6 +92,7 @@ struct tw_kafka_opts {
 };
 
 #define TW_KAFKA_STASH 32 /* messages a keep-alive poll may have to keep for the next take */
+#define TW_KAFKA_DESTROY_MS 5000 /* longest wait for librdkafka's destroy at a close */
 
 struct tw_kafka {
 	rd_kafka_t *rk;
@@ -106,6 +107,10 @@ struct tw_kafka {
 	int held; /* tw_kafka_hold(): assigned partitions paused */
 	rd_kafka_message_t *stash[TW_KAFKA_STASH]; /* taken by a keep-alive, handed out first */
 	size_t nstash;
+	rd_kafka_message_t *take[TW_KAFKA_STASH]; /* a keep-alive's poll lands here first */
+	uint64_t overflowed;    /* messages a full stash gave back (fetched again later) */
+	uint64_t left_at_close; /* consumer-queue ops still there at the destroy (0 expected) */
+	int abandoned;          /* the destroy outlasted TW_KAFKA_DESTROY_MS (the client leaked) */
 };
 
 /**
@@ -181,6 +186,8 @@ void tw_kafka_unhold(struct tw_kafka *k);
  * While held: poll the consumer without waiting, so the member stays in its group
  * (max.poll.interval.ms) and rebalance callbacks run. A message that still arrives
  * (fetched before the pause took effect) is kept for the next tw_kafka_consume_batch().
+ * A full stash does not stop the polls: the partitions are paused again and a message
+ * that still comes is freed and its partition rewound to it (fetched after the unhold).
  */
 void tw_kafka_keepalive(struct tw_kafka *k);
 
@@ -195,7 +202,9 @@ rd_kafka_queue_t *tw_kafka_admin_queue(struct tw_kafka *k);
 
 /**
  * Stop: a producer flushes for at most @p timeout_ms, a consumer leaves its
- * group (bounded by @p timeout_ms); then everything is freed. Safe twice.
+ * group (bounded by @p timeout_ms) and its queue is drained; then everything is
+ * freed, the librdkafka destroy waited for at most TW_KAFKA_DESTROY_MS (past it
+ * the client is left behind: k->abandoned, an error line). Safe twice.
  */
 void tw_kafka_close(struct tw_kafka *k, int timeout_ms);
 

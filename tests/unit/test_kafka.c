@@ -2,7 +2,9 @@
 /* test_kafka.c - the Kafka layer on librdkafka's mock cluster: configuration, topic ensure with
  * RF 3, the error when the cluster is too small, delivery failure, consume + commit, and a batch
  * held past max.poll.interval.ms (paused, kept alive) through a rebalance: no eviction, the
- * revocation reaches the role, and nothing uncommitted is lost. */
+ * revocation reaches the role, and nothing uncommitted is lost; a close that leaves nothing on
+ * the consumer queue (so librdkafka's destroy finishes), and a full keep-alive stash that still
+ * keeps the member in its group. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -565,6 +567,153 @@ static void held_batch_survives_max_poll_and_a_rebalance(void **state)
 	tw_kafka_close(&p, 2000);
 }
 
+/* Produce @p n one-byte messages to @p topic, round-robin over @p parts partitions, and wait
+ * for their delivery. */
+static void produce_n(const char *topic, int n, int parts)
+{
+	struct tw_kafka p;
+	struct dr d = {0};
+	struct tw_kafka_opts po = {.kind = TW_KAFKA_PRODUCER, .role = "alert", .linger_ms = 5,
+				   .on_delivery = on_dr, .arg = &d};
+	char err[256];
+	int64_t end;
+
+	assert_int_equal(tw_kafka_open(&p, &cfg, NULL, &po, err, sizeof err), 0);
+	for (int i = 0; i < n; i++)
+		assert_int_equal(rd_kafka_producev(p.rk, RD_KAFKA_V_TOPIC(topic),
+						   RD_KAFKA_V_PARTITION(i % parts),
+						   RD_KAFKA_V_VALUE("m", 1),
+						   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+						   RD_KAFKA_V_END),
+				 0);
+	end = real_ms() + 20000;
+	while (d.ok < n && real_ms() < end)
+		serve_for(&p, 200, 0);
+	assert_int_equal(d.ok, n);
+	tw_kafka_close(&p, 2000);
+}
+
+/* Closing a consumer that paused, resumed and was unassigned: every pause, resume and fetch stop
+ * leaves a version barrier on the consumer queue, and the close's last one may come after the
+ * close loop's last poll. The queue is drained before the destroy, which then finishes (each
+ * op left held a partition and so a broker thread: rd_kafka_destroy() waited for it forever). */
+static void close_leaves_nothing_on_the_consumer_queue(void **state)
+{
+	static const char *const subs[] = {"closing", NULL};
+	struct held_state h = {0};
+	struct tw_kafka_opts co = {.kind = TW_KAFKA_CONSUMER, .role = "notifier", .topics = subs,
+				   .on_ready = held_ready,
+				   .on_rebalance = held_rebalance, .arg = &h};
+	rd_kafka_message_t *msgs[16];
+	char err[256];
+
+	(void)state;
+	start_mock(1);
+	rd_kafka_mock_group_initial_rebalance_delay_ms(mc, 0);
+	assert_int_equal(rd_kafka_mock_topic_create(mc, "closing", 2, 1), 0);
+	produce_n("closing", 4, 2);
+	for (int cycle = 0; cycle < 6; cycle++) {
+		struct tw_kafka c;
+		size_t got = 0;
+		int64_t end = real_ms() + 30000;
+		char group[32];
+
+		/* a group of its own each time: no wait for the last member's departure */
+		snprintf(group, sizeof group, "closing-%d", cycle);
+		co.group_id = group;
+		memset(&h, 0, sizeof h);
+		assert_int_equal(tw_kafka_open(&c, &cfg, NULL, &co, err, sizeof err), 0);
+		/* nothing is committed: every cycle reads the four again */
+		while (got < 4 && real_ms() < end) {
+			serve_until(&c, &h.ready, 200);
+			h.ready = 0;
+			got += tw_kafka_consume_batch(&c, msgs + got, 16 - got);
+		}
+		if (got != 4)
+			fail_msg("cycle %d: %zu of 4 messages read (%d assigned)", cycle, got,
+				 h.assigned);
+		tw_kafka_hold(&c);
+		serve_for(&c, 300, 1);
+		tw_kafka_release(msgs, got);
+		tw_kafka_unhold(&c);
+		tw_kafka_hold(&c); /* barriers, again, right before the close */
+		tw_kafka_close(&c, 5000);
+		assert_int_equal(c.left_at_close, 0);
+		assert_int_equal(c.abandoned, 0);
+		assert_int_equal(tw_kafka_fd(&c), -1);
+	}
+}
+
+/* A full stash (32 messages taken by keep-alives) must not stop the keep-alive's polls: the
+ * member stays in its group past max.poll.interval.ms, and no message is lost. */
+static void full_stash_still_keeps_the_member_alive(void **state)
+{
+	static const char *const subs[] = {"full", NULL};
+	struct held_state h = {0};
+	struct tw_kafka_opts co = {.kind = TW_KAFKA_CONSUMER, .role = "notifier", .topics = subs,
+				   .group_id = "full-group", .on_ready = held_ready,
+				   .on_rebalance = held_rebalance, .arg = &h};
+	struct tw_kafka c;
+	rd_kafka_message_t *msgs[64];
+	int seen[48] = {0};
+	size_t got = 0, n;
+	int64_t end;
+	char err[256];
+
+	(void)state;
+	start_mock(1);
+	rd_kafka_mock_group_initial_rebalance_delay_ms(mc, 0);
+	assert_int_equal(rd_kafka_mock_topic_create(mc, "full", 1, 1), 0);
+	set_extra("max.poll.interval.ms", "3000");
+	set_extra("session.timeout.ms", "3000");
+	set_extra("heartbeat.interval.ms", "500");
+	produce_n("full", 40, 1);
+	assert_int_equal(tw_kafka_open(&c, &cfg, NULL, &co, err, sizeof err), 0);
+	end = real_ms() + 30000;
+	while (got < TW_KAFKA_STASH + 1 && real_ms() < end) {
+		serve_until(&c, &h.ready, 200);
+		h.ready = 0;
+		got += tw_kafka_consume_batch(&c, msgs + got, TW_KAFKA_STASH + 1 - got);
+	}
+	assert_int_equal(got, TW_KAFKA_STASH + 1);
+	/* the role holds one message; 32 more wait in the stash as keep-alives leave them */
+	for (size_t i = 0; i < TW_KAFKA_STASH; i++)
+		c.stash[i] = msgs[1 + i];
+	c.nstash = TW_KAFKA_STASH;
+	tw_kafka_hold(&c);
+	serve_for(&c, 9000, 1); /* three times max.poll.interval.ms */
+	assert_int_equal(h.revoked, 0);
+	assert_int_equal(c.nstash, TW_KAFKA_STASH);
+	/* the batch ends: the stash comes first, then the rest, each offset once at least */
+	seen[msgs[0]->offset]++;
+	tw_kafka_release(msgs, 1);
+	tw_kafka_unhold(&c);
+	end = real_ms() + 20000;
+	for (;;) {
+		int all = 1;
+
+		for (int o = 0; o < 40; o++)
+			all &= seen[o] > 0;
+		if (all || real_ms() >= end)
+			break;
+		serve_for(&c, 100, 0);
+		n = tw_kafka_consume_batch(&c, msgs, 64);
+		for (size_t i = 0; i < n; i++)
+			if (msgs[i]->offset < 48)
+				seen[msgs[i]->offset]++;
+		tw_kafka_release(msgs, n);
+	}
+	for (int o = 0; o < 40; o++)
+		if (seen[o] == 0)
+			fprintf(stderr, "offset %d never read\n", o);
+	for (int o = 0; o < 40; o++)
+		assert_true(seen[o] > 0);
+	assert_int_equal(h.revoked, 0);
+	tw_kafka_close(&c, 5000);
+	assert_int_equal(c.left_at_close, 0);
+	assert_int_equal(c.abandoned, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -578,6 +727,10 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(consume_batch_then_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(held_batch_survives_max_poll_and_a_rebalance, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(close_leaves_nothing_on_the_consumer_queue, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(full_stash_still_keeps_the_member_alive, setup,
 						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
