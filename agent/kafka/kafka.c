@@ -4,8 +4,9 @@
  * consumed message ends it (librdkafka reports no "brokers up" event).
  * Close: bounded flush or group leave, then the consumer queue is drained to empty (an op left
  * there pins a broker thread that rd_kafka_destroy() joins without a time-out), then the destroy
- * runs on a thread of its own, waited for at most TW_KAFKA_DESTROY_MS: past that the client is
- * left behind with an error line, so a stop is always bounded (docs/kafka.md "Closing").
+ * runs on a thread of its own (a static job: no heap at a stop), waited for at most
+ * TW_KAFKA_DESTROY_MS: past that the client is left behind with an error line, so a stop is
+ * always bounded (docs/kafka.md "Closing").
  * A held batch's keep-alive polls whatever its stash holds; a message a full stash cannot take is
  * freed and its (paused) partition rewound to it. */
 #include "kafka/kafka.h"
@@ -14,7 +15,6 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -674,30 +674,37 @@ static int drain_consumer(struct tw_kafka *k)
 	return n;
 }
 
-struct destroy_job {
+/* The destroy backstop's jobs: static (no heap at a stop), one per client being destroyed or
+ * left behind; a slot is free again when its destroy ends, even after its waiter left. */
+#define DESTROY_JOBS 16
+enum { JOB_FREE, JOB_RUNNING, JOB_DONE, JOB_ABANDONED };
+static struct destroy_job {
 	rd_kafka_t *rk;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int done;     /* under mu */
-	int abandoned; /* under mu: the waiter left; the thread frees the job */
-};
+	int state; /* JOB_*, under destroy_mu */
+} destroy_jobs[DESTROY_JOBS];
+static pthread_mutex_t destroy_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t destroy_cv;
+static pthread_once_t destroy_once = PTHREAD_ONCE_INIT;
+
+static void destroy_init(void)
+{
+	pthread_condattr_t a;
+
+	pthread_condattr_init(&a);
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC); /* a wall-clock step cannot stretch it */
+	pthread_cond_init(&destroy_cv, &a);
+	pthread_condattr_destroy(&a);
+}
 
 static void *destroy_thread(void *arg)
 {
 	struct destroy_job *j = arg;
-	int abandoned;
 
 	rd_kafka_destroy_flags(j->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
-	pthread_mutex_lock(&j->mu);
-	j->done = 1;
-	abandoned = j->abandoned;
-	pthread_cond_signal(&j->cv);
-	pthread_mutex_unlock(&j->mu);
-	if (abandoned) {
-		pthread_mutex_destroy(&j->mu);
-		pthread_cond_destroy(&j->cv);
-		free(j);
-	}
+	pthread_mutex_lock(&destroy_mu);
+	j->state = j->state == JOB_ABANDONED ? JOB_FREE : JOB_DONE;
+	pthread_cond_broadcast(&destroy_cv);
+	pthread_mutex_unlock(&destroy_mu);
 	return NULL;
 }
 
@@ -706,46 +713,46 @@ static void *destroy_thread(void *arg)
  * client is left behind (logged as an error) so the stop goes on. @return 1 when it finished. */
 static int destroy_bounded(struct tw_kafka *k)
 {
-	struct destroy_job *j = calloc(1, sizeof *j);
+	struct destroy_job *j = NULL;
 	struct timespec until;
 	pthread_t t;
 	int done;
 
-	if (j == NULL || pthread_mutex_init(&j->mu, NULL) != 0) {
-		free(j);
-		rd_kafka_destroy_flags(k->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
-		return 1;
+	pthread_once(&destroy_once, destroy_init);
+	pthread_mutex_lock(&destroy_mu);
+	for (size_t i = 0; i < DESTROY_JOBS && j == NULL; i++)
+		if (destroy_jobs[i].state == JOB_FREE)
+			j = &destroy_jobs[i];
+	if (j) {
+		j->rk = k->rk;
+		j->state = JOB_RUNNING;
 	}
-	pthread_cond_init(&j->cv, NULL);
-	j->rk = k->rk;
+	pthread_mutex_unlock(&destroy_mu);
+	if (j == NULL)
+		return 0; /* every slot holds a client left behind: this one is left too */
 	if (pthread_create(&t, NULL, destroy_thread, j) != 0) {
-		pthread_cond_destroy(&j->cv);
-		pthread_mutex_destroy(&j->mu);
-		free(j);
+		pthread_mutex_lock(&destroy_mu);
+		j->state = JOB_FREE;
+		pthread_mutex_unlock(&destroy_mu);
 		rd_kafka_destroy_flags(k->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
 		return 1;
 	}
 	pthread_detach(t);
-	clock_gettime(CLOCK_REALTIME, &until);
+	clock_gettime(CLOCK_MONOTONIC, &until);
 	until.tv_sec += TW_KAFKA_DESTROY_MS / 1000;
 	until.tv_nsec += (long)(TW_KAFKA_DESTROY_MS % 1000) * 1000000L;
 	if (until.tv_nsec >= 1000000000L) {
 		until.tv_sec++;
 		until.tv_nsec -= 1000000000L;
 	}
-	pthread_mutex_lock(&j->mu);
-	while (!j->done && pthread_cond_timedwait(&j->cv, &j->mu, &until) == 0)
+	pthread_mutex_lock(&destroy_mu);
+	while (j->state == JOB_RUNNING &&
+	       pthread_cond_timedwait(&destroy_cv, &destroy_mu, &until) == 0)
 		;
-	done = j->done;
-	if (!done)
-		j->abandoned = 1;
-	pthread_mutex_unlock(&j->mu);
-	if (!done)
-		return 0;
-	pthread_cond_destroy(&j->cv);
-	pthread_mutex_destroy(&j->mu);
-	free(j);
-	return 1;
+	done = j->state == JOB_DONE;
+	j->state = done ? JOB_FREE : JOB_ABANDONED;
+	pthread_mutex_unlock(&destroy_mu);
+	return done;
 }
 
 void tw_kafka_close(struct tw_kafka *k, int timeout_ms)
