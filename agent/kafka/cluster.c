@@ -86,9 +86,7 @@ int tw_kafka_cluster_ensure(struct tw_kafka_cluster *c)
 {
 	if (c->ensuring)
 		return TW_ERR_WOULD_BLOCK;
-	c->ensuring = 1;
-	c->created = 0;
-	c->grown = 0;
+	c->ensuring = 1; /* created and grown count on over failed attempts (ensured() resets) */
 	describe_cluster(c, OP_ENSURE_CLUSTER);
 	return TW_OK;
 }
@@ -107,6 +105,11 @@ static void ensured(struct tw_kafka_cluster *c, int rc, const char *err)
 	c->ensuring = 0;
 	if (c->on_ensured)
 		c->on_ensured(c, rc, err, c->arg);
+	/* A failed attempt keeps its counts: the grow may have succeeded and only its verify
+	 * failed (partitions not visible yet), and the retry then finds nothing to grow; the
+	 * success reports what all the attempts did. */
+	if (rc == TW_OK)
+		c->created = c->grown = 0;
 }
 
 static void reported(struct tw_kafka_cluster *c, int rc, const char *err)

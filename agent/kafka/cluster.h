@@ -65,8 +65,8 @@ struct tw_kafka_cluster {
 	struct tw_kafka_meta meta;
 	int partitions, replication, min_isr, timeout_ms;
 	int ensuring, refreshing;
-	int created; /* topics created by the last ensure */
-	int grown;   /* topics grown to [kafka] partitions by the last ensure */
+	int created; /* topics created by the ensure in progress, over its failed attempts */
+	int grown;   /* topics grown to [kafka] partitions, the same way */
 	/* Admin requests go to the controller; -1 keeps that. librdkafka's mock cluster
 	 * names no controller, so its tests send them to a broker id instead. */
 	int32_t via_broker;
