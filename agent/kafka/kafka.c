@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "core/config.h"
+#include "core/metrics.h"
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/outage.h"
@@ -160,6 +161,29 @@ static void unstash(struct tw_kafka *k, const rd_kafka_topic_partition_list_t *p
 	k->nstash = kept;
 }
 
+/* The consumer's partitions as the rebalances give them (for the lag: rd_kafka_assignment()
+ * waits on librdkafka's main thread, which the loop never does). */
+static void keep_assignment(struct tw_kafka *k, int assign, int coop,
+			    const rd_kafka_topic_partition_list_t *parts)
+{
+	if (!coop || k->assigned == NULL) {
+		if (k->assigned)
+			rd_kafka_topic_partition_list_destroy(k->assigned);
+		k->assigned = assign && parts ? rd_kafka_topic_partition_list_copy(parts)
+					      : rd_kafka_topic_partition_list_new(0);
+		return;
+	}
+	for (int i = 0; parts && i < parts->cnt; i++) {
+		const rd_kafka_topic_partition_t *p = &parts->elems[i];
+
+		if (!assign)
+			rd_kafka_topic_partition_list_del(k->assigned, p->topic, p->partition);
+		else if (rd_kafka_topic_partition_list_find(k->assigned, p->topic, p->partition) ==
+			 NULL)
+			rd_kafka_topic_partition_list_add(k->assigned, p->topic, p->partition);
+	}
+}
+
 /* Served from the consumer queue (a take, a keep-alive) or from the close: the role hears of a
  * revocation before the partitions go, and of an assignment after it; an assignment while a
  * batch is held is paused at once. Eager and cooperative protocols alike. */
@@ -171,6 +195,7 @@ static void rebalance(struct tw_kafka *k, rd_kafka_resp_err_t e,
 	rd_kafka_resp_err_t re = RD_KAFKA_RESP_ERR_NO_ERROR;
 
 	k->rebalances++;
+	keep_assignment(k, e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS, coop, parts);
 	if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
 		if (coop)
 			er = rd_kafka_incremental_assign(k->rk, parts);
@@ -824,9 +849,51 @@ void tw_kafka_close(struct tw_kafka *k, int timeout_ms)
 		       TW_KAFKA_DESTROY_MS);
 	}
 	k->rk = NULL;
+	if (k->assigned)
+		rd_kafka_topic_partition_list_destroy(k->assigned);
+	k->assigned = NULL;
 	close(k->pipe_rd);
 	close(k->pipe_wr);
 	k->pipe_rd = k->pipe_wr = -1;
+}
+
+int tw_kafka_lag_metrics(const struct tw_kafka *k, struct tw_metrics *m, const char *name)
+{
+	rd_kafka_topic_partition_list_t *at;
+	int n = 0;
+
+	tw_metrics_family(m, name, "gauge",
+			  "messages behind the end of each assigned partition (high watermark - "
+			  "the consumer's position), from librdkafka's caches");
+	if (k->rk == NULL || k->closed || k->assigned == NULL || k->assigned->cnt == 0)
+		return 0;
+	at = rd_kafka_topic_partition_list_copy(k->assigned);
+	if (at == NULL)
+		return 0;
+	if (rd_kafka_position(k->rk, at) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+		for (int i = 0; i < at->cnt; i++) {
+			const rd_kafka_topic_partition_t *p = &at->elems[i];
+			int64_t lo = -1, hi = -1, pos = p->offset;
+			char part[16];
+
+			/* (no position: nothing taken from it since its assignment; where it
+			 * starts is the group's commit, which only a request could tell) */
+			if (pos < 0 ||
+			    rd_kafka_get_watermark_offsets(k->rk, p->topic, p->partition, &lo,
+							   &hi) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+			    hi < 0)
+				continue;
+			snprintf(part, sizeof part, "%d", (int)p->partition);
+			tw_metrics_int(m, name,
+				       (const struct tw_metric_label[]){{"topic", p->topic},
+									{"partition", part},
+									{NULL, NULL}},
+				       hi > pos ? hi - pos : 0);
+			n++;
+		}
+	}
+	rd_kafka_topic_partition_list_destroy(at);
+	return n;
 }
 
 char *tw_kafka_status(const struct tw_kafka *k, char *buf, size_t len)

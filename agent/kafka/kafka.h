@@ -111,6 +111,7 @@ struct tw_kafka {
 	uint64_t overflowed;    /* messages a full stash gave back (fetched again later) */
 	uint64_t left_at_close; /* consumer-queue ops still there at the destroy (0 expected) */
 	int abandoned;          /* the destroy outlasted TW_KAFKA_DESTROY_MS (the client leaked) */
+	rd_kafka_topic_partition_list_t *assigned; /* a consumer's partitions, kept by rebalance() */
 };
 
 /**
@@ -210,5 +211,17 @@ void tw_kafka_close(struct tw_kafka *k, int timeout_ms);
 
 /** One line: deliveries, failures, queue length. @return @p buf. */
 char *tw_kafka_status(const struct tw_kafka *k, char *buf, size_t len);
+
+struct tw_metrics;
+/**
+ * A consumer's lag for /metrics: one gauge family @p name (the caller's, e.g.
+ * tickwatch_notifier_consumer_lag) with a sample {topic, partition} per assigned
+ * partition = its high watermark minus the consumer's position (the next offset
+ * the role will take), both read from librdkafka's caches without a request or a
+ * wait. A partition the role has taken nothing from since its assignment (no
+ * position yet) or whose end is not known yet is left out.
+ * @return the samples written.
+ */
+int tw_kafka_lag_metrics(const struct tw_kafka *k, struct tw_metrics *m, const char *name);
 
 #endif

@@ -1068,6 +1068,7 @@ static void metrics(struct tw_agent *ag, void *state, struct tw_metrics *m)
 			  "messages and requests in the producer's librdkafka queue");
 	tw_metrics_int(m, "tickwatch_alert_producer_queue_messages", NULL,
 		       a->prod_open ? tw_kafka_outq_len(&a->prod) : 0);
+	tw_kafka_lag_metrics(&a->cons, m, "tickwatch_alert_consumer_lag");
 }
 
 const struct tw_role tw_role_alert = {

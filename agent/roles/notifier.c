@@ -1408,6 +1408,7 @@ static void metrics(struct tw_agent *ag, void *state, struct tw_metrics *m)
 	tw_metrics_histogram(m, "tickwatch_notifier_smtp_session_seconds", NULL, session_bounds,
 			     nt->session_hist, SESSION_BOUNDS_N, nt->sessions_ended,
 			     nt->session_sum);
+	tw_kafka_lag_metrics(&nt->k, m, "tickwatch_notifier_consumer_lag");
 }
 
 static void cmd_status(struct tw_agent *ag, const char *args, void *arg)

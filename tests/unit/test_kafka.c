@@ -23,6 +23,7 @@
 #include "kafka/cluster.h"
 #include "kafka/kafka.h"
 #include "log.h"
+#include "metrics.h"
 
 static struct tw_config cfg;
 static rd_kafka_t *mock_owner;
@@ -714,6 +715,57 @@ static void full_stash_still_keeps_the_member_alive(void **state)
 	assert_int_equal(c.abandoned, 0);
 }
 
+/* The lag on /metrics: high watermark minus the position, per assigned partition, from caches
+ * (issue 18): 5 messages, 2 taken, lag 3; all taken, lag 0; a partition nothing was taken from
+ * since its assignment has no sample. */
+static void lag_is_the_end_minus_what_was_taken(void **state)
+{
+	struct tw_kafka c;
+	struct consumer_state s = {0};
+	static const char *const subs[] = {"lagt", NULL};
+	struct tw_kafka_opts co = {.kind = TW_KAFKA_CONSUMER, .role = "notifier", .topics = subs,
+				   .on_ready = on_ready, .arg = &s};
+	rd_kafka_message_t *msgs[8];
+	struct tw_metrics m;
+	char out[1024], err[256];
+	size_t got = 0;
+	int64_t end;
+
+	(void)state;
+	start_mock(1);
+	assert_int_equal(rd_kafka_mock_topic_create(mc, "lagt", 2, 1), 0);
+	produce_n("lagt", 5, 1); /* all on partition 0; partition 1 stays empty */
+	assert_int_equal(tw_kafka_open(&c, &cfg, NULL, &co, err, sizeof err), 0);
+	end = real_ms() + 30000;
+	while (got < 2 && real_ms() < end) {
+		serve_until(&c, &s.ready, 500);
+		s.ready = 0;
+		got += tw_kafka_consume_batch(&c, msgs + got, 2 - got);
+	}
+	assert_int_equal(got, 2);
+	tw_metrics_init(&m, out, sizeof out);
+	assert_int_equal(tw_kafka_lag_metrics(&c, &m, "tw_lag"), 1);
+	assert_non_null(strstr(out, "# TYPE tw_lag gauge\n"));
+	assert_non_null(strstr(out, "tw_lag{topic=\"lagt\",partition=\"0\"} 3\n"));
+	assert_null(strstr(out, "partition=\"1\""));
+	tw_kafka_release(msgs, got);
+	got = 0;
+	end = real_ms() + 30000;
+	while (got < 3 && real_ms() < end) {
+		serve_until(&c, &s.ready, 500);
+		s.ready = 0;
+		got += tw_kafka_consume_batch(&c, msgs + got, 3 - got);
+	}
+	assert_int_equal(got, 3);
+	tw_metrics_init(&m, out, sizeof out);
+	assert_int_equal(tw_kafka_lag_metrics(&c, &m, "tw_lag"), 1);
+	assert_non_null(strstr(out, "tw_lag{topic=\"lagt\",partition=\"0\"} 0\n"));
+	tw_kafka_release(msgs, got);
+	tw_kafka_close(&c, 5000);
+	tw_metrics_init(&m, out, sizeof out);
+	assert_int_equal(tw_kafka_lag_metrics(&c, &m, "tw_lag"), 0); /* closed: the family only */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -730,6 +782,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(close_leaves_nothing_on_the_consumer_queue, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(lag_is_the_end_minus_what_was_taken, setup, teardown),
 		cmocka_unit_test_setup_teardown(full_stash_still_keeps_the_member_alive, setup,
 						teardown),
 	};

@@ -106,5 +106,9 @@ is tickwatch_notifier_smtp_session_seconds_bucket 'le="+Inf"' "$sessions"
 batches=$(metric tickwatch_notifier_batches_total)
 [ "$batches" -ge 2 ] || fail "batches_total $batches"
 is tickwatch_notifier_commits_total '' "$batches"
-ok "/metrics: promtool passes; sent $in_folder = the folder = the ledger, the repeat 1, gone 1, dead 1, $sessions sessions"
+# every batch committed and nothing produced since: each partition it took from is 0 behind
+lag=$(awk '$1 ~ /^tickwatch_notifier_consumer_lag\{topic="to-notifier",partition="[0-9]+"\}$/ { n++; s += $2 } END { print n + 0, s + 0 }' "$work/metrics")
+[ "${lag% *}" -ge 1 ] || fail "no consumer lag sample for to-notifier"
+[ "${lag#* }" -eq 0 ] || fail "consumer lag ${lag#* } after every batch was committed"
+ok "/metrics: promtool passes; sent $in_folder = the folder = the ledger, the repeat 1, gone 1, dead 1, $sessions sessions, lag 0 on ${lag% *} partition(s)"
 exit 0
