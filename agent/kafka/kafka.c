@@ -7,8 +7,9 @@
  * runs on a thread of its own (a static job: no heap at a stop), waited for at most
  * TW_KAFKA_DESTROY_MS: past that the client is left behind with an error line, so a stop is
  * always bounded (docs/kafka.md "Closing").
- * A held batch's keep-alive polls whatever its stash holds; a message a full stash cannot take is
- * freed and its (paused) partition rewound to it. */
+ * A held batch pauses its partitions only once it lasts TW_KAFKA_HOLD_PAUSE_MS (a pause makes
+ * librdkafka drop what it fetched ahead); from then its keep-alive polls whatever its stash
+ * holds; a message a full stash cannot take is freed and its (paused) partition rewound to it. */
 #include "kafka/kafka.h"
 
 #include <errno.h>
@@ -185,8 +186,8 @@ static void keep_assignment(struct tw_kafka *k, int assign, int coop,
 }
 
 /* Served from the consumer queue (a take, a keep-alive) or from the close: the role hears of a
- * revocation before the partitions go, and of an assignment after it; an assignment while a
- * batch is held is paused at once. Eager and cooperative protocols alike. */
+ * revocation before the partitions go, and of an assignment after it; an assignment while the
+ * assignment is paused is paused at once. Eager and cooperative protocols alike. */
 static void rebalance(struct tw_kafka *k, rd_kafka_resp_err_t e,
 		      rd_kafka_topic_partition_list_t *parts)
 {
@@ -201,10 +202,10 @@ static void rebalance(struct tw_kafka *k, rd_kafka_resp_err_t e,
 			er = rd_kafka_incremental_assign(k->rk, parts);
 		else
 			re = rd_kafka_assign(k->rk, parts);
-		if (k->held && parts)
+		if (k->paused && parts)
 			rd_kafka_pause_partitions(k->rk, parts);
 		tw_log(TW_LOG_INFO, k->role, "kafka: %d partition(s) assigned%s",
-		       parts ? parts->cnt : 0, k->held ? " (paused: a batch is held)" : "");
+		       parts ? parts->cnt : 0, k->paused ? " (paused: a batch is held)" : "");
 		if (k->o.on_rebalance && !k->closed)
 			k->o.on_rebalance(k, 1, parts, k->o.arg);
 	} else {
@@ -484,6 +485,8 @@ int tw_kafka_outq_len(const struct tw_kafka *k)
 	return k->rk ? rd_kafka_outq_len(k->rk) : 0;
 }
 
+static void pause_all(struct tw_kafka *k, int pause);
+
 size_t tw_kafka_consume_batch(struct tw_kafka *k, rd_kafka_message_t **msgs, size_t max)
 {
 	ssize_t got;
@@ -491,6 +494,9 @@ size_t tw_kafka_consume_batch(struct tw_kafka *k, rd_kafka_message_t **msgs, siz
 
 	if (k->consumerq == NULL || max == 0)
 		return 0;
+	/* taking again outside a hold: a pause a full stash made ends here */
+	if (k->paused && !k->held)
+		pause_all(k, 0);
 	/* what a keep-alive took first, in its order */
 	while (kept < max && k->nstash > 0) {
 		msgs[kept++] = k->stash[0];
@@ -525,6 +531,8 @@ static void pause_all(struct tw_kafka *k, int pause)
 
 	if (k->rk == NULL || k->consumerq == NULL)
 		return;
+	k->paused = pause; /* (partitions assigned meanwhile follow it: rebalance()) */
+	k->pauses += pause != 0;
 	if (rd_kafka_assignment(k->rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || parts == NULL)
 		return;
 	if (parts->cnt > 0) {
@@ -541,7 +549,7 @@ void tw_kafka_hold(struct tw_kafka *k)
 	if (k->held)
 		return;
 	k->held = 1;
-	pause_all(k, 1);
+	k->held_at = tw_hal_now(); /* paused by the keep-alive once it lasts */
 }
 
 void tw_kafka_unhold(struct tw_kafka *k)
@@ -549,7 +557,8 @@ void tw_kafka_unhold(struct tw_kafka *k)
 	if (!k->held)
 		return;
 	k->held = 0;
-	pause_all(k, 0);
+	if (k->paused)
+		pause_all(k, 0);
 }
 
 /* A message a full stash has no room for: given back (freed) and its partition set to fetch
@@ -578,6 +587,11 @@ void tw_kafka_keepalive(struct tw_kafka *k)
 
 	if (k->consumerq == NULL || k->closed)
 		return;
+	if (k->held && !k->paused) {
+		if (tw_hal_now() - k->held_at < (tw_mono_t)TW_KAFKA_HOLD_PAUSE_MS * TW_MONO_PER_MS)
+			return; /* a short hold: what was fetched ahead stays for the next batch */
+		pause_all(k, 1);
+	}
 	k->keepalives++;
 	if (k->nstash >= TW_KAFKA_STASH) {
 		/* Full: still a poll (the group membership depends on it), but nothing is taken.

@@ -93,6 +93,10 @@ struct tw_kafka_opts {
 
 #define TW_KAFKA_STASH 32 /* messages a keep-alive poll may have to keep for the next take */
 #define TW_KAFKA_DESTROY_MS 5000 /* longest wait for librdkafka's destroy at a close */
+/* A hold pauses the partitions only once it lasts this long: a pause makes librdkafka drop what
+ * it fetched ahead (fetched again after the resume, up to ~1 s later), which short batches
+ * should not pay; the group only needs the keep-alive after max.poll.interval.ms (minutes). */
+#define TW_KAFKA_HOLD_PAUSE_MS 1000
 
 struct tw_kafka {
 	rd_kafka_t *rk;
@@ -112,6 +116,9 @@ struct tw_kafka {
 	uint64_t left_at_close; /* consumer-queue ops still there at the destroy (0 expected) */
 	int abandoned;          /* the destroy outlasted TW_KAFKA_DESTROY_MS (the client leaked) */
 	rd_kafka_topic_partition_list_t *assigned; /* a consumer's partitions, kept by rebalance() */
+	int paused;         /* the assignment is paused (a long hold, or a full stash) */
+	int64_t held_at;    /* tw_kafka_hold() began (tw_hal_now()) */
+	uint64_t pauses;    /* times the assignment was paused */
 };
 
 /**
@@ -177,18 +184,24 @@ size_t tw_kafka_consume_batch(struct tw_kafka *k, rd_kafka_message_t **msgs, siz
 int tw_kafka_commit_batch(struct tw_kafka *k, rd_kafka_message_t *const *msgs, size_t n,
 			  char *err, size_t errlen);
 
-/** Pause every assigned partition (and those assigned later) while a batch is held. */
+/**
+ * A batch is held (taken, not yet committed). Nothing is paused at first: what librdkafka
+ * fetched ahead stays in its queue (bounded by [kafka] queue_kbytes) for the next batch. Once
+ * the hold lasts TW_KAFKA_HOLD_PAUSE_MS, the first keep-alive pauses every assigned partition
+ * (and those assigned later), so the keep-alive's polls take nothing new.
+ */
 void tw_kafka_hold(struct tw_kafka *k);
 
-/** Resume the partitions tw_kafka_hold() paused (after the batch's commit). */
+/** The batch is over (committed or abandoned): paused partitions resume. */
 void tw_kafka_unhold(struct tw_kafka *k);
 
 /**
- * While held: poll the consumer without waiting, so the member stays in its group
- * (max.poll.interval.ms) and rebalance callbacks run. A message that still arrives
- * (fetched before the pause took effect) is kept for the next tw_kafka_consume_batch().
- * A full stash does not stop the polls: the partitions are paused again and a message
- * that still comes is freed and its partition rewound to it (fetched after the unhold).
+ * Poll the consumer without waiting, so the member stays in its group (max.poll.interval.ms)
+ * and rebalance callbacks run, while the role is busy. In a hold younger than
+ * TW_KAFKA_HOLD_PAUSE_MS it does nothing; then it pauses the assignment and polls. A message
+ * that still arrives is kept for the next tw_kafka_consume_batch(). A full stash does not stop
+ * the polls: the partitions are paused and a message that still comes is freed and its
+ * partition rewound to it; the next tw_kafka_consume_batch() outside a hold resumes them.
  */
 void tw_kafka_keepalive(struct tw_kafka *k);
 

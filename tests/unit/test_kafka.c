@@ -442,16 +442,21 @@ static void set_extra(const char *key, const char *value)
 	cfg.kafka.nextra++;
 }
 
-/* Serve @p k's wake-ups for @p ms, polling it as a held batch does (keepalive), or not. */
+/* Serve @p k's wake-ups for @p ms, polling it as a held batch does (keepalive), or not. The
+ * agent's clock (the fake HAL's) follows the real one meanwhile: a hold's age is read from it. */
 static void serve_for(struct tw_kafka *k, int ms, int keepalive)
 {
-	int64_t end = real_ms() + ms;
+	int64_t end = real_ms() + ms, last = real_ms();
 
 	while (real_ms() < end) {
 		struct pollfd p = {.fd = tw_kafka_fd(k), .events = POLLIN};
+		int64_t now;
 
 		if (poll(&p, 1, 100) > 0)
 			tw_kafka_serve(k);
+		now = real_ms();
+		fake_clock_advance_ms(now - last);
+		last = now;
 		if (keepalive)
 			tw_kafka_keepalive(k);
 	}
@@ -715,6 +720,81 @@ static void full_stash_still_keeps_the_member_alive(void **state)
 	assert_int_equal(c.abandoned, 0);
 }
 
+/* A pause a full stash made outside a hold (the notifier keeps the member alive during a unit
+ * of retries without holding) ends at the next take: the partition fetches again and every
+ * offset is read (before, nothing resumed it: the consumer stayed paused for good). A hold
+ * pauses only once it lasts TW_KAFKA_HOLD_PAUSE_MS (a pause drops what was fetched ahead). */
+static void pauses_end_and_short_holds_do_not_pause(void **state)
+{
+	static const char *const subs[] = {"ahead", NULL};
+	struct held_state h = {0};
+	struct tw_kafka_opts co = {.kind = TW_KAFKA_CONSUMER, .role = "notifier", .topics = subs,
+				   .group_id = "ahead-group", .on_ready = held_ready,
+				   .on_rebalance = held_rebalance, .arg = &h};
+	struct tw_kafka c;
+	rd_kafka_message_t *msgs[64];
+	int seen[48] = {0};
+	size_t got = 0, n;
+	uint64_t pauses;
+	int64_t end;
+	char err[256];
+
+	(void)state;
+	start_mock(1);
+	rd_kafka_mock_group_initial_rebalance_delay_ms(mc, 0);
+	assert_int_equal(rd_kafka_mock_topic_create(mc, "ahead", 1, 1), 0);
+	produce_n("ahead", 40, 1);
+	assert_int_equal(tw_kafka_open(&c, &cfg, NULL, &co, err, sizeof err), 0);
+	end = real_ms() + 30000;
+	while (got < TW_KAFKA_STASH + 1 && real_ms() < end) {
+		serve_until(&c, &h.ready, 200);
+		h.ready = 0;
+		got += tw_kafka_consume_batch(&c, msgs + got, TW_KAFKA_STASH + 1 - got);
+	}
+	assert_int_equal(got, TW_KAFKA_STASH + 1);
+	seen[msgs[0]->offset]++;
+	tw_kafka_release(msgs, 1);
+	for (size_t i = 0; i < TW_KAFKA_STASH; i++)
+		c.stash[i] = msgs[1 + i];
+	c.nstash = TW_KAFKA_STASH;
+	tw_kafka_keepalive(&c); /* not held, stash full: paused */
+	assert_int_equal(c.paused, 1);
+	end = real_ms() + 20000;
+	for (;;) {
+		int all = 1;
+
+		for (int o = 0; o < 40; o++)
+			all &= seen[o] > 0;
+		if (all || real_ms() >= end)
+			break;
+		n = tw_kafka_consume_batch(&c, msgs, 64);
+		for (size_t i = 0; i < n; i++)
+			if (msgs[i]->offset < 48)
+				seen[msgs[i]->offset]++;
+		tw_kafka_release(msgs, n);
+		serve_for(&c, 100, 0);
+	}
+	for (int o = 0; o < 40; o++)
+		assert_true(seen[o] > 0);
+	assert_int_equal(c.paused, 0);
+	/* a short hold: its keep-alives pause nothing; a long one pauses, its end resumes */
+	pauses = c.pauses;
+	tw_kafka_hold(&c);
+	tw_kafka_keepalive(&c);
+	fake_clock_advance_ms(TW_KAFKA_HOLD_PAUSE_MS - 1);
+	tw_kafka_keepalive(&c);
+	assert_int_equal(c.pauses, pauses);
+	assert_int_equal(c.paused, 0);
+	fake_clock_advance_ms(1);
+	tw_kafka_keepalive(&c);
+	assert_int_equal(c.pauses, pauses + 1);
+	assert_int_equal(c.paused, 1);
+	tw_kafka_unhold(&c);
+	assert_int_equal(c.paused, 0);
+	tw_kafka_close(&c, 5000);
+	assert_int_equal(c.left_at_close, 0);
+}
+
 /* The lag on /metrics: high watermark minus the position, per assigned partition, from caches
  * (issue 18): 5 messages, 2 taken, lag 3; all taken, lag 0; a partition nothing was taken from
  * since its assignment has no sample. */
@@ -783,6 +863,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(close_leaves_nothing_on_the_consumer_queue, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(lag_is_the_end_minus_what_was_taken, setup, teardown),
+		cmocka_unit_test_setup_teardown(pauses_end_and_short_holds_do_not_pause, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(full_stash_still_keeps_the_member_alive, setup,
 						teardown),
 	};
