@@ -51,6 +51,7 @@ users_sql "INSERT INTO users (email, ticker, high) SELECT 'bench' || lpad(i::tex
 trap '[ -n "${pid:-}" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; users_sql "DELETE FROM users WHERE email LIKE '"'"'bench_______@sink.test'"'"'"; rm -rf "$work"' EXIT
 
 t0=$(now)
+: >"$work/log" # (exists before the loop reads it: the agent's redirection runs in the background)
 TICKWATCH_KAFKA_BOOTSTRAP=$TW_KAFKA_BOOTSTRAP TICKWATCH_DB_WRITE_URL=$TW_DB_URL \
 	TICKWATCH_SMTP_HOST=127.0.0.1 TICKWATCH_SMTP_PORT=$TW_SMTP_SINK_PORT TICKWATCH_SMTP_MODE=plain \
 	TICKWATCH_SMTP_USER="" TICKWATCH_SMTP_FROM=alerts@tickwatch.test TICKWATCH_AGENT_LOG_LEVEL=info \
