@@ -95,7 +95,10 @@ static const char sql_update[] =
 	"NULL, true, why FROM chk WHERE why IS NOT NULL";
 static const char sql_remove[] =
 	"DELETE FROM alerts WHERE email = $1 AND id = $2::bigint RETURNING " ALERT_COLS;
-/* Alert 0 from the users row (band: low to high), then the alerts; $2 after id (-1: all). */
+/* Alert 0 from the users row (band: low to high), then the alerts; $2 after id (-1: all).
+ * An alert past its expiry is listed disabled ('expired') whether or not a pass has stored
+ * that yet. */
+#define EXPIRED "coalesce(expires_at <= now(), false)"
 static const char sql_list[] =
 	"SELECT * FROM (SELECT 0::bigint AS id, email, ticker, CASE WHEN high IS NOT NULL AND "
 	"low IS NOT NULL THEN 'band' WHEN high IS NOT NULL THEN 'above' WHEN low IS NOT NULL "
@@ -103,7 +106,11 @@ static const char sql_list[] =
 	"CASE WHEN high IS NOT NULL AND low IS NOT NULL THEN high END, 'change', 0, 0::float8, "
 	"NULL::bigint, true, NULL::text, (extract(epoch FROM created_at) * 1000)::bigint, "
 	"(extract(epoch FROM updated_at) * 1000)::bigint FROM users WHERE email = $1 "
-	"AND $2::bigint < 0 UNION ALL SELECT " ALERT_COLS " FROM alerts WHERE email = $1 "
+	"AND $2::bigint < 0 UNION ALL SELECT id, email, ticker, kind, level, level2, frequency, "
+	"cooldown_s, rearm_pct, (extract(epoch FROM expires_at) * 1000)::bigint, "
+	"enabled AND NOT " EXPIRED ", CASE WHEN enabled AND " EXPIRED " THEN 'expired' ELSE "
+	"disabled_reason END, (extract(epoch FROM created_at) * 1000)::bigint, "
+	"(extract(epoch FROM updated_at) * 1000)::bigint FROM alerts WHERE email = $1 "
 	"AND id > $2::bigint) a ORDER BY 1 LIMIT $3::bigint";
 
 static const char *const kind_names[] = {"none", "above", "below", "band", "cross"};

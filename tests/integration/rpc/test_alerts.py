@@ -265,6 +265,31 @@ def validation_errors():
 
 
 @test
+def expired_alert_listed_disabled():
+    c = Client(AGENT.port)
+    register(c, "ivy@example.com")
+    exp = int(time.time() * 1000) + 3600 * 1000
+    r = c.call("alert.add", {"email": "ivy@example.com", "ticker": "AMD", "kind": "above",
+                             "level": 150, "expires_ms": exp, "request_id": "i-1"})
+    aid = r["result"]["id"]
+    lst = c.call("alert.list", {"email": "ivy@example.com"})["result"]["alerts"]
+    check(lst[1]["enabled"] is True and lst[1]["disabled_reason"] is None, "live: %s" % lst)
+    sql(URL, "UPDATE alerts SET expires_at = now() - interval '1 minute' WHERE id = :'v1'",
+        str(aid))
+    lst = c.call("alert.list", {"email": "ivy@example.com"})["result"]["alerts"]
+    check(lst[1]["enabled"] is False and lst[1]["disabled_reason"] == "expired",
+          "past its expiry it is listed disabled, expired: %s" % lst)
+    r = c.call("alert.update", {"email": "ivy@example.com", "id": aid, "enabled": True,
+                                "request_id": "i-2"})
+    check(err_code(r) == -32002 and r["error"]["data"]["field"] == "expires_ms",
+          "enabling an expired alert needs a new expiry: %s" % r)
+    r = c.call("alert.update", {"email": "ivy@example.com", "id": aid, "expires_ms": exp,
+                                "request_id": "i-3"})
+    check(r.get("result", {}).get("enabled") is True, "a new expiry: live again: %s" % r)
+    c.close()
+
+
+@test
 def cascade_on_user_delete():
     c = Client(AGENT.port)
     register(c, "gus@example.com")
