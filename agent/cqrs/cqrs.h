@@ -664,4 +664,40 @@ int tw_cqrs_list_alerts(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *em
 			long long after_id, long long limit, tw_cqrs_alert_fn row,
 			tw_cqrs_done_fn done, void *arg);
 
+/* ---- a user's e-mails from the ledger (history.c; docs/alerts.md, History) ---- */
+
+#define TW_CQRS_HISTORY_MAX 50         /* ListHistory: page size from 1 to this */
+#define TW_CQRS_HISTORY_MSG_MAX 8192   /* a stored message handed over, at most (else NULL) */
+#define TW_CQRS_HISTORY_CURSOR_MAX 160 /* "TIME.SOURCE.KEY", at most */
+
+enum tw_history_state { TW_HS_SENT = 1, TW_HS_SENDING, TW_HS_DEFERRED, TW_HS_DEAD };
+
+/** One ledger entry (pointers valid during the callback only). */
+struct tw_cqrs_history_row {
+	const char *notification_id;
+	int state;          /* TW_HS_* */
+	int64_t time_ms;    /* sent_at (sent, sending), first_at (deferred), created_at (dead) */
+	int attempts;       /* deferred, dead */
+	int64_t next_ms;    /* deferred: next_at */
+	const char *reason; /* deferred: last_reason, dead: reason (first 200 characters), or NULL */
+	const char *message; /* deferred, dead: the signed message as stored, or NULL */
+	size_t message_len;
+	const char *cursor; /* this row as the "after" of the next page */
+};
+
+typedef int (*tw_cqrs_history_fn)(void *arg, const struct tw_cqrs_history_row *h);
+
+/** "sent", "sending", "deferred", "dead" ("" otherwise). */
+const char *tw_cqrs_history_state_name(int state);
+
+/**
+ * ListHistory of @p email (read connection, read-only): its entries in sent_notifications,
+ * notify_retry and dead_letters, newest first, those after the cursor @p after (NULL: from
+ * the newest), at most @p limit (1..TW_CQRS_HISTORY_MAX), streamed to @p row. done: count =
+ * rows. An address without rows is an empty page (the ledger outlives its users).
+ */
+int tw_cqrs_list_history(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *email,
+			 const char *after, long long limit, tw_cqrs_history_fn row,
+			 tw_cqrs_done_fn done, void *arg);
+
 #endif

@@ -57,6 +57,8 @@ static const char *const usage =
 	"                                               level, level2, frequency, cooldown_s,\n"
 	"                                               rearm_pct, expires_ms (null: never), enabled\n"
 	"  alert remove EMAIL ID                        remove alert ID (>= 1)\n"
+	"  alert history EMAIL [--after C] [--limit N]  the user's e-mails from the ledger, newest\n"
+	"                                               first (N <= 50)\n"
 	"\n"
 	"options:\n"
 	"  --connect HOST:PORT  the agent's RPC address (default: [rpc] listen of the configuration)\n"
@@ -435,7 +437,37 @@ static void print_result(const char *cmd, const struct tw_json *j, int res)
 		int al = tw_json_member(j, res, "alerts"), rm = tw_json_member(j, res, "removed"),
 		    n = 0;
 
-		if (al >= 0) {
+		int hi = tw_json_member(j, res, "history");
+
+		if (hi >= 0) {
+			char st[16], tk[32], cd[16], why[600];
+
+			for (int i = hi + 1; i < j->n && j->t[i].start < j->t[hi].end;
+			     i = tw_json_skip(j, i), n++) {
+				get_str(j, i, "id", a, sizeof a);
+				get_str(j, i, "state", st, sizeof st);
+				get_str(j, i, "time_ms", c, sizeof c);
+				printf("%s  %-8s  ", a, st);
+				print_time(strtoll(c, NULL, 10));
+				if (get_str(j, i, "ticker", tk, sizeof tk) == 0) {
+					get_str(j, i, "condition", cd, sizeof cd);
+					get_str(j, i, "value", b, sizeof b);
+					printf("  %s %s %s", tk, cd, b);
+				}
+				if (get_str(j, i, "attempts", b, sizeof b) == 0)
+					printf("  attempts %s", b);
+				if (get_str(j, i, "next_ms", b, sizeof b) == 0) {
+					printf("  next ");
+					print_time(strtoll(b, NULL, 10));
+				}
+				if (get_str(j, i, "reason", why, sizeof why) == 0)
+					printf("\n    %s", why);
+				printf("\n");
+			}
+			printf("(%d e-mail%s)\n", n, n == 1 ? "" : "s");
+			if (get_str(j, res, "next", a, sizeof a) == 0)
+				printf("more: --after %s\n", a);
+		} else if (al >= 0) {
 			for (int i = al + 1; i < j->n && j->t[i].start < j->t[al].end;
 			     i = tw_json_skip(j, i), n++)
 				print_alert(j, i);
@@ -561,10 +593,11 @@ static int alert_request(struct tw_jw *w, int argc, char **argv, const struct op
 	if (argc < 2)
 		return usage_err("alert takes add|list|update|remove EMAIL ...", NULL);
 	jstr(e, sizeof e, argv[1]);
-	if (strcmp(sub, "list") == 0) {
+	if (strcmp(sub, "list") == 0 || strcmp(sub, "history") == 0) {
 		if (argc != 2)
-			return usage_err("alert list takes EMAIL (use --after and --limit)", NULL);
-		if (page(w, "alert.list", o) != EXIT_OK)
+			return usage_err("alert list / history take EMAIL (use --after and --limit)",
+					 NULL);
+		if (page(w, sub[0] == 'l' ? "alert.list" : "alert.history", o) != EXIT_OK)
 			return EXIT_USAGE;
 		tw_jw_printf(w, "%s\"email\":%s", o->after || o->limit ? "," : "", e);
 		return EXIT_OK;

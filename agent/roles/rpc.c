@@ -7,6 +7,8 @@
 #include "core/agent.h"
 #include "core/log.h"
 #include "cqrs/cqrs.h"
+#include "json/json.h"
+#include "notif/notif.h"
 #include "rpc/rpc.h"
 
 struct rpc_role {
@@ -18,6 +20,36 @@ struct rpc_role {
 static size_t budget(const struct tw_config *cfg)
 {
 	return sizeof(struct rpc_role) + tw_cqrs_writers_budget(cfg) + tw_rpc_budget(cfg);
+}
+
+/* Console "history EMAIL [AFTER]": the alert.history request on the console's JSON-RPC
+ * path (its answer is that line); the words go in as JSON strings, checked by the method. */
+static void cmd_history(struct tw_agent *ag, const char *args, void *arg)
+{
+	char line[1024], e[TW_CQRS_EMAIL_MAX + 2], a[TW_CQRS_HISTORY_CURSOR_MAX + 2];
+	struct tw_jw w;
+	int n = 0;
+
+	(void)arg;
+	a[0] = '\0';
+	if (sscanf(args, "%255s %161s %n", e, a, &n) < 1 || (n && args[n] != '\0') ||
+	    strlen(e) > TW_CQRS_EMAIL_MAX || strlen(a) > TW_CQRS_HISTORY_CURSOR_MAX ||
+	    ag->json_fn == NULL) {
+		tw_console_printf(&ag->console, "usage: history EMAIL [AFTER] (AFTER: the \"next\" "
+						"of the page before)\n");
+		return;
+	}
+	tw_jw_init(&w, line, sizeof line);
+	tw_jw_lit(&w, "{\"jsonrpc\":\"2.0\",\"id\":\"history\",\"method\":\"alert.history\","
+		      "\"params\":{\"email\":");
+	tw_jw_str(&w, e);
+	if (a[0]) {
+		tw_jw_lit(&w, ",\"after\":");
+		tw_jw_str(&w, a);
+	}
+	tw_jw_lit(&w, "}}");
+	if (!w.overflow)
+		ag->json_fn(ag, line, ag->json_arg);
 }
 
 static int start(struct tw_agent *ag, void **state, char *err, size_t errlen)
@@ -52,6 +84,9 @@ static int start(struct tw_agent *ag, void **state, char *err, size_t errlen)
 		r->q = NULL;
 		return rc;
 	}
+	if (tw_agent_add_command(ag, "history", "EMAIL [AFTER]: the user's e-mails from the "
+				 "ledger, newest first (alert.history)", cmd_history, r) != TW_OK)
+		tw_log(TW_LOG_WARN, "rpc", "no room for the console command history");
 	*state = r;
 	return TW_OK;
 }
@@ -61,6 +96,7 @@ static int64_t step(struct tw_agent *ag, void *state)
 	struct rpc_role *r = state;
 
 	(void)ag;
+	(void)tw_notif_key_poll(r->q); /* alert.history reads stored messages under this key */
 	return tw_rpc_step(r->srv);
 }
 

@@ -453,6 +453,8 @@ const struct rpc_method tw_rpc_methods[] = {
 	 RPC_P(ENABLED) | CMD_ID, RPC_P(EMAIL) | RPC_P(ID) | CMD_ID, tw_rpc_run_alert_update},
 	{"alert.remove", RPC_P(EMAIL) | RPC_P(ID) | CMD_ID, RPC_P(EMAIL) | RPC_P(ID) | CMD_ID,
 	 tw_rpc_run_alert_remove},
+	{"alert.history", RPC_P(EMAIL) | RPC_P(AFTER) | RPC_P(LIMIT), RPC_P(EMAIL),
+	 tw_rpc_run_alert_history},
 };
 
 const size_t tw_rpc_nmethods = sizeof tw_rpc_methods / sizeof tw_rpc_methods[0];

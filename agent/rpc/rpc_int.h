@@ -55,6 +55,7 @@ struct rpc_slot {
 	/* a user.list page being streamed into out */
 	struct tw_jw list;
 	int list_rows;
+	int list_full; /* alert.history: the next row did not fit, the page ends here */
 	long long list_limit;
 	char list_last[TW_CQRS_EMAIL_MAX + 1];
 	struct tw_alert_row alert; /* alert.add / update / remove: the row (agent/rpc/alerts.c) */
@@ -206,6 +207,11 @@ int tw_rpc_run_alert_update(struct rpc_slot *s, const struct rpc_method *m,
 			    const struct rpc_params *p);
 int tw_rpc_run_alert_remove(struct rpc_slot *s, const struct rpc_method *m,
 			    const struct rpc_params *p);
+
+/* ---- history.c: alert.history ---- */
+#define TW_RPC_HISTORY_PAGE 20 /* rows of a page when no limit is given */
+int tw_rpc_run_alert_history(struct rpc_slot *s, const struct rpc_method *m,
+			     const struct rpc_params *p);
 extern const size_t tw_rpc_nmethods;
 
 /* ---- reply.c: every answer, in the JSON-RPC envelope {"jsonrpc":"2.0","id":ID,...} ---- */

@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "cqrs/cqrs.h"
 #include "fake_hal.h"
+#include "notif/notif.h"
 #include "rpc/rpc.h"
 #include "rpc/rpc_int.h"
 #include "tls/tls.h"
@@ -290,6 +291,42 @@ int tw_cqrs_list_alerts(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *em
 	(void)limit;
 	(void)row;
 	return start_op(op, NULL, done, arg, email);
+}
+
+int tw_cqrs_list_history(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *email,
+			 const char *after, long long limit, tw_cqrs_history_fn row,
+			 tw_cqrs_done_fn done, void *arg)
+{
+	(void)q;
+	(void)after;
+	(void)limit;
+	(void)row;
+	return start_op(op, NULL, done, arg, email);
+}
+
+const char *tw_cqrs_history_state_name(int state)
+{
+	return state == TW_HS_SENT ? "sent" : "";
+}
+
+/* alert.history reads stored messages with agent/notif: no key here, nothing is read. */
+const struct tw_notif_key *tw_notif_key_poll(struct tw_cqrs *q)
+{
+	(void)q;
+	return NULL;
+}
+
+int tw_notif_parse(struct tw_notif *n, const char *value, size_t len, const char *key,
+		   size_t keylen, const struct tw_notif_key *sk, char *err, size_t errlen)
+{
+	(void)n;
+	(void)value;
+	(void)len;
+	(void)key;
+	(void)keylen;
+	(void)sk;
+	snprintf(err, errlen, "stand-in");
+	return TW_ERR_ARG;
 }
 
 const char *tw_cqrs_alert_kind_name(int kind)

@@ -11,6 +11,7 @@
 #include "cqrs/cqrs.h"
 #include "fuzz_common.h"
 #include "json/json.h"
+#include "notif/notif.h"
 #include "standin/cqrs_script.h"
 
 struct tw_cqrs {
@@ -281,6 +282,45 @@ int tw_cqrs_list_alerts(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *em
 		if (row(arg, &a) != 0)
 			break;
 	return start(op, done, arg);
+}
+
+int tw_cqrs_list_history(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *email,
+			 const char *after, long long limit, tw_cqrs_history_fn row,
+			 tw_cqrs_done_fn done, void *arg)
+{
+	(void)q;
+	(void)after;
+	(void)limit;
+	(void)row;
+	check_str("email", email, TW_CQRS_EMAIL_MAX);
+	if (after)
+		check_str("after", after, TW_CQRS_HISTORY_CURSOR_MAX);
+	return start(op, done, arg);
+}
+
+const char *tw_cqrs_history_state_name(int state)
+{
+	return state == TW_HS_SENT ? "sent" : "";
+}
+
+/* alert.history reads stored messages with agent/notif: no key here, nothing is read. */
+const struct tw_notif_key *tw_notif_key_poll(struct tw_cqrs *q)
+{
+	(void)q;
+	return NULL;
+}
+
+int tw_notif_parse(struct tw_notif *n, const char *value, size_t len, const char *key,
+		   size_t keylen, const struct tw_notif_key *sk, char *err, size_t errlen)
+{
+	(void)n;
+	(void)value;
+	(void)len;
+	(void)key;
+	(void)keylen;
+	(void)sk;
+	snprintf(err, errlen, "stand-in");
+	return TW_ERR_ARG;
 }
 
 const char *tw_cqrs_alert_kind_name(int kind)
