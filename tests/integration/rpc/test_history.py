@@ -189,6 +189,41 @@ def bad_params_refused():
 
 
 @test
+def page_cut_at_the_answer_buffer():
+    """60 dead letters with 300-character reasons of control bytes (each written \\u0001, the
+    reason handed over cut to 200 characters): 50 rows do not fit the 10 KiB answer, so a page
+    ends at the last row that fits, its "next" names it, and walking the pages gives each row
+    once, newest first."""
+    sql(URL, "INSERT INTO dead_letters (notification_id, email, payload, reason, attempts, "
+        "created_at) SELECT 'big-' || lpad(g::text, 3, '0'), 'big@example.com', 'p', "
+        "repeat(chr(1), 300), g, '2026-02-01 00:00:00+00'::timestamptz + g * interval '1 s' "
+        "FROM generate_series(1, 60) g")
+    c = Client(AGENT.port)
+    got, after, sizes = [], None, []
+    while True:
+        p = {"email": "big@example.com", "limit": 50}
+        if after is not None:
+            p["after"] = after
+        c.send_raw((json.dumps({"jsonrpc": "2.0", "id": 1, "method": "alert.history",
+                                "params": p}) + "\n").encode())
+        line = c.read_line()
+        check(len(line) + 1 <= 10240, "answer within the 10 KiB buffer: %d bytes" % len(line))
+        res = json.loads(line).get("result")
+        check(res is not None and res["history"], "page: %s" % line[:300])
+        sizes.append(len(res["history"]))
+        got += res["history"]
+        after = res["next"]
+        if after is None:
+            break
+        check(len(sizes) < 60, "paging does not end")
+    check(sizes[0] < 50, "the first page is cut by the buffer: %s" % sizes)
+    check([h["id"] for h in got] == ["big-%03d" % g for g in range(60, 0, -1)],
+          "every row once, newest first: %s" % [h["id"] for h in got])
+    check(all(h["reason"] == "\x01" * 200 and h["state"] == "dead" and h["attempts"] == int(h["id"][4:])
+              for h in got), "the reasons cut to 200 characters")
+
+
+@test
 def console_history():
     env = dict(os.environ, TICKWATCH_DB_WRITE_URL=URL, TICKWATCH_RPC_LISTEN="none",
                TICKWATCH_RPC_TOKEN="")
