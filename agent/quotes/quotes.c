@@ -364,7 +364,7 @@ static void conn_end(struct tw_qconn *c, int rc)
 		src->q->rejected++;
 	}
 	if (done)
-		done(c->arg, rc, rc == TW_OK ? &c->cur : NULL, c->err);
+		done(c->arg, rc, &c->cur, c->err); /* a rejection: only cur.unknown */
 }
 
 void tw_qconn_fail(struct tw_qconn *c, int rc, const char *err)

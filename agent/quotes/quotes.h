@@ -56,10 +56,22 @@ struct tw_quotes_item {
 	double price;
 	int64_t time_s; /* the market time of the price, Unix seconds */
 	unsigned src;   /* the index of the source that gave it */
+	/* yahoo: meta.currentTradingPeriod.regular {start, end}, Unix seconds; 0, 0: not given */
+	int64_t reg_start, reg_end;
+	int unknown; /* a rejection because the source does not know the ticker (chart.error
+		      * Not Found, an empty chart.result, Stooq's N/D) */
 };
 
+/* @p q: the quote when @p rc is 0; after a rejection its unknown flag (the rest unset). */
 typedef void (*tw_quotes_done_fn)(void *arg, int rc, const struct tw_quotes_item *q,
 				  const char *err);
+
+/**
+ * Is @p q outside its regular trading period ([quotes] regular_hours_only)? @return 1 when
+ * the source gave a period (yahoo's currentTradingPeriod.regular) and the market time is
+ * before its start or after its end; 0 when it is inside or no period was given.
+ */
+int tw_quotes_off_hours(const struct tw_quotes_item *q);
 
 /* One recorded quote of a replay file. */
 struct tw_replay_row {
@@ -207,7 +219,10 @@ void tw_quotes_close(struct tw_quotes *s);
  * Yahoo chart response for @p ticker. @p toks: scratch for @p ntoks jsmn tokens.
  * Rejects chart.error, a symbol other than @p ticker, a time older than
  * @p max_age_s before @p now_s (or more than a day ahead), NaN, zero or negative.
- * @return 0, TW_ERR_QUOTES_REJECTED or TW_ERR_QUOTES_BAD_JSON with text.
+ * Also reads meta.currentTradingPeriod.regular.{start,end} into out->reg_start/reg_end
+ * when both are Unix times with start < end (else both 0: no period). A chart.error
+ * "Not Found" or an empty chart.result sets out->unknown (out is otherwise written only
+ * on success). @return 0, TW_ERR_QUOTES_REJECTED or TW_ERR_QUOTES_BAD_JSON with text.
  */
 int tw_yahoo_extract(const char *json, size_t len, void *toks, unsigned ntoks,
 		     const char *ticker, int64_t now_s, int64_t max_age_s,

@@ -8,7 +8,9 @@
  * fetches run in parallel; each source of the [quotes] source list has its breaker, and a
  * ticker goes to the first source whose breaker lets it through (failover, docs/quotes.md);
  * a rate limit opens the source's breaker for the time it asked; the rate cap waits on a
- * loop timer. Every [db] prune_interval it
+ * loop timer. With [quotes] regular_hours_only a quote whose market time is outside the
+ * regular trading period the source gave (yahoo's currentTradingPeriod) is not new: not
+ * stored, no wake-up (counted "off hours"). Every [db] prune_interval it
  * also prunes the tables past retention (docs/schema.md, Retention): sent_notifications,
  * dead_letters, rpc_requests and quotes, [db] prune_batch rows per statement, one statement
  * at a time. Metrics (/metrics, docs/http.md): fetches by source and result, each source's
@@ -44,11 +46,12 @@ enum slot_state { SL_FREE, SL_FETCHING, SL_SAVING };
 /* How a fetch ended (tickwatch_collector_fetches_total's result label). */
 enum { FR_OK, FR_REJECTED, FR_ERROR, FR_LIMITED, FRESULTS };
 /* How a save ended (tickwatch_collector_quote_saves_total's result label). */
-enum { SV_SAVED, SV_UNCHANGED, SV_FAILED, SRESULTS };
+enum { SV_SAVED, SV_UNCHANGED, SV_FAILED, SV_OFF_HOURS, SRESULTS };
 
 struct cycle_figures {
 	uint64_t cycle;
 	size_t tickers, saved, unchanged, rejected, failed, limited, skipped, save_failed, overflow;
+	size_t off_hours; /* quotes outside the regular period ([quotes] regular_hours_only) */
 	size_t by_src[TW_QUOTES_SOURCES]; /* quotes saved, per source */
 	int64_t ms, fetch_ms; /* the whole cycle; until the last fetch ended */
 	int woke;
@@ -181,11 +184,11 @@ static void finish_cycle(struct collector *c)
 	tw_log(TW_LOG_INFO, "collector",
 	       "cycle %" PRIu64 ": %zu tickers, %zu saved, %zu unchanged, %zu rejected, %zu failed, "
 	       "%zu skipped (breaker %s), %zu not stored, %lld ms, wake-up %s; %zu rate-limited; "
-	       "fetches done in %lld ms; sources: %s; %s",
+	       "fetches done in %lld ms; sources: %s; %s; %zu off hours",
 	       f->cycle, f->tickers, f->saved, f->unchanged, f->rejected, f->failed, f->skipped,
 	       tw_breaker_state_name(c->br[0].state), f->save_failed, (long long)f->ms,
 	       f->woke ? "sent" : "none (nothing new)", f->limited, (long long)f->fetch_ms, brs,
-	       tw_buckets_status(&c->bk, bks, sizeof bks));
+	       tw_buckets_status(&c->bk, bks, sizeof bks), f->off_hours);
 	if (f->overflow)
 		tw_log(TW_LOG_WARN, "collector",
 		       "%zu tickers beyond [limits] tickers (%zu) were not fetched: raise it",
@@ -244,6 +247,16 @@ static void got_quote(struct collector *c, struct slot *sl, int rc,
 		tw_breaker_success(br);
 		sl->item = *q;
 		sl->item.src = sl->src;
+		if (c->ag->cfg.quotes.regular_hours_only && tw_quotes_off_hours(&sl->item)) {
+			/* outside the regular session: no news, nothing stored, nobody woken */
+			c->cur.off_hours++;
+			c->saves[sl->src % TW_QUOTES_SOURCES][SV_OFF_HOURS]++;
+			tw_log(TW_LOG_DEBUG, "collector", "%s: market time %lld outside the regular "
+			       "period %lld-%lld: not a new quote", sl->item.ticker,
+			       (long long)sl->item.time_s, (long long)sl->item.reg_start,
+			       (long long)sl->item.reg_end);
+			return;
+		}
 		start_save(c, sl);
 	} else if (rc == TW_ERR_QUOTES_LIMITED) {
 		/* Quiet for as long as the source asked: the breaker holds every request. */
@@ -678,7 +691,7 @@ static void metrics(struct tw_agent *ag, void *state, struct tw_metrics *m)
 {
 	const struct collector *c = state;
 	static const char *const fres[FRESULTS] = {"ok", "rejected", "error", "rate_limited"};
-	static const char *const sres[SRESULTS] = {"saved", "unchanged", "failed"};
+	static const char *const sres[SRESULTS] = {"saved", "unchanged", "failed", "off_hours"};
 
 	(void)ag;
 	tw_metrics_family(m, "tickwatch_collector_fetches_total", "counter",
@@ -709,7 +722,7 @@ static void metrics(struct tw_agent *ag, void *state, struct tw_metrics *m)
 			       (int64_t)c->br[i].trips);
 	tw_metrics_family(m, "tickwatch_collector_quote_saves_total", "counter",
 			  "fetched quotes stored by source: saved (new), unchanged (already held), "
-			  "failed");
+			  "failed, off_hours (outside the regular period: not stored)");
 	for (unsigned i = 0; i < c->nsrc; i++)
 		for (int r = 0; r < SRESULTS; r++)
 			tw_metrics_int(m, "tickwatch_collector_quote_saves_total",
