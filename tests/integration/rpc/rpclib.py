@@ -30,7 +30,8 @@ def quotes_env():
         _quotes_env = {"TICKWATCH_QUOTES_SOURCE": "yahoo",
                        "TICKWATCH_QUOTES_BASE": e["TW_QUOTES_BASE"],
                        "TICKWATCH_QUOTES_CA_FILE": e["TW_CA_FILE"],
-                       "TICKWATCH_QUOTES_MAX_AGE": "3650d", "TICKWATCH_QUOTES_TIMEOUT": "3s"}
+                       "TICKWATCH_QUOTES_MAX_AGE": "3650d", "TICKWATCH_QUOTES_TIMEOUT": "3s",
+                       "TICKWATCH_QUOTES_RATE": "1000"}  # the stack's server, not Yahoo
     return _quotes_env
 
 
