@@ -31,6 +31,7 @@
 #include "tls/tls.h"
 
 struct tw_arena;
+struct tw_breaker;
 struct tw_config;
 struct tw_loop;
 
@@ -202,6 +203,23 @@ int tw_quotes_fetch_from(struct tw_quotes *s, unsigned i, const char *ticker,
 /** tw_quotes_fetch_from() of source 0. */
 int tw_quotes_fetch(struct tw_quotes *s, const char *ticker, struct tw_quotes_item *out,
 		    tw_quotes_done_fn done, void *arg, char *err, size_t errlen);
+
+enum { TW_QUOTES_PICK_WAIT = -1, TW_QUOTES_PICK_SKIP = -2 };
+
+/**
+ * The source for the next request (failover, docs/quotes.md): the first whose breaker
+ * (@p br[i], one per source) would let a request through, if it has a free connection.
+ * @return its index; TW_QUOTES_PICK_WAIT when that source is busy, or a half-open one's trial
+ * runs with no later source to use; TW_QUOTES_PICK_SKIP when every breaker is open.
+ */
+int tw_quotes_pick(const struct tw_quotes *s, const struct tw_breaker *br);
+
+/**
+ * A fetch of source @p i ended with @p rc: its breaker @p br learns it. A quote or a rejected
+ * one (the source answered) is a success, a failure counts, a rate limit opens it for the
+ * source's tw_quotes_hold_ms() (unless it is open for longer already).
+ */
+void tw_quotes_breaker_feed(const struct tw_quotes *s, unsigned i, struct tw_breaker *br, int rc);
 
 /** One line of figures of source @p i (requests, rate-limits, crumbs...). */
 void tw_quotes_status(const struct tw_quotes *s, unsigned i, char *buf, size_t len);

@@ -243,8 +243,8 @@ static void got_quote(struct collector *c, struct slot *sl, int rc,
 	sl->st = SL_FREE;
 	fr[rc == TW_OK ? FR_OK : rc == TW_ERR_QUOTES_LIMITED ? FR_LIMITED :
 	   tw_quotes_is_failure(rc) ? FR_ERROR : FR_REJECTED]++;
+	tw_quotes_breaker_feed(&c->src, sl->src, br, rc);
 	if (rc == TW_OK) {
-		tw_breaker_success(br);
 		sl->item = *q;
 		sl->item.src = sl->src;
 		if (c->ag->cfg.quotes.regular_hours_only && tw_quotes_off_hours(&sl->item)) {
@@ -259,21 +259,15 @@ static void got_quote(struct collector *c, struct slot *sl, int rc,
 		}
 		start_save(c, sl);
 	} else if (rc == TW_ERR_QUOTES_LIMITED) {
-		/* Quiet for as long as the source asked: the breaker holds every request. */
-		c->cur.limited++;
+		c->cur.limited++; /* the breaker holds every request for the wait it asked */
 		tw_log(TW_LOG_WARN, "collector", "quote source %s rate-limited: %s",
 		       tw_quotes_source_name(&c->src, sl->src), err);
-		if (br->state != TW_BREAKER_OPEN || tw_breaker_retry_in_ms(br) <
-							    tw_quotes_hold_ms(&c->src, sl->src))
-			tw_breaker_open_for(br, tw_quotes_hold_ms(&c->src, sl->src), "rate limited");
 	} else if (tw_quotes_is_failure(rc)) {
-		tw_breaker_failure(br);
 		c->cur.failed++;
 		tw_log(TW_LOG_WARN, "collector", "quote source %s failed: %s",
 		       tw_quotes_source_name(&c->src, sl->src), err);
 	} else {
 		/* The source answered: it works, this quote is just not usable. */
-		tw_breaker_success(br);
 		c->cur.rejected++;
 		tw_log(TW_LOG_INFO, "collector", "%s", err);
 	}
@@ -299,27 +293,13 @@ static int64_t on_rate(struct tw_loop *l, void *arg)
 	return TW_TIMER_STOP;
 }
 
-enum { PICK_WAIT = -1, PICK_SKIP = -2 };
+enum { PICK_WAIT = TW_QUOTES_PICK_WAIT, PICK_SKIP = TW_QUOTES_PICK_SKIP };
 
-/* The source for the next ticker: the first whose breaker would let a request through
- * (failover), if it has a free connection; PICK_WAIT when that source is busy or a trial of
- * an earlier one runs with no later one to use; PICK_SKIP when every breaker is open. */
+/* The source for the next ticker (failover: tw_quotes_pick, shared with the rpc role's ticker
+ * check). */
 static int pick(struct collector *c)
 {
-	int trial_out = 0;
-
-	for (unsigned i = 0; i < c->nsrc; i++) {
-		const struct tw_breaker *b = &c->br[i];
-
-		if (b->state == TW_BREAKER_OPEN && tw_breaker_retry_in_ms(b) > 0)
-			continue;
-		if (b->state == TW_BREAKER_HALF_OPEN && b->trial_out) {
-			trial_out = 1;
-			continue;
-		}
-		return tw_quotes_idle(&c->src, i) ? (int)i : PICK_WAIT;
-	}
-	return trial_out ? PICK_WAIT : PICK_SKIP;
+	return tw_quotes_pick(&c->src, c->br);
 }
 
 static struct slot *free_slot(struct collector *c)

@@ -299,48 +299,19 @@ static void on_fetched(void *arg, int rc, const struct tw_quotes_item *q, const 
 {
 	struct tc_fetch *f = arg;
 	struct tw_tcheck *tc = f->tc;
-	struct tw_breaker *br = &tc->br[f->src];
 	struct tc_slot *cs = f->owner;
 	int verdict = V_UNVERIFIED;
 
 	f->busy = 0;
 	f->owner = NULL;
-	if (rc == TW_OK) {
-		tw_breaker_success(br);
+	tw_quotes_breaker_feed(&tc->q, f->src, &tc->br[f->src], rc);
+	if (rc == TW_OK)
 		verdict = V_KNOWN;
-	} else if (rc == TW_ERR_QUOTES_LIMITED) {
-		if (br->state != TW_BREAKER_OPEN ||
-		    tw_breaker_retry_in_ms(br) < tw_quotes_hold_ms(&tc->q, f->src))
-			tw_breaker_open_for(br, tw_quotes_hold_ms(&tc->q, f->src), "rate limited");
-	} else if (tw_quotes_is_failure(rc)) {
-		tw_breaker_failure(br);
-	} else {
-		tw_breaker_success(br); /* the source answered */
-		verdict = q && q->unknown ? V_UNKNOWN : V_KNOWN;
-	}
+	else if (rc != TW_ERR_QUOTES_LIMITED && !tw_quotes_is_failure(rc))
+		verdict = q && q->unknown ? V_UNKNOWN : V_KNOWN; /* the source answered about it */
 	if (cs && cs->state == TC_FETCH && cs->f == f)
 		decide(cs, verdict, rc == TW_OK ? "known" : err);
 	pump(tc);
-}
-
-/* The source for the next check: the first whose breaker lets a request through, if it has a
- * free connection (-1: wait for one); -2 when every breaker is open. */
-static int pick(struct tw_tcheck *tc)
-{
-	int trial_out = 0;
-
-	for (unsigned i = 0; i < tc->nsrc; i++) {
-		const struct tw_breaker *b = &tc->br[i];
-
-		if (b->state == TW_BREAKER_OPEN && tw_breaker_retry_in_ms(b) > 0)
-			continue;
-		if (b->state == TW_BREAKER_HALF_OPEN && b->trial_out) {
-			trial_out = 1;
-			continue;
-		}
-		return tw_quotes_idle(&tc->q, i) ? (int)i : -1;
-	}
-	return trial_out ? -1 : -2;
 }
 
 static struct tc_slot *oldest_waiting(struct tw_tcheck *tc)
@@ -365,13 +336,12 @@ static struct tc_fetch *free_fetch(struct tw_tcheck *tc)
 	return NULL;
 }
 
+/* The loop's turn after a call came or the rate cap's wait: the waiting checks go on. */
 static int64_t on_kick(struct tw_loop *l, void *arg)
 {
-	struct tw_tcheck *tc = arg;
-
 	(void)l;
-	tc->kick = 0;
-	pump(tc);
+	((struct tw_tcheck *)arg)->kick = 0;
+	pump(arg);
 	return TW_TIMER_STOP;
 }
 
@@ -398,13 +368,13 @@ static void pump(struct tw_tcheck *tc)
 
 		if (cs == NULL)
 			return;
-		i = pick(tc);
-		if (i == -2) {
+		i = tw_quotes_pick(&tc->q, tc->br);
+		if (i == TW_QUOTES_PICK_SKIP) {
 			decide(cs, V_UNVERIFIED, "every quote source's breaker is open");
 			continue;
 		}
 		f = free_fetch(tc);
-		if (i == -1 || f == NULL)
+		if (i == TW_QUOTES_PICK_WAIT || f == NULL)
 			return; /* a fetch's end calls again */
 		wait = tw_quotes_rate_take(&tc->q, (unsigned)i);
 		if (wait > 0 && tw_hal_now() + wait * TW_MONO_PER_MS >= cs->deadline) {

@@ -256,18 +256,13 @@ int tw_cqrs_expire_requests(struct tw_cqrs *q, struct tw_cqrs_op *op, int64_t tt
 	return TW_OK;
 }
 
-/* The ticker check's flag (rpc/tickercheck.c): the check is off here ([rpc] check_tickers). */
+/* The ticker check's flag (rpc/tickercheck.c): never written, the check is off here. */
 int tw_cqrs_set_ticker_verified(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *email,
 				const char *ticker, int verified, tw_cqrs_done_fn done, void *arg)
 {
-	(void)q;
-	(void)op;
-	(void)email;
-	(void)ticker;
-	(void)verified;
-	(void)done;
-	(void)arg;
-	return TW_OK;
+	(void)q, (void)op, (void)email, (void)ticker, (void)verified, (void)done, (void)arg;
+	fail_msg("SetTickerVerified called with [rpc] check_tickers off");
+	return TW_ERR_ARG;
 }
 
 int tw_cqrs_ready(const struct tw_cqrs *q)

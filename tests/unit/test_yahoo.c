@@ -229,27 +229,26 @@ static void malformed_periods_are_no_period(void **state)
  * and an empty chart.result say it does not; other rejections say nothing about it. */
 static void unknown_ticker_is_flagged(void **state)
 {
+	static const struct {
+		const char *file, *ticker;
+		int64_t now;
+		int unknown;
+	} cases[] = {
+		{"yahoo-notfound.json", "NOSUCH", 1764363600, 1},
+		{"stack-notfound.json", "NOSUCH", 1764363600, 1},
+		{"bad-empty-result.json", "MSFT", 1764363600, 1},
+		{"bad-other-symbol.json", "MSFT", 1764363600, 0},
+		{"bad-nan.json", "MSFT", 1764363600, 0},
+		{"yahoo-msft.json", "MSFT", 1764363600 + 8 * 86400, 0}, /* stale: the ticker exists */
+	};
 	struct tw_quotes_item q;
 
 	(void)state;
-	assert_int_equal(extract("yahoo-notfound.json", "NOSUCH", 1764363600, 86400, &q),
-			 TW_ERR_QUOTES_REJECTED);
-	assert_true(q.unknown);
-	assert_int_equal(extract("stack-notfound.json", "NOSUCH", 1764363600, 86400, &q),
-			 TW_ERR_QUOTES_REJECTED);
-	assert_true(q.unknown);
-	assert_int_equal(extract("bad-empty-result.json", "MSFT", 1764363600, 86400, &q),
-			 TW_ERR_QUOTES_REJECTED);
-	assert_true(q.unknown);
-	assert_int_equal(extract("bad-other-symbol.json", "MSFT", 1764363600, 86400, &q),
-			 TW_ERR_QUOTES_REJECTED);
-	assert_false(q.unknown);
-	assert_int_equal(extract("bad-nan.json", "MSFT", 1764363600, 86400, &q),
-			 TW_ERR_QUOTES_REJECTED);
-	assert_false(q.unknown);
-	assert_int_equal(extract("yahoo-msft.json", "MSFT", 1764363600 + 8 * 86400, 7 * 86400, &q),
-			 TW_ERR_QUOTES_REJECTED);
-	assert_false(q.unknown); /* stale: the ticker exists */
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		assert_int_equal(extract(cases[i].file, cases[i].ticker, cases[i].now, 86400, &q),
+				 TW_ERR_QUOTES_REJECTED);
+		assert_int_equal(q.unknown, cases[i].unknown);
+	}
 }
 
 static void ticker_syntax(void **state)

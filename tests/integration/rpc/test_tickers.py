@@ -19,7 +19,7 @@ import tempfile
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from rpclib import Agent, Client, Fail, check, drop_db, err_code, free_port, make_db, sql, stack_env  # noqa: E402
+from rpclib import Agent, Client, Fail, check, drop_db, err_code, free_port, make_db, sql, stack_env  # noqa: E402,E501
 
 BIN = os.path.abspath(sys.argv[1])
 ENV = stack_env(need=("TW_DB_URL", "TW_QUOTES_CONTROL", "TW_QUOTES_BASE"))
@@ -41,92 +41,87 @@ def asked(ticker):
 
 
 def row(url, email):
-    """(ticker, ticker_verified as t / f / '') of @email's row, or None."""
+    """(ticker, ticker_verified as true / false / '') of @email's row, or None."""
     r = sql(url, "SELECT ticker, coalesce(ticker_verified::text, '') FROM users WHERE email = :'v1'",
             email)
     return tuple(r[0]) if r else None
 
 
-def main():
-    url = make_db(ADMIN, DBNAME)
-    qctl("/reset")
-    agent = Agent(BIN, url, WORK).start()
+def accepted(c, url, method, email, ticker, rid, want_row):
+    """@method for @email with @ticker answers a result and leaves the row @want_row."""
+    r = c.call(method, {"email": email, "ticker": ticker, "request_id": rid})
+    check("result" in r, "%s %s %s: %s" % (method, email, ticker, r))
+    check(row(url, email) == want_row, "%s: row %s, want %s" % (email, row(url, email), want_row))
+
+
+def refused(c, url, method, email, ticker, rid, want_row):
+    """@method answers -32002 "unknown ticker" (field ticker) and the row stays @want_row."""
+    r = c.call(method, {"email": email, "ticker": ticker, "request_id": rid})
+    e = r.get("error", {})
+    check(err_code(r) == -32002 and e.get("message") == "unknown ticker" and
+          e.get("data", {}).get("field") == "ticker", "%s %s refused: %s" % (method, ticker, r))
+    check(row(url, email) == want_row, "%s: row %s after the refusal" % (email, row(url, email)))
+
+
+def with_agent(url, extra, body):
+    agent = Agent(BIN, url, WORK, extra=extra).start()
+    c = Client(agent.port)
     try:
-        c = Client(agent.port)
-        r = c.call("user.register", {"email": "known@example.com", "ticker": "AAPL",
-                                     "request_id": "t-1"})
-        check("result" in r, "AAPL registered: %s" % r)
-        check(row(url, "known@example.com") == ("AAPL", "true"), "AAPL verified: %s"
-              % (row(url, "known@example.com"),))
+        body(c)
+    finally:
+        c.close()
+        agent.stop()
+
+
+def answering(url):
+    def body(c):
+        accepted(c, url, "user.register", "known@example.com", "AAPL", "t-1", ("AAPL", "true"))
         check(asked("AAPL") == 1, "the quote server was asked about AAPL once")
         print("ok - a known ticker: registered, ticker_verified true")
-
-        r = c.call("user.register", {"email": "nope@example.com", "ticker": "ZZZZ",
-                                     "request_id": "t-2"})
-        check(err_code(r) == -32002 and r["error"]["message"] == "unknown ticker" and
-              r["error"].get("data", {}).get("field") == "ticker", "ZZZZ refused: %s" % r)
-        check(row(url, "nope@example.com") is None, "no row for an unknown ticker")
+        refused(c, url, "user.register", "nope@example.com", "ZZZZ", "t-2", None)
         check(asked("ZZZZ") == 1, "the quote server was asked about ZZZZ")
         print("ok - an unknown ticker: -32002 unknown ticker, no row")
-
-        r = c.call("user.update_ticker", {"email": "known@example.com", "ticker": "ZZZZ",
-                                          "request_id": "t-3"})
-        check(err_code(r) == -32002, "update to ZZZZ refused: %s" % r)
-        check(row(url, "known@example.com") == ("AAPL", "true"), "row unchanged after the refusal")
-        r = c.call("user.update_ticker", {"email": "known@example.com", "ticker": "ibm",
-                                          "request_id": "t-4"})
-        check(r.get("result", {}).get("ticker") == "IBM", "update to a listed ticker: %s" % r)
-        check(row(url, "known@example.com") == ("IBM", "true"), "IBM verified: %s"
-              % (row(url, "known@example.com"),))
-        print("ok - update_ticker: unknown refused (row unchanged), known stored verified")
-
-        # the quote server answers after the time-out: accepted, not verified
-        qctl("/mode", mode="slow", delay_ms="5000")
-        r = c.call("user.register", {"email": "slow@example.com", "ticker": "MSFT",
-                                     "request_id": "t-5"})
-        qctl("/mode", mode="normal")
-        check("result" in r, "registration during a slow quote server accepted: %s" % r)
-        check(row(url, "slow@example.com") == ("MSFT", "false"), "MSFT unverified: %s"
-              % (row(url, "slow@example.com"),))
+        refused(c, url, "user.update_ticker", "known@example.com", "ZZZZ", "t-3", ("AAPL", "true"))
+        accepted(c, url, "user.update_ticker", "known@example.com", "ibm", "t-4", ("IBM", "true"))
+        print("ok - update_ticker: unknown refused (row unchanged), a listed one stored verified")
+        qctl("/mode", mode="slow", delay_ms="5000")  # answers after [quotes] timeout (3 s)
+        try:
+            accepted(c, url, "user.register", "slow@example.com", "MSFT", "t-5",
+                     ("MSFT", "false"))
+        finally:
+            qctl("/mode", mode="normal")
         print("ok - quote server slower than [quotes] timeout: accepted, ticker_verified false")
-        c.close()
-        agent.stop()
+    with_agent(url, {}, body)
 
-        # nothing listens where the quote server should be
-        down = Agent(BIN, url, WORK, extra={
-            "TICKWATCH_QUOTES_BASE": "https://127.0.0.1:%d" % free_port()}).start()
-        c = Client(down.port)
-        r = c.call("user.register", {"email": "down@example.com", "ticker": "ZZZZ",
-                                     "request_id": "t-6"})
-        check("result" in r, "registration with the quote server down accepted: %s" % r)
-        check(row(url, "down@example.com") == ("ZZZZ", "false"), "ZZZZ unverified: %s"
-              % (row(url, "down@example.com"),))
-        print("ok - quote server down: accepted, ticker_verified false")
-        c.close()
-        down.stop()
 
-        off = Agent(BIN, url, WORK, extra={"TICKWATCH_RPC_CHECK_TICKERS": "false"}).start()
-        c = Client(off.port)
+def down(url):
+    def body(c):
+        accepted(c, url, "user.register", "down@example.com", "ZZZZ", "t-6", ("ZZZZ", "false"))
+        print("ok - nothing listens at [quotes] base: accepted, ticker_verified false")
+    with_agent(url, {"TICKWATCH_QUOTES_BASE": "https://127.0.0.1:%d" % free_port()}, body)
+
+
+def off(url):
+    def body(c):
         before = asked("NOSUCH")
-        r = c.call("user.register", {"email": "off@example.com", "ticker": "NOSUCH",
-                                     "request_id": "t-7"})
-        check("result" in r, "registration with the check off accepted: %s" % r)
-        check(row(url, "off@example.com") == ("NOSUCH", ""), "not checked: NULL")
-        check(asked("NOSUCH") == before, "the quote server was not asked")
+        accepted(c, url, "user.register", "off@example.com", "NOSUCH", "t-7", ("NOSUCH", ""))
+        check(asked("NOSUCH") == before, "the quote server was asked with the check off")
         print("ok - check_tickers false: accepted, ticker_verified NULL, nobody asked")
-        c.close()
-        off.stop()
-    finally:
-        agent.stop()
-        drop_db(ADMIN, DBNAME)
+    with_agent(url, {"TICKWATCH_RPC_CHECK_TICKERS": "false"}, body)
 
 
 if __name__ == "__main__":
+    status = 0
     try:
-        main()
+        db = make_db(ADMIN, DBNAME)
+        qctl("/reset")
+        for case in (answering, down, off):
+            case(db)
+        print("all ticker checks passed")
     except Fail as e:
         print("FAIL - %s" % e)
-        sys.exit(1)
+        status = 1
     finally:
+        drop_db(ADMIN, DBNAME)
         shutil.rmtree(WORK, ignore_errors=True)
-    print("all ticker checks passed")
+    sys.exit(status)
