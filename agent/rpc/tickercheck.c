@@ -32,7 +32,7 @@
 #include "rpc_int.h"
 
 #define TC_CONNS 2 /* connections per source at most: registrations are rare next to quotes */
-#define TC_FETCHES (TW_QUOTES_SOURCES * TW_QUOTES_CONN_MAX)
+#define TC_FETCHES ((size_t)TW_QUOTES_SOURCES * TW_QUOTES_CONN_MAX)
 
 enum { TC_FREE, TC_WAIT, TC_FETCH, TC_COMMAND, TC_MARK };
 enum { TC_REGISTER, TC_UPDATE };
