@@ -92,7 +92,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	snprintf(ag.cfg.rpc.listen, sizeof ag.cfg.rpc.listen, "127.0.0.1:0");
 	snprintf(ag.cfg.rpc.token, sizeof ag.cfg.rpc.token, "%s", (ctl & 8) ? "s3cret" : "");
 	ag.cfg.limits.rpc_slots = 2;
-	ag.cfg.rpc.check_tickers = 0; /* the ticker check asks a quote source: not fuzzed here */
 	ag.cfg.limits.rpc_max_line = 4096;
 	ag.cfg.limits.rpc_long_lines = 1;
 	/* one arena block for every run (a fresh 2 MiB each time costs more than the parse) */

@@ -4,7 +4,6 @@
  * with the outcome the target chose (fz_cqrs_outcome), or at once when told to fail now.
  * Like tests/unit/test_rpc_server.c's, without the request-id store. */
 #include <math.h>
-#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -209,14 +208,6 @@ int tw_cqrs_expire_requests(struct tw_cqrs *q, struct tw_cqrs_op *op, int64_t tt
 	(void)done;
 	(void)arg;
 	return TW_OK;
-}
-
-/* The ticker check's flag (rpc/tickercheck.c): fuzz_rpc runs with the check off. */
-int tw_cqrs_set_ticker_verified(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *email,
-				const char *ticker, int verified, tw_cqrs_done_fn done, void *arg)
-{
-	(void)q, (void)op, (void)email, (void)ticker, (void)verified, (void)done, (void)arg;
-	abort(); /* check_tickers is off: nothing may call it */
 }
 
 int tw_cqrs_ready(const struct tw_cqrs *q)
