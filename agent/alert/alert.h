@@ -55,4 +55,45 @@ int tw_alert_check_row(const struct tw_crossing *c, char *why, size_t whylen);
  */
 enum tw_alert_verdict tw_alert_decide(const struct tw_crossing *c);
 
+/* ---- a further alert (the alerts table; docs/alerts.md, Alerts as objects) ---- */
+
+/** One alert with its ticker's latest quote and its suppression state. */
+struct tw_alert_eval {
+	int kind;          /* TW_AK_ABOVE, TW_AK_BELOW, TW_AK_BAND, TW_AK_CROSS */
+	double level, level2; /* band: low, high */
+	int frequency;     /* TW_AF_* */
+	int64_t cooldown_s;
+	double rearm_pct;
+	int64_t expires_ms; /* 0: never */
+	int enabled;
+	double value;      /* the latest quote */
+	int64_t quote_ms;  /* its time */
+	int64_t now_ms;    /* the pass's clock, for the expiry only */
+	int has_last;      /* last_condition / last_int set (not re-armed since) */
+	int last_condition;
+	int64_t last_int;
+	int64_t last_sent_ms; /* the quote time of the last e-mail, 0: none */
+	int last_side;     /* cross: -1 below, 1 above, 0 not known yet */
+};
+
+enum { TW_ALERT_KEEP = 0, TW_ALERT_DISABLE_ONCE = 1, TW_ALERT_DISABLE_EXPIRED = 2 };
+
+/** What the pass does with one alert. */
+struct tw_alert_outcome {
+	int send;        /* 1: e-mail it (condition, threshold below) */
+	int condition;   /* TW_COND_HIGHER / TW_COND_LOWER of the e-mail, or TW_COND_NONE */
+	double threshold;
+	int rearm;       /* forget last_condition / last_int (back inside by rearm_pct) */
+	int disable;     /* TW_ALERT_KEEP, or disable it for that reason (in the advance) */
+	int side;        /* cross: the side to store (0: leave it) */
+};
+
+/**
+ * The rules of docs/alerts.md for one further alert, on its arguments only: expiry (now_ms at
+ * or past expires_ms: disabled, nothing sent), the condition of its kind, the re-arm band,
+ * the frequency (change: the seed's rule; once; daily: one per UTC date of the quote time)
+ * and the cooldown (quote times). A disabled alert does nothing.
+ */
+void tw_alert_evaluate(const struct tw_alert_eval *e, struct tw_alert_outcome *o);
+
 #endif

@@ -82,3 +82,103 @@ enum tw_alert_verdict tw_alert_decide(const struct tw_crossing *c)
 		return TW_ALERT_SEND;
 	return TW_ALERT_SUPPRESS;
 }
+
+/* -1 below, 1 above @p level, 0 within the hysteresis band of @p pct percent around it. */
+static int side_of(double value, double level, double pct)
+{
+	if (value > level * (1 + pct / 100))
+		return 1;
+	if (value < level * (1 - pct / 100))
+		return -1;
+	return 0;
+}
+
+/* The condition of @p e's kind, and its threshold (above, below, band; not cross). */
+static int condition_of(const struct tw_alert_eval *e, double *threshold)
+{
+	switch (e->kind) {
+	case TW_AK_ABOVE:
+		*threshold = e->level;
+		return e->value > e->level ? TW_COND_HIGHER : TW_COND_NONE;
+	case TW_AK_BELOW:
+		*threshold = e->level;
+		return e->value < e->level ? TW_COND_LOWER : TW_COND_NONE;
+	case TW_AK_BAND:
+		*threshold = e->value > e->level2 ? e->level2 : e->level;
+		return tw_alert_condition(e->value, 1, e->level2, 1, e->level);
+	default:
+		*threshold = 0;
+		return TW_COND_NONE;
+	}
+}
+
+/* Back inside far enough to re-arm: by rearm_pct of the threshold last crossed (0: any
+ * price inside, the seed's rule). */
+static int back_inside(const struct tw_alert_eval *e)
+{
+	double p = e->rearm_pct / 100;
+
+	if (e->last_condition == TW_COND_HIGHER) {
+		double t = e->kind == TW_AK_BAND ? e->level2 : e->level;
+
+		return e->value <= t * (1 - p);
+	}
+	if (e->last_condition == TW_COND_LOWER)
+		return e->value >= e->level * (1 + p);
+	return 1;
+}
+
+static int64_t utc_day(int64_t ms)
+{
+	return ms >= 0 ? ms / 86400000 : -1 - (-ms - 1) / 86400000;
+}
+
+void tw_alert_evaluate(const struct tw_alert_eval *e, struct tw_alert_outcome *o)
+{
+	int cond;
+	double threshold = 0;
+	int fresh; /* a new crossing by the frequency's rule, before the cooldown */
+
+	memset(o, 0, sizeof *o);
+	o->condition = TW_COND_NONE;
+	if (!e->enabled)
+		return;
+	if (e->expires_ms > 0 && e->now_ms >= e->expires_ms) {
+		o->disable = TW_ALERT_DISABLE_EXPIRED;
+		return;
+	}
+	if (e->kind == TW_AK_CROSS) {
+		int side = side_of(e->value, e->level, e->rearm_pct);
+
+		if (side == 0)
+			return; /* on the level (or within the band): the side stays */
+		o->side = side;
+		if (e->last_side == 0 || side == e->last_side)
+			return; /* the first look, or no move across */
+		cond = side > 0 ? TW_COND_HIGHER : TW_COND_LOWER;
+		threshold = e->level;
+		fresh = 1;
+	} else {
+		cond = condition_of(e, &threshold);
+		if (cond == TW_COND_NONE) {
+			o->rearm = e->has_last && back_inside(e);
+			return;
+		}
+		fresh = !e->has_last || e->last_condition != cond ||
+			e->last_int != tw_alert_int_part(e->value);
+	}
+	if (e->frequency == TW_AF_DAILY)
+		fresh = e->last_sent_ms == 0 || utc_day(e->quote_ms) != utc_day(e->last_sent_ms);
+	else if (e->frequency == TW_AF_ONCE)
+		fresh = 1; /* the alert is enabled: it never sent */
+	if (!fresh)
+		return;
+	if (e->cooldown_s > 0 && e->last_sent_ms > 0 &&
+	    e->quote_ms - e->last_sent_ms < e->cooldown_s * 1000)
+		return;
+	o->send = 1;
+	o->condition = cond;
+	o->threshold = threshold;
+	if (e->frequency == TW_AF_ONCE)
+		o->disable = TW_ALERT_DISABLE_ONCE;
+}

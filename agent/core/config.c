@@ -248,6 +248,8 @@ static const struct tw_cfg_key keys[] = {
 	 "SMTP output buffer, KiB: the largest e-mail (headers + encoded body) sent"},
 	{"limits", "tls_heap_kb", NUM(TW_CFG_INT, limits, tls_heap_kb), "4096", 256, 1048576, NULL, 0,
 	 "Mbed TLS heap carved at start when the board's Mbed TLS uses a static heap, KiB"},
+	{"limits", "alerts_per_user", NUM(TW_CFG_INT, limits, alerts_per_user), "20", 1, 1000, NULL,
+	 0, "alerts one user may have, the first one (users row) included (alert.add refuses more)"},
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])

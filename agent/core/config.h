@@ -140,6 +140,7 @@ struct tw_config {
 		int64_t replay_rows;
 		int64_t smtp_buffer_kb;
 		int64_t tls_heap_kb;
+		int64_t alerts_per_user;
 	} limits;
 };
 

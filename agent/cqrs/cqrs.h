@@ -181,6 +181,7 @@ struct tw_cqrs_op {
 	char last_key[TW_CQRS_EMAIL_MAX + 1];
 	int last_shard;
 	char sign_key[TW_CQRS_SIGN_KEY_LEN + 1];
+	void *ext; /* alerts.c: the caller's struct tw_alert_row */
 };
 
 struct tw_cqrs;
@@ -571,5 +572,104 @@ int tw_cqrs_deadletter_list(struct tw_cqrs *q, struct tw_cqrs_op *op, long long 
  */
 int tw_cqrs_deadletter_redrive(struct tw_cqrs *q, struct tw_cqrs_op *op, long long dead_id,
 			       const struct tw_cqrs_idem *idem, tw_cqrs_done_fn done, void *arg);
+
+/* ---- a user's alerts (alerts.c; docs/alerts.md, Alerts as objects) ----
+ *
+ * Alert 0 is the user's first alert: the users row (ticker, high, low) with its alert_state,
+ * changed only by user.update_ticker / user.update_thresholds and gone with user.delete.
+ * Alerts 1.. are rows of the alerts table (migration 10). */
+
+#define TW_CQRS_ALERTS_MAX 1000        /* [limits] alerts_per_user at most */
+#define TW_CQRS_ALERT_LIST_MAX 20      /* ListAlerts: page size from 1 to this */
+#define TW_CQRS_COOLDOWN_MAX 2592000   /* 30 days, seconds */
+#define TW_CQRS_REARM_MAX 50.0         /* percent */
+
+enum tw_alert_kind { TW_AK_NONE = 0, TW_AK_ABOVE, TW_AK_BELOW, TW_AK_BAND, TW_AK_CROSS };
+enum tw_alert_freq { TW_AF_CHANGE = 1, TW_AF_ONCE, TW_AF_DAILY };
+
+/** One alert as stored (alert 0: the users row, frequency change, no cooldown / expiry). */
+struct tw_alert_row {
+	long long id;
+	char email[TW_CQRS_EMAIL_MAX + 1];
+	char ticker[TW_CQRS_TICKER_MAX + 1];
+	int kind;          /* TW_AK_*; alert 0 with no threshold set: TW_AK_NONE */
+	int has_level;
+	double level;      /* above / below / cross: the level; band: the low end */
+	double level2;     /* band: the high end (0 otherwise) */
+	int frequency;     /* TW_AF_* */
+	int64_t cooldown_s;
+	double rearm_pct;
+	int64_t expires_ms; /* 0: never */
+	int enabled;
+	char disabled_reason[8]; /* "" (enabled), "once", "expired" or "user" */
+	int64_t created_ms, updated_ms;
+};
+
+/* Which fields of a struct tw_alert_spec are given (UpdateAlert: the others stay). */
+enum {
+	TW_AS_TICKER = 1u << 0, TW_AS_KIND = 1u << 1, TW_AS_LEVEL = 1u << 2,
+	TW_AS_LEVEL2 = 1u << 3, TW_AS_FREQUENCY = 1u << 4, TW_AS_COOLDOWN = 1u << 5,
+	TW_AS_REARM = 1u << 6, TW_AS_EXPIRES = 1u << 7, TW_AS_ENABLED = 1u << 8,
+};
+
+/** An alert's fields as a caller gives them (validated by the calls). */
+struct tw_alert_spec {
+	unsigned set;     /* TW_AS_* */
+	const char *ticker;
+	int kind;         /* TW_AK_ABOVE.. TW_AK_CROSS */
+	double level, level2;
+	int frequency;    /* TW_AF_* */
+	int64_t cooldown_s;
+	double rearm_pct;
+	int64_t expires_ms; /* 0: never; else ms since the epoch, in the future */
+	int enabled;
+};
+
+typedef int (*tw_cqrs_alert_fn)(void *arg, const struct tw_alert_row *a);
+
+/** "above", "below", "band", "cross" ("none" for TW_AK_NONE); TW_AK_* of @p name, or -1. */
+const char *tw_cqrs_alert_kind_name(int kind);
+int tw_cqrs_alert_kind_of(const char *name);
+/** "change", "once", "daily"; TW_AF_* of @p name, or -1. */
+const char *tw_cqrs_alert_freq_name(int freq);
+int tw_cqrs_alert_freq_of(const char *name);
+
+/**
+ * AddAlert, at most once per @p idem request id (required; as the user commands): a new alert
+ * of user @p email, refused (TW_ERR_CQRS_INVALID, field "email") when the user has @p limit
+ * alerts already, the first one included; the count and the insert run under a lock of the
+ * user's row, in the request's transaction, so concurrent adds never exceed it. @p out (the
+ * caller's, untouched until done) gets the row. done: TW_ERR_CQRS_NOT_FOUND (no such user).
+ */
+int tw_cqrs_add_alert(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *email,
+		      const struct tw_alert_spec *spec, long long limit,
+		      const struct tw_cqrs_idem *idem, struct tw_alert_row *out,
+		      tw_cqrs_done_fn done, void *arg);
+
+/**
+ * UpdateAlert @p id (>= 1) of @p email, at most once: the fields in spec->set change, and the
+ * alert is re-armed (its suppression state forgotten, its episode moved on). done: out = the
+ * row; TW_ERR_CQRS_NOT_FOUND; TW_ERR_CQRS_INVALID when the result breaks a rule (band levels).
+ */
+int tw_cqrs_update_alert(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *email,
+			 long long id, const struct tw_alert_spec *spec,
+			 const struct tw_cqrs_idem *idem, struct tw_alert_row *out,
+			 tw_cqrs_done_fn done, void *arg);
+
+/** RemoveAlert @p id (>= 1) of @p email, at most once. done: out = the row removed;
+ *  TW_ERR_CQRS_NOT_FOUND. */
+int tw_cqrs_remove_alert(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *email,
+			 long long id, const struct tw_cqrs_idem *idem, struct tw_alert_row *out,
+			 tw_cqrs_done_fn done, void *arg);
+
+/**
+ * ListAlerts of @p email (read connection): alert 0 (the users row) then its alerts by id,
+ * those with an id above @p after_id (-1: from alert 0), at most @p limit
+ * (1..TW_CQRS_ALERT_LIST_MAX), streamed to @p row. done: count = rows;
+ * TW_ERR_CQRS_NOT_FOUND (no such user, on the first page).
+ */
+int tw_cqrs_list_alerts(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *email,
+			long long after_id, long long limit, tw_cqrs_alert_fn row,
+			tw_cqrs_done_fn done, void *arg);
 
 #endif

@@ -48,6 +48,15 @@ static const char *const usage =
 	"  deadletters [--after ID] [--limit N]         dead letters, a page at a time (N <= 10)\n"
 	"  redrive ID                                   move dead letter ID back into the retry\n"
 	"                                               schedule (at most once: a request id)\n"
+	"  alert add EMAIL TICKER KIND LEVEL [LEVEL2] [KEY=VALUE...]\n"
+	"                                               add an alert: KIND above|below|band|cross\n"
+	"                                               (band: LEVEL low, LEVEL2 high); KEYs\n"
+	"                                               frequency, cooldown_s, rearm_pct, expires_ms\n"
+	"  alert list EMAIL [--after ID] [--limit N]    a user's alerts (alert 0: the first one)\n"
+	"  alert update EMAIL ID KEY=VALUE...           change alert ID (>= 1): KEYs ticker, kind,\n"
+	"                                               level, level2, frequency, cooldown_s,\n"
+	"                                               rearm_pct, expires_ms (null: never), enabled\n"
+	"  alert remove EMAIL ID                        remove alert ID (>= 1)\n"
 	"\n"
 	"options:\n"
 	"  --connect HOST:PORT  the agent's RPC address (default: [rpc] listen of the configuration)\n"
@@ -324,6 +333,30 @@ static int get_str(const struct tw_json *j, int obj, const char *k, char *out, s
 	return 0;
 }
 
+static void print_alert(const struct tw_json *j, int a)
+{
+	char id[24], ticker[32], kind[16], lv[40], lv2[40], fq[16], cd[24], rp[40], ex[24], en[8],
+		why[16];
+
+	get_str(j, a, "id", id, sizeof id);
+	get_str(j, a, "ticker", ticker, sizeof ticker);
+	get_str(j, a, "kind", kind, sizeof kind);
+	if (get_str(j, a, "level", lv, sizeof lv) != 0)
+		snprintf(lv, sizeof lv, "-");
+	if (get_str(j, a, "level2", lv2, sizeof lv2) != 0)
+		snprintf(lv2, sizeof lv2, "-");
+	get_str(j, a, "frequency", fq, sizeof fq);
+	get_str(j, a, "cooldown_s", cd, sizeof cd);
+	get_str(j, a, "rearm_pct", rp, sizeof rp);
+	if (get_str(j, a, "expires_ms", ex, sizeof ex) != 0)
+		snprintf(ex, sizeof ex, "never");
+	get_str(j, a, "enabled", en, sizeof en);
+	get_str(j, a, "disabled_reason", why, sizeof why);
+	printf("alert %-4s %-10s %-6s %s %s  %s cooldown %s s rearm %s%%  expires %s  %s%s%s\n", id,
+	       ticker, kind, lv, lv2, fq, cd, rp, ex,
+	       strcmp(en, "true") == 0 ? "enabled" : "disabled", why[0] ? ": " : "", why);
+}
+
 static void print_user(const struct tw_json *j, int u)
 {
 	char email[300], ticker[32], high[40], low[40];
@@ -398,6 +431,23 @@ static void print_result(const char *cmd, const struct tw_json *j, int res)
 		printf("(%d dead letter%s)\n", n, n == 1 ? "" : "s");
 		if (get_str(j, res, "next", a, sizeof a) == 0)
 			printf("more: tickwatch ctl deadletters --after %s\n", a);
+	} else if (strcmp(cmd, "alert") == 0) {
+		int al = tw_json_member(j, res, "alerts"), rm = tw_json_member(j, res, "removed"),
+		    n = 0;
+
+		if (al >= 0) {
+			for (int i = al + 1; i < j->n && j->t[i].start < j->t[al].end;
+			     i = tw_json_skip(j, i), n++)
+				print_alert(j, i);
+			printf("(%d alert%s)\n", n, n == 1 ? "" : "s");
+			if (get_str(j, res, "next", a, sizeof a) == 0)
+				printf("more: --after %s\n", a);
+		} else if (rm >= 0) {
+			get_str(j, rm, "id", a, sizeof a);
+			printf("removed alert %s\n", a);
+		} else {
+			print_alert(j, res);
+		}
 	} else if (strcmp(cmd, "redrive") == 0) {
 		get_str(j, res, "redriven", a, sizeof a);
 		get_str(j, res, "notification_id", b, sizeof b);
@@ -448,6 +498,110 @@ static int page(struct tw_jw *w, const char *method, const struct opts *o)
 		tw_jw_printf(w, "%s\"limit\":%s", o->after ? "," : "", o->limit);
 	}
 	return EXIT_OK;
+}
+
+/* KEY=VALUE arguments of alert add / update into @p w (each after a comma): strings for
+ * ticker, kind and frequency, true/false for enabled, null or a number for the others.
+ * @return EXIT_OK or EXIT_USAGE (said on stderr). */
+static int alert_keys(struct tw_jw *w, int argc, char **argv, int update)
+{
+	static const char *const strs[] = {"ticker", "kind", "frequency"};
+	static const char *const nums[] = {"level", "level2", "cooldown_s", "rearm_pct",
+					   "expires_ms"};
+	char v[600], nb[40];
+
+	for (int i = 0; i < argc; i++) {
+		const char *eq = strchr(argv[i], '=');
+		size_t kl = eq ? (size_t)(eq - argv[i]) : 0;
+		int done = 0;
+
+		if (eq == NULL || kl == 0 || kl > 16)
+			return usage_err("alert: expected KEY=VALUE, got", argv[i]);
+		for (size_t k = 0; k < sizeof strs / sizeof strs[0] && !done; k++) {
+			if (strlen(strs[k]) == kl && strncmp(argv[i], strs[k], kl) == 0 &&
+			    (update || strcmp(strs[k], "frequency") == 0)) {
+				jstr(v, sizeof v, eq + 1);
+				tw_jw_printf(w, ",\"%s\":%s", strs[k], v);
+				done = 1;
+			}
+		}
+		for (size_t k = 0; k < sizeof nums / sizeof nums[0] && !done; k++) {
+			if (strlen(nums[k]) == kl && strncmp(argv[i], nums[k], kl) == 0 &&
+			    (update || k >= 2)) {
+				const char *nv = strcmp(eq + 1, "null") == 0 ? "null"
+									  : num_arg(eq + 1, nb, sizeof nb);
+
+				if (nv == NULL)
+					return usage_err("alert: not a number:", argv[i]);
+				tw_jw_printf(w, ",\"%s\":%s", nums[k], nv);
+				done = 1;
+			}
+		}
+		if (!done && update && kl == 7 && strncmp(argv[i], "enabled", 7) == 0) {
+			if (strcmp(eq + 1, "true") != 0 && strcmp(eq + 1, "false") != 0)
+				return usage_err("alert: enabled=true or enabled=false, got", argv[i]);
+			tw_jw_printf(w, ",\"enabled\":%s", eq + 1);
+			done = 1;
+		}
+		if (!done)
+			return usage_err("alert: unknown key (see tickwatch ctl --help):", argv[i]);
+	}
+	return EXIT_OK;
+}
+
+/* alert add|list|update|remove (argv[0] the subcommand) into @p w; *mut = 1 for the
+ * mutating ones. @return EXIT_OK or EXIT_USAGE. */
+static int alert_request(struct tw_jw *w, int argc, char **argv, const struct opts *o, int *mut)
+{
+	const char *sub = argc > 0 ? argv[0] : "";
+	char e[600], t[64], k[32], nb[40], nb2[40];
+	const char *lv, *lv2;
+	int opt;
+
+	if (argc < 2)
+		return usage_err("alert takes add|list|update|remove EMAIL ...", NULL);
+	jstr(e, sizeof e, argv[1]);
+	if (strcmp(sub, "list") == 0) {
+		if (argc != 2)
+			return usage_err("alert list takes EMAIL (use --after and --limit)", NULL);
+		if (page(w, "alert.list", o) != EXIT_OK)
+			return EXIT_USAGE;
+		tw_jw_printf(w, "%s\"email\":%s", o->after || o->limit ? "," : "", e);
+		return EXIT_OK;
+	}
+	*mut = 1;
+	if (strcmp(sub, "add") == 0) {
+		if (argc < 5)
+			return usage_err("alert add takes EMAIL TICKER KIND LEVEL [LEVEL2] "
+					 "[KEY=VALUE...]", NULL);
+		jstr(t, sizeof t, argv[2]);
+		jstr(k, sizeof k, argv[3]);
+		if ((lv = num_arg(argv[4], nb, sizeof nb)) == NULL)
+			return usage_err("alert add: LEVEL is not a number:", argv[4]);
+		tw_jw_printf(w, "\"alert.add\",\"params\":{\"email\":%s,\"ticker\":%s,\"kind\":%s,"
+				"\"level\":%s", e, t, k, lv);
+		opt = 5;
+		if (argc > 5 && strchr(argv[5], '=') == NULL) {
+			if ((lv2 = num_arg(argv[5], nb2, sizeof nb2)) == NULL)
+				return usage_err("alert add: LEVEL2 is not a number:", argv[5]);
+			tw_jw_printf(w, ",\"level2\":%s", lv2);
+			opt = 6;
+		}
+		return alert_keys(w, argc - opt, argv + opt, 0);
+	}
+	if (argc < 3 || !whole(argv[2]))
+		return usage_err("alert update / remove take EMAIL ID (a whole number)", NULL);
+	if (strcmp(sub, "remove") == 0) {
+		if (argc != 3)
+			return usage_err("alert remove takes EMAIL ID", NULL);
+		tw_jw_printf(w, "\"alert.remove\",\"params\":{\"email\":%s,\"id\":%s", e, argv[2]);
+		return EXIT_OK;
+	}
+	if (strcmp(sub, "update") == 0) {
+		tw_jw_printf(w, "\"alert.update\",\"params\":{\"email\":%s,\"id\":%s", e, argv[2]);
+		return alert_keys(w, argc - 3, argv + 3, 1);
+	}
+	return usage_err("alert: unknown subcommand (add, list, update, remove):", sub);
 }
 
 static int build_request(const char *cmd, int argc, char **argv, const struct opts *o,
@@ -526,6 +680,9 @@ static int build_request(const char *cmd, int argc, char **argv, const struct op
 			return usage_err("redrive: ID is not a whole number:", argv[0]);
 		tw_jw_printf(&w, "\"deadletter.redrive\",\"params\":{\"id\":%s", argv[0]);
 		mut = 1;
+	} else if (strcmp(cmd, "alert") == 0) {
+		if (alert_request(&w, argc, argv, o, &mut) != EXIT_OK)
+			return EXIT_USAGE;
 	} else if (strcmp(cmd, "status") == 0) {
 		if (argc != 0)
 			return usage_err("status takes no argument", NULL);

@@ -139,6 +139,39 @@ static const struct tw_db_migration migrations[] = {
 	{9, "quotes.source (the quote source of each row)",
 	 "ALTER TABLE quotes ADD COLUMN source text"
 	 " CHECK (source IS NULL OR source ~ '^[a-z]{1,16}$');"},
+	/* Additional alerts of a user (docs/alerts.md, Alerts as objects): the users row with its
+	 * alert_state stays the user's first alert ("alert 0"), byte for byte; every further one is
+	 * a row here, with its own suppression state and the users' shard slot. */
+	{10, "alerts (a user's additional alerts: condition, frequency, cooldown, re-arm, expiry)",
+	 "CREATE TABLE alerts ("
+	 " id bigserial PRIMARY KEY,"
+	 " email text NOT NULL REFERENCES users (email) ON DELETE CASCADE ON UPDATE CASCADE,"
+	 " ticker text NOT NULL CHECK (length(ticker) <= 15"
+	 "  AND ticker ~ '^\\^?[A-Z0-9]([A-Z0-9.=-]*[A-Z0-9])?$'),"
+	 " kind text NOT NULL CHECK (kind IN ('above', 'below', 'band', 'cross')),"
+	 " level double precision NOT NULL CHECK (level > 0 AND level <= 1e9),"
+	 " level2 double precision CHECK (level2 IS NULL OR (level2 > 0 AND level2 <= 1e9)),"
+	 " frequency text NOT NULL DEFAULT 'change'"
+	 "  CHECK (frequency IN ('change', 'once', 'daily')),"
+	 " cooldown_s integer NOT NULL DEFAULT 0 CHECK (cooldown_s BETWEEN 0 AND 2592000),"
+	 " rearm_pct double precision NOT NULL DEFAULT 0 CHECK (rearm_pct >= 0 AND rearm_pct <= 50),"
+	 " expires_at timestamptz,"
+	 " enabled boolean NOT NULL DEFAULT true,"
+	 " disabled_reason text CHECK (disabled_reason IN ('once', 'expired', 'user')),"
+	 " last_condition integer CHECK (last_condition IN (1, 2)),"
+	 " last_int bigint,"
+	 " last_sent_at timestamptz,"
+	 " last_side smallint CHECK (last_side IN (-1, 1)),"
+	 " episode bigint NOT NULL DEFAULT 0 CHECK (episode >= 0),"
+	 " shard integer NOT NULL GENERATED ALWAYS AS"
+	 "  (('x' || substr(md5(email), 1, 3))::bit(12)::integer) STORED,"
+	 " created_at timestamptz NOT NULL DEFAULT now(),"
+	 " updated_at timestamptz NOT NULL DEFAULT now(),"
+	 " CONSTRAINT alerts_band_levels CHECK ((kind = 'band') = (level2 IS NOT NULL)"
+	 "  AND (level2 IS NULL OR level < level2)),"
+	 " CONSTRAINT alerts_disabled_reason CHECK (enabled = (disabled_reason IS NULL)));"
+	 "CREATE INDEX alerts_shard_idx ON alerts (shard, email, id);"
+	 "CREATE INDEX alerts_email_idx ON alerts (email, id);"},
 	/* Whether the quote source knew the user's ticker when it was registered or changed
 	 * ([rpc] check_tickers): true known, false not verified (the source did not answer in
 	 * time), NULL never checked. A new ticker forgets the old one's answer (the trigger). */

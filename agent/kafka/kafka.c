@@ -524,24 +524,20 @@ size_t tw_kafka_consume_batch(struct tw_kafka *k, rd_kafka_message_t **msgs, siz
 	return kept + fresh;
 }
 
-/* The current assignment, paused or resumed. */
+/* The current assignment, paused or resumed: the one rebalance() keeps (rd_kafka_assignment()
+ * is a request to librdkafka's main thread waited for without a time-out: never on the loop). */
 static void pause_all(struct tw_kafka *k, int pause)
 {
-	rd_kafka_topic_partition_list_t *parts = NULL;
-
 	if (k->rk == NULL || k->consumerq == NULL)
 		return;
 	k->paused = pause; /* (partitions assigned meanwhile follow it: rebalance()) */
 	k->pauses += pause != 0;
-	if (rd_kafka_assignment(k->rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || parts == NULL)
+	if (k->assigned == NULL || k->assigned->cnt == 0)
 		return;
-	if (parts->cnt > 0) {
-		if (pause)
-			rd_kafka_pause_partitions(k->rk, parts);
-		else
-			rd_kafka_resume_partitions(k->rk, parts);
-	}
-	rd_kafka_topic_partition_list_destroy(parts);
+	if (pause)
+		rd_kafka_pause_partitions(k->rk, k->assigned);
+	else
+		rd_kafka_resume_partitions(k->rk, k->assigned);
 }
 
 void tw_kafka_hold(struct tw_kafka *k)

@@ -2,6 +2,7 @@
 /* wakeup.c - produce the per-partition wake-ups and read their header; list an assignment. */
 #include "kafka/wakeup.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -81,30 +82,35 @@ int tw_wakeup_produce_all(struct tw_kafka *k, int parts, const void *key, size_t
 
 char *tw_kafka_assignment_list(const struct tw_kafka *k, char *buf, size_t len)
 {
-	rd_kafka_topic_partition_list_t *l = NULL;
+	const rd_kafka_topic_partition_list_t *l = k->assigned;
 	size_t off = 0;
+	int32_t last = -1;
 
 	if (len == 0)
 		return buf;
 	snprintf(buf, len, "?");
-	if (k->rk == NULL || k->o.kind != TW_KAFKA_CONSUMER)
-		return buf;
-	if (rd_kafka_assignment(k->rk, &l) != RD_KAFKA_RESP_ERR_NO_ERROR || l == NULL)
+	if (k->rk == NULL || k->o.kind != TW_KAFKA_CONSUMER || l == NULL)
 		return buf;
 	buf[0] = '\0';
-	rd_kafka_topic_partition_list_sort(l, NULL, NULL);
-	for (int i = 0; i < l->cnt && off + 8 < len; i++) {
-		int w = snprintf(buf + off, len - off, "%s%d", off ? "," : "",
-				 (int)l->elems[i].partition);
+	/* in partition order without sorting (or copying) the kept list: the next larger each turn */
+	for (int n = 0; n < l->cnt && off + 8 < len; n++) {
+		int32_t next = INT32_MAX;
+		int w;
 
+		for (int i = 0; i < l->cnt; i++)
+			if (l->elems[i].partition > last && l->elems[i].partition < next)
+				next = l->elems[i].partition;
+		if (next == INT32_MAX)
+			break;
+		w = snprintf(buf + off, len - off, "%s%d", off ? "," : "", (int)next);
 		if (w < 0)
 			break;
 		off += (size_t)w;
+		last = next;
 	}
 	if (l->cnt == 0)
 		snprintf(buf, len, "none");
 	else if (off + 8 >= len)
 		snprintf(buf + off, len - off, ",...");
-	rd_kafka_topic_partition_list_destroy(l);
 	return buf;
 }

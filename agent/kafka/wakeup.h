@@ -51,8 +51,9 @@ int tw_wakeup_produce_all(struct tw_kafka *k, int parts, const void *key, size_t
 
 /**
  * The partitions this consumer is assigned ("0,2,4", "none", or "?" when librdkafka
- * cannot tell), as a short list for status lines. Asks librdkafka's own thread
- * (rd_kafka_assignment: a local call, no broker round trip). @return @p buf.
+ * cannot tell), as a short list for status lines: the assignment the rebalance callback
+ * keeps (k->assigned), never rd_kafka_assignment(), which waits on librdkafka's main thread
+ * without a time-out. With several topics a partition number shows once. @return @p buf.
  */
 char *tw_kafka_assignment_list(const struct tw_kafka *k, char *buf, size_t len);
 

@@ -55,10 +55,10 @@ static int hmac(const struct tw_notif_key *k, const char *in, size_t n, unsigned
 }
 
 int tw_notif_id(const char *email, const char *ticker, int condition, int64_t int_part,
-		int64_t episode, int64_t generation, char out[TW_NOTIF_ID_LEN + 1])
+		int64_t episode, int64_t generation, int64_t alert_id, char out[TW_NOTIF_ID_LEN + 1])
 {
 	const char *hex = hexd;
-	char in[TW_CQRS_EMAIL_MAX + TW_CQRS_TICKER_MAX + 96];
+	char in[TW_CQRS_EMAIL_MAX + TW_CQRS_TICKER_MAX + 120];
 	unsigned char d[32];
 	int n;
 
@@ -69,6 +69,9 @@ int tw_notif_id(const char *email, const char *ticker, int condition, int64_t in
 	else
 		n = snprintf(in, sizeof in, "%s|%s|%s|%lld|%lld", email, ticker,
 			     cond_name(condition), (long long)int_part, (long long)episode);
+	/* an alert of the alerts table (id >= 1): its own ids; alert 0 keeps the bytes above */
+	if (n >= 0 && (size_t)n < sizeof in && alert_id > 0)
+		n += snprintf(in + n, sizeof in - (size_t)n, "|a%lld", (long long)alert_id);
 	if (n < 0 || (size_t)n >= sizeof in)
 		return TW_ERR_NOTIF_SIZE;
 	if (mbedtls_sha256((const unsigned char *)in, (size_t)n, d, 0) != 0)
@@ -169,7 +172,7 @@ long tw_notif_build(const struct tw_crossing *c, int64_t int_part, const struct 
 
 	if (len == 0)
 		return TW_ERR_NOTIF_SIZE;
-	if (tw_notif_id(c->email, c->ticker, c->condition, int_part, c->episode, c->generation,
+	if (tw_notif_id(c->email, c->ticker, c->condition, int_part, c->episode, c->generation, 0,
 			id) != TW_OK)
 		return TW_ERR_NOTIF_SIZE;
 	if (gmtime_r(&t, &tm) == NULL || strftime(when, sizeof when, "%Y-%m-%d %H:%M", &tm) == 0)

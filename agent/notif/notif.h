@@ -81,11 +81,14 @@ struct tw_notif_fields {
  * "|g<generation>" when @p generation > 0 (a user registered after migration 4: each
  * registration has its own, so a user deleted and registered again never meets an id of
  * its earlier life in sent_notifications; 0 keeps the ids users had before), as 32
- * lower-case hex digits and a NUL in @p out.
+ * lower-case hex digits and a NUL in @p out; then "|a<alert_id>" when @p alert_id > 0 (an
+ * alert of the alerts table, docs/alerts.md; 0, the user's first alert, keeps every earlier
+ * id byte for byte).
  * @return 0 or TW_ERR_NOTIF_SIZE (e-mail or ticker too long).
  */
 int tw_notif_id(const char *email, const char *ticker, int condition, int64_t int_part,
-		int64_t episode, int64_t generation, char out[TW_NOTIF_ID_LEN + 1]);
+		int64_t episode, int64_t generation, int64_t alert_id,
+		char out[TW_NOTIF_ID_LEN + 1]);
 
 /** Format @p v as the shortest plain decimal that reads back as the same double. @return @p out. */
 char *tw_notif_number(double v, char *out, size_t len);

@@ -113,6 +113,41 @@ static int take_value(struct rpc_slot *s, const struct tw_json *j, int v, int pi
 			return bad(s, TW_RPC_INVALID_PARAMS, msg, tw_rpc_pnames[pi]);
 		}
 		return 0;
+	case P_KIND:
+		return take_string(s, j, v, pi, p->kind, sizeof p->kind);
+	case P_FREQUENCY:
+		return take_string(s, j, v, pi, p->frequency, sizeof p->frequency);
+	case P_LEVEL:
+	case P_LEVEL2:
+	case P_REARM:
+		dst = pi == P_LEVEL ? &p->level : pi == P_LEVEL2 ? &p->level2 : &p->rearm_pct;
+		if (tw_json_number(j, v, dst) != 0) {
+			snprintf(msg, sizeof msg, "%s must be a number", tw_rpc_pnames[pi]);
+			return bad(s, TW_RPC_INVALID_PARAMS, msg, tw_rpc_pnames[pi]);
+		}
+		return 0;
+	case P_ENABLED:
+		if (j->t[v].type != TW_J_PRIMITIVE ||
+		    (!(p->enabled = (j->t[v].end - j->t[v].start == 4 &&
+				     memcmp(j->js + j->t[v].start, "true", 4) == 0)) &&
+		     !(j->t[v].end - j->t[v].start == 5 &&
+		       memcmp(j->js + j->t[v].start, "false", 5) == 0)))
+			return bad(s, TW_RPC_INVALID_PARAMS, "enabled must be true or false",
+				   "enabled");
+		return 0;
+	case P_COOLDOWN:
+	case P_EXPIRES:
+		dst = pi == P_COOLDOWN ? &p->cooldown_s : &p->expires_ms;
+		if (pi == P_EXPIRES && tw_json_is_null(j, v)) {
+			*dst = 0;
+			return 0;
+		}
+		if (tw_json_number(j, v, dst) != 0 || *dst != floor(*dst) || fabs(*dst) > 1e15) {
+			snprintf(msg, sizeof msg, "%s must be a whole number%s", tw_rpc_pnames[pi],
+				 pi == P_EXPIRES ? " (ms since the epoch) or null" : "");
+			return bad(s, TW_RPC_INVALID_PARAMS, msg, tw_rpc_pnames[pi]);
+		}
+		return 0;
 	default: /* n, limit, id: whole numbers */
 		dst = pi == P_N ? &p->n : pi == P_ID ? &p->id : &p->limit;
 		if (tw_json_number(j, v, dst) != 0 || *dst != floor(*dst) || fabs(*dst) > 1e15) {
@@ -128,7 +163,7 @@ static int take_value(struct rpc_slot *s, const struct tw_json *j, int v, int pi
 static int take_params(struct rpc_slot *s, const struct tw_json *j, int obj,
 		       const struct rpc_method *m, struct rpc_params *p)
 {
-	char msg[160], allowed[96];
+	char msg[256], allowed[160];
 
 	memset(p, 0, sizeof *p);
 	p->high = p->low = TW_CQRS_UNSET;

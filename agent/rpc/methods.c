@@ -9,7 +9,9 @@
 #include "rpc_int.h"
 
 const char *const tw_rpc_pnames[P_COUNT] = {"email", "ticker", "high", "low", "request_id",
-					    "n", "after", "limit", "id"};
+					    "n", "after", "limit", "id", "kind", "level", "level2",
+					    "frequency", "cooldown_s", "rearm_pct", "expires_ms",
+					    "enabled"};
 
 /* The request over (from the loop): the server goes on with the slot. */
 static void over(struct rpc_slot *s)
@@ -403,6 +405,29 @@ static int run_dead_redrive(struct rpc_slot *s, const struct rpc_method *m,
 						     redrive_done, s));
 }
 
+/* ---- for the other method files (alerts.c) ---- */
+
+int tw_rpc_started(struct rpc_slot *s, int rc)
+{
+	return started(s, rc);
+}
+
+int tw_rpc_command_answered(struct rpc_slot *s, const struct tw_cqrs_result *r)
+{
+	return command_answered(s, r);
+}
+
+struct tw_cqrs_idem tw_rpc_idem_of(const struct rpc_slot *s, const struct rpc_method *m,
+				   const struct rpc_params *p)
+{
+	return idem_of(s, m, p);
+}
+
+void tw_rpc_over(struct rpc_slot *s)
+{
+	over(s);
+}
+
 /* ---- the table ---- */
 
 #define CMD_ID RPC_P(REQID)
@@ -422,6 +447,16 @@ const struct rpc_method tw_rpc_methods[] = {
 	{"agent.status", 0, 0, run_status},
 	{"deadletter.list", RPC_P(AFTER) | RPC_P(LIMIT), 0, run_dead_list},
 	{"deadletter.redrive", RPC_P(ID) | CMD_ID, RPC_P(ID) | CMD_ID, run_dead_redrive},
+	{"alert.add", RPC_P(EMAIL) | RPC_P(TICKER) | RPC_P(KIND) | RPC_P(LEVEL) | RPC_P(LEVEL2) |
+	 RPC_P(FREQUENCY) | RPC_P(COOLDOWN) | RPC_P(REARM) | RPC_P(EXPIRES) | CMD_ID,
+	 RPC_P(EMAIL) | RPC_P(TICKER) | RPC_P(KIND) | RPC_P(LEVEL) | CMD_ID, tw_rpc_run_alert_add},
+	{"alert.list", RPC_P(EMAIL) | RPC_P(AFTER) | RPC_P(LIMIT), RPC_P(EMAIL),
+	 tw_rpc_run_alert_list},
+	{"alert.update", RPC_P(EMAIL) | RPC_P(ID) | RPC_P(TICKER) | RPC_P(KIND) | RPC_P(LEVEL) |
+	 RPC_P(LEVEL2) | RPC_P(FREQUENCY) | RPC_P(COOLDOWN) | RPC_P(REARM) | RPC_P(EXPIRES) |
+	 RPC_P(ENABLED) | CMD_ID, RPC_P(EMAIL) | RPC_P(ID) | CMD_ID, tw_rpc_run_alert_update},
+	{"alert.remove", RPC_P(EMAIL) | RPC_P(ID) | CMD_ID, RPC_P(EMAIL) | RPC_P(ID) | CMD_ID,
+	 tw_rpc_run_alert_remove},
 };
 
 const size_t tw_rpc_nmethods = sizeof tw_rpc_methods / sizeof tw_rpc_methods[0];

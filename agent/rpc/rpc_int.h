@@ -57,6 +57,7 @@ struct rpc_slot {
 	int list_rows;
 	long long list_limit;
 	char list_last[TW_CQRS_EMAIL_MAX + 1];
+	struct tw_alert_row alert; /* alert.add / update / remove: the row (agent/rpc/alerts.c) */
 	char small[TW_RPC_IN_SMALL];
 	char out[TW_RPC_OUT];
 };
@@ -154,7 +155,9 @@ int tw_rpc_dispatch(struct rpc_slot *s, const char *line, size_t len, tw_rpc_ove
 /* ---- methods.c: the method table ---- */
 
 /* The params a method may take, one bit each (P_* in pnames' order). */
-enum { P_EMAIL, P_TICKER, P_HIGH, P_LOW, P_REQID, P_N, P_AFTER, P_LIMIT, P_ID, P_COUNT };
+enum { P_EMAIL, P_TICKER, P_HIGH, P_LOW, P_REQID, P_N, P_AFTER, P_LIMIT, P_ID,
+       P_KIND, P_LEVEL, P_LEVEL2, P_FREQUENCY, P_COOLDOWN, P_REARM, P_EXPIRES, P_ENABLED,
+       P_COUNT };
 #define RPC_P(name) (1u << P_##name)
 
 /** The name of param P_*. */
@@ -167,8 +170,12 @@ struct rpc_params {
 	char request_id[TW_CQRS_REQID_MAX + 2];
 	char after[TW_CQRS_EMAIL_MAX + 2];
 	double high, low, n, limit;
-	double id; /* deadletter.redrive: a dead letter id */
+	double id; /* deadletter.redrive: a dead letter id; alert.*: an alert id */
 	unsigned seen; /* RPC_P() of every param given */
+	/* alert.add / alert.update (agent/rpc/alerts.c) */
+	char kind[10], frequency[10];
+	double level, level2, cooldown_s, rearm_pct, expires_ms; /* expires_ms null: 0 */
+	int enabled;
 };
 
 /** One method, as Redis' command table: its name, the params it takes and needs, its handler. */
@@ -181,6 +188,25 @@ struct rpc_method {
 };
 
 extern const struct rpc_method tw_rpc_methods[];
+
+/* methods.c's helpers for the method files (alerts.c): a call that did not start answers at
+ * once; an at-most-once outcome with nothing to render is answered (@return 1); the
+ * request's at-most-once id; the request is over. */
+int tw_rpc_started(struct rpc_slot *s, int rc);
+int tw_rpc_command_answered(struct rpc_slot *s, const struct tw_cqrs_result *r);
+struct tw_cqrs_idem tw_rpc_idem_of(const struct rpc_slot *s, const struct rpc_method *m,
+				   const struct rpc_params *p);
+void tw_rpc_over(struct rpc_slot *s);
+
+/* ---- alerts.c: alert.add, alert.list, alert.update, alert.remove ---- */
+int tw_rpc_run_alert_add(struct rpc_slot *s, const struct rpc_method *m,
+			 const struct rpc_params *p);
+int tw_rpc_run_alert_list(struct rpc_slot *s, const struct rpc_method *m,
+			  const struct rpc_params *p);
+int tw_rpc_run_alert_update(struct rpc_slot *s, const struct rpc_method *m,
+			    const struct rpc_params *p);
+int tw_rpc_run_alert_remove(struct rpc_slot *s, const struct rpc_method *m,
+			    const struct rpc_params *p);
 extern const size_t tw_rpc_nmethods;
 
 /* ---- tickercheck.c: [rpc] check_tickers, the quote source asked before register and

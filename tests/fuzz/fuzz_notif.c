@@ -157,7 +157,7 @@ static void build(const uint8_t *data, size_t size, int higher)
 	{
 		char id[TW_NOTIF_ID_LEN + 1];
 
-		FZ_CHECK(tw_notif_id(email, ticker, c.condition, ip, ep, c.generation, id) == TW_OK &&
+		FZ_CHECK(tw_notif_id(email, ticker, c.condition, ip, ep, c.generation, 0, id) == TW_OK &&
 				 strcmp(id, a.id) == 0,
 			 "id %s", a.id);
 	}

@@ -38,11 +38,11 @@ static int known_code(long long c)
 /* One answer line (without its '\n'), checked against the request bytes @p in. */
 static void check_answer(const char *l, size_t n, const char *in, size_t inlen)
 {
-	tw_jtok t[64];
+	tw_jtok t[1024]; /* an alert.list page of 20 alerts is ~620 tokens */
 	struct tw_json j;
 	int id, res, err;
 
-	FZ_CHECK(tw_json_parse(&j, l, n, t, 64) > 0 && t[0].type == TW_J_OBJECT,
+	FZ_CHECK(tw_json_parse(&j, l, n, t, 1024) > 0 && t[0].type == TW_J_OBJECT,
 		 "answer is not one JSON object: %.*s", (int)n, l);
 	FZ_CHECK(tw_json_eq(&j, tw_json_member(&j, 0, "jsonrpc"), "2.0"), "no jsonrpc 2.0: %.*s",
 		 (int)n, l);

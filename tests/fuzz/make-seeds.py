@@ -55,6 +55,9 @@ rpc_lines += [
     '{"jsonrpc":"2.0","id":10,"method":"user.delete","params":{"email":"a@b.c","request_id":"d-1"}}',
     '[{"jsonrpc":"2.0","id":1,"method":"agent.status"}]',
     '{"jsonrpc":"2.0","id":11,"method":"user.get","params":{"email":"\\u00e9@x.y"},"token":"s3cret"}',
+    '{"jsonrpc":"2.0","id":12,"method":"alert.update","params":{"email":"a@b.c","id":2,"enabled":true,"expires_ms":null,"cooldown_s":60,"rearm_pct":0.5,"request_id":"u-1"}}',
+    '{"jsonrpc":"2.0","id":13,"method":"alert.remove","params":{"email":"a@b.c","id":0,"request_id":"r-0"}}',
+    '{"jsonrpc":"2.0","id":14,"method":"alert.add","params":{"email":"a@b.c","ticker":"X","kind":"cross","level":1,"frequency":"once","request_id":"a-1"}}',
 ]
 
 # ---- json: every JSON text of the repository's tests and docs ----

@@ -145,31 +145,43 @@ static void ids(void **state)
 	(void)state;
 	/* sha256("alice@example.com|AAPL|higher|191|3")[0:16]: generation 0 (a user registered
 	 * before migration 4) keeps the ids earlier builds gave */
-	assert_int_equal(tw_notif_id("alice@example.com", "AAPL", TW_COND_HIGHER, 191, 3, 0, id),
+	assert_int_equal(tw_notif_id("alice@example.com", "AAPL", TW_COND_HIGHER, 191, 3, 0, 0, id),
 			 TW_OK);
 	assert_string_equal(id, "a2b0ae4793baa64383def2dc8dc853a2");
-	assert_int_equal(tw_notif_id("bob@example.org", "SAP.DE", TW_COND_LOWER, 149, 0, 0, id), TW_OK);
+	assert_int_equal(tw_notif_id("bob@example.org", "SAP.DE", TW_COND_LOWER, 149, 0, 0, 0, id), TW_OK);
 	assert_string_equal(id, "488b8811a400e7e6ae5d02748a54ef61");
 	/* each part matters: a new episode is a new id */
-	assert_int_equal(tw_notif_id("bob@example.org", "SAP.DE", TW_COND_LOWER, 149, 1, 0, id2),
+	assert_int_equal(tw_notif_id("bob@example.org", "SAP.DE", TW_COND_LOWER, 149, 1, 0, 0, id2),
 			 TW_OK);
 	assert_string_not_equal(id, id2);
-	assert_int_equal(tw_notif_id("bob@example.org", "SAP.DE", TW_COND_HIGHER, 149, 0, 0, id2),
+	assert_int_equal(tw_notif_id("bob@example.org", "SAP.DE", TW_COND_HIGHER, 149, 0, 0, 0, id2),
 			 TW_OK);
 	assert_string_not_equal(id, id2);
 	/* and the generation: the same user deleted and registered again (episodes restart at
 	 * 0) gets ids its earlier life never had; sha256("...|149|0|g7")[0:16] */
-	assert_int_equal(tw_notif_id("bob@example.org", "SAP.DE", TW_COND_LOWER, 149, 0, 7, id2),
+	assert_int_equal(tw_notif_id("bob@example.org", "SAP.DE", TW_COND_LOWER, 149, 0, 7, 0, id2),
 			 TW_OK);
 	assert_string_not_equal(id, id2);
 	assert_string_equal(id2, GEN7_ID);
-	assert_int_equal(tw_notif_id("bob@example.org", "SAP.DE", TW_COND_LOWER, 149, 0, 8, id),
+	assert_int_equal(tw_notif_id("bob@example.org", "SAP.DE", TW_COND_LOWER, 149, 0, 8, 0, id),
 			 TW_OK);
 	assert_string_not_equal(id, id2);
 	/* deterministic: a re-run pass gives the same id */
-	assert_int_equal(tw_notif_id("bob@example.org", "SAP.DE", TW_COND_LOWER, 149, 0, 7, id),
+	assert_int_equal(tw_notif_id("bob@example.org", "SAP.DE", TW_COND_LOWER, 149, 0, 7, 0, id),
 			 TW_OK);
 	assert_string_equal(id, id2);
+	/* an alert of the alerts table: "|a<id>" after everything else (docs/alerts.md);
+	 * sha256("alice@example.com|AAPL|higher|191|3|a5")[0:16] and "...|149|0|g7|a12" */
+	assert_int_equal(tw_notif_id("alice@example.com", "AAPL", TW_COND_HIGHER, 191, 3, 0, 5, id),
+			 TW_OK);
+	assert_string_equal(id, "891e23952d90aeb1886c65fb159adc11");
+	assert_int_equal(tw_notif_id("bob@example.org", "SAP.DE", TW_COND_LOWER, 149, 0, 7, 12, id),
+			 TW_OK);
+	assert_string_equal(id, "947eb31ae5e4328e09a6add71482da78");
+	/* a negative alert id is alert 0's id (never stored: alerts.id is a bigserial) */
+	assert_int_equal(tw_notif_id("alice@example.com", "AAPL", TW_COND_HIGHER, 191, 3, 0, -1, id),
+			 TW_OK);
+	assert_string_equal(id, "a2b0ae4793baa64383def2dc8dc853a2");
 }
 
 static void numbers(void **state)

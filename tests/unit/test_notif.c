@@ -343,7 +343,7 @@ static void round_trip_of_every_field_and_hostile_text(void **state)
 	(void)state;
 	longest_email(email);
 	assert_int_equal(tw_notif_id(email, "A.B-C^D=E123456", TW_COND_HIGHER, 999999999, INT64_MAX,
-				     INT64_MAX, id), TW_OK);
+				     INT64_MAX, 0, id), TW_OK);
 	/* the subject: every control character but NUL, the hostile text, then filled to the
 	 * longest the reader holds */
 	for (int c = 1; c < 0x20; c++)
@@ -414,7 +414,7 @@ static void round_trip_of_a_row(void **state)
 	assert_int_equal(tw_notif_parse(&n, js, (size_t)len, email, strlen(email), &key, err,
 					sizeof err),
 			 TW_OK);
-	assert_int_equal(tw_notif_id(email, c.ticker, TW_COND_LOWER, 0, INT64_MAX, INT64_MAX, id), TW_OK);
+	assert_int_equal(tw_notif_id(email, c.ticker, TW_COND_LOWER, 0, INT64_MAX, INT64_MAX, 0, id), TW_OK);
 	assert_string_equal(n.id, id);
 	assert_string_equal(n.email, email);
 	assert_string_equal(n.ticker, c.ticker);

@@ -245,6 +245,74 @@ int tw_cqrs_deadletter_redrive(struct tw_cqrs *q, struct tw_cqrs_op *op, long lo
 	return start_op(op, idem, done, arg, params);
 }
 
+/* The alert.* methods (agent/rpc/alerts.c) go through the same scripted op; this test covers
+ * the server, the alert commands are tested on PostgreSQL (tests/integration/rpc). */
+int tw_cqrs_add_alert(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *email,
+		      const struct tw_alert_spec *spec, long long limit,
+		      const struct tw_cqrs_idem *idem, struct tw_alert_row *out,
+		      tw_cqrs_done_fn done, void *arg)
+{
+	(void)q;
+	(void)spec;
+	(void)limit;
+	memset(out, 0, sizeof *out);
+	return start_op(op, idem, done, arg, email);
+}
+
+int tw_cqrs_update_alert(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *email,
+			 long long id, const struct tw_alert_spec *spec,
+			 const struct tw_cqrs_idem *idem, struct tw_alert_row *out,
+			 tw_cqrs_done_fn done, void *arg)
+{
+	(void)q;
+	(void)id;
+	(void)spec;
+	memset(out, 0, sizeof *out);
+	return start_op(op, idem, done, arg, email);
+}
+
+int tw_cqrs_remove_alert(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *email,
+			 long long id, const struct tw_cqrs_idem *idem, struct tw_alert_row *out,
+			 tw_cqrs_done_fn done, void *arg)
+{
+	(void)q;
+	(void)id;
+	memset(out, 0, sizeof *out);
+	return start_op(op, idem, done, arg, email);
+}
+
+int tw_cqrs_list_alerts(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *email,
+			long long after_id, long long limit, tw_cqrs_alert_fn row,
+			tw_cqrs_done_fn done, void *arg)
+{
+	(void)q;
+	(void)after_id;
+	(void)limit;
+	(void)row;
+	return start_op(op, NULL, done, arg, email);
+}
+
+const char *tw_cqrs_alert_kind_name(int kind)
+{
+	return kind == TW_AK_ABOVE ? "above" : "none";
+}
+
+int tw_cqrs_alert_kind_of(const char *name)
+{
+	return strcmp(name, "above") == 0 ? TW_AK_ABOVE : -1;
+}
+
+const char *tw_cqrs_alert_freq_name(int freq)
+{
+	(void)freq;
+	return "change";
+}
+
+int tw_cqrs_alert_freq_of(const char *name)
+{
+	return strcmp(name, "change") == 0 ? TW_AF_CHANGE : -1;
+}
+
 int tw_cqrs_expire_requests(struct tw_cqrs *q, struct tw_cqrs_op *op, int64_t ttl_ms,
 			    tw_cqrs_done_fn done, void *arg)
 {

@@ -199,6 +199,120 @@ int tw_cqrs_deadletter_redrive(struct tw_cqrs *q, struct tw_cqrs_op *op, long lo
 	return start(op, done, arg);
 }
 
+/* The alert.* methods (agent/rpc/alerts.c): the params within their limits, the row echoed. */
+static void alert_row(struct tw_alert_row *out, const char *email)
+{
+	memset(out, 0, sizeof *out);
+	out->id = 3;
+	snprintf(out->email, sizeof out->email, "%s", email ? email : "");
+	snprintf(out->ticker, sizeof out->ticker, "AAPL");
+	out->kind = TW_AK_BAND;
+	out->has_level = 1;
+	out->level = 1;
+	out->level2 = 2;
+	out->frequency = TW_AF_DAILY;
+	out->enabled = 1;
+}
+
+static void check_spec(const struct tw_alert_spec *sp)
+{
+	FZ_CHECK(sp != NULL, "an alert command without its spec");
+	if (sp->set & TW_AS_TICKER)
+		check_str("ticker", sp->ticker, TW_CQRS_TICKER_MAX);
+	/* rpc/alerts.c maps the names: an unknown kind or frequency never reaches cqrs */
+	FZ_CHECK(!(sp->set & TW_AS_KIND) || (sp->kind >= TW_AK_ABOVE && sp->kind <= TW_AK_CROSS),
+		 "kind %d reaches cqrs", sp->kind);
+	FZ_CHECK(!(sp->set & TW_AS_FREQUENCY) ||
+		 (sp->frequency >= TW_AF_CHANGE && sp->frequency <= TW_AF_DAILY),
+		 "frequency %d reaches cqrs", sp->frequency);
+}
+
+int tw_cqrs_add_alert(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *email,
+		      const struct tw_alert_spec *spec, long long limit,
+		      const struct tw_cqrs_idem *idem, struct tw_alert_row *out,
+		      tw_cqrs_done_fn done, void *arg)
+{
+	(void)q;
+	(void)limit;
+	check_str("email", email, TW_CQRS_EMAIL_MAX);
+	check_spec(spec);
+	check_idem(idem);
+	alert_row(out, email);
+	return start(op, done, arg);
+}
+
+int tw_cqrs_update_alert(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *email,
+			 long long id, const struct tw_alert_spec *spec,
+			 const struct tw_cqrs_idem *idem, struct tw_alert_row *out,
+			 tw_cqrs_done_fn done, void *arg)
+{
+	(void)q;
+	FZ_CHECK(id >= 1, "alert id %lld reaches cqrs (rpc/alerts.c answers it)", id);
+	check_str("email", email, TW_CQRS_EMAIL_MAX);
+	check_spec(spec);
+	check_idem(idem);
+	alert_row(out, email);
+	return start(op, done, arg);
+}
+
+int tw_cqrs_remove_alert(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *email,
+			 long long id, const struct tw_cqrs_idem *idem, struct tw_alert_row *out,
+			 tw_cqrs_done_fn done, void *arg)
+{
+	(void)q;
+	FZ_CHECK(id >= 1, "alert id %lld reaches cqrs (rpc/alerts.c answers it)", id);
+	check_str("email", email, TW_CQRS_EMAIL_MAX);
+	check_idem(idem);
+	alert_row(out, email);
+	return start(op, done, arg);
+}
+
+int tw_cqrs_list_alerts(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *email,
+			long long after_id, long long limit, tw_cqrs_alert_fn row,
+			tw_cqrs_done_fn done, void *arg)
+{
+	struct tw_alert_row a;
+
+	(void)q;
+	(void)after_id;
+	check_str("email", email, TW_CQRS_EMAIL_MAX);
+	alert_row(&a, email);
+	for (long long i = 0; i < limit && i < 3; i++)
+		if (row(arg, &a) != 0)
+			break;
+	return start(op, done, arg);
+}
+
+const char *tw_cqrs_alert_kind_name(int kind)
+{
+	static const char *const n[] = {"none", "above", "below", "band", "cross"};
+
+	return kind >= 0 && kind <= TW_AK_CROSS ? n[kind] : "none";
+}
+
+int tw_cqrs_alert_kind_of(const char *name)
+{
+	for (int k = TW_AK_ABOVE; k <= TW_AK_CROSS; k++)
+		if (strcmp(name, tw_cqrs_alert_kind_name(k)) == 0)
+			return k;
+	return -1;
+}
+
+const char *tw_cqrs_alert_freq_name(int freq)
+{
+	static const char *const n[] = {"", "change", "once", "daily"};
+
+	return freq >= TW_AF_CHANGE && freq <= TW_AF_DAILY ? n[freq] : "change";
+}
+
+int tw_cqrs_alert_freq_of(const char *name)
+{
+	for (int f = TW_AF_CHANGE; f <= TW_AF_DAILY; f++)
+		if (strcmp(name, tw_cqrs_alert_freq_name(f)) == 0)
+			return f;
+	return -1;
+}
+
 int tw_cqrs_expire_requests(struct tw_cqrs *q, struct tw_cqrs_op *op, int64_t ttl_ms,
 			    tw_cqrs_done_fn done, void *arg)
 {
