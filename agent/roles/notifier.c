@@ -158,6 +158,13 @@ struct notifier {
 	tw_mono_t db_hold_until; /* no SMTP session before this (the ledger could not be written) */
 	char owner[TW_CQRS_OWNER_MAX + 1]; /* this agent instance: the owner of its 'sending' rows */
 	int64_t lease_ms;
+	/* LedgerCheck of the batch's new ids in one statement (tw_cqrs_ledger_check_batch) */
+	struct tw_cqrs_op chk_op;
+	int chk_busy;
+	size_t chk_n;
+	size_t chk_idx[BATCH_MAX];
+	int chk_out[BATCH_MAX];
+	char chk_buf[TW_CQRS_LEDGER_BUF];
 	uint64_t batches, sent, skipped, dead, transient, malformed, commits, in_flight;
 	uint64_t duplicates, ambiguous, gone, held;
 	int retry_yield;       /* a unit of scheduled rows ran: a waiting Kafka batch goes next */
@@ -604,8 +611,60 @@ static int submit_defer(struct notifier *nt, struct item *it, tw_mono_t now)
 				   it->key != NULL, total, sc.delay_ms, it->reason, on_recorded, it);
 }
 
+/* The batched LedgerCheck answered: each id's verdict goes through on_checked() as if its own
+ * LedgerCheck had answered (a failure: every id's failure, each retried as before). */
+static void on_batch_checked(void *arg, const struct tw_cqrs_result *r)
+{
+	struct notifier *nt = arg;
+
+	nt->chk_busy = 0;
+	for (size_t k = 0; k < nt->chk_n; k++) {
+		struct tw_cqrs_result one = *r;
+
+		if (r->rc == TW_OK)
+			one.count = nt->chk_out[k];
+		on_checked(&nt->items[nt->chk_idx[k]], &one);
+	}
+	nt->chk_n = 0;
+}
+
+/* Every id due for its LedgerCheck, in one statement. Nothing submitted (it would not
+ * validate, or the database refused it): the ids take the one-by-one path below, which
+ * reports and retries exactly as before. */
+static void check_batch(struct notifier *nt, tw_mono_t now)
+{
+	struct tw_cqrs_ledger_item li[BATCH_MAX];
+	size_t k = 0;
+
+	if (nt->chk_busy)
+		return;
+	for (size_t i = 0; i < nt->ni; i++) {
+		struct item *it = &nt->items[i];
+
+		if (it->op_busy || it->next_try > now || it->state != I_NEW)
+			continue;
+		li[k].id = it->n.id;
+		li[k].email = it->n.email;
+		li[k].ticker = it->n.ticker;
+		li[k].condition = it->n.condition;
+		nt->chk_idx[k++] = i;
+	}
+	if (k < 2) /* one id: its own LedgerCheck is the same single statement */
+		return;
+	if (tw_cqrs_ledger_check_batch(nt->q, &nt->chk_op, li, k, nt->owner, nt->chk_out,
+				       nt->chk_buf, sizeof nt->chk_buf, on_batch_checked, nt) != TW_OK)
+		return;
+	nt->chk_busy = 1;
+	nt->chk_n = k;
+	for (size_t j = 0; j < k; j++) {
+		nt->items[nt->chk_idx[j]].state = I_CHECKING;
+		nt->items[nt->chk_idx[j]].op_busy = 1;
+	}
+}
+
 static void db_steps(struct notifier *nt, tw_mono_t now)
 {
+	check_batch(nt, now);
 	for (size_t i = 0; i < nt->ni; i++) {
 		struct item *it = &nt->items[i];
 		int rc = TW_OK;
