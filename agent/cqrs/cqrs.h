@@ -689,4 +689,15 @@ int tw_cqrs_ledger_check_batch(struct tw_cqrs *q, struct tw_cqrs_op *op,
 			       const struct tw_cqrs_ledger_item *items, size_t n, const char *owner,
 			       int *out, char *buf, size_t buflen, tw_cqrs_done_fn done, void *arg);
 
+/**
+ * RecordSent of @p n (1..TW_CQRS_LEDGER_BATCH_MAX) ids (items[].id, items[].email; ticker and
+ * condition unused) in ONE statement on the write connection: each row 'sent' exactly as
+ * tw_cqrs_record_sent() writes it, all or none (one statement). One invalid item fails the
+ * call (nothing submitted). @p buf (TW_CQRS_LEDGER_BUF bytes) holds the arrays until done.
+ * done: count = n.
+ */
+int tw_cqrs_record_sent_batch(struct tw_cqrs *q, struct tw_cqrs_op *op,
+			      const struct tw_cqrs_ledger_item *items, size_t n, char *buf,
+			      size_t buflen, tw_cqrs_done_fn done, void *arg);
+
 #endif

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* ledger.c - the notifier's ledger: LedgerCheck, MarkSending (owner, lease), RecordSent,
- * ForgetSending, RecordDeadLetter; every statement on the write connection. */
+/* ledger.c - the notifier's ledger: LedgerCheck (one id, or a batch in one statement),
+ * MarkSending (owner, lease), RecordSent (one id, or a batch in one statement), ForgetSending,
+ * RecordDeadLetter; every statement on the write connection. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -310,5 +311,79 @@ int tw_cqrs_ledger_check_batch(struct tw_cqrs *q, struct tw_cqrs_op *op,
 	op->ext = out;
 	op->scanned = (long long)n;
 	rc = tw_db_submit(&op->q->wr, &op->job, "SELECT 1", 0, NULL, 0, check_batch_step, op);
+	return rc == TW_OK ? TW_OK : tw_cqrs_op_submit_fail(op, rc);
+}
+
+/* ---- RecordSent of several ids, one statement ---- */
+
+/* RecordSent's upsert for every (id, email) of the arrays; an id twice is written once. */
+static const char sql_sent_batch[] =
+	"INSERT INTO sent_notifications (notification_id, email, state) SELECT DISTINCT ON (x.id) "
+	"x.id, x.e, 'sent' FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS x(id, e, o) "
+	"ORDER BY x.id, x.o DESC ON CONFLICT (notification_id) DO UPDATE SET state = 'sent', "
+	"email = EXCLUDED.email, sent_at = now()";
+
+static int sent_batch_step(struct tw_db_job *j, int ev, const struct pg_result *res, void *arg)
+{
+	struct tw_cqrs_op *op = arg;
+
+	(void)res;
+	if (ev == TW_DB_ROW)
+		return 0;
+	if (ev == TW_DB_FAIL) {
+		tw_cqrs_op_db_fail(op, j);
+		tw_cqrs_op_finish(op);
+		return 0;
+	}
+	if (op->step == 0) { /* as check_batch_step: the arrays go in the chained statement */
+		op->step = 1;
+		if (tw_db_then(j, sql_sent_batch, 2, op->arrays, 0) != TW_OK) {
+			tw_cqrs_op_fail(op, TW_ERR_DB_UNAVAILABLE, NULL,
+					"database unavailable: %.200s", j->err);
+			tw_cqrs_op_finish(op);
+		}
+		return 0;
+	}
+	op->count = op->scanned;
+	tw_cqrs_op_finish(op);
+	return 0;
+}
+
+int tw_cqrs_record_sent_batch(struct tw_cqrs *q, struct tw_cqrs_op *op,
+			      const struct tw_cqrs_ledger_item *items, size_t n, char *buf,
+			      size_t buflen, tw_cqrs_done_fn done, void *arg)
+{
+	char why[TW_CQRS_MSG_MAX];
+	size_t off = 0;
+	int rc;
+
+	tw_cqrs_op_begin(op, q, TW_CQRS_K_SENT, done, arg);
+	if (n == 0 || n > TW_CQRS_LEDGER_BATCH_MAX || items == NULL || buf == NULL)
+		return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "items",
+				       "a batch has 1 to %d ids", TW_CQRS_LEDGER_BATCH_MAX);
+	for (size_t i = 0; i < n; i++) { /* every item as RecordSent checks it */
+		if (check_notif(op, items[i].id) != TW_OK)
+			return op->rc;
+		if (tw_cqrs_check_email(items[i].email, why, sizeof why) != TW_OK)
+			return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "email", "email %s", why);
+	}
+	for (int f = 0; f < 2; f++) {
+		char *b = buf + off;
+		size_t len = buflen - off, used = 1;
+
+		if (len < 3)
+			return tw_cqrs_op_fail(op, TW_ERR_DB_PARAMS, NULL, "RecordSent: buffer full");
+		b[0] = '{';
+		b[1] = '\0';
+		for (size_t i = 0; i < n; i++)
+			if (tw_cqrs_array_add(b, len, &used, f == 0 ? items[i].id : items[i].email) !=
+			    TW_OK)
+				return tw_cqrs_op_fail(op, TW_ERR_DB_PARAMS, NULL,
+						       "RecordSent: buffer full");
+		if (close_array(op, f, b, len, used, &off) != TW_OK)
+			return tw_cqrs_op_fail(op, TW_ERR_DB_PARAMS, NULL, "RecordSent: buffer full");
+	}
+	op->scanned = (long long)n;
+	rc = tw_db_submit(&op->q->wr, &op->job, "SELECT 1", 0, NULL, 0, sent_batch_step, op);
 	return rc == TW_OK ? TW_OK : tw_cqrs_op_submit_fail(op, rc);
 }

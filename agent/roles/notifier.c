@@ -6,13 +6,15 @@
  *   CHECK    validate each (malformed, or an address the ledger would refuse: dead letter), send
  *            an id repeated in the batch once, and ask LedgerCheck (one statement on the writer)
  *            whether it was sent, whether a live peer holds it, and whether the recipient still
- *            has that alert (gone: skipped). An id a live peer holds waits alone: the session
+ *            has that alert (gone: skipped) - every id due for it in one statement
+ *            (tw_cqrs_ledger_check_batch; one id alone: its own). An id a live peer holds waits alone: the session
  *            waits for every id's first check only, and the held id is checked again every 2 s;
  *   SEND     one SMTP session for every message due, never while the ledger cannot be written.
  *            Two-phase record per e-mail: when its 354 arrives the id is written as 'sending'
  *            (owner: this instance, lease: 4 x [smtp] timeout) while the body goes out, and the
  *            client sends the end of data only once that write has committed; a 250 then
- *            records it 'sent'; a failure before the whole end of data left deletes the
+ *            records it 'sent' (the ids whose 250 waits for the connection: one statement,
+ *            tw_cqrs_record_sent_batch); a failure before the whole end of data left deletes the
  *            'sending' row (5xx: dead letter; transient: backoff, 5 attempts, then dead letter);
  *            no answer after it left keeps the row and retries with the same Message-ID (the
  *            "ambiguous delivery" log line). A record refused by the ledger is retried 3 times,
@@ -165,6 +167,12 @@ struct notifier {
 	size_t chk_idx[BATCH_MAX];
 	int chk_out[BATCH_MAX];
 	char chk_buf[TW_CQRS_LEDGER_BUF];
+	/* RecordSent of the ids whose 250 came, in one statement (tw_cqrs_record_sent_batch) */
+	struct tw_cqrs_op rec_op;
+	int rec_busy;
+	size_t rec_n;
+	size_t rec_idx[BATCH_MAX];
+	char rec_buf[TW_CQRS_LEDGER_BUF];
 	uint64_t batches, sent, skipped, dead, transient, malformed, commits, in_flight;
 	uint64_t duplicates, ambiguous, gone, held;
 	int retry_yield;       /* a unit of scheduled rows ran: a waiting Kafka batch goes next */
@@ -662,9 +670,52 @@ static void check_batch(struct notifier *nt, tw_mono_t now)
 	}
 }
 
+/* The batched RecordSent answered: each id as if its own RecordSent had (on_recorded). */
+static void on_batch_recorded(void *arg, const struct tw_cqrs_result *r)
+{
+	struct notifier *nt = arg;
+
+	nt->rec_busy = 0;
+	for (size_t k = 0; k < nt->rec_n; k++)
+		on_recorded(&nt->items[nt->rec_idx[k]], r);
+	nt->rec_n = 0;
+}
+
+/* Every Kafka item whose 250 came and is not yet recorded, in one statement (what the
+ * connection queued while the session went on). Nothing submitted: the one-by-one path. */
+static void record_batch(struct notifier *nt, tw_mono_t now)
+{
+	struct tw_cqrs_ledger_item li[BATCH_MAX];
+	size_t k = 0;
+
+	if (nt->rec_busy)
+		return;
+	for (size_t i = 0; i < nt->ni; i++) {
+		struct item *it = &nt->items[i];
+
+		if (it->op_busy || it->next_try > now || it->state != I_RECORD || it->retry)
+			continue;
+		li[k].id = it->n.id;
+		li[k].email = it->n.email;
+		li[k].ticker = NULL;
+		li[k].condition = 0;
+		nt->rec_idx[k++] = i;
+	}
+	if (k < 2)
+		return;
+	if (tw_cqrs_record_sent_batch(nt->q, &nt->rec_op, li, k, nt->rec_buf, sizeof nt->rec_buf,
+				      on_batch_recorded, nt) != TW_OK)
+		return;
+	nt->rec_busy = 1;
+	nt->rec_n = k;
+	for (size_t j = 0; j < k; j++)
+		nt->items[nt->rec_idx[j]].op_busy = 1;
+}
+
 static void db_steps(struct notifier *nt, tw_mono_t now)
 {
 	check_batch(nt, now);
+	record_batch(nt, now);
 	for (size_t i = 0; i < nt->ni; i++) {
 		struct item *it = &nt->items[i];
 		int rc = TW_OK;

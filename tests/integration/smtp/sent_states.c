@@ -3,7 +3,8 @@
  * ForgetSending, LedgerCheck) against a real PostgreSQL: each transition's count and the state
  * LedgerCheck reports afterwards, a live peer's lease respected and an expired one taken over,
  * and the recipient check (a user with that alert) in the same statement; after each step the
- * batched LedgerCheck (one statement for several ids) must give the same verdict.
+ * batched LedgerCheck (one statement for several ids) must give the same verdict, and the
+ * batched RecordSent leaves every id of its batch 'sent'.
  *
  * sent_states DB_URL ID EMAIL: prints one "step count state" line per step and "ok" at the end;
  * exit 0 when every step gave what docs/schema.md says, 1 otherwise.
@@ -217,6 +218,31 @@ int main(int argc, char **argv)
 	     TW_CQRS_SENT_NONE);
 	step(q, "a sent id stays sent for a gone user", '-', argv[2], "nobody@example.test", "A", 0,
 	     -1, TW_CQRS_SENT_DONE);
+	/* RecordSent of several ids in one statement: each 'sent' (an id twice: written once), and
+	 * a 'sending' row among them taken to 'sent' as RecordSent does */
+	{
+		static char buf[TW_CQRS_LEDGER_BUF];
+		char a[TW_CQRS_NOTIF_ID_MAX + 1], b[TW_CQRS_NOTIF_ID_MAX + 1];
+		struct tw_cqrs_ledger_item li[3] = {
+			{a, argv[3], NULL, 0}, {b, argv[3], NULL, 0}, {a, argv[3], NULL, 0}};
+		int rc;
+
+		snprintf(a, sizeof a, "rec-a-%.100s", argv[2]);
+		snprintf(b, sizeof b, "rec-b-%.100s", argv[2]);
+		step(q, "mark sending (second id, owner A)", 'm', b, argv[3], "A", 600000, 1,
+		     TW_CQRS_SENT_IN_FLIGHT);
+		finished = 0;
+		rc = tw_cqrs_record_sent_batch(q, &op, li, 3, buf, sizeof buf, done, NULL);
+		if (rc == TW_OK)
+			rc = wait_done();
+		printf("%-40s rc %d count %lld (want 0, 3)\n", "record sent, batched", rc, count_seen);
+		if (rc != TW_OK || count_seen != 3)
+			failures++;
+		step(q, "first id after the batched record", '-', a, argv[3], "A", 0, -1,
+		     TW_CQRS_SENT_DONE);
+		step(q, "second id after the batched record", '-', b, argv[3], "A", 0, -1,
+		     TW_CQRS_SENT_DONE);
+	}
 	tw_cqrs_close(q);
 	tw_arena_free(&ag.arena);
 	if (failures)
