@@ -160,19 +160,6 @@ struct notifier {
 	tw_mono_t db_hold_until; /* no SMTP session before this (the ledger could not be written) */
 	char owner[TW_CQRS_OWNER_MAX + 1]; /* this agent instance: the owner of its 'sending' rows */
 	int64_t lease_ms;
-	/* LedgerCheck of the batch's new ids in one statement (tw_cqrs_ledger_check_batch) */
-	struct tw_cqrs_op chk_op;
-	int chk_busy;
-	size_t chk_n;
-	size_t chk_idx[BATCH_MAX];
-	int chk_out[BATCH_MAX];
-	char chk_buf[TW_CQRS_LEDGER_BUF];
-	/* RecordSent of the ids whose 250 came, in one statement (tw_cqrs_record_sent_batch) */
-	struct tw_cqrs_op rec_op;
-	int rec_busy;
-	size_t rec_n;
-	size_t rec_idx[BATCH_MAX];
-	char rec_buf[TW_CQRS_LEDGER_BUF];
 	uint64_t batches, sent, skipped, dead, transient, malformed, commits, in_flight;
 	uint64_t duplicates, ambiguous, gone, held;
 	int retry_yield;       /* a unit of scheduled rows ran: a waiting Kafka batch goes next */
@@ -183,6 +170,14 @@ struct notifier {
 	tw_mono_t session_at;  /* the running session began */
 	uint64_t session_hist[SESSION_BOUNDS_N]; /* sessions that took <= session_bounds[i] */
 	double session_sum;    /* seconds, all sessions */
+	/* chk_*: LedgerCheck of the batch's new ids in one statement (tw_cqrs_ledger_check_batch);
+	 * rec_*: RecordSent of the ids whose 250 came, in one (tw_cqrs_record_sent_batch) */
+	struct tw_cqrs_op chk_op, rec_op;
+	size_t chk_n, rec_n;
+	size_t chk_idx[BATCH_MAX], rec_idx[BATCH_MAX];
+	int chk_out[BATCH_MAX];
+	int chk_busy, rec_busy;
+	char chk_buf[TW_CQRS_LEDGER_BUF], rec_buf[TW_CQRS_LEDGER_BUF];
 	char last_err[TW_SMTP_ERR_LEN];
 };
 
