@@ -59,6 +59,7 @@ usage: scripts/stack.sh COMMAND
   quotes-reset            step 0, mode normal, encoding length, advance manual
   quotes-crumb require|optional|expire   demand cookie + crumb / stop / expire the crumbs
   quotes-freeze T1,T2|all|none           freeze tickers' market time (a shut market)
+  quotes-period open|ended|none|START,END  the chart's currentTradingPeriod.regular
 EOF
 }
 
@@ -81,6 +82,7 @@ main() {
         quotes-reset) cmd_quotes_reset "$@" ;;
         quotes-crumb) cmd_quotes_crumb "$@" ;;
         quotes-freeze) cmd_quotes_freeze "$@" ;;
+        quotes-period) cmd_quotes_period "$@" ;;
         help|-h|--help) usage ;;
         *) echo "stack.sh: unknown command '$cmd'" >&2; usage >&2; exit 2 ;;
     esac

@@ -169,6 +169,9 @@ static const struct tw_cfg_key keys[] = {
 	{"quotes", "shards", NUM(TW_CFG_INT, quotes, shards), "16", 1, 256, NULL, 0,
 	 "buckets the tickers are split into across collectors (PostgreSQL advisory locks; the "
 	 "same on every agent: docs/scale.md)"},
+	{"quotes", "regular_hours_only", NUM(TW_CFG_BOOL, quotes, regular_hours_only), "false", 0, 1,
+	 NULL, 0, "yahoo: a quote whose market time is outside its currentTradingPeriod.regular is "
+	 "not a new quote (not stored, no wake-up)"},
 
 	{"rpc", "listen", STR(rpc, listen), "127.0.0.1:7070", 0, 0, NULL, 0,
 	 "host:port the JSON-RPC server listens on (\"none\": console only)"},
@@ -195,6 +198,9 @@ static const struct tw_cfg_key keys[] = {
 	 NULL, 0, "the window auth_failures are counted in, from an address's first failure"},
 	{"rpc", "auth_ban", NUM(TW_CFG_DURATION, rpc, auth_ban_ms), "5m", 1 * MS_S, 30 * MS_D, NULL,
 	 0, "how long a banned address's connections are refused"},
+	{"rpc", "check_tickers", NUM(TW_CFG_BOOL, rpc, check_tickers), "true", 0, 1, NULL, 0,
+	 "user.register and user.update_ticker ask the quote source whether the ticker exists "
+	 "(unknown: -32002; source unreachable: accepted, marked unverified)"},
 
 	{"http", "listen", STR(http, listen), "", 0, 0, NULL, 0,
 	 "host:port of the operators' HTTP endpoint (/healthz, /metrics); empty: off"},

@@ -98,6 +98,7 @@ struct tw_config {
 		char stooq_base[256];
 		char stooq_map[256];
 		int64_t shards;
+		int64_t regular_hours_only; /* yahoo: quotes outside currentTradingPeriod.regular are not new */
 	} quotes;
 	struct {
 		char listen[128];
@@ -112,6 +113,7 @@ struct tw_config {
 		int64_t auth_failures;
 		int64_t auth_window_ms;
 		int64_t auth_ban_ms;
+		int64_t check_tickers; /* register/update_ticker ask the quote source first */
 	} rpc;
 	struct {
 		char listen[128]; /* "" : off */

@@ -265,6 +265,14 @@ int tw_cqrs_update_thresholds(struct tw_cqrs *q, struct tw_cqrs_op *op, const ch
 int tw_cqrs_delete_user(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *email,
 			const struct tw_cqrs_idem *idem, tw_cqrs_done_fn done, void *arg);
 
+/**
+ * SetTickerVerified (rpc role's ticker check, schema 11): users.ticker_verified of @p email
+ * to @p verified (1 true, 0 false, -1 NULL) while its ticker is still @p ticker (as stored).
+ * count = rows changed (0: the user or its ticker changed meanwhile). verified.c.
+ */
+int tw_cqrs_set_ticker_verified(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *email,
+				const char *ticker, int verified, tw_cqrs_done_fn done, void *arg);
+
 /** ExpireRequests (rpc role): forget request ids older than @p ttl_ms. count = rows deleted. */
 int tw_cqrs_expire_requests(struct tw_cqrs *q, struct tw_cqrs_op *op, int64_t ttl_ms,
 			    tw_cqrs_done_fn done, void *arg);

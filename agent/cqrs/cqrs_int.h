@@ -40,6 +40,7 @@ enum {
 	TW_CQRS_K_FORGET,
 	TW_CQRS_K_NOTIF_KEY,
 	TW_CQRS_K_PRUNE,
+	TW_CQRS_K_VERIFIED,
 };
 
 /* The user columns every user query returns, in parse_user's order. */

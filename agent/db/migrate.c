@@ -172,6 +172,16 @@ static const struct tw_db_migration migrations[] = {
 	 " CONSTRAINT alerts_disabled_reason CHECK (enabled = (disabled_reason IS NULL)));"
 	 "CREATE INDEX alerts_shard_idx ON alerts (shard, email, id);"
 	 "CREATE INDEX alerts_email_idx ON alerts (email, id);"},
+	/* Whether the quote source knew the user's ticker when it was registered or changed
+	 * ([rpc] check_tickers): true known, false not verified (the source did not answer in
+	 * time), NULL never checked. A new ticker forgets the old one's answer (the trigger). */
+	{11, "users.ticker_verified (the quote source knew the ticker)",
+	 "ALTER TABLE users ADD COLUMN ticker_verified boolean;"
+	 "CREATE FUNCTION users_ticker_unverify() RETURNS trigger LANGUAGE plpgsql AS $$"
+	 " BEGIN IF NEW.ticker IS DISTINCT FROM OLD.ticker THEN NEW.ticker_verified := NULL; END IF;"
+	 " RETURN NEW; END $$;"
+	 "CREATE TRIGGER users_ticker_unverify BEFORE UPDATE OF ticker ON users FOR EACH ROW"
+	 " EXECUTE FUNCTION users_ticker_unverify();"},
 };
 
 #define NMIG (sizeof migrations / sizeof migrations[0])

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/arena.h"
+#include "core/breaker.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "quotes/crumb.h"
@@ -303,6 +304,37 @@ int tw_quotes_quiet(const struct tw_quotes *s)
 	return 1;
 }
 
+int tw_quotes_pick(const struct tw_quotes *s, const struct tw_breaker *br)
+{
+	int trial_out = 0;
+
+	for (unsigned i = 0; i < tw_quotes_sources(s); i++) {
+		if (br[i].state == TW_BREAKER_OPEN && tw_breaker_retry_in_ms(&br[i]) > 0)
+			continue;
+		if (br[i].state == TW_BREAKER_HALF_OPEN && br[i].trial_out) {
+			trial_out = 1;
+			continue;
+		}
+		return tw_quotes_idle(s, i) ? (int)i : TW_QUOTES_PICK_WAIT;
+	}
+	return trial_out ? TW_QUOTES_PICK_WAIT : TW_QUOTES_PICK_SKIP;
+}
+
+void tw_quotes_breaker_feed(const struct tw_quotes *s, unsigned i, struct tw_breaker *br, int rc)
+{
+	int64_t hold = tw_quotes_hold_ms(s, i);
+
+	if (rc == TW_ERR_QUOTES_LIMITED) {
+		/* quiet for as long as the source asked: the breaker holds every request */
+		if (br->state != TW_BREAKER_OPEN || tw_breaker_retry_in_ms(br) < hold)
+			tw_breaker_open_for(br, hold, "rate limited");
+	} else if (tw_quotes_is_failure(rc)) {
+		tw_breaker_failure(br);
+	} else {
+		tw_breaker_success(br);
+	}
+}
+
 int64_t tw_quotes_rate_take(struct tw_quotes *s, unsigned i)
 {
 	if (s->kind == 1 || i >= s->nsrc)
@@ -364,7 +396,7 @@ static void conn_end(struct tw_qconn *c, int rc)
 		src->q->rejected++;
 	}
 	if (done)
-		done(c->arg, rc, rc == TW_OK ? &c->cur : NULL, c->err);
+		done(c->arg, rc, &c->cur, c->err); /* a rejection: only cur.unknown */
 }
 
 void tw_qconn_fail(struct tw_qconn *c, int rc, const char *err)

@@ -31,6 +31,7 @@
 #include "tls/tls.h"
 
 struct tw_arena;
+struct tw_breaker;
 struct tw_config;
 struct tw_loop;
 
@@ -56,10 +57,22 @@ struct tw_quotes_item {
 	double price;
 	int64_t time_s; /* the market time of the price, Unix seconds */
 	unsigned src;   /* the index of the source that gave it */
+	/* yahoo: meta.currentTradingPeriod.regular {start, end}, Unix seconds; 0, 0: not given */
+	int64_t reg_start, reg_end;
+	int unknown; /* a rejection because the source does not know the ticker (chart.error
+		      * Not Found, an empty chart.result, Stooq's N/D) */
 };
 
+/* @p q: the quote when @p rc is 0; after a rejection its unknown flag (the rest unset). */
 typedef void (*tw_quotes_done_fn)(void *arg, int rc, const struct tw_quotes_item *q,
 				  const char *err);
+
+/**
+ * Is @p q outside its regular trading period ([quotes] regular_hours_only)? @return 1 when
+ * the source gave a period (yahoo's currentTradingPeriod.regular) and the market time is
+ * before its start or after its end; 0 when it is inside or no period was given.
+ */
+int tw_quotes_off_hours(const struct tw_quotes_item *q);
 
 /* One recorded quote of a replay file. */
 struct tw_replay_row {
@@ -191,6 +204,23 @@ int tw_quotes_fetch_from(struct tw_quotes *s, unsigned i, const char *ticker,
 int tw_quotes_fetch(struct tw_quotes *s, const char *ticker, struct tw_quotes_item *out,
 		    tw_quotes_done_fn done, void *arg, char *err, size_t errlen);
 
+enum { TW_QUOTES_PICK_WAIT = -1, TW_QUOTES_PICK_SKIP = -2 };
+
+/**
+ * The source for the next request (failover, docs/quotes.md): the first whose breaker
+ * (@p br[i], one per source) would let a request through, if it has a free connection.
+ * @return its index; TW_QUOTES_PICK_WAIT when that source is busy, or a half-open one's trial
+ * runs with no later source to use; TW_QUOTES_PICK_SKIP when every breaker is open.
+ */
+int tw_quotes_pick(const struct tw_quotes *s, const struct tw_breaker *br);
+
+/**
+ * A fetch of source @p i ended with @p rc: its breaker @p br learns it. A quote or a rejected
+ * one (the source answered) is a success, a failure counts, a rate limit opens it for the
+ * source's tw_quotes_hold_ms() (unless it is open for longer already).
+ */
+void tw_quotes_breaker_feed(const struct tw_quotes *s, unsigned i, struct tw_breaker *br, int rc);
+
 /** One line of figures of source @p i (requests, rate-limits, crumbs...). */
 void tw_quotes_status(const struct tw_quotes *s, unsigned i, char *buf, size_t len);
 
@@ -207,7 +237,10 @@ void tw_quotes_close(struct tw_quotes *s);
  * Yahoo chart response for @p ticker. @p toks: scratch for @p ntoks jsmn tokens.
  * Rejects chart.error, a symbol other than @p ticker, a time older than
  * @p max_age_s before @p now_s (or more than a day ahead), NaN, zero or negative.
- * @return 0, TW_ERR_QUOTES_REJECTED or TW_ERR_QUOTES_BAD_JSON with text.
+ * Also reads meta.currentTradingPeriod.regular.{start,end} into out->reg_start/reg_end
+ * when both are Unix times with start < end (else both 0: no period). A chart.error
+ * "Not Found" or an empty chart.result sets out->unknown (out is otherwise written only
+ * on success). @return 0, TW_ERR_QUOTES_REJECTED or TW_ERR_QUOTES_BAD_JSON with text.
  */
 int tw_yahoo_extract(const char *json, size_t len, void *toks, unsigned ntoks,
 		     const char *ticker, int64_t now_s, int64_t max_age_s,

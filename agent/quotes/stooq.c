@@ -271,6 +271,7 @@ int tw_stooq_extract(const char *csv, size_t len, const char *ticker, const char
 	}
 	if (strcmp(f[cc], "N/D") == 0 || strcmp(f[cd], "N/D") == 0) {
 		snprintf(err, errlen, "%s: rejected: Stooq has no data for %s (N/D)", ticker, symbol);
+		out->unknown = 1;
 		return TW_ERR_QUOTES_REJECTED;
 	}
 	if (!is_number(f[cc], &price) || price <= 0) {

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* yahoo.c - the Yahoo chart API source: GET over the HTTP client, the meta read with agent/json. */
+/* yahoo.c - the Yahoo chart API source: GET over the HTTP client, the meta read with agent/json
+ * (price, market time, and the regular trading period of currentTradingPeriod when given). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,37 @@ static void tok_text(const struct tw_json *j, int i, char *out, size_t len)
 		if ((unsigned char)*p < ' ' || (unsigned char)*p >= 0x7f)
 			*p = '?';
 	}
+}
+
+/* A whole Unix time (seconds, 1..1e12) at token @p v. @return 0 and *out, or -1. */
+static int unix_time(const struct tw_json *j, int v, int64_t *out)
+{
+	double d;
+
+	if (v < 0 || j->t[v].type != TW_J_PRIMITIVE || tw_json_number(j, v, &d) != 0 ||
+	    !isfinite(d) || d <= 0 || d > 1e12 || d != floor(d))
+		return -1;
+	*out = (int64_t)d;
+	return 0;
+}
+
+/* meta.currentTradingPeriod.regular.{start,end}: both Unix times with start < end, else 0, 0
+ * (a period that is missing or malformed is no period: the quote is not judged by it). */
+static void regular_period(const struct tw_json *j, int meta, int64_t *start, int64_t *end)
+{
+	int ctp = tw_json_member(j, meta, "currentTradingPeriod"), reg = -1;
+	int64_t s = 0, e = 0;
+
+	*start = *end = 0;
+	if (ctp >= 0 && j->t[ctp].type == TW_J_OBJECT)
+		reg = tw_json_member(j, ctp, "regular");
+	if (reg < 0 || j->t[reg].type != TW_J_OBJECT)
+		return;
+	if (unix_time(j, tw_json_member(j, reg, "start"), &s) != 0 ||
+	    unix_time(j, tw_json_member(j, reg, "end"), &e) != 0 || s >= e)
+		return;
+	*start = s;
+	*end = e;
 }
 
 int tw_yahoo_extract(const char *json, size_t len, void *toks, unsigned ntoks,
@@ -70,11 +102,15 @@ int tw_yahoo_extract(const char *json, size_t len, void *toks, unsigned ntoks,
 		if (desc >= 0)
 			tok_text(&j, desc, txt, sizeof txt);
 		snprintf(err, errlen, "%s: rejected: chart.error %s: %s", ticker, c, txt);
+		if (strcmp(c, "Not Found") == 0)
+			out->unknown = 1; /* Yahoo does not know the ticker */
 		return TW_ERR_QUOTES_REJECTED;
 	}
 	res = tw_json_member(&j, chart, "result");
 	if (res < 0 || t[res].type != TW_J_ARRAY || t[res].size < 1) {
 		snprintf(err, errlen, "%s: rejected: chart.result is empty or missing", ticker);
+		if (res >= 0 && (tw_json_is_null(&j, res) || t[res].type == TW_J_ARRAY))
+			out->unknown = 1;
 		return res >= 0 && (tw_json_is_null(&j, res) || t[res].type == TW_J_ARRAY)
 			       ? TW_ERR_QUOTES_REJECTED
 			       : TW_ERR_QUOTES_BAD_JSON;
@@ -131,5 +167,13 @@ int tw_yahoo_extract(const char *json, size_t len, void *toks, unsigned ntoks,
 		snprintf(out->ticker, sizeof out->ticker, "%s", ticker);
 	out->price = price;
 	out->time_s = (int64_t)when;
+	regular_period(&j, meta, &out->reg_start, &out->reg_end);
 	return TW_OK;
+}
+
+int tw_quotes_off_hours(const struct tw_quotes_item *q)
+{
+	if (q->reg_start <= 0 || q->reg_end <= q->reg_start)
+		return 0; /* no period given: every quote counts */
+	return q->time_s < q->reg_start || q->time_s > q->reg_end;
 }

@@ -8,7 +8,9 @@
  * fetches run in parallel; each source of the [quotes] source list has its breaker, and a
  * ticker goes to the first source whose breaker lets it through (failover, docs/quotes.md);
  * a rate limit opens the source's breaker for the time it asked; the rate cap waits on a
- * loop timer. Every [db] prune_interval it
+ * loop timer. With [quotes] regular_hours_only a quote whose market time is outside the
+ * regular trading period the source gave (yahoo's currentTradingPeriod) is not new: not
+ * stored, no wake-up (counted "off hours"). Every [db] prune_interval it
  * also prunes the tables past retention (docs/schema.md, Retention): sent_notifications,
  * dead_letters, rpc_requests and quotes, [db] prune_batch rows per statement, one statement
  * at a time. Metrics (/metrics, docs/http.md): fetches by source and result, each source's
@@ -44,11 +46,12 @@ enum slot_state { SL_FREE, SL_FETCHING, SL_SAVING };
 /* How a fetch ended (tickwatch_collector_fetches_total's result label). */
 enum { FR_OK, FR_REJECTED, FR_ERROR, FR_LIMITED, FRESULTS };
 /* How a save ended (tickwatch_collector_quote_saves_total's result label). */
-enum { SV_SAVED, SV_UNCHANGED, SV_FAILED, SRESULTS };
+enum { SV_SAVED, SV_UNCHANGED, SV_FAILED, SV_OFF_HOURS, SRESULTS };
 
 struct cycle_figures {
 	uint64_t cycle;
 	size_t tickers, saved, unchanged, rejected, failed, limited, skipped, save_failed, overflow;
+	size_t off_hours; /* quotes outside the regular period ([quotes] regular_hours_only) */
 	size_t by_src[TW_QUOTES_SOURCES]; /* quotes saved, per source */
 	int64_t ms, fetch_ms; /* the whole cycle; until the last fetch ended */
 	int woke;
@@ -181,11 +184,11 @@ static void finish_cycle(struct collector *c)
 	tw_log(TW_LOG_INFO, "collector",
 	       "cycle %" PRIu64 ": %zu tickers, %zu saved, %zu unchanged, %zu rejected, %zu failed, "
 	       "%zu skipped (breaker %s), %zu not stored, %lld ms, wake-up %s; %zu rate-limited; "
-	       "fetches done in %lld ms; sources: %s; %s",
+	       "fetches done in %lld ms; sources: %s; %s; %zu off hours",
 	       f->cycle, f->tickers, f->saved, f->unchanged, f->rejected, f->failed, f->skipped,
 	       tw_breaker_state_name(c->br[0].state), f->save_failed, (long long)f->ms,
 	       f->woke ? "sent" : "none (nothing new)", f->limited, (long long)f->fetch_ms, brs,
-	       tw_buckets_status(&c->bk, bks, sizeof bks));
+	       tw_buckets_status(&c->bk, bks, sizeof bks), f->off_hours);
 	if (f->overflow)
 		tw_log(TW_LOG_WARN, "collector",
 		       "%zu tickers beyond [limits] tickers (%zu) were not fetched: raise it",
@@ -240,27 +243,31 @@ static void got_quote(struct collector *c, struct slot *sl, int rc,
 	sl->st = SL_FREE;
 	fr[rc == TW_OK ? FR_OK : rc == TW_ERR_QUOTES_LIMITED ? FR_LIMITED :
 	   tw_quotes_is_failure(rc) ? FR_ERROR : FR_REJECTED]++;
+	tw_quotes_breaker_feed(&c->src, sl->src, br, rc);
 	if (rc == TW_OK) {
-		tw_breaker_success(br);
 		sl->item = *q;
 		sl->item.src = sl->src;
+		if (c->ag->cfg.quotes.regular_hours_only && tw_quotes_off_hours(&sl->item)) {
+			/* outside the regular session: no news, nothing stored, nobody woken */
+			c->cur.off_hours++;
+			c->saves[sl->src % TW_QUOTES_SOURCES][SV_OFF_HOURS]++;
+			tw_log(TW_LOG_DEBUG, "collector", "%s: market time %lld outside the regular "
+			       "period %lld-%lld: not a new quote", sl->item.ticker,
+			       (long long)sl->item.time_s, (long long)sl->item.reg_start,
+			       (long long)sl->item.reg_end);
+			return;
+		}
 		start_save(c, sl);
 	} else if (rc == TW_ERR_QUOTES_LIMITED) {
-		/* Quiet for as long as the source asked: the breaker holds every request. */
-		c->cur.limited++;
+		c->cur.limited++; /* the breaker holds every request for the wait it asked */
 		tw_log(TW_LOG_WARN, "collector", "quote source %s rate-limited: %s",
 		       tw_quotes_source_name(&c->src, sl->src), err);
-		if (br->state != TW_BREAKER_OPEN || tw_breaker_retry_in_ms(br) <
-							    tw_quotes_hold_ms(&c->src, sl->src))
-			tw_breaker_open_for(br, tw_quotes_hold_ms(&c->src, sl->src), "rate limited");
 	} else if (tw_quotes_is_failure(rc)) {
-		tw_breaker_failure(br);
 		c->cur.failed++;
 		tw_log(TW_LOG_WARN, "collector", "quote source %s failed: %s",
 		       tw_quotes_source_name(&c->src, sl->src), err);
 	} else {
 		/* The source answered: it works, this quote is just not usable. */
-		tw_breaker_success(br);
 		c->cur.rejected++;
 		tw_log(TW_LOG_INFO, "collector", "%s", err);
 	}
@@ -286,27 +293,13 @@ static int64_t on_rate(struct tw_loop *l, void *arg)
 	return TW_TIMER_STOP;
 }
 
-enum { PICK_WAIT = -1, PICK_SKIP = -2 };
+enum { PICK_WAIT = TW_QUOTES_PICK_WAIT, PICK_SKIP = TW_QUOTES_PICK_SKIP };
 
-/* The source for the next ticker: the first whose breaker would let a request through
- * (failover), if it has a free connection; PICK_WAIT when that source is busy or a trial of
- * an earlier one runs with no later one to use; PICK_SKIP when every breaker is open. */
+/* The source for the next ticker (failover: tw_quotes_pick, shared with the rpc role's ticker
+ * check). */
 static int pick(struct collector *c)
 {
-	int trial_out = 0;
-
-	for (unsigned i = 0; i < c->nsrc; i++) {
-		const struct tw_breaker *b = &c->br[i];
-
-		if (b->state == TW_BREAKER_OPEN && tw_breaker_retry_in_ms(b) > 0)
-			continue;
-		if (b->state == TW_BREAKER_HALF_OPEN && b->trial_out) {
-			trial_out = 1;
-			continue;
-		}
-		return tw_quotes_idle(&c->src, i) ? (int)i : PICK_WAIT;
-	}
-	return trial_out ? PICK_WAIT : PICK_SKIP;
+	return tw_quotes_pick(&c->src, c->br);
 }
 
 static struct slot *free_slot(struct collector *c)
@@ -678,7 +671,7 @@ static void metrics(struct tw_agent *ag, void *state, struct tw_metrics *m)
 {
 	const struct collector *c = state;
 	static const char *const fres[FRESULTS] = {"ok", "rejected", "error", "rate_limited"};
-	static const char *const sres[SRESULTS] = {"saved", "unchanged", "failed"};
+	static const char *const sres[SRESULTS] = {"saved", "unchanged", "failed", "off_hours"};
 
 	(void)ag;
 	tw_metrics_family(m, "tickwatch_collector_fetches_total", "counter",
@@ -709,7 +702,7 @@ static void metrics(struct tw_agent *ag, void *state, struct tw_metrics *m)
 			       (int64_t)c->br[i].trips);
 	tw_metrics_family(m, "tickwatch_collector_quote_saves_total", "counter",
 			  "fetched quotes stored by source: saved (new), unchanged (already held), "
-			  "failed");
+			  "failed, off_hours (outside the regular period: not stored)");
 	for (unsigned i = 0; i < c->nsrc; i++)
 		for (int r = 0; r < SRESULTS; r++)
 			tw_metrics_int(m, "tickwatch_collector_quote_saves_total",

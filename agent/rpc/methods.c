@@ -114,6 +114,8 @@ static int run_register(struct rpc_slot *s, const struct rpc_method *m, const st
 {
 	struct tw_cqrs_idem idem = idem_of(s, m, p);
 
+	if (tw_rpc_tcheck_wanted(s, p)) /* the quote source knows the ticker? (tickercheck.c) */
+		return tw_rpc_tcheck_start(s, m, p, user_done);
 	return started(s, tw_cqrs_register_user(s->rpc->q, &s->op, p->email, p->ticker, p->high,
 						p->low, &idem, user_done, s));
 }
@@ -123,6 +125,8 @@ static int run_update_ticker(struct rpc_slot *s, const struct rpc_method *m,
 {
 	struct tw_cqrs_idem idem = idem_of(s, m, p);
 
+	if (tw_rpc_tcheck_wanted(s, p))
+		return tw_rpc_tcheck_start(s, m, p, user_done);
 	return started(s, tw_cqrs_update_ticker(s->rpc->q, &s->op, p->email, p->ticker, &idem,
 						user_done, s));
 }

@@ -137,6 +137,7 @@ struct tw_rpc {
 	uint64_t hs_failed, hs_timeout, banned_refused;
 	int untracked_logged;
 	struct tw_rpc_authlimit auth;
+	struct tw_tcheck *tc; /* [rpc] check_tickers (tickercheck.c), or NULL: off */
 };
 
 /* ---- dispatch.c: one request line ---- */
@@ -207,6 +208,26 @@ int tw_rpc_run_alert_update(struct rpc_slot *s, const struct rpc_method *m,
 int tw_rpc_run_alert_remove(struct rpc_slot *s, const struct rpc_method *m,
 			    const struct rpc_params *p);
 extern const size_t tw_rpc_nmethods;
+
+/* ---- tickercheck.c: [rpc] check_tickers, the quote source asked before register and
+ * update_ticker (docs/rpc.md) ---- */
+
+struct tw_tcheck;
+
+/** Arena bytes of the check ([rpc] check_tickers on and a network [quotes] source; else 0). */
+size_t tw_rpc_tcheck_budget(const struct tw_config *cfg);
+/** Open the check's quote sources (r->tc; NULL when off). @return 0 or an error with text. */
+int tw_rpc_tcheck_open(struct tw_rpc *r, char *err, size_t errlen);
+/** Close them (pending checks are dropped: the agent is stopping). Safe twice. */
+void tw_rpc_tcheck_close(struct tw_rpc *r);
+/** @return 1 when the call of @p s with @p p goes through the check (on, valid params). */
+int tw_rpc_tcheck_wanted(const struct rpc_slot *s, const struct rpc_params *p);
+/**
+ * Check @p p's ticker, then run @p m (user.register or user.update_ticker) with @p answer as
+ * its done, or answer -32002 "unknown ticker". @return RPC_PENDING (over() comes later).
+ */
+int tw_rpc_tcheck_start(struct rpc_slot *s, const struct rpc_method *m,
+			const struct rpc_params *p, tw_cqrs_done_fn answer);
 
 /* ---- reply.c: every answer, in the JSON-RPC envelope {"jsonrpc":"2.0","id":ID,...} ---- */
 

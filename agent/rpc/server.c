@@ -33,7 +33,7 @@ size_t tw_rpc_budget(const struct tw_config *cfg)
 
 	return sizeof(struct tw_rpc) + slots * sizeof(struct rpc_slot) +
 	       nlong * ((size_t)cfg->limits.rpc_max_line + 1 + sizeof(char *) + sizeof(int)) +
-	       TW_RPC_AUTH_PEERS * sizeof(struct tw_rpc_ban) + tls + 256;
+	       TW_RPC_AUTH_PEERS * sizeof(struct tw_rpc_ban) + tls + 256 + tw_rpc_tcheck_budget(cfg);
 }
 
 static void update_mask(struct rpc_slot *s)
@@ -656,6 +656,8 @@ int tw_rpc_start(struct tw_rpc **out, struct tw_agent *ag, struct tw_cqrs *q, ch
 		release_long(s);
 	}
 	rc = tls_start(r, c, err, errlen);
+	if (rc == TW_OK)
+		rc = tw_rpc_tcheck_open(r, err, errlen);
 	if (rc != TW_OK)
 		return rc;
 	r->console = &r->slots[nslots];
@@ -716,6 +718,7 @@ void tw_rpc_stop(struct tw_rpc *r)
 	}
 	if (r->ag->json_arg == r)
 		tw_agent_set_json_handler(r->ag, NULL, NULL);
+	tw_rpc_tcheck_close(r);
 	if (r->tls_cfg)
 		tw_tls_config_free(r->tls_cfg); /* after every session is gone */
 }

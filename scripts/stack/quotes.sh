@@ -96,6 +96,12 @@ cmd_quotes_freeze() { # TICKERS|all|none : those tickers' market time and price 
     ctl "$QUOTES_CONTROL/freeze" --data-urlencode "tickers=$1"
 }
 
+cmd_quotes_period() { # open|ended|none|START,END : the regular session the chart meta names
+    [ $# -eq 1 ] || die "usage: quotes-period open|ended|none|START,END"
+    require_up
+    ctl "$QUOTES_CONTROL/period" --data-urlencode "regular=$1"
+}
+
 cmd_quotes_reset() { # step 0, cursors 0, mode normal, encoding length, advance manual
     require_up
     ctl "$QUOTES_CONTROL/reset" -X POST

@@ -4,7 +4,10 @@
 a fresh database migrated by the ARM `db migrate`, one agent running EVERY role (rpc, admin,
 collector, alert, notifier) with the board's [limits], a user registered with the ARM `ctl`, a
 crossing quote from a replay: source, exactly one e-mail in the SMTP server's mail folder;
-then a collector fetching over HTTPS from the stack's quote server (the TLS quote path).
+then a collector fetching over HTTPS from the stack's quote server (the TLS quote path), after
+openssl has checked that the server presents what Yahoo's and Stooq's front ends do (an RSA-2048
+leaf under a three-level RSA chain, TLS 1.2 and 1.3 only): the board's trimmed Mbed TLS and its
+TLS heap complete that handshake under qemu-user.
 
 Host names go through the static binary's resolver: Kafka's bootstrap and the database are
 reached by names that exist only in /etc/hosts, the SMTP relay (STARTTLS, verified certificate)
@@ -56,6 +59,38 @@ def board_limits():
     check(text and len(kafka) == 3,
           "board/%s/tickwatch.conf lacks [limits] or [kafka] queue_kbytes/fetch_max_bytes" % BOARD)
     return "".join(text + kafka)
+
+
+def s_client(port, ca, *opts):
+    """openssl s_client to the quote server: (verified, output)."""
+    r = subprocess.run(["openssl", "s_client", "-connect", "localhost:%s" % port, "-servername",
+                        "localhost", "-CAfile", ca, "-verify_return_error", "-showcerts",
+                        *opts], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                       timeout=20)
+    return r.returncode == 0 and "Verify return code: 0 (ok)" in r.stdout, r.stdout + r.stderr
+
+
+def quote_server_chain(port, ca):
+    """What the board's handshake below meets, checked so it cannot quietly become something
+    easier: an RSA-2048 leaf sent with its RSA intermediate, verified up to a root only the CA
+    file holds (three levels), TLS 1.2 and 1.3 completed, 1.1 refused."""
+    good, out = s_client(port, ca, "-tls1_3")
+    check(good, "TLS 1.3 to the quote server failed:\n" + out[-800:])
+    sent = out.count("-----BEGIN CERTIFICATE-----")
+    check(sent == 2, "the quote server sent %d certificates (want leaf + intermediate)" % sent)
+    check("Server public key is 2048 bit" in out, "the leaf's key is not 2048 bits")
+    keys = re.findall(r"a:PKEY: ?(\w+), (\d+) \(bit\)", out)
+    check(len(keys) == 2 and all(k == ("rsaEncryption", "2048") for k in keys),
+          "certificates' keys are not RSA-2048: %s" % keys)
+    depth = max(int(d) for d in re.findall(r"^depth=(\d+)", out, re.M) or ["0"])
+    check(depth == 2, "the chain verified at depth %d (want 2: leaf, intermediate, root)" % depth)
+    good, out = s_client(port, ca, "-tls1_2")
+    check(good, "TLS 1.2 to the quote server failed:\n" + out[-800:])
+    # (OpenSSL 3's client refuses 1.1 itself at its default security level: lowered, so a
+    # refusal is the server's)
+    good, _ = s_client(port, ca, "-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0")
+    check(not good, "the quote server completed a TLS 1.1 handshake")
+    return "RSA-2048 leaf + RSA intermediate under an RSA root, TLS 1.2 and 1.3, 1.1 refused"
 
 
 def ctl(wrapper, connect, *args, expect=0):
@@ -143,6 +178,8 @@ def main():
         # quote server by name (SNI and the certificate's DNS name checked), read-only use of
         # whatever scenario step it serves now.
         port = env["TW_QUOTES_BASE"].rsplit(":", 1)[1]
+        chain = quote_server_chain(port, env["TW_CA_FILE"])
+        ok("the quote server presents what Yahoo's and Stooq's front ends do: %s" % chain)
         quotes = Agent(wrapper, env2, work, "crossq-" + RUN, named_url, "rpc,collector",
                        extra="[quotes]\nbase = https://localhost:%s\nca_file = %s\n"
                              "max_age = 3650d\n" % (port, env["TW_CA_FILE"]) + board_limits())

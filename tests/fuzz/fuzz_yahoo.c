@@ -3,8 +3,9 @@
  *
  * Input: byte 0 picks the ticker asked for (bits 0-1) and the token budget (bits 2-4); the
  * rest is the answer's body. A quote taken is for that ticker, a finite price > 0 and a whole
- * market time within [now - max_age, now + 1 day]; a refusal is REJECTED or BAD_JSON with a
- * text that is printable ASCII (it goes to the log: the answer's bytes are shown as '?'). */
+ * market time within [now - max_age, now + 1 day], with no regular period or one of two Unix
+ * times start < end; a refusal is REJECTED or BAD_JSON with a text that is printable ASCII (it
+ * goes to the log: the answer's bytes are shown as '?'). */
 #include <math.h>
 
 #include "fuzz_common.h"
@@ -38,6 +39,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FZ_CHECK(isfinite(q.price) && q.price > 0, "price %g", q.price);
 		FZ_CHECK(q.time_s >= NOW - MAX_AGE && q.time_s <= NOW + 86400, "time %lld",
 			 (long long)q.time_s);
+		FZ_CHECK((q.reg_start == 0 && q.reg_end == 0) ||
+				 (q.reg_start > 0 && q.reg_start < q.reg_end && q.reg_end <= 1000000000000LL),
+			 "period %lld-%lld", (long long)q.reg_start, (long long)q.reg_end);
+		FZ_CHECK(tw_quotes_off_hours(&q) == (q.reg_start != 0 &&
+						     (q.time_s < q.reg_start || q.time_s > q.reg_end)),
+			 "off hours");
 	} else {
 		FZ_CHECK(rc == TW_ERR_QUOTES_REJECTED || rc == TW_ERR_QUOTES_BAD_JSON, "rc %d", rc);
 		FZ_CHECK(err[0] != '\0', "refused without text");

@@ -127,6 +127,7 @@ static void rejections_and_garbage(void **state)
 	assert_int_equal(csv(HEAD "ZZZZ.US,N/D,N/D,N/D,N/D,N/D,N/D,N/D\r\n", "ZZZZ", "zzzz.us", &q),
 			 TW_ERR_QUOTES_REJECTED);
 	assert_non_null(strstr(err, "N/D"));
+	assert_true(q.unknown); /* the rpc role's ticker check: Stooq does not know it */
 	assert_int_equal(csv(HEAD "MSFT.US,2026-01-01,10:00:00,1,1,1,1,1\r\n", "AAPL", "aapl.us", &q),
 			 TW_ERR_QUOTES_REJECTED);
 	assert_non_null(strstr(err, "MSFT.US"));

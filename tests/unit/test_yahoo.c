@@ -146,6 +146,111 @@ static void garbage_is_a_source_failure(void **state)
 			 TW_ERR_QUOTES_BAD_JSON);
 }
 
+/* The regular period of currentTradingPeriod, as docs/quotes.md states it: both ends whole
+ * Unix times with start < end, else no period; outside means before start or after end. */
+static void regular_period_is_read(void **state)
+{
+	struct tw_quotes_item q;
+
+	(void)state;
+	/* Yahoo's capture: regular 1764340200-1764363600, market time 1764363600 (the close) */
+	assert_int_equal(extract("yahoo-msft.json", "MSFT", 1764363600, 86400, &q), 0);
+	assert_int_equal(q.reg_start, 1764340200);
+	assert_int_equal(q.reg_end, 1764363600);
+	assert_false(tw_quotes_off_hours(&q)); /* the end itself is inside */
+	q.time_s = 1764363601;
+	assert_true(tw_quotes_off_hours(&q));
+	q.time_s = 1764340199;
+	assert_true(tw_quotes_off_hours(&q));
+	q.time_s = 1764340200;
+	assert_false(tw_quotes_off_hours(&q));
+	/* the stack's quote server with a session that ended 60 s before the quote */
+	assert_int_equal(extract("stack-aapl-ended.json", "AAPL", 1767258000, 86400, &q), 0);
+	assert_int_equal(q.reg_start, 1767258000 - 7200);
+	assert_int_equal(q.reg_end, 1767258000 - 60);
+	assert_true(tw_quotes_off_hours(&q));
+	/* no period at all: every quote counts */
+	assert_int_equal(extract("stack-aapl.json", "AAPL", 1767258000, 86400, &q), 0);
+	assert_int_equal(q.reg_start, 0);
+	assert_int_equal(q.reg_end, 0);
+	assert_false(tw_quotes_off_hours(&q));
+	/* start after end: no period, and the quote is still taken */
+	assert_int_equal(extract("bad-period.json", "AAPL", 1767258000, 86400, &q), 0);
+	assert_int_equal(q.reg_start, 0);
+	assert_false(tw_quotes_off_hours(&q));
+}
+
+static size_t with_period(const char *regular)
+{
+	return (size_t)snprintf(json, sizeof json,
+				"{\"chart\":{\"result\":[{\"meta\":{\"symbol\":\"AAPL\","
+				"\"regularMarketPrice\":190.5,\"regularMarketTime\":1767258000,"
+				"\"currentTradingPeriod\":%s}}],\"error\":null}}",
+				regular);
+}
+
+static void malformed_periods_are_no_period(void **state)
+{
+	static const char *const bad[] = {
+		"{\"regular\":{\"start\":\"1767250000\",\"end\":1767259000}}", /* a string */
+		"{\"regular\":{\"start\":-5,\"end\":1767259000}}",
+		"{\"regular\":{\"start\":1767250000.5,\"end\":1767259000}}",
+		"{\"regular\":{\"start\":1767250000}}",
+		"{\"regular\":{\"start\":1767250000,\"end\":1767250000}}",
+		"{\"regular\":{\"start\":1767250000,\"end\":1e13}}",
+		"{\"regular\":[1767250000,1767259000]}",
+		"{\"pre\":{\"start\":1767250000,\"end\":1767259000}}",
+		"null",
+		"[]",
+	};
+	struct tw_quotes_item q;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		size_t n = with_period(bad[i]);
+
+		memset(&q, 0, sizeof q);
+		assert_int_equal(tw_yahoo_extract(json, n, toks, NTOK, "AAPL", 1767258000, 86400, &q,
+						  err, sizeof err),
+				 0);
+		assert_int_equal(q.reg_start, 0);
+		assert_int_equal(q.reg_end, 0);
+		assert_false(tw_quotes_off_hours(&q));
+	}
+	memset(&q, 0, sizeof q);
+	assert_int_equal(tw_yahoo_extract(json, with_period("{\"regular\":{\"start\":1767250000,"
+							      "\"end\":1767257999}}"),
+					  toks, NTOK, "AAPL", 1767258000, 86400, &q, err, sizeof err),
+			 0);
+	assert_true(tw_quotes_off_hours(&q));
+}
+
+/* Whether the source knows the ticker (the rpc role's ticker check): chart.error Not Found
+ * and an empty chart.result say it does not; other rejections say nothing about it. */
+static void unknown_ticker_is_flagged(void **state)
+{
+	static const struct {
+		const char *file, *ticker;
+		int64_t now;
+		int unknown;
+	} cases[] = {
+		{"yahoo-notfound.json", "NOSUCH", 1764363600, 1},
+		{"stack-notfound.json", "NOSUCH", 1764363600, 1},
+		{"bad-empty-result.json", "MSFT", 1764363600, 1},
+		{"bad-other-symbol.json", "MSFT", 1764363600, 0},
+		{"bad-nan.json", "MSFT", 1764363600, 0},
+		{"yahoo-msft.json", "MSFT", 1764363600 + 8 * 86400, 0}, /* stale: the ticker exists */
+	};
+	struct tw_quotes_item q;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		assert_int_equal(extract(cases[i].file, cases[i].ticker, cases[i].now, 86400, &q),
+				 TW_ERR_QUOTES_REJECTED);
+		assert_int_equal(q.unknown, cases[i].unknown);
+	}
+}
+
 static void ticker_syntax(void **state)
 {
 	(void)state;
@@ -170,6 +275,9 @@ int main(void)
 		cmocka_unit_test(other_symbol_and_empty_result_are_rejected),
 		cmocka_unit_test(garbage_is_a_source_failure),
 		cmocka_unit_test(ticker_syntax),
+		cmocka_unit_test(regular_period_is_read),
+		cmocka_unit_test(malformed_periods_are_no_period),
+		cmocka_unit_test(unknown_ticker_is_flagged),
 	};
 	fake_reset();
 	tw_log_set_stderr(0);

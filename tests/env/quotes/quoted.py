@@ -23,6 +23,12 @@ header) and starts a window of that length; a chart or CSV request arriving insi
 is counted in "early" (state). Every chart/CSV request is counted per ticker ("requests":
 {"yahoo": {...}, "stooq": {...}}), the cookie and crumb requests too.
 
+Trading period (POST /period regular=open|ended|none|START,END): the chart meta carries
+currentTradingPeriod {pre, regular, post} as Yahoo's does. open (default): the regular session
+is the UTC day of the quote's market time (every scenario time is inside it); ended: it ended
+60 s before the quote's market time (started 2 h before: a closed market's late print); none:
+no currentTradingPeriod; START,END: those Unix seconds.
+
 Faults apply to the chart API, the CSV or both: POST /mode ... source=yahoo|stooq|all
 (default all). POST /freeze tickers=AAPL,MSFT|all|none: those tickers' market (time and
 price) stays at the step they were frozen at (a shut market).
@@ -51,8 +57,14 @@ Control channel (plain HTTP on loopback), form or query parameters:
   POST /scenario path=FILE   (load; step and cursors back to 0)
   POST /crumb    require=0|1, expire=1
   POST /freeze   tickers=T1,T2|all|none
+  POST /period   regular=open|ended|none|START,END
   POST /reset    step 0, cursors 0, mode normal, encoding length, advance manual, no crumb
-                 required, nothing frozen, counts 0
+                 required, nothing frozen, period open, counts 0
+
+Listed tickers: the scenario's optional "listed" list (regular expressions, matched whole,
+case-insensitive) names tickers that exist without prices of their own: their chart is served
+at the scenario's "listed_price" (default 100) like a ticker's, so that the rpc role's ticker
+check finds them. Any other ticker is unknown (404 Not Found; Stooq N/D).
 """
 import argparse
 import email.utils
@@ -109,6 +121,7 @@ class State:
         self.encoding, self.advance = "length", "manual"
         self.crumb_required, self.cookies, self.crumbs = False, set(), set()
         self.frozen = {}            # ticker -> step it was frozen at
+        self.period = "open"        # currentTradingPeriod: open, ended, none or (start, end)
         self.requests = {"yahoo": {}, "stooq": {}}
         self.cookie_requests = self.crumb_requests = self.unauthorized = 0
         self.limited = self.early = 0
@@ -122,6 +135,8 @@ class State:
                     "source": self.fault_source, "retry_after": self.retry_after,
                     "crumb_required": self.crumb_required, "crumbs_issued": len(self.crumbs),
                     "frozen": dict(self.frozen),
+                    "period": self.period if isinstance(self.period, str) else
+                    "%d,%d" % self.period,
                     "requests": {k: dict(v) for k, v in self.requests.items()},
                     "cookie_requests": self.cookie_requests,
                     "crumb_requests": self.crumb_requests, "unauthorized": self.unauthorized,
@@ -153,6 +168,8 @@ class State:
         with self.lock:
             sc = self.scenario
             t = sc["tickers"].get(symbol.upper())
+            if t is None and any(re.fullmatch(rx, symbol, re.I) for rx in sc.get("listed", ())):
+                t = {"prices": [sc.get("listed_price", 100.0)]}
             if t is None:
                 return None
             if symbol.upper() in self.frozen:
@@ -167,7 +184,16 @@ class State:
             prev = prices[i - 1] if i > 0 else prices[0]
             self.served += 1
             when = int(sc["start_time"]) + step * int(sc["step_seconds"])
+            if self.period == "none":
+                period = None
+            elif self.period == "open":
+                period = (when - when % 86400, when - when % 86400 + 86399)
+            elif self.period == "ended":
+                period = (when - 7200, when - 60)
+            else:
+                period = self.period
             return {"symbol": symbol.upper(), "price": prices[i], "prev": prev, "time": when,
+                    "period": period,
                     "currency": t.get("currency", sc.get("currency", "USD")),
                     "exchange": t.get("exchange", "NMS"),
                     "name": t.get("name", symbol.upper())}, step
@@ -186,11 +212,20 @@ def chart_body(q):
             "longName": q["name"], "shortName": q["name"],
             "chartPreviousClose": q["prev"], "previousClose": q["prev"], "scale": 3,
             "priceHint": 2, "dataGranularity": "1m", "range": "1d",
-            "validRanges": ["1d", "5d"]},
+            "validRanges": ["1d", "5d"],
+        **({"currentTradingPeriod": trading_period(q["period"])} if q["period"] else {})},
         "timestamp": [t],
         "indicators": {"quote": [{"open": [q["prev"]], "high": [max(p, q["prev"])],
                                   "low": [min(p, q["prev"])], "close": [p], "volume": [0]}]},
     }], "error": None}}
+
+
+def trading_period(regular):
+    """Yahoo's meta.currentTradingPeriod around the regular session (start, end)."""
+    start, end = regular
+    one = lambda a, b: {"timezone": "UTC", "start": a, "end": b, "gmtoffset": 0}  # noqa: E731
+    return {"pre": one(start - 19800, start), "regular": one(start, end),
+            "post": one(end, end + 14400)}
 
 
 WARSAW = ZoneInfo("Europe/Warsaw")
@@ -476,6 +511,16 @@ def control_server(host, port, state):
                                 raise ValueError("tickers must be T1,T2, all or none")
                             for n in names:
                                 state.frozen.setdefault(n, state.step)
+                    elif path == "/period":
+                        v = q.get("regular", "")
+                        m = re.fullmatch(r"(\d{1,12}),(\d{1,12})", v)
+                        if v in ("open", "ended", "none"):
+                            state.period = v
+                        elif m and int(m.group(1)) < int(m.group(2)):
+                            state.period = (int(m.group(1)), int(m.group(2)))
+                        else:
+                            raise ValueError("regular must be open, ended, none or START,END "
+                                             "(Unix seconds, START < END)")
                     elif path == "/reset":
                         state.reset()
                     else:

@@ -13,12 +13,31 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
 from twlib import Fail, check, drop_db, free_port, make_db, sql, stack_env  # noqa: E402
 
-__all__ = ["Agent", "Client", "Fail", "check", "drop_db", "err_code", "free_port", "make_db", "sql",
-           "stack_env"]
+__all__ = ["Agent", "Client", "Fail", "check", "drop_db", "err_code", "free_port", "make_db",
+           "quotes_env", "sql", "stack_env"]
+
+
+_quotes_env = None
+
+
+def quotes_env():
+    """The stack's quote server as the agent's [quotes] source: the rpc role's ticker check
+    ([rpc] check_tickers, on by default) asks it, never the real Yahoo. It knows the tickers
+    these tests register (tests/env/quotes/scenario.json: its tickers and "listed" ones)."""
+    global _quotes_env
+    if _quotes_env is None:
+        e = stack_env(need=("TW_DB_URL", "TW_QUOTES_BASE", "TW_CA_FILE"))
+        _quotes_env = {"TICKWATCH_QUOTES_SOURCE": "yahoo",
+                       "TICKWATCH_QUOTES_BASE": e["TW_QUOTES_BASE"],
+                       "TICKWATCH_QUOTES_CA_FILE": e["TW_CA_FILE"],
+                       "TICKWATCH_QUOTES_MAX_AGE": "3650d", "TICKWATCH_QUOTES_TIMEOUT": "3s",
+                       "TICKWATCH_QUOTES_RATE": "1000"}  # the stack's server, not Yahoo
+    return _quotes_env
 
 
 class Agent:
-    """tickwatch run --roles rpc with its own port and database."""
+    """tickwatch run --roles rpc with its own port and database, its [quotes] source the
+    stack's quote server (quotes_env)."""
 
     def __init__(self, binary, db_url, workdir, extra=None, port=None):
         self.binary, self.db_url, self.workdir = binary, db_url, workdir
@@ -35,6 +54,7 @@ class Agent:
                     "TICKWATCH_RPC_SLOW_TIMEOUT": "2s", "TICKWATCH_RPC_IDLE_TIMEOUT": "60s",
                     "TICKWATCH_DB_CONNECT_TIMEOUT": "3s", "TICKWATCH_DB_STATEMENT_TIMEOUT": "5s",
                     "TICKWATCH_AGENT_LOG_LEVEL": "info"})
+        env.update(quotes_env())
         env.update(self.extra)
         self.starts += 1
         self.log = os.path.join(self.workdir, "agent%d.log" % self.starts)
