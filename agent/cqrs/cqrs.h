@@ -672,6 +672,42 @@ int tw_cqrs_list_alerts(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *em
 			long long after_id, long long limit, tw_cqrs_alert_fn row,
 			tw_cqrs_done_fn done, void *arg);
 
+/* ---- LedgerCheck of a batch (notifier), one statement ---- */
+
+#define TW_CQRS_LEDGER_BATCH_MAX 10 /* ids in one batched LedgerCheck */
+/** Buffer bytes tw_cqrs_ledger_check_batch() needs for a full batch (escapes included). */
+#define TW_CQRS_LEDGER_BUF (TW_CQRS_LEDGER_BATCH_MAX * \
+			    (2 * (TW_CQRS_NOTIF_ID_MAX + TW_CQRS_EMAIL_MAX + TW_CQRS_TICKER_MAX) + \
+			     4 * 3 + 6) + 4 * 3)
+
+struct tw_cqrs_ledger_item {
+	const char *id, *email, *ticker;
+	int condition;
+};
+
+/**
+ * LedgerCheck of @p n (1..TW_CQRS_LEDGER_BATCH_MAX) ids in ONE statement on the write
+ * connection (arrays as parameters, unnest): out[i] gets for items[i] exactly what
+ * tw_cqrs_ledger_check() reports in count (TW_CQRS_SENT_*), same rules, same @p owner.
+ * Every item is validated as tw_cqrs_ledger_check() validates it; one invalid item fails
+ * the call (TW_ERR_CQRS_INVALID, nothing submitted). @p buf (TW_CQRS_LEDGER_BUF bytes)
+ * holds the array literals until done. done: count = n; out[] is written only on rc 0.
+ */
+int tw_cqrs_ledger_check_batch(struct tw_cqrs *q, struct tw_cqrs_op *op,
+			       const struct tw_cqrs_ledger_item *items, size_t n, const char *owner,
+			       int *out, char *buf, size_t buflen, tw_cqrs_done_fn done, void *arg);
+
+/**
+ * RecordSent of @p n (1..TW_CQRS_LEDGER_BATCH_MAX) ids (items[].id, items[].email; ticker and
+ * condition unused) in ONE statement on the write connection: each row 'sent' exactly as
+ * tw_cqrs_record_sent() writes it, all or none (one statement). One invalid item fails the
+ * call (nothing submitted). @p buf (TW_CQRS_LEDGER_BUF bytes) holds the arrays until done.
+ * done: count = n.
+ */
+int tw_cqrs_record_sent_batch(struct tw_cqrs *q, struct tw_cqrs_op *op,
+			      const struct tw_cqrs_ledger_item *items, size_t n, char *buf,
+			      size_t buflen, tw_cqrs_done_fn done, void *arg);
+
 /* ---- a user's e-mails from the ledger (history.c; docs/alerts.md, History) ---- */
 
 #define TW_CQRS_HISTORY_MAX 50         /* ListHistory: page size from 1 to this */

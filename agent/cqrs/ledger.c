@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* ledger.c - the notifier's ledger: LedgerCheck, MarkSending (owner, lease), RecordSent,
- * ForgetSending, RecordDeadLetter; every statement on the write connection. */
+/* ledger.c - the notifier's ledger: LedgerCheck (one id, or a batch in one statement),
+ * MarkSending (owner, lease), RecordSent (one id, or a batch in one statement), ForgetSending,
+ * RecordDeadLetter; every statement on the write connection. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,5 +178,212 @@ int tw_cqrs_ledger_check(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *n
 			  "END) FROM (SELECT 1) one LEFT JOIN sent_notifications s ON "
 			  "s.notification_id = $1",
 			  5, p, 0, check_step, op);
+	return rc == TW_OK ? TW_OK : tw_cqrs_op_submit_fail(op, rc);
+}
+
+/* ---- LedgerCheck of a whole batch, one statement ---- */
+
+/* The same columns as LedgerCheck's, one row per item in the arrays' order (o). */
+static const char sql_check_batch[] =
+	"SELECT x.o, s.state, (s.owner IS NOT NULL AND split_part(s.owner, '/', 1) <> "
+	"split_part($5, '/', 1) AND s.lease_until > now()), EXISTS (SELECT 1 FROM users u WHERE "
+	"u.email = x.e AND u.ticker = x.t AND CASE x.c WHEN 'higher' THEN u.high IS NOT NULL ELSE "
+	"u.low IS NOT NULL END) FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH "
+	"ORDINALITY AS x(id, e, t, c, o) LEFT JOIN sent_notifications s ON s.notification_id = x.id "
+	"ORDER BY x.o";
+
+/* One item's verdict from its row's state, held and user columns (check_step's rule). */
+static int check_verdict(const char *state, const char *held, const char *user)
+{
+	if (state != NULL && strcmp(state, "sending") != 0)
+		return TW_CQRS_SENT_DONE;
+	if (user == NULL || strcmp(user, "t") != 0)
+		return TW_CQRS_SENT_GONE;
+	if (state == NULL)
+		return TW_CQRS_SENT_NONE;
+	if (held != NULL && strcmp(held, "t") == 0)
+		return TW_CQRS_SENT_HELD;
+	return TW_CQRS_SENT_IN_FLIGHT;
+}
+
+static int check_batch_step(struct tw_db_job *j, int ev, const struct pg_result *res, void *arg)
+{
+	struct tw_cqrs_op *op = arg;
+	int *out = op->ext;
+	long long n = op->scanned;
+
+	if (ev == TW_DB_ROW)
+		return 0;
+	if (ev == TW_DB_FAIL) {
+		tw_cqrs_op_db_fail(op, j);
+		tw_cqrs_op_finish(op);
+		return 0;
+	}
+	if (op->step == 0) {
+		/* The arrays are longer than a job's own parameter buffer: the job opened with a
+		 * no-op, and the chained statement hands libpq the caller's buffer (copied at once). */
+		op->step = 1;
+		if (tw_db_then(j, sql_check_batch, 5, op->arrays, 0) != TW_OK) {
+			tw_cqrs_op_fail(op, TW_ERR_DB_UNAVAILABLE, NULL,
+					"database unavailable: %.200s", j->err);
+			tw_cqrs_op_finish(op);
+		}
+		return 0;
+	}
+	if (tw_db_rows(res) != (int)n) {
+		tw_cqrs_op_fail(op, TW_ERR_DB_UNAVAILABLE, NULL, "LedgerCheck: %d rows for %lld ids",
+				tw_db_rows(res), n);
+		tw_cqrs_op_finish(op);
+		return 0;
+	}
+	for (long long i = 0; i < n; i++)
+		out[i] = check_verdict(tw_db_value(res, (int)i, 1), tw_db_value(res, (int)i, 2),
+				       tw_db_value(res, (int)i, 3));
+	op->count = n;
+	tw_cqrs_op_finish(op);
+	return 0;
+}
+
+/* Close the array literal being built at @p b (used bytes) and move @p off past it. */
+static int close_array(struct tw_cqrs_op *op, int f, char *b, size_t len, size_t used,
+		       size_t *off)
+{
+	if (used + 2 > len)
+		return TW_ERR_DB_PARAMS;
+	b[used++] = '}';
+	b[used++] = '\0';
+	op->arrays[f] = b;
+	*off += used;
+	return TW_OK;
+}
+
+int tw_cqrs_ledger_check_batch(struct tw_cqrs *q, struct tw_cqrs_op *op,
+			       const struct tw_cqrs_ledger_item *items, size_t n, const char *owner,
+			       int *out, char *buf, size_t buflen, tw_cqrs_done_fn done, void *arg)
+{
+	char why[TW_CQRS_MSG_MAX];
+	size_t off = 0;
+	int rc;
+
+	tw_cqrs_op_begin(op, q, TW_CQRS_K_IS_SENT, done, arg);
+	if (n == 0 || n > TW_CQRS_LEDGER_BATCH_MAX || items == NULL || out == NULL || buf == NULL)
+		return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "items",
+				       "a batch has 1 to %d ids", TW_CQRS_LEDGER_BATCH_MAX);
+	if (owner == NULL || strlen(owner) > TW_CQRS_OWNER_MAX)
+		return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "owner",
+				       "owner must have at most 64 characters");
+	for (size_t i = 0; i < n; i++) { /* every item as LedgerCheck checks it */
+		const char *t = items[i].ticker;
+
+		if (check_notif(op, items[i].id) != TW_OK)
+			return op->rc;
+		if (tw_cqrs_check_email(items[i].email, why, sizeof why) != TW_OK)
+			return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "email", "email %s", why);
+		if (t == NULL || *t == '\0' || strlen(t) > TW_CQRS_TICKER_MAX)
+			return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "ticker",
+					       "ticker must have 1 to 15 characters");
+		if (items[i].condition != TW_COND_HIGHER && items[i].condition != TW_COND_LOWER)
+			return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "condition",
+					       "condition must be higher or lower");
+	}
+	for (int f = 0; f < 4; f++) {
+		char *b = buf + off;
+		size_t len = buflen - off, used = 1;
+
+		if (len < 3)
+			return tw_cqrs_op_fail(op, TW_ERR_DB_PARAMS, NULL, "LedgerCheck: buffer full");
+		b[0] = '{';
+		b[1] = '\0';
+		for (size_t i = 0; i < n; i++) {
+			const char *v = f == 0   ? items[i].id
+					: f == 1 ? items[i].email
+					: f == 2 ? items[i].ticker
+						 : tw_cqrs_condition_name(items[i].condition);
+
+			if (tw_cqrs_array_add(b, len, &used, v) != TW_OK)
+				return tw_cqrs_op_fail(op, TW_ERR_DB_PARAMS, NULL,
+						       "LedgerCheck: buffer full");
+		}
+		if (close_array(op, f, b, len, used, &off) != TW_OK)
+			return tw_cqrs_op_fail(op, TW_ERR_DB_PARAMS, NULL, "LedgerCheck: buffer full");
+	}
+	op->arrays[4] = owner;
+	op->ext = out;
+	op->scanned = (long long)n;
+	rc = tw_db_submit(&op->q->wr, &op->job, "SELECT 1", 0, NULL, 0, check_batch_step, op);
+	return rc == TW_OK ? TW_OK : tw_cqrs_op_submit_fail(op, rc);
+}
+
+/* ---- RecordSent of several ids, one statement ---- */
+
+/* RecordSent's upsert for every (id, email) of the arrays; an id twice is written once. */
+static const char sql_sent_batch[] =
+	"INSERT INTO sent_notifications (notification_id, email, state) SELECT DISTINCT ON (x.id) "
+	"x.id, x.e, 'sent' FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS x(id, e, o) "
+	"ORDER BY x.id, x.o DESC ON CONFLICT (notification_id) DO UPDATE SET state = 'sent', "
+	"email = EXCLUDED.email, sent_at = now()";
+
+static int sent_batch_step(struct tw_db_job *j, int ev, const struct pg_result *res, void *arg)
+{
+	struct tw_cqrs_op *op = arg;
+
+	(void)res;
+	if (ev == TW_DB_ROW)
+		return 0;
+	if (ev == TW_DB_FAIL) {
+		tw_cqrs_op_db_fail(op, j);
+		tw_cqrs_op_finish(op);
+		return 0;
+	}
+	if (op->step == 0) { /* as check_batch_step: the arrays go in the chained statement */
+		op->step = 1;
+		if (tw_db_then(j, sql_sent_batch, 2, op->arrays, 0) != TW_OK) {
+			tw_cqrs_op_fail(op, TW_ERR_DB_UNAVAILABLE, NULL,
+					"database unavailable: %.200s", j->err);
+			tw_cqrs_op_finish(op);
+		}
+		return 0;
+	}
+	op->count = op->scanned;
+	tw_cqrs_op_finish(op);
+	return 0;
+}
+
+int tw_cqrs_record_sent_batch(struct tw_cqrs *q, struct tw_cqrs_op *op,
+			      const struct tw_cqrs_ledger_item *items, size_t n, char *buf,
+			      size_t buflen, tw_cqrs_done_fn done, void *arg)
+{
+	char why[TW_CQRS_MSG_MAX];
+	size_t off = 0;
+	int rc;
+
+	tw_cqrs_op_begin(op, q, TW_CQRS_K_SENT, done, arg);
+	if (n == 0 || n > TW_CQRS_LEDGER_BATCH_MAX || items == NULL || buf == NULL)
+		return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "items",
+				       "a batch has 1 to %d ids", TW_CQRS_LEDGER_BATCH_MAX);
+	for (size_t i = 0; i < n; i++) { /* every item as RecordSent checks it */
+		if (check_notif(op, items[i].id) != TW_OK)
+			return op->rc;
+		if (tw_cqrs_check_email(items[i].email, why, sizeof why) != TW_OK)
+			return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "email", "email %s", why);
+	}
+	for (int f = 0; f < 2; f++) {
+		char *b = buf + off;
+		size_t len = buflen - off, used = 1;
+
+		if (len < 3)
+			return tw_cqrs_op_fail(op, TW_ERR_DB_PARAMS, NULL, "RecordSent: buffer full");
+		b[0] = '{';
+		b[1] = '\0';
+		for (size_t i = 0; i < n; i++)
+			if (tw_cqrs_array_add(b, len, &used, f == 0 ? items[i].id : items[i].email) !=
+			    TW_OK)
+				return tw_cqrs_op_fail(op, TW_ERR_DB_PARAMS, NULL,
+						       "RecordSent: buffer full");
+		if (close_array(op, f, b, len, used, &off) != TW_OK)
+			return tw_cqrs_op_fail(op, TW_ERR_DB_PARAMS, NULL, "RecordSent: buffer full");
+	}
+	op->scanned = (long long)n;
+	rc = tw_db_submit(&op->q->wr, &op->job, "SELECT 1", 0, NULL, 0, sent_batch_step, op);
 	return rc == TW_OK ? TW_OK : tw_cqrs_op_submit_fail(op, rc);
 }

@@ -6,13 +6,15 @@
  *   CHECK    validate each (malformed, or an address the ledger would refuse: dead letter), send
  *            an id repeated in the batch once, and ask LedgerCheck (one statement on the writer)
  *            whether it was sent, whether a live peer holds it, and whether the recipient still
- *            has that alert (gone: skipped). An id a live peer holds waits alone: the session
+ *            has that alert (gone: skipped) - every id due for it in one statement
+ *            (tw_cqrs_ledger_check_batch; one id alone: its own). An id a live peer holds waits alone: the session
  *            waits for every id's first check only, and the held id is checked again every 2 s;
  *   SEND     one SMTP session for every message due, never while the ledger cannot be written.
  *            Two-phase record per e-mail: when its 354 arrives the id is written as 'sending'
  *            (owner: this instance, lease: 4 x [smtp] timeout) while the body goes out, and the
  *            client sends the end of data only once that write has committed; a 250 then
- *            records it 'sent'; a failure before the whole end of data left deletes the
+ *            records it 'sent' (the ids whose 250 waits for the connection: one statement,
+ *            tw_cqrs_record_sent_batch); a failure before the whole end of data left deletes the
  *            'sending' row (5xx: dead letter; transient: backoff, 5 attempts, then dead letter);
  *            no answer after it left keeps the row and retries with the same Message-ID (the
  *            "ambiguous delivery" log line). A record refused by the ledger is retried 3 times,
@@ -168,6 +170,14 @@ struct notifier {
 	tw_mono_t session_at;  /* the running session began */
 	uint64_t session_hist[SESSION_BOUNDS_N]; /* sessions that took <= session_bounds[i] */
 	double session_sum;    /* seconds, all sessions */
+	/* chk_*: LedgerCheck of the batch's new ids in one statement (tw_cqrs_ledger_check_batch);
+	 * rec_*: RecordSent of the ids whose 250 came, in one (tw_cqrs_record_sent_batch) */
+	struct tw_cqrs_op chk_op, rec_op;
+	size_t chk_n, rec_n;
+	size_t chk_idx[BATCH_MAX], rec_idx[BATCH_MAX];
+	int chk_out[BATCH_MAX];
+	int chk_busy, rec_busy;
+	char chk_buf[TW_CQRS_LEDGER_BUF], rec_buf[TW_CQRS_LEDGER_BUF];
 	char last_err[TW_SMTP_ERR_LEN];
 };
 
@@ -604,8 +614,103 @@ static int submit_defer(struct notifier *nt, struct item *it, tw_mono_t now)
 				   it->key != NULL, total, sc.delay_ms, it->reason, on_recorded, it);
 }
 
+/* The batched LedgerCheck answered: each id's verdict goes through on_checked() as if its own
+ * LedgerCheck had answered (a failure: every id's failure, each retried as before). */
+static void on_batch_checked(void *arg, const struct tw_cqrs_result *r)
+{
+	struct notifier *nt = arg;
+
+	nt->chk_busy = 0;
+	for (size_t k = 0; k < nt->chk_n; k++) {
+		struct tw_cqrs_result one = *r;
+
+		if (r->rc == TW_OK)
+			one.count = nt->chk_out[k];
+		on_checked(&nt->items[nt->chk_idx[k]], &one);
+	}
+	nt->chk_n = 0;
+}
+
+/* Every id due for its LedgerCheck, in one statement. Nothing submitted (it would not
+ * validate, or the database refused it): the ids take the one-by-one path below, which
+ * reports and retries exactly as before. */
+static void check_batch(struct notifier *nt, tw_mono_t now)
+{
+	struct tw_cqrs_ledger_item li[BATCH_MAX];
+	size_t k = 0;
+
+	if (nt->chk_busy)
+		return;
+	for (size_t i = 0; i < nt->ni; i++) {
+		struct item *it = &nt->items[i];
+
+		if (it->op_busy || it->next_try > now || it->state != I_NEW)
+			continue;
+		li[k].id = it->n.id;
+		li[k].email = it->n.email;
+		li[k].ticker = it->n.ticker;
+		li[k].condition = it->n.condition;
+		nt->chk_idx[k++] = i;
+	}
+	if (k < 2) /* one id: its own LedgerCheck is the same single statement */
+		return;
+	if (tw_cqrs_ledger_check_batch(nt->q, &nt->chk_op, li, k, nt->owner, nt->chk_out,
+				       nt->chk_buf, sizeof nt->chk_buf, on_batch_checked, nt) != TW_OK)
+		return;
+	nt->chk_busy = 1;
+	nt->chk_n = k;
+	for (size_t j = 0; j < k; j++) {
+		nt->items[nt->chk_idx[j]].state = I_CHECKING;
+		nt->items[nt->chk_idx[j]].op_busy = 1;
+	}
+}
+
+/* The batched RecordSent answered: each id as if its own RecordSent had (on_recorded). */
+static void on_batch_recorded(void *arg, const struct tw_cqrs_result *r)
+{
+	struct notifier *nt = arg;
+
+	nt->rec_busy = 0;
+	for (size_t k = 0; k < nt->rec_n; k++)
+		on_recorded(&nt->items[nt->rec_idx[k]], r);
+	nt->rec_n = 0;
+}
+
+/* Every Kafka item whose 250 came and is not yet recorded, in one statement (what the
+ * connection queued while the session went on). Nothing submitted: the one-by-one path. */
+static void record_batch(struct notifier *nt, tw_mono_t now)
+{
+	struct tw_cqrs_ledger_item li[BATCH_MAX];
+	size_t k = 0;
+
+	if (nt->rec_busy)
+		return;
+	for (size_t i = 0; i < nt->ni; i++) {
+		struct item *it = &nt->items[i];
+
+		if (it->op_busy || it->next_try > now || it->state != I_RECORD || it->retry)
+			continue;
+		li[k].id = it->n.id;
+		li[k].email = it->n.email;
+		li[k].ticker = NULL;
+		li[k].condition = 0;
+		nt->rec_idx[k++] = i;
+	}
+	if (k < 2)
+		return;
+	if (tw_cqrs_record_sent_batch(nt->q, &nt->rec_op, li, k, nt->rec_buf, sizeof nt->rec_buf,
+				      on_batch_recorded, nt) != TW_OK)
+		return;
+	nt->rec_busy = 1;
+	nt->rec_n = k;
+	for (size_t j = 0; j < k; j++)
+		nt->items[nt->rec_idx[j]].op_busy = 1;
+}
+
 static void db_steps(struct notifier *nt, tw_mono_t now)
 {
+	check_batch(nt, now);
+	record_batch(nt, now);
 	for (size_t i = 0; i < nt->ni; i++) {
 		struct item *it = &nt->items[i];
 		int rc = TW_OK;

@@ -2,7 +2,9 @@
 /* sent_states.c - the notifier's two-phase record (MarkSending with owner and lease, RecordSent,
  * ForgetSending, LedgerCheck) against a real PostgreSQL: each transition's count and the state
  * LedgerCheck reports afterwards, a live peer's lease respected and an expired one taken over,
- * and the recipient check (a user with that alert) in the same statement.
+ * and the recipient check (a user with that alert) in the same statement; after each step the
+ * batched LedgerCheck (one statement for several ids) must give the same verdict, and the
+ * batched RecordSent leaves every id of its batch 'sent'.
  *
  * sent_states DB_URL ID EMAIL: prints one "step count state" line per step and "ok" at the end;
  * exit 0 when every step gave what docs/schema.md says, 1 otherwise.
@@ -52,6 +54,7 @@ static const char *state_name(long long c)
 static int failures;
 static const char *ticker = "AAPL";
 static int condition = TW_COND_HIGHER;
+static const char *user_email; /* the registered recipient (argv[3]) */
 
 /* LedgerCheck of @p id as @p owner: its count, or -1. */
 static long long check(struct tw_cqrs *q, const char *id, const char *email, const char *owner)
@@ -63,6 +66,33 @@ static long long check(struct tw_cqrs *q, const char *id, const char *email, con
 	if (rc == TW_OK)
 		rc = wait_done();
 	return rc == TW_OK ? count_seen : -1;
+}
+
+/* The same LedgerCheck in one batched statement, next to an id never recorded (docs: "nothing":
+ * send it) and one whose recipient has no such alert (not sent, recipient gone: skipped), as
+ * @p owner: 1 when the three verdicts are those, @p want first. */
+static int check_batch(struct tw_cqrs *q, const char *id, const char *email, const char *owner,
+		       long long want)
+{
+	static char buf[TW_CQRS_LEDGER_BUF];
+	char none_id[TW_CQRS_NOTIF_ID_MAX + 1], gone_id[TW_CQRS_NOTIF_ID_MAX + 1];
+	int out[3] = {-1, -1, -1}, rc;
+	struct tw_cqrs_ledger_item li[3] = {
+		{id, email, ticker, condition},
+		{none_id, user_email, "AAPL", TW_COND_HIGHER}, /* the user's own alert */
+		{gone_id, "nobody-batch@sink.test", ticker, condition},
+	};
+
+	snprintf(none_id, sizeof none_id, "none-%.100s", id);
+	snprintf(gone_id, sizeof gone_id, "gone-%.100s", id);
+	finished = 0;
+	rc = tw_cqrs_ledger_check_batch(q, &op, li, 3, owner, out, buf, sizeof buf, done, NULL);
+	if (rc == TW_OK)
+		rc = wait_done();
+	printf("%-40s batched LedgerCheck %s / %s / %s (want %s / none / recipient gone)\n", "",
+	       state_name(out[0]), state_name(out[1]), state_name(out[2]), state_name(want));
+	return rc == TW_OK && count_seen == 3 && out[0] == want && out[1] == TW_CQRS_SENT_NONE &&
+	       out[2] == TW_CQRS_SENT_GONE;
 }
 
 /* One step: @p kind m (mark as @p owner, lease @p lease_ms), s (record sent), f (forget), - (none),
@@ -90,6 +120,10 @@ static void step(struct tw_cqrs *q, const char *what, char kind, const char *id,
 	       rc == TW_OK && c == want_count && st == want_state ? "" : "  <-- WRONG");
 	if (rc != TW_OK || c != want_count || st != want_state)
 		failures++;
+	if (!check_batch(q, id, email, owner, want_state)) {
+		printf("%-40s batched LedgerCheck  <-- WRONG\n", what);
+		failures++;
+	}
 }
 
 int main(int argc, char **argv)
@@ -122,6 +156,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	/* the recipient: a user watching AAPL with a high threshold */
+	user_email = argv[3];
 	finished = 0;
 	if (tw_cqrs_register_user(q, &op, argv[3], "AAPL", 100, TW_CQRS_UNSET, NULL, done, NULL) !=
 		    TW_OK ||
@@ -183,6 +218,31 @@ int main(int argc, char **argv)
 	     TW_CQRS_SENT_NONE);
 	step(q, "a sent id stays sent for a gone user", '-', argv[2], "nobody@example.test", "A", 0,
 	     -1, TW_CQRS_SENT_DONE);
+	/* RecordSent of several ids in one statement: each 'sent' (an id twice: written once), and
+	 * a 'sending' row among them taken to 'sent' as RecordSent does */
+	{
+		static char buf[TW_CQRS_LEDGER_BUF];
+		char a[TW_CQRS_NOTIF_ID_MAX + 1], b[TW_CQRS_NOTIF_ID_MAX + 1];
+		struct tw_cqrs_ledger_item li[3] = {
+			{a, argv[3], NULL, 0}, {b, argv[3], NULL, 0}, {a, argv[3], NULL, 0}};
+		int rc;
+
+		snprintf(a, sizeof a, "rec-a-%.100s", argv[2]);
+		snprintf(b, sizeof b, "rec-b-%.100s", argv[2]);
+		step(q, "mark sending (second id, owner A)", 'm', b, argv[3], "A", 600000, 1,
+		     TW_CQRS_SENT_IN_FLIGHT);
+		finished = 0;
+		rc = tw_cqrs_record_sent_batch(q, &op, li, 3, buf, sizeof buf, done, NULL);
+		if (rc == TW_OK)
+			rc = wait_done();
+		printf("%-40s rc %d count %lld (want 0, 3)\n", "record sent, batched", rc, count_seen);
+		if (rc != TW_OK || count_seen != 3)
+			failures++;
+		step(q, "first id after the batched record", '-', a, argv[3], "A", 0, -1,
+		     TW_CQRS_SENT_DONE);
+		step(q, "second id after the batched record", '-', b, argv[3], "A", 0, -1,
+		     TW_CQRS_SENT_DONE);
+	}
 	tw_cqrs_close(q);
 	tw_arena_free(&ag.arena);
 	if (failures)

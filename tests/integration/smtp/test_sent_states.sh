@@ -26,6 +26,9 @@ timeout 120 "$BIN" "$url" "$id" "sent.states@example.test" || fail "a transition
 	fail "the row's owner is not the agent that took it over"
 [ "$(sql "SELECT state FROM sent_notifications WHERE notification_id = '$id'")" = sent ] ||
 	fail "the row does not read 'sent' at the end"
+# the batched RecordSent: both ids 'sent', the one given twice written once
+[ "$(sql "SELECT count(*) FILTER (WHERE state = 'sent') || '/' || count(*) FROM sent_notifications WHERE notification_id IN ('rec-a-$id', 'rec-b-$id')")" = 2/2 ] ||
+	fail "the batched RecordSent did not leave its two ids 'sent', one row each"
 # a row written the old way (no state) counts as sent; the column takes nothing else
 sql "INSERT INTO sent_notifications (notification_id, email) VALUES ('old-$id', 'o@example.test')"
 [ "$(sql "SELECT state FROM sent_notifications WHERE notification_id = 'old-$id'")" = sent ] ||
@@ -33,5 +36,5 @@ sql "INSERT INTO sent_notifications (notification_id, email) VALUES ('old-$id', 
 if sql "INSERT INTO sent_notifications (notification_id, email, state) VALUES ('bad-$id', 'b@example.test', 'bogus')" 2>/dev/null; then
 	fail "the state column took 'bogus'"
 fi
-ok "MarkSending (owner, lease), RecordSent, ForgetSending and LedgerCheck (with the recipient check) move and report as documented"
+ok "MarkSending (owner, lease), RecordSent, ForgetSending and LedgerCheck (with the recipient check), batched LedgerCheck and RecordSent move and report as documented"
 exit 0
