@@ -12,7 +12,7 @@
 #include "role.h"
 
 #define TW_MAX_ROLES 8
-#define TW_MAX_KEYS 96
+#define TW_MAX_KEYS TW_CFG_MAX_KEYS /* one origin per key: config.c asserts the table fits */
 #define TW_MAX_COMMANDS 16 /* console commands roles may add */
 #define TW_MAX_METHODS 16  /* JSON-RPC methods roles other than rpc may add */
 
