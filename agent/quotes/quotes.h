@@ -40,6 +40,9 @@ struct tw_loop;
 #define TW_QUOTES_SOURCES 2  /* sources in a failover list */
 #define TW_QUOTES_CONN_MAX 8 /* largest [quotes] connections */
 #define TW_QUOTES_CRUMB_MAX 64
+#define TW_QUOTES_CURRENCY_LEN 3  /* ISO 4217: three upper-case letters */
+#define TW_QUOTES_EXCHANGE_MAX 32 /* an exchange name: 1..32 printable ASCII bytes */
+#define TW_QUOTES_PREV_MAX 1e9    /* a previous close above this is not taken */
 
 enum {
 	TW_ERR_QUOTES_REJECTED = -410, /**< a valid answer, but no usable quote (see text) */
@@ -61,7 +64,24 @@ struct tw_quotes_item {
 	int64_t reg_start, reg_end;
 	int unknown; /* a rejection because the source does not know the ticker (chart.error
 		      * Not Found, an empty chart.result, Stooq's N/D) */
+	/* Optional, each checked (tw_quotes_check_meta); absent when not given or not valid:
+	 * the previous session's close (yahoo: meta.chartPreviousClose; 0: not known), the
+	 * currency (meta.currency, "USD"; "": not known) and the exchange's name
+	 * (meta.exchangeName, "NMS"; "": not known). */
+	double prev_close;
+	char currency[TW_QUOTES_CURRENCY_LEN + 1];
+	char exchange[TW_QUOTES_EXCHANGE_MAX + 1];
 };
+
+/** @return 1 when @p v is a previous close we take: finite, > 0 and <= 1e9. */
+int tw_quotes_prev_ok(double v);
+
+/** @return 1 when @p s is a currency we take: exactly three of A-Z. */
+int tw_quotes_currency_ok(const char *s);
+
+/** @return 1 when @p s is an exchange name we take: 1..32 bytes of printable ASCII (0x20-0x7e,
+ *  not starting or ending with a blank). */
+int tw_quotes_exchange_ok(const char *s);
 
 /* @p q: the quote when @p rc is 0; after a rejection its unknown flag (the rest unset). */
 typedef void (*tw_quotes_done_fn)(void *arg, int rc, const struct tw_quotes_item *q,
@@ -74,11 +94,14 @@ typedef void (*tw_quotes_done_fn)(void *arg, int rc, const struct tw_quotes_item
  */
 int tw_quotes_off_hours(const struct tw_quotes_item *q);
 
-/* One recorded quote of a replay file. */
+/* One recorded quote of a replay file (prev_close 0, currency and exchange "": not given). */
 struct tw_replay_row {
 	char ticker[TW_QUOTES_TICKER_MAX + 1];
 	double price;
 	int64_t time_s;
+	double prev_close;
+	char currency[TW_QUOTES_CURRENCY_LEN + 1];
+	char exchange[TW_QUOTES_EXCHANGE_MAX + 1];
 };
 
 struct tw_replay {
@@ -238,7 +261,10 @@ void tw_quotes_close(struct tw_quotes *s);
  * Rejects chart.error, a symbol other than @p ticker, a time older than
  * @p max_age_s before @p now_s (or more than a day ahead), NaN, zero or negative.
  * Also reads meta.currentTradingPeriod.regular.{start,end} into out->reg_start/reg_end
- * when both are Unix times with start < end (else both 0: no period). A chart.error
+ * when both are Unix times with start < end (else both 0: no period), and the optional
+ * meta.chartPreviousClose, meta.currency and meta.exchangeName into out->prev_close,
+ * currency and exchange when each passes its check (else 0 / "": not known; a bad one never
+ * rejects the quote). A chart.error
  * "Not Found" or an empty chart.result sets out->unknown (out is otherwise written only
  * on success). @return 0, TW_ERR_QUOTES_REJECTED or TW_ERR_QUOTES_BAD_JSON with text.
  */

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* replay.c - the replay:FILE source: recorded quotes, one step per collection cycle.
  *
- * Format (docs/quotes.md): one quote per line, "TIME TICKER PRICE", fields
- * separated by blanks; TIME is Unix seconds, lines with the same TIME form one
+ * Format (docs/quotes.md): one quote per line, "TIME TICKER PRICE", then optionally
+ * "prev=PREV_CLOSE", "currency=CUR" and "exchange=NAME" in any order, each at most once;
+ * fields separated by blanks; TIME is Unix seconds, lines with the same TIME form one
  * step, steps in increasing TIME; '#' starts a comment; blank lines are skipped.
  */
 #include <ctype.h>
@@ -16,6 +17,7 @@
 #include "quotes/quotes.h"
 
 #define REPLAY_LINE_MAX 256
+#define REPLAY_FIELDS 7 /* TIME TICKER PRICE and three named ones; one more to see too many */
 
 int tw_quotes_check_ticker(const char *t)
 {
@@ -30,7 +32,8 @@ int tw_quotes_check_ticker(const char *t)
 	return TW_OK;
 }
 
-/* Split a line into at most 4 blank-separated fields; strips a comment. @return field count. */
+/* Split a line into at most REPLAY_FIELDS blank-separated fields; strips a comment.
+ * @return field count. */
 static int fields(char *line, char **f)
 {
 	int n = 0;
@@ -38,7 +41,7 @@ static int fields(char *line, char **f)
 
 	if (hash)
 		*hash = '\0';
-	for (char *tok = strtok_r(line, " \t\r\n", &save); tok && n < 4;
+	for (char *tok = strtok_r(line, " \t\r\n", &save); tok && n < REPLAY_FIELDS;
 	     tok = strtok_r(NULL, " \t\r\n", &save))
 		f[n++] = tok;
 	return n;
@@ -47,7 +50,7 @@ static int fields(char *line, char **f)
 long tw_replay_count(const char *path, char *err, size_t errlen)
 {
 	FILE *fp = fopen(path, "r");
-	char line[REPLAY_LINE_MAX], *f[4];
+	char line[REPLAY_LINE_MAX], *f[REPLAY_FIELDS];
 	long n = 0;
 
 	if (fp == NULL) {
@@ -98,11 +101,56 @@ static int close_step(struct tw_replay *r, const char *path, int line, char *err
 	return TW_OK;
 }
 
+/* The named fields f[3..nf) into @p row: prev=, currency=, exchange=, each once and valid.
+ * @return 0 or the syntax error. */
+static int named(char **f, int nf, struct tw_replay_row *row, const char *path, int line,
+		 char *err, size_t errlen)
+{
+	unsigned seen = 0;
+
+	for (int i = 3; i < nf; i++) {
+		const char *eq = strchr(f[i], '='), *v = eq ? eq + 1 : "";
+		size_t kl = eq ? (size_t)(eq - f[i]) : 0;
+		unsigned bit;
+		char *end;
+
+		bit = kl == 4 && strncmp(f[i], "prev", 4) == 0		? 1u
+		      : kl == 8 && strncmp(f[i], "currency", 8) == 0	? 2u
+		      : kl == 8 && strncmp(f[i], "exchange", 8) == 0	? 4u
+									: 0u;
+		if (bit == 0)
+			return syntax(err, errlen, path, line,
+				      "field '%.40s' is not prev=, currency= or exchange=", f[i]);
+		if (seen & bit)
+			return syntax(err, errlen, path, line, "field '%.*s' given twice", (int)kl,
+				      f[i]);
+		seen |= bit;
+		if (bit == 1u) {
+			row->prev_close = strtod(v, &end);
+			if (*end != '\0' || end == v || !tw_quotes_prev_ok(row->prev_close))
+				return syntax(err, errlen, path, line,
+					      "prev '%.40s' is not a number > 0 and <= 1e9", v);
+		} else if (bit == 2u) {
+			if (!tw_quotes_currency_ok(v))
+				return syntax(err, errlen, path, line,
+					      "currency '%.40s' is not three of A-Z (USD)", v);
+			memcpy(row->currency, v, TW_QUOTES_CURRENCY_LEN + 1);
+		} else {
+			if (!tw_quotes_exchange_ok(v))
+				return syntax(err, errlen, path, line,
+					      "exchange '%.40s' is not 1 to %d printable bytes", v,
+					      TW_QUOTES_EXCHANGE_MAX);
+			snprintf(row->exchange, sizeof row->exchange, "%s", v);
+		}
+	}
+	return TW_OK;
+}
+
 int tw_replay_load(struct tw_replay *r, const char *path, struct tw_replay_row *rows,
 		   size_t *steps, size_t cap, char *err, size_t errlen)
 {
 	FILE *fp = fopen(path, "r");
-	char line[REPLAY_LINE_MAX], *f[4], *end;
+	char line[REPLAY_LINE_MAX], *f[REPLAY_FIELDS], *end;
 	int lineno = 0, rc = TW_OK;
 
 	memset(r, 0, sizeof *r);
@@ -128,12 +176,13 @@ int tw_replay_load(struct tw_replay *r, const char *path, struct tw_replay_row *
 		nf = fields(line, f);
 		if (nf == 0)
 			continue;
-		if (nf != 3) {
+		if (nf < 3 || nf == REPLAY_FIELDS) {
 			rc = syntax(err, errlen, path, lineno,
-				    "expected 'TIME TICKER PRICE', got %s field(s)",
+				    "expected 'TIME TICKER PRICE [prev=P] [currency=C] "
+				    "[exchange=E]', got %s field(s)",
 				    nf == 1   ? "1"
 				    : nf == 2 ? "2"
-					      : "more than 3");
+					      : "more than 6");
 			break;
 		}
 		errno = 0;
@@ -170,6 +219,9 @@ int tw_replay_load(struct tw_replay *r, const char *path, struct tw_replay_row *
 				    "more quotes than [limits] replay_rows (%zu): raise it", r->cap);
 			break;
 		}
+		memset(&r->rows[r->nrows], 0, sizeof r->rows[0]);
+		if ((rc = named(f, nf, &r->rows[r->nrows], path, lineno, err, errlen)) != TW_OK)
+			break;
 		snprintf(r->rows[r->nrows].ticker, sizeof r->rows[0].ticker, "%s", f[1]);
 		for (char *c = r->rows[r->nrows].ticker; *c; c++)
 			*c = (char)toupper((unsigned char)*c);
@@ -215,5 +267,8 @@ int tw_replay_get(const struct tw_replay *r, const char *ticker, struct tw_quote
 	snprintf(out->ticker, sizeof out->ticker, "%s", ticker);
 	out->price = hit->price;
 	out->time_s = hit->time_s;
+	out->prev_close = hit->prev_close;
+	memcpy(out->currency, hit->currency, sizeof out->currency);
+	memcpy(out->exchange, hit->exchange, sizeof out->exchange);
 	return TW_OK;
 }

@@ -300,5 +300,8 @@ int tw_stooq_extract(const char *csv, size_t len, const char *ticker, const char
 		snprintf(out->ticker, sizeof out->ticker, "%s", ticker);
 	out->price = price;
 	out->time_s = t;
+	/* this CSV has no previous close, currency or exchange: not known */
+	out->prev_close = 0;
+	out->currency[0] = out->exchange[0] = '\0';
 	return TW_OK;
 }

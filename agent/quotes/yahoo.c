@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* yahoo.c - the Yahoo chart API source: GET over the HTTP client, the meta read with agent/json
- * (price, market time, and the regular trading period of currentTradingPeriod when given). */
+ * (price, market time, and when given the regular trading period of currentTradingPeriod, the
+ * previous close, the currency and the exchange's name). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +65,55 @@ static void regular_period(const struct tw_json *j, int meta, int64_t *start, in
 		return;
 	*start = s;
 	*end = e;
+}
+
+int tw_quotes_prev_ok(double v)
+{
+	return isfinite(v) && v > 0 && v <= TW_QUOTES_PREV_MAX;
+}
+
+int tw_quotes_currency_ok(const char *s)
+{
+	return s && strlen(s) == TW_QUOTES_CURRENCY_LEN && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") ==
+	       TW_QUOTES_CURRENCY_LEN;
+}
+
+int tw_quotes_exchange_ok(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (n == 0 || n > TW_QUOTES_EXCHANGE_MAX || s[0] == ' ' || s[n - 1] == ' ')
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+			return 0;
+	}
+	return 1;
+}
+
+/* The string member @p key of @p meta into @p out when it decodes, fits and passes @p ok;
+ * else "" (a value Yahoo gives wrong is no value: the quote still counts). */
+static void meta_string(const struct tw_json *j, int meta, const char *key, int (*ok)(const char *),
+			char *out, size_t len)
+{
+	int v = tw_json_member(j, meta, key);
+
+	out[0] = '\0';
+	if (v < 0 || j->t[v].type != TW_J_STRING || tw_json_string(j, v, out, len) != 0 ||
+	    !ok(out))
+		out[0] = '\0';
+}
+
+/* meta.chartPreviousClose when it is a number we take, else 0 (not known). */
+static double prev_close(const struct tw_json *j, int meta)
+{
+	int v = tw_json_member(j, meta, "chartPreviousClose");
+	double d;
+
+	if (v < 0 || j->t[v].type != TW_J_PRIMITIVE || tw_json_number(j, v, &d) != 0 ||
+	    !tw_quotes_prev_ok(d))
+		return 0;
+	return d;
 }
 
 int tw_yahoo_extract(const char *json, size_t len, void *toks, unsigned ntoks,
@@ -168,6 +218,11 @@ int tw_yahoo_extract(const char *json, size_t len, void *toks, unsigned ntoks,
 	out->price = price;
 	out->time_s = (int64_t)when;
 	regular_period(&j, meta, &out->reg_start, &out->reg_end);
+	out->prev_close = prev_close(&j, meta);
+	meta_string(&j, meta, "currency", tw_quotes_currency_ok, out->currency,
+		    sizeof out->currency);
+	meta_string(&j, meta, "exchangeName", tw_quotes_exchange_ok, out->exchange,
+		    sizeof out->exchange);
 	return TW_OK;
 }
 

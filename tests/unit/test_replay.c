@@ -81,9 +81,28 @@ static void errors_name_the_line(void **state)
 {
 	(void)state;
 	assert_int_equal(load_text("1767258000 AAPL 190\n1767258000 MSFT\n"), TW_ERR_REPLAY_SYNTAX);
-	assert_line(2, "expected 'TIME TICKER PRICE', got 2 field(s)");
+	assert_line(2, "expected 'TIME TICKER PRICE [prev=P] [currency=C] [exchange=E]', got 2 "
+		       "field(s)");
 	assert_int_equal(load_text("# c\n\n1767258000 AAPL 190 extra\n"), TW_ERR_REPLAY_SYNTAX);
-	assert_line(3, "more than 3");
+	assert_line(3, "field 'extra' is not prev=, currency= or exchange=");
+	assert_int_equal(load_text("1767258000 AAPL 190 prev=1 currency=USD exchange=NMS prev=2\n"),
+			 TW_ERR_REPLAY_SYNTAX);
+	assert_line(1, "more than 6");
+	assert_int_equal(load_text("1767258000 AAPL 190 prev=1 prev=2\n"), TW_ERR_REPLAY_SYNTAX);
+	assert_line(1, "field 'prev' given twice");
+	assert_int_equal(load_text("1767258000 AAPL 190 prev=0\n"), TW_ERR_REPLAY_SYNTAX);
+	assert_line(1, "prev '0' is not a number > 0 and <= 1e9");
+	assert_int_equal(load_text("1767258000 AAPL 190 prev=2e9\n"), TW_ERR_REPLAY_SYNTAX);
+	assert_line(1, "prev '2e9'");
+	assert_int_equal(load_text("1767258000 AAPL 190 prev=\n"), TW_ERR_REPLAY_SYNTAX);
+	assert_line(1, "prev ''");
+	assert_int_equal(load_text("1767258000 AAPL 190 currency=usd\n"), TW_ERR_REPLAY_SYNTAX);
+	assert_line(1, "currency 'usd' is not three of A-Z");
+	assert_int_equal(load_text("1767258000 AAPL 190 exchange=abcdefghijklmnopqrstuvwxyz0123456\n"),
+			 TW_ERR_REPLAY_SYNTAX);
+	assert_line(1, "exchange 'abcdefghijklmnopqrstuvwxyz0123456' is not 1 to 32");
+	assert_int_equal(load_text("1767258000 AAPL 190 exchange=\n"), TW_ERR_REPLAY_SYNTAX);
+	assert_line(1, "exchange ''");
 	assert_int_equal(load_text("yesterday AAPL 190\n"), TW_ERR_REPLAY_SYNTAX);
 	assert_line(1, "time 'yesterday' is not Unix seconds");
 	assert_int_equal(load_text("1767258000 AAPL 190\n1767258000 A/B 1\n"),
@@ -104,6 +123,37 @@ static void errors_name_the_line(void **state)
 	assert_line(2, "AAPL appears twice");
 	assert_int_equal(load_text("# only comments\n\n"), TW_ERR_REPLAY_SYNTAX);
 	assert_line(2, "no quotes");
+}
+
+/* The optional named fields: each read into the quote, in any order; absent ones are not known. */
+static void previous_close_currency_exchange(void **state)
+{
+	struct tw_quotes_item q;
+
+	(void)state;
+	assert_int_equal(load_text("1767258000 AAPL 190.00 prev=188.5 currency=USD exchange=NMS\n"
+				   "1767258000 SAP.DE 240 exchange=GER currency=EUR\n"
+				   "1767258000 MSFT 410.00\n"
+				   "1767258060 AAPL 190.50 prev=188.5\n"),
+			 0);
+	memset(&q, 0x55, sizeof q);
+	assert_int_equal(tw_replay_get(&r, "AAPL", &q, err, sizeof err), 0);
+	assert_true(q.prev_close == 188.5);
+	assert_string_equal(q.currency, "USD");
+	assert_string_equal(q.exchange, "NMS");
+	memset(&q, 0x55, sizeof q);
+	assert_int_equal(tw_replay_get(&r, "SAP.DE", &q, err, sizeof err), 0);
+	assert_true(q.prev_close == 0);
+	assert_string_equal(q.currency, "EUR");
+	assert_string_equal(q.exchange, "GER");
+	memset(&q, 0x55, sizeof q);
+	assert_int_equal(tw_replay_get(&r, "MSFT", &q, err, sizeof err), 0);
+	assert_true(q.prev_close == 0 && q.currency[0] == '\0' && q.exchange[0] == '\0');
+	r.step = 1;
+	memset(&q, 0x55, sizeof q);
+	assert_int_equal(tw_replay_get(&r, "AAPL", &q, err, sizeof err), 0);
+	assert_true(q.price == 190.50 && q.prev_close == 188.5);
+	assert_true(q.currency[0] == '\0' && q.exchange[0] == '\0');
 }
 
 static void too_many_rows_and_missing_file(void **state)
@@ -169,6 +219,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(good_file_makes_steps, teardown),
 		cmocka_unit_test_teardown(errors_name_the_line, teardown),
+		cmocka_unit_test_teardown(previous_close_currency_exchange, teardown),
 		cmocka_unit_test_teardown(too_many_rows_and_missing_file, teardown),
 		cmocka_unit_test_teardown(source_steps_through_cycles, teardown),
 	};

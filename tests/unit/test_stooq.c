@@ -106,6 +106,14 @@ static void a_quote(void **state)
 	assert_string_equal(q.ticker, "AAPL");
 	assert_true(q.price > 190.499 && q.price < 190.501);
 	assert_int_equal(q.time_s, NOW);
+	/* this CSV has no previous close, currency or exchange: not known, whatever was there */
+	memset(&q, 0x55, sizeof q);
+	assert_int_equal(tw_stooq_extract(HEAD "AAPL.US,2026-01-01,10:00:00,189.9,191.2,189.5,"
+					  "190.5,51234567\r\n",
+					  strlen(HEAD) + 62, "AAPL", "aapl.us", NOW, 7 * 86400, &q,
+					  err, sizeof err),
+			 0);
+	assert_true(q.prev_close == 0 && q.currency[0] == '\0' && q.exchange[0] == '\0');
 	/* LF line ends, the columns found by name in another order */
 	assert_int_equal(csv("Close,Symbol,Time,Date\n242,SAP.DE,095959,2026-01-01\n", "SAP.DE",
 			     "sap.de", &q),

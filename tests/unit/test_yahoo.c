@@ -225,6 +225,68 @@ static void malformed_periods_are_no_period(void **state)
 	assert_true(tw_quotes_off_hours(&q));
 }
 
+/* meta.chartPreviousClose, currency and exchangeName: read when valid (a real capture and the
+ * stack's server), absent when missing or invalid, and a bad one never rejects the quote. */
+static size_t with_meta(const char *members)
+{
+	return (size_t)snprintf(json, sizeof json,
+				"{\"chart\":{\"result\":[{\"meta\":{\"symbol\":\"AAPL\","
+				"\"regularMarketPrice\":190.5,\"regularMarketTime\":1767258000%s}}],"
+				"\"error\":null}}",
+				members);
+}
+
+static void previous_close_currency_exchange(void **state)
+{
+	static const char *const bad[] = {
+		"", /* none given */
+		",\"chartPreviousClose\":0,\"currency\":\"usd\",\"exchangeName\":\"\"",
+		",\"chartPreviousClose\":-1,\"currency\":\"US\",\"exchangeName\":\" NMS\"",
+		",\"chartPreviousClose\":1e10,\"currency\":\"USDX\",\"exchangeName\":\"NMS \"",
+		",\"chartPreviousClose\":NaN,\"currency\":\"U5D\","
+		"\"exchangeName\":\"a-very-long-exchange-name-of-33-b\"",
+		",\"chartPreviousClose\":\"185.5\",\"currency\":840,\"exchangeName\":\"N\\u00e9S\"",
+		",\"chartPreviousClose\":null,\"currency\":null,\"exchangeName\":\"N\\tS\"",
+		",\"chartPreviousClose\":Infinity,\"currency\":[\"USD\"],\"exchangeName\":{}",
+	};
+	struct tw_quotes_item q;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(extract("yahoo-msft.json", "MSFT", 1764363600, 86400, &q), 0);
+	assert_true(q.prev_close == 485.5);
+	assert_string_equal(q.currency, "USD");
+	assert_string_equal(q.exchange, "NMS");
+	assert_int_equal(extract("stack-aapl.json", "AAPL", 1767258000, 86400, &q), 0);
+	assert_true(q.prev_close == 190.0);
+	assert_string_equal(q.currency, "USD");
+	assert_string_equal(q.exchange, "NMS");
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		n = with_meta(bad[i]);
+		memset(&q, 0x55, sizeof q);
+		assert_int_equal(tw_yahoo_extract(json, n, toks, NTOK, "AAPL", 1767258000, 86400, &q,
+						  err, sizeof err),
+				 0);
+		assert_true(q.price == 190.5);
+		if (q.prev_close != 0 || q.currency[0] || q.exchange[0])
+			fail_msg("case %zu: prev %g currency '%s' exchange '%s' taken", i,
+				 q.prev_close, q.currency, q.exchange);
+	}
+	/* the bounds themselves are taken: 1e9, 32 bytes, blanks inside */
+	n = with_meta(",\"chartPreviousClose\":1e9,\"currency\":\"EUR\","
+		      "\"exchangeName\":\"a very long exchange name 32 byt\"");
+	assert_int_equal(tw_yahoo_extract(json, n, toks, NTOK, "AAPL", 1767258000, 86400, &q, err,
+					  sizeof err),
+			 0);
+	assert_true(q.prev_close == 1e9);
+	assert_string_equal(q.currency, "EUR");
+	assert_string_equal(q.exchange, "a very long exchange name 32 byt");
+	assert_true(tw_quotes_exchange_ok("~!\"#"));
+	assert_false(tw_quotes_exchange_ok(NULL));
+	assert_false(tw_quotes_currency_ok(NULL));
+	assert_false(tw_quotes_prev_ok(1e9 + 1));
+}
+
 /* Whether the source knows the ticker (the rpc role's ticker check): chart.error Not Found
  * and an empty chart.result say it does not; other rejections say nothing about it. */
 static void unknown_ticker_is_flagged(void **state)
@@ -278,6 +340,7 @@ int main(void)
 		cmocka_unit_test(regular_period_is_read),
 		cmocka_unit_test(malformed_periods_are_no_period),
 		cmocka_unit_test(unknown_ticker_is_flagged),
+		cmocka_unit_test(previous_close_currency_exchange),
 	};
 	fake_reset();
 	tw_log_set_stderr(0);
