@@ -90,6 +90,10 @@ struct tw_crossing {
 	int64_t generation;     /* users.generation: new at each registration (0: registered
 				 * before migration 4); part of the notification id too */
 	int shard;              /* users.shard (cqrs/shards.h): the sharded pass's keyset */
+	/* the latest quote's currency and exchange (schema 12; for the e-mail's text): NULL when
+	 * not known */
+	const char *currency;
+	const char *exchange;
 };
 
 /** One user of a batched AdvanceAlert (tw_cqrs_advance_alerts). */
@@ -291,6 +295,23 @@ int tw_cqrs_save_quote(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *tic
 int tw_cqrs_save_quote_from(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *ticker,
 			    double value, int64_t time_ms, const char *source,
 			    tw_cqrs_done_fn done, void *arg);
+
+/** What a source told besides the price (schema 12), each optional. */
+struct tw_quote_meta {
+	double prev_close;    /* the previous close, finite in (0, 1e9]; 0: not known */
+	const char *currency; /* three of A-Z ("USD"); NULL or "": not known */
+	const char *exchange; /* 1..32 printable ASCII bytes ("NMS"); NULL or "": not known */
+};
+
+/**
+ * SaveQuote with @p source (as tw_cqrs_save_quote_from) and @p meta stored in quotes.prev_close,
+ * currency and exchange (NULL: none known; a field outside its rule is refused,
+ * TW_ERR_CQRS_INVALID with the field). A repeat of the stored value is no news and changes
+ * nothing, its meta included.
+ */
+int tw_cqrs_save_quote_meta(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *ticker,
+			    double value, int64_t time_ms, const char *source,
+			    const struct tw_quote_meta *meta, tw_cqrs_done_fn done, void *arg);
 
 /**
  * AdvanceAlert (alert role): record that each item's user was notified for its

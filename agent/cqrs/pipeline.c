@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* pipeline.c - the writes of the quote-to-alert pipeline: SaveQuote and the retention Prune
  * (collector), RearmInsideBand and the batched, compare-and-set AdvanceAlert (alert role). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,8 +19,38 @@ int tw_cqrs_save_quote_from(struct tw_cqrs *q, struct tw_cqrs_op *op, const char
 			    double value, int64_t time_ms, const char *source,
 			    tw_cqrs_done_fn done, void *arg)
 {
-	char t[TW_CQRS_TICKER_MAX + 1], vb[32], tb[24], why[TW_CQRS_MSG_MAX];
-	const char *p[4] = {t, tb, vb, source};
+	return tw_cqrs_save_quote_meta(q, op, ticker, value, time_ms, source, NULL, done, arg);
+}
+
+/* The meta's rules (schema 12's checks): @return 0, or the op failed with the field. */
+static int take_meta(struct tw_cqrs_op *op, const struct tw_quote_meta *m)
+{
+	size_t n = m->exchange ? strlen(m->exchange) : 0;
+
+	if (m->prev_close != 0 && !(isfinite(m->prev_close) && m->prev_close > 0 &&
+				    m->prev_close <= 1e9))
+		return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "prev_close",
+				       "prev_close must be a finite number > 0 and <= 1e9");
+	if (m->currency && m->currency[0] &&
+	    (strlen(m->currency) != 3 || strspn(m->currency, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != 3))
+		return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "currency",
+				       "currency must be three of A-Z");
+	for (size_t i = 0; i < n; i++) {
+		if ((unsigned char)m->exchange[i] < 0x20 || (unsigned char)m->exchange[i] > 0x7e)
+			n = 33; /* refused below */
+	}
+	if (n > 32 || (n && (m->exchange[0] == ' ' || m->exchange[n - 1] == ' ')))
+		return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "exchange",
+				       "exchange must be 1 to 32 printable ASCII bytes");
+	return TW_OK;
+}
+
+int tw_cqrs_save_quote_meta(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *ticker,
+			    double value, int64_t time_ms, const char *source,
+			    const struct tw_quote_meta *meta, tw_cqrs_done_fn done, void *arg)
+{
+	char t[TW_CQRS_TICKER_MAX + 1], vb[32], tb[24], pb[32], why[TW_CQRS_MSG_MAX];
+	const char *p[7] = {t, tb, vb, source, NULL, NULL, NULL};
 
 	tw_cqrs_op_begin(op, q, TW_CQRS_K_QUOTE, done, arg);
 	if (tw_cqrs_take_ticker(op, ticker, t) != TW_OK)
@@ -32,9 +63,11 @@ int tw_cqrs_save_quote_from(struct tw_cqrs *q, struct tw_cqrs_op *op, const char
 		       strspn(source, "abcdefghijklmnopqrstuvwxyz") != strlen(source)))
 		return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "source",
 				       "source must be 1 to 16 of a-z");
+	if (meta && take_meta(op, meta) != TW_OK)
+		return op->rc;
 	snprintf(vb, sizeof vb, "%.17g", value);
 	snprintf(tb, sizeof tb, "%lld", (long long)time_ms);
-	if (source == NULL)
+	if (source == NULL && meta == NULL)
 		return tw_cqrs_submit_write(op,
 					    "INSERT INTO quotes (ticker, at, value) VALUES ($1, "
 					    "to_timestamp($2::double precision / 1000), $3) ON CONFLICT "
@@ -43,13 +76,29 @@ int tw_cqrs_save_quote_from(struct tw_cqrs *q, struct tw_cqrs_op *op, const char
 					    3, p);
 	/* The source of the quote (schema 9); a repeat of the stored value is no news whoever
 	 * gives it, so the row keeps the source of its first teller. */
+	if (meta == NULL)
+		return tw_cqrs_submit_write(op,
+					    "INSERT INTO quotes (ticker, at, value, source) VALUES ($1, "
+					    "to_timestamp($2::double precision / 1000), $3, $4) ON CONFLICT "
+					    "(ticker, at) DO UPDATE SET value = EXCLUDED.value, received_at = now(), "
+					    "source = EXCLUDED.source WHERE quotes.value IS DISTINCT FROM "
+					    "EXCLUDED.value",
+					    4, p);
+	/* With what the source told besides the price (schema 12), kept with the value: a
+	 * correction of the value takes the corrector's. */
+	if (meta->prev_close != 0)
+		p[4] = tw_cqrs_num(pb, sizeof pb, meta->prev_close);
+	p[5] = meta->currency && meta->currency[0] ? meta->currency : NULL;
+	p[6] = meta->exchange && meta->exchange[0] ? meta->exchange : NULL;
 	return tw_cqrs_submit_write(op,
-				    "INSERT INTO quotes (ticker, at, value, source) VALUES ($1, "
-				    "to_timestamp($2::double precision / 1000), $3, $4) ON CONFLICT "
-				    "(ticker, at) DO UPDATE SET value = EXCLUDED.value, received_at = now(), "
-				    "source = EXCLUDED.source WHERE quotes.value IS DISTINCT FROM "
+				    "INSERT INTO quotes (ticker, at, value, source, prev_close, currency, "
+				    "exchange) VALUES ($1, to_timestamp($2::double precision / 1000), $3, "
+				    "$4, $5::float8, $6, $7) ON CONFLICT (ticker, at) DO UPDATE SET "
+				    "value = EXCLUDED.value, received_at = now(), source = EXCLUDED.source, "
+				    "prev_close = EXCLUDED.prev_close, currency = EXCLUDED.currency, "
+				    "exchange = EXCLUDED.exchange WHERE quotes.value IS DISTINCT FROM "
 				    "EXCLUDED.value",
-				    4, p);
+				    7, p);
 }
 
 /* RearmInsideBand, one page of the users that are not armed (alert_state's primary key walked

@@ -182,6 +182,20 @@ static const struct tw_db_migration migrations[] = {
 	 " RETURN NEW; END $$;"
 	 "CREATE TRIGGER users_ticker_unverify BEFORE UPDATE OF ticker ON users FOR EACH ROW"
 	 " EXECUTE FUNCTION users_ticker_unverify();"},
+	/* What the source told besides the price (docs/quotes.md): the previous close a percent
+	 * move is measured from, and the currency and exchange the e-mail names; NULL: not told. */
+	{12, "quotes.prev_close, currency, exchange (what the source told besides the price)",
+	 "ALTER TABLE quotes ADD COLUMN prev_close double precision"
+	 " CHECK (prev_close IS NULL OR (prev_close > 0 AND prev_close <= 1e9)),"
+	 " ADD COLUMN currency text CHECK (currency IS NULL OR currency ~ '^[A-Z]{3}$'),"
+	 " ADD COLUMN exchange text CHECK (exchange IS NULL OR (exchange ~ '^[ -~]{1,32}$'"
+	 "  AND exchange !~ '^ ' AND exchange !~ ' $'));"},
+	/* The percent move (docs/alerts.md, Kinds): level is the percent, 0 < level <= 100. */
+	{13, "alerts.kind move (a percent move from the previous close)",
+	 "ALTER TABLE alerts DROP CONSTRAINT alerts_kind_check;"
+	 "ALTER TABLE alerts ADD CONSTRAINT alerts_kind_check"
+	 " CHECK (kind IN ('above', 'below', 'band', 'cross', 'move'));"
+	 "ALTER TABLE alerts ADD CONSTRAINT alerts_move_level CHECK (kind <> 'move' OR level <= 100);"},
 };
 
 #define NMIG (sizeof migrations / sizeof migrations[0])

@@ -219,12 +219,18 @@ static void on_saved(void *arg, const struct tw_cqrs_result *r)
 
 static void start_save(struct collector *c, struct slot *sl)
 {
+	/* what the source told besides the price (the previous close, currency, exchange) */
+	struct tw_quote_meta meta = {
+		.prev_close = sl->item.prev_close,
+		.currency = sl->item.currency,
+		.exchange = sl->item.exchange,
+	};
 	int rc;
 
 	sl->st = SL_SAVING;
-	rc = tw_cqrs_save_quote_from(c->db, &sl->op, sl->item.ticker, sl->item.price,
+	rc = tw_cqrs_save_quote_meta(c->db, &sl->op, sl->item.ticker, sl->item.price,
 				     sl->item.time_s * 1000, tw_quotes_source_name(&c->src, sl->src),
-				     on_saved, sl);
+				     &meta, on_saved, sl);
 	if (rc == TW_OK)
 		return;
 	sl->st = SL_FREE;

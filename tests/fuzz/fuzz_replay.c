@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* fuzz_replay.c - the replay file reader (agent/quotes/replay.c: "TIME TICKER PRICE" lines).
+/* fuzz_replay.c - the replay file reader (agent/quotes/replay.c: "TIME TICKER PRICE" lines,
+ * with the optional prev=, currency=, exchange=).
  *
  * Input: byte 0 picks the row capacity (1..64); the rest is the file (written to a memfd and
  * read through /proc/self/fd). A file loaded holds 1..cap rows, as many as tw_replay_count()
  * counts (it sizes the arena); times in (0, 1e11] and increasing from step to step; tickers
- * valid, upper-case, sorted and unique in their step; prices finite and > 0; and
+ * valid, upper-case, sorted and unique in their step; prices finite and > 0; a previous close
+ * 0 or in (0, 1e9], a currency "" or three of A-Z, an exchange "" or 1..32 printable bytes; and
  * tw_replay_get() finds every row in its step. A refusal says FILE:LINE: what. */
 #include <math.h>
 #include <sys/mman.h>
@@ -61,6 +63,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			FZ_CHECK(w->time_s == rows[a].time_s, "two times in step %zu", s);
 			FZ_CHECK(s == 0 || w->time_s > rows[r.steps[s - 1]].time_s, "time goes back");
 			FZ_CHECK(isfinite(w->price) && w->price > 0, "price %g", w->price);
+			FZ_CHECK(w->prev_close == 0 || tw_quotes_prev_ok(w->prev_close), "prev %g",
+				 w->prev_close);
+			FZ_CHECK(w->currency[0] == '\0' ||
+					 (strlen(w->currency) == 3 &&
+					  strspn(w->currency, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == 3),
+				 "currency %s", w->currency);
+			FZ_CHECK(w->exchange[0] == '\0' ||
+					 (strlen(w->exchange) <= 32 && strcspn(w->exchange, " \t\r\n#") ==
+									       strlen(w->exchange)),
+				 "exchange %s", w->exchange);
 			FZ_CHECK(tw_quotes_check_ticker(w->ticker) == TW_OK, "ticker %s", w->ticker);
 			for (const char *c = w->ticker; *c; c++)
 				FZ_CHECK(!(*c >= 'a' && *c <= 'z'), "lower case ticker %s", w->ticker);
@@ -68,7 +80,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				 "step %zu not sorted / twice: %s", s, w->ticker);
 			r.step = s;
 			FZ_CHECK(tw_replay_get(&r, w->ticker, &q, err, sizeof err) == TW_OK &&
-					 q.price == w->price && q.time_s == w->time_s,
+					 q.price == w->price && q.time_s == w->time_s &&
+					 q.prev_close == w->prev_close &&
+					 strcmp(q.currency, w->currency) == 0 &&
+					 strcmp(q.exchange, w->exchange) == 0,
 				 "get %s in step %zu", w->ticker, s);
 		}
 	}

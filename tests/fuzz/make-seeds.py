@@ -101,10 +101,22 @@ for p in quotes:
     write("yahoo", "msft-" + n, b"\x18" + data)
     write("yahoo", "aapl-" + n, b"\x19" + data)
 
+write("yahoo", "meta-bad", b"\x19" + b'{"chart":{"result":[{"meta":{"symbol":"AAPL","currency":"usd",'
+      b'"exchangeName":" NMS","chartPreviousClose":NaN,"regularMarketPrice":190.5,'
+      b'"regularMarketTime":1764363600}}],"error":null}}')
+write("yahoo", "meta-good", b"\x19" + b'{"chart":{"result":[{"meta":{"symbol":"AAPL","currency":"EUR",'
+      b'"exchangeName":"Xetra \\u0041","chartPreviousClose":1e9,"regularMarketPrice":190.5,'
+      b'"regularMarketTime":1764363600}}],"error":null}}')
+
 # ---- replay: the demo scenario and the format's cases ----
 write("replay", "demo", b"\x3f" + read("scripts/demo/scenario.replay"))
 write("replay", "steps", b"\x07# time ticker price\n1764363600 AAPL 191.23\n1764363600 msft 412.5\n\n"
       b"1764363660\tAAPL\t192 # up\r\n1764363720 BRK-B 1e2\n")
+write("replay", "prev-currency-exchange", b"\x07# time ticker price [prev=] [currency=] [exchange=]\n"
+      b"1764363600 AAPL 191.23 prev=190.5 currency=USD exchange=NMS\n"
+      b"1764363600 SAP.DE 240 exchange=GER currency=EUR\n1764363660 AAPL 192 prev=190.5\n"
+      b"1764363660 MSFT 410 exchange=X\n")
+write("replay", "bad-prev", b"\x07" + b"1764363600 MSFT 410 prev=0 currency=usd exchange=\n")
 
 # ---- smtp_reply: what the stack's SMTP server and real relays answer ----
 write("smtp_reply", "session", b"\x00220 mx.example ESMTP ready\r\n250-mx.example\r\n250-PIPELINING\r\n"

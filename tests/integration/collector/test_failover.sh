@@ -29,6 +29,11 @@ n=$(qget 'd["requests"]["stooq"].get("ZZZZ", 0)')
 [ "$n" -ge 1 ] || fail "the unknown ticker was not asked of stooq"
 grep -q "ZZZZ: rejected: Stooq has no data for zzzz.us (N/D)" "$AGENT_DIR/log" || fail "ZZZZ not rejected as N/D"
 ok "yahoo 503: breaker open, steps 1 and 2 stored from stooq (same market times), ZZZZ rejected as N/D"
+[ "$(sql "SELECT count(*) FROM quotes WHERE source = 'stooq' AND prev_close IS NULL AND currency IS NULL AND exchange IS NULL")" = 8 ] ||
+	fail "stooq rows with a previous close, currency or exchange: $(sql "SELECT ticker, prev_close, currency, exchange FROM quotes WHERE source = 'stooq'")"
+[ "$(sql "SELECT count(*) FROM quotes WHERE source = 'yahoo' AND prev_close > 0 AND currency ~ '^[A-Z]{3}$' AND exchange <> ''")" = 4 ] ||
+	fail "yahoo rows without the chart meta's previous close, currency, exchange"
+ok "stooq's CSV has no previous close, currency or exchange: stored NULL (yahoo's rows have them)"
 
 qctl mode -d mode=normal
 wait_until 30 "yahoo breaker closed again" log_has "\[breaker\] quotes-yahoo: closed again"

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # test_values.sh - the collector stores the quote server's scenario values step by step (length
 # and chunked bodies over HTTPS), rejects an unknown ticker, and emits exactly one wake-up per
-# cycle that saved a new quote, read back from to-alert-system; a frozen market (same market time
+# cycle that saved a new quote, read back from to-alert-system, with the chart meta's previous
+# close, currency and exchange; a frozen market (same market time
 # and price) stores nothing new and wakes nobody.
 # Usage: test_values.sh TICKWATCH_BINARY
 export TW_BIN=${1:?binary} # read by lib.sh
@@ -29,6 +30,17 @@ $want
 got:
 $got"
 ok "stored values and times equal the scenario's (12 rows)"
+
+# What the chart meta tells besides the price (schema 12): the previous close the quote server
+# serves (the step before's price; step 0: its own), the ticker's currency and exchange.
+want=$(scen "'\n'.join('%s %d %.2f %s %s' % (t, s, d['tickers'][t]['prices'][max(s - 1, 0)], d['tickers'][t]['currency'], d['tickers'][t]['exchange']) for t in sorted(d['tickers']) for s in range(3))")
+got=$(sql "SELECT ticker, (extract(epoch FROM at)::bigint - $(scen 'd["start_time"]')) / $(scen 'd["step_seconds"]'), to_char(prev_close, 'FM99999990.00'), currency, exchange FROM quotes ORDER BY 1, 2" | tr '|' ' ')
+[ "$got" = "$want" ] || fail "stored previous close / currency / exchange differ from the scenario:
+want:
+$want
+got:
+$got"
+ok "stored previous close, currency and exchange equal the chart meta's (12 rows)"
 [ "$(sql "SELECT count(*) FROM quotes WHERE ticker = 'ZZZZ'")" = 0 ] || fail "a row for the unknown ticker"
 log_has "ZZZZ: rejected: chart.error Not Found" || fail "no rejection logged for ZZZZ"
 ok "unknown ticker rejected with chart.error, no row"

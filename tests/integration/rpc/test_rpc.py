@@ -26,7 +26,7 @@ DBNAME = "tw_it_rpc_%d" % os.getpid()
 WORK = tempfile.mkdtemp(prefix="tw-it-rpc.")
 URL = make_db(ADMIN, DBNAME)
 AGENT = Agent(BIN, URL, WORK)
-MIGRATIONS = "1,2,3,4,5,6,7,8,9,10,11"  # what agent/db/migrate.c holds
+MIGRATIONS = "1,2,3,4,5,6,7,8,9,10,11,12,13"  # what agent/db/migrate.c holds
 NMIG = len(MIGRATIONS.split(","))
 results = []
 
