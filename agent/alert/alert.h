@@ -59,8 +59,8 @@ enum tw_alert_verdict tw_alert_decide(const struct tw_crossing *c);
 
 /** One alert with its ticker's latest quote and its suppression state. */
 struct tw_alert_eval {
-	int kind;          /* TW_AK_ABOVE, TW_AK_BELOW, TW_AK_BAND, TW_AK_CROSS */
-	double level, level2; /* band: low, high */
+	int kind;          /* TW_AK_ABOVE, TW_AK_BELOW, TW_AK_BAND, TW_AK_CROSS, TW_AK_MOVE */
+	double level, level2; /* band: low, high; move: level is the percent (0, 100] */
 	int frequency;     /* TW_AF_* */
 	int64_t cooldown_s;
 	double rearm_pct;
@@ -68,6 +68,8 @@ struct tw_alert_eval {
 	int enabled;
 	double value;      /* the latest quote */
 	int64_t quote_ms;  /* its time */
+	double prev_close; /* move: the previous close told with the quote (quotes.prev_close);
+			    * 0 (or anything not finite > 0): not known, no decision */
 	int64_t now_ms;    /* the pass's clock, for the expiry only */
 	int has_last;      /* last_condition / last_int set (not re-armed since) */
 	int last_condition;
@@ -92,7 +94,11 @@ struct tw_alert_outcome {
  * The rules of docs/alerts.md for one further alert, on its arguments only: expiry (now_ms at
  * or past expires_ms: disabled, nothing sent), the condition of its kind, the re-arm band,
  * the frequency (change: the seed's rule; once; daily: one per UTC date of the quote time)
- * and the cooldown (quote times). A disabled alert does nothing.
+ * and the cooldown (quote times). A disabled alert does nothing. A move alert crosses when
+ * |value - prev_close| / prev_close * 100 >= level: higher (up) with the threshold
+ * prev_close * (1 + level / 100), lower (down) with prev_close * (1 - level / 100); without a
+ * previous close it decides nothing (no e-mail, no re-arm: the state stays). Its re-arm:
+ * back within level - rearm_pct percent of the previous close.
  */
 void tw_alert_evaluate(const struct tw_alert_eval *e, struct tw_alert_outcome *o);
 

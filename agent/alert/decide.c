@@ -147,7 +147,23 @@ void tw_alert_evaluate(const struct tw_alert_eval *e, struct tw_alert_outcome *o
 		o->disable = TW_ALERT_DISABLE_EXPIRED;
 		return;
 	}
-	if (e->kind == TW_AK_CROSS) {
+	if (e->kind == TW_AK_MOVE) {
+		double move;
+
+		if (!isfinite(e->prev_close) || e->prev_close <= 0)
+			return; /* no previous close known: nothing to measure from */
+		move = fabs(e->value - e->prev_close) / e->prev_close * 100;
+		if (!(move >= e->level)) {
+			/* inside: re-armed once back within level - rearm_pct */
+			o->rearm = e->has_last && move <= e->level - e->rearm_pct;
+			return;
+		}
+		cond = e->value > e->prev_close ? TW_COND_HIGHER : TW_COND_LOWER;
+		threshold = e->prev_close * (cond == TW_COND_HIGHER ? 1 + e->level / 100
+								  : 1 - e->level / 100);
+		fresh = !e->has_last || e->last_condition != cond ||
+			e->last_int != tw_alert_int_part(e->value);
+	} else if (e->kind == TW_AK_CROSS) {
 		int side = side_of(e->value, e->level, e->rearm_pct);
 
 		if (side == 0)

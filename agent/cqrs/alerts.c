@@ -54,6 +54,9 @@ static const char sql_lookup[] =
 	"WHERE request_id = $1) r";
 enum { L_METHOD, L_HASH, L_RC, L_FIELD, L_MSG, L_ALERT };
 
+/* kind move: level is the percent (the same text from take_spec and from sql_update's check) */
+#define MOVE_LEVEL_WHY "kind move needs level from 0 to 100 (the percent of the move)"
+
 static const char sql_lock[] = "SELECT 1 FROM users WHERE email = $1 FOR UPDATE";
 /* $1 email .. $9 expires ms (NULL: never), $10 the limit (the first alert counts). */
 static const char sql_add[] =
@@ -81,6 +84,7 @@ static const char sql_update[] =
 	"chk AS (SELECT *, CASE WHEN kind = 'band' AND level2 IS NULL THEN "
 	"'kind band needs level2 (the high end of the band)' "
 	"WHEN kind = 'band' AND NOT level < level2 THEN 'band needs level < level2' "
+	"WHEN kind = 'move' AND level > 100 THEN '" MOVE_LEVEL_WHY "' "
 	"WHEN enabled AND expires_at IS NOT NULL AND expires_at <= now() THEN "
 	"'the alert has expired: give a new expires_ms to enable it' END AS why FROM nv), "
 	"u AS (UPDATE alerts a SET ticker = c.ticker, kind = c.kind, level = c.level, "
@@ -113,17 +117,17 @@ static const char sql_list[] =
 	"(extract(epoch FROM updated_at) * 1000)::bigint FROM alerts WHERE email = $1 "
 	"AND id > $2::bigint) a ORDER BY 1 LIMIT $3::bigint";
 
-static const char *const kind_names[] = {"none", "above", "below", "band", "cross"};
+static const char *const kind_names[] = {"none", "above", "below", "band", "cross", "move"};
 static const char *const freq_names[] = {"", "change", "once", "daily"};
 
 const char *tw_cqrs_alert_kind_name(int kind)
 {
-	return kind >= TW_AK_NONE && kind <= TW_AK_CROSS ? kind_names[kind] : "none";
+	return kind >= TW_AK_NONE && kind <= TW_AK_MOVE ? kind_names[kind] : "none";
 }
 
 int tw_cqrs_alert_kind_of(const char *name)
 {
-	for (int k = TW_AK_ABOVE; k <= TW_AK_CROSS; k++)
+	for (int k = TW_AK_ABOVE; k <= TW_AK_MOVE; k++)
 		if (name && strcmp(name, kind_names[k]) == 0)
 			return k;
 	return -1;
@@ -281,6 +285,8 @@ static void outcome(struct tw_cqrs_op *op, const struct pg_result *res)
 		tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "level2", "%s", why);
 		if (strstr(why, "expire"))
 			op->field = "expires_ms";
+		else if (strstr(why, "percent"))
+			op->field = "level";
 		return;
 	}
 	if (tw_db_rows(res) == 1 && parse_alert_res(res, 0, 0, out)) {
@@ -487,12 +493,15 @@ static int take_spec(struct tw_cqrs_op *op, const struct tw_alert_spec *sp, int 
 	memset(a, 0, sizeof *a);
 	if ((set & TW_AS_TICKER) && tw_cqrs_take_ticker(op, sp->ticker, op->user.ticker) != TW_OK)
 		return op->rc;
-	if ((set & TW_AS_KIND) && (sp->kind < TW_AK_ABOVE || sp->kind > TW_AK_CROSS))
+	if ((set & TW_AS_KIND) && (sp->kind < TW_AK_ABOVE || sp->kind > TW_AK_MOVE))
 		return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "kind",
-				       "kind must be above, below, band or cross");
+				       "kind must be above, below, band, cross or move");
 	if ((set & TW_AS_LEVEL) && bad_level(sp->level))
 		return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "level",
 				       "level must be a finite number > 0 and <= 1e9");
+	if ((set & TW_AS_KIND) && sp->kind == TW_AK_MOVE && (set & TW_AS_LEVEL) &&
+	    sp->level > TW_CQRS_MOVE_PCT_MAX)
+		return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "level", MOVE_LEVEL_WHY);
 	if (set & TW_AS_LEVEL2) {
 		if (bad_level(sp->level2))
 			return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "level2",

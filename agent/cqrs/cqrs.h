@@ -605,7 +605,9 @@ int tw_cqrs_deadletter_redrive(struct tw_cqrs *q, struct tw_cqrs_op *op, long lo
 #define TW_CQRS_COOLDOWN_MAX 2592000   /* 30 days, seconds */
 #define TW_CQRS_REARM_MAX 50.0         /* percent */
 
-enum tw_alert_kind { TW_AK_NONE = 0, TW_AK_ABOVE, TW_AK_BELOW, TW_AK_BAND, TW_AK_CROSS };
+enum tw_alert_kind { TW_AK_NONE = 0, TW_AK_ABOVE, TW_AK_BELOW, TW_AK_BAND, TW_AK_CROSS,
+		     TW_AK_MOVE /* level: the percent (0, 100] of a move from the previous close */ };
+#define TW_CQRS_MOVE_PCT_MAX 100.0 /* kind move: level at most this percent */
 enum tw_alert_freq { TW_AF_CHANGE = 1, TW_AF_ONCE, TW_AF_DAILY };
 
 /** One alert as stored (alert 0: the users row, frequency change, no cooldown / expiry). */
@@ -615,7 +617,7 @@ struct tw_alert_row {
 	char ticker[TW_CQRS_TICKER_MAX + 1];
 	int kind;          /* TW_AK_*; alert 0 with no threshold set: TW_AK_NONE */
 	int has_level;
-	double level;      /* above / below / cross: the level; band: the low end */
+	double level;      /* above / below / cross: the level; band: the low end; move: the % */
 	double level2;     /* band: the high end (0 otherwise) */
 	int frequency;     /* TW_AF_* */
 	int64_t cooldown_s;
@@ -637,7 +639,7 @@ enum {
 struct tw_alert_spec {
 	unsigned set;     /* TW_AS_* */
 	const char *ticker;
-	int kind;         /* TW_AK_ABOVE.. TW_AK_CROSS */
+	int kind;         /* TW_AK_ABOVE.. TW_AK_MOVE */
 	double level, level2;
 	int frequency;    /* TW_AF_* */
 	int64_t cooldown_s;
@@ -648,7 +650,8 @@ struct tw_alert_spec {
 
 typedef int (*tw_cqrs_alert_fn)(void *arg, const struct tw_alert_row *a);
 
-/** "above", "below", "band", "cross" ("none" for TW_AK_NONE); TW_AK_* of @p name, or -1. */
+/** "above", "below", "band", "cross", "move" ("none" for TW_AK_NONE); TW_AK_* of @p name, or
+ *  -1. */
 const char *tw_cqrs_alert_kind_name(int kind);
 int tw_cqrs_alert_kind_of(const char *name);
 /** "change", "once", "daily"; TW_AF_* of @p name, or -1. */

@@ -32,6 +32,30 @@ int tw_quotes_check_ticker(const char *t)
 	return TW_OK;
 }
 
+int tw_quotes_prev_ok(double v)
+{
+	return isfinite(v) && v > 0 && v <= TW_QUOTES_PREV_MAX;
+}
+
+int tw_quotes_currency_ok(const char *s)
+{
+	return s && strlen(s) == TW_QUOTES_CURRENCY_LEN && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") ==
+	       TW_QUOTES_CURRENCY_LEN;
+}
+
+int tw_quotes_exchange_ok(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (n == 0 || n > TW_QUOTES_EXCHANGE_MAX || s[0] == ' ' || s[n - 1] == ' ')
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+			return 0;
+	}
+	return 1;
+}
+
 /* Split a line into at most REPLAY_FIELDS blank-separated fields; strips a comment.
  * @return field count. */
 static int fields(char *line, char **f)

@@ -67,30 +67,6 @@ static void regular_period(const struct tw_json *j, int meta, int64_t *start, in
 	*end = e;
 }
 
-int tw_quotes_prev_ok(double v)
-{
-	return isfinite(v) && v > 0 && v <= TW_QUOTES_PREV_MAX;
-}
-
-int tw_quotes_currency_ok(const char *s)
-{
-	return s && strlen(s) == TW_QUOTES_CURRENCY_LEN && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") ==
-	       TW_QUOTES_CURRENCY_LEN;
-}
-
-int tw_quotes_exchange_ok(const char *s)
-{
-	size_t n = s ? strlen(s) : 0;
-
-	if (n == 0 || n > TW_QUOTES_EXCHANGE_MAX || s[0] == ' ' || s[n - 1] == ' ')
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
-			return 0;
-	}
-	return 1;
-}
-
 /* The string member @p key of @p meta into @p out when it decodes, fits and passes @p ok;
  * else "" (a value Yahoo gives wrong is no value: the quote still counts). */
 static void meta_string(const struct tw_json *j, int meta, const char *key, int (*ok)(const char *),

@@ -87,7 +87,8 @@ static int spec_of(struct rpc_slot *s, const struct rpc_params *p, struct tw_ale
 		sp->set |= TW_AS_KIND;
 		if ((sp->kind = tw_cqrs_alert_kind_of(p->kind)) < 0) {
 			tw_rpc_respond_error(s, TW_RPC_VALIDATION,
-					     "kind must be above, below, band or cross", "kind");
+					     "kind must be above, below, band, cross or move",
+					     "kind");
 			return -1;
 		}
 	}

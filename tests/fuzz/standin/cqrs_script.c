@@ -221,7 +221,7 @@ static void check_spec(const struct tw_alert_spec *sp)
 	if (sp->set & TW_AS_TICKER)
 		check_str("ticker", sp->ticker, TW_CQRS_TICKER_MAX);
 	/* rpc/alerts.c maps the names: an unknown kind or frequency never reaches cqrs */
-	FZ_CHECK(!(sp->set & TW_AS_KIND) || (sp->kind >= TW_AK_ABOVE && sp->kind <= TW_AK_CROSS),
+	FZ_CHECK(!(sp->set & TW_AS_KIND) || (sp->kind >= TW_AK_ABOVE && sp->kind <= TW_AK_MOVE),
 		 "kind %d reaches cqrs", sp->kind);
 	FZ_CHECK(!(sp->set & TW_AS_FREQUENCY) ||
 		 (sp->frequency >= TW_AF_CHANGE && sp->frequency <= TW_AF_DAILY),
@@ -325,14 +325,14 @@ int tw_notif_parse(struct tw_notif *n, const char *value, size_t len, const char
 
 const char *tw_cqrs_alert_kind_name(int kind)
 {
-	static const char *const n[] = {"none", "above", "below", "band", "cross"};
+	static const char *const n[] = {"none", "above", "below", "band", "cross", "move"};
 
-	return kind >= 0 && kind <= TW_AK_CROSS ? n[kind] : "none";
+	return kind >= 0 && kind <= TW_AK_MOVE ? n[kind] : "none";
 }
 
 int tw_cqrs_alert_kind_of(const char *name)
 {
-	for (int k = TW_AK_ABOVE; k <= TW_AK_CROSS; k++)
+	for (int k = TW_AK_ABOVE; k <= TW_AK_MOVE; k++)
 		if (strcmp(name, tw_cqrs_alert_kind_name(k)) == 0)
 			return k;
 	return -1;
