@@ -31,7 +31,8 @@ static const char sql_list[] = "SELECT " TW_CQRS_USER_COLS " FROM users WHERE em
 			       "ORDER BY email LIMIT $2::integer";
 static const char sql_tickers[] = "SELECT DISTINCT ticker FROM users";
 /* UsersCrossingThresholds, keyset-paged: users of ticker $1 (NULL: any) whose ticker's latest
- * quote is above high or below low, with their suppression state. The primary key's index is
+ * quote is above high or below low, with their suppression state and the quote's currency and
+ * exchange (for the e-mail's text). The primary key's index is
  * walked from $2 in e-mail order and the walk stops after $3 crossing users, so each page is a
  * short statement whatever the table.
  * "s.email > $2" lets a merge join start alert_state's index at the page too. */
@@ -40,7 +41,8 @@ static const char sql_crossing_page[] =
 	"CASE WHEN u.high IS NOT NULL AND lq.value > u.high THEN 'higher' ELSE 'lower' END, "
 	"CASE WHEN u.high IS NOT NULL AND lq.value > u.high THEN u.high ELSE u.low END, "
 	"s.last_ticker, s.last_condition, s.last_int, coalesce(s.episode, 0), u.generation, "
-	"u.shard FROM users u JOIN LATERAL (SELECT value, at FROM quotes WHERE ticker = u.ticker "
+	"u.shard, lq.currency, lq.exchange FROM users u JOIN LATERAL (SELECT value, at, currency, "
+	"exchange FROM quotes WHERE ticker = u.ticker "
 	"ORDER BY at DESC LIMIT 1) lq ON true LEFT JOIN alert_state s ON s.email = u.email AND "
 	"s.email > $2 WHERE ($1::text IS NULL OR u.ticker = $1) AND u.email > $2 AND ((u.high IS NOT NULL AND "
 	"lq.value > u.high) OR (u.low IS NOT NULL AND lq.value < u.low)) "
@@ -52,7 +54,8 @@ static const char sql_crossing_shard[] =
 	"CASE WHEN u.high IS NOT NULL AND lq.value > u.high THEN 'higher' ELSE 'lower' END, "
 	"CASE WHEN u.high IS NOT NULL AND lq.value > u.high THEN u.high ELSE u.low END, "
 	"s.last_ticker, s.last_condition, s.last_int, coalesce(s.episode, 0), u.generation, "
-	"u.shard FROM users u JOIN LATERAL (SELECT value, at FROM quotes WHERE ticker = u.ticker "
+	"u.shard, lq.currency, lq.exchange FROM users u JOIN LATERAL (SELECT value, at, currency, "
+	"exchange FROM quotes WHERE ticker = u.ticker "
 	"ORDER BY at DESC LIMIT 1) lq ON true LEFT JOIN alert_state s ON s.email = u.email "
 	"WHERE u.shard >= $1::integer AND u.shard < $2::integer AND (u.shard, u.email) > "
 	"($3::integer, $4::text) AND ((u.high IS NOT NULL AND lq.value > u.high) OR "
@@ -97,6 +100,8 @@ static int row_crossing(struct tw_cqrs_op *op, const struct pg_result *res)
 	c.generation = v ? strtoll(v, NULL, 10) : 0;
 	v = tw_db_value(res, 0, 11);
 	c.shard = v ? atoi(v) : 0;
+	c.currency = tw_db_value(res, 0, 12); /* NULL: the quote did not tell (schema 12) */
+	c.exchange = tw_db_value(res, 0, 13);
 	if (c.email == NULL || c.ticker == NULL)
 		return 0;
 	op->count++;

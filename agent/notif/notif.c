@@ -155,10 +155,32 @@ static int decimals(double a, double b)
 	return d;
 }
 
+/* A currency the text names: exactly three of A-Z (else none). */
+static const char *currency_of(const char *s)
+{
+	return s && strlen(s) == 3 && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == 3 ? s : NULL;
+}
+
+/* An exchange the text names: 1..32 printable ASCII bytes, no blank at either end (else none). */
+static const char *exchange_of(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (n == 0 || n > 32 || s[0] == ' ' || s[n - 1] == ' ')
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+			return NULL;
+	}
+	return s;
+}
+
 long tw_notif_build(const struct tw_crossing *c, int64_t int_part, const struct tw_notif_key *k,
 		    char *out, size_t len)
 {
-	char id[TW_NOTIF_ID_LEN + 1], vtxt[40], ttxt[40], when[40], subj[128], body[256];
+	char id[TW_NOTIF_ID_LEN + 1], vtxt[48], ttxt[48], when[40], subj[192], body[320];
+	char name[TW_CQRS_TICKER_MAX + 40];
+	const char *cur = currency_of(c->currency), *exch = exchange_of(c->exchange);
 	int higher = c->condition == TW_COND_HIGHER;
 	int64_t secs = c->quote_ms / 1000;
 	time_t t = (time_t)secs;
@@ -178,13 +200,19 @@ long tw_notif_build(const struct tw_crossing *c, int64_t int_part, const struct 
 	if (gmtime_r(&t, &tm) == NULL || strftime(when, sizeof when, "%Y-%m-%d %H:%M", &tm) == 0)
 		snprintf(when, sizeof when, "%lld", (long long)secs);
 	/* Values are at most 1e9 (tw_alert_check_row(); cqrs refuses larger thresholds): the
-	 * texts fit. Should one not, the message is refused rather than cut. */
-	if (snprintf(vtxt, sizeof vtxt, "%.*f", d, c->value) >= (int)sizeof vtxt ||
-	    snprintf(ttxt, sizeof ttxt, "%.*f", d, c->threshold) >= (int)sizeof ttxt ||
-	    snprintf(subj, sizeof subj, "%s is %s %s: %s", c->ticker, higher ? "above" : "below",
+	 * texts fit. Should one not, the message is refused rather than cut. The exchange after
+	 * the ticker and the currency after each price when the quote told them ("AAPL (NMS)",
+	 * "191.23 USD"); without them the text is the seed's, byte for byte. */
+	if (snprintf(vtxt, sizeof vtxt, "%.*f%s%s", d, c->value, cur ? " " : "", cur ? cur : "") >=
+		    (int)sizeof vtxt ||
+	    snprintf(ttxt, sizeof ttxt, "%.*f%s%s", d, c->threshold, cur ? " " : "",
+		     cur ? cur : "") >= (int)sizeof ttxt ||
+	    snprintf(name, sizeof name, "%s%s%s%s", c->ticker, exch ? " (" : "", exch ? exch : "",
+		     exch ? ")" : "") >= (int)sizeof name ||
+	    snprintf(subj, sizeof subj, "%s is %s %s: %s", name, higher ? "above" : "below",
 		     ttxt, vtxt) >= (int)sizeof subj ||
 	    snprintf(body, sizeof body, "%s traded at %s at %s UTC, %s your %s threshold of %s.\n",
-		     c->ticker, vtxt, when, higher ? "above" : "below", higher ? "high" : "low",
+		     name, vtxt, when, higher ? "above" : "below", higher ? "high" : "low",
 		     ttxt) >= (int)sizeof body)
 		return TW_ERR_NOTIF_SIZE;
 	return tw_notif_write(&f, k, out, len);

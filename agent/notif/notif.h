@@ -106,8 +106,10 @@ long tw_notif_write(const struct tw_notif_fields *f, const struct tw_notif_key *
 /**
  * Build the message of a checked crossing row (tw_alert_check_row()): its id from @p int_part
  * (the integer part the alert role decided on, tw_alert_int_part()), the episode and the
- * generation, the subject and the body from the values and the quote time, written and
- * signed by tw_notif_write().
+ * generation, the subject and the body from the values and the quote time (and the quote's
+ * exchange after the ticker and its currency after each price when the row has them: "AAPL
+ * (NMS) traded at 191.23 USD ..."; an invalid one is left out; without them the seed's text,
+ * byte for byte), written and signed by tw_notif_write().
  * @return its length, TW_ERR_NOTIF_SIZE when @p len is too small, or TW_ERR_NOTIF_KEY.
  */
 long tw_notif_build(const struct tw_crossing *c, int64_t int_part, const struct tw_notif_key *k,

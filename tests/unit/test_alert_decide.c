@@ -245,6 +245,62 @@ static void lower_message_and_escapes(void **state)
 			 TW_ERR_NOTIF_KEY);
 }
 
+/* The quote's currency and exchange in the text (docs/notifications.md, Texts): the exchange
+ * after the ticker, the currency after each price; one alone; invalid ones left out; the JSON
+ * fields and the id unchanged. */
+static void currency_and_exchange(void **state)
+{
+	char got[TW_NOTIF_MAX_BYTES], plain[TW_NOTIF_MAX_BYTES], f[TW_NOTIF_MAX_BYTES];
+	struct tw_crossing c = row("alice@example.com", "AAPL", 191.23, TW_COND_HIGHER, 190);
+	static const char *const bad_cur[] = {"usd", "US", "USDX", "U$D", ""};
+	static const char *const bad_exch[] = {"", " NMS", "NMS ", "N\tS", "N\xc3\xa9S",
+					       "abcdefghijklmnopqrstuvwxyz0123456"};
+	struct tw_notif n;
+
+	(void)state;
+	c.episode = 3;
+	tw_notif_key_set(&key, TEST_KEY);
+	assert_true(tw_notif_build(&c, tw_alert_int_part(c.value), &key, plain, sizeof plain) > 0);
+	c.currency = "USD";
+	c.exchange = "NMS";
+	assert_true(tw_notif_build(&c, tw_alert_int_part(c.value), &key, got, sizeof got) > 0);
+	assert_int_equal(tw_notif_parse(&n, got, strlen(got), c.email, strlen(c.email), &key, f,
+					sizeof f),
+			 0);
+	assert_string_equal(n.subject, "AAPL (NMS) is above 190.00 USD: 191.23 USD");
+	assert_string_equal(n.body, "AAPL (NMS) traded at 191.23 USD at 2026-01-01 00:00 UTC, above "
+				    "your high threshold of 190.00 USD.\n");
+	/* the fields and the id are the same as without them: only the text changes */
+	assert_memory_equal(got, plain, (size_t)(strstr(plain, "\"subject\"") - plain));
+	/* one alone; a lower crossing */
+	c = row("bob@example.com", "SAP.DE", 149.1, TW_COND_LOWER, 150);
+	c.currency = "EUR";
+	assert_true(tw_notif_build(&c, tw_alert_int_part(c.value), &key, got, sizeof got) > 0);
+	assert_int_equal(tw_notif_parse(&n, got, strlen(got), c.email, strlen(c.email), &key, f,
+					sizeof f),
+			 0);
+	assert_string_equal(n.subject, "SAP.DE is below 150.00 EUR: 149.10 EUR");
+	assert_string_equal(n.body, "SAP.DE traded at 149.10 EUR at 2026-01-01 00:00 UTC, below "
+				    "your low threshold of 150.00 EUR.\n");
+	c.currency = NULL;
+	c.exchange = "a very long exchange name 32 byt"; /* the longest, with blanks inside */
+	assert_true(tw_notif_build(&c, tw_alert_int_part(c.value), &key, got, sizeof got) > 0);
+	assert_non_null(strstr(got, "\"subject\":\"SAP.DE (a very long exchange name 32 byt) is "
+				    "below 150.00: 149.10\""));
+	/* invalid ones are left out: the seed's text, byte for byte */
+	c = row("alice@example.com", "AAPL", 191.23, TW_COND_HIGHER, 190);
+	c.episode = 3;
+	for (size_t i = 0; i < sizeof bad_cur / sizeof bad_cur[0]; i++) {
+		c.currency = bad_cur[i];
+		c.exchange = bad_exch[i];
+		assert_true(tw_notif_build(&c, tw_alert_int_part(c.value), &key, got, sizeof got) > 0);
+		assert_string_equal(got, plain);
+	}
+	c.exchange = bad_exch[5];
+	assert_true(tw_notif_build(&c, tw_alert_int_part(c.value), &key, got, sizeof got) > 0);
+	assert_string_equal(got, plain);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -252,6 +308,7 @@ int main(void)
 		cmocka_unit_test(row_checks),     cmocka_unit_test(suppression),
 		cmocka_unit_test(ids),            cmocka_unit_test(numbers),
 		cmocka_unit_test(golden_message), cmocka_unit_test(lower_message_and_escapes),
+		cmocka_unit_test(currency_and_exchange),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
