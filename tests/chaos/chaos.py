@@ -423,7 +423,9 @@ class Run:
         path = os.path.join(self.work, "scenario.json")
         with open(path, "w") as f:
             json.dump({"start_time": self.start_time, "step_seconds": oracle.STEP_SECONDS,
-                       "tickers": {t: {"prices": p} for t, p in self.sc["tickers"].items()}}, f)
+                       "tickers": {t: {"prices": p, "currency": oracle.CURRENCY,
+                                       "exchange": oracle.EXCHANGE}
+                                   for t, p in self.sc["tickers"].items()}}, f)
         stack("quotes-reset")
         stack("quotes-scenario", path)
         self.url = make_db(e["TW_DB_URL"], self.dbname)

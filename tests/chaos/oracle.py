@@ -15,7 +15,10 @@ Written from the rules in docs/alerts.md, docs/notifications.md, docs/schema.md 
 - Texts: subject `TICKER is above|below THRESHOLD: VALUE`, body `TICKER traded at VALUE at
   YYYY-MM-DD HH:MM UTC, above your high threshold of THRESHOLD.` (or `below your low
   threshold`), two decimals (the scenario keeps prices on odd cents and thresholds on even
-  cents, so two decimals never show them equal and no price ever equals a threshold).
+  cents, so two decimals never show them equal and no price ever equals a threshold); the
+  quote server is given each ticker's currency (CURRENCY) and exchange (EXCHANGE), which the
+  chart meta carries, so the texts name them: `TICKER (EXCHANGE)` and `PRICE CURRENCY`
+  (docs/notifications.md, Texts).
 The harness holds each price step until an alert pass that started after its quotes were
 stored has committed, so every step is observed by the alert side: the oracle evaluates the
 rules once per step, per user, on that step's price.
@@ -26,6 +29,8 @@ import math
 import random
 
 STEP_SECONDS = 60
+CURRENCY = "USD"   # every ticker's meta.currency on the quote server
+EXCHANGE = "NMS"   # and its meta.exchangeName
 
 
 def _odd_cents(p):
@@ -91,11 +96,13 @@ def quote_time(start_time, k):
 
 def texts(ticker, cond, value, threshold, when):
     word = "above" if cond == "higher" else "below"
-    subject = "%s is %s %.2f: %.2f" % (ticker, word, threshold, value)
+    name = "%s (%s)" % (ticker, EXCHANGE)
+    subject = "%s is %s %.2f %s: %.2f %s" % (name, word, threshold, CURRENCY, value, CURRENCY)
     stamp = datetime.datetime.fromtimestamp(when, datetime.timezone.utc).strftime(
         "%Y-%m-%d %H:%M")
-    body = "%s traded at %.2f at %s UTC, %s your %s threshold of %.2f." % (
-        ticker, value, stamp, word, "high" if cond == "higher" else "low", threshold)
+    body = "%s traded at %.2f %s at %s UTC, %s your %s threshold of %.2f %s." % (
+        name, value, CURRENCY, stamp, word, "high" if cond == "higher" else "low", threshold,
+        CURRENCY)
     return subject, body
 
 
