@@ -3,8 +3,8 @@
 """test_alerts.py - alert.add / alert.list / alert.update / alert.remove (docs/rpc.md) on the
 real binary and the stack's PostgreSQL: the rows in the alerts table (migration 10), alert 0 being
 the users row untouched, [limits] alerts_per_user (also under concurrent adds), at-most-once
-request ids (replay, reuse with other params), validation errors, the cascade on user.delete,
-and tickwatch ctl alert. Expected values come from docs/alerts.md and docs/rpc.md.
+request ids (replay, reuse with other params), validation errors, the percent move (kind move,
+migration 13), the cascade on user.delete, and tickwatch ctl alert. Expected values come from docs/alerts.md and docs/rpc.md.
 usage: test_alerts.py TICKWATCH_BINARY"""
 import os
 import subprocess
@@ -261,6 +261,90 @@ def validation_errors():
     r = c.call("alert.remove", {"email": "fay@example.com", "id": aid, "request_id": "e-u6"})
     check(err_code(r) == -32003 and count("alerts", "id = %d" % aid) == 1,
           "another user's alert id is not found: %s" % r)
+    c.close()
+
+
+@test
+def move_alerts():
+    """kind move (docs/alerts.md, Kinds): level the percent, 0 < level <= 100, checked on add
+    and on update (also against the stored kind or level), and by the table (migration 13)."""
+    c = Client(AGENT.port)
+    register(c, "mo@example.com")
+    base = {"email": "mo@example.com", "ticker": "AAPL", "kind": "move"}
+    r = c.call("alert.add", dict(base, level=5, rearm_pct=2, request_id="m-1"))
+    res = r.get("result", {})
+    check(res.get("kind") == "move" and res.get("level") == 5 and res.get("level2") is None
+          and res.get("rearm_pct") == 2, "add move: %s" % r)
+    mid = res["id"]
+    check(alerts("mo@example.com") == [[str(mid), "AAPL", "move", "5", "NULL", "change", "0",
+                                        "2", "true", "NULL", "0"]],
+          "the move row: %s" % alerts("mo@example.com"))
+    r2 = c.call("alert.add", dict(base, level=5, rearm_pct=2, request_id="m-1"))
+    check(same(r, r2) and count("alerts", "email = 'mo@example.com'") == 1,
+          "a repeated add is replayed, not executed: %s" % r2)
+    cases = [
+        ({"level": 100.5}, -32002, "level"),
+        ({"level": 1e9}, -32002, "level"),
+        ({"level": 0}, -32002, "level"),
+        ({"level": -5}, -32002, "level"),
+        ({"level": 5, "level2": 10}, -32002, "level2"),
+        ({"kind": "moves", "level": 5}, -32002, "kind"),
+    ]
+    for i, (over, code, field) in enumerate(cases):
+        r = c.call("alert.add", dict(base, request_id="m-e%d" % i, **over))
+        check(err_code(r) == code and r["error"].get("data", {}).get("field") == field,
+              "add %s: want %d on %s, got %s" % (over, code, field, r))
+    check(count("alerts", "email = 'mo@example.com'") == 1, "nothing stored by refused adds")
+    r = c.call("alert.add", dict(base, level=100, request_id="m-100"))
+    check(r.get("result", {}).get("level") == 100, "level 100 is the most: %s" % r)
+    c.call("alert.remove", {"email": "mo@example.com", "id": r["result"]["id"],
+                            "request_id": "m-100-rm"})
+    # update: the level of a stored move, an above with a large level turned into a move
+    r = c.call("alert.update", {"email": "mo@example.com", "id": mid, "level": 2.5,
+                                "request_id": "m-u1"})
+    check(r.get("result", {}).get("level") == 2.5 and r["result"]["kind"] == "move",
+          "update the percent: %s" % r)
+    r = c.call("alert.update", {"email": "mo@example.com", "id": mid, "level": 150,
+                                "request_id": "m-u2"})
+    check(err_code(r) == -32002 and r["error"].get("data", {}).get("field") == "level"
+          and "percent" in r["error"]["message"], "a stored move's level over 100: %s" % r)
+    check(alerts("mo@example.com")[0][3] == "2.5", "the row stays: %s" % alerts("mo@example.com"))
+    r = c.call("alert.add", {"email": "mo@example.com", "ticker": "MSFT", "kind": "above",
+                             "level": 500, "request_id": "m-a"})
+    aid = r["result"]["id"]
+    r = c.call("alert.update", {"email": "mo@example.com", "id": aid, "kind": "move",
+                                "request_id": "m-u3"})
+    check(err_code(r) == -32002 and r["error"].get("data", {}).get("field") == "level",
+          "above 500 made a move keeps level 500: refused: %s" % r)
+    r = c.call("alert.update", {"email": "mo@example.com", "id": aid, "kind": "move",
+                                "level": 101, "request_id": "m-u4"})
+    check(err_code(r) == -32002 and r["error"].get("data", {}).get("field") == "level",
+          "kind move with level 101: %s" % r)
+    r = c.call("alert.update", {"email": "mo@example.com", "id": aid, "kind": "move",
+                                "level": 3, "request_id": "m-u5"})
+    check(r.get("result", {}).get("kind") == "move" and r["result"]["level"] == 3,
+          "above made a move of 3 %%: %s" % r)
+    r = c.call("alert.update", {"email": "mo@example.com", "id": aid, "kind": "above",
+                                "level": 500, "request_id": "m-u6"})
+    check(r.get("result", {}).get("kind") == "above" and r["result"]["level"] == 500,
+          "and back to above 500: %s" % r)
+    r = c.call("alert.list", {"email": "mo@example.com"})
+    kinds = [(a["id"], a["kind"], a["level"]) for a in r["result"]["alerts"]]
+    check(kinds == [(0, "band", 100), (mid, "move", 2.5), (aid, "above", 500)],
+          "alert.list: %s" % kinds)
+    # the table refuses what the methods refuse (migration 13's checks)
+    try:
+        sql(URL, "INSERT INTO alerts (email, ticker, kind, level) VALUES "
+            "('mo@example.com', 'AAPL', 'move', 101)")
+        check(False, "the table took a move of 101 %")
+    except Fail as e:
+        check("alerts_move_level" in str(e), "refused by another rule: %s" % e)
+    try:
+        sql(URL, "INSERT INTO alerts (email, ticker, kind, level) VALUES "
+            "('mo@example.com', 'AAPL', 'sideways', 1)")
+        check(False, "the table took kind sideways")
+    except Fail as e:
+        check("alerts_kind_check" in str(e), "refused by another rule: %s" % e)
     c.close()
 
 
