@@ -6,7 +6,8 @@
 # alert_state row says so, nobody is skipped or doubled at a page boundary, re-arms cover
 # every page, and a repeat pass suppresses everything. Each wake-up is followed by exactly the
 # next pass (no pass is passed over for one that matches), and the messages each pass produced
-# are read back from to-notifier (kcat) and checked field by field. Fails (never skips) without
+# are read back from to-notifier (kcat) and checked field by field (the text names the quote's
+# currency and exchange when it has them, schema 12). Fails (never skips) without
 # the stack. Afterwards tickwatch-notifier is moved past the test's messages (bench/alert does
 # the same), so no notifier mails the test's addresses.
 # usage: test_alert_paging.py BINARY
@@ -65,15 +66,20 @@ def produced(env, start, want):
     return got
 
 
-def check_message(v, ticker, cond, value, thr):
+def check_message(v, ticker, cond, value, thr, cur=None, exch=None):
+    """The message of a crossing; its text names the quote's exchange after the ticker and its
+    currency after each price when the quote has them (docs/notifications.md, Texts)."""
     word = "above" if cond == "higher" else "below"
+    name = "%s (%s)" % (ticker, exch) if exch else ticker
+    c = " " + cur if cur else ""
     check(v.get("v") == 2 and re.fullmatch(r"[0-9a-f]{32}", v.get("id", "")), "message %s" % v)
     check((v["ticker"], v["condition"], v["value"], v["threshold"]) == (ticker, cond, value, thr),
           "message %s: want %s %s %s %s" % (v, ticker, cond, value, thr))
-    check(v["subject"] == "%s is %s %.2f: %.2f" % (ticker, word, thr, value),
+    check(v["subject"] == "%s is %s %.2f%s: %.2f%s" % (name, word, thr, c, value, c),
           "subject %r" % v["subject"])
-    check(v["body"].startswith("%s traded at %.2f at " % (ticker, value)) and
-          ("%s your %s threshold of %.2f." % (word, "high" if cond == "higher" else "low", thr))
+    check(v["body"].startswith("%s traded at %.2f%s at " % (name, value, c)) and
+          ("%s your %s threshold of %.2f%s.\n" % (word, "high" if cond == "higher" else "low",
+                                                  thr, c))
           in v["body"], "body %r" % v["body"])
 
 
@@ -116,8 +122,10 @@ def main():
                  lambda: agent.alive() and caught_up(env, group, "to-alert-system"), 120)
         check(not [d for d in DONE.findall(agent.text()) if int(d[2])],
               "a pass sent before the test's quotes: %s" % DONE.findall(agent.text()))
-        sql(url, "INSERT INTO quotes (ticker, at, value) VALUES ('P0', now(), 150.25), "
-            "('P1', now(), 120.5), ('LOW', now(), 5.75)")
+        # P1's quote tells its currency and exchange (schema 12): its e-mails name them
+        sql(url, "INSERT INTO quotes (ticker, at, value, currency, exchange) VALUES "
+            "('P0', now(), 150.25, NULL, NULL), ('P1', now(), 120.5, 'USD', 'NMS'), "
+            "('LOW', now(), 5.75, NULL, NULL)")
 
         def pass_after(before):
             """Wake the alert role and return the pass that did the work: every pass logged
@@ -156,8 +164,8 @@ def main():
             check(s[e][:3] == want and s[e][3] == 1, "%s after pass 1: %s, want %s episode 1"
                   % (e, s[e], want))
             check_message(msgs1[e], *({0: ("P0", "higher", 150.25, 100.0),
-                                       1: ("P1", "higher", 120.5, 100.0)}[i % 2] if i < 8
-                                      else ("LOW", "lower", 5.75, 10.0)))
+                                       1: ("P1", "higher", 120.5, 100.0, "USD", "NMS")}[i % 2]
+                                      if i < 8 else ("LOW", "lower", 5.75, 10.0)))
         check(len({v["id"] for v in msgs1.values()}) == 10, "pass 1 ids not distinct: %s"
               % [v["id"] for v in msgs1.values()])
 
