@@ -240,6 +240,15 @@ static void move_kind(void **state)
 	assert_true(fabs(s.thr[0] - 189.0) < 1e-9);
 	assert_int_equal(s.cond[1], TW_COND_LOWER);
 	assert_true(fabs(s.thr[1] - 171.0) < 1e-9);
+	/* exactly the level away is a move of at least it: 189 (+5 %) and 171 (-5 %) cross, with
+	 * the threshold equal to the price */
+	{
+		const double w[] = {189, 180, 171};
+
+		walk_prev(&c, w, p, 3, T0, MIN_MS, &s);
+		expect(&s, 2, 0, 2);
+		assert_true(s.thr[0] == 189.0 && s.thr[1] == 171.0);
+	}
 	/* down straight after up is a new condition: no re-arm needed */
 	{
 		const double w[] = {189.5, 170.9, 189.5};
