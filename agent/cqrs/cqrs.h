@@ -805,8 +805,8 @@ struct tw_cqrs_alert_advance {
 
 /* Bytes one item of tw_cqrs_alert_advance_rows() takes in the buffer, at most (nine numbers
  * of up to 21 characters and their commas), and the fixed part (nine pairs of braces). */
-#define TW_CQRS_ALERT_ADVANCE_ITEM_MAX (9 * 22)
-#define TW_CQRS_ALERT_ADVANCE_FIXED (9 * 3)
+#define TW_CQRS_ALERT_ADVANCE_ITEM_MAX ((size_t)9 * 22)
+#define TW_CQRS_ALERT_ADVANCE_FIXED ((size_t)9 * 3)
 
 /**
  * AdvanceAlertRows: @p n (1..TW_CQRS_PAGE_MAX) alerts' new state in ONE statement on the
