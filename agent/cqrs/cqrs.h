@@ -721,24 +721,28 @@ int tw_cqrs_record_sent_batch(struct tw_cqrs *q, struct tw_cqrs_op *op,
 #define TW_CQRS_HISTORY_MSG_MAX 8192   /* a stored message handed over, at most (else NULL) */
 #define TW_CQRS_HISTORY_CURSOR_MAX 160 /* "TIME.SOURCE.KEY", at most */
 
-enum tw_history_state { TW_HS_SENT = 1, TW_HS_SENDING, TW_HS_DEFERRED, TW_HS_DEAD };
+enum tw_history_state { TW_HS_SENT = 1, TW_HS_SENDING, TW_HS_DEFERRED, TW_HS_DEAD,
+			TW_HS_EXPIRED };
 
 /** One ledger entry (pointers valid during the callback only). */
 struct tw_cqrs_history_row {
 	const char *notification_id;
 	int state;          /* TW_HS_* */
-	int64_t time_ms;    /* sent_at (sent, sending), first_at (deferred), created_at (dead) */
+	int64_t time_ms;    /* sent_at (sent, sending), first_at (deferred), created_at (dead),
+			     * expires_at (expired) */
 	int attempts;       /* deferred, dead */
 	int64_t next_ms;    /* deferred: next_at */
 	const char *reason; /* deferred: last_reason, dead: reason (first 200 characters), or NULL */
 	const char *message; /* deferred, dead: the signed message as stored, or NULL */
 	size_t message_len;
 	const char *cursor; /* this row as the "after" of the next page */
+	int64_t alert_id;   /* expired: the further alert past its expiry (notification_id "") */
+	const char *ticker; /* expired: its ticker */
 };
 
 typedef int (*tw_cqrs_history_fn)(void *arg, const struct tw_cqrs_history_row *h);
 
-/** "sent", "sending", "deferred", "dead" ("" otherwise). */
+/** "sent", "sending", "deferred", "dead", "expired" ("" otherwise). */
 const char *tw_cqrs_history_state_name(int state);
 
 /**

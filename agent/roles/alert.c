@@ -101,7 +101,7 @@ struct held {
 
 struct counts {
 	uint64_t rows, sent, suppressed, invalid, rearmed, pages, batches, superseded;
-	uint64_t arows, asent, astate, aquiet, ainvalid; /* further alerts (the alerts table) */
+	uint64_t arows, asent, astate, aquiet, ainvalid, apages; /* further alerts (alerts table) */
 };
 
 enum { KIND_FULL, KIND_SHARDED, KINDS };
@@ -908,8 +908,8 @@ static void on_alerts_done(void *arg, const struct tw_cqrs_result *res)
 	if (res->rc != TW_OK) {
 		fail(a, "AlertPassPage: %s", res->msg);
 	} else {
-		a->now.pages++;
-		a->all.pages++;
+		a->now.apages++;
+		a->all.apages++;
 		if (a->page_rows < a->page_limit && !range_next(a))
 			a->more = 0;
 	}
@@ -1006,11 +1006,11 @@ static void finish_pass(struct alert *a)
 	       " suppressed, %" PRIu64 " invalid, %" PRIu64 " re-armed; %" PRIu64
 	       " pages, %" PRIu64 " advance batches; wake-up to last ack %" PRId64 " ms; %" PRIu64
 	       " superseded; shard slots %d of %d in %zu range(s); further alerts: %" PRIu64
-	       " rows, %" PRIu64 " sent, %" PRIu64 " state changes, %" PRIu64 " quiet, %" PRIu64
+	       " rows in %" PRIu64 " pages, %" PRIu64 " sent, %" PRIu64 " state changes, %" PRIu64 " quiet, %" PRIu64
 	       " invalid",
 	       a->pass, a->now.rows, a->now.sent, a->now.suppressed, a->now.invalid, a->now.rearmed,
 	       a->now.pages, a->now.batches, a->last_ms, a->now.superseded, a->covered,
-	       TW_SHARD_SLOTS, a->nranges, a->now.arows, a->now.asent, a->now.astate,
+	       TW_SHARD_SLOTS, a->nranges, a->now.arows, a->now.apages, a->now.asent, a->now.astate,
 	       a->now.aquiet, a->now.ainvalid);
 	a->wake_at = 0;
 	if (a->waiting.n)
