@@ -272,6 +272,15 @@ static void currency_and_exchange(void **state)
 				    "your high threshold of 190.00 USD.\n");
 	/* the fields and the id are the same as without them: only the text changes */
 	assert_memory_equal(got, plain, (size_t)(strstr(plain, "\"subject\"") - plain));
+	/* a further alert's body names it, with the same exchange and currency */
+	c.alert_id = 7;
+	assert_true(tw_notif_build(&c, tw_alert_int_part(c.value), &key, got, sizeof got) > 0);
+	assert_int_equal(tw_notif_parse(&n, got, strlen(got), c.email, strlen(c.email), &key, f,
+					sizeof f),
+			 0);
+	assert_string_equal(n.subject, "AAPL (NMS) is above 190.00 USD: 191.23 USD");
+	assert_string_equal(n.body, "AAPL (NMS) traded at 191.23 USD at 2026-01-01 00:00 UTC, above "
+				    "the level of 190.00 USD of your alert 7.\n");
 	/* one alone; a lower crossing */
 	c = row("bob@example.com", "SAP.DE", 149.1, TW_COND_LOWER, 150);
 	c.currency = "EUR";
