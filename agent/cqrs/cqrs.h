@@ -182,6 +182,7 @@ struct tw_cqrs_op {
 	int last_shard;
 	char sign_key[TW_CQRS_SIGN_KEY_LEN + 1];
 	void *ext; /* alerts.c: the caller's struct tw_alert_row */
+	int verified; /* RegisterUser: users.ticker_verified to store (1, 0; -1: NULL) */
 };
 
 struct tw_cqrs;
@@ -743,5 +744,17 @@ const char *tw_cqrs_history_state_name(int state);
 int tw_cqrs_list_history(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *email,
 			 const char *after, long long limit, tw_cqrs_history_fn row,
 			 tw_cqrs_done_fn done, void *arg);
+
+/* ---- RegisterUser with the ticker check's verdict (commands.c; rpc/tickercheck.c) ---- */
+
+/**
+ * RegisterUser (as tw_cqrs_register_user) storing @p verified as users.ticker_verified in the
+ * same statement as the user's row (1 true, 0 false, -1 NULL: not checked): the check's
+ * verdict costs no second round trip. A replayed request id writes nothing.
+ */
+int tw_cqrs_register_user_verified(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *email,
+				   const char *ticker, double high, double low, int verified,
+				   const struct tw_cqrs_idem *idem, tw_cqrs_done_fn done,
+				   void *arg);
 
 #endif
