@@ -5,7 +5,9 @@ agent (rpc role, [db] write_connections 4) on the stack's PostgreSQL, printed ne
 run's pgbench rates with 20 clients on the same server: a plain one-row INSERT (the reference of
 issue 17's goal, register / INSERT >= 0.5, printed as "ratio"), and the 5-statement transaction
 the agent ran per register before its one statement (BEGIN, claim the request id, INSERT the user,
-store the response, COMMIT). The register is measured twice: with [rpc] check_tickers off (the
+store the response, COMMIT). The register (check off) and the INSERT alternate ROUNDS times and
+the best of each is compared, so a load other work puts on the machine for a while hits both
+alike. The register is measured twice: with [rpc] check_tickers off (the
 database path the goal is about: one statement, one round trip) and on (each register first asks
 the stack's quote server, a Python HTTPS server, on at most 2 connections: its rate, not the
 database's, bounds that figure).
@@ -23,6 +25,7 @@ from rpclib import Agent, Client, drop_db, make_db, sql, stack_env  # noqa: E402
 
 PGBENCH = "/usr/lib/postgresql/15/bin/pgbench"
 CLIENTS = 20
+ROUNDS = 2  # register and INSERT alternate this many times; the best of each is printed
 
 
 def rpc_rate(port, seconds, tag):
@@ -86,9 +89,21 @@ def main():
     agent = Agent(binary, url, work, extra={"TICKWATCH_AGENT_LOG_LEVEL": "warn",
                                             "TICKWATCH_DB_WRITE_CONNECTIONS": "4",
                                             "TICKWATCH_RPC_CHECK_TICKERS": "false"})
+    insert = ("\\set id random(1, 2000000000)\n"
+              "INSERT INTO bench_users (email, ticker, high, low) VALUES "
+              "('p' || :id || '.' || :client_id || '@example.com', 'AAPL', 200, 100) "
+              "ON CONFLICT DO NOTHING;\n")
     try:
         agent.start()
-        rpc, n = rpc_rate(agent.port, seconds, "off")
+        sql(url, "CREATE TABLE bench_users (LIKE users INCLUDING ALL)")
+        # the register and the INSERT alternate, ROUNDS times each, and the best of each
+        # counts: a load that other work puts on the machine for a while hits both alike
+        rpcs, plains = [], []
+        for r in range(ROUNDS):
+            rpcs.append(rpc_rate(agent.port, seconds, "off%d." % r))
+            plains.append(pgbench_rate(url, insert, seconds))
+        rpc, n = max(rpcs)
+        plain = max(plains)
         agent.stop()
         agent = Agent(binary, url, work, extra={"TICKWATCH_AGENT_LOG_LEVEL": "warn",
                                                 "TICKWATCH_DB_WRITE_CONNECTIONS": "4",
@@ -96,11 +111,6 @@ def main():
         agent.start()
         checked, nc = rpc_rate(agent.port, seconds, "on")
         agent.stop()
-        sql(url, "CREATE TABLE bench_users (LIKE users INCLUDING ALL)")
-        plain = pgbench_rate(url, "\\set id random(1, 2000000000)\n"
-                             "INSERT INTO bench_users (email, ticker, high, low) VALUES "
-                             "('p' || :id || '.' || :client_id || '@example.com', 'AAPL', 200, 100) "
-                             "ON CONFLICT DO NOTHING;\n", seconds)
         same = pgbench_rate(url, "\\set id random(1, 2000000000)\n"
                             "BEGIN;\n"
                             "INSERT INTO rpc_requests (request_id, method, params_hash) VALUES "
@@ -114,6 +124,10 @@ def main():
                             "COMMIT;\n", seconds)
         print("bench rpc: %d clients, %d s each, PostgreSQL %s" % (
             CLIENTS, seconds, sql(url, "SHOW server_version")[0][0]))
+        print("  register (check_tickers off) and one-row INSERT alternated %d times, best of "
+              "each: register %s req/s, INSERT %s tps" % (
+                  ROUNDS, " ".join("%.0f" % r for r, _ in rpcs),
+                  " ".join("%.0f" % p for p in plains)))
         print("  tickwatch user.register (JSON-RPC, at-most-once): %8.0f req/s  (%d registered, "
               "check_tickers off)" % (rpc, n))
         print("  user.register with the ticker check:              %8.0f req/s  (%d registered, "
