@@ -1299,6 +1299,22 @@ static void metrics(struct tw_agent *ag, void *state, struct tw_metrics *m)
 	tw_metrics_int(m, "tickwatch_alert_rows_checked_total",
 		       (const struct tw_metric_label[]){{"outcome", "invalid"}, {NULL, NULL}},
 		       (int64_t)a->all.invalid);
+	tw_metrics_family(m, "tickwatch_alert_further_rows_total", "counter",
+			  "further alerts (the alerts table) the pass evaluated, by what was decided");
+	tw_metrics_int(m, "tickwatch_alert_further_rows_total",
+		       (const struct tw_metric_label[]){{"outcome", "notify"}, {NULL, NULL}},
+		       (int64_t)(a->all.arows - a->all.astate - a->all.aquiet - a->all.ainvalid));
+	tw_metrics_int(m, "tickwatch_alert_further_rows_total",
+		       (const struct tw_metric_label[]){{"outcome", "state"}, {NULL, NULL}},
+		       (int64_t)a->all.astate);
+	tw_metrics_int(m, "tickwatch_alert_further_rows_total",
+		       (const struct tw_metric_label[]){{"outcome", "quiet"}, {NULL, NULL}},
+		       (int64_t)a->all.aquiet);
+	tw_metrics_int(m, "tickwatch_alert_further_rows_total",
+		       (const struct tw_metric_label[]){{"outcome", "invalid"}, {NULL, NULL}},
+		       (int64_t)a->all.ainvalid);
+	counter(m, "tickwatch_alert_further_advanced_total",
+		"further alerts' acknowledged e-mails recorded (AdvanceAlertRows)", a->all.asent);
 	counter(m, "tickwatch_alert_rearmed_total", "alerts re-armed: back inside their band",
 		a->all.rearmed);
 	counter(m, "tickwatch_alert_pages_total", "crossing pages read", a->all.pages);
