@@ -95,8 +95,8 @@ struct tw_alert_outcome {
  * or past expires_ms: disabled, nothing sent), the condition of its kind, the re-arm band,
  * the frequency (change: the seed's rule; once; daily: one per UTC date of the quote time)
  * and the cooldown (quote times). A disabled alert does nothing. A move alert crosses when
- * |value - prev_close| / prev_close * 100 >= level: higher (up) with the threshold
- * prev_close * (1 + level / 100), lower (down) with prev_close * (1 - level / 100); without a
+ * the value is beyond a threshold: higher (up) above prev_close * (1 + level / 100), lower
+ * (down) below prev_close * (1 - level / 100), the threshold crossed; without a
  * previous close it decides nothing (no e-mail, no re-arm: the state stays). Its re-arm:
  * back within level - rearm_pct percent of the previous close.
  */

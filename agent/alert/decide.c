@@ -148,19 +148,22 @@ void tw_alert_evaluate(const struct tw_alert_eval *e, struct tw_alert_outcome *o
 		return;
 	}
 	if (e->kind == TW_AK_MOVE) {
-		double move;
+		double move, up, down;
 
 		if (!isfinite(e->prev_close) || e->prev_close <= 0)
 			return; /* no previous close known: nothing to measure from */
-		move = fabs(e->value - e->prev_close) / e->prev_close * 100;
-		if (!(move >= e->level)) {
+		/* beyond a threshold, strictly (as every kind: a price on a threshold is inside, and
+		 * the message's value is then always past its threshold) */
+		up = e->prev_close * (1 + e->level / 100);
+		down = e->prev_close * (1 - e->level / 100);
+		if (!(e->value > up) && !(e->value < down)) {
 			/* inside: re-armed once back within level - rearm_pct */
+			move = fabs(e->value - e->prev_close) / e->prev_close * 100;
 			o->rearm = e->has_last && move <= e->level - e->rearm_pct;
 			return;
 		}
-		cond = e->value > e->prev_close ? TW_COND_HIGHER : TW_COND_LOWER;
-		threshold = e->prev_close * (cond == TW_COND_HIGHER ? 1 + e->level / 100
-								  : 1 - e->level / 100);
+		cond = e->value > up ? TW_COND_HIGHER : TW_COND_LOWER;
+		threshold = cond == TW_COND_HIGHER ? up : down;
 		fresh = !e->has_last || e->last_condition != cond ||
 			e->last_int != tw_alert_int_part(e->value);
 	} else if (e->kind == TW_AK_CROSS) {

@@ -4,8 +4,9 @@
  * The alert role walks a user's further alerts (alerts 1.., docs/alerts.md) after the users
  * rows (alert 0), in the same shard ranges: AlertPassPage streams the enabled alerts whose
  * ticker has a quote, keyset-paged on (shard, email, id) over alerts_shard_idx, with the
- * latest quote of each ticker (one backward probe of quotes_pkey) and the database's clock
- * for the expiry. What to do with each row is agent/alert's (tw_alert_evaluate()); what was
+ * latest quote of each ticker (one backward probe of quotes_pkey; its previous close for a
+ * move alert, its currency and exchange for the text) and the database's clock for the
+ * expiry. What to do with each row is agent/alert's (tw_alert_evaluate()); what was
  * decided comes back here as AdvanceAlertRows, one statement per batch, compare-and-set on
  * the episode each decision was made at, so an alert.update or alert.remove that lands while
  * an e-mail is in flight is never overwritten. Both run on the write connection, like the
@@ -22,7 +23,8 @@ static const char sql_page[] =
 	"a.rearm_pct, (extract(epoch FROM a.expires_at) * 1000)::bigint, a.last_condition, "
 	"a.last_int, (extract(epoch FROM a.last_sent_at) * 1000)::bigint, a.last_side, a.episode, "
 	"a.shard, lq.value, (extract(epoch FROM lq.at) * 1000)::bigint, "
-	"(extract(epoch FROM now()) * 1000)::bigint FROM alerts a JOIN LATERAL (SELECT value, at "
+	"(extract(epoch FROM now()) * 1000)::bigint, lq.prev_close, lq.currency, lq.exchange "
+	"FROM alerts a JOIN LATERAL (SELECT value, at, prev_close, currency, exchange "
 	"FROM quotes WHERE ticker = a.ticker ORDER BY at DESC LIMIT 1) lq ON true "
 	"WHERE a.enabled AND a.shard >= $1::integer AND a.shard < $2::integer AND "
 	"(a.shard, a.email, a.id) > ($3::integer, $4::text, $6::bigint) "
@@ -84,6 +86,9 @@ static int page_step(struct tw_db_job *j, int ev, const struct pg_result *res, v
 		r.value = dbl(res, 16);
 		r.quote_ms = num(res, 17);
 		r.now_ms = num(res, 18);
+		r.prev_close = dbl(res, 19);
+		r.currency = tw_db_value(res, 0, 20);
+		r.exchange = tw_db_value(res, 0, 21);
 		if (r.email == NULL || r.ticker == NULL)
 			return 0;
 		op->count++;

@@ -804,6 +804,8 @@ struct tw_alert_pass_row {
 	double value;        /* the ticker's latest quote */
 	int64_t quote_ms;    /* its time */
 	int64_t now_ms;      /* the database's clock when the page was read (expiry) */
+	double prev_close;   /* the quote's previous close (schema 12), 0: not known */
+	const char *currency, *exchange; /* the quote's, NULL: not known */
 };
 
 /**

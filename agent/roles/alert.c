@@ -826,6 +826,7 @@ static int on_alert_row(void *arg, const struct tw_alert_pass_row *p)
 	e.enabled = 1;
 	e.value = p->value;
 	e.quote_ms = p->quote_ms;
+	e.prev_close = p->prev_close;
 	e.now_ms = p->now_ms;
 	e.has_last = p->has_last;
 	e.last_condition = p->last_condition;
@@ -851,6 +852,8 @@ static int on_alert_row(void *arg, const struct tw_alert_pass_row *p)
 		c.episode = p->episode;
 		c.shard = p->shard;
 		c.alert_id = p->id;
+		c.currency = p->currency;
+		c.exchange = p->exchange;
 		if (tw_alert_check_row(&c, why, sizeof why) != TW_OK ||
 		    tw_cqrs_check_email(p->email, why, sizeof why) != TW_OK) {
 			a->now.ainvalid++;

@@ -240,14 +240,13 @@ static void move_kind(void **state)
 	assert_true(fabs(s.thr[0] - 189.0) < 1e-9);
 	assert_int_equal(s.cond[1], TW_COND_LOWER);
 	assert_true(fabs(s.thr[1] - 171.0) < 1e-9);
-	/* exactly the level away is a move of at least it: 189 (+5 %) and 171 (-5 %) cross, with
-	 * the threshold equal to the price */
+	/* exactly the level away is on a threshold, inside (as for every kind): 189 (+5 %) and
+	 * 171 (-5 %) send nothing, 189.01 and 170.99 do */
 	{
-		const double w[] = {189, 180, 171};
+		const double w[] = {189, 180, 171, 189.01, 170.99};
 
-		walk_prev(&c, w, p, 3, T0, MIN_MS, &s);
-		expect(&s, 2, 0, 2);
-		assert_true(s.thr[0] == 189.0 && s.thr[1] == 171.0);
+		walk_prev(&c, w, p, 5, T0, MIN_MS, &s);
+		expect(&s, 2, 3, 4);
 	}
 	/* down straight after up is a new condition: no re-arm needed */
 	{
@@ -411,12 +410,12 @@ static void oracle_move(const struct alert_cfg *c, const double *v, const double
 		if (!(p[i] > 0))
 			continue; /* no previous close: nothing decided */
 		pct = fabs(x - p[i]) / p[i] * 100;
-		if (pct < c->level) {
+		if (!(x > p[i] * (1 + c->level / 100)) && !(x < p[i] * (1 - c->level / 100))) {
 			if (!armed && pct <= c->level - c->rearm_pct)
 				armed = 1;
 			continue;
 		}
-		k = x > p[i] ? 1 : 2;
+		k = x > p[i] * (1 + c->level / 100) ? 1 : 2;
 		want = armed || lastc != k || lasti != (long long)floor(x);
 		if (c->frequency == TW_AF_DAILY)
 			want = lastt < 0 || t / DAY_MS != lastt / DAY_MS;

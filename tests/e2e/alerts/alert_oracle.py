@@ -3,7 +3,8 @@
 the rules of docs/alerts.md ("Kinds", "Frequencies, cooldown, re-arm band, expiry") only: it
 shares no code with agent/alert and reads nothing of the implementation.
 
-A path is the list of (quote time in Unix seconds, price) the passes look at, in order."""
+A path is the list of (quote time in Unix seconds, price[, previous close]) the passes look at,
+in order."""
 import math
 
 
@@ -11,9 +12,14 @@ def _day(t):
     return int(t // 86400)  # the UTC date of a quote time
 
 
-def _condition(a, p):
+def _condition(a, p, prev):
     """(condition, threshold) the kind's condition gives, or (None, None) inside."""
     kind = a["kind"]
+    if kind == "move":  # at least level percent up or down from the previous close
+        if abs(p - prev) / prev * 100 >= a["level"]:
+            return (("higher", prev * (1 + a["level"] / 100.0)) if p > prev
+                    else ("lower", prev * (1 - a["level"] / 100.0)))
+        return None, None
     if kind == "above" and p > a["level"]:
         return "higher", a["level"]
     if kind == "below" and p < a["level"]:
@@ -26,9 +32,12 @@ def _condition(a, p):
     return None, None
 
 
-def _back_inside(a, p, last_cond):
-    """Inside, and back by rearm_pct percent of the threshold last crossed."""
+def _back_inside(a, p, last_cond, prev):
+    """Inside, and back by rearm_pct percent of the threshold last crossed (move: within
+    level - rearm_pct percent of the previous close)."""
     pct = a.get("rearm_pct", 0) / 100.0
+    if a["kind"] == "move":
+        return abs(p - prev) / prev * 100 <= a["level"] - a.get("rearm_pct", 0)
     if last_cond == "higher":
         thr = a["level2"] if a["kind"] == "band" else a["level"]
         return p <= thr * (1 - pct)
@@ -46,7 +55,9 @@ def emails(a, path):
     last = None          # (condition, integer part) of the last e-mail; None: never / re-armed
     last_sent = None     # the quote time of the last e-mail
     side = None          # cross: the side stored
-    for t, p in path:
+    for step in path:
+        t, p = step[0], step[1]
+        prev = step[2] if len(step) > 2 else None  # the previous close told with the quote
         if a.get("expired"):
             return out, "expired"  # past its expiry: disabled, nothing sent
         if a["kind"] == "cross":
@@ -61,9 +72,11 @@ def emails(a, path):
             cond, thr = ("higher" if now > 0 else "lower"), a["level"]
             fresh = True
         else:
-            cond, thr = _condition(a, p)
+            if a["kind"] == "move" and not prev:
+                continue  # no previous close: no decision, the state stays
+            cond, thr = _condition(a, p, prev)
             if cond is None:
-                if last is not None and _back_inside(a, p, last[0]):
+                if last is not None and _back_inside(a, p, last[0], prev):
                     last = None  # re-armed: the next crossing e-mails again
                 continue
             fresh = last is None or last != (cond, math.floor(p))

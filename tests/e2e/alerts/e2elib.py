@@ -67,14 +67,18 @@ def wait_for(what, fn, timeout, every=0.2):
         time.sleep(every)
 
 
-def write_replay(path, steps, t0=None):
-    """steps: list of {ticker: price}; one step per collector cycle, in increasing time."""
+def write_replay(path, steps, t0=None, extra=None):
+    """steps: list of {ticker: price}; one step per collector cycle, in increasing time.
+    @extra: {ticker: "prev=... currency=... exchange=..."}, appended to that ticker's lines
+    (docs/quotes.md, the replay format's optional fields)."""
     t0 = t0 or int(time.time()) - 86400
+    extra = extra or {}
     with open(path, "w") as f:
         f.write("# replay scenario written by e2elib.py\n")
         for i, step in enumerate(steps):
             for t, p in sorted(step.items()):
-                f.write("%d %s %s\n" % (t0 + i * 60, t, repr(float(p))))
+                f.write("%d %s %s%s\n" % (t0 + i * 60, t, repr(float(p)),
+                                           (" " + extra[t]) if t in extra else ""))
     return path
 
 

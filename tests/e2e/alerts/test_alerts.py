@@ -41,13 +41,14 @@ def addr(who):
 class Case:
     """A fresh database, a work folder, the alert agent and the collector agent."""
 
-    def __init__(self, env, steps, extra_alert="", extra_collector="", console=False, t0=None):
+    def __init__(self, env, steps, extra_alert="", extra_collector="", console=False, t0=None,
+                 extra=None):
         self.env = env
         self.work = tempfile.mkdtemp(prefix="tw-e2e-alerts.")
         self.dbname = "tw_e2e_%s" % RUN
         self.url = make_db(env["TW_DB_URL"], self.dbname)
         migrate(BIN, self.url)
-        self.replay = write_replay(os.path.join(self.work, "scenario.replay"), steps, t0)
+        self.replay = write_replay(os.path.join(self.work, "scenario.replay"), steps, t0, extra)
         self.steps = len(steps)
         self.alert = Agent(BIN, env, self.work, "e2e-alert-" + RUN, self.url,
                            # admin too: the topics are made by the agent, as in production
@@ -466,7 +467,7 @@ def unsubscribe(env):
 
 def objects(env):
     """Alerts as objects along one price path (docs/alerts.md): every kind (above, below, band,
-    cross), every frequency (change, once, daily across a UTC midnight), a cooldown, the re-arm
+    cross, move from a previous close), every frequency (change, once, daily across a UTC midnight), a cooldown, the re-arm
     band against its twin without one on a price wobbling at the level, an expiry, and one user
     with its first alert (the users row) and two further alerts on other tickers. The e-mails
     expected of each further alert come from alert_oracle.py (the documented rules), the first
@@ -474,15 +475,22 @@ def objects(env):
     one Message-ID each. Then the alerts' stored state: once and expired disabled."""
     # Phases (steps held); the step length is 60 s of quote time, a UTC midnight before
     # step 28 (the start of the last phase), so the daily alert sees two market days.
-    spec = [(4, dict(A=95, B=55, C=120, D=99, E=199, F=9.5, G=290, H=399, I=199, J=710)),
-            (4, dict(A=101.5, B=49.5, C=151, D=101.2, E=201, F=11, G=301, H=401, I=201, J=710)),
+    spec = [(4, dict(A=95, B=55, C=120, D=99, E=199, F=9.5, G=290, H=399, I=199, J=710,
+                     K=102)),
+            (4, dict(A=101.5, B=49.5, C=151, D=101.2, E=201, F=11, G=301, H=401, I=201, J=710,
+                     K=105.5)),
             (4, dict(A=101.7, B=48.2, C=151.5, D=101.7, E=202, F=12, G=305, H=402.5, I=199.5,
-                     J=710)),
-            (4, dict(A=102.5, B=51, C=99, D=102.3, E=198, F=9, G=305, H=401.2, I=201, J=710)),
-            (12, dict(A=99, B=51, C=120, D=99.5, E=198, F=11, G=305, H=403.5, I=197.9, J=710)),
+                     J=710, K=105.8)),
+            (4, dict(A=102.5, B=51, C=99, D=102.3, E=198, F=9, G=305, H=401.2, I=201, J=710,
+                     K=101)),
+            (12, dict(A=99, B=51, C=120, D=99.5, E=198, F=11, G=305, H=403.5, I=197.9, J=710,
+                      K=94.3)),
             (6, dict(A=99, B=49.9, C=120, D=100.8, E=198, F=11, G=310, H=403.5, I=201.4,
-                     J=710))]
+                     J=710, K=94.6))]
     steps = phases(*[(n, {"E2O" + k: v for k, v in prices.items()}) for n, prices in spec])
+    # the move alert's ticker: a previous close of 100, its currency and exchange (the text)
+    prev = {"E2OK": 100.0}
+    extra = {"E2OK": "prev=100 currency=USD exchange=NMS"}
     midnight = (int(time.time()) // 86400 - 1) * 86400
     t0 = midnight - 28 * 60
     # (user, ticker, kind, level, level2, keys) of every further alert
@@ -495,8 +503,9 @@ def objects(env):
               ("cool", "E2OH", "above", 400, None, {"cooldown_s": 600}),
               ("rearm1", "E2OI", "above", 200, None, {"rearm_pct": 1}),
               ("rearm0", "E2OI", "above", 200, None, {}),
-              ("expire", "E2OJ", "above", 700, None, {"expires_ms": None})]
-    c = Case(env, steps, t0=t0)
+              ("expire", "E2OJ", "above", 700, None, {"expires_ms": None}),
+              ("move", "E2OK", "move", 5, None, {})]
+    c = Case(env, steps, t0=t0, extra=extra)
     ok = False
     try:
         c.start_alert()
@@ -522,7 +531,7 @@ def objects(env):
         path = {t: [] for t in {a[1] for a in alerts}}
         for i, step in enumerate(steps):
             for t in path:
-                path[t].append((t0 + i * 60, step[t]))
+                path[t].append((t0 + i * 60, step[t]) + ((prev[t],) if t in prev else ()))
         want = {}   # recipient -> [(subject, body)]
         total = 0
         for who, ticker, kind, lvl, lvl2, keys in alerts:
@@ -530,13 +539,17 @@ def objects(env):
             a["expired"] = "expires_ms" in keys
             got, disabled = alert_oracle.emails(a, path[ticker])
             want_disabled[ids[(who, ticker)]] = disabled
+            # docs/notifications.md, Texts: the exchange after the ticker, the currency after
+            # each price, when the quote told them
+            name = ticker + (" (NMS)" if ticker in extra else "")
+            cur = " USD" if ticker in extra else ""
             for cond, value, thr in got:
                 word = "above" if cond == "higher" else "below"
                 want.setdefault(addr(who), []).append(
-                    ("%s is %s %.2f: %.2f" % (ticker, word, thr, value),
-                     "%s traded at %.2f at " % (ticker, value),
-                     "UTC, %s the level of %.2f of your alert %d."
-                     % (word, thr, ids[(who, ticker)])))
+                    ("%s is %s %.2f%s: %.2f%s" % (name, word, thr, cur, value, cur),
+                     "%s traded at %.2f%s at " % (name, value, cur),
+                     "UTC, %s the level of %.2f%s of your alert %d."
+                     % (word, thr, cur, ids[(who, ticker)])))
                 total += 1
         # the first alert of multi: the seed's rule (high 100): 101.5, 101.7 (same integer
         # part), 102.5, back inside at 99
@@ -545,7 +558,7 @@ def objects(env):
                 ("E2OA is above 100.00: %.2f" % value, "E2OA traded at %.2f at " % value,
                  "UTC, above your high threshold of 100.00."))
             total += 1
-        check(total == 22, "the oracle expects %d e-mails, the case was designed for 22" % total)
+        check(total == 24, "the oracle expects %d e-mails, the case was designed for 24" % total)
         wait_for("the scenario's end (%d collector cycles)" % len(steps),
                  lambda: c.collector.count("cycle %d:" % (len(steps) + 1)) > 0, 240)
         mails = settled(c, total, 120)
