@@ -20,6 +20,18 @@ trap '[ -n "${pid:-}" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$w
 now() { date +%s.%N; }
 rate() { python3 -c "import sys; n,t=float(sys.argv[1]),float(sys.argv[2]); print(f'{n/t:,.0f}')" "$1" "$2"; }
 
+# A fresh stack has no to-notifier yet: the agent creates it ([kafka] partitions) when its role
+# starts, so it runs once until the topic shows in the metadata.
+if ! kcat -b "$TW_KAFKA_BOOTSTRAP" -L -t to-notifier 2>/dev/null | grep -q 'partition 0,'; then
+	TICKWATCH_KAFKA_BOOTSTRAP=$TW_KAFKA_BOOTSTRAP TICKWATCH_DB_WRITE_URL=$TW_DB_URL \
+		"$BIN" run --roles notifier --console none >/dev/null 2>&1 &
+	pid=$!
+	for _ in $(seq 60); do
+		kcat -b "$TW_KAFKA_BOOTSTRAP" -L -t to-notifier 2>/dev/null | grep -q 'partition 0,' && break
+		sleep 0.5
+	done
+	kill -TERM "$pid"; wait "$pid" 2>/dev/null; pid=
+fi
 # The group starts past any backlog in the shared topic (read from the beginning where the group
 # never committed, as the agent would: "end" would commit nothing there).
 timeout 300 kcat -b "$TW_KAFKA_BOOTSTRAP" -G tickwatch-notifier -X enable.auto.commit=true \
