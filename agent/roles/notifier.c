@@ -10,9 +10,14 @@
  *            (tw_cqrs_ledger_check_batch; one id alone: its own). An id a live peer holds waits alone: the session
  *            waits for every id's first check only, and the held id is checked again every 2 s;
  *   SEND     one SMTP session for every message due, never while the ledger cannot be written.
- *            Two-phase record per e-mail: when its 354 arrives the id is written as 'sending'
- *            (owner: this instance, lease: 4 x [smtp] timeout) while the body goes out, and the
- *            client sends the end of data only once that write has committed; a 250 then
+ *            Two-phase record per e-mail: the id is written as 'sending' (owner: this
+ *            instance, lease: 4 x [smtp] timeout) AHEAD of its 354 - the first one's while the
+ *            session connects, each next one's when the end of data before it is released, so
+ *            it commits while that e-mail's 250 and this one's MAIL/RCPT/DATA are in flight (the
+ *            client sends them in one write: one round trip per e-mail) - and the client sends
+ *            its end of data only once that write has committed (a mark written ahead serves
+ *            for one [smtp] timeout, tw_notify_premark_fresh; older, or not written ahead, it
+ *            is written at the 354 while the body goes out); a 250 then
  *            records it 'sent' (the ids whose 250 waits for the connection: one statement,
  *            tw_cqrs_record_sent_batch); a failure before the whole end of data left deletes the
  *            'sending' row (5xx: dead letter; transient: backoff, 5 attempts, then dead letter);
