@@ -90,6 +90,7 @@ struct tw_crossing {
 	int64_t generation;     /* users.generation: new at each registration (0: registered
 				 * before migration 4); part of the notification id too */
 	int shard;              /* users.shard (cqrs/shards.h): the sharded pass's keyset */
+	int64_t alert_id;       /* 0: the users row (alert 0); >= 1: a row of alerts */
 };
 
 /** One user of a batched AdvanceAlert (tw_cqrs_advance_alerts). */
@@ -127,6 +128,8 @@ typedef void (*tw_cqrs_done_fn)(void *arg, const struct tw_cqrs_result *r);
 typedef int (*tw_cqrs_user_fn)(void *arg, const struct tw_user *u);
 typedef int (*tw_cqrs_ticker_fn)(void *arg, const char *ticker);
 typedef int (*tw_cqrs_crossing_fn)(void *arg, const struct tw_crossing *c);
+struct tw_alert_pass_row;
+typedef int (*tw_cqrs_alert_pass_fn)(void *arg, const struct tw_alert_pass_row *r);
 
 /**
  * At-most-once wrapper of a user command. The command, the claim of
@@ -160,6 +163,7 @@ struct tw_cqrs_op {
 		tw_cqrs_user_fn user;
 		tw_cqrs_ticker_fn ticker;
 		tw_cqrs_crossing_fn crossing;
+		tw_cqrs_alert_pass_fn alert_pass;
 	} row;
 	struct tw_cqrs_idem idem;
 	char reqid[TW_CQRS_REQID_MAX + 1];
@@ -176,7 +180,7 @@ struct tw_cqrs_op {
 	int replayed;
 	char legacy[TW_CQRS_RESPONSE_MAX];
 	struct tw_cqrs_result res;
-	const char *arrays[6]; /* batched AdvanceAlert: the array literals in the caller's buffer */
+	const char *arrays[9]; /* batched statements: the array literals in the caller's buffer */
 	long long scanned;
 	char last_key[TW_CQRS_EMAIL_MAX + 1];
 	int last_shard;
@@ -399,7 +403,8 @@ int tw_cqrs_average(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *email,
 int tw_cqrs_list_users(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *after,
 		       long long limit, tw_cqrs_user_fn row, tw_cqrs_done_fn done, void *arg);
 
-/** DistinctTickers (collector): every ticker some user watches, streamed. count = tickers. */
+/** DistinctTickers (collector): every ticker some user watches (a users row or an enabled
+ * further alert), once, streamed. count = tickers. */
 int tw_cqrs_distinct_tickers(struct tw_cqrs *q, struct tw_cqrs_op *op, tw_cqrs_ticker_fn row,
 			     tw_cqrs_done_fn done, void *arg);
 
@@ -426,15 +431,16 @@ int tw_cqrs_users_crossing_page(struct tw_cqrs *q, struct tw_cqrs_op *op, const 
 
 /**
  * LedgerCheck (notifier), on the write connection, one statement: the state of
- * @p notification_id and whether @p email is still a user watching @p ticker with
- * the threshold of @p condition set. done: count = TW_CQRS_SENT_DONE (skip),
+ * @p notification_id and whether @p email still has the alert: @p alert_id 0, a user
+ * watching @p ticker with the threshold of @p condition set; >= 1, that row of alerts,
+ * of @p email, on @p ticker, enabled (or disabled by its frequency once). done: count = TW_CQRS_SENT_DONE (skip),
  * TW_CQRS_SENT_GONE (skip: no such alert any more), TW_CQRS_SENT_NONE (send),
  * TW_CQRS_SENT_HELD (another owner than @p owner holds a live lease: wait) or
  * TW_CQRS_SENT_IN_FLIGHT (ours, unowned or expired: sent again, same Message-ID).
  */
 int tw_cqrs_ledger_check(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *notification_id,
-			 const char *email, const char *ticker, int condition, const char *owner,
-			 tw_cqrs_done_fn done, void *arg);
+			 const char *email, const char *ticker, int condition, int64_t alert_id,
+			 const char *owner, tw_cqrs_done_fn done, void *arg);
 
 /**
  * IsSent (notifier): done: count = TW_CQRS_SENT_NONE (send it), TW_CQRS_SENT_DONE
@@ -678,11 +684,12 @@ int tw_cqrs_list_alerts(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *em
 /** Buffer bytes tw_cqrs_ledger_check_batch() needs for a full batch (escapes included). */
 #define TW_CQRS_LEDGER_BUF (TW_CQRS_LEDGER_BATCH_MAX * \
 			    (2 * (TW_CQRS_NOTIF_ID_MAX + TW_CQRS_EMAIL_MAX + TW_CQRS_TICKER_MAX) + \
-			     4 * 3 + 6) + 4 * 3)
+			     4 * 3 + 6 + 24) + 5 * 3)
 
 struct tw_cqrs_ledger_item {
 	const char *id, *email, *ticker;
 	int condition;
+	int64_t alert; /* the message's "alert": 0 the users row, >= 1 a row of alerts */
 };
 
 /**
@@ -714,24 +721,28 @@ int tw_cqrs_record_sent_batch(struct tw_cqrs *q, struct tw_cqrs_op *op,
 #define TW_CQRS_HISTORY_MSG_MAX 8192   /* a stored message handed over, at most (else NULL) */
 #define TW_CQRS_HISTORY_CURSOR_MAX 160 /* "TIME.SOURCE.KEY", at most */
 
-enum tw_history_state { TW_HS_SENT = 1, TW_HS_SENDING, TW_HS_DEFERRED, TW_HS_DEAD };
+enum tw_history_state { TW_HS_SENT = 1, TW_HS_SENDING, TW_HS_DEFERRED, TW_HS_DEAD,
+			TW_HS_EXPIRED };
 
 /** One ledger entry (pointers valid during the callback only). */
 struct tw_cqrs_history_row {
 	const char *notification_id;
 	int state;          /* TW_HS_* */
-	int64_t time_ms;    /* sent_at (sent, sending), first_at (deferred), created_at (dead) */
+	int64_t time_ms;    /* sent_at (sent, sending), first_at (deferred), created_at (dead),
+			     * expires_at (expired) */
 	int attempts;       /* deferred, dead */
 	int64_t next_ms;    /* deferred: next_at */
 	const char *reason; /* deferred: last_reason, dead: reason (first 200 characters), or NULL */
 	const char *message; /* deferred, dead: the signed message as stored, or NULL */
 	size_t message_len;
 	const char *cursor; /* this row as the "after" of the next page */
+	int64_t alert_id;   /* expired: the further alert past its expiry (notification_id "") */
+	const char *ticker; /* expired: its ticker */
 };
 
 typedef int (*tw_cqrs_history_fn)(void *arg, const struct tw_cqrs_history_row *h);
 
-/** "sent", "sending", "deferred", "dead" ("" otherwise). */
+/** "sent", "sending", "deferred", "dead", "expired" ("" otherwise). */
 const char *tw_cqrs_history_state_name(int state);
 
 /**
@@ -743,5 +754,76 @@ const char *tw_cqrs_history_state_name(int state);
 int tw_cqrs_list_history(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *email,
 			 const char *after, long long limit, tw_cqrs_history_fn row,
 			 tw_cqrs_done_fn done, void *arg);
+
+/* ---- the alert pass over the alerts table (alertpass.c; docs/alerts.md) ---- */
+
+/** One enabled alert of the alerts table with its ticker's latest quote (a pass's page row;
+ * pointers valid during the callback only). */
+struct tw_alert_pass_row {
+	int64_t id;
+	const char *email;
+	const char *ticker;
+	int kind;            /* TW_AK_* */
+	double level, level2;
+	int frequency;       /* TW_AF_* */
+	int64_t cooldown_s;
+	double rearm_pct;
+	int64_t expires_ms;  /* 0: never */
+	int has_last;        /* last_condition and last_int set */
+	int last_condition;  /* TW_COND_* */
+	int64_t last_int;
+	int64_t last_sent_ms; /* the quote time of the last e-mail, 0: none */
+	int last_side;       /* -1, 1, 0: not known */
+	int64_t episode;
+	int shard;
+	double value;        /* the ticker's latest quote */
+	int64_t quote_ms;    /* its time */
+	int64_t now_ms;      /* the database's clock when the page was read (expiry) */
+};
+
+/**
+ * One page of the enabled alerts whose ticker has a quote, over the shard slots [@p lo,
+ * @p hi), walked in (shard, email, id) order from the keyset (@p after_shard, @p after,
+ * @p after_id), at most @p limit (1..TW_CQRS_PAGE_MAX) rows, on the write connection (the
+ * state the advance compares is read where it is written), streamed to @p row (which may
+ * return TW_CQRS_PAUSE). done: count = rows.
+ */
+int tw_cqrs_alert_pass_page(struct tw_cqrs *q, struct tw_cqrs_op *op, int lo, int hi,
+			    int after_shard, const char *after, int64_t after_id, long long limit,
+			    tw_cqrs_alert_pass_fn row, tw_cqrs_done_fn done, void *arg);
+
+enum { TW_CQRS_DISABLE_NONE = 0, TW_CQRS_DISABLE_ONCE = 1, TW_CQRS_DISABLE_EXPIRED = 2 };
+
+/** One alert of a batched AdvanceAlertRows: what its evaluation decided. */
+struct tw_cqrs_alert_advance {
+	int64_t id;
+	int64_t episode;    /* the episode the decision was made at (compare-and-set) */
+	int sent;           /* 1: its e-mail was acknowledged by the brokers */
+	int condition;      /* sent: TW_COND_HIGHER / TW_COND_LOWER */
+	int64_t int_part;   /* sent: the integer part e-mailed */
+	int64_t sent_ms;    /* sent: the quote time of the e-mail */
+	int side;           /* cross: -1 / 1 to store, 0 leave it */
+	int rearm;          /* 1: forget last_condition / last_int */
+	int disable;        /* TW_CQRS_DISABLE_* */
+};
+
+/* Bytes one item of tw_cqrs_alert_advance_rows() takes in the buffer, at most (nine numbers
+ * of up to 21 characters and their commas), and the fixed part (nine pairs of braces). */
+#define TW_CQRS_ALERT_ADVANCE_ITEM_MAX ((size_t)9 * 22)
+#define TW_CQRS_ALERT_ADVANCE_FIXED ((size_t)9 * 3)
+
+/**
+ * AdvanceAlertRows: @p n (1..TW_CQRS_PAGE_MAX) alerts' new state in ONE statement on the
+ * write connection: an e-mail sent moves the episode on and records condition, integer part
+ * and quote time; a re-arm forgets the last e-mail (episode moved on, its time kept for the
+ * cooldown and daily rules); a side is stored; once / expired disable the alert. Each row
+ * only where its episode is still the one decided at and it is still enabled (an
+ * alert.update or remove meanwhile: its new state stands). @p buf (n *
+ * TW_CQRS_ALERT_ADVANCE_ITEM_MAX + TW_CQRS_ALERT_ADVANCE_FIXED bytes) holds the arrays until
+ * done. done: count = rows changed.
+ */
+int tw_cqrs_alert_advance_rows(struct tw_cqrs *q, struct tw_cqrs_op *op,
+			       const struct tw_cqrs_alert_advance *items, size_t n, char *buf,
+			       size_t buflen, tw_cqrs_done_fn done, void *arg);
 
 #endif

@@ -41,6 +41,8 @@ enum {
 	TW_CQRS_K_NOTIF_KEY,
 	TW_CQRS_K_PRUNE,
 	TW_CQRS_K_VERIFIED,
+	TW_CQRS_K_ALERT_PASS,
+	TW_CQRS_K_ALERT_ADVANCE,
 };
 
 /* The user columns every user query returns, in parse_user's order. */

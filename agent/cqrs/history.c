@@ -4,9 +4,10 @@
  * Read-only. One page of the rows of sent_notifications (sent | sending), notify_retry
  * (deferred) and dead_letters (dead) whose email is the user's, newest first: each row is one
  * entry (docs/alerts.md, History). Order and cursor: (time ms, source, key) descending, where
- * time is sent_at, first_at or created_at, source 1 sent_notifications, 2 notify_retry,
- * 3 dead_letters, and key the notification id (C collation) or the dead letter's id padded to
- * 20 digits; the cursor "TIME.SOURCE.KEY" of a row is the "after" of the next page. The
+ * time is sent_at, first_at, created_at or expires_at, source 1 sent_notifications,
+ * 2 notify_retry, 3 dead_letters, 4 a further alert past its expiry (alerts: enabled, or
+ * disabled by that expiry), and key the notification id (C collation) or the dead letter's or
+ * alert's id padded to 20 digits; the cursor "TIME.SOURCE.KEY" of a row is the "after" of the next page. The
  * ledger outlives users (no foreign key): an address with no rows is an empty page, not an
  * error. The signed message (deferred, dead) is handed over as stored, at most
  * TW_CQRS_HISTORY_MSG_MAX bytes (NULL otherwise); reading it is agent/notif's business.
@@ -22,28 +23,31 @@ enum { K_HISTORY = 220 };
 #define HIST_CUT "200" /* characters of a reason handed over, at most */
 
 static const char sql_history[] =
-	"SELECT t, src, k, nid, st, att, nx, why, msg FROM ("
+	"SELECT t, src, k, nid, st, att, nx, why, msg, aid, tk FROM ("
 	"SELECT coalesce((extract(epoch FROM sent_at) * 1000)::bigint, 0) AS t, 1 AS src, "
 	"notification_id COLLATE \"C\" AS k, notification_id AS nid, state AS st, "
-	"NULL::int AS att, NULL::bigint AS nx, NULL::text AS why, NULL::text AS msg "
-	"FROM sent_notifications WHERE email = $1 UNION ALL "
+	"NULL::int AS att, NULL::bigint AS nx, NULL::text AS why, NULL::text AS msg, "
+	"NULL::bigint AS aid, NULL::text AS tk FROM sent_notifications WHERE email = $1 UNION ALL "
 	"SELECT coalesce((extract(epoch FROM first_at) * 1000)::bigint, 0), 2, "
 	"notification_id COLLATE \"C\", notification_id, 'deferred', attempts, "
 	"(extract(epoch FROM next_at) * 1000)::bigint, left(last_reason, " HIST_CUT "), "
-	"CASE WHEN octet_length(message) <= 8192 THEN message END FROM notify_retry "
+	"CASE WHEN octet_length(message) <= 8192 THEN message END, NULL, NULL FROM notify_retry "
 	"WHERE email = $1 UNION ALL "
 	"SELECT coalesce((extract(epoch FROM created_at) * 1000)::bigint, 0), 3, "
 	"lpad(id::text, 20, '0') COLLATE \"C\", notification_id, 'dead', attempts, NULL, "
-	"left(reason, " HIST_CUT "), CASE WHEN octet_length(message) <= 8192 THEN message END "
-	"FROM dead_letters WHERE email = $1) h "
+	"left(reason, " HIST_CUT "), CASE WHEN octet_length(message) <= 8192 THEN message END, "
+	"NULL, NULL FROM dead_letters WHERE email = $1 UNION ALL "
+	"SELECT (extract(epoch FROM expires_at) * 1000)::bigint, 4, lpad(id::text, 20, '0') "
+	"COLLATE \"C\", '', 'expired', NULL, NULL, NULL, NULL, id, ticker FROM alerts WHERE "
+	"email = $1 AND expires_at <= now() AND (enabled OR disabled_reason = 'expired')) h "
 	"WHERE $2::bigint IS NULL OR (t, src, k) < ($2::bigint, $3::int, $4::text) "
 	"ORDER BY t DESC, src DESC, k DESC LIMIT $5::bigint";
 
-static const char *const state_names[] = {"", "sent", "sending", "deferred", "dead"};
+static const char *const state_names[] = {"", "sent", "sending", "deferred", "dead", "expired"};
 
 const char *tw_cqrs_history_state_name(int state)
 {
-	return state >= TW_HS_SENT && state <= TW_HS_DEAD ? state_names[state] : "";
+	return state >= TW_HS_SENT && state <= TW_HS_EXPIRED ? state_names[state] : "";
 }
 
 static int history_step(struct tw_db_job *j, int ev, const struct pg_result *res, void *arg)
@@ -52,11 +56,11 @@ static int history_step(struct tw_db_job *j, int ev, const struct pg_result *res
 	tw_cqrs_history_fn fn = (tw_cqrs_history_fn)op->row.user; /* cast back: stored as one */
 	struct tw_cqrs_history_row h;
 	char cursor[TW_CQRS_HISTORY_CURSOR_MAX + 1];
-	const char *v[9];
+	const char *v[11];
 	int rc;
 
 	if (ev == TW_DB_ROW) {
-		for (int i = 0; i < 9; i++)
+		for (int i = 0; i < 11; i++)
 			v[i] = tw_db_value(res, 0, i);
 		if (v[0] == NULL || v[1] == NULL || v[2] == NULL || v[3] == NULL || v[4] == NULL)
 			return 0;
@@ -67,6 +71,7 @@ static int history_step(struct tw_db_job *j, int ev, const struct pg_result *res
 			  : strcmp(v[4], "sending") == 0  ? TW_HS_SENDING
 			  : strcmp(v[4], "deferred") == 0 ? TW_HS_DEFERRED
 			  : strcmp(v[4], "dead") == 0     ? TW_HS_DEAD
+			  : strcmp(v[4], "expired") == 0  ? TW_HS_EXPIRED
 							  : 0;
 		if (h.state == 0)
 			return 0; /* a state this build does not know: not listed */
@@ -75,6 +80,8 @@ static int history_step(struct tw_db_job *j, int ev, const struct pg_result *res
 		h.reason = v[7];
 		h.message = v[8];
 		h.message_len = v[8] ? strlen(v[8]) : 0;
+		h.alert_id = v[9] ? strtoll(v[9], NULL, 10) : 0;
+		h.ticker = v[10];
 		if (snprintf(cursor, sizeof cursor, "%s.%s.%s", v[0], v[1], v[2]) >=
 		    (int)sizeof cursor)
 			return 0; /* a key longer than the ledger allows: not listed */
@@ -101,7 +108,7 @@ static int take_cursor(const char *after, char *tb, char *sb, const char **key)
 
 	if (n == 0 || n > TW_CQRS_HISTORY_CURSOR_MAX || (d1 = strchr(after, '.')) == NULL ||
 	    (d2 = strchr(d1 + 1, '.')) == NULL || d1 == after || d1 - after > 20 ||
-	    d2 != d1 + 2 || d1[1] < '1' || d1[1] > '3' || d2[1] == '\0')
+	    d2 != d1 + 2 || d1[1] < '1' || d1[1] > '4' || d2[1] == '\0')
 		return -1;
 	memcpy(tb, after, (size_t)(d1 - after));
 	tb[d1 - after] = '\0';

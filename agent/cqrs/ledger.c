@@ -150,11 +150,12 @@ static int check_step(struct tw_db_job *j, int ev, const struct pg_result *res, 
 }
 
 int tw_cqrs_ledger_check(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *notification_id,
-			 const char *email, const char *ticker, int condition, const char *owner,
-			 tw_cqrs_done_fn done, void *arg)
+			 const char *email, const char *ticker, int condition, int64_t alert_id,
+			 const char *owner, tw_cqrs_done_fn done, void *arg)
 {
-	const char *p[5] = {notification_id, email, ticker, tw_cqrs_condition_name(condition),
-			    owner};
+	char alert[24];
+	const char *p[6] = {notification_id, email, ticker, tw_cqrs_condition_name(condition),
+			    owner, alert};
 	int rc;
 
 	if (begin_sent_record(q, op, TW_CQRS_K_IS_SENT, notification_id, email, done, arg) != TW_OK)
@@ -168,16 +169,23 @@ int tw_cqrs_ledger_check(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *n
 	if (owner == NULL || strlen(owner) > TW_CQRS_OWNER_MAX)
 		return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "owner",
 				       "owner must have at most 64 characters");
+	if (alert_id < 0)
+		return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "alert", "alert id must be >= 0");
+	snprintf(alert, sizeof alert, "%lld", (long long)alert_id);
 	/* One statement, on the writer (the connection MarkSending and RecordSent use): what was
-	 * sent, who holds it, and whether the user still has that alert (deleted, moved to another
-	 * ticker, or the threshold cleared: not sent). */
+	 * sent, who holds it, and whether the user still has that alert (alert 0, the users row:
+	 * deleted, moved to another ticker, or the threshold cleared; a further alert: removed,
+	 * moved to another ticker, or disabled by the user or its expiry - disabled by its
+	 * frequency "once" is the advance of this very e-mail: sent). */
 	rc = tw_db_submit(&op->q->wr, &op->job,
 			  "SELECT s.state, (s.owner IS NOT NULL AND split_part(s.owner, '/', 1) <> "
-			  "split_part($5, '/', 1) AND s.lease_until > now()), EXISTS (SELECT 1 FROM users u WHERE u.email = $2 AND u.ticker = $3 "
-			  "AND CASE $4 WHEN 'higher' THEN u.high IS NOT NULL ELSE u.low IS NOT NULL "
-			  "END) FROM (SELECT 1) one LEFT JOIN sent_notifications s ON "
+			  "split_part($5, '/', 1) AND s.lease_until > now()), CASE WHEN $6::bigint = 0 THEN EXISTS (SELECT 1 FROM users u WHERE "
+			  "u.email = $2 AND u.ticker = $3 AND CASE $4 WHEN 'higher' THEN u.high IS NOT "
+			  "NULL ELSE u.low IS NOT NULL END) ELSE EXISTS (SELECT 1 FROM alerts a WHERE a.id "
+			  "= $6::bigint AND a.email = $2 AND a.ticker = $3 AND (a.enabled OR "
+			  "a.disabled_reason = 'once')) END FROM (SELECT 1) one LEFT JOIN sent_notifications s ON "
 			  "s.notification_id = $1",
-			  5, p, 0, check_step, op);
+			  6, p, 0, check_step, op);
 	return rc == TW_OK ? TW_OK : tw_cqrs_op_submit_fail(op, rc);
 }
 
@@ -186,10 +194,12 @@ int tw_cqrs_ledger_check(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *n
 /* The same columns as LedgerCheck's, one row per item in the arrays' order (o). */
 static const char sql_check_batch[] =
 	"SELECT x.o, s.state, (s.owner IS NOT NULL AND split_part(s.owner, '/', 1) <> "
-	"split_part($5, '/', 1) AND s.lease_until > now()), EXISTS (SELECT 1 FROM users u WHERE "
-	"u.email = x.e AND u.ticker = x.t AND CASE x.c WHEN 'higher' THEN u.high IS NOT NULL ELSE "
-	"u.low IS NOT NULL END) FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH "
-	"ORDINALITY AS x(id, e, t, c, o) LEFT JOIN sent_notifications s ON s.notification_id = x.id "
+	"split_part($5, '/', 1) AND s.lease_until > now()), CASE WHEN x.a = 0 THEN EXISTS (SELECT 1 "
+	"FROM users u WHERE u.email = x.e AND u.ticker = x.t AND CASE x.c WHEN 'higher' THEN u.high "
+	"IS NOT NULL ELSE u.low IS NOT NULL END) ELSE EXISTS (SELECT 1 FROM alerts al WHERE al.id = "
+	"x.a AND al.email = x.e AND al.ticker = x.t AND (al.enabled OR al.disabled_reason = 'once')) "
+	"END FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $6::bigint[]) WITH "
+	"ORDINALITY AS x(id, e, t, c, a, o) LEFT JOIN sent_notifications s ON s.notification_id = x.id "
 	"ORDER BY x.o";
 
 /* One item's verdict from its row's state, held and user columns (check_step's rule). */
@@ -223,7 +233,7 @@ static int check_batch_step(struct tw_db_job *j, int ev, const struct pg_result 
 		/* The arrays are longer than a job's own parameter buffer: the job opened with a
 		 * no-op, and the chained statement hands libpq the caller's buffer (copied at once). */
 		op->step = 1;
-		if (tw_db_then(j, sql_check_batch, 5, op->arrays, 0) != TW_OK) {
+		if (tw_db_then(j, sql_check_batch, 6, op->arrays, 0) != TW_OK) {
 			tw_cqrs_op_fail(op, TW_ERR_DB_UNAVAILABLE, NULL,
 					"database unavailable: %.200s", j->err);
 			tw_cqrs_op_finish(op);
@@ -285,8 +295,11 @@ int tw_cqrs_ledger_check_batch(struct tw_cqrs *q, struct tw_cqrs_op *op,
 		if (items[i].condition != TW_COND_HIGHER && items[i].condition != TW_COND_LOWER)
 			return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "condition",
 					       "condition must be higher or lower");
+		if (items[i].alert < 0)
+			return tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "alert",
+					       "alert id must be >= 0");
 	}
-	for (int f = 0; f < 4; f++) {
+	for (int f = 0; f < 5; f++) {
 		char *b = buf + off;
 		size_t len = buflen - off, used = 1;
 
@@ -295,16 +308,20 @@ int tw_cqrs_ledger_check_batch(struct tw_cqrs *q, struct tw_cqrs_op *op,
 		b[0] = '{';
 		b[1] = '\0';
 		for (size_t i = 0; i < n; i++) {
+			char num[24];
 			const char *v = f == 0   ? items[i].id
 					: f == 1 ? items[i].email
 					: f == 2 ? items[i].ticker
-						 : tw_cqrs_condition_name(items[i].condition);
+					: f == 3 ? tw_cqrs_condition_name(items[i].condition)
+						 : num;
+
+			snprintf(num, sizeof num, "%lld", (long long)items[i].alert);
 
 			if (tw_cqrs_array_add(b, len, &used, v) != TW_OK)
 				return tw_cqrs_op_fail(op, TW_ERR_DB_PARAMS, NULL,
 						       "LedgerCheck: buffer full");
 		}
-		if (close_array(op, f, b, len, used, &off) != TW_OK)
+		if (close_array(op, f == 4 ? 5 : f, b, len, used, &off) != TW_OK)
 			return tw_cqrs_op_fail(op, TW_ERR_DB_PARAMS, NULL, "LedgerCheck: buffer full");
 	}
 	op->arrays[4] = owner;

@@ -29,7 +29,9 @@ static const char sql_avg_email[] =
 	"WHERE u.email = $1 GROUP BY u.ticker";
 static const char sql_list[] = "SELECT " TW_CQRS_USER_COLS " FROM users WHERE email > $1 "
 			       "ORDER BY email LIMIT $2::integer";
-static const char sql_tickers[] = "SELECT DISTINCT ticker FROM users";
+/* Every ticker a user watches: the users rows' and the enabled further alerts' (once each). */
+static const char sql_tickers[] =
+	"SELECT ticker FROM users UNION SELECT ticker FROM alerts WHERE enabled";
 /* UsersCrossingThresholds, keyset-paged: users of ticker $1 (NULL: any) whose ticker's latest
  * quote is above high or below low, with their suppression state. The primary key's index is
  * walked from $2 in e-mail order and the walk stops after $3 crossing users, so each page is a

@@ -444,16 +444,24 @@ static void print_result(const char *cmd, const struct tw_json *j, int res)
 
 			for (int i = hi + 1; i < j->n && j->t[i].start < j->t[hi].end;
 			     i = tw_json_skip(j, i), n++) {
-				get_str(j, i, "id", a, sizeof a);
+				if (get_str(j, i, "id", a, sizeof a) != 0) { /* expired: no e-mail */
+					get_str(j, i, "alert", b, sizeof b);
+					snprintf(a, sizeof a, "alert %s", b);
+				}
 				get_str(j, i, "state", st, sizeof st);
 				get_str(j, i, "time_ms", c, sizeof c);
 				printf("%s  %-8s  ", a, st);
 				print_time(strtoll(c, NULL, 10));
 				if (get_str(j, i, "ticker", tk, sizeof tk) == 0) {
-					get_str(j, i, "condition", cd, sizeof cd);
-					get_str(j, i, "value", b, sizeof b);
-					printf("  %s %s %s", tk, cd, b);
+					printf("  %s", tk);
+					if (get_str(j, i, "condition", cd, sizeof cd) == 0) {
+						get_str(j, i, "value", b, sizeof b);
+						printf(" %s %s", cd, b);
+					}
 				}
+				if (strcmp(st, "expired") != 0 &&
+				    get_str(j, i, "alert", b, sizeof b) == 0 && strcmp(b, "0") != 0)
+					printf("  alert %s", b);
 				if (get_str(j, i, "attempts", b, sizeof b) == 0)
 					printf("  attempts %s", b);
 				if (get_str(j, i, "next_ms", b, sizeof b) == 0) {

@@ -119,6 +119,9 @@ long tw_notif_write(const struct tw_notif_fields *f, const struct tw_notif_key *
 	tw_jw_strx(&w, f->ticker, MSG_ESC);
 	tw_jw_printf(&w, ",\"value\":%s,\"threshold\":%s,\"condition\":\"%s\",\"quote_time\":%lld,",
 		     vnum, tnum, cond_name(f->condition), (long long)f->quote_time);
+	/* only for an alert of the alerts table: alert 0's messages keep their bytes */
+	if (f->alert_id > 0)
+		tw_jw_printf(&w, "\"alert\":%lld,", (long long)f->alert_id);
 	tw_jw_lit(&w, "\"subject\":");
 	tw_jw_strx(&w, f->subject, MSG_ESC);
 	tw_jw_lit(&w, ",\"body\":");
@@ -167,13 +170,14 @@ long tw_notif_build(const struct tw_crossing *c, int64_t int_part, const struct 
 	struct tw_notif_fields f = {
 		.id = id, .email = c->email, .ticker = c->ticker, .value = c->value,
 		.threshold = c->threshold, .condition = c->condition, .quote_time = secs,
-		.subject = subj, .body = body,
+		.alert_id = c->alert_id, .subject = subj, .body = body,
 	};
+	int bn;
 
 	if (len == 0)
 		return TW_ERR_NOTIF_SIZE;
-	if (tw_notif_id(c->email, c->ticker, c->condition, int_part, c->episode, c->generation, 0,
-			id) != TW_OK)
+	if (tw_notif_id(c->email, c->ticker, c->condition, int_part, c->episode, c->generation,
+			c->alert_id, id) != TW_OK)
 		return TW_ERR_NOTIF_SIZE;
 	if (gmtime_r(&t, &tm) == NULL || strftime(when, sizeof when, "%Y-%m-%d %H:%M", &tm) == 0)
 		snprintf(when, sizeof when, "%lld", (long long)secs);
@@ -182,10 +186,17 @@ long tw_notif_build(const struct tw_crossing *c, int64_t int_part, const struct 
 	if (snprintf(vtxt, sizeof vtxt, "%.*f", d, c->value) >= (int)sizeof vtxt ||
 	    snprintf(ttxt, sizeof ttxt, "%.*f", d, c->threshold) >= (int)sizeof ttxt ||
 	    snprintf(subj, sizeof subj, "%s is %s %s: %s", c->ticker, higher ? "above" : "below",
-		     ttxt, vtxt) >= (int)sizeof subj ||
-	    snprintf(body, sizeof body, "%s traded at %s at %s UTC, %s your %s threshold of %s.\n",
-		     c->ticker, vtxt, when, higher ? "above" : "below", higher ? "high" : "low",
-		     ttxt) >= (int)sizeof body)
+		     ttxt, vtxt) >= (int)sizeof subj)
+		return TW_ERR_NOTIF_SIZE;
+	if (c->alert_id > 0) /* a further alert: its number, so the user knows which one */
+		bn = snprintf(body, sizeof body, "%s traded at %s at %s UTC, %s the level of %s "
+			      "of your alert %lld.\n", c->ticker, vtxt, when,
+			      higher ? "above" : "below", ttxt, (long long)c->alert_id);
+	else
+		bn = snprintf(body, sizeof body, "%s traded at %s at %s UTC, %s your %s threshold "
+			      "of %s.\n", c->ticker, vtxt, when, higher ? "above" : "below",
+			      higher ? "high" : "low", ttxt);
+	if (bn < 0 || bn >= (int)sizeof body)
 		return TW_ERR_NOTIF_SIZE;
 	return tw_notif_write(&f, k, out, len);
 }
@@ -290,7 +301,7 @@ static int signature_ok(const char *value, size_t len, const struct tw_notif_key
 static int fields_ok(const struct tw_json *j, char *err, size_t errlen)
 {
 	static const char *const names[] = {"v", "id", "email", "ticker", "value", "threshold",
-					    "condition", "quote_time", "subject", "body", "sig"};
+					    "condition", "quote_time", "subject", "body", "sig", "alert"};
 	unsigned seen = 0;
 
 	for (int i = 1; i < j->n; i = tw_json_skip(j, i + 1)) {
@@ -302,7 +313,7 @@ static int fields_ok(const struct tw_json *j, char *err, size_t errlen)
 		}
 		if (k == sizeof names / sizeof names[0])
 			return bad(err, errlen, "unknown field '%.*s' (version %d has v, id, email, "
-				   "ticker, value, threshold, condition, quote_time, subject, body, sig)",
+				   "ticker, value, threshold, condition, quote_time, [alert,] subject, body, sig)",
 				   j->t[i].end - j->t[i].start > 40 ? 40 : j->t[i].end - j->t[i].start,
 				   j->js + j->t[i].start, TW_NOTIF_VERSION);
 		if (seen & (1u << k))
@@ -373,6 +384,15 @@ int tw_notif_parse(struct tw_notif *n, const char *value, size_t len, const char
 	if (qt < 0 || qt > 253402300799.0 || qt != floor(qt))
 		return bad(err, errlen, "field 'quote_time' must be whole Unix seconds");
 	n->quote_time = (int64_t)qt;
+	if (tw_json_member(&j, 0, "alert") >= 0) { /* optional: absent is the user's first alert */
+		double a = 0;
+
+		if (num_field(&j, "alert", &a, err, errlen) != TW_OK)
+			return TW_ERR_ARG;
+		if (!(a >= 1 && a <= 9007199254740991.0) || a != floor(a))
+			return bad(err, errlen, "field 'alert' must be a whole number from 1 to 2^53 - 1");
+		n->alert_id = (int64_t)a;
+	}
 	if (str_field(&j, "subject", n->subject, sizeof n->subject, err, errlen) != TW_OK ||
 	    str_field(&j, "body", n->body, sizeof n->body, err, errlen) != TW_OK)
 		return TW_ERR_ARG;

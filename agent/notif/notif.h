@@ -59,6 +59,7 @@ struct tw_notif {
 	double value, threshold;
 	int condition; /* TW_COND_HIGHER or TW_COND_LOWER */
 	int64_t quote_time; /* Unix seconds */
+	int64_t alert_id;   /* "alert": an alert of the alerts table; 0 (absent): the first alert */
 	char subject[TW_NOTIF_SUBJECT_MAX];
 	char body[TW_NOTIF_MAX_BYTES];
 };
@@ -71,6 +72,7 @@ struct tw_notif_fields {
 	double value, threshold;
 	int condition; /* TW_COND_HIGHER or TW_COND_LOWER ("none" on the wire otherwise) */
 	int64_t quote_time; /* Unix seconds */
+	int64_t alert_id;   /* > 0: written as "alert" (after quote_time); 0: not written */
 	const char *subject;
 	const char *body;
 };
@@ -121,8 +123,8 @@ long tw_notif_build(const struct tw_crossing *c, int64_t int_part, const struct 
  * writer's fields only, each once (what the writer cannot produce is refused). Every field is
  * checked: v = TW_NOTIF_VERSION, id 32
  * lower-case hex, e-mail a plain ASCII address, ticker, finite positive value and threshold
- * consistent with the condition, quote_time whole seconds, subject and body non-empty JSON
- * strings that fit.
+ * consistent with the condition, quote_time whole seconds, "alert" (optional) a whole
+ * number from 1 to 2^53 - 1, subject and body non-empty JSON strings that fit.
  * @return 0, or TW_ERR_ARG with the field and the reason in @p err.
  */
 int tw_notif_parse(struct tw_notif *n, const char *value, size_t len, const char *key,

@@ -16,6 +16,12 @@
  *                     generation each was decided at: a user re-armed (threshold or
  *                     ticker change), deleted or registered again meanwhile is left as
  *                     it is ("superseded"), and the next pass decides again
+ *        --> ALERTS:  the same over the further alerts (the alerts table, cqrs/alertpass.c):
+ *                     AlertPassPage page by page (the enabled alerts with their ticker's
+ *                     latest quote), tw_alert_evaluate() per row, an e-mail produced as
+ *                     above (its id ends |a<id>), and one batched AdvanceAlertRows at a time
+ *                     (compare-and-set on the episode) for e-mails acknowledged and state
+ *                     changes (re-arm, cross side, once / expired disable) alike
  *        --> COMMIT:  every produce acknowledged and every advance done: commit the
  *                     to-alert-system offsets the pass covered
  *        --> IDLE, or one more pass when wake-ups came in meanwhile (coalesced).
@@ -66,9 +72,9 @@
 #define ALERT_BACKOFF_MAX_MS 30000 /* cap of that wait */
 #define ALERT_CLOSE_MS 5000        /* bound of the producer flush and the group leave at stop */
 
-enum phase { PH_IDLE, PH_REARM, PH_CROSS, PH_COMMIT, PH_BACKOFF, PH_STOPPED };
-static const char *const phase_names[] = {"idle", "re-arming", "streaming", "committing",
-					  "backoff", "stopped"};
+enum phase { PH_IDLE, PH_REARM, PH_CROSS, PH_ALERTS, PH_COMMIT, PH_BACKOFF, PH_STOPPED };
+static const char *const phase_names[] = {"idle", "re-arming", "streaming", "further alerts",
+					  "committing", "backoff", "stopped"};
 
 enum rec_state { R_FREE, R_PRODUCED, R_DELIVERED, R_ADVANCING };
 
@@ -80,6 +86,9 @@ struct rec {
 	int64_t episode, generation; /* the state the decision was made at (compare-and-set) */
 	int cond;
 	int state;
+	/* a further alert (alert_id >= 1; 0: the users row): what its evaluation decided */
+	int64_t alert_id, sent_ms;
+	int sent, side, rearm, disable;
 	uint32_t pass; /* the pass it belongs to: a late report of an older pass is ignored */
 	int32_t next;  /* free list, or the FIFO of delivered records waiting for an op */
 };
@@ -92,6 +101,7 @@ struct held {
 
 struct counts {
 	uint64_t rows, sent, suppressed, invalid, rearmed, pages, batches, superseded;
+	uint64_t arows, asent, astate, aquiet, ainvalid, apages; /* further alerts (alerts table) */
 };
 
 enum { KIND_FULL, KIND_SHARDED, KINDS };
@@ -116,6 +126,7 @@ struct alert {
 	long long page_limit, page_rows;
 	char after[TW_CQRS_EMAIL_MAX + 1]; /* keyset: the last e-mail of the previous page */
 	int after_shard;                   /* ... and its shard */
+	int64_t after_id;                  /* ... and (further alerts) its alert id */
 	struct tw_shard_range *ranges;     /* the slots of this pass, merged (parts_cap + 1) */
 	size_t nranges, range_i;
 	int covered;                       /* slots the last pass covered */
@@ -127,8 +138,9 @@ struct alert {
 	int adv_on;
 	long long adv_timer;              /* 0 ms: lets a burst of delivery reports gather */
 	int32_t batch_head;               /* its records, chained by next */
-	size_t batch_n, batch_max;
+	size_t batch_n, batch_max, batch_sends;
 	struct tw_cqrs_advance *items;    /* batch_max */
+	struct tw_cqrs_alert_advance *aitems; /* batch_max: a batch of further alerts */
 	char *advbuf;
 	size_t advbuf_len;
 	struct rec *recs;
@@ -173,7 +185,9 @@ static size_t budget(const struct tw_config *cfg)
 	return sizeof(struct alert) + (size_t)cfg->limits.alert_inflight * sizeof(struct rec) +
 	       2 * parts_cap(cfg) * sizeof(rd_kafka_message_t *) + TW_NOTIF_MAX_BYTES + 256 +
 	       (parts_cap(cfg) + 1) * sizeof(struct tw_shard_range) +
-	       (size_t)cfg->limits.alert_page * sizeof(struct tw_cqrs_advance) + advbuf_size(cfg);
+	       (size_t)cfg->limits.alert_page * sizeof(struct tw_cqrs_advance) +
+	       (size_t)cfg->limits.alert_page * sizeof(struct tw_cqrs_alert_advance) +
+	       advbuf_size(cfg);
 }
 
 static void fail(struct alert *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -298,6 +312,58 @@ static void batch_release(struct alert *a)
 	a->batch_n = 0;
 }
 
+/* Take the FIFO's records up to @p last (and the one after it, @p i) as the batch. */
+static void batch_take(struct alert *a, int32_t last, int32_t i, size_t n)
+{
+	a->batch_head = a->fifo_head;
+	a->batch_n = n;
+	a->recs[last].next = -1;
+	a->fifo_head = i;
+	if (i < 0)
+		a->fifo_tail = -1;
+}
+
+/* A batch of further alerts' records: one AdvanceAlertRows (e-mails acknowledged and state
+ * changes alike), as many as the buffer holds. */
+static void start_alert_batch(struct alert *a)
+{
+	size_t n = 0, sends = 0;
+	size_t cap = (a->advbuf_len - TW_CQRS_ALERT_ADVANCE_FIXED) / TW_CQRS_ALERT_ADVANCE_ITEM_MAX;
+	int32_t i = a->fifo_head, last = -1;
+
+	if (cap > a->batch_max)
+		cap = a->batch_max;
+	while (i >= 0 && n < cap && a->recs[i].alert_id > 0) {
+		struct rec *r = &a->recs[i];
+		struct tw_cqrs_alert_advance *it = &a->aitems[n];
+
+		it->id = r->alert_id;
+		it->episode = r->episode;
+		it->sent = r->sent;
+		it->condition = r->cond;
+		it->int_part = r->int_part;
+		it->sent_ms = r->sent_ms;
+		it->side = r->side;
+		it->rearm = r->rearm;
+		it->disable = r->disable;
+		sends += (size_t)r->sent;
+		r->state = R_ADVANCING;
+		n++;
+		last = i;
+		i = r->next;
+	}
+	batch_take(a, last, i, n);
+	a->batch_sends = sends;
+	if (tw_cqrs_alert_advance_rows(a->q, &a->adv, a->aitems, n, a->advbuf, a->advbuf_len,
+				       on_advanced, a) != TW_OK) {
+		a->advance_failed++;
+		fail(a, "advance of %zu alerts: %s", n, tw_cqrs_op_result(&a->adv)->msg);
+		batch_release(a);
+		return;
+	}
+	a->adv_on = 1;
+}
+
 /* One batched AdvanceAlert of the delivered records at the FIFO's head, as many as the
  * batch holds (at least one: the buffer fits the largest item). */
 static void start_batch(struct alert *a)
@@ -307,7 +373,11 @@ static void start_batch(struct alert *a)
 
 	if (a->adv_on || a->fifo_head < 0 || a->stopping)
 		return;
-	while (i >= 0 && n < a->batch_max) {
+	if (a->recs[i].alert_id > 0) {
+		start_alert_batch(a);
+		return;
+	}
+	while (i >= 0 && n < a->batch_max && a->recs[i].alert_id == 0) {
 		struct rec *r = &a->recs[i];
 		struct tw_cqrs_advance *it = &a->items[n];
 
@@ -325,12 +395,8 @@ static void start_batch(struct alert *a)
 		last = i;
 		i = r->next;
 	}
-	a->batch_head = a->fifo_head;
-	a->batch_n = n;
-	a->recs[last].next = -1;
-	a->fifo_head = i;
-	if (i < 0)
-		a->fifo_tail = -1;
+	batch_take(a, last, i, n);
+	a->batch_sends = n;
 	if (tw_cqrs_advance_alerts(a->q, &a->adv, a->items, n, a->advbuf, a->advbuf_len,
 				   on_advanced, a) != TW_OK) {
 		a->advance_failed++;
@@ -378,6 +444,19 @@ static void on_advanced(void *arg, const struct tw_cqrs_result *res)
 	if (res->rc != TW_OK) {
 		a->advance_failed++;
 		fail(a, "advance of %zu users: %s", a->batch_n, res->msg);
+	} else if (a->recs[a->batch_head].alert_id > 0) {
+		a->now.asent += a->batch_sends;
+		a->all.asent += a->batch_sends;
+		a->now.batches++;
+		a->all.batches++;
+		if ((size_t)res->count < a->batch_n) {
+			/* an alert.update / remove / disable landed meanwhile: its state stands */
+			a->now.superseded += a->batch_n - (size_t)res->count;
+			a->all.superseded += a->batch_n - (size_t)res->count;
+			tw_log(TW_LOG_INFO, "alert", "advance: %zu of %zu alerts were changed or "
+			       "removed meanwhile: their new state kept",
+			       a->batch_n - (size_t)res->count, a->batch_n);
+		}
 	} else {
 		a->now.sent += a->batch_n;
 		a->all.sent += a->batch_n;
@@ -397,6 +476,19 @@ static void on_advanced(void *arg, const struct tw_cqrs_result *res)
 	start_batch(a); /* the reports that came in meanwhile */
 	maybe_resume(a);
 	next_step(a);
+}
+
+/* A record whose advance may go: at the FIFO's tail, and a batch on the next turn. */
+static void fifo_push(struct alert *a, struct rec *r)
+{
+	r->state = R_DELIVERED;
+	r->next = -1;
+	if (a->fifo_tail >= 0)
+		a->recs[a->fifo_tail].next = (int32_t)(r - a->recs);
+	else
+		a->fifo_head = (int32_t)(r - a->recs);
+	a->fifo_tail = (int32_t)(r - a->recs);
+	schedule_batch(a);
 }
 
 static void on_delivery(struct tw_kafka *k, int rc, const char *err, const rd_kafka_message_t *msg,
@@ -420,14 +512,7 @@ static void on_delivery(struct tw_kafka *k, int rc, const char *err, const rd_ka
 	}
 	a->last_ack_at = tw_hal_now();
 	a->acked++;
-	r->state = R_DELIVERED;
-	r->next = -1;
-	if (a->fifo_tail >= 0)
-		a->recs[a->fifo_tail].next = (int32_t)(r - a->recs);
-	else
-		a->fifo_head = (int32_t)(r - a->recs);
-	a->fifo_tail = (int32_t)(r - a->recs);
-	schedule_batch(a);
+	fifo_push(a, r);
 	next_step(a);
 }
 
@@ -475,13 +560,46 @@ static int64_t retry_pending(struct tw_loop *l, void *arg)
 	return TW_TIMER_STOP;
 }
 
+/* The page is read on the write connection, where the advances that free records queue
+ * behind it: never pause at a page's last row (its LIMIT ends the stream), or the stream
+ * would wait for an advance that waits for the stream. A page only starts with room for all
+ * its rows, so the pool cannot run dry before that row. @return what a row callback does. */
+static int pause_if_dry(struct alert *a)
+{
+	if (a->free_head < 0 && a->page_rows < a->page_limit) {
+		a->paused = 1;
+		return TW_CQRS_PAUSE;
+	}
+	return 0;
+}
+
+/* Produce record @p r (its message in a->msg) from a row callback. @return what it returns. */
+static int produce_row(struct alert *a, struct rec *r, size_t len)
+{
+	int rc = produce(a, r, len);
+
+	if (rc == TW_ERR_KAFKA_FULL) {
+		/* Back-pressure: stop reading rows until the queue drains. */
+		if (a->retry_timer == 0) {
+			a->retry_timer = tw_loop_add_timer(&a->ag->loop, ALERT_FULL_RETRY_MS,
+							   retry_pending, a);
+			if (a->retry_timer < 0)
+				a->retry_timer = 0;
+		}
+		a->paused = 1;
+		return TW_CQRS_PAUSE;
+	}
+	if (rc != TW_OK)
+		return -1;
+	return pause_if_dry(a);
+}
+
 static int on_crossing(void *arg, const struct tw_crossing *c)
 {
 	struct alert *a = arg;
 	char why[256];
 	struct rec *r;
 	long len;
-	int rc;
 
 	if (a->stopping)
 		return -1;
@@ -534,30 +652,9 @@ static int on_crossing(void *arg, const struct tw_crossing *c)
 	r->int_part = tw_alert_int_part(c->value);
 	r->episode = c->episode;
 	r->generation = c->generation;
+	r->alert_id = 0;
 	r->pass = a->pass;
-	rc = produce(a, r, (size_t)len);
-	if (rc == TW_ERR_KAFKA_FULL) {
-		/* Back-pressure: stop reading rows until the queue drains. */
-		if (a->retry_timer == 0) {
-			a->retry_timer = tw_loop_add_timer(&a->ag->loop, ALERT_FULL_RETRY_MS,
-							   retry_pending, a);
-			if (a->retry_timer < 0)
-				a->retry_timer = 0;
-		}
-		a->paused = 1;
-		return TW_CQRS_PAUSE;
-	}
-	if (rc != TW_OK)
-		return -1;
-	/* The page is read on the write connection, where the advances that free records
-	 * queue behind it: never pause at a page's last row (its LIMIT ends the stream), or the
-	 * stream would wait for an advance that waits for the stream. A page only starts with
-	 * room for all its rows, so the pool cannot run dry before that row. */
-	if (a->free_head < 0 && a->page_rows < a->page_limit) {
-		a->paused = 1;
-		return TW_CQRS_PAUSE;
-	}
-	return 0;
+	return produce_row(a, r, (size_t)len);
 }
 
 /* ---- the shard ranges of a pass ---- */
@@ -566,6 +663,7 @@ static void range_start(struct alert *a, size_t i)
 {
 	a->range_i = i;
 	a->after[0] = '\0';
+	a->after_id = 0;
 	a->after_shard = i < a->nranges ? a->ranges[i].lo : 0;
 }
 
@@ -680,6 +778,158 @@ static void start_rearm_page(struct alert *a)
 	}
 }
 
+/* ---- further alerts: the alerts table (docs/alerts.md, Alerts as objects) ---- */
+
+/* One enabled alert with its ticker's latest quote: tw_alert_evaluate() decides; an e-mail
+ * is produced like a users row's (its id ends "|a<id>", its message names the alert), and
+ * whatever changes its state (the e-mail, a re-arm, a side, a disable) is advanced once
+ * acknowledged (a state change alone: at once, in the same batches). */
+static int on_alert_row(void *arg, const struct tw_alert_pass_row *p)
+{
+	struct alert *a = arg;
+	struct tw_alert_eval e;
+	struct tw_alert_outcome o;
+	struct tw_crossing c;
+	char why[256];
+	struct rec *r;
+	int side;
+	long len;
+
+	if (a->stopping)
+		return -1;
+	if (strlen(p->email) > TW_CQRS_EMAIL_MAX || strlen(p->ticker) > TW_CQRS_TICKER_MAX) {
+		fail(a, "AlertPassPage gave an e-mail or ticker longer than the schema allows");
+		return -1;
+	}
+	memcpy(a->after, p->email, strlen(p->email) + 1);
+	a->after_shard = p->shard;
+	a->after_id = p->id;
+	a->page_rows++;
+	a->now.arows++;
+	a->all.arows++;
+	if (p->kind <= TW_AK_NONE || p->frequency < 0 || !(p->value > 0) ||
+	    p->value > TW_ALERT_VALUE_MAX || p->id < 1) {
+		a->now.ainvalid++;
+		a->all.ainvalid++;
+		tw_log(TW_LOG_WARN, "alert", "alert %" PRId64 " skipped: a kind or frequency this "
+		       "build does not know, or a quote out of (0, 1e9]", p->id);
+		return 0;
+	}
+	memset(&e, 0, sizeof e);
+	e.kind = p->kind;
+	e.level = p->level;
+	e.level2 = p->level2;
+	e.frequency = p->frequency;
+	e.cooldown_s = p->cooldown_s;
+	e.rearm_pct = p->rearm_pct;
+	e.expires_ms = p->expires_ms;
+	e.enabled = 1;
+	e.value = p->value;
+	e.quote_ms = p->quote_ms;
+	e.now_ms = p->now_ms;
+	e.has_last = p->has_last;
+	e.last_condition = p->last_condition;
+	e.last_int = p->last_int;
+	e.last_sent_ms = p->last_sent_ms;
+	e.last_side = p->last_side;
+	tw_alert_evaluate(&e, &o);
+	side = o.side != 0 && o.side != p->last_side ? o.side : 0;
+	if (!o.send && !o.rearm && o.disable == TW_ALERT_KEEP && side == 0) {
+		a->now.aquiet++;
+		a->all.aquiet++;
+		return 0;
+	}
+	memset(&c, 0, sizeof c);
+	if (o.send) {
+		c.email = p->email;
+		c.ticker = p->ticker;
+		c.value = p->value;
+		c.quote_ms = p->quote_ms;
+		c.condition = o.condition;
+		c.threshold = o.threshold;
+		c.last_ticker = "";
+		c.episode = p->episode;
+		c.shard = p->shard;
+		c.alert_id = p->id;
+		if (tw_alert_check_row(&c, why, sizeof why) != TW_OK ||
+		    tw_cqrs_check_email(p->email, why, sizeof why) != TW_OK) {
+			a->now.ainvalid++;
+			a->all.ainvalid++;
+			tw_log(TW_LOG_WARN, "alert", "alert %" PRId64 " skipped: %s", p->id, why);
+			return 0;
+		}
+	}
+	r = rec_get(a);
+	if (r == NULL) { /* cannot happen: the stream pauses before the pool runs dry */
+		fail(a, "no free record: raise [limits] alert_inflight");
+		return -1;
+	}
+	snprintf(r->email, sizeof r->email, "%s", p->email);
+	snprintf(r->ticker, sizeof r->ticker, "%s", p->ticker);
+	r->alert_id = p->id;
+	r->episode = p->episode;
+	r->generation = 0;
+	r->sent = o.send;
+	r->cond = o.send ? o.condition : TW_COND_NONE;
+	r->int_part = o.send ? tw_alert_int_part(p->value) : 0;
+	r->sent_ms = p->quote_ms;
+	r->side = side;
+	r->rearm = o.rearm;
+	r->disable = o.disable == TW_ALERT_DISABLE_ONCE	     ? TW_CQRS_DISABLE_ONCE
+		     : o.disable == TW_ALERT_DISABLE_EXPIRED ? TW_CQRS_DISABLE_EXPIRED
+							     : TW_CQRS_DISABLE_NONE;
+	r->pass = a->pass;
+	if (!o.send) { /* nothing to mail: the state change goes with the next batch */
+		a->now.astate++;
+		a->all.astate++;
+		fifo_push(a, r);
+		return pause_if_dry(a);
+	}
+	len = tw_notif_build(&c, r->int_part, tw_notif_key_poll(a->q), a->msg, TW_NOTIF_MAX_BYTES);
+	if (len < 0) {
+		a->now.ainvalid++;
+		a->all.ainvalid++;
+		tw_log(TW_LOG_WARN, "alert", "message of alert %" PRId64 " not built (%ld)", p->id,
+		       len);
+		rec_put(a, r);
+		return len == TW_ERR_NOTIF_KEY ? -1 : 0;
+	}
+	return produce_row(a, r, (size_t)len);
+}
+
+static void on_alerts_done(void *arg, const struct tw_cqrs_result *res)
+{
+	struct alert *a = arg;
+
+	a->stream_on = 0;
+	a->paused = 0;
+	if (a->stopping)
+		return;
+	if (res->rc != TW_OK) {
+		fail(a, "AlertPassPage: %s", res->msg);
+	} else {
+		a->now.apages++;
+		a->all.apages++;
+		if (a->page_rows < a->page_limit && !range_next(a))
+			a->more = 0;
+	}
+	next_step(a);
+}
+
+static void start_alerts_page(struct alert *a)
+{
+	a->page_rows = 0;
+	a->page_limit = (long long)a->page;
+	a->stream_on = 1;
+	a->paused = 0;
+	if (tw_cqrs_alert_pass_page(a->q, &a->stream, a->ranges[a->range_i].lo,
+				    a->ranges[a->range_i].hi, a->after_shard, a->after, a->after_id,
+				    a->page_limit, on_alert_row, on_alerts_done, a) != TW_OK) {
+		a->stream_on = 0;
+		fail(a, "AlertPassPage: %s", tw_cqrs_op_result(&a->stream)->msg);
+	}
+}
+
 /* ---- the pass ---- */
 
 static int64_t on_backoff(struct tw_loop *l, void *arg);
@@ -755,9 +1005,13 @@ static void finish_pass(struct alert *a)
 	       "pass %" PRIu32 " done: %" PRIu64 " rows, %" PRIu64 " sent, %" PRIu64
 	       " suppressed, %" PRIu64 " invalid, %" PRIu64 " re-armed; %" PRIu64
 	       " pages, %" PRIu64 " advance batches; wake-up to last ack %" PRId64 " ms; %" PRIu64
-	       " superseded; shard slots %d of %d in %zu range(s)",
+	       " superseded; shard slots %d of %d in %zu range(s); further alerts: %" PRIu64
+	       " rows in %" PRIu64 " pages, %" PRIu64 " sent, %" PRIu64 " state changes, %" PRIu64 " quiet, %" PRIu64
+	       " invalid",
 	       a->pass, a->now.rows, a->now.sent, a->now.suppressed, a->now.invalid, a->now.rearmed,
-	       a->now.pages, a->now.batches, a->last_ms, a->now.superseded, a->covered, TW_SHARD_SLOTS, a->nranges);
+	       a->now.pages, a->now.batches, a->last_ms, a->now.superseded, a->covered,
+	       TW_SHARD_SLOTS, a->nranges, a->now.arows, a->now.apages, a->now.asent, a->now.astate,
+	       a->now.aquiet, a->now.ainvalid);
 	a->wake_at = 0;
 	if (a->waiting.n)
 		a->wake_at = tw_hal_now();
@@ -823,6 +1077,22 @@ static void next_step(struct alert *a)
 		if (a->stream_on || (a->more && !a->failed) || a->recs_used || a->pending ||
 		    a->adv_on || a->adv_timer)
 			return;
+		if (a->failed) {
+			finish_pass(a);
+			return;
+		}
+		/* every users row advanced: the further alerts, over the same ranges */
+		a->phase = PH_ALERTS;
+		a->more = 1;
+		range_start(a, 0);
+		/* fall through */
+	case PH_ALERTS:
+		if (!a->stream_on && a->more && !a->failed && !a->pending &&
+		    a->nrecs - a->recs_used >= a->page)
+			start_alerts_page(a);
+		if (a->stream_on || (a->more && !a->failed) || a->recs_used || a->pending ||
+		    a->adv_on || a->adv_timer)
+			return;
 		finish_pass(a);
 		return;
 	default:
@@ -876,8 +1146,10 @@ static int start(struct tw_agent *ag, void **state, char *err, size_t errlen)
 	a->advbuf = tw_arena_carve(&ag->arena, a->advbuf_len, "alert advance arrays", "alert_page");
 	a->ranges = tw_arena_carve(&ag->arena, (cap + 1) * sizeof *a->ranges, "alert shard ranges",
 				   "arena_kb");
+	a->aitems = tw_arena_carve(&ag->arena, a->batch_max * sizeof *a->aitems,
+				   "alert further-alert advance batch", "alert_page");
 	if (a->recs == NULL || a->msg == NULL || a->inpass.m == NULL || a->waiting.m == NULL ||
-	    a->items == NULL || a->advbuf == NULL || a->ranges == NULL)
+	    a->items == NULL || a->advbuf == NULL || a->ranges == NULL || a->aitems == NULL)
 		goto nomem;
 	/* At most half the pool per page, so the next page can run while one awaits its acks. */
 	a->page = (size_t)cfg->limits.alert_page;
@@ -1027,6 +1299,22 @@ static void metrics(struct tw_agent *ag, void *state, struct tw_metrics *m)
 	tw_metrics_int(m, "tickwatch_alert_rows_checked_total",
 		       (const struct tw_metric_label[]){{"outcome", "invalid"}, {NULL, NULL}},
 		       (int64_t)a->all.invalid);
+	tw_metrics_family(m, "tickwatch_alert_further_rows_total", "counter",
+			  "further alerts (the alerts table) the pass evaluated, by what was decided");
+	tw_metrics_int(m, "tickwatch_alert_further_rows_total",
+		       (const struct tw_metric_label[]){{"outcome", "notify"}, {NULL, NULL}},
+		       (int64_t)(a->all.arows - a->all.astate - a->all.aquiet - a->all.ainvalid));
+	tw_metrics_int(m, "tickwatch_alert_further_rows_total",
+		       (const struct tw_metric_label[]){{"outcome", "state"}, {NULL, NULL}},
+		       (int64_t)a->all.astate);
+	tw_metrics_int(m, "tickwatch_alert_further_rows_total",
+		       (const struct tw_metric_label[]){{"outcome", "quiet"}, {NULL, NULL}},
+		       (int64_t)a->all.aquiet);
+	tw_metrics_int(m, "tickwatch_alert_further_rows_total",
+		       (const struct tw_metric_label[]){{"outcome", "invalid"}, {NULL, NULL}},
+		       (int64_t)a->all.ainvalid);
+	counter(m, "tickwatch_alert_further_advanced_total",
+		"further alerts' acknowledged e-mails recorded (AdvanceAlertRows)", a->all.asent);
 	counter(m, "tickwatch_alert_rearmed_total", "alerts re-armed: back inside their band",
 		a->all.rearmed);
 	counter(m, "tickwatch_alert_pages_total", "crossing pages read", a->all.pages);

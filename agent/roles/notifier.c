@@ -657,6 +657,7 @@ static void check_batch(struct notifier *nt, tw_mono_t now)
 		li[k].email = it->n.email;
 		li[k].ticker = it->n.ticker;
 		li[k].condition = it->n.condition;
+		li[k].alert = it->n.alert_id;
 		nt->chk_idx[k++] = i;
 	}
 	if (k < 2) /* one id: its own LedgerCheck is the same single statement */
@@ -727,7 +728,8 @@ static void db_steps(struct notifier *nt, tw_mono_t now)
 		if (it->state == I_NEW) {
 			it->state = I_CHECKING;
 			rc = tw_cqrs_ledger_check(nt->q, &it->op, it->n.id, it->n.email, it->n.ticker,
-						  it->n.condition, nt->owner, on_checked, it);
+						  it->n.condition, it->n.alert_id, nt->owner,
+						  on_checked, it);
 			if (rc != TW_OK)
 				it->state = I_NEW;
 		} else if (it->state == I_RECORD) {

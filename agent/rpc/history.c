@@ -3,8 +3,9 @@
  *
  * A page of agent/cqrs/history.c's rows, read-only. A deferred or dead entry's stored message
  * is read with agent/notif's verifying reader (tw_notif_parse(), under the process's signing
- * key) for its ticker, condition and value; a message that is absent, does not verify, or
- * while the key is not loaded yet, gives null for the three. Bounded: a page is at most
+ * key) for its ticker, condition, value and alert (0: the user's first one); a message that
+ * is absent, does not verify, or while the key is not loaded yet, gives null for the four. A
+ * further alert past its expiry is an entry too ("expired", its alert id and ticker). Bounded: a page is at most
  * "limit" rows (1..TW_CQRS_HISTORY_MAX, default 20) and ends earlier when the next row would
  * not fit the slot's TW_RPC_OUT answer with its tail; "next" then names the last row written,
  * so the following page starts right after it and no row is lost.
@@ -29,6 +30,14 @@ static void write_entry(struct tw_jw *w, const struct tw_cqrs_history_row *h,
 {
 	char err[128];
 
+	if (h->state == TW_HS_EXPIRED) { /* a further alert past its expiry: no e-mail */
+		tw_jw_lit(w, "{\"id\":null,\"state\":\"expired\"");
+		tw_jw_printf(w, ",\"time_ms\":%lld,\"alert\":%lld,\"ticker\":",
+			     (long long)h->time_ms, (long long)h->alert_id);
+		tw_jw_str(w, h->ticker);
+		tw_jw_lit(w, ",\"condition\":null,\"value\":null}");
+		return;
+	}
 	tw_jw_lit(w, "{\"id\":");
 	tw_jw_str(w, h->notification_id);
 	tw_jw_lit(w, ",\"state\":");
@@ -50,8 +59,9 @@ static void write_entry(struct tw_jw *w, const struct tw_cqrs_history_row *h,
 		tw_jw_str(w, msg_read.condition == TW_COND_HIGHER ? "higher" : "lower");
 		tw_jw_lit(w, ",\"value\":");
 		tw_jw_num(w, msg_read.value);
+		tw_jw_printf(w, ",\"alert\":%lld", (long long)msg_read.alert_id);
 	} else {
-		tw_jw_lit(w, ",\"ticker\":null,\"condition\":null,\"value\":null");
+		tw_jw_lit(w, ",\"ticker\":null,\"condition\":null,\"value\":null,\"alert\":null");
 	}
 	tw_jw_lit(w, "}");
 }

@@ -7,7 +7,8 @@
  * writer writes, each once (the reader refuses what the writer cannot produce); and writing
  * its fields again reads back to the same fields.
  * Bit 0 set: the rest makes a crossing (e-mail NUL ticker NUL, then value, threshold, quote
- * time, integer part and episode as raw bytes; bit 1 the condition). Whenever the builder
+ * time, integer part and episode as raw bytes; bit 1 the condition; the episode's top 7 bits
+ * the alert id). Whenever the builder
  * writes a message for a crossing that is valid (the rows the alert role decides on), the
  * reader takes it, with the key, and gives back the same fields. */
 #include <math.h>
@@ -49,6 +50,8 @@ static void check_bounds(const struct tw_notif *n)
 		 "condition %d for %g / %g", n->condition, n->value, n->threshold);
 	FZ_CHECK(n->quote_time >= 0 && n->quote_time <= 253402300799LL, "quote_time %lld",
 		 (long long)n->quote_time);
+	FZ_CHECK(n->alert_id >= 0 && n->alert_id <= 9007199254740991LL, "alert %lld",
+		 (long long)n->alert_id);
 	FZ_CHECK(n->subject[0] && n->body[0], "empty subject or body");
 	FZ_CHECK(tw_json_utf8_ok(n->subject, strlen(n->subject)) &&
 			 tw_json_utf8_ok(n->body, strlen(n->body)),
@@ -60,7 +63,8 @@ static int same(const struct tw_notif *x, const struct tw_notif *y)
 	return strcmp(x->id, y->id) == 0 && strcmp(x->email, y->email) == 0 &&
 	       strcmp(x->ticker, y->ticker) == 0 && x->value == y->value &&
 	       x->threshold == y->threshold && x->condition == y->condition &&
-	       x->quote_time == y->quote_time && strcmp(x->subject, y->subject) == 0 &&
+	       x->quote_time == y->quote_time && x->alert_id == y->alert_id &&
+	       strcmp(x->subject, y->subject) == 0 &&
 	       strcmp(x->body, y->body) == 0;
 }
 
@@ -68,7 +72,7 @@ static int same(const struct tw_notif *x, const struct tw_notif *y)
 static void check_fields(const char *v, size_t len)
 {
 	static const char *const names[] = {"v", "id", "email", "ticker", "value", "threshold",
-					    "condition", "quote_time", "subject", "body", "sig"};
+					    "condition", "quote_time", "subject", "body", "sig", "alert"};
 	tw_jtok t[TW_NOTIF_TOKENS];
 	struct tw_json j;
 	unsigned seen = 0;
@@ -92,7 +96,7 @@ static void rewrite_and_read(const struct tw_notif *n)
 	struct tw_notif_fields f = {
 		.id = n->id, .email = n->email, .ticker = n->ticker, .value = n->value,
 		.threshold = n->threshold, .condition = n->condition, .quote_time = n->quote_time,
-		.subject = n->subject, .body = n->body,
+		.alert_id = n->alert_id, .subject = n->subject, .body = n->body,
 	};
 	char err[256];
 	long len = tw_notif_write(&f, key(), out, sizeof out);
@@ -139,6 +143,7 @@ static void build(const uint8_t *data, size_t size, int higher)
 	memcpy(&ep, p + 32, 8);
 	c.quote_ms = q_ms;
 	c.episode = ep;
+	c.alert_id = (int64_t)((uint64_t)ep >> 57); /* 0 (the first alert) or a further one */
 	c.condition = higher ? TW_COND_HIGHER : TW_COND_LOWER;
 	len = tw_notif_build(&c, ip, key(), out, sizeof out);
 	/* a crossing the alert role decides on: the reader's rules, values at most 1e9 */
@@ -152,12 +157,14 @@ static void build(const uint8_t *data, size_t size, int higher)
 		 "the reader refuses a built message: %s: %s", err, out);
 	FZ_CHECK(strcmp(a.email, email) == 0 && strcmp(a.ticker, ticker) == 0 &&
 			 a.value == c.value && a.threshold == c.threshold &&
-			 a.condition == c.condition && a.quote_time == q_ms / 1000,
+			 a.condition == c.condition && a.quote_time == q_ms / 1000 &&
+			 a.alert_id == c.alert_id,
 		 "built and read, fields differ: %s", out);
 	{
 		char id[TW_NOTIF_ID_LEN + 1];
 
-		FZ_CHECK(tw_notif_id(email, ticker, c.condition, ip, ep, c.generation, 0, id) == TW_OK &&
+		FZ_CHECK(tw_notif_id(email, ticker, c.condition, ip, ep, c.generation, c.alert_id,
+				     id) == TW_OK &&
 				 strcmp(id, a.id) == 0,
 			 "id %s", a.id);
 	}

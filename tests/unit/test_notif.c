@@ -435,6 +435,59 @@ static void round_trip_of_a_row(void **state)
 	assert_non_null(strstr(err, "field 'email' is not an ASCII local@domain address"));
 }
 
+/* A further alert's message (docs/notifications.md, "alert"): its id ends |a<id>, "alert"
+ * follows quote_time, the body names the alert; the reader takes it back, refuses what the
+ * writer cannot produce, and alert 0's bytes carry no "alert" at all. */
+static void alert_member(void **state)
+{
+	char id[TW_NOTIF_ID_LEN + 1], js[TW_NOTIF_MAX_BYTES];
+	struct tw_crossing c;
+	long len;
+
+	(void)state;
+	memset(&c, 0, sizeof c);
+	c.email = "bob@example.com";
+	c.ticker = "MSFT";
+	c.value = 421.3;
+	c.quote_ms = 1767225600000;
+	c.condition = TW_COND_HIGHER;
+	c.threshold = 420;
+	c.last_ticker = "";
+	c.episode = 4;
+	c.alert_id = 17;
+	len = tw_notif_build(&c, 421, &key, js, sizeof js);
+	assert_true(len > 0);
+	assert_non_null(strstr(js, "\"quote_time\":1767225600,\"alert\":17,\"subject\":"));
+	assert_int_equal(tw_notif_parse(&n, js, (size_t)len, NULL, 0, &key, err, sizeof err), TW_OK);
+	assert_int_equal(n.alert_id, 17);
+	assert_int_equal(tw_notif_id("bob@example.com", "MSFT", TW_COND_HIGHER, 421, 4, 0, 17, id),
+			 TW_OK);
+	assert_string_equal(n.id, id);
+	assert_string_equal(n.subject, "MSFT is above 420.00: 421.30");
+	assert_string_equal(n.body, "MSFT traded at 421.30 at 2026-01-01 00:00 UTC, above the level "
+				    "of 420.00 of your alert 17.\n");
+	/* alert 0: no member, and the reader says 0 */
+	c.alert_id = 0;
+	len = tw_notif_build(&c, 421, &key, js, sizeof js);
+	assert_true(len > 0);
+	assert_null(strstr(js, "\"alert\""));
+	assert_int_equal(tw_notif_parse(&n, js, (size_t)len, NULL, 0, &key, err, sizeof err), TW_OK);
+	assert_int_equal(n.alert_id, 0);
+	/* what the writer never writes */
+	replace_and_expect("\"quote_time\":1767225600,", "\"quote_time\":1767225600,\"alert\":0,",
+			   "'alert'");
+	replace_and_expect("\"quote_time\":1767225600,", "\"quote_time\":1767225600,\"alert\":-3,",
+			   "'alert'");
+	replace_and_expect("\"quote_time\":1767225600,", "\"quote_time\":1767225600,\"alert\":2.5,",
+			   "'alert'");
+	replace_and_expect("\"quote_time\":1767225600,",
+			   "\"quote_time\":1767225600,\"alert\":\"7\",", "'alert'");
+	replace_and_expect("\"quote_time\":1767225600,",
+			   "\"quote_time\":1767225600,\"alert\":1e300,", "'alert'");
+	replace_and_expect("\"quote_time\":1767225600,",
+			   "\"quote_time\":1767225600,\"alert\":3,\"alert\":3,", "twice");
+}
+
 /* Inputs tests/fuzz/fuzz_notif.c found: the reader took what the writer cannot produce. */
 /* One-click unsubscribe tokens: the documented form, checked, refused when changed. */
 static void unsubscribe_tokens(void **state)
@@ -495,6 +548,7 @@ int main(void)
 		cmocka_unit_test(signatures_are_checked),
 		cmocka_unit_test(round_trip_of_every_field_and_hostile_text),
 		cmocka_unit_test(round_trip_of_a_row),
+		cmocka_unit_test(alert_member),
 		cmocka_unit_test(fuzz_found),
 		cmocka_unit_test(unsubscribe_tokens),
 	};

@@ -10,7 +10,7 @@ started once the first took a probe wake-up, so the scenario's first step is nev
 away before the alert consumer joined its group.
 
 usage: test_alerts.py TICKWATCH_BINARY CASE
-       (CASE: semantics, thousand, crash, smtp, kafka, reregister)"""
+       (CASE: semantics, thousand, crash, smtp, kafka, reregister, unsubscribe, objects)"""
 import os
 import re
 import shutil
@@ -23,6 +23,7 @@ from collections import Counter
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from e2elib import (STACK, Agent, Fail, Mail, caught_up, check, drop_db, free_port, make_db,  # noqa: E402
                     migrate, phases, sql, stack, stack_env, wait_for, wake, write_replay)
+import alert_oracle  # noqa: E402
 
 BIN = os.path.abspath(sys.argv[1])
 CASE = sys.argv[2] if len(sys.argv) > 2 else "semantics"
@@ -40,13 +41,13 @@ def addr(who):
 class Case:
     """A fresh database, a work folder, the alert agent and the collector agent."""
 
-    def __init__(self, env, steps, extra_alert="", extra_collector="", console=False):
+    def __init__(self, env, steps, extra_alert="", extra_collector="", console=False, t0=None):
         self.env = env
         self.work = tempfile.mkdtemp(prefix="tw-e2e-alerts.")
         self.dbname = "tw_e2e_%s" % RUN
         self.url = make_db(env["TW_DB_URL"], self.dbname)
         migrate(BIN, self.url)
-        self.replay = write_replay(os.path.join(self.work, "scenario.replay"), steps)
+        self.replay = write_replay(os.path.join(self.work, "scenario.replay"), steps, t0)
         self.steps = len(steps)
         self.alert = Agent(BIN, env, self.work, "e2e-alert-" + RUN, self.url,
                            # admin too: the topics are made by the agent, as in production
@@ -463,7 +464,115 @@ def unsubscribe(env):
         c.close(ok)
 
 
-CASES = {"semantics": semantics, "thousand": thousand, "crash": crash, "smtp": smtp,
+def objects(env):
+    """Alerts as objects along one price path (docs/alerts.md): every kind (above, below, band,
+    cross), every frequency (change, once, daily across a UTC midnight), a cooldown, the re-arm
+    band against its twin without one on a price wobbling at the level, an expiry, and one user
+    with its first alert (the users row) and two further alerts on other tickers. The e-mails
+    expected of each further alert come from alert_oracle.py (the documented rules), the first
+    alert's from the seed's rule; each is matched exactly: subject, body (naming the alert),
+    one Message-ID each. Then the alerts' stored state: once and expired disabled."""
+    # Phases (steps held); the step length is 60 s of quote time, a UTC midnight before
+    # step 28 (the start of the last phase), so the daily alert sees two market days.
+    spec = [(4, dict(A=95, B=55, C=120, D=99, E=199, F=9.5, G=290, H=399, I=199, J=710)),
+            (4, dict(A=101.5, B=49.5, C=151, D=101.2, E=201, F=11, G=301, H=401, I=201, J=710)),
+            (4, dict(A=101.7, B=48.2, C=151.5, D=101.7, E=202, F=12, G=305, H=402.5, I=199.5,
+                     J=710)),
+            (4, dict(A=102.5, B=51, C=99, D=102.3, E=198, F=9, G=305, H=401.2, I=201, J=710)),
+            (12, dict(A=99, B=51, C=120, D=99.5, E=198, F=11, G=305, H=403.5, I=197.9, J=710)),
+            (6, dict(A=99, B=49.9, C=120, D=100.8, E=198, F=11, G=310, H=403.5, I=201.4,
+                     J=710))]
+    steps = phases(*[(n, {"E2O" + k: v for k, v in prices.items()}) for n, prices in spec])
+    midnight = (int(time.time()) // 86400 - 1) * 86400
+    t0 = midnight - 28 * 60
+    # (user, ticker, kind, level, level2, keys) of every further alert
+    alerts = [("multi", "E2OB", "below", 50, None, {}),
+              ("multi", "E2OC", "band", 100, 150, {}),
+              ("above", "E2OD", "above", 100, None, {}),
+              ("cross", "E2OE", "cross", 200, None, {}),
+              ("once", "E2OF", "above", 10, None, {"frequency": "once"}),
+              ("daily", "E2OG", "above", 300, None, {"frequency": "daily"}),
+              ("cool", "E2OH", "above", 400, None, {"cooldown_s": 600}),
+              ("rearm1", "E2OI", "above", 200, None, {"rearm_pct": 1}),
+              ("rearm0", "E2OI", "above", 200, None, {}),
+              ("expire", "E2OJ", "above", 700, None, {"expires_ms": None})]
+    c = Case(env, steps, t0=t0)
+    ok = False
+    try:
+        c.start_alert()
+        c.alert.ctl("register", addr("multi"), "E2OA", "--high", "100")
+        for who in sorted({a[0] for a in alerts} - {"multi"}):
+            c.alert.ctl("register", addr(who), "E2OA")  # alert 0 without thresholds: silent
+        want_disabled = {}
+        ids = {}
+        for who, ticker, kind, lvl, lvl2, keys in alerts:
+            args = ["alert", "add", addr(who), ticker, kind, str(lvl)]
+            if lvl2 is not None:
+                args.append(str(lvl2))
+            for k, v in keys.items():
+                if k == "expires_ms":
+                    v = int(time.time() * 1000) + 3000  # past before the first quote
+                args.append("%s=%s" % (k, v))
+            c.alert.ctl(*args)
+            rows = sql(c.url, "SELECT id FROM alerts WHERE email = '%s' AND ticker = '%s' "
+                       "ORDER BY id DESC LIMIT 1" % (addr(who), ticker))
+            ids[(who, ticker)] = int(rows[0][0])
+        time.sleep(4)  # the expiring alert's time has passed
+        c.collector.start()
+        path = {t: [] for t in {a[1] for a in alerts}}
+        for i, step in enumerate(steps):
+            for t in path:
+                path[t].append((t0 + i * 60, step[t]))
+        want = {}   # recipient -> [(subject, body)]
+        total = 0
+        for who, ticker, kind, lvl, lvl2, keys in alerts:
+            a = dict(kind=kind, level=lvl, level2=lvl2, **keys)
+            a["expired"] = "expires_ms" in keys
+            got, disabled = alert_oracle.emails(a, path[ticker])
+            want_disabled[ids[(who, ticker)]] = disabled
+            for cond, value, thr in got:
+                word = "above" if cond == "higher" else "below"
+                want.setdefault(addr(who), []).append(
+                    ("%s is %s %.2f: %.2f" % (ticker, word, thr, value),
+                     "%s traded at %.2f at " % (ticker, value),
+                     "UTC, %s the level of %.2f of your alert %d."
+                     % (word, thr, ids[(who, ticker)])))
+                total += 1
+        # the first alert of multi: the seed's rule (high 100): 101.5, 101.7 (same integer
+        # part), 102.5, back inside at 99
+        for value in (101.5, 102.5):
+            want.setdefault(addr("multi"), []).append(
+                ("E2OA is above 100.00: %.2f" % value, "E2OA traded at %.2f at " % value,
+                 "UTC, above your high threshold of 100.00."))
+            total += 1
+        check(total == 22, "the oracle expects %d e-mails, the case was designed for 22" % total)
+        wait_for("the scenario's end (%d collector cycles)" % len(steps),
+                 lambda: c.collector.count("cycle %d:" % (len(steps) + 1)) > 0, 240)
+        mails = settled(c, total, 120)
+        ids_seen = Counter(m["message_id"] for m in mails)
+        check(all(v == 1 for v in ids_seen.values()), "a Message-ID twice: %s" % ids_seen)
+        for who in sorted({a[0] for a in alerts}):
+            rcpt = addr(who)
+            got = [(m["subject"], m["body"]) for m in c.mail.for_rcpt(rcpt)]
+            left = list(got)
+            for subj, b1, b2 in want.get(rcpt, []):
+                hit = [g for g in left if g[0] == subj and b1 in g[1] and b2 in g[1]]
+                check(hit, "%s: no e-mail %r / %r / %r; got %s" % (who, subj, b1, b2, got))
+                left.remove(hit[0])
+            check(not left, "%s: unexpected e-mails %s (wanted %s)" % (who, left, want.get(rcpt)))
+        for aid, reason in want_disabled.items():
+            row = sql(c.url, "SELECT enabled, coalesce(disabled_reason, '') FROM alerts "
+                      "WHERE id = %d" % aid)
+            check(row == [["f" if reason else "t", reason or ""]],
+                  "alert %d: stored %s, want disabled %r" % (aid, row, reason))
+        out = c.alert.ctl("alert", "list", addr("expire"))
+        check("expired" in out, "alert list of the expired alert: %s" % out)
+        ok = True
+    finally:
+        c.close(ok)
+
+
+CASES = {"objects": objects, "semantics": semantics, "thousand": thousand, "crash": crash, "smtp": smtp,
          "kafka": kafka, "reregister": reregister, "unsubscribe": unsubscribe}
 
 

@@ -77,26 +77,47 @@ def seed():
         ":'v3', '2026-01-01 08:30:00+00'), "
         "(:'v2', :'v3', 'p', 'malformed: no signature', 0, '2026-01-01 10:00:00+00', NULL, "
         "NULL, NULL)", NIDS["d1"], NIDS["d2"], BOB, m_d1)
+    # further alerts (docs/alerts.md): past their expiry, enabled (no pass stored it yet) or
+    # disabled by it, are entries; disabled by the user, or not expired yet, are not
+    sql(URL, "INSERT INTO users (email, ticker, high) VALUES (:'v1', 'AAPL', 100)", BOB)
+    rows = sql(URL, "INSERT INTO alerts (email, ticker, kind, level, expires_at, enabled, "
+               "disabled_reason) VALUES "
+               "(:'v1', 'NVDA', 'above', 150, '2026-01-01 09:30:00+00', true, NULL), "
+               "(:'v1', 'TSLA', 'below', 200, '2026-01-01 07:00:00+00', false, 'expired'), "
+               "(:'v1', 'IBM', 'above', 300, '2026-01-01 07:30:00+00', false, 'user'), "
+               "(:'v1', 'SAP', 'above', 100, now() + interval '1 day', true, NULL) "
+               "RETURNING id", BOB)
+    ALERTS.update(nvda=int(rows[0][0]), tsla=int(rows[1][0]))
+
+
+ALERTS = {}
+
+
+def expired(aid, ticker, ts):
+    return {"id": None, "state": "expired", "time_ms": ms(ts), "alert": aid, "ticker": ticker,
+            "condition": None, "value": None}
 
 
 def expected():
     """docs/alerts.md History: newest first; at one time dead before deferred before sent."""
-    no_msg = {"ticker": None, "condition": None, "value": None}
+    no_msg = {"ticker": None, "condition": None, "value": None, "alert": None}
     return [
         dict({"id": NIDS["r1"], "state": "deferred", "time_ms": ms("2026-01-01 12:00:00+00"),
               "attempts": 2, "next_ms": ms("2026-01-01 12:05:00+00"),
               "reason": "421 4.7.0 try again later"},
-             ticker="AAPL", condition="higher", value=191.23),
+             ticker="AAPL", condition="higher", value=191.23, alert=0),
         dict({"id": NIDS["s2"], "state": "sending", "time_ms": ms("2026-01-01 11:00:00+00")}, **no_msg),
         dict({"id": NIDS["d2"], "state": "dead", "time_ms": ms("2026-01-01 10:00:00+00"),
               "attempts": 0, "reason": "malformed: no signature"}, **no_msg),
         dict({"id": NIDS["s1"], "state": "sent", "time_ms": ms("2026-01-01 10:00:00+00")}, **no_msg),
+        expired(ALERTS["nvda"], "NVDA", "2026-01-01 09:30:00+00"),
         dict({"id": NIDS["d1"], "state": "dead", "time_ms": ms("2026-01-01 09:00:00+00"),
               "attempts": 5, "reason": "550 5.1.1 no such user"},
-             ticker="MSFT", condition="lower", value=400.5),
+             ticker="MSFT", condition="lower", value=400.5, alert=0),
         dict({"id": NIDS["r2"], "state": "deferred", "time_ms": ms("2026-01-01 08:00:00+00"),
               "attempts": 1, "next_ms": ms("2026-01-01 08:01:00+00"), "reason": "451 busy"},
              **no_msg),  # its signature is forged: the reader refuses it
+        expired(ALERTS["tsla"], "TSLA", "2026-01-01 07:00:00+00"),
     ]
 
 
@@ -146,14 +167,17 @@ def paging():
         if after is None:
             break
         check(pages < 5, "paging does not end: %s" % r)
-    check(got == want and pages == 2, "two pages of 4 and 2: %d pages, %s" % (pages, got))
+    check(got == want and pages == 3, "pages of 4, 4 and none (the second is full): %d pages, %s"
+          % (pages, got))
     r = history(c, {"email": BOB, "limit": 3})
     check(len(r["result"]["history"]) == 3 and r["result"]["next"] is not None, "%s" % r)
     r = history(c, {"email": BOB, "limit": 3, "after": r["result"]["next"]})
-    check(r["result"]["history"] == want[3:] and r["result"]["next"] is not None,
+    check(r["result"]["history"] == want[3:6] and r["result"]["next"] is not None,
           "a full page names its last row: %s" % r)
     r = history(c, {"email": BOB, "after": r["result"]["next"]})
-    check(r.get("result") == {"history": [], "next": None}, "after the last: %s" % r)
+    check(r.get("result") == {"history": want[6:], "next": None}, "the rest: %s" % r)
+    r = history(c, {"email": BOB, "after": "1767259800000.4.%020d" % ALERTS["nvda"]})
+    check(r.get("result", {}).get("history") == want[5:], "after an expired entry: %s" % r)
 
 
 @test
@@ -179,13 +203,13 @@ def bad_params_refused():
                                 ({"email": BOB, "after": ""}, -32002, "after"),
                                 ({"email": BOB, "after": "12"}, -32002, "after"),
                                 ({"email": BOB, "after": "x.1.k"}, -32002, "after"),
-                                ({"email": BOB, "after": "1.4.k"}, -32002, "after")):
+                                ({"email": BOB, "after": "1.5.k"}, -32002, "after")):
         r = history(c, params)
         data = r.get("error", {}).get("data") or {}
         check(err_code(r) == code and data.get("field") == field,
               "%s refused with %d (%s): %s" % (params, code, field, r))
     r = history(c, {"email": BOB, "limit": 50})
-    check(len(r.get("result", {}).get("history", [])) == 6, "limit 50 accepted: %s" % r)
+    check(len(r.get("result", {}).get("history", [])) == 8, "limit 50 accepted: %s" % r)
 
 
 @test

@@ -62,7 +62,7 @@ static long long check(struct tw_cqrs *q, const char *id, const char *email, con
 	int rc;
 
 	finished = 0;
-	rc = tw_cqrs_ledger_check(q, &op, id, email, ticker, condition, owner, done, NULL);
+	rc = tw_cqrs_ledger_check(q, &op, id, email, ticker, condition, 0, owner, done, NULL);
 	if (rc == TW_OK)
 		rc = wait_done();
 	return rc == TW_OK ? count_seen : -1;
@@ -78,9 +78,9 @@ static int check_batch(struct tw_cqrs *q, const char *id, const char *email, con
 	char none_id[TW_CQRS_NOTIF_ID_MAX + 1], gone_id[TW_CQRS_NOTIF_ID_MAX + 1];
 	int out[3] = {-1, -1, -1}, rc;
 	struct tw_cqrs_ledger_item li[3] = {
-		{id, email, ticker, condition},
-		{none_id, user_email, "AAPL", TW_COND_HIGHER}, /* the user's own alert */
-		{gone_id, "nobody-batch@sink.test", ticker, condition},
+		{id, email, ticker, condition, 0},
+		{none_id, user_email, "AAPL", TW_COND_HIGHER, 0}, /* the user's own alert */
+		{gone_id, "nobody-batch@sink.test", ticker, condition, 0},
 	};
 
 	snprintf(none_id, sizeof none_id, "none-%.100s", id);
@@ -122,6 +122,117 @@ static void step(struct tw_cqrs *q, const char *what, char kind, const char *id,
 		failures++;
 	if (!check_batch(q, id, email, owner, want_state)) {
 		printf("%-40s batched LedgerCheck  <-- WRONG\n", what);
+		failures++;
+	}
+}
+
+/* LedgerCheck of a further alert's id (issue 18): @p alert_id of @p email on @p tkr, as
+ * owner A. @return the verdict, or -1. */
+static long long check_alert(struct tw_cqrs *q, const char *id, const char *email, const char *tkr,
+			     int64_t alert_id)
+{
+	int rc;
+
+	finished = 0;
+	rc = tw_cqrs_ledger_check(q, &op, id, email, tkr, TW_COND_HIGHER, alert_id, "A", done,
+				  NULL);
+	if (rc == TW_OK)
+		rc = wait_done();
+	return rc == TW_OK ? count_seen : -1;
+}
+
+static void expect_alert(struct tw_cqrs *q, const char *what, const char *id, const char *email,
+			 const char *tkr, int64_t alert_id, long long want)
+{
+	long long got = check_alert(q, id, email, tkr, alert_id);
+
+	printf("%-40s LedgerCheck %s (want %s)\n", what, state_name(got), state_name(want));
+	if (got != want)
+		failures++;
+}
+
+/* A further alert's e-mails: the recipient still has that alert while it is enabled or was
+ * disabled by its own "once" e-mail (AdvanceAlertRows), not once removed from the user, moved
+ * to another ticker, another user's, or disabled by the user. */
+static void further_alert(struct tw_cqrs *q, const char *email)
+{
+	static char abuf[4 * TW_CQRS_ALERT_ADVANCE_ITEM_MAX + TW_CQRS_ALERT_ADVANCE_FIXED];
+	static char lbuf[TW_CQRS_LEDGER_BUF];
+	struct tw_alert_spec spec = {0};
+	struct tw_cqrs_idem idem = {"sent-states-add", "alert.add", 3600000};
+	struct tw_alert_row row;
+	struct tw_cqrs_alert_advance adv = {0};
+	struct tw_cqrs_ledger_item li[2];
+	int out[2] = {-1, -1};
+	int64_t aid;
+
+	spec.set = TW_AS_TICKER | TW_AS_KIND | TW_AS_LEVEL | TW_AS_FREQUENCY;
+	spec.ticker = "TSLA";
+	spec.kind = TW_AK_ABOVE;
+	spec.level = 10;
+	spec.frequency = TW_AF_ONCE;
+	finished = 0;
+	if (tw_cqrs_add_alert(q, &op, email, &spec, 20, &idem, &row, done, NULL) != TW_OK ||
+	    wait_done() != TW_OK || row.id < 1) {
+		printf("alert.add failed\n");
+		failures++;
+		return;
+	}
+	aid = row.id;
+	expect_alert(q, "a further alert, enabled", "al-1", email, "TSLA", aid, TW_CQRS_SENT_NONE);
+	expect_alert(q, "a further alert, another ticker", "al-1", email, "AAPL", aid,
+		     TW_CQRS_SENT_GONE);
+	expect_alert(q, "a further alert, another user's", "al-1", "nobody@example.test", "TSLA",
+		     aid, TW_CQRS_SENT_GONE);
+	expect_alert(q, "no such further alert", "al-1", email, "TSLA", aid + 1000,
+		     TW_CQRS_SENT_GONE);
+	/* the pass records its once e-mail: disabled "once", and the e-mail still goes */
+	adv.id = aid;
+	adv.episode = 0;
+	adv.sent = 1;
+	adv.condition = TW_COND_HIGHER;
+	adv.int_part = 11;
+	adv.sent_ms = 1767225600000;
+	adv.disable = TW_CQRS_DISABLE_ONCE;
+	finished = 0;
+	if (tw_cqrs_alert_advance_rows(q, &op, &adv, 1, abuf, sizeof abuf, done, NULL) != TW_OK ||
+	    wait_done() != TW_OK || count_seen != 1) {
+		printf("AdvanceAlertRows of the once e-mail: count %lld (want 1)\n", count_seen);
+		failures++;
+	}
+	finished = 0; /* the same decision again: its episode moved on, nothing changes */
+	if (tw_cqrs_alert_advance_rows(q, &op, &adv, 1, abuf, sizeof abuf, done, NULL) != TW_OK ||
+	    wait_done() != TW_OK || count_seen != 0) {
+		printf("AdvanceAlertRows replayed: count %lld (want 0)\n", count_seen);
+		failures++;
+	}
+	expect_alert(q, "a further alert, disabled by once", "al-1", email, "TSLA", aid,
+		     TW_CQRS_SENT_NONE);
+	/* enabled again by the user (episode 2), then disabled by the user (episode 3) */
+	spec.set = TW_AS_ENABLED;
+	idem.method = "alert.update";
+	for (int on = 1; on >= 0; on--) {
+		spec.enabled = on;
+		idem.request_id = on ? "sent-states-on" : "sent-states-off";
+		finished = 0;
+		if (tw_cqrs_update_alert(q, &op, email, aid, &spec, &idem, &row, done, NULL) !=
+			    TW_OK ||
+		    wait_done() != TW_OK) {
+			printf("alert.update enabled=%d failed\n", on);
+			failures++;
+		}
+	}
+	expect_alert(q, "a further alert, disabled by the user", "al-1", email, "TSLA", aid,
+		     TW_CQRS_SENT_GONE);
+	/* batched: the same verdicts, the users row's and the alert's side by side */
+	li[0] = (struct tw_cqrs_ledger_item){"al-2", email, "TSLA", TW_COND_HIGHER, aid};
+	li[1] = (struct tw_cqrs_ledger_item){"al-3", email, "AAPL", TW_COND_HIGHER, 0};
+	finished = 0;
+	if (tw_cqrs_ledger_check_batch(q, &op, li, 2, "A", out, lbuf, sizeof lbuf, done, NULL) !=
+		    TW_OK ||
+	    wait_done() != TW_OK || out[0] != TW_CQRS_SENT_GONE || out[1] != TW_CQRS_SENT_NONE) {
+		printf("batched LedgerCheck of a disabled alert and alert 0: %s / %s (want recipient "
+		       "gone / none)\n", state_name(out[0]), state_name(out[1]));
 		failures++;
 	}
 }
@@ -224,7 +335,7 @@ int main(int argc, char **argv)
 		static char buf[TW_CQRS_LEDGER_BUF];
 		char a[TW_CQRS_NOTIF_ID_MAX + 1], b[TW_CQRS_NOTIF_ID_MAX + 1];
 		struct tw_cqrs_ledger_item li[3] = {
-			{a, argv[3], NULL, 0}, {b, argv[3], NULL, 0}, {a, argv[3], NULL, 0}};
+			{a, argv[3], NULL, 0, 0}, {b, argv[3], NULL, 0, 0}, {a, argv[3], NULL, 0, 0}};
 		int rc;
 
 		snprintf(a, sizeof a, "rec-a-%.100s", argv[2]);
@@ -243,6 +354,7 @@ int main(int argc, char **argv)
 		step(q, "second id after the batched record", '-', b, argv[3], "A", 0, -1,
 		     TW_CQRS_SENT_DONE);
 	}
+	further_alert(q, argv[3]);
 	tw_cqrs_close(q);
 	tw_arena_free(&ag.arena);
 	if (failures)

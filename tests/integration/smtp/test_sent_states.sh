@@ -3,7 +3,8 @@
 # test_sent_states.sh - the notifier's two-phase record in a fresh database of the stack's real
 # PostgreSQL: migration 3 applies, MarkSending / RecordSent / ForgetSending move an id between
 # none, 'sending' and 'sent' as docs/schema.md says, LedgerCheck reports each (and a live
-# peer's lease, an expired lease taken over, a recipient without that alert), a 'sent' row is never
+# peer's lease, an expired lease taken over, a recipient without that alert, a
+# further alert removed, moved or disabled), a 'sent' row is never
 # downgraded, and the state column only takes 'sending' or 'sent'. Fails (never skips) without
 # the stack.
 # Usage: test_sent_states.sh SENT_STATES_BINARY
@@ -29,6 +30,9 @@ timeout 120 "$BIN" "$url" "$id" "sent.states@example.test" || fail "a transition
 # the batched RecordSent: both ids 'sent', the one given twice written once
 [ "$(sql "SELECT count(*) FILTER (WHERE state = 'sent') || '/' || count(*) FROM sent_notifications WHERE notification_id IN ('rec-a-$id', 'rec-b-$id')")" = 2/2 ] ||
 	fail "the batched RecordSent did not leave its two ids 'sent', one row each"
+# the further alert (issue 18): its once e-mail recorded by AdvanceAlertRows, then disabled by the user
+[ "$(sql "SELECT episode || '/' || disabled_reason FROM alerts WHERE email = 'sent.states@example.test'")" = 3/user ] ||
+	fail "AdvanceAlertRows (episode 1) and the two updates (2, 3) did not leave episode 3, disabled by the user"
 # a row written the old way (no state) counts as sent; the column takes nothing else
 sql "INSERT INTO sent_notifications (notification_id, email) VALUES ('old-$id', 'o@example.test')"
 [ "$(sql "SELECT state FROM sent_notifications WHERE notification_id = 'old-$id'")" = sent ] ||
