@@ -136,10 +136,17 @@ m = re.search(r"user.register .*?: +(\d+) req/s", t)
 p = re.search(r"pgbench one-row INSERT .*?: +(\d+) tps +ratio ([\d.]+)", t)
 q = re.search(r"pgbench same 5-statement transaction: +(\d+) tps +ratio ([\d.]+)", t)
 if m and p:
-    add("rpc", "`user.register`, 20 clients, at most once: %s req/s" % m.group(1),
+    add("rpc", "`user.register`, 20 clients, at most once, check_tickers off: %s req/s"
+        % m.group(1),
         "pgbench one-row INSERT, 20 clients: %s tps" % p.group(1), p.group(2))
+c = re.search(r"user.register with the ticker check: +(\d+) req/s", t)
 if m and q:
     add("rpc", "", "pgbench, the old 5-statement transaction: %s tps" % q.group(1), q.group(2))
+if c and p:
+    add("rpc", "`user.register` with `[rpc] check_tickers` on (the stack's Python quote "
+        "server, 2 connections): %s req/s" % c.group(1),
+        "pgbench one-row INSERT, 20 clients: %s tps" % p.group(1),
+        "%.2f" % (int(c.group(1)) / int(p.group(1))))
 failed("rpc")
 
 t = text("collector")

@@ -42,51 +42,58 @@ enum { L_METHOD = 6, L_HASH, L_LEGACY, L_RC, L_FIELD, L_MSG };
 
 /*
  * RegisterUser at most once in one statement (its own transaction): the outcome stored with
- * a live id ("prev") is looked up, else the user is inserted, the outcome built as the same
- * JSON sql_store writes and the id claimed with it; the columns are sql_lookup's, plus
- * whether the outcome is new. Data-modifying CTEs all run on one snapshot, so a repeat of the
- * id committed by another connection after that snapshot is not in prev: the claim then
- * waits for it and finds it taken (no row), and the guard divides by zero (SQLSTATE 22012)
- * so the whole statement, the user's row with it, rolls back; the op then runs the
- * transaction above, which sees the other's outcome and replays it. Params: $1 id, $2 method,
- * $3 params hash, $4 ttl ms, $5 email, $6 ticker, $7 high, $8 low, $9 the rc and $10 the
- * message of "already registered".
+ * a live id ("prev") is looked up, else the user is inserted (with the ticker check's verdict,
+ * users.ticker_verified, in the same row), the outcome built as the same JSON sql_store
+ * writes and the id claimed with it; the columns are sql_lookup's, plus whether the outcome is
+ * new. A new outcome is answered from its values as inserted (no JSON parsed back: that was
+ * most of the statement's cost); only a stored one is taken apart. Data-modifying CTEs all
+ * run on one snapshot, so a repeat of the id committed by another connection after that
+ * snapshot is not in prev: the claim then waits for it and finds it taken (no row), and the
+ * guard divides by zero (SQLSTATE 22012) so the whole statement, the user's row with it, rolls
+ * back; the op then runs the transaction above, which sees the other's outcome and replays
+ * it. Params: $1 id, $2 method, $3 params hash, $4 ttl ms, $5 email, $6 ticker, $7 high,
+ * $8 low, $9 the rc and $10 the message of "already registered", $11 ticker_verified (NULL:
+ * not checked).
  */
 static const char sql_register_once[] =
 	"WITH prev AS (SELECT method, params_hash, response FROM rpc_requests "
 	"WHERE request_id = $1 AND created_at >= now() - $4::bigint * interval '1 millisecond'), "
-	"ins AS (INSERT INTO users (email, ticker, high, low) SELECT $5, $6, $7::float8, $8::float8 "
+	"ins AS (INSERT INTO users (email, ticker, high, low, ticker_verified) "
+	"SELECT $5, $6, $7::float8, $8::float8, $11::boolean "
 	"WHERE NOT EXISTS (SELECT 1 FROM prev) ON CONFLICT (email) DO NOTHING "
-	"RETURNING email, ticker, high, low, created_at, updated_at), "
-	"outcome AS (SELECT json_build_object('v', 1, "
-	"'rc', CASE WHEN i.email IS NULL THEN $9::integer ELSE 0 END, "
-	"'field', CASE WHEN i.email IS NULL THEN 'email' END, "
-	"'msg', CASE WHEN i.email IS NULL THEN $10::text ELSE '' END, "
-	"'user', CASE WHEN i.email IS NULL THEN NULL ELSE json_build_object('email', i.email, "
-	"'ticker', i.ticker, 'high', i.high, 'low', i.low, "
-	"'created_ms', (extract(epoch FROM i.created_at) * 1000)::bigint, "
-	"'updated_ms', (extract(epoch FROM i.updated_at) * 1000)::bigint) END)::text AS response "
+	"RETURNING email, ticker, high, low, "
+	"(extract(epoch FROM created_at) * 1000)::bigint AS created_ms, "
+	"(extract(epoch FROM updated_at) * 1000)::bigint AS updated_ms), "
+	"outcome AS (SELECT i.*, CASE WHEN i.email IS NULL THEN $9::integer ELSE 0 END AS rc, "
+	"CASE WHEN i.email IS NULL THEN 'email' END AS field, "
+	"CASE WHEN i.email IS NULL THEN $10::text ELSE '' END AS msg "
 	"FROM (SELECT 1) one LEFT JOIN ins i ON true WHERE NOT EXISTS (SELECT 1 FROM prev)), "
 	"claim AS (INSERT INTO rpc_requests AS r (request_id, method, params_hash, response) "
-	"SELECT $1, $2, $3, response FROM outcome ON CONFLICT (request_id) DO UPDATE SET "
+	"SELECT $1, $2, $3, json_build_object('v', 1, 'rc', rc, 'field', field, 'msg', msg, "
+	"'user', CASE WHEN email IS NULL THEN NULL ELSE json_build_object('email', email, "
+	"'ticker', ticker, 'high', high, 'low', low, 'created_ms', created_ms, "
+	"'updated_ms', updated_ms) END)::text FROM outcome "
+	"ON CONFLICT (request_id) DO UPDATE SET "
 	"method = EXCLUDED.method, params_hash = EXCLUDED.params_hash, "
 	"response = EXCLUDED.response, created_at = now() "
-	"WHERE r.created_at < now() - $4::bigint * interval '1 millisecond' "
-	"RETURNING method, params_hash, response), "
+	"WHERE r.created_at < now() - $4::bigint * interval '1 millisecond' RETURNING 1), "
 	"guard AS (SELECT CASE WHEN EXISTS (SELECT 1 FROM outcome) "
 	"THEN 1 / (SELECT count(*)::integer FROM claim) ELSE 1 END AS ok) "
+	"SELECT email, ticker, high::text, low::text, created_ms::text, updated_ms::text, "
+	"$2::text, $3::text, NULL::text, rc::text, field, msg, 1 FROM outcome, guard "
+	"WHERE guard.ok = 1 UNION ALL "
 	"SELECT o->'user'->>'email', o->'user'->>'ticker', o->'user'->>'high', "
 	"o->'user'->>'low', o->'user'->>'created_ms', o->'user'->>'updated_ms', method, "
-	"params_hash, CASE WHEN o IS NULL THEN response END, o->>'rc', o->>'field', o->>'msg', fresh "
-	"FROM guard, (SELECT method, params_hash, response, fresh, CASE WHEN left(response, 1) = '{' "
-	"THEN CASE WHEN response::json->>'v' = '1' THEN response::json END END AS o FROM "
-	"(SELECT method, params_hash, response, 0 AS fresh FROM prev UNION ALL "
-	"SELECT method, params_hash, response, 1 FROM claim) u) r WHERE guard.ok = 1";
+	"params_hash, CASE WHEN o IS NULL THEN response END, o->>'rc', o->>'field', o->>'msg', 0 "
+	"FROM (SELECT method, params_hash, response, CASE WHEN left(response, 1) = '{' "
+	"THEN CASE WHEN response::json->>'v' = '1' THEN response::json END END AS o FROM prev) r";
 enum { L_FRESH = L_MSG + 1 };
 #define SQLSTATE_RACED "22012" /* the guard of sql_register_once: division by zero */
 
+/* $5: users.ticker_verified, the ticker check's verdict (NULL: not checked). */
 static const char sql_register[] =
-	"INSERT INTO users (email, ticker, high, low) VALUES ($1, $2, $3, $4) "
+	"INSERT INTO users (email, ticker, high, low, ticker_verified) "
+	"VALUES ($1, $2, $3, $4, $5::boolean) "
 	"ON CONFLICT (email) DO NOTHING RETURNING " TW_CQRS_USER_COLS;
 /* Changing a user's ticker or thresholds re-arms the user: the last e-mailed state is
  * forgotten and the episode moves on, in the same statement (one transaction). A user never
@@ -135,6 +142,12 @@ static void params_hash(struct tw_cqrs_op *op)
 	snprintf(op->hash, sizeof op->hash, "%016" PRIx64, h);
 }
 
+/* The ticker check's verdict as the users.ticker_verified parameter (NULL: not checked). */
+static const char *verified_param(const struct tw_cqrs_op *op)
+{
+	return op->verified < 0 ? NULL : op->verified ? "true" : "false";
+}
+
 /* The command's own statement and parameters, from the validated input kept in op->user.
  * @p hb and @p lb (32 bytes each) hold the formatted thresholds. @return the SQL. */
 static const char *cmd_sql(struct tw_cqrs_op *op, const char **p, int *n, char *hb, char *lb)
@@ -145,7 +158,8 @@ static const char *cmd_sql(struct tw_cqrs_op *op, const char **p, int *n, char *
 		p[1] = op->user.ticker;
 		p[2] = tw_cqrs_num(hb, 32, op->user.high);
 		p[3] = tw_cqrs_num(lb, 32, op->user.low);
-		*n = 4;
+		p[4] = verified_param(op);
+		*n = 5;
 		return sql_register;
 	case TW_CQRS_K_TICKER:
 		p[1] = op->user.ticker;
@@ -264,7 +278,7 @@ static int on_begun(struct tw_db_job *j, struct tw_cqrs_op *op, const struct pg_
 static int on_claimed(struct tw_db_job *j, struct tw_cqrs_op *op, const struct pg_result *res)
 {
 	char hb[32], lb[32];
-	const char *p[4];
+	const char *p[5];
 	int n;
 	const char *sql;
 
@@ -384,15 +398,15 @@ static int begin_txn(struct tw_cqrs_op *op)
 static int register_once(struct tw_cqrs_op *op)
 {
 	char ttl[24], hb[32], lb[32], rc[16], msg[TW_CQRS_EMAIL_MAX + 32];
-	const char *p[10] = {op->reqid, op->method, op->hash, ttl, op->user.email, op->user.ticker,
+	const char *p[11] = {op->reqid, op->method, op->hash, ttl, op->user.email, op->user.ticker,
 			     tw_cqrs_num(hb, sizeof hb, op->user.high),
-			     tw_cqrs_num(lb, sizeof lb, op->user.low), rc, msg};
+			     tw_cqrs_num(lb, sizeof lb, op->user.low), rc, msg, verified_param(op)};
 
 	snprintf(ttl, sizeof ttl, "%lld", (long long)op->idem.ttl_ms);
 	snprintf(rc, sizeof rc, "%d", TW_ERR_CQRS_EXISTS);
 	snprintf(msg, sizeof msg, "%s is already registered", op->user.email);
 	op->step = S_FAST;
-	return tw_db_submit(tw_cqrs_writer(op->q), &op->job, sql_register_once, 10, p,
+	return tw_db_submit(tw_cqrs_writer(op->q), &op->job, sql_register_once, 11, p,
 			    TW_DB_PREPARED, user_step, op);
 }
 
@@ -417,7 +431,7 @@ static int start_user_cmd(struct tw_cqrs_op *op, const struct tw_cqrs_idem *idem
 		rc = op->kind == TW_CQRS_K_REGISTER ? register_once(op) : begin_txn(op);
 	} else {
 		char hb[32], lb[32];
-		const char *p[4];
+		const char *p[5];
 		int n;
 		const char *sql = cmd_sql(op, p, &n, hb, lb);
 
@@ -445,6 +459,7 @@ static void begin_user(struct tw_cqrs *q, struct tw_cqrs_op *op, int kind, tw_cq
 		       void *arg)
 {
 	tw_cqrs_op_begin(op, q, kind, done, arg);
+	op->verified = -1;
 	op->user.high = TW_CQRS_UNSET;
 	op->user.low = TW_CQRS_UNSET;
 }
@@ -461,9 +476,22 @@ int tw_cqrs_register_user(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *
 			  const char *ticker, double high, double low,
 			  const struct tw_cqrs_idem *idem, tw_cqrs_done_fn done, void *arg)
 {
+	return tw_cqrs_register_user_verified(q, op, email, ticker, high, low, -1, idem, done,
+					      arg);
+}
+
+int tw_cqrs_register_user_verified(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *email,
+				   const char *ticker, double high, double low, int verified,
+				   const struct tw_cqrs_idem *idem, tw_cqrs_done_fn done,
+				   void *arg)
+{
 	int rc;
 
 	begin_user(q, op, TW_CQRS_K_REGISTER, done, arg);
+	if (verified < -1 || verified > 1)
+		return invalid(op, tw_cqrs_op_fail(op, TW_ERR_CQRS_INVALID, "verified",
+						   "verified must be 1, 0 or -1 (NULL)"));
+	op->verified = verified;
 	if ((rc = tw_cqrs_take_email(op, email)) != TW_OK ||
 	    (rc = tw_cqrs_take_ticker(op, ticker, op->user.ticker)) != TW_OK ||
 	    (rc = take_thresholds(op, high, low)) != TW_OK)

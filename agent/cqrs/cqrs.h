@@ -186,6 +186,7 @@ struct tw_cqrs_op {
 	int last_shard;
 	char sign_key[TW_CQRS_SIGN_KEY_LEN + 1];
 	void *ext; /* alerts.c: the caller's struct tw_alert_row */
+	int verified; /* RegisterUser: users.ticker_verified to store (1, 0; -1: NULL) */
 };
 
 struct tw_cqrs;
@@ -825,5 +826,17 @@ struct tw_cqrs_alert_advance {
 int tw_cqrs_alert_advance_rows(struct tw_cqrs *q, struct tw_cqrs_op *op,
 			       const struct tw_cqrs_alert_advance *items, size_t n, char *buf,
 			       size_t buflen, tw_cqrs_done_fn done, void *arg);
+
+/* ---- RegisterUser with the ticker check's verdict (commands.c; rpc/tickercheck.c) ---- */
+
+/**
+ * RegisterUser (as tw_cqrs_register_user) storing @p verified as users.ticker_verified in the
+ * same statement as the user's row (1 true, 0 false, -1 NULL: not checked): the check's
+ * verdict costs no second round trip. A replayed request id writes nothing.
+ */
+int tw_cqrs_register_user_verified(struct tw_cqrs *q, struct tw_cqrs_op *op, const char *email,
+				   const char *ticker, double high, double low, int verified,
+				   const struct tw_cqrs_idem *idem, tw_cqrs_done_fn done,
+				   void *arg);
 
 #endif

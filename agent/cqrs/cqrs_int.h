@@ -83,6 +83,9 @@ int tw_cqrs_take_ticker(struct tw_cqrs_op *op, const char *ticker, char *out);
  */
 int tw_cqrs_submit_write(struct tw_cqrs_op *op, const char *sql, int n, const char *const *p);
 
+/** tw_cqrs_submit_write() on tw_cqrs_writer(): a write of the rpc role's commands. */
+int tw_cqrs_submit_user_write(struct tw_cqrs_op *op, const char *sql, int n, const char *const *p);
+
 /** Parse a TW_CQRS_USER_COLS row. */
 void tw_cqrs_parse_user(const struct pg_result *res, int row, struct tw_user *u);
 

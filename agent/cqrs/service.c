@@ -325,6 +325,13 @@ int tw_cqrs_submit_write(struct tw_cqrs_op *op, const char *sql, int n, const ch
 	return rc == TW_OK ? TW_OK : tw_cqrs_op_submit_fail(op, rc);
 }
 
+int tw_cqrs_submit_user_write(struct tw_cqrs_op *op, const char *sql, int n, const char *const *p)
+{
+	int rc = tw_db_submit(tw_cqrs_writer(op->q), &op->job, sql, n, p, 0, write_step, op);
+
+	return rc == TW_OK ? TW_OK : tw_cqrs_op_submit_fail(op, rc);
+}
+
 void tw_cqrs_parse_user(const struct pg_result *res, int row, struct tw_user *u)
 {
 	const char *v;

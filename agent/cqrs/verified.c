@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* verified.c - SetTickerVerified: the rpc role's ticker check records whether the quote source
- * knew a user's ticker (users.ticker_verified, schema 11; docs/rpc.md, docs/schema.md). */
+ * knew a user's ticker (users.ticker_verified, schema 11; docs/rpc.md, docs/schema.md), after a
+ * user.update_ticker (a register stores its verdict in its own statement), on the rpc role's pool
+ * of write connections like the command it follows. */
 #include <stdio.h>
 
 #include "cqrs_int.h"
@@ -25,7 +27,7 @@ int tw_cqrs_set_ticker_verified(struct tw_cqrs *q, struct tw_cqrs_op *op, const 
 	p[0] = op->user.email;
 	p[1] = tk;
 	p[2] = verified < 0 ? NULL : verified ? "true" : "false";
-	return tw_cqrs_submit_write(op,
+	return tw_cqrs_submit_user_write(op,
 				    "UPDATE users SET ticker_verified = $3::boolean WHERE email = $1 "
 				    "AND ticker = $2",
 				    3, p);

@@ -18,6 +18,8 @@
  *   - the source failed, was rate-limited, every breaker is open, or the time-out came first:
  *     the command runs, users.ticker_verified = false (a registration never fails because the
  *     source is down).
+ * A register writes its verdict into the user's row in the register's own statement; an update
+ * of the ticker records it after the command (SetTickerVerified).
  * A fetch outlives a timed-out check (the connection ends it under its own time-outs); its
  * answer still feeds the breaker and is otherwise dropped. Nothing here blocks the loop, and
  * the server's over() is always called from a loop callback, never from inside the dispatch.
@@ -190,7 +192,8 @@ int tw_rpc_tcheck_wanted(const struct rpc_slot *s, const struct rpc_params *p)
 
 static void pump(struct tw_tcheck *tc);
 
-/* ---- the end: the command, then the flag, then methods.c's answer ---- */
+/* ---- the end: the command (a register with its verdict in the same statement; an update
+ * then the flag), then methods.c's answer ---- */
 
 static void end_slot(struct tc_slot *cs)
 {
@@ -229,8 +232,11 @@ static void on_command(void *arg, const struct tw_cqrs_result *r)
 	struct tc_slot *cs = arg;
 	struct rpc_slot *s = cs->s;
 
-	if (r->rc != TW_OK || r->replayed || r->legacy_response || r->user == NULL) {
-		answer_with(cs, r); /* a failure or a replay: answered as without the check */
+	if (r->rc != TW_OK || r->replayed || r->legacy_response || r->user == NULL ||
+	    cs->kind == TC_REGISTER) {
+		/* a failure or a replay: answered as without the check; a register stored its
+		 * verdict in the user's row, in the same statement */
+		answer_with(cs, r);
 		return;
 	}
 	/* keep the outcome (the op is reused for the flag), then record the verdict */
@@ -281,8 +287,9 @@ static void decide(struct tc_slot *cs, int verdict, const char *why)
 	}
 	cs->state = TC_COMMAND;
 	if (cs->kind == TC_REGISTER)
-		rc = tw_cqrs_register_user(s->rpc->q, &s->op, cs->p.email, cs->p.ticker, cs->p.high,
-					   cs->p.low, &idem, on_command, cs);
+		rc = tw_cqrs_register_user_verified(s->rpc->q, &s->op, cs->p.email, cs->p.ticker,
+						    cs->p.high, cs->p.low, verdict == V_KNOWN,
+						    &idem, on_command, cs);
 	else
 		rc = tw_cqrs_update_ticker(s->rpc->q, &s->op, cs->p.email, cs->p.ticker, &idem,
 					   on_command, cs);

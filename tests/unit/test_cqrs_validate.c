@@ -219,6 +219,11 @@ static void calls_validate_before_the_database(void **state)
 	EXPECT(tw_cqrs_register_user(q, &op, "a@b.c", "AAPL", 6, 5, &idem, done, NULL),
 	       "request_id");
 	assert_null(r->user);
+	EXPECT(tw_cqrs_register_user_verified(q, &op, "a@b.c", "AAPL", -1, -1, 2, NULL, done, NULL),
+	       "verified");
+	EXPECT(tw_cqrs_register_user_verified(q, &op, "bad", "AAPL", -1, -1, 1, NULL, done, NULL),
+	       "email");
+	assert_null(r->user);
 	EXPECT(tw_cqrs_update_ticker(q, &op, "a@b.c", "", NULL, done, NULL), "ticker");
 	EXPECT(tw_cqrs_update_thresholds(q, &op, "a@b.c", INFINITY, -1, NULL, done, NULL), "high");
 	EXPECT(tw_cqrs_delete_user(q, &op, "a@@b.c", NULL, done, NULL), "email");
