@@ -20,6 +20,18 @@ trap '[ -n "${pid:-}" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$w
 now() { date +%s.%N; }
 rate() { python3 -c "import sys; n,t=float(sys.argv[1]),float(sys.argv[2]); print(f'{n/t:,.0f}')" "$1" "$2"; }
 
+# A fresh stack has no to-notifier yet: the agent creates it ([kafka] partitions) when its role
+# starts, so it runs once until the topic shows in the metadata.
+if ! kcat -b "$TW_KAFKA_BOOTSTRAP" -L -t to-notifier 2>/dev/null | grep -q 'partition 0,'; then
+	TICKWATCH_KAFKA_BOOTSTRAP=$TW_KAFKA_BOOTSTRAP TICKWATCH_DB_WRITE_URL=$TW_DB_URL \
+		"$BIN" run --roles notifier --console none >/dev/null 2>&1 &
+	pid=$!
+	for _ in $(seq 60); do
+		kcat -b "$TW_KAFKA_BOOTSTRAP" -L -t to-notifier 2>/dev/null | grep -q 'partition 0,' && break
+		sleep 0.5
+	done
+	kill -TERM "$pid"; wait "$pid" 2>/dev/null; pid=
+fi
 # The group starts past any backlog in the shared topic (read from the beginning where the group
 # never committed, as the agent would: "end" would commit nothing there).
 timeout 300 kcat -b "$TW_KAFKA_BOOTSTRAP" -G tickwatch-notifier -X enable.auto.commit=true \
@@ -64,6 +76,9 @@ while [ "$(grep -c '\[notifier\] .* sent to ' "$work/log")" -lt "$N" ]; do
 	! grep -q '\[notifier\] .*: not sent$' "$work/log" || fail "the notifier dropped e-mails: $(grep -m1 ': not sent$' "$work/log")"
 	sleep 0.5
 done
+# The agent's loop thread: how often it slept and woke (its voluntary context switches), the
+# machine's noise aside a count of the round trips it waited for.
+wakes=$(awk '/^voluntary_ctxt_switches/ { print $2 }' "/proc/$pid/status" 2>/dev/null)
 kill -TERM "$pid"; wait "$pid" 2>/dev/null; pid=
 # From the first to the last 250, by the agent's own log clock (start-up and group join excluded).
 t_notifier=$(python3 - "$work/log" <<'PY'
@@ -83,6 +98,7 @@ t_conn=$(python3 -c "print($(now) - $t1)")
 
 r_n=$(rate "$N" "$t_notifier"); r_s=$(rate "$N" "$t_source"); r_c=$(rate "$M" "$t_conn")
 echo "notifier: $N e-mails in $(printf %.2f "$t_notifier") s = $r_n e-mails/s (batches of 10, one SMTP session each, Kafka + PostgreSQL per e-mail; $dup skipped as already sent)"
+[ -n "$wakes" ] && echo "notifier loop wake-ups: $wakes in all, $(python3 -c "print(round($wakes / $N, 2))") per e-mail (start-up and idle seconds included)"
 echo "smtp-source, one session:            $r_s e-mails/s"
 echo "smtp-source -d, one connection each: $r_c e-mails/s ($M e-mails)"
 python3 - "$N" "$t_notifier" "$t_source" "$M" "$t_conn" <<'PY'

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* batch.c - the notifier's pure decisions: in-batch duplicates, what follows an outcome, backoff,
- * the retry schedule, and the [smtp] max_rate token bucket. */
+ * the retry schedule, whether a 'sending' record written ahead is still fresh, and the [smtp]
+ * max_rate token bucket. */
 #include "notify/batch.h"
 
 #include <stdio.h>
@@ -126,6 +127,13 @@ void tw_notify_schedule(const struct tw_notify_sched_cfg *c, int attempts, int64
 	s->delay_ms = wait < left ? wait : left;
 	if (s->delay_ms < 1)
 		s->delay_ms = 1;
+}
+
+int tw_notify_premark_fresh(int64_t submitted_ms, int64_t now_ms, int64_t timeout_ms)
+{
+	int64_t age = now_ms - submitted_ms;
+
+	return timeout_ms > 0 && age >= 0 && age <= timeout_ms;
 }
 
 char *tw_notify_ambiguous_line(char *buf, size_t len, const char *id, const char *email,

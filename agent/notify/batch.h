@@ -16,6 +16,8 @@
  *   tw_notify_schedule() the persisted retry schedule of a deferred e-mail: when
  *                        it is tried next (growing intervals, capped), or that
  *                        [smtp] max_retry_age has passed and it is a dead letter;
+ *   tw_notify_premark_fresh() whether a 'sending' record written ahead of its
+ *                        e-mail's turn may still release its end of data;
  *   tw_notify_ambiguous_line() the one log line that names an e-mail which may
  *                        reach its recipient twice (docs/notifications.md);
  *   tw_notify_bucket_*() [smtp] max_rate: a token bucket of e-mails per second, how long
@@ -82,6 +84,16 @@ int64_t tw_notify_backoff_ms(int k, int64_t first, int64_t max);
  */
 void tw_notify_after(int outcome, int attempted, int rec, int marked, const char *text,
 		     struct tw_notify_tries *t, struct tw_notify_verdict *v);
+
+/**
+ * A MarkSending written ahead of its e-mail's 354 (while the e-mail before it was in flight)
+ * may release that e-mail's end of data only while its lease still covers what follows: it was
+ * submitted at most @p timeout_ms ([smtp] timeout) before @p now_ms, so at least the lease
+ * (4 x timeout) less one timeout is left for the answer and its record. Older (a slow
+ * server): the caller writes it again, and the lease starts anew. Clocks in ms, monotonic.
+ * @return 1 fresh, 0 stale (also for a clock that went back, or a time-out <= 0).
+ */
+int tw_notify_premark_fresh(int64_t submitted_ms, int64_t now_ms, int64_t timeout_ms);
 
 /** The retry schedule's settings ([smtp] retry_interval, retry_max_interval, max_retry_age). */
 struct tw_notify_sched_cfg {

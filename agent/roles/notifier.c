@@ -10,9 +10,14 @@
  *            (tw_cqrs_ledger_check_batch; one id alone: its own). An id a live peer holds waits alone: the session
  *            waits for every id's first check only, and the held id is checked again every 2 s;
  *   SEND     one SMTP session for every message due, never while the ledger cannot be written.
- *            Two-phase record per e-mail: when its 354 arrives the id is written as 'sending'
- *            (owner: this instance, lease: 4 x [smtp] timeout) while the body goes out, and the
- *            client sends the end of data only once that write has committed; a 250 then
+ *            Two-phase record per e-mail: the id is written as 'sending' (owner: this
+ *            instance, lease: 4 x [smtp] timeout) AHEAD of its 354 - the first one's while the
+ *            session connects, each next one's when the end of data before it is released, so
+ *            it commits while that e-mail's 250 and this one's MAIL/RCPT/DATA are in flight (the
+ *            client sends them in one write: one round trip per e-mail) - and the client sends
+ *            its end of data only once that write has committed (a mark written ahead serves
+ *            for one [smtp] timeout, tw_notify_premark_fresh; older, or not written ahead, it
+ *            is written at the 354 while the body goes out); a 250 then
  *            records it 'sent' (the ids whose 250 waits for the connection: one statement,
  *            tw_cqrs_record_sent_batch); a failure before the whole end of data left deletes the
  *            'sending' row (5xx: dead letter; transient: backoff, 5 attempts, then dead letter);
@@ -110,6 +115,8 @@ struct item {
 	int attempts;
 	tw_mono_t next_try;
 	int marked;       /* MarkSending was submitted in this session */
+	int premark;      /* MarkSending written ahead of its 354: 1 in flight, 2 committed */
+	tw_mono_t premark_at; /* ... submitted then (its lease began after) */
 	int unrecorded;   /* we refused its end of data: enum tw_notify_unrecorded */
 	int already;      /* MarkSending left it: 'sent', or a live peer holds it */
 	int kept_row;     /* an ambiguous end of data: its 'sending' row stays, never forgotten */
@@ -764,6 +771,56 @@ static struct item *item_of(struct notifier *nt, const struct tw_smtp_msg *m)
 	return &nt->items[nt->sendmap[m - nt->sendv]];
 }
 
+static void on_marked(void *arg, const struct tw_cqrs_result *r);
+
+/* MarkSending of the session's message @p j, written ahead of its 354 (while the message before
+ * it is in flight, or while the session connects): it commits meanwhile, so its end of data
+ * goes at once. Not submitted: its 354 writes it as before. */
+static void premark(struct notifier *nt, size_t j)
+{
+	struct item *it;
+
+	if (j >= nt->nsend)
+		return;
+	it = &nt->items[nt->sendmap[j]];
+	if (it->state != I_SENDING || it->op_busy || it->marked || it->premark)
+		return;
+	if (tw_cqrs_mark_sending(nt->q, &it->op, it->n.id, it->n.email, nt->owner, nt->lease_ms,
+				 on_marked, it) != TW_OK)
+		return;
+	it->op_busy = 1;
+	it->marked = 1;
+	it->premark = 1;
+	it->premark_at = tw_hal_now();
+}
+
+/* Release @p held's end of data, and write the next message's MarkSending ahead. */
+static void release_ok(struct notifier *nt, struct tw_smtp_msg *held)
+{
+	size_t j = (size_t)(held - nt->sendv);
+
+	tw_smtp_release_dot(&nt->smtp, held, 1);
+	premark(nt, j + 1);
+}
+
+/* A MarkSending written ahead answered before its message's 354. */
+static void premarked(struct notifier *nt, struct item *it, const struct tw_cqrs_result *r)
+{
+	if (r->rc == TW_OK && r->count == 1) {
+		db_ok(nt);
+		it->premark = 2;
+		return;
+	}
+	it->premark = 0;
+	if (r->rc == TW_OK) {
+		it->already = 1; /* 'sent' by another agent meanwhile, or a live peer holds it */
+		return;
+	}
+	it->unrecorded = is_outage(r->rc) ? TW_NOTIFY_REC_OUTAGE : TW_NOTIFY_REC_REFUSED;
+	tw_log(TW_LOG_WARN, "notifier", "recording %s as sending: %s; its end of data will be held "
+	       "back and the session ends (retry)", it->n.id, r->msg);
+}
+
 /* MarkSending of the held message is done: release its end of data, or refuse it. */
 static void on_marked(void *arg, const struct tw_cqrs_result *r)
 {
@@ -776,13 +833,23 @@ static void on_marked(void *arg, const struct tw_cqrs_result *r)
 		return;
 	held = tw_smtp_held(&nt->smtp);
 	if (held == NULL || it->state != I_SENDING || item_of(nt, held) != it) {
-		/* The session ended meanwhile (time-out, reset): on_msg queued the ForgetSending. */
+		if (it->state == I_SENDING && it->premark == 1) {
+			/* Written ahead, answered before its 354: on_before_dot decides. */
+			premarked(nt, it, r);
+		} else if (it->state == I_FORGET && r->rc == TW_OK && r->count != 1) {
+			/* Its turn failed before this answer, and the row is not ours ('sent', or
+			 * a live peer's): nothing to forget; the ledger says what follows. */
+			it->held = 1;
+			it->state = I_NEW;
+			it->next_try = tw_hal_now() + HELD_RETRY_MS * TW_MONO_PER_MS;
+		}
+		/* (else the session ended meanwhile: on_msg queued the ForgetSending) */
 		kick(nt, 0);
 		return;
 	}
 	if (r->rc == TW_OK && r->count == 1) {
 		db_ok(nt);
-		tw_smtp_release_dot(&nt->smtp, held, 1);
+		release_ok(nt, held);
 		return;
 	}
 	if (r->rc == TW_OK) {
@@ -801,7 +868,23 @@ static void on_before_dot(struct tw_smtp *s, struct tw_smtp_msg *m, void *arg)
 	struct notifier *nt = arg;
 	struct item *it = item_of(nt, m);
 	int rc = TW_ERR_DB_BUSY;
+	tw_mono_t now = tw_hal_now();
 
+	if (it->premark == 1 && it->op_busy)
+		return; /* written ahead, not answered yet: on_marked releases it */
+	if (it->premark == 2 &&
+	    tw_notify_premark_fresh((it->premark_at) / TW_MONO_PER_MS, now / TW_MONO_PER_MS,
+				    nt->ag->cfg.smtp.timeout_ms)) {
+		release_ok(nt, m);
+		return;
+	}
+	if (it->premark == 0 && (it->already || it->unrecorded != TW_NOTIFY_REC_OK)) {
+		/* written ahead and refused (already logged): as if refused now */
+		tw_smtp_release_dot(s, m, 0);
+		return;
+	}
+	/* (a mark written ahead too long ago is written again: its lease starts anew) */
+	it->premark = 0;
 	if (!it->op_busy)
 		rc = tw_cqrs_mark_sending(nt->q, &it->op, it->n.id, it->n.email, nt->owner,
 					  nt->lease_ms, on_marked, it);
@@ -985,7 +1068,7 @@ static void start_session(struct notifier *nt, tw_mono_t now)
 
 		if (!sendable(it, now))
 			continue;
-		it->marked = it->already = 0;
+		it->marked = it->already = it->premark = 0;
 		it->unrecorded = TW_NOTIFY_REC_OK;
 		memset(m, 0, sizeof *m);
 		m->id = it->n.id;
@@ -1008,6 +1091,7 @@ static void start_session(struct notifier *nt, tw_mono_t now)
 		return;
 	}
 	tw_notify_bucket_take(&nt->bucket, (int64_t)nt->nsend, now / TW_MONO_PER_MS);
+	premark(nt, 0); /* commits while the session connects */
 }
 
 /* ---- the batch ---- */

@@ -15,6 +15,60 @@ static int outcome_of(int code) { return klass(code) == 5 ? TW_SMTP_PERMANENT : 
 
 static void next_message(struct tw_smtp *s);
 
+/* Output room that always holds MAIL FROM (8BITMIME, SIZE), RCPT TO and DATA, bytes. */
+#define PRE_ROOM (2 * TW_SMTP_ADDR_MAX + 128)
+
+/* MAIL FROM for @p m (formatted: @p len bytes, 8BITMIME when @p as8), and with PIPELINING its
+ * RCPT TO and DATA too. @return 0, or TW_ERR_NOMEM after failing the session. */
+static int queue_mail(struct tw_smtp *s, const struct tw_smtp_msg *m, long len, int as8)
+{
+	char size[40] = "";
+
+	if (s->caps & TW_SMTP_CAP_SIZE)
+		snprintf(size, sizeof size, " SIZE=%ld", len);
+	if (tw_smtp_queue(s, "MAIL FROM:<%s>%s%s\r\n", s->from_addr, as8 ? " BODY=8BITMIME" : "",
+			  size) != TW_OK)
+		return TW_ERR_NOMEM;
+	if ((s->caps & TW_SMTP_CAP_PIPELINING) &&
+	    tw_smtp_queue(s, "RCPT TO:<%s>\r\nDATA\r\n", m->to) != TW_OK)
+		return TW_ERR_NOMEM;
+	return TW_OK;
+}
+
+/* PIPELINING: right behind a released end of data, what follows it whatever its reply says
+ * (the transaction ends with that reply, so no RSET): the next message's MAIL/RCPT/DATA when
+ * it can be sent, or QUIT after the last. Nothing when the next one needs a look first (it
+ * cannot be formatted, or is too large: next_message() reports it in its turn). */
+static void queue_after_dot(struct tw_smtp *s)
+{
+	char err[TW_SMTP_ERR_LEN];
+	size_t next = s->cur + 1;
+
+	s->pre = 0;
+	/* (room for the longest MAIL/RCPT/DATA: else it goes in its turn, never a failure) */
+	if (!(s->caps & TW_SMTP_CAP_PIPELINING) || s->out_cap - s->out_len < PRE_ROOM)
+		return;
+	if (next >= s->n) {
+		if (tw_smtp_queue(s, "QUIT\r\n") == TW_OK)
+			s->pre = 2;
+		return;
+	}
+	{
+		const struct tw_smtp_msg *m = &s->msgs[next];
+		int as8 = 0;
+		long len = tw_smtp_format(m, s->from, (s->caps & TW_SMTP_CAP_8BITMIME) != 0, 1, NULL,
+					  0, &as8, err, sizeof err);
+
+		if (len < 0 || (size_t)len > s->out_cap ||
+		    (s->size_limit && (uint64_t)len > s->size_limit))
+			return;
+		if (queue_mail(s, m, len, as8) == TW_OK) {
+			s->pre = 1;
+			s->pre_8bit = as8;
+		}
+	}
+}
+
 void tw_smtp_stream_ready(struct tw_smtp *s)
 {
 	if (!s->after_starttls) {
@@ -80,6 +134,10 @@ static void msg_failed(struct tw_smtp *s, const struct tw_smtp_reply *r, const c
 /* The transaction of the current message is over: go on with the next one. */
 static void advance(struct tw_smtp *s, const struct tw_smtp_reply *r)
 {
+	int pre = s->pre;
+
+	s->pre = 0;
+	s->dot_end = 0;
 	if (r->code == 421) {
 		s->cur++;
 		s->dot_gone = 0;
@@ -89,6 +147,18 @@ static void advance(struct tw_smtp *s, const struct tw_smtp_reply *r)
 	}
 	s->cur++;
 	s->dot_gone = 0;
+	if (pre == 1 && s->cur < s->n) {
+		/* its MAIL/RCPT/DATA left behind the end of data: its turn starts now */
+		s->msgs[s->cur].attempted = 1;
+		s->cur_failed = 0;
+		s->use_8bit = s->pre_8bit;
+		tw_smtp_enter(s, TW_SMTP_S_MAIL);
+		return;
+	}
+	if (pre == 2) {
+		tw_smtp_enter(s, TW_SMTP_S_QUIT);
+		return;
+	}
 	next_message(s);
 }
 
@@ -106,7 +176,6 @@ static void next_message(struct tw_smtp *s)
 		int eight = (s->caps & TW_SMTP_CAP_8BITMIME) != 0;
 		int as8 = 0;
 		long len = tw_smtp_format(m, s->from, eight, 1, NULL, 0, &as8, err, sizeof err);
-		char size[40] = "";
 
 		if (len < 0) {
 			tw_smtp_report(s, m, TW_SMTP_PERMANENT, 0, err);
@@ -122,15 +191,8 @@ static void next_message(struct tw_smtp *s)
 			m->attempted = 1;
 			s->cur_failed = 0;
 			s->use_8bit = as8;
-			if (s->caps & TW_SMTP_CAP_SIZE)
-				snprintf(size, sizeof size, " SIZE=%ld", len);
-			if (tw_smtp_queue(s, "MAIL FROM:<%s>%s%s\r\n", s->from_addr,
-					  as8 ? " BODY=8BITMIME" : "", size) != TW_OK)
+			if (queue_mail(s, m, len, as8) != TW_OK)
 				return;
-			if (s->caps & TW_SMTP_CAP_PIPELINING) {
-				if (tw_smtp_queue(s, "RCPT TO:<%s>\r\nDATA\r\n", m->to) != TW_OK)
-					return;
-			}
 			tw_smtp_enter(s, TW_SMTP_S_MAIL);
 			return;
 		}
@@ -157,7 +219,9 @@ static void release_now(struct tw_smtp *s, int ok)
 	/* The terminator was formatted in place and held back: the buffer has room for it. */
 	memcpy(s->out + s->out_len, ".\r\n", DOT_LEN);
 	s->out_len += DOT_LEN;
+	s->dot_end = s->out_len;
 	tw_smtp_enter(s, TW_SMTP_S_BODY);
+	queue_after_dot(s);
 }
 
 /* The body (formatted with its terminator) is queued: take the terminator back, ask the caller,
@@ -342,10 +406,13 @@ static void on_data(struct tw_smtp *s, const struct tw_smtp_reply *r)
 		return;
 	}
 	s->out_len += (size_t)len;
-	if (s->o.on_before_dot)
+	if (s->o.on_before_dot) {
 		hold(s);
-	else
+	} else {
+		s->dot_end = s->out_len;
 		tw_smtp_enter(s, TW_SMTP_S_BODY);
+		queue_after_dot(s);
+	}
 }
 
 static void on_hold(struct tw_smtp *s, const struct tw_smtp_reply *r)

@@ -354,12 +354,20 @@ void tw_smtp_pump(struct tw_smtp *s)
 				break;
 			}
 			s->out_off += (size_t)n;
+			/* The end of data and everything before it are out (what PIPELINING put
+			 * behind it may not be): from now its fate is the server's. */
+			if (s->state == TW_SMTP_S_BODY && !s->cur_failed && s->dot_end &&
+			    s->out_off >= s->dot_end) {
+				s->dot_gone = 1;
+				s->dot_end = 0;
+			}
 			if (s->out_off == s->out_len) {
 				s->out_off = s->out_len = 0;
 				/* Everything queued is out, the end of data of the current message
 				 * with it: from now its fate is the server's. */
 				if (s->state == TW_SMTP_S_BODY && !s->cur_failed)
 					s->dot_gone = 1;
+				s->dot_end = 0;
 			}
 			continue;
 		}
@@ -452,6 +460,8 @@ int tw_smtp_send_batch(struct tw_smtp *s, struct tw_smtp_msg *msgs, size_t n,
 	s->cur_failed = s->need_rset = 0;
 	s->in_hook = s->release = 0;
 	s->dot_gone = 0;
+	s->dot_end = 0;
+	s->pre = s->pre_8bit = 0;
 	s->wblocked = 0;
 	s->on_msg = on_msg;
 	s->on_done = on_done;

@@ -37,6 +37,15 @@
  * fails the session with TW_ERR_SMTP_UNRECORDED (the message and the rest of the
  * batch: TW_SMTP_TRANSIENT), so nothing is delivered that the caller could not
  * record first. The release may come from inside on_before_dot or any time later.
+ *
+ * With PIPELINING, the released end of data is followed at once, in the same write, by
+ * what comes after it (RFC 2920 section 3.1: the end of data may start a group): the next
+ * message's MAIL/RCPT/DATA, or QUIT after the last one. So the 250 and the next message's
+ * three replies (or the 221) come in one round trip. The end of data counts as gone (an
+ * unanswered one is TW_SMTP_AMBIGUOUS) once the bytes up to and including it were written,
+ * whatever follows it; the next message is attempted only from its own turn (its MAIL reply
+ * awaited), so a session that fails while the end of data waits for its answer leaves it
+ * not attempted, exactly as before.
  */
 #ifndef TW_SMTP_H
 #define TW_SMTP_H
@@ -239,6 +248,10 @@ struct tw_smtp {
 	int in_hook;          /* inside on_before_dot */
 	int release;          /* 0: none yet, 1: ok, -1: refused (while in_hook) */
 	int dot_gone;         /* the current message's end of data was wholly written */
+	size_t dot_end;       /* out offset just past the released end of data (0: none pending) */
+	int pre;              /* sent right after the end of data (PIPELINING): 0 nothing, 1 the
+			       * next message's MAIL/RCPT/DATA, 2 QUIT (the last message's) */
+	int pre_8bit;         /* pre == 1: that message goes as 8BITMIME */
 	size_t wblocked;      /* length of the write that would block, until it completes */
 	tw_smtp_msg_fn on_msg;
 	tw_smtp_done_fn on_done;

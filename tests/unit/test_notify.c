@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* test_notify.c - the notifier's pure batch decisions: in-batch duplicates, bounded attempts of
  * every kind (relay, ledger refusal, database outage), the ambiguous end of data, its log line, and
- * the [smtp] max_rate token bucket. */
+ * the [smtp] max_rate token bucket, the freshness of a 'sending' record written ahead. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +11,21 @@
 
 #include "notify/batch.h"
 #include "smtp/smtp.h"
+
+/* Issue 17: a 'sending' record written ahead of its e-mail's 354 releases its end of data only
+ * while at least the lease (4 x [smtp] timeout) less one timeout is left: submitted at most one
+ * timeout before; older, or on a clock that went back, it is written again. */
+static void premark_freshness(void **state)
+{
+	(void)state;
+	assert_int_equal(tw_notify_premark_fresh(1000, 1000, 30000), 1);
+	assert_int_equal(tw_notify_premark_fresh(1000, 31000, 30000), 1);  /* exactly one timeout */
+	assert_int_equal(tw_notify_premark_fresh(1000, 31001, 30000), 0);  /* past it: stale */
+	assert_int_equal(tw_notify_premark_fresh(1000, 999, 30000), 0);    /* clock went back */
+	assert_int_equal(tw_notify_premark_fresh(1000, 1000, 0), 0);       /* no time-out: never */
+	assert_int_equal(tw_notify_premark_fresh(0, 500, 1000), 1);
+	assert_int_equal(tw_notify_premark_fresh(0, 1001, 1000), 0);
+}
 
 /* Issue 11, item 2: the same id twice in one batch is sent once. */
 static void duplicates_in_a_batch(void **state)
@@ -255,6 +270,7 @@ int main(void)
 		cmocka_unit_test(retry_schedule),
 		cmocka_unit_test(rate_bucket_waits),
 		cmocka_unit_test(rate_bucket_bound),
+		cmocka_unit_test(premark_freshness),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

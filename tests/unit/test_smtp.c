@@ -1269,6 +1269,123 @@ static void timeout_before_end_of_data_left_is_transient(void **state)
 	assert_int_equal(count(sent(block_fd), "\r\n.\r\n"), 0);
 }
 
+/* A stream layer that takes the bytes up to and including the first end of data ("\r\n.\r\n")
+ * and nothing after it: the next write finds the connection reset. */
+static int dot_cut_written; /* the end of data was taken */
+
+static long dot_cut_write(struct tw_stream *st, const void *buf, size_t len, unsigned *want)
+{
+	const char *b = buf;
+	size_t take = len;
+
+	if (dot_cut_written)
+		return TW_ERR_RESET;
+	for (size_t i = 0; i + 5 <= len; i++) {
+		if (memcmp(b + i, "\r\n.\r\n", 5) == 0) {
+			take = i + 5;
+			dot_cut_written = 1;
+			break;
+		}
+	}
+	return tw_stream_plain.write(st, buf, take, want);
+}
+
+static struct tw_stream_ops dot_cut_ops;
+
+static void before_dot_cut(struct tw_smtp *s, struct tw_smtp_msg *m, void *arg)
+{
+	(void)arg;
+	held_msg = m;
+	hook_calls++;
+	dot_cut_ops = tw_stream_plain;
+	dot_cut_ops.name = "dot-cut";
+	dot_cut_ops.write = dot_cut_write;
+	s->stream.ops = &dot_cut_ops;
+	assert_int_equal(tw_smtp_release_dot(s, m, 1), TW_OK);
+}
+
+/* Issue 17: with PIPELINING the released end of data and the next message's MAIL/RCPT/DATA
+ * leave in one write, before the 250 comes (one round trip per e-mail), and QUIT follows the
+ * last end of data the same way. */
+static void end_of_data_and_next_mail_in_one_write(void **state)
+{
+	struct tw_smtp_msg m[2];
+	int fd;
+	const char *s;
+
+	(void)state;
+	init_holding();
+	fd = server();
+	say(fd, "220 hi\r\n");
+	say(fd, "250-hi\r\n250 PIPELINING\r\n");
+	say(fd, "250 ok\r\n250 ok\r\n354 go\r\n");
+	msg_init(&m[0], "p1", "a@example.com");
+	msg_init(&m[1], "p2", "b@example.com");
+	assert_int_equal(tw_smtp_send_batch(&smtp, m, 2, on_msg, on_done, NULL), TW_OK);
+	run_until_held();
+	assert_ptr_equal(held_msg, &m[0]);
+	assert_int_equal(tw_smtp_release_dot(&smtp, &m[0], 1), TW_OK);
+	for (int i = 0; i < 5; i++)
+		tw_loop_run_once(&loop, 0);
+	/* no 250 yet, and the next transaction is already on the wire behind the end of data */
+	assert_int_equal(m[0].outcome, TW_SMTP_PENDING);
+	s = sent(fd);
+	assert_non_null(strstr(s, "\r\n.\r\nMAIL FROM:<alerts@example.test>\r\nRCPT TO:<b@example.com>"
+				  "\r\nDATA\r\n"));
+	assert_int_equal(count(s, "MAIL FROM"), 2);
+	assert_false(m[1].attempted); /* its turn has not come */
+	hook_release = 1;
+	say(fd, "250 queued p1\r\n250 ok\r\n250 ok\r\n354 go\r\n");
+	say(fd, "250 queued p2\r\n221 bye\r\n");
+	run();
+	assert_int_equal(done_rc, TW_OK);
+	assert_int_equal(m[0].outcome, TW_SMTP_SENT);
+	assert_int_equal(m[1].outcome, TW_SMTP_SENT);
+	assert_true(m[1].attempted);
+	s = sent(fd);
+	assert_int_equal(count(s, "MAIL FROM"), 2);
+	assert_int_equal(count(s, "\r\n.\r\n"), 2);
+	assert_non_null(strstr(s, "\r\n.\r\nQUIT\r\n"));
+	assert_int_equal(count(s, "QUIT"), 1);
+}
+
+/* Issue 17: the end of data counts as gone once the bytes up to it were written, even when what
+ * PIPELINING put behind it was not: a reset then is ambiguous (the server may have the e-mail),
+ * never a transient failure whose 'sending' row would be forgotten; the next message was not
+ * attempted. */
+static void end_of_data_gone_before_the_next_mail_is_ambiguous(void **state)
+{
+	struct tw_smtp_opts o = {
+		.host = "mail.example.test", .port = 587, .mode = TW_SMTP_PLAIN,
+		.from = "alerts@example.test", .helo = "tickwatch", .timeout_ms = 30000,
+		.out_bytes = 16384, .on_before_dot = before_dot_cut,
+	};
+	struct tw_smtp_msg m[2];
+	char err[256];
+	int fd;
+
+	(void)state;
+	dot_cut_written = 0;
+	held_msg = NULL;
+	hook_calls = 0;
+	assert_int_equal(tw_smtp_init(&smtp, &loop, &arena, &o, err, sizeof err), TW_OK);
+	fd = server();
+	say(fd, "220 hi\r\n");
+	say(fd, "250-hi\r\n250 PIPELINING\r\n");
+	say(fd, "250 ok\r\n250 ok\r\n354 go\r\n");
+	msg_init(&m[0], "c1", "a@example.com");
+	msg_init(&m[1], "c2", "b@example.com");
+	assert_int_equal(tw_smtp_send_batch(&smtp, m, 2, on_msg, on_done, NULL), TW_OK);
+	run();
+	assert_true(dot_cut_written);
+	assert_int_equal(hook_calls, 1);
+	assert_int_equal(done_rc, TW_ERR_RESET);
+	assert_int_equal(m[0].outcome, TW_SMTP_AMBIGUOUS);
+	assert_int_equal(m[1].outcome, TW_SMTP_TRANSIENT);
+	assert_false(m[1].attempted);
+	assert_int_equal(count(sent(fd), "\r\n.\r\n"), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1297,6 +1414,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(hold_timeout_on_fake_clock, setup, teardown),
 		cmocka_unit_test_setup_teardown(hold_reply_while_held_fails_session, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(end_of_data_and_next_mail_in_one_write, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(end_of_data_gone_before_the_next_mail_is_ambiguous,
+						setup, teardown),
 		cmocka_unit_test(dot_stuffing_and_crlf),
 		cmocka_unit_test(unsubscribe_headers_and_footer),
 		cmocka_unit_test(html_alternative),
