@@ -287,7 +287,7 @@ static void maybe_resume(struct alert *a)
 {
 	if (!a->stream_on || !a->paused || a->pending || a->stopping)
 		return;
-	if (a->phase == PH_CROSS && a->free_head < 0)
+	if ((a->phase == PH_CROSS || a->phase == PH_ALERTS) && a->free_head < 0)
 		return;
 	a->paused = 0;
 	tw_cqrs_resume(&a->stream);
